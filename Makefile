@@ -1,0 +1,95 @@
+# neuron: the NeuronOS passthrough console.
+#   make          build build/libneuron.a, build/neuronctl (and neuron-tui, neuron-agent)
+#   make run      install what is missing, build, open the TUI on the bundled demo machine
+#   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
+#   make asan     the same suite under AddressSanitizer and UBSan only
+#   make bench    benchmarks (figures and ratios, never a pass/fail)
+
+BUILD    ?= build
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+PKGS     := ncursesw libvirt libpci yaml-0.1 wolfssl libxml-2.0 json-c
+OPTFLAGS ?= -O2 -g
+SANFLAGS ?=
+CFLAGS   ?=
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include -Icore $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lm -lpthread
+
+CORE_SRC  := $(wildcard core/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+TUI_SRC   := $(wildcard tui/*.c)
+AGENT_SRC := $(wildcard agent/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+MACHINES  := $(wildcard tests/fixtures/machines/*.yaml)
+
+LIB       := $(BUILD)/libneuron.a
+PROGRAMS  := $(BUILD)/neuronctl $(if $(TUI_SRC),$(BUILD)/neuron-tui) $(if $(AGENT_SRC),$(BUILD)/neuron-agent)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stamp)
+
+obj = $(1:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all deps test check asan run bench clean sysroots
+all: $(LIB) $(PROGRAMS)
+
+deps:
+	@sh mk/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(call obj,$(CORE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/neuronctl: $(call obj,$(CLI_SRC)) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/neuron-tui: $(call obj,$(TUI_SRC)) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/neuron-agent: $(call obj,$(AGENT_SRC)) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
+# One sysroot per machine description, rebuilt when it or the generator changes.
+$(BUILD)/sysroots/%/.stamp: tests/fixtures/machines/%.yaml tests/fixtures/gen-sysroot.py
+	@$(PYTHON) tests/fixtures/gen-sysroot.py $< $(BUILD)/sysroots/$*
+	@touch $@
+sysroots: $(SYSROOTS)
+
+# The suite: every unit binary, then every tests/<suite>/run.sh, counted by tests/run-all.sh.
+check: all $(UNIT_BINS) $(SYSROOTS)
+	@BUILD=$(abspath $(BUILD)) sh tests/run-all.sh $(UNIT_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory asan
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPTFLAGS="-O1 -g" \
+		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		NEURON_ASAN=1 check
+
+run: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
+	@if [ -x $(BUILD)/neuron-tui ]; then $(BUILD)/neuron-tui --demo; \
+	else $(BUILD)/neuronctl --sysroot $(BUILD)/sysroots/demo scan; fi
+
+bench: deps all
+	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,68 @@
+/* neuronctl check: the readiness checklist, PASS/WARN/FAIL with what to do next. */
+#include <json-c/json.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "neuron/check.h"
+
+int cmd_check(struct cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	const char *gpu = NULL;
+	const struct cli_flag flags[] = {
+		{ "json", &json, NULL, NULL },
+		{ "gpu=", NULL, &gpu, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	struct nr_error err = { 0 };
+	struct nr_scan *scan;
+	struct nr_check c;
+	int argi, rc;
+
+	if (cli_parse_flags(cli, argc, argv, flags,
+			    "  --json       print the checklist as JSON\n"
+			    "  --gpu ADDR   judge this GPU (default: the best isolated non-boot GPU)\n",
+			    &argi, &rc))
+		return rc;
+	if (argi < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
+	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
+		return cli_fail(cli, &err);
+	nr_check_run(scan, gpu, &c);
+
+	if (json) {
+		json_object *root = json_object_new_object(), *arr = json_object_new_array();
+		for (size_t i = 0; i < c.n_items; i++) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(c.items[i].name));
+			json_object_object_add(o, "title", json_object_new_string(c.items[i].title));
+			json_object_object_add(o, "status",
+					       json_object_new_string(nr_check_status_name(c.items[i].status)));
+			json_object_object_add(o, "detail", json_object_new_string(c.items[i].detail));
+			json_object_object_add(o, "hint", json_object_new_string(c.items[i].hint));
+			json_object_array_add(arr, o);
+		}
+		json_object_object_add(root, "ready", json_object_new_boolean(!c.blocked));
+		json_object_object_add(root, "gpu", c.guest_gpu ?
+				       json_object_new_string(scan->devices[c.guest_gpu->dev].addr) : NULL);
+		json_object_object_add(root, "checks", arr);
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	} else {
+		for (size_t i = 0; i < c.n_items; i++) {
+			printf("%s  %-40s ", nr_check_status_name(c.items[i].status), c.items[i].title);
+			cli_put_clean(stdout, c.items[i].detail);
+			putchar('\n');
+			if (c.items[i].hint[0]) {
+				printf("      -> ");
+				cli_put_clean(stdout, c.items[i].hint);
+				putchar('\n');
+			}
+		}
+		printf("\n%s\n", c.blocked ? "Not ready: fix the FAIL lines above." :
+			 "Ready for passthrough.");
+	}
+	nr_scan_free(scan);
+	return c.blocked ? EXIT_FAIL : EXIT_OK;
+}

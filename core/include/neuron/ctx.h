@@ -1,0 +1,30 @@
+/* Where the program looks: the named parameters every module reads its paths from.
+ * Like pci_set_param(): a test moves any path by setting one parameter. */
+#ifndef NEURON_CTX_H
+#define NEURON_CTX_H
+
+#include "neuron/error.h"
+
+/* X(name, default, help) */
+#define NR_PARAMS(X) \
+	X("sysroot",  "/", "where the live machine is observed (sys/, proc/, dev/)") \
+	X("root",     "/", "the installed system whose configuration is planned and applied") \
+	X("connect",  "qemu:///system", "libvirt connection URI") \
+	X("pci.ids",  "", "pci.ids file for device names (empty: libpci's default)") \
+	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
+	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)")
+
+struct nr_ctx;
+
+struct nr_ctx *nr_ctx_new(void);
+void nr_ctx_free(struct nr_ctx *ctx);
+/* Set a named parameter; unknown names are an error (-NR_E_INVAL). */
+int nr_ctx_set(struct nr_ctx *ctx, const char *name, const char *value, struct nr_error *err);
+/* The value (borrowed), never NULL for a known name; NULL for an unknown one. */
+const char *nr_ctx_get(const struct nr_ctx *ctx, const char *name);
+/* Iterate the parameter table: name and help of entry i, NULL past the end. */
+const char *nr_ctx_param_name(int i, const char **help);
+/* A path under the sysroot ("sys/bus/pci" -> "/tmp/x/sys/bus/pci"); malloc'd, NULL on OOM. */
+char *nr_ctx_sys_path(const struct nr_ctx *ctx, const char *rel);
+
+#endif

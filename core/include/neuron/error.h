@@ -1,0 +1,65 @@
+/* Error codes and the messages that go with them: one X-macro table. */
+#ifndef NEURON_ERROR_H
+#define NEURON_ERROR_H
+
+#include <stddef.h>
+
+/* X(NAME, "what went wrong, in the user's words")
+ * Sections per module keep additions from colliding. */
+#define NR_ERRORS(X) \
+	/* general */ \
+	X(NOMEM,      "out of memory") \
+	X(INVAL,      "invalid argument") \
+	X(IO,         "cannot read or write a file") \
+	X(NOTFOUND,   "not found") \
+	X(EXISTS,     "already exists") \
+	X(PERM,       "permission denied") \
+	X(UNSUPPORTED, "not supported") \
+	X(TIMEOUT,    "timed out") \
+	X(BUSY,       "busy") \
+	X(REFUSED,    "refused") \
+	/* pci, iommu, scan */ \
+	X(NOSYSFS,    "no PCI devices under the sysroot") \
+	X(PCI,        "the PCI library failed") \
+	X(NOIOMMU,    "IOMMU is off") \
+	X(NODEVICE,   "no such PCI device") \
+	X(PARSE,      "cannot parse") \
+	/* vfio, plan, apply */ \
+	/* vm, profile, domain, virt */ \
+	X(VIRT,      "libvirt failed") \
+	X(NOVM,      "no such VM") \
+	/* looking glass */ \
+	/* agent, tls */ \
+	/* tui */
+
+enum nr_errcode {
+	NR_OK = 0,
+#define NR_ERR_ENUM(name, msg) NR_E_##name,
+	NR__EFIRST = -1000,
+	NR_ERRORS(NR_ERR_ENUM)
+#undef NR_ERR_ENUM
+	NR__ELAST
+};
+/* Codes are returned negated: return -NR_E_IO. They stay distinct from 0
+ * and from -1 because NR__EFIRST pins them to -999 and below once negated. */
+
+struct nr_error {
+	int code;               /* the negative code, or 0 */
+	char msg[1024];         /* a sentence a user can act on */
+};
+
+/* The table's message for a code (negative or positive), "success" for 0. */
+const char *nr_strerror(int code);
+/* The table's symbolic name ("IO" for NR_E_IO), for --json and tests. */
+const char *nr_errname(int code);
+
+/* Fill err (may be NULL) with code and a formatted message; returns code.
+ * Usage: return nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(errno)); */
+int nr_error_set(struct nr_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix err's message with more context ("profile win11.yaml: "). */
+void nr_error_prefix(struct nr_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void nr_error_clear(struct nr_error *err);
+
+#endif

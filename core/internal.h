@@ -1,0 +1,24 @@
+/* Private helpers shared by core/ modules. Not installed, not used by tui/ or cli/. */
+#ifndef NEURON_INTERNAL_H
+#define NEURON_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "neuron/error.h"
+#include "neuron/util.h"
+
+/* "a" + "/" + "b" without doubled slashes; "/" + "sys" -> "/sys". malloc'd. */
+char *nr_path_join(const char *a, const char *b);
+
+/* Read a whole file (NUL-terminated; *len excludes the NUL). Returns 0, or a
+ * negative NR_E_* with errno kept, filling err with the path and the reason. */
+int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err);
+/* Read the first line of a small sysfs-like file into buf, newline stripped.
+ * Returns 0 or -1 (errno set); never fills an nr_error (callers decide). */
+int nr_read_line(const char *path, char *buf, size_t size);
+/* Read the basename of a symlink's target ("../../bus/pci/drivers/nvidia" -> "nvidia"). */
+int nr_read_link_base(const char *path, char *buf, size_t size);
+
+#endif

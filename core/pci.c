@@ -1,0 +1,231 @@
+/* PCI devices through the real libpci, with sysfs.path moved under the sysroot. */
+#include <ctype.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <pci/pci.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+/* libpci's error hook must not return: jump back to the caller with the text. */
+static __thread jmp_buf *pci_jump;
+static __thread char pci_errmsg[512];
+
+static void __attribute__((noreturn)) pci_error_hook(char *msg, ...)
+{
+	va_list ap;
+
+	va_start(ap, msg);
+	vsnprintf(pci_errmsg, sizeof(pci_errmsg), msg, ap);
+	va_end(ap);
+	if (pci_jump)
+		longjmp(*pci_jump, 1);
+	abort(); /* unreachable: every libpci call below runs under a jump buffer */
+}
+
+static void pci_quiet_hook(char *msg, ...)
+{
+	(void)msg;
+}
+
+const char *nr_pci_short_addr(const struct nr_pci_dev *d)
+{
+	return d->domain == 0 ? d->addr + 5 : d->addr;
+}
+
+int nr_pci_parse_addr(const char *in, char out[NR_ADDR_LEN])
+{
+	unsigned dom = 0, bus, dev, fn;
+	char tail;
+
+	if (sscanf(in, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
+		/* domain given */
+	} else if (sscanf(in, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3) {
+		dom = 0;
+	} else {
+		return -NR_E_INVAL;
+	}
+	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+		return -NR_E_INVAL;
+	snprintf(out, NR_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return 0;
+}
+
+static int dev_cmp(const void *a, const void *b)
+{
+	const struct nr_pci_dev *x = a, *y = b;
+
+	if (x->domain != y->domain)
+		return x->domain < y->domain ? -1 : 1;
+	if (x->bus != y->bus)
+		return x->bus < y->bus ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->func != y->func)
+		return x->func < y->func ? -1 : 1;
+	return 0;
+}
+
+static char *lookup(struct pci_access *pa, int flags, ...)
+{
+	char buf[256];
+	const char *r;
+	va_list ap;
+
+	va_start(ap, flags);
+	/* pci_lookup_name takes variadic ids; forward the two we use. */
+	int a = va_arg(ap, int), b = va_arg(ap, int);
+	va_end(ap);
+	r = pci_lookup_name(pa, buf, sizeof(buf), flags | PCI_LOOKUP_NO_HWDB, a, b);
+	return strdup(r ? r : "");
+}
+
+/* Read a small attribute of device addr that libpci does not give us. */
+static int read_attr(const char *devdir, size_t dirlen, char *path, const char *attr,
+		     char *buf, size_t size)
+{
+	snprintf(path + dirlen, 4096 - dirlen, "/%s", attr);
+	(void)devdir;
+	return nr_read_line(path, buf, size);
+}
+
+static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_dev *d,
+		       const char *devices_dir)
+{
+	char path[4096], line[256];
+	size_t dirlen;
+	char *s;
+
+	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
+			  PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
+	d->domain = (unsigned)pd->domain;
+	d->bus = pd->bus;
+	d->dev = pd->dev;
+	d->func = pd->func;
+	snprintf(d->addr, sizeof(d->addr), "%04x:%02x:%02x.%x", d->domain, d->bus, d->dev, d->func);
+	d->vendor = pd->vendor_id;
+	d->device = pd->device_id;
+	d->class_id = pd->device_class;
+	d->prog_if = pd->prog_if;
+	d->revision = pd->rev_id;
+	d->subsys_vendor = pd->subsys_vendor_id;
+	d->subsys_device = pd->subsys_id;
+	d->iommu_group = -1;
+	s = pci_get_string_property(pd, PCI_FILL_IOMMU_GROUP);
+	if (s && isdigit((unsigned char)s[0]))
+		d->iommu_group = atoi(s);
+	s = pci_get_string_property(pd, PCI_FILL_DRIVER);
+	if (s && s[0]) {
+		const char *base = strrchr(s, '/');
+		d->driver = strdup(base ? base + 1 : s);
+		if (!d->driver)
+			return -NR_E_NOMEM;
+	}
+	d->vendor_name = lookup(pa, PCI_LOOKUP_VENDOR, d->vendor, 0);
+	d->device_name = lookup(pa, PCI_LOOKUP_DEVICE, d->vendor, d->device);
+	d->class_name = lookup(pa, PCI_LOOKUP_CLASS, d->class_id, 0);
+	d->name = lookup(pa, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, d->vendor, d->device);
+	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
+		return -NR_E_NOMEM;
+
+	dirlen = (size_t)snprintf(path, sizeof(path), "%s/%s", devices_dir, d->addr);
+	if (dirlen >= sizeof(path) - 32)
+		return -NR_E_INVAL;
+	/* boot_vga exists only for VGA-class devices. */
+	if (nr_pci_is_gpu(d) && read_attr(devices_dir, dirlen, path, "boot_vga", line, sizeof(line)) == 0)
+		d->boot_vga = strcmp(line, "1") == 0;
+	if (read_attr(devices_dir, dirlen, path, "driver_override", line, sizeof(line)) == 0 &&
+	    line[0] && strcmp(line, "(null)") != 0) {
+		d->driver_override = strdup(line);
+		if (!d->driver_override)
+			return -NR_E_NOMEM;
+	}
+	return 0;
+}
+
+void nr_pci_dev_done(struct nr_pci_dev *d)
+{
+	free(d->vendor_name);
+	free(d->device_name);
+	free(d->class_name);
+	free(d->name);
+	free(d->driver);
+	free(d->driver_override);
+}
+
+int nr_pci_read(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr_error *err)
+{
+	struct pci_access *volatile pa = NULL;
+	char *volatile bus_dir = NULL;
+	char *devices_dir = NULL;
+	const char *ids = nr_ctx_get(ctx, "pci.ids");
+	jmp_buf jb;
+	struct pci_dev *pd;
+	struct stat st;
+	size_t n = 0, i;
+	int rc = 0;
+
+	bus_dir = nr_ctx_sys_path(ctx, "sys/bus/pci");
+	if (!bus_dir)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	devices_dir = nr_path_join(bus_dir, "devices");
+	if (!devices_dir) {
+		free(bus_dir);
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	if (stat(devices_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		rc = nr_error_set(err, -NR_E_NOSYSFS,
+				  "no PCI devices: %s is missing (is --sysroot %s a Linux system with /sys mounted?)",
+				  devices_dir, nr_ctx_get(ctx, "sysroot"));
+		goto out;
+	}
+
+	pci_jump = &jb;
+	if (setjmp(jb)) {
+		rc = nr_error_set(err, -NR_E_PCI, "reading PCI devices under %s: %s", bus_dir, pci_errmsg);
+		goto out;
+	}
+	pa = pci_alloc();
+	pa->error = pci_error_hook;
+	pa->warning = pci_quiet_hook;
+	pa->debug = pci_quiet_hook;
+	pa->method = PCI_ACCESS_SYS_BUS_PCI;
+	pci_set_param(pa, "sysfs.path", bus_dir);
+	if (ids && ids[0])
+		pci_set_name_list_path(pa, (char *)ids, 0);
+	pci_init(pa);
+	pci_scan_bus(pa);
+
+	for (pd = pa->devices; pd; pd = pd->next)
+		n++;
+	scan->devices = calloc(n ? n : 1, sizeof(*scan->devices));
+	if (!scan->devices) {
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+		goto out;
+	}
+	for (pd = pa->devices, i = 0; pd; pd = pd->next, i++) {
+		scan->n_devices = i + 1;
+		rc = fill_device(pa, pd, &scan->devices[i], devices_dir);
+		if (rc < 0) {
+			nr_error_set(err, rc, "reading PCI device %04x:%02x:%02x.%x: %s",
+				     pd->domain, pd->bus, pd->dev, pd->func, nr_strerror(rc));
+			goto out;
+		}
+	}
+	qsort(scan->devices, scan->n_devices, sizeof(*scan->devices), dev_cmp);
+	if (scan->n_devices == 0)
+		rc = nr_error_set(err, -NR_E_NOSYSFS, "no PCI devices under %s", devices_dir);
+out:
+	pci_jump = NULL;
+	if (pa)
+		pci_cleanup(pa);
+	free(bus_dir);
+	free(devices_dir);
+	return rc;
+}
