@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
 #   make asan     the same suite under AddressSanitizer and UBSan only
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
+#   make test-vm  the VM lane alone: a real kernel under QEMU, real libvirt (root; part of make test)
 
 BUILD    ?= build
 CC       ?= cc
@@ -34,7 +35,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots
+.PHONY: all deps test check asan run bench clean sysroots test-vm
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -75,11 +76,18 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory test-vm
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPTFLAGS="-O1 -g" \
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		NEURON_ASAN=1 check
+
+# The VM lane: a real kernel with an emulated IOMMU under QEMU, real libvirt (tests/vm/lane.sh).
+# Not a tests/*/run.sh suite, so it runs once, not again under ASan.
+test-vm: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(abspath $(BUILD)) sh tests/vm/lane.sh $(VM)
 
 run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp

@@ -1,0 +1,140 @@
+# Sourced by the host halves of the VM lane's scenarios (tests/vm/scenarios/*.sh).
+# Every process a scenario starts is recorded by pid and stopped by pid when the scenario
+# exits, however it exits (success, failure, its own timeout, a signal from the lane).
+# Env from lane.sh: BUILD, NEURONCTL, VM_KERNEL, VM_INITRD, VM_TIMEOUT (seconds per wait).
+set -u
+: "${BUILD:?BUILD must be set}" "${VM_KERNEL:?}" "${VM_INITRD:?}"
+VM_TIMEOUT=${VM_TIMEOUT:-120}
+vm_pids=""          # started by this scenario, stopped in reverse order
+vm_cleanups=""      # functions run before the pids are stopped (libvirt: destroy domains)
+vm_serial=""        # the serial log shown on failure
+vm_failed=0
+
+vm_log() { echo "  $*"; }
+
+# Stops one process: TERM, up to 5 s, then KILL. Only pids this scenario started.
+vm_stop_pid() {
+	kill -0 "$1" 2>/dev/null || return 0
+	kill -TERM "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null || true
+}
+
+vm_cleanup() {
+	trap - EXIT INT TERM
+	for f in $vm_cleanups; do "$f" || true; done
+	pids=""
+	for p in $vm_pids; do pids="$p $pids"; done
+	for p in $pids; do vm_stop_pid "$p"; done
+}
+
+# A scenario starts with vm_begin NAME: its own run dir, the traps.
+vm_begin() {
+	vm_name=$1
+	VM_RUN=$BUILD/vm/run/$vm_name
+	rm -rf "$VM_RUN"
+	mkdir -p "$VM_RUN"
+	chmod 755 "$VM_RUN"
+	trap 'vm_cleanup' EXIT
+	trap 'echo "  interrupted"; vm_failed=1; vm_tail; exit 1' INT TERM
+}
+
+vm_track() { vm_pids="$vm_pids $1"; }
+vm_on_cleanup() { vm_cleanups="$1 $vm_cleanups"; }
+
+# The last lines of the guest's serial console, where the guest says what went wrong.
+vm_tail() {
+	[ -n "$vm_serial" ] && [ -f "$vm_serial" ] || return 0
+	echo "  --- last 40 lines of the guest's serial console ($vm_serial)"
+	tail -n 40 "$vm_serial" | tr -d '\r' | sed 's/^/  | /'
+	echo "  ---"
+}
+
+# A failed check: says what, shows the serial log once, and the scenario fails at vm_end.
+vm_fail() {
+	echo "  not ok - $*"
+	[ "$vm_failed" = 1 ] || vm_tail
+	vm_failed=1
+}
+vm_ok() { echo "  ok - $*"; }
+vm_check() { # description command...
+	d=$1
+	shift
+	if "$@"; then vm_ok "$d"; else vm_fail "$d"; fi
+}
+vm_end() {
+	[ "$vm_failed" = 0 ]
+	exit $?
+}
+
+# Boots the test kernel under QEMU (TCG: /dev/kvm here does not run ordinary guests), in the
+# background, its serial console in LOG. Never a network interface.
+# vm_qemu LOG "KERNEL ARGS" QEMU-ARGS...
+vm_qemu() {
+	log=$1 append=$2
+	shift 2
+	vm_serial=$log
+	rm -f "$log"
+	qemu-system-x86_64 -accel tcg -machine q35 -m "${VM_MEM:-512}" -smp 1 -display none \
+		-no-reboot -nic none -no-user-config -serial "file:$log" -monitor none \
+		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+		-append "console=ttyS0 panic=-1 loglevel=1 $append" "$@" \
+		>"$log.qemu" 2>&1 </dev/null &
+	vm_qemu_pid=$!
+	vm_track "$vm_qemu_pid"
+}
+
+# Waits until a line matching REGEX is in FILE; fails after TIMEOUT seconds, or as soon as PID
+# (the process that would write it) has exited without writing it.
+# vm_wait FILE REGEX [TIMEOUT [PID]]
+vm_wait() {
+	t=$(( $(date +%s) + ${3:-$VM_TIMEOUT} ))
+	while ! grep -aqE "$2" "$1" 2>/dev/null; do
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			grep -aqE "$2" "$1" 2>/dev/null && return 0
+			echo "  $(basename "$1"): the writer (pid $4) exited without /$2/"
+			[ -s "$1.qemu" ] && sed 's/^/  qemu: /' "$1.qemu" | tail -n 5
+			return 1
+		fi
+		if [ "$(date +%s)" -ge "$t" ]; then
+			echo "  $(basename "$1"): no /$2/ within ${3:-$VM_TIMEOUT} s"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# Waits for the guest's result marker; returns the guest scenario's exit status (99: none).
+vm_guest_result() { # LOG NAME [PID]
+	vm_wait "$1" "^NEURON-VM-RESULT $2 rc=" "$VM_TIMEOUT" "${3:-}" || return 99
+	rc=$(tr -d '\r' <"$1" | sed -n "s/^NEURON-VM-RESULT $2 rc=\([0-9]*\).*/\1/p" | tail -n 1)
+	return "${rc:-99}"
+}
+
+# Waits for QEMU to exit by itself (the guest powered off), up to TIMEOUT seconds.
+vm_wait_exit() { # PID [TIMEOUT]
+	t=$(( $(date +%s) + ${2:-30} ))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$(date +%s)" -ge "$t" ] && return 1
+		sleep 0.2
+	done
+	wait "$1" 2>/dev/null || true
+}
+
+# Extracts what the guest printed between NEURON-VM-BEGIN NAME and NEURON-VM-END NAME.
+vm_section() { # LOG NAME > file
+	tr -d '\r' <"$1" | awk -v n="$2" '
+		$0 == "NEURON-VM-BEGIN " n { on = 1; next }
+		index($0, "NEURON-VM-END " n " ") == 1 { on = 0 }
+		on && !/^\[ *[0-9]+\.[0-9]+\] / { print }'
+}
+
+# The guest's own check lines, shown indented.
+vm_guest_checks() { # LOG
+	tr -d '\r' <"$1" | grep -aE '^(not )?ok - |^guest checks:' | sed 's/^/  guest: /'
+}
