@@ -39,19 +39,49 @@ const char *nr_pci_short_addr(const struct nr_pci_dev *d)
 	return d->domain == 0 ? d->addr + 5 : d->addr;
 }
 
+/* Read 1..maxlen hex digits; returns the position after them or NULL. */
+static const char *hex_field(const char *p, size_t maxlen, unsigned *out)
+{
+	size_t n = 0;
+	unsigned v = 0;
+
+	while (n < maxlen && isxdigit((unsigned char)p[n])) {
+		char c = (char)tolower((unsigned char)p[n]);
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+		n++;
+	}
+	if (n == 0)
+		return NULL;
+	*out = v;
+	return p + n;
+}
+
 int nr_pci_parse_addr(const char *in, char out[NR_ADDR_LEN])
 {
-	unsigned dom = 0, bus, dev, fn;
-	char tail;
+	unsigned f[4] = { 0 }, dom = 0, bus, dev, fn;
+	const char *p = in;
+	int nf = 0;
 
-	if (sscanf(in, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
-		/* domain given */
-	} else if (sscanf(in, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3) {
-		dom = 0;
-	} else {
-		return -NR_E_INVAL;
+	/* [dddd:]bb:dd.f, strictly: nothing before or after */
+	while (nf < 3) {
+		p = hex_field(p, 4, &f[nf]);
+		if (!p)
+			return -NR_E_INVAL;
+		nf++;
+		if (*p != ':')
+			break;
+		p++;
 	}
-	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+	if (*p != '.' || nf < 2)
+		return -NR_E_INVAL;
+	p = hex_field(p + 1, 1, &fn);
+	if (!p || *p)
+		return -NR_E_INVAL;
+	if (nf == 3)
+		dom = f[0];
+	bus = f[nf - 2];
+	dev = f[nf - 1];
+	if (bus > 0xff || dev > 0x1f || fn > 7)
 		return -NR_E_INVAL;
 	snprintf(out, NR_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return 0;
