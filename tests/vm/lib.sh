@@ -138,3 +138,80 @@ vm_section() { # LOG NAME > file
 vm_guest_checks() { # LOG
 	tr -d '\r' <"$1" | grep -aE '^(not )?ok - |^guest checks:' | sed 's/^/  guest: /'
 }
+
+# --- libvirt -------------------------------------------------------------------------------------
+# A scenario that needs libvirt calls vm_private_mounts first (it re-executes the scenario in a
+# mount namespace of its own), then vm_libvirtd_start. There, /etc/libvirt is a copy (with the
+# `default` network's autostart link removed: that network is never started), /run is a fresh
+# tmpfs, /var/lib/libvirt, /var/log/libvirt and swtpm's local CA are directories of the
+# scenario's run dir (kept for a post-mortem), /var/cache/libvirt is kept under the build dir (the
+# QEMU capabilities cache makes the next start faster), /dev/shm is a fresh tmpfs. So the lane's
+# libvirtd sees nothing of this machine's libvirt state, and leaves nothing behind in it, and two
+# lanes (or another libvirtd) on the machine do not meet. Everything inside runs as usual: the
+# default URI qemu:///system, libvirt-qemu as QEMU's user, tss as swtpm's.
+vm_private_mounts() { # "$@" of the scenario
+	[ -n "${VM_IN_NAMESPACE:-}" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "  not ok - this scenario starts libvirtd as root: run the lane as root"
+		exit 1
+	fi
+	VM_IN_NAMESPACE=1 exec unshare --mount --propagation private sh "$0" "$@"
+}
+
+vm_libvirtd_start() {
+	[ -n "${VM_IN_NAMESPACE:-}" ] || { vm_fail "vm_private_mounts first"; vm_end; }
+	L=$VM_RUN/libvirt
+	mkdir -p "$L/etc" "$L/lib" "$L/log" "$L/swtpm-localca" "$BUILD/vm/cache/libvirt"
+	cp -a /etc/libvirt/. "$L/etc/"
+	rm -f "$L"/etc/qemu/networks/autostart/*.xml
+	echo 'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"' >>"$L/etc/libvirtd.conf"
+	chown tss:root "$L/swtpm-localca" 2>/dev/null
+	chmod 750 "$L/swtpm-localca"
+	mount -t tmpfs -o mode=755 tmpfs /run &&
+		mount --bind "$L/etc" /etc/libvirt &&
+		mount --bind "$L/lib" /var/lib/libvirt &&
+		mount --bind "$L/log" /var/log/libvirt &&
+		mount --bind "$BUILD/vm/cache/libvirt" /var/cache/libvirt &&
+		mount --bind "$L/swtpm-localca" /var/lib/swtpm-localca &&
+		mount -t tmpfs -o mode=1777 tmpfs /dev/shm ||
+		{ vm_fail "private mounts for libvirt"; vm_end; }
+	[ ! -e /etc/libvirt/qemu/networks/autostart/default.xml ] ||
+		{ vm_fail "the default network must not autostart"; vm_end; }
+
+	s0=$(date +%s)
+	virtlogd -d -p /run/virtlogd.pid || { vm_fail "virtlogd starts"; vm_end; }
+	vm_track "$(cat /run/virtlogd.pid)"
+	libvirtd -d -p /run/libvirtd.pid || { vm_fail "libvirtd starts"; vm_end; }
+	vm_track "$(cat /run/libvirtd.pid)"
+	vm_on_cleanup vm_libvirt_cleanup
+	t=$(( s0 + 60 ))
+	until virsh -q -c qemu:///system version >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$t" ] || ! kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null; then
+			vm_fail "libvirtd answers within 60 s"
+			tail -n 20 /var/log/libvirt/libvirtd.log 2>/dev/null | sed 's/^/  libvirtd: /'
+			vm_end
+		fi
+		sleep 0.2
+	done
+	vm_log "libvirtd up in $(( $(date +%s) - s0 )) s (pids $(cat /run/libvirtd.pid) $(cat /run/virtlogd.pid))"
+	if [ -n "$(virsh -q -c qemu:///system net-list --name 2>/dev/null | tr -d '[:space:]')" ]; then
+		vm_fail "no libvirt network is active"
+		vm_end
+	fi
+}
+
+# Domains left running are destroyed, then whatever QEMU or swtpm libvirt started (their pid
+# files under /run/libvirt) is stopped by pid, before the daemons themselves.
+vm_libvirt_cleanup() {
+	for d in $(virsh -q -c qemu:///system list --name 2>/dev/null); do
+		timeout 20 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
+	done
+	for f in /run/libvirt/qemu/*.pid /run/libvirt/qemu/swtpm/*.pid; do
+		[ -f "$f" ] && vm_stop_pid "$(cat "$f")"
+	done
+	if [ "$vm_failed" = 1 ] && [ -f /var/log/libvirt/libvirtd.log ]; then
+		echo "  --- last libvirtd errors"
+		grep -a ' error ' /var/log/libvirt/libvirtd.log | tail -n 10 | sed 's/^/  | /'
+	fi
+	return 0
+}
