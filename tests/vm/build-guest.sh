@@ -8,7 +8,9 @@
 #   app.cpio   /init, the guest halves of the scenarios, our binaries, the shared libraries ldd
 #              finds for them, small static guest tools
 # Each piece is cached under $VM_CACHE, keyed on a hash of its inputs, so a second run with the
-# same inputs costs a few hashes. Prints "KERNEL INITRD" on stdout.
+# same inputs costs a few hashes. Prints "VMLINUX BZIMAGE INITRD" on stdout: the bzImage is for
+# libvirt domains (booting the PVH vmlinux through libvirt's QEMU set-up puts the initramfs over
+# SeaBIOS's ACPI tables: no ACPI, and power-off becomes a halt).
 # Env: BUILD (absolute build dir), VM_CACHE (default $BUILD/vm/cache).
 set -eu
 : "${BUILD:?BUILD must be set}"
@@ -140,4 +142,4 @@ if [ ! -s "$initrd" ]; then
 	cat "$base" "$app" >"$initrd.tmp"
 	mv "$initrd.tmp" "$initrd"
 fi
-echo "$vmlinux $initrd"
+echo "$vmlinux $vmlinuz $initrd"

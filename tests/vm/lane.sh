@@ -13,8 +13,10 @@ export VM_TIMEOUT="${VM_TIMEOUT:-120}"
 
 t0=$(date +%s)
 guest=$(sh "$here/build-guest.sh") || { echo "vm: cannot build the guest"; echo "0 passed, 1 failed"; exit 1; }
-set -- ${*:-$(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//')}
-export VM_KERNEL="${guest% *}" VM_INITRD="${guest#* }"
+[ $# -gt 0 ] || set -- $(cd "$here/scenarios" && ls *.sh | sed 's/\.sh$//')
+set -- $guest "$@"
+export VM_KERNEL="$1" VM_BZIMAGE="$2" VM_INITRD="$3"
+shift 3
 echo "vm: guest ready in $(( $(date +%s) - t0 )) s: $(basename "$VM_KERNEL") $(basename "$VM_INITRD")"
 
 passed=0 failed=0 failed_names=""

@@ -1,7 +1,8 @@
 # Sourced by the host halves of the VM lane's scenarios (tests/vm/scenarios/*.sh).
 # Every process a scenario starts is recorded by pid and stopped by pid when the scenario
 # exits, however it exits (success, failure, its own timeout, a signal from the lane).
-# Env from lane.sh: BUILD, NEURONCTL, VM_KERNEL, VM_INITRD, VM_TIMEOUT (seconds per wait).
+# Env from lane.sh: BUILD, NEURONCTL, VM_KERNEL (vmlinux), VM_BZIMAGE (for libvirt domains),
+# VM_INITRD, VM_TIMEOUT (seconds per wait).
 set -u
 : "${BUILD:?BUILD must be set}" "${VM_KERNEL:?}" "${VM_INITRD:?}"
 VM_TIMEOUT=${VM_TIMEOUT:-120}
