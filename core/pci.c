@@ -116,7 +116,7 @@ static char *lookup(struct pci_access *pa, int flags, ...)
 	return strdup(r ? r : "");
 }
 
-/* Read a small attribute of device addr that libpci does not give us. */
+/* Read a small attribute of the device whose directory is path[0..dirlen). */
 static int read_attr(const char *devdir, size_t dirlen, char *path, const char *attr,
 		     char *buf, size_t size)
 {
@@ -125,15 +125,22 @@ static int read_attr(const char *devdir, size_t dirlen, char *path, const char *
 	return nr_read_line(path, buf, size);
 }
 
+/* The basename of a symlink in the device's directory ("driver" -> "nvidia"). */
+static int read_link(char *path, size_t dirlen, const char *link, char *buf, size_t size)
+{
+	snprintf(path + dirlen, 4096 - dirlen, "/%s", link);
+	return nr_read_link_base(path, buf, size);
+}
+
 static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_dev *d,
 		       const char *devices_dir)
 {
 	char path[4096], line[256];
 	size_t dirlen;
-	char *s;
 
-	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
-			  PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
+	/* Driver and IOMMU group come from two readlink()s of our own: libpci
+	 * resolves those links with realpath(), about 30 system calls each. */
+	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS);
 	d->domain = (unsigned)pd->domain;
 	d->bus = pd->bus;
 	d->dev = pd->dev;
@@ -147,13 +154,14 @@ static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_
 	d->subsys_vendor = pd->subsys_vendor_id;
 	d->subsys_device = pd->subsys_id;
 	d->iommu_group = -1;
-	s = pci_get_string_property(pd, PCI_FILL_IOMMU_GROUP);
-	if (s && isdigit((unsigned char)s[0]))
-		d->iommu_group = atoi(s);
-	s = pci_get_string_property(pd, PCI_FILL_DRIVER);
-	if (s && s[0]) {
-		const char *base = strrchr(s, '/');
-		d->driver = strdup(base ? base + 1 : s);
+
+	dirlen = (size_t)snprintf(path, sizeof(path), "%s/%s", devices_dir, d->addr);
+	if (dirlen >= sizeof(path) - 32)
+		return -NR_E_INVAL;
+	if (read_link(path, dirlen, "iommu_group", line, sizeof(line)) == 0 && isdigit((unsigned char)line[0]))
+		d->iommu_group = atoi(line);
+	if (read_link(path, dirlen, "driver", line, sizeof(line)) == 0) {
+		d->driver = strdup(line);
 		if (!d->driver)
 			return -NR_E_NOMEM;
 	}
@@ -164,9 +172,6 @@ static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_
 	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
 		return -NR_E_NOMEM;
 
-	dirlen = (size_t)snprintf(path, sizeof(path), "%s/%s", devices_dir, d->addr);
-	if (dirlen >= sizeof(path) - 32)
-		return -NR_E_INVAL;
 	/* boot_vga exists only for VGA-class devices. */
 	if (nr_pci_is_gpu(d) && read_attr(devices_dir, dirlen, path, "boot_vga", line, sizeof(line)) == 0)
 		d->boot_vga = strcmp(line, "1") == 0;
