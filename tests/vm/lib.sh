@@ -81,7 +81,7 @@ vm_qemu() {
 	shift 2
 	vm_serial=$log
 	rm -f "$log"
-	qemu-system-x86_64 -accel tcg -machine q35 -m "${VM_MEM:-512}" -smp 1 -display none \
+	qemu-system-x86_64 -accel tcg -machine q35 -m "${VM_MEM:-512}" -smp "${VM_CPUS:-1}" -display none \
 		-no-reboot -nic none -no-user-config -serial "file:$log" -monitor none \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
 		-append "console=ttyS0 panic=-1 loglevel=1 $append" "$@" \
@@ -166,6 +166,8 @@ vm_libvirtd_start() {
 	cp -a /etc/libvirt/. "$L/etc/"
 	rm -f "$L"/etc/qemu/networks/autostart/*.xml
 	echo 'log_outputs = "3:file:/var/log/libvirt/libvirtd.log"' >>"$L/etc/libvirtd.conf"
+	# Inside the nested guest's chroot, QEMU's private /dev would not hold /dev/vfio/N.
+	[ -z "${VM_NESTED:-}" ] || echo 'namespaces = [ ]' >>"$L/etc/qemu.conf"
 	chown tss:root "$L/swtpm-localca" 2>/dev/null
 	chmod 750 "$L/swtpm-localca"
 	mount -t tmpfs -o mode=755 tmpfs /run &&
@@ -215,4 +217,23 @@ vm_libvirt_cleanup() {
 		grep -a ' error ' /var/log/libvirt/libvirtd.log | tail -n 10 | sed 's/^/  | /'
 	fi
 	return 0
+}
+
+# --- this machine's userland inside a guest (nested libvirt) ----------------------------------
+# Boots a guest with an emulated IOMMU and this machine's / shared read-only over virtfs; the
+# guest runs SCRIPT (a file of this tree) chrooted into that root under a tmpfs overlay, with
+# the lane's environment. The guest's PCI devices come after the options.
+# vm_nested LOG SCRIPT QEMU-ARGS...
+vm_nested() {
+	log=$1 script=$2
+	shift 2
+	cat >"$VM_RUN/nested-run.sh" <<EOS
+export BUILD='$BUILD' NEURONCTL='$NEURONCTL' VM_KERNEL='$VM_KERNEL' VM_BZIMAGE='$VM_BZIMAGE'
+export VM_INITRD='$VM_INITRD' VM_TIMEOUT='$VM_TIMEOUT' VM_NESTED=1 PATH=/usr/sbin:/usr/bin:/sbin:/bin
+exec sh '$script'
+EOS
+	VM_MEM=3072 vm_qemu "$log" "intel_iommu=on iommu=pt neuron.scenario=hostroot neuron.script=$VM_RUN/nested-run.sh" \
+		-device intel-iommu,intremap=on,caching-mode=on \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		"$@"
 }
