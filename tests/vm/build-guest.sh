@@ -21,9 +21,10 @@ exec 8>"$cache/.lock"
 flock 8   # two lanes of the same build dir must not write the same cache at once
 
 # The modules any scenario needs; their dependencies are found by modprobe --show-depends.
-# drivers the guest's devices use: bochs (VGA), snd_hda_intel, xhci_pci, virtio_*;
-# vfio for the bind; 9p + overlay for the nested libvirt scenario (the host's root over virtfs).
-MODULES="virtio_pci virtio_console virtio_rng bochs snd_hda_intel xhci_pci
+# drivers the guest's devices use: bochs (VGA), snd_hda_intel, xhci_pci, virtio_*; the ACPI
+# power button and evdev (libvirt's shutdown, `vm stop`, presses it); vfio for the bind;
+# 9p + overlay for the nested libvirt scenario (the host's root over virtfs).
+MODULES="virtio_pci virtio_console virtio_rng bochs snd_hda_intel xhci_pci button evdev
 	vfio vfio_pci vfio_iommu_type1 9p 9pnet_virtio overlay"
 
 kver=$(ls /lib/modules 2>/dev/null | grep -- '-amd64$' | sort -V | tail -n 1)

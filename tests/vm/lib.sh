@@ -112,8 +112,8 @@ vm_wait() {
 
 # Waits for the guest's result marker; returns the guest scenario's exit status (99: none).
 vm_guest_result() { # LOG NAME [PID]
-	vm_wait "$1" "^NEURON-VM-RESULT $2 rc=" "$VM_TIMEOUT" "${3:-}" || return 99
-	rc=$(tr -d '\r' <"$1" | sed -n "s/^NEURON-VM-RESULT $2 rc=\([0-9]*\).*/\1/p" | tail -n 1)
+	vm_wait "$1" "NEURON-VM-RESULT $2 rc=" "$VM_TIMEOUT" "${3:-}" || return 99
+	rc=$(tr -d '\r' <"$1" | sed -n "s/.*NEURON-VM-RESULT $2 rc=\([0-9]*\).*/\1/p" | tail -n 1)
 	return "${rc:-99}"
 }
 
@@ -137,7 +137,7 @@ vm_section() { # LOG NAME > file
 
 # The guest's own check lines, shown indented.
 vm_guest_checks() { # LOG
-	tr -d '\r' <"$1" | grep -aE '^(not )?ok - |^guest checks:' | sed 's/^/  guest: /'
+	tr -d '\r' <"$1" | grep -aE '^ *(not )?ok - |^guest checks:|^ *libvirtd up' | sed 's/^ */  guest: /'
 }
 
 # --- libvirt -------------------------------------------------------------------------------------
@@ -236,4 +236,77 @@ EOS
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		"$@"
+}
+
+# --- VMs made by neuronctl ----------------------------------------------------------------------
+# A profile (docs/profiles.md) for a small Linux guest that boots the lane's kernel and initramfs
+# directly and runs the guest scenario SCENARIO; extra YAML lines as arguments.
+# vm_write_profile NAME SCENARIO [YAML-LINE...]  > FILE
+vm_write_profile() {
+	name=$1 scenario=$2
+	shift 2
+	# libvirt changes the owner of what it boots: copies, not the build's files
+	cp "$VM_BZIMAGE" "$VM_RUN/vmlinuz"
+	cp "$VM_INITRD" "$VM_RUN/initrd"
+	cat <<YAML
+name: $name
+template: linux
+type: qemu
+firmware: bios
+memory: 512M
+cpu:
+  vcpus: 1
+disk: none
+boot:
+  kernel: $VM_RUN/vmlinuz
+  initrd: $VM_RUN/initrd
+  cmdline: "console=ttyS0 panic=-1 loglevel=1 neuron.scenario=$scenario"
+looking_glass:
+  resolution: 1920x1080
+agent: true
+tpm: true
+network: none
+YAML
+	for line in "$@"; do echo "$line"; done
+}
+
+# What `neuronctl vm list --json` says a VM's state is.
+vm_list_state() { # NAME STATE
+	"$NEURONCTL" vm list --json >"$VM_RUN/vm-list.json" 2>&1
+	/usr/bin/python3 -c '
+import json, sys
+vms = {v["name"]: v for v in json.load(open(sys.argv[1]))}
+state = vms.get(sys.argv[2], {}).get("state")
+print("    vm list says %s is %r" % (sys.argv[2], state))
+sys.exit(state != sys.argv[3])' "$VM_RUN/vm-list.json" "$1" "$2"
+}
+
+vm_wait_state() { # NAME STATE TIMEOUT
+	t=$(( $(date +%s) + $3 ))
+	until virsh -q domstate "$1" 2>/dev/null | grep -qx "$2"; do
+		[ "$(date +%s)" -ge "$t" ] && return 1
+		sleep 0.2
+	done
+}
+
+vm_swtpm_running() {
+	for f in /run/libvirt/qemu/swtpm/*.pid; do
+		[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# The serial console of a running domain whose XML gives it a pty (the templates do): copied
+# into LOG by a reader this scenario tracks by pid, raw and without echo (an echo would type
+# the guest's own output back into it).
+vm_console() { # NAME LOG
+	vm_serial=$2
+	pty=$(virsh -q dumpxml "$1" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -n 1)
+	if [ -z "$pty" ]; then
+		vm_fail "$1 has a serial console on a pty"
+		return 1
+	fi
+	stty -F "$pty" raw -echo 2>/dev/null
+	cat "$pty" >"$2" 2>/dev/null &
+	vm_track $!
 }
