@@ -114,6 +114,10 @@ char *nr_profile_get(const struct nr_profile *p, const char *key);
  * profile came from a file. */
 int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, struct nr_error *err);
 
+/* Prefix err's message with where key was written ("FILE:LINE:COLUMN: "), for errors found
+ * after parsing; nothing for a profile made in memory. */
+void nr_profile_locate(const struct nr_profile *p, const char *key, struct nr_error *err);
+
 /* The GPU the profile passes through on this machine (auto resolved), or NULL. */
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan);
 /* Whether the TPM / the NVIDIA workaround are on once auto is resolved. */
