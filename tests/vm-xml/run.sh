@@ -95,7 +95,7 @@ golden vm.create-exists --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm
 	--profile config/profiles/windows10.yaml --set disk=none
 golden vm.list --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list
 golden vm.list.json --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list --json
-golden vm.list-default --connect test:///default vm list
+golden vm.list-default --connect test:///default --sysroot "$SYSROOTS/iommu-off" vm list
 golden vm.start-running --connect "$nodes" vm start win10
 golden vm.stop --connect "$nodes" vm stop win10 --timeout 5
 golden vm.destroy --connect "$nodes" vm destroy plain
