@@ -873,6 +873,90 @@ char *nr_profile_get(const struct nr_profile *p, const char *key)
 	return k && k->get ? k->get(p) : NULL;
 }
 
+/* ---- writing YAML ------------------------------------------------------------------ */
+
+static void yaml_quote(struct nr_buf *b, const char *v)
+{
+	/* plain when it is a word YAML cannot misread, else double-quoted */
+	bool plain = v[0] && strchr("-:.", v[0]) == NULL;
+	for (const char *c = v; plain && *c; c++)
+		plain = isalnum((unsigned char)*c) || strchr("._/:-", *c);
+	if (plain && strcmp(v, "~") && strcasecmp(v, "null")) {
+		nr_buf_puts(b, v);
+		return;
+	}
+	nr_buf_puts(b, "\"");
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			nr_buf_printf(b, "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			nr_buf_printf(b, "\\x%02x", *c);
+		else
+			nr_buf_append(b, (const char *)c, 1);
+	}
+	nr_buf_puts(b, "\"");
+}
+
+int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *err)
+{
+	const char *skip = NULL; /* a group written as one value (disk: none) */
+	struct nr_buf b;
+
+	*out = NULL;
+	nr_buf_init(&b);
+	nr_buf_printf(&b, "# made by neuron from the %s template\n", p->template_name);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const char *dot = strchr(k->name, '.');
+		const char *leaf = dot ? dot + 1 : k->name;
+		char *v;
+
+		if (skip && dot && strncmp(k->name, skip, strlen(skip)) == 0 && k->name[strlen(skip)] == '.')
+			continue;
+		skip = NULL;
+		if (k->set == set_lg_enabled)
+			continue;
+		if (k->kind == GROUP) {
+			if ((k->set == set_disk && p->disk.none) || (k->set == set_lg && !p->lg.enabled)) {
+				nr_buf_printf(&b, "%s: %s\n", k->name, k->set == set_disk ? "none" : "false");
+				skip = k->name;
+			} else if (strcmp(k->name, "boot") == 0 && !p->boot.kernel) {
+				skip = k->name;
+			} else {
+				nr_buf_printf(&b, "%s:\n", k->name);
+			}
+			continue;
+		}
+		if (k->set == set_disk_path && !p->disk.path)
+			continue;   /* the default follows the name */
+		v = k->get(p);
+		if (!v) {
+			nr_buf_done(&b);
+			return nr_error_set(err, -NR_E_NOMEM, NULL);
+		}
+		if (k->kind == LIST) {
+			char **items = k->set == set_pci ? p->pci : p->usb;
+			size_t n = k->set == set_pci ? p->n_pci : p->n_usb;
+			nr_buf_printf(&b, "  %s: [", leaf);
+			for (size_t j = 0; j < n; j++) {
+				if (j)
+					nr_buf_puts(&b, ", ");
+				yaml_quote(&b, items[j]);
+			}
+			nr_buf_puts(&b, "]\n");
+		} else if (v[0] || k->set == set_name) {
+			nr_buf_printf(&b, "%s%s: ", dot ? "  " : "", leaf);
+			yaml_quote(&b, v);
+			nr_buf_puts(&b, "\n");
+		}
+		free(v);
+	}
+	if (b.oom)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	*out = nr_buf_steal(&b);
+	return 0;
+}
+
 /* ---- whole-profile rules ---------------------------------------------------------- */
 
 static const struct nr_profile_mark *find_mark(const struct nr_profile *p, const char *key)

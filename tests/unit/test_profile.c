@@ -315,6 +315,40 @@ static void test_yaml_forms(void **state)
 	nr_profile_free(p);
 }
 
+/* What the TUI's form made, saved and read back, is the same profile. */
+static void test_yaml_round_trip(void **state)
+{
+	static const char *files[] = { "config/profiles/windows11.yaml", "config/profiles/windows10.yaml",
+				       "config/profiles/linux.yaml" };
+	struct nr_error err = { 0 };
+
+	for (size_t i = 0; i < 3; i++) {
+		struct nr_profile *p = NULL, *q = NULL;
+		char *y1 = NULL, *y2 = NULL;
+		if (nr_profile_load(files[i], &p, &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(nr_profile_set(p, "name", "new \"one\" <&>", &err), 0);
+		assert_int_equal(nr_profile_set(p, "hostdevs.usb", "046d:c52b", &err), 0);
+		assert_int_equal(nr_profile_to_yaml(p, &y1, &err), 0);
+		if (nr_profile_parse(y1, strlen(y1), "saved.yaml", &q, &err) < 0)
+			fail_msg("%s: %s\n%s", files[i], err.msg, y1);
+		assert_int_equal(nr_profile_to_yaml(q, &y2, &err), 0);
+		assert_string_equal(y1, y2);
+		for (size_t k = 0; nr_profile_key(k, NULL); k++) {
+			char *a = nr_profile_get(p, nr_profile_key(k, NULL)), *b = nr_profile_get(q, nr_profile_key(k, NULL));
+			if (a || b)
+				assert_string_equal(a, b);
+			free(a);
+			free(b);
+		}
+		assert_string_equal(q->name, "new \"one\" <&>");
+		free(y1);
+		free(y2);
+		nr_profile_free(p);
+		nr_profile_free(q);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_bad_profiles),
 		cmocka_unit_test(test_check_against_machine),
 		cmocka_unit_test(test_yaml_forms),
+		cmocka_unit_test(test_yaml_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

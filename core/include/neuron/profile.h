@@ -108,6 +108,10 @@ const char *nr_profile_key(size_t i, const char **help);
  * unknown key. List keys give their items joined by ", ". */
 char *nr_profile_get(const struct nr_profile *p, const char *key);
 
+/* The profile as YAML that nr_profile_parse reads back to the same profile (for saving
+ * what the TUI's form made). Every key is written, values double-quoted. malloc'd. */
+int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *err);
+
 /* Judge the profile against the machine: the GPU exists and is isolated (auto picks
  * the best one), extra PCI devices exist, Windows 11 has a TPM and UEFI. scan may be
  * NULL when the profile passes no PCI device. Errors carry FILE:LINE:COLUMN when the
