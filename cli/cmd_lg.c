@@ -17,6 +17,36 @@ static void print_json(json_object *o)
 	puts(json_object_to_json_string_ext(o, json_flags));
 }
 
+/* Let flags follow operands ("lg size 4k --hdr", "lg status win11 --json"): move every
+ * "--flag" (with its value when the table says it takes one) before the operands,
+ * keeping their order. Stops at "--"; argv[0] stays. */
+static void flags_first(int argc, char **argv, const struct cli_flag *flags)
+{
+	char **ops = calloc((size_t)argc + 1, sizeof(*ops));
+	int w = 1, n = 0, i;
+
+	if (!ops)
+		abort();
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			argv[w++] = argv[i];
+			for (const struct cli_flag *f = flags; f && f->name; f++) {
+				size_t len = strcspn(f->name, "=");
+				if (f->name[len] == '=' && strncmp(argv[i] + 2, f->name, len) == 0 &&
+				    argv[i][2 + len] == '\0' && i + 1 < argc) {
+					argv[w++] = argv[++i];
+					break;
+				}
+			}
+		} else {
+			ops[n++] = argv[i];
+		}
+	}
+	for (int k = 0; k < n; k++)
+		argv[w++] = ops[k];
+	free(ops);
+}
+
 /* ---- lg size ---------------------------------------------------------------------- */
 
 static int lg_size(struct cli *cli, int argc, char **argv)
@@ -30,6 +60,7 @@ static int lg_size(struct cli *cli, int argc, char **argv)
 	unsigned w, h, mib;
 	int argi, rc;
 
+	flags_first(argc, argv, flags);
 	if (cli_parse_flags(cli, argc, argv, flags,
 			    "  --hdr    10-bit HDR frames (twice the size)\n"
 			    "  --json   print {width, height, hdr, size_mib}\n", &argi, &rc))
@@ -326,6 +357,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 	int argi, rc, probe_rc = 0;
 	json_object *root = NULL;
 
+	flags_first(argc, argv, flags);
 	if (cli_parse_flags(cli, argc, argv, flags,
 			    "  --shm PATH   read this shared memory file or device (default: the VM's,\n"
 			    "               or lg.shm under the sysroot: /dev/shm/looking-glass)\n"

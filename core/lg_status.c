@@ -99,7 +99,7 @@ void nr_lg_probe(const void *mem, size_t len, uint64_t total, struct nr_lg_snaps
 		len = (size_t)total;
 	if (total == 0) {
 		out->kind = NR_LG_SHM_EMPTY;
-		out->detail = "the file is empty (zero bytes)";
+		out->detail = "zero bytes long";
 		return;
 	}
 	/* Every place a known layout could put its header, in table order. */
