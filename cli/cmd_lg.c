@@ -47,6 +47,24 @@ static void flags_first(int argc, char **argv, const struct cli_flag *flags)
 	free(ops);
 }
 
+/* Log lines from a file we wrote, but with the client's output in them: clean each. */
+static void put_lines(FILE *f, const char *text)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		size_t n = strcspn(p, "\n");
+		char *line = strndup(p, n);
+		fputs("  ", f);
+		cli_put_clean(f, line);
+		fputc('\n', f);
+		free(line);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
 /* ---- lg size ---------------------------------------------------------------------- */
 
 static int lg_size(struct cli *cli, int argc, char **argv)
@@ -203,8 +221,7 @@ static int do_start(struct cli *cli, int argc, char **argv, bool restart)
 		cli_fail(cli, &err);
 		if (nr_lg_client_info(cli->ctx, vm, &info, NULL) == 0 && info.last_lines) {
 			fprintf(stderr, "last lines of the log:\n");
-			cli_put_clean(stderr, info.last_lines);
-			fputc('\n', stderr);
+			put_lines(stderr, info.last_lines);
 		}
 		nr_lg_sup_info_done(&info);
 		rc = EXIT_FAIL;
@@ -385,7 +402,11 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 	if (probe_rc == 0 && !shm)
 		probe_rc = nr_error_set(&err, -NR_E_NOMEM, NULL);
 	if (probe_rc == 0) {
-		probe_rc = nr_lg_status_read(shm, NULL, &st, &err);
+		struct nr_lg_watch watch = {
+			.interval_ms = (unsigned)strtoul(nr_ctx_get(cli->ctx, "lg.watch_ms"), NULL, 10),
+			.stale_ms = (unsigned)strtoul(nr_ctx_get(cli->ctx, "lg.stale_ms"), NULL, 10),
+		};
+		probe_rc = nr_lg_status_read(shm, &watch, &st, &err);
 		probed = probe_rc == 0;
 	}
 
@@ -437,8 +458,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 			}
 			if (info.last_lines) {
 				printf("last lines of the log:\n");
-				cli_put_clean(stdout, info.last_lines);
-				putchar('\n');
+				put_lines(stdout, info.last_lines);
 			}
 		}
 		if (probed)

@@ -460,7 +460,15 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 		int status = 0, sig, exec_errno;
 		pid_t pid;
 
-		log_line(p, "starting %s -f %s", argv[0], opts->shm_path);
+		{
+			struct nr_buf line;
+
+			nr_buf_init(&line);
+			for (size_t i = 0; argv[i]; i++)
+				nr_buf_printf(&line, "%s%s", i ? " " : "", argv[i]);
+			log_line(p, "starting %s", line.data ? line.data : argv[0]);
+			nr_buf_done(&line);
+		}
 		pid = spawn_client(argv, p->log, &old, &exec_errno);
 		if (pid < 0) {
 			rc = nr_error_set(err, -NR_E_LG_NOCLIENT, "cannot run %s: %s", argv[0],

@@ -15,6 +15,8 @@
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
 	/* looking glass */ \
 	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
+	X("lg.watch_ms", "200", "lg status: time between two reads of the shared memory") \
+	X("lg.stale_ms", "1000", "lg status: a timestamp unchanged this long means the host app is stale") \
 	X("lg.client", "", "Looking Glass client binary (empty: looking-glass-client on PATH)") \
 	X("lg.fullscreen", "no", "start the client full screen (yes/no)") \
 	X("lg.escape", "", "the client's escape key, e.g. KEY_RIGHTCTRL (empty: its default)") \
