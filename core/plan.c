@@ -21,6 +21,7 @@ struct edit {
 	struct nr_plan_edit pub;
 	char *path, *why, *rel;
 	char *old_text, *new_text;
+	bool remove;            /* planned removal (new_text is NULL) */
 };
 
 struct command {
@@ -180,10 +181,10 @@ static void edit_sync_pub(struct edit *e)
 	e->pub.why = e->why ? e->why : "";
 	e->pub.old_text = e->old_text;
 	e->pub.new_text = e->new_text;
-	if (!e->old_text)
-		e->pub.kind = NR_PLAN_CREATE;
+	if (e->remove)
+		e->pub.kind = NR_PLAN_REMOVE;
 	else
-		e->pub.kind = e->new_text ? NR_PLAN_REPLACE : NR_PLAN_REMOVE;
+		e->pub.kind = e->old_text ? NR_PLAN_REPLACE : NR_PLAN_CREATE;
 	if (!e->old_text && !e->new_text)
 		e->pub.changes = false;
 	else if (!e->old_text || !e->new_text)
@@ -251,6 +252,7 @@ static int plan_edit(struct nr_plan *plan, const char *path, const char *text, s
 	}
 	free(e->new_text);
 	e->new_text = copy;
+	e->remove = remove;
 	e->pub.new_len = remove ? 0 : len;
 	copy = NULL;
 	free(e->why);
@@ -276,19 +278,8 @@ int nr_plan_set_file(struct nr_plan *plan, const char *path, const char *text, s
 int nr_plan_remove_file(struct nr_plan *plan, const char *path, const char *why,
 			struct nr_error *err)
 {
-	int rc;
-
-	if (!nr_plan_exists(plan, path)) {
-		/* nothing to remove, but a symlink escape is still an error */
-		struct nr_root r;
-		char *rel = NULL;
-		if ((rc = root_of(plan->ctx, &r, err)) < 0)
-			return rc;
-		rc = nr_root_resolve(&r, path, &rel, err);
-		free(rel);
-		nr_root_close(&r);
-		return rc;
-	}
+	/* recorded even when the file is absent: an apply that finishes an interrupted
+	 * revert sees it come back */
 	return plan_edit(plan, path, NULL, 0, true, why, err);
 }
 

@@ -626,10 +626,19 @@ static void test_fault_after_every_revert_step(void **state)
 		}
 		assert_int_equal(rc, -NR_E_FAULT);
 		assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
-		/* the last step removes the journal: then there is nothing left to report */
-		assert_int_equal(st.state, NR_PLAN_STATE_REVERTING);
+		/* the last step removes the journal: then the root is already all original */
+		enum nr_plan_state st_state = st.state;
 		nr_plan_status_done(&st);
-		if (n % 2) {
+		if (st_state == NR_PLAN_STATE_NONE) {
+			char *now = snapshot(root);
+			assert_string_equal(now, original);
+			free(now);
+		} else {
+			assert_int_equal(st_state, NR_PLAN_STATE_REVERTING);
+		}
+		if (st_state == NR_PLAN_STATE_NONE) {
+			/* nothing to finish */
+		} else if (n % 2) {
 			assert_int_equal(nr_plan_revert(ctx, "test", &opts, NULL, &err), 0);
 			char *now = snapshot(root);
 			if (strcmp(now, original) != 0)

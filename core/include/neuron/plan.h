@@ -68,7 +68,7 @@ bool nr_plan_exists(const struct nr_plan *plan, const char *path);
  * keeps its mode and owner). The current content is read now for the diff. */
 int nr_plan_set_file(struct nr_plan *plan, const char *path, const char *text, size_t len,
 		     const char *why, struct nr_error *err);
-/* Plan that path goes away (nothing planned when it does not exist). */
+/* Plan that path goes away (an edit that changes nothing when it is already absent). */
 int nr_plan_remove_file(struct nr_plan *plan, const char *path, const char *why,
 			struct nr_error *err);
 /* A command to run after the edits (and again after a revert). argv is copied. */
