@@ -63,10 +63,16 @@ vm_fail() {
 	vm_failed=1
 }
 vm_ok() { echo "  ok - $*"; }
+# A check: the command's output is shown only when it fails.
 vm_check() { # description command...
 	d=$1
 	shift
-	if "$@"; then vm_ok "$d"; else vm_fail "$d"; fi
+	if "$@" >"$VM_RUN/check.out" 2>&1; then
+		vm_ok "$d"
+	else
+		sed 's/^/    | /' "$VM_RUN/check.out"
+		vm_fail "$d"
+	fi
 }
 vm_end() {
 	[ "$vm_failed" = 0 ]
