@@ -427,7 +427,7 @@ static int plan_commands(struct nr_vfio_plan *vp, struct nr_error *err)
 		}
 	}
 	if (rc == 0 && bs->grub) {
-		const char *c[] = { "grub-mkconfig", "-o", bs->grub_cfg, NULL };
+		const char *c[] = { bs->grub_mkconfig, "-o", bs->grub_cfg, NULL };
 		rc = nr_plan_add_command(vp->plan, c, "write the new kernel command line into grub.cfg", err);
 	}
 	return rc;
