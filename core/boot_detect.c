@@ -220,7 +220,8 @@ static int detect_initramfs(const struct nr_root *r, const char *force, struct n
 		snprintf(b->initramfs_evidence, sizeof(b->initramfs_evidence), "%s%s%s",
 			 conf[pick] ? generators[pick].confs[0] : "",
 			 conf[pick] && bin[pick] ? " and the program " : "",
-			 bin[pick] ? nr_initramfs_name(generators[pick].id) : "");
+			 bin[pick] ? (generators[pick].id == NR_INITRAMFS_TOOLS ? "update-initramfs" :
+				      nr_initramfs_name(generators[pick].id)) : "");
 	} else {
 		struct nr_buf names;
 		nr_buf_init(&names);
