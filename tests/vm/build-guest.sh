@@ -2,7 +2,9 @@
 # Build the VM lane's guest from Debian's packages only: the kernel of linux-image-amd64 (as an
 # uncompressed vmlinux, which QEMU boots directly through its PVH note, skipping the decompressor),
 # and an initramfs made of two concatenated cpio archives (the kernel unpacks both):
-#   base.cpio  busybox-static, kmod (real modprobe: softdeps, modprobe.d options), the kernel
+#   base.cpio  busybox-static, dash as /bin/sh (busybox's sh runs its own applets before PATH:
+#              its modprobe, not kmod's, even inside modprobe.d install hooks), kmod (the real
+#              modprobe: install hooks, softdeps, modprobe.d options), the kernel
 #              modules the scenarios need with their dependencies (modprobe --show-depends),
 #              modules.* from depmod, pci.ids
 #   app.cpio   /init, the guest halves of the scenarios, our binaries, the shared libraries ldd
@@ -32,7 +34,7 @@ if [ -z "$kver" ] || [ ! -f "/boot/vmlinuz-$kver" ]; then
 	echo "build-guest: no Debian kernel found (install linux-image-amd64: make deps)" >&2
 	exit 1
 fi
-for tool in busybox:/bin/busybox kmod:/bin/kmod cpio:/usr/bin/cpio; do
+for tool in busybox:/bin/busybox kmod:/bin/kmod dash:/bin/dash cpio:/usr/bin/cpio; do
 	[ -x "${tool#*:}" ] || { echo "build-guest: ${tool%%:*} missing: make deps" >&2; exit 1; }
 done
 
@@ -82,8 +84,8 @@ fi
 kos=$(for m in $MODULES; do modprobe -S "$kver" --show-depends "$m"; done |
 	awk '$1 == "insmod" { print $2 }' | sort -u)
 [ -n "$kos" ] || { echo "build-guest: no modules found for $kver" >&2; exit 1; }
-bkey=$(printf '%s\n' "$kver" "$MODULES" $(dpkg-query -W -f '${Version} ' busybox-static kmod \
-	"linux-image-$kver" 2>/dev/null) | sha256sum | cut -c1-8)$(key "$0" /bin/busybox /bin/kmod)
+bkey=$(printf '%s\n' "$kver" "$MODULES" $(dpkg-query -W -f '${Version} ' busybox-static kmod dash \
+	"linux-image-$kver" 2>/dev/null) | sha256sum | cut -c1-8)$(key "$0" /bin/busybox /bin/kmod /bin/dash)
 base=$cache/base-$bkey.cpio
 if [ ! -s "$base" ]; then
 	rm -f "$cache"/base-*.cpio
@@ -93,13 +95,15 @@ if [ ! -s "$base" ]; then
 		"$r/etc/modprobe.d" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp" "$r/root" "$r/var/lib"
 	cp /bin/busybox "$r/bin/busybox"
 	put "$r" /bin/kmod
+	put "$r" /bin/dash
+	ln -s dash "$r/bin/sh"
 	kmod_tools="modprobe insmod rmmod lsmod modinfo depmod"
 	for t in $kmod_tools; do ln -s ../bin/kmod "$r/sbin/$t"; done
 	for a in $(/bin/busybox --list); do
-		case " $kmod_tools busybox " in *" $a "*) continue ;; esac
+		case " $kmod_tools busybox sh " in *" $a "*) continue ;; esac
 		ln -s busybox "$r/bin/$a"
 	done
-	for lib in $(libs_of /bin/kmod); do put "$r" "$lib"; done
+	for lib in $(libs_of /bin/kmod /bin/dash); do put "$r" "$lib"; done
 	for ko in $kos; do put "$r" "$ko"; done
 	for f in modules.order modules.builtin modules.builtin.modinfo; do
 		cp "/lib/modules/$kver/$f" "$r/lib/modules/$kver/"

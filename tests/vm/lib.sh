@@ -80,16 +80,20 @@ vm_end() {
 }
 
 # Boots the test kernel under QEMU (TCG: /dev/kvm here does not run ordinary guests), in the
-# background, its serial console in LOG. Never a network interface.
+# background, its serial console in LOG. Never a network interface. The initramfs is
+# $vm_initrd when set (vm_initrd_with), else the lane's.
 # vm_qemu LOG "KERNEL ARGS" QEMU-ARGS...
 vm_qemu() {
 	log=$1 append=$2
 	shift 2
 	vm_serial=$log
 	rm -f "$log"
-	qemu-system-x86_64 -accel tcg -machine q35 -m "${VM_MEM:-512}" -smp "${VM_CPUS:-1}" -display none \
+	# An Intel CPU to go with the emulated Intel IOMMU (TCG's default model takes this
+	# machine's vendor, and vfio plan rightly picks the kernel parameter by vendor).
+	qemu-system-x86_64 -accel tcg -machine q35 -cpu qemu64,vendor=GenuineIntel \
+		-m "${VM_MEM:-512}" -smp "${VM_CPUS:-1}" -display none \
 		-no-reboot -nic none -no-user-config -serial "file:$log" -monitor none \
-		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+		-kernel "$VM_KERNEL" -initrd "${vm_initrd:-$VM_INITRD}" \
 		-append "console=ttyS0 panic=-1 loglevel=1 $append" "$@" \
 		>"$log.qemu" 2>&1 </dev/null &
 	vm_qemu_pid=$!
@@ -315,4 +319,11 @@ vm_console() { # NAME LOG
 	stty -F "$pty" raw -echo 2>/dev/null
 	cat "$pty" >"$2" 2>/dev/null &
 	vm_track $!
+}
+
+# The lane's initramfs with the files of DIR added at / (one more cpio archive after the others:
+# the kernel unpacks them in order, later files win).
+vm_initrd_with() { # DIR OUT
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2.extra" &&
+		cat "$VM_INITRD" "$2.extra" >"$2" && rm -f "$2.extra"
 }

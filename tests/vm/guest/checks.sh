@@ -1,4 +1,4 @@
-# Sourced by the guest halves of the scenarios (busybox sh): one line per check, counted.
+# Sourced by the guest halves of the scenarios (dash, busybox tools): one line per check, counted.
 # "ok - WHAT" or "not ok - WHAT"; finish prints the counts and returns non-zero on a failure.
 checks_failed=0 checks_passed=0
 check() { # description command...
