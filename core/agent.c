@@ -613,6 +613,4 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
 {
 	*st = a->st;
-	if (a->link)
-		st->bad_frames += nr_tls_link_bad_frames(a->link);
 }

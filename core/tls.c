@@ -26,6 +26,7 @@
 #include "tls_internal.h"
 
 #define SYNC_REPEAT_MS 250
+#define NR_TLS_HANDSHAKE_MS 10000
 #define TLS_RECORD_HANDSHAKE 0x16
 
 struct nr_tls_creds {
@@ -43,6 +44,7 @@ struct nr_tls_link {
 	bool timed_out, eof, dead;
 	bool scanning;              /* clear text: drop until 0x16 outside a frame */
 	bool answer_sync;           /* guest: answer sync frames while scanning */
+	int handshake_ms;           /* guest: a begun handshake ends within this */
 	const char *want_ack;       /* host: the nonce whose ack ends phase 1 */
 	bool got_ack;
 	bool clr_in_frame, clr_overlong;
@@ -328,8 +330,10 @@ static void clear_frame(struct nr_tls_link *l)
 }
 
 /* The clear-text scanner over rbuf (docs/PROTOCOL.md 2). With stop_at_tls, the first
- * 0x16 outside a frame ends scanning and stays in rbuf for TLS. */
-static void scan(struct nr_tls_link *l, bool stop_at_tls)
+ * TLS record header of a ClientHello (16 03 01..03) outside a frame ends scanning and stays
+ * in rbuf for TLS. Returns false when a possible header is cut at the end of rbuf: the
+ * caller reads more and calls again. */
+static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 {
 	while (l->rpos < l->rlen) {
 		unsigned char c = l->rbuf[l->rpos];
@@ -340,8 +344,14 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 				l->clr_overlong = false;
 				l->clr_len = 0;
 			} else if (c == TLS_RECORD_HANDSHAKE && stop_at_tls) {
-				l->scanning = false;
-				return;
+				if (l->rlen - l->rpos < 3)
+					return false;
+				if (l->rbuf[l->rpos + 1] == 0x03 && l->rbuf[l->rpos + 2] >= 0x01 &&
+				    l->rbuf[l->rpos + 2] <= 0x03) {
+					l->scanning = false;
+					return true;
+				}
+				l->garbage++;
 			} else {
 				l->garbage++;
 			}
@@ -354,7 +364,7 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 			if (!l->clr_overlong)
 				clear_frame(l);
 			if (l->got_ack)
-				return;
+				return true;
 		} else if (c == NR_AGENT_STX) {
 			l->clr_len = 0;
 			l->clr_overlong = false;
@@ -364,6 +374,7 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 			l->clr_overlong = true;
 		}
 	}
+	return true;
 }
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
@@ -373,8 +384,13 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 
 	(void)ssl;
 	for (;;) {
-		if (l->scanning)
-			scan(l, true);
+		if (l->scanning && scan(l, true) && !l->scanning && l->handshake_ms > 0) {
+			/* A handshake has begun: it must end in time even when the guest waits
+			 * for ever for a host, or stale bytes that look like TLS would hold it. */
+			long long end = nr_tls_now_ms() + l->handshake_ms;
+			if (l->deadline < 0 || l->deadline > end)
+				l->deadline = end;
+		}
 		if (!l->scanning && l->rpos < l->rlen) {
 			size_t k = l->rlen - l->rpos;
 			if (k > (size_t)sz)
@@ -383,18 +399,22 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			l->rpos += k;
 			return (int)k;
 		}
-		l->rpos = l->rlen = 0;
 		if (!l->scanning) {
+			l->rpos = l->rlen = 0;
 			n = fill(l, buf, (size_t)sz); /* straight into wolfSSL's buffer */
-		} else {
-			n = fill(l, l->rbuf, sizeof(l->rbuf));
 			if (n > 0)
-				l->rlen = (size_t)n;
+				return (int)n;
+		} else {
+			/* keep a possibly cut record header */
+			memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
+			l->rlen -= l->rpos;
+			l->rpos = 0;
+			n = fill(l, l->rbuf + l->rlen, sizeof(l->rbuf) - l->rlen);
+			if (n > 0) {
+				l->rlen += (size_t)n;
+				continue;
+			}
 		}
-		if (n > 0 && !l->scanning)
-			return (int)n;
-		if (n > 0)
-			continue;
 		if (n == 0 && l->timed_out)
 			return WOLFSSL_CBIO_ERR_WANT_READ;
 		if (l->eof)
@@ -617,6 +637,7 @@ int nr_tls_link_accept(struct nr_tls_link *l, int timeout_ms, struct nr_error *e
 		return rc;
 	l->scanning = true;
 	l->answer_sync = true;
+	l->handshake_ms = NR_TLS_HANDSHAKE_MS;
 	ret = wolfSSL_accept(l->ssl);
 	l->answer_sync = false;
 	if (ret != WOLFSSL_SUCCESS)
