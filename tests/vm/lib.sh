@@ -257,7 +257,7 @@ vm_write_profile() {
 	shift 2
 	# libvirt changes the owner of what it boots: copies, not the build's files
 	cp "$VM_BZIMAGE" "$VM_RUN/vmlinuz"
-	cp "$VM_INITRD" "$VM_RUN/initrd"
+	cp "${vm_initrd:-$VM_INITRD}" "$VM_RUN/initrd"
 	cat <<YAML
 name: $name
 template: linux
@@ -319,7 +319,12 @@ vm_console() { # NAME LOG
 	stty -F "$pty" raw -echo 2>/dev/null
 	cat "$pty" >"$2" 2>/dev/null &
 	vm_track $!
+	vm_console_pty=$pty
 }
+
+# Types a line on the guest's serial console (vm_console first): the guest halves read their
+# cues from there, a channel apart from what the scenario tests.
+vm_console_say() { printf '%s\n' "$1" >"$vm_console_pty"; }
 
 # The lane's initramfs with the files of DIR added at / (one more cpio archive after the others:
 # the kernel unpacks them in order, later files win).
