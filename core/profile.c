@@ -753,6 +753,11 @@ static int template_index(const char *t)
 	return -1;
 }
 
+const char *nr_profile_template_name(size_t i)
+{
+	return i < sizeof(templates) / sizeof(templates[0]) ? templates[i] : NULL;
+}
+
 static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_error *err)
 {
 	bool windows = strncmp(tmpl, "windows", 7) == 0;

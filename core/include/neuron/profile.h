@@ -90,6 +90,8 @@ struct nr_profile {
 int nr_profile_new(const char *template_name, const char *name, struct nr_profile **out,
 		   struct nr_error *err);
 void nr_profile_free(struct nr_profile *p);
+/* The templates, for a picker: "windows11", "windows10", "linux"; NULL past the end. */
+const char *nr_profile_template_name(size_t i);
 
 /* Read a profile from YAML. Errors say "FILE:LINE:COLUMN: what; the fix". */
 int nr_profile_load(const char *path, struct nr_profile **out, struct nr_error *err);
