@@ -283,6 +283,13 @@ static void test_boot_and_devices(void **state)
 	assert_int_equal(info->n_disks, 0);
 	nr_domain_info_free(info);
 	free(xml);
+	/* the VM lane's form: console into a file, a reboot ends the run */
+	xml = build(&e, "name: k\ntemplate: linux\ntype: qemu\ndisk: none\nserial_log: /tmp/k.log\non_reboot: destroy\n");
+	assert_non_null(strstr(xml, "<serial type=\"file\">\n      <source path=\"/tmp/k.log\"/>"));
+	assert_int_equal(count(xml, "<serial"), 1);
+	assert_null(strstr(xml, "<console"));
+	assert_non_null(strstr(xml, "<on_reboot>destroy</on_reboot>"));
+	free(xml);
 	/* disks: system disk at its default path, both ISOs as CD-ROMs */
 	xml = build(&e, "name: d\ntemplate: windows10\ngpu: none\niso: /i/win.iso\nvirtio_iso: /i/virtio.iso\n");
 	info = inspect(xml);
