@@ -354,6 +354,8 @@ out:
 	return rc;
 }
 
+static int remove_disk(struct nr_virt *virt, const char *path, struct nr_error *err);
+
 /* ---- define, start, stop ------------------------------------------------------------ */
 
 /* "<name>X</name>" of a domain XML, via libxml2 (the text may hold entities). */
@@ -429,9 +431,16 @@ int nr_vm_create(struct nr_virt *virt, const struct nr_profile *p, const char *x
 		if (!path)
 			return nr_error_set(err, -NR_E_NOMEM, NULL);
 		rc = nr_vm_disk_create(virt, path, p->disk.size, p->disk.format, out, err);
+		if (rc == 0)
+			rc = nr_vm_define(virt, xml, err);
+		/* a disk made for a VM that libvirt refused is not left behind */
+		if (rc < 0 && out->disk != NR_VM_DISK_NONE && out->disk != NR_VM_DISK_EXISTS) {
+			struct nr_error ignored = { 0 };
+			if (remove_disk(virt, path, &ignored) == 0)
+				out->disk = NR_VM_DISK_NONE;
+		}
 		free(path);
-		if (rc < 0)
-			return rc;
+		return rc;
 	}
 	return nr_vm_define(virt, xml, err);
 }
