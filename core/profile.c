@@ -1048,7 +1048,9 @@ static int profile_rules(const struct nr_profile *p, struct nr_error *err)
 		return rc;
 	}
 	if (p->sockets || p->cores || p->threads) {
-		topo = (p->sockets ? p->sockets : 1) * (p->cores ? p->cores : 1) * (p->threads ? p->threads : 1);
+		/* cores left out: whatever makes the product vcpus, when something does */
+		unsigned st = (p->sockets ? p->sockets : 1) * (p->threads ? p->threads : 1);
+		topo = p->cores ? st * p->cores : (p->vcpus % st == 0 ? p->vcpus : st);
 		if (topo != p->vcpus) {
 			rc = nr_error_set(err, -NR_E_INVAL,
 					  "cpu: sockets x cores x threads is %u but vcpus is %u; make them agree", topo,

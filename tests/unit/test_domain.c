@@ -214,6 +214,10 @@ static void test_pinning(void **state)
 	assert_int_equal(build_err(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 4\n  pinning: 4-6\n", &err),
 			 -NR_E_INVAL);
 	assert_string_equal(err.msg, "t.yaml:5:12: cpu.pinning: 4-6 names 3 CPUs for 4 vCPUs; name one host CPU per vCPU");
+	/* cores left out: derived from the rest */
+	xml = build(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 12\n  sockets: 2\n  threads: 3\n");
+	assert_non_null(strstr(xml, "<topology sockets=\"2\" dies=\"1\" cores=\"2\" threads=\"3\"/>"));
+	free(xml);
 	env_done(&e);
 
 	/* AMD hosts get topoext with SMT */
