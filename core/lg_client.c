@@ -363,6 +363,7 @@ static pid_t spawn_client(char **argv, const char *log, const sigset_t *old_mask
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
 		if (nul >= 0)
 			dup2(nul, 0);
@@ -688,6 +689,7 @@ int nr_lg_client_start(const struct nr_ctx *ctx, const struct nr_lg_client_opts 
 		pid_t second;
 
 		close(pfd[0]);
+		signal(SIGPIPE, SIG_IGN); /* the starter may be gone before it reads the report */
 		setsid();
 		second = fork();
 		if (second != 0)
