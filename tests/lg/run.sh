@@ -34,7 +34,7 @@ expect() {
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
 run() {
-	"$NEURONCTL" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
+	"$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 }
 has() { grep -q -- "$1" "$2"; }
@@ -146,6 +146,16 @@ golden status.b7-restarted lg status --shm "$tmp/restart.shm"
 kill $writers 2>/dev/null
 wait 2>/dev/null
 writers=""
+
+# The host application restarted between two status runs: the session id is remembered.
+mk b7 sess.shm
+run lg status --shm "$tmp/sess.shm" --json
+expect "first look: no previous session" test "$(json_get "['shm']['previous_session_id']")" = None
+"$PY" -c "import struct,sys; f=open(sys.argv[1],'r+b'); f.seek(8); f.write(struct.pack('<I', 77)); f.close()" "$tmp/sess.shm"
+golden status.b7-restarted-since lg status --shm "$tmp/sess.shm"
+run lg status --shm "$tmp/sess.shm" --json
+expect "same session again: not restarted" test "$(json_get "['shm']['restarted_since_last_status']")" = False
+expect "same session again: previous" test "$(json_get "['shm']['previous_session_id']")" = 77
 
 # The default path is lg.shm under the sysroot.
 mkdir -p "$tmp/sys/dev/shm"
