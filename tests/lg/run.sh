@@ -321,7 +321,7 @@ expect "second start: already supervised" has "already supervised" "$tmp/err"
 run lg stop win11
 expect "stop: exit 0" test "$rc" = 0
 expect "stop: client gone" dead "$client"
-expect "stop: supervisor gone" dead "$sup"
+expect "stop: supervisor gone" wait_for dead "$sup"
 expect "stop: SIGKILL was needed" has "ignored SIGTERM" "$tmp/run/lg-win11.log"
 golden vm.status-stopped lg status win11
 run lg stop win11
@@ -347,7 +347,7 @@ old_client=$(json_get "['client']['client_pid']")
 run lg restart win11
 expect "restart: exit 0" test "$rc" = 0
 expect "restart: old client gone" dead "$old_client"
-expect "restart: old supervisor gone" dead "$old_sup"
+expect "restart: old supervisor gone" wait_for dead "$old_sup"
 run lg status win11 --json
 expect "restart: running again" test "$(json_get "['client']['state']")" = running
 new_sup=$(json_get "['client']['supervisor_pid']")
