@@ -340,6 +340,8 @@ expect "after two crashes: 2 restarts" test "$(json_get "['client']['restarts']"
 expect "after two crashes: last exit" test "$(json_get "['client']['last_exit']" | cut -c1-13)" = "exit status 3"
 expect "log: the crash by signal" has "killed by signal 11" "$tmp/run/lg-win11.log"
 expect "log: the client's own output" has "failing on purpose" "$tmp/run/lg-win11.log"
+expect "log: first restart after the backoff" has "restarting it in 20 ms" "$tmp/run/lg-win11.log"
+expect "log: the backoff doubles" has "restarting it in 40 ms" "$tmp/run/lg-win11.log"
 
 # Restart: a new supervisor and client, the old ones gone.
 old_sup=$(json_get "['client']['supervisor_pid']")
