@@ -34,7 +34,7 @@ expect() {
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
 run() {
-	"$NEURONCTL" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
+	"$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 }
 has() { grep -q -- "$1" "$2"; }
@@ -146,6 +146,16 @@ golden status.b7-restarted lg status --shm "$tmp/restart.shm"
 kill $writers 2>/dev/null
 wait 2>/dev/null
 writers=""
+
+# The host application restarted between two status runs: the session id is remembered.
+mk b7 sess.shm
+run lg status --shm "$tmp/sess.shm" --json
+expect "first look: no previous session" test "$(json_get "['shm']['previous_session_id']")" = None
+"$PY" -c "import struct,sys; f=open(sys.argv[1],'r+b'); f.seek(8); f.write(struct.pack('<I', 77)); f.close()" "$tmp/sess.shm"
+golden status.b7-restarted-since lg status --shm "$tmp/sess.shm"
+run lg status --shm "$tmp/sess.shm" --json
+expect "same session again: not restarted" test "$(json_get "['shm']['restarted_since_last_status']")" = False
+expect "same session again: previous" test "$(json_get "['shm']['previous_session_id']")" = 77
 
 # The default path is lg.shm under the sysroot.
 mkdir -p "$tmp/sys/dev/shm"
@@ -311,7 +321,7 @@ expect "second start: already supervised" has "already supervised" "$tmp/err"
 run lg stop win11
 expect "stop: exit 0" test "$rc" = 0
 expect "stop: client gone" dead "$client"
-expect "stop: supervisor gone" dead "$sup"
+expect "stop: supervisor gone" wait_for dead "$sup"
 expect "stop: SIGKILL was needed" has "ignored SIGTERM" "$tmp/run/lg-win11.log"
 golden vm.status-stopped lg status win11
 run lg stop win11
@@ -330,6 +340,8 @@ expect "after two crashes: 2 restarts" test "$(json_get "['client']['restarts']"
 expect "after two crashes: last exit" test "$(json_get "['client']['last_exit']" | cut -c1-13)" = "exit status 3"
 expect "log: the crash by signal" has "killed by signal 11" "$tmp/run/lg-win11.log"
 expect "log: the client's own output" has "failing on purpose" "$tmp/run/lg-win11.log"
+expect "log: first restart after the backoff" has "restarting it in 20 ms" "$tmp/run/lg-win11.log"
+expect "log: the backoff doubles" has "restarting it in 40 ms" "$tmp/run/lg-win11.log"
 
 # Restart: a new supervisor and client, the old ones gone.
 old_sup=$(json_get "['client']['supervisor_pid']")
@@ -337,7 +349,7 @@ old_client=$(json_get "['client']['client_pid']")
 run lg restart win11
 expect "restart: exit 0" test "$rc" = 0
 expect "restart: old client gone" dead "$old_client"
-expect "restart: old supervisor gone" dead "$old_sup"
+expect "restart: old supervisor gone" wait_for dead "$old_sup"
 run lg status win11 --json
 expect "restart: running again" test "$(json_get "['client']['state']")" = running
 new_sup=$(json_get "['client']['supervisor_pid']")

@@ -80,6 +80,8 @@ struct nr_profile {
 	enum nr_tristate nvidia_workaround; /* kvm hidden + vendor_id; auto: with an NVIDIA GPU */
 	char *network;              /* libvirt network name; NULL: no network interface */
 	char *network_model;        /* "virtio", "e1000e" */
+	char *serial_log;           /* guest serial console into this host file; NULL: the template's */
+	char *on_reboot;            /* "restart" (default) or "destroy" (a rebooting guest stops) */
 	struct nr_profile_boot boot;
 	struct nr_profile_mark *marks;
 	size_t n_marks;
@@ -90,6 +92,8 @@ struct nr_profile {
 int nr_profile_new(const char *template_name, const char *name, struct nr_profile **out,
 		   struct nr_error *err);
 void nr_profile_free(struct nr_profile *p);
+/* The templates, for a picker: "windows11", "windows10", "linux"; NULL past the end. */
+const char *nr_profile_template_name(size_t i);
 
 /* Read a profile from YAML. Errors say "FILE:LINE:COLUMN: what; the fix". */
 int nr_profile_load(const char *path, struct nr_profile **out, struct nr_error *err);
