@@ -251,6 +251,52 @@ out=$(echo n | nctl intel-nvidia "$r" vfio revert 2>&1); rc=$?
 [ "$rc" -eq 1 ] && ok || bad "revert answered no: exit $rc"
 contains "revert lists what it restores" "$out" "restore /etc/default/grub"
 
+# the user edits a file after the apply: status and revert say so
+printf '# mine\n' >> "$r/etc/default/grub"
+expect_rc 0 "status sees a later edit" nctl intel-nvidia "$r" vfio status
+contains "status sees a later edit" "$out" "/etc/default/grub  (changed since the apply)"
+out=$(echo n | nctl intel-nvidia "$r" vfio revert 2>&1)
+contains "revert warns about a later edit" "$out" "those changes go too"
+
+# ---------------------------------------------------------------- the real runner: chroot
+# No stand-ins: the commands run chrooted into the root, in a private mount namespace
+# with /proc, /sys and /dev bound (read here, never written). The root gets /bin/sh and
+# its libraries from this machine, and tools that report what they see.
+if unshare -m true 2>/dev/null && [ -x /bin/dash ]; then
+	r=$(fresh debian-grub-initramfs-tools)
+	mkdir -p "$r/usr/bin" "$r/lib64"
+	cp /bin/dash "$r/usr/bin/sh"
+	ln -s usr/bin "$r/bin"
+	for lib in $(ldd /bin/dash | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$r/$(dirname "$lib")"
+		cp -L "$lib" "$r/$lib"
+	done
+	printf 'target\n' > "$r/etc/hostname"
+	for tool in update-initramfs grub-mkconfig; do
+		cat > "$r/usr/sbin/$tool" <<'TOOL'
+#!/bin/sh
+read h < /etc/hostname
+echo "$0 $*: inside $h"
+[ -d /proc/self ] && echo "proc bound"
+[ -c /dev/null ] && echo "dev bound"
+[ -d /sys/bus ] && echo "sys bound"
+exit 0
+TOOL
+		chmod 755 "$r/usr/sbin/$tool"
+	done
+	out=$("$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" --root "$r" vfio apply --yes 2>&1); rc=$?
+	[ "$rc" -eq 0 ] && ok || { bad "chroot runner: exit $rc"; echo "$out" | sed 's/^/    /' | head; }
+	contains "chroot runner: inside the target" "$out" "/usr/sbin/update-initramfs -u -k all: inside target"
+	contains "chroot runner: grub-mkconfig" "$out" "/usr/sbin/grub-mkconfig -o /boot/grub/grub.cfg: inside target"
+	contains "chroot runner: /proc" "$out" "proc bound"
+	contains "chroot runner: /dev" "$out" "dev bound"
+	contains "chroot runner: /sys" "$out" "sys bound"
+	# the binds lived in the command's own namespace: nothing is left mounted
+	if grep -q "$r" /proc/self/mounts; then bad "chroot runner left a mount"; else ok; fi
+else
+	echo "skip: chroot runner (no mount namespaces here)"
+fi
+
 # ---------------------------------------------------------------- regeneration failing / skipped
 r=$(fresh arch-grub-mkinitcpio)
 snap "$r" > "$tmp/orig.snap"
