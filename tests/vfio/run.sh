@@ -118,6 +118,7 @@ golden dracut-grub2-bls--intel-nvidia.plan dracut-grub2-bls intel-nvidia
 golden kernel-install-uki-dracut--amd-navi-split-audio.plan kernel-install-uki-dracut amd-navi-split-audio
 golden grub-user-edits--amd-two-dgpu.plan grub-user-edits amd-two-dgpu
 golden grub-user-edits--intel-nvidia.plan grub-user-edits intel-nvidia
+golden grub-dropin-cloudimg--intel-nvidia.plan grub-dropin-cloudimg intel-nvidia
 golden ambiguous-initramfs--dracut.plan ambiguous-initramfs intel-nvidia --initramfs dracut
 golden two-identical-force-boot-gpu.plan arch-grub-mkinitcpio two-identical --gpu 01:00.0 --force
 
@@ -237,6 +238,7 @@ flow dracut-grub2-bls intel-nvidia "dracut --regenerate-all -f" "grub2-mkconfig 
 flow kernel-install-uki-dracut amd-navi-split-audio "dracut --regenerate-all -f" \
 	"kernel-install add 6.7.4-200.fc39.x86_64 /usr/lib/modules/6.7.4-200.fc39.x86_64/vmlinuz"
 flow grub-user-edits amd-two-dgpu "update-initramfs -u -k all" "grub-mkconfig -o /boot/grub/grub.cfg"
+flow grub-dropin-cloudimg intel-nvidia "update-initramfs -u -k all" "grub-mkconfig -o /boot/grub/grub.cfg"
 
 # ---------------------------------------------------------------- confirmation
 r=$(fresh arch-grub-mkinitcpio)
