@@ -910,9 +910,9 @@ static int check_writable(const struct nr_root *r, const char *rel, struct nr_er
 			snprintf(full, sizeof(full), "%s/%s", r->path, dir);
 			if ((statvfs(full, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) || access(full, W_OK) < 0)
 				rc = nr_error_set(err, -NR_E_READONLY,
-						  "%s is not writable (a read-only mount?): mount the target "
-						  "read-write (mount -o remount,rw %s) and try again",
-						  full, r->path);
+						  "%s is not writable: run as root, and if the target is mounted "
+						  "read-only, mount it read-write (mount -o remount,rw %s), then "
+						  "try again", full, r->path);
 			break;
 		}
 		if (!dir[0])
