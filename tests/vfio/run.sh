@@ -377,5 +377,35 @@ crash arch-grub-mkinitcpio intel-nvidia
 crash debian-sdboot-kernel-install amd-navi-split-audio
 crash arch-sdboot-mkinitcpio demo
 
+# a revert stopped half-way: status says so, revert again finishes it
+r=$(fresh debian-grub-initramfs-tools)
+snap "$r" > "$tmp/orig.snap"
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+n=1
+while [ "$n" -lt 12 ]; do
+	rr="$tmp/revert-stop-$n"
+	cp -a "$r" "$rr"
+	out=$(NEURON_FAULT_AFTER=$n nctl intel-nvidia "$rr" vfio revert --yes 2>&1); rc=$?
+	[ "$rc" -eq 0 ] && break
+	st=$(nctl intel-nvidia "$rr" vfio status 2>&1)
+	case "$st" in
+	*"a revert was interrupted. Run 'neuronctl vfio revert' to finish it"*) ok ;;
+	*"not configured"*)
+		# stopped after its very last step: done already
+		same_tree "revert stopped after its last step $n" "$tmp/orig.snap" "$rr"
+		n=$((n + 1))
+		continue ;;
+	*) bad "status after a revert stopped at $n"; echo "$st" | sed 's/^/    /' ;;
+	esac
+	: > "$STANDIN_LOG"
+	expect_rc 0 "revert again after a stop at $n" nctl intel-nvidia "$rr" vfio revert --yes
+	same_tree "revert again after a stop at $n" "$tmp/orig.snap" "$rr"
+	# the regeneration always follows the restored files, even after a stop
+	[ "$(cat "$STANDIN_LOG")" = "$(printf 'update-initramfs -u -k all\ngrub-mkconfig -o /boot/grub/grub.cfg')" ] && ok ||
+		bad "revert again after a stop at $n ran: $(cat "$STANDIN_LOG")"
+	n=$((n + 1))
+done
+[ "$n" -gt 8 ] && ok || bad "revert finished after only $n steps"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
