@@ -315,6 +315,11 @@ expect_rc 0 "failing mkinitcpio: apply again" nctl intel-nvidia "$r" vfio apply 
 	bad "failing mkinitcpio: apply again reran $(cat "$STANDIN_LOG")"
 expect_rc 0 "failing mkinitcpio: status after" nctl intel-nvidia "$r" vfio status
 lacks "failing mkinitcpio: nothing pending" "$out" "have not completed"
+out=$(STANDIN_FAIL=grub-mkconfig nctl intel-nvidia "$r" vfio revert --yes 2>&1); rc=$?
+[ "$rc" -eq 1 ] && ok || bad "failing grub-mkconfig in revert: exit $rc"
+contains "failing grub-mkconfig in revert: way forward" "$out" "run 'neuronctl vfio revert' again"
+expect_rc 0 "failing grub-mkconfig in revert: status" nctl intel-nvidia "$r" vfio status
+contains "failing grub-mkconfig in revert: status" "$out" "a revert was interrupted"
 expect_rc 0 "revert after a failed command" nctl intel-nvidia "$r" vfio revert --yes
 same_tree "revert after a failed command" "$tmp/orig.snap" "$r"
 
