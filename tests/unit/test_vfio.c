@@ -83,6 +83,28 @@ static void test_grub_nothing_twice(void **state)
 	free(cl);
 }
 
+static void test_grub_dropins(void **state)
+{
+	/* a drop-in sets the default after the main file: the edit goes there */
+	const char *main_text = "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"iommu=pt\"\n";
+	const char *dropin = "GRUB_CMDLINE_LINUX_DEFAULT=\"console=tty1\"\n";
+	assert_true(nr_grub_assigns_default(dropin));
+	assert_false(nr_grub_assigns_default("GRUB_CMDLINE_LINUX=\"x\"\n#GRUB_CMDLINE_LINUX_DEFAULT=1\n"));
+	char *got = nr_grub_add_params_in(main_text, dropin, "", intel);
+	/* iommu=pt is already in the main file's GRUB_CMDLINE_LINUX: not added twice */
+	assert_string_equal(got, "GRUB_CMDLINE_LINUX_DEFAULT=\"console=tty1 intel_iommu=on\"\n");
+	free(got);
+	/* a later file already brings the parameters: nothing to do */
+	got = nr_grub_add_params_in("", main_text, "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX intel_iommu=on\"\n",
+				    intel);
+	assert_string_equal(got, main_text);
+	free(got);
+	/* a self-reference keeps what came before */
+	got = nr_grub_add_params_in(main_text, "GRUB_TIMEOUT=0\n", "", amd);
+	assert_string_equal(got, "GRUB_TIMEOUT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT amd_iommu=on\"\n");
+	free(got);
+}
+
 static void test_params_satisfied(void **state)
 {
 	assert_true(nr_boot_param_satisfied("quiet intel_iommu=on", "intel_iommu=on"));
@@ -409,6 +431,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grub_quoting),
 		cmocka_unit_test(test_grub_nothing_twice),
+		cmocka_unit_test(test_grub_dropins),
 		cmocka_unit_test(test_params_satisfied),
 		cmocka_unit_test(test_sdboot_entries),
 		cmocka_unit_test(test_kernel_cmdline),
