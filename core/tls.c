@@ -41,6 +41,7 @@ struct nr_tls_link {
 	int rfd, wfd;
 	WOLFSSL *ssl;
 	long long deadline;         /* for the I/O callbacks; -1: none */
+	bool late_read;             /* the one read allowed after the deadline was made */
 	bool timed_out, eof, dead;
 	bool scanning;              /* clear text: drop until 0x16 outside a frame */
 	bool answer_sync;           /* guest: answer sync frames while scanning */
@@ -227,6 +228,12 @@ const char *nr_tls_creds_peer_fingerprint(const struct nr_tls_creds *c)
 	return c->peer_fp;
 }
 
+static void set_deadline(struct nr_tls_link *l, long long deadline)
+{
+	l->deadline = deadline;
+	l->late_read = false;
+}
+
 /* Wait until fd is ready for events or the deadline passes: 1 ready, 0 timeout, -1 error. */
 static int wait_fd(int fd, short events, long long deadline)
 {
@@ -291,6 +298,15 @@ static int write_all(struct nr_tls_link *l, const void *buf, size_t len)
  * or end of stream (eof), -1 error. */
 static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 {
+	/* A peer that never stops sending must not hold us past the deadline: after it,
+	 * one more read is allowed (a zero timeout still takes what is there), then no more. */
+	if (l->deadline >= 0 && nr_tls_now_ms() >= l->deadline) {
+		if (l->late_read) {
+			l->timed_out = true;
+			return 0;
+		}
+		l->late_read = true;
+	}
 	for (;;) {
 		int r = wait_fd(l->rfd, POLLIN, l->deadline);
 		if (r == 0) {
@@ -393,7 +409,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			 * for ever for a host, or stale bytes that look like TLS would hold it. */
 			long long end = nr_tls_now_ms() + l->handshake_ms;
 			if (l->deadline < 0 || l->deadline > end)
-				l->deadline = end;
+				set_deadline(l, end);
 		}
 		if (!l->scanning && l->rpos < l->rlen) {
 			size_t k = l->rlen - l->rpos;
@@ -496,7 +512,7 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 	nr_frame_reader_done(&l->reader);
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
 	l->ppos = l->plen = 0;
-	l->deadline = deadline;
+	set_deadline(l, deadline);
 	l->timed_out = l->eof = l->dead = false;
 	l->got_ack = false;
 	l->clr_in_frame = false;
@@ -593,7 +609,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 			goto out;
 		}
 		if (now >= next) {
-			l->deadline = deadline;
+			set_deadline(l, deadline);
 			if (write_all(l, sync.data, sync.len) < 0) {
 				rc = l->timed_out ? nr_error_set(err, -NR_E_TIMEOUT, "the channel does not take bytes")
 						  : nr_error_set(err, -NR_E_AGENT_CLOSED, "the channel is closed");
@@ -601,7 +617,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 			}
 			next = now + SYNC_REPEAT_MS;
 		}
-		l->deadline = next < deadline ? next : deadline;
+		set_deadline(l, next < deadline ? next : deadline);
 		l->timed_out = false;
 		l->rpos = l->rlen = 0;
 		ssize_t n = fill(l, l->rbuf, sizeof(l->rbuf));
@@ -617,7 +633,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 	}
 	l->want_ack = NULL;
 	l->scanning = true;
-	l->deadline = deadline;
+	set_deadline(l, deadline);
 	l->timed_out = false;
 	ret = wolfSSL_connect(l->ssl);
 	if (ret != WOLFSSL_SUCCESS) {
@@ -663,7 +679,7 @@ int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int t
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);
-	l->deadline = timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms;
+	set_deadline(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms);
 	l->timed_out = false;
 	while (len) {
 		int k = len > (1u << 30) ? 1 << 30 : (int)len;
@@ -690,6 +706,7 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);
+	set_deadline(l, deadline);
 	for (;;) {
 		if (l->ppos < l->plen) {
 			size_t used = 0;
@@ -704,7 +721,6 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 				return r;
 			continue;
 		}
-		l->deadline = deadline;
 		l->timed_out = false;
 		int n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
 		if (n > 0) {
