@@ -25,10 +25,23 @@
 	X(NODEVICE,   "no such PCI device") \
 	X(PARSE,      "cannot parse") \
 	/* vfio, plan, apply */ \
+	X(ESCAPE,     "a path would resolve outside the target root") \
+	X(READONLY,   "the target root is not writable") \
+	X(STALE,      "a file changed since the plan was made") \
+	X(FAULT,      "stopped by the fault hook (NEURON_FAULT_AFTER)") \
+	X(COMMAND,    "a command failed") \
+	X(INTERRUPTED, "an earlier apply or revert was interrupted") \
+	X(BOOTGPU,    "the GPU drives the host console") \
+	X(GROUP,      "the GPU is not isolated in its IOMMU group") \
+	X(BOOTSETUP,  "cannot tell the boot setup of the target root") \
+	X(NOGPU,      "no GPU to pass through") \
 	/* vm, profile, domain, virt */ \
 	X(VIRT,      "libvirt failed") \
 	X(NOVM,      "no such VM") \
 	/* looking glass */ \
+	X(LG_NOSESSION, "no graphical session for the Looking Glass client") \
+	X(LG_NOCLIENT, "the Looking Glass client is not installed") \
+	X(LG_GAVEUP,  "the Looking Glass client kept crashing and was given up") \
 	/* agent, tls */ \
 	X(AGENT_CLOSED,  "the guest agent closed the connection") \
 	X(AGENT_PROTO,   "the guest agent broke the protocol") \
