@@ -314,12 +314,16 @@ static int open_stream(struct nr_agent *a, struct nr_error *err)
 	if (strlen(a->socket_path) >= sizeof(sa.sun_path))
 		return nr_error_set(err, -NR_E_INVAL, "socket path too long: %s", a->socket_path);
 	strcpy(sa.sun_path, a->socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a listener whose backlog is full must not hold us */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nr_error_set(err, -NR_E_IO, "cannot make a socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
+		if (e == EAGAIN)
+			return nr_error_set(err, -NR_E_BUSY, "%s is busy: another client may hold the channel",
+					    a->socket_path);
 		if (e == ENOENT || e == ECONNREFUSED)
 			return nr_error_set(err, -NR_E_AGENT_CLOSED, "nothing listens on %s (is the VM running?)",
 					    a->socket_path);
