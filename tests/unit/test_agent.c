@@ -201,6 +201,15 @@ static void check_every_message(struct nr_agent *a, pid_t pid)
 	assert_string_equal((char *)data, text);
 	free(data);
 
+	/* text whose escapes would pass the frame cap is refused before it is sent, and the
+	 * session goes on */
+	char *ctl = malloc(400000);
+	memset(ctl, 1, 400000);
+	assert_int_equal(nr_agent_clipboard_set(a, "text/plain", ctl, 400000, &err), -NR_E_INVAL);
+	free(ctl);
+	nr_agent_get_status(a, &st);
+	assert_true(st.connected);
+
 	/* 16 MiB image in chunks both ways */
 	size_t big = 16u << 20;
 	unsigned char *img = malloc(big);
@@ -487,6 +496,42 @@ static void test_hostile_slow_sender(void **state)
 	pthread_join(p.thread, NULL);
 }
 
+static void script_flood(struct nr_tls_link *l)
+{
+	static char junk[65536];
+	long long end = nr_tls_now_ms() + 3000;
+
+	next_request(l, NULL, 0);
+	memset(junk, 'x', sizeof(junk)); /* garbage outside frames, without end */
+	while (nr_tls_now_ms() < end && nr_tls_link_write(l, junk, sizeof(junk), 1000, NULL) == 0)
+		;
+}
+
+static void script_event_flood(struct nr_tls_link *l)
+{
+	long long end = nr_tls_now_ms() + 3000;
+
+	next_request(l, NULL, 0);
+	while (nr_tls_now_ms() < end)
+		put(l, "\x02{\"event\":\"resolution-changed\",\"data\":{\"width\":640,\"height\":480}}\x03");
+}
+
+static void test_hostile_flood(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	void (*scripts[])(struct nr_tls_link *) = { script_flood, script_event_flood };
+
+	for (int i = 0; i < 2; i++) {
+		struct nr_agent *a = start_peer(&p, fx.bundle, scripts[i], 500);
+		long long t0 = nr_tls_now_ms();
+		assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+		assert_true(nr_tls_now_ms() - t0 < 1500);
+		nr_agent_free(a);
+		pthread_join(p.thread, NULL);
+	}
+}
+
 static void script_close_mid_frame(struct nr_tls_link *l)
 {
 	long long id = next_request(l, NULL, 0);
@@ -751,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_oversize_frames),
 		cmocka_unit_test(test_hostile_slow_sender),
 		cmocka_unit_test(test_hostile_close_mid_frame),
+		cmocka_unit_test(test_hostile_flood),
 		cmocka_unit_test(test_hostile_chunk_gap),
 		cmocka_unit_test(test_hostile_size_mismatch),
 		cmocka_unit_test(test_hostile_certificates),
