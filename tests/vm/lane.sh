@@ -2,7 +2,7 @@
 # The VM lane (make test-vm): each scenario of tests/vm/scenarios/ against a real Linux kernel
 # under QEMU (TCG) and, where it needs one, a real libvirtd started by the scenario itself.
 # usage: lane.sh [SCENARIO...]   (names or numbers: 01-scan-bind, scan-bind, 01; default all)
-# Env: BUILD (absolute build dir), VM_SCENARIO_TIMEOUT (seconds, default 300): a scenario still
+# Env: BUILD (absolute build dir), VM_SCENARIO_TIMEOUT (seconds, default 480): a scenario still
 # running then is stopped (TERM to its process group, its traps stop what it started, by pid).
 # Prints one block per scenario and, last, "N passed, N failed"; exits 1 when one failed.
 set -u
@@ -34,14 +34,14 @@ for want in "$@"; do
 	name=$(basename "$script" .sh)
 	echo "== vm: $name"
 	s0=$(date +%s)
-	timeout -k 15 "${VM_SCENARIO_TIMEOUT:-300}" sh "$script"
+	timeout -k 15 "${VM_SCENARIO_TIMEOUT:-480}" sh "$script"
 	rc=$?
 	took=$(( $(date +%s) - s0 ))
 	if [ $rc = 0 ]; then
 		echo "vm: $name: PASS (${took} s)"
 		passed=$((passed + 1))
 	else
-		[ $rc = 124 ] && echo "vm: $name: stopped after ${VM_SCENARIO_TIMEOUT:-300} s"
+		[ $rc = 124 ] && echo "vm: $name: stopped after ${VM_SCENARIO_TIMEOUT:-480} s"
 		echo "vm: $name: FAIL (${took} s, rc=$rc)"
 		failed=$((failed + 1)) failed_names="$failed_names $name"
 	fi

@@ -9,7 +9,7 @@ vm_begin passthrough
 log=$VM_RUN/serial.log
 VM_CPUS=2 vm_nested "$log" "$(cd "$(dirname "$0")/.." && pwd)/nested/passthrough.sh" \
 	-device VGA,addr=0x2 -device VGA,addr=0x3 -device virtio-rng-pci,addr=0x6
-VM_TIMEOUT=400 vm_guest_result "$log" hostroot "$vm_qemu_pid"
+VM_TIMEOUT=440 vm_guest_result "$log" hostroot "$vm_qemu_pid"
 rc=$?
 vm_guest_checks "$log"
 vm_check "the workflow inside the guest passed (rc=$rc)" [ $rc = 0 ]
