@@ -95,6 +95,20 @@ wait_for "$T/launched"
 expect "launch of a missing program" 1 $V agent launch vm1 /nonexistent/prog
 has "names the guest's refusal" "[AGENT_REMOTE]"
 expect "--socket without libvirt" 0 $N agent ping --socket "$T/sock" vm1
+# events: the memory platform plays a copy on SIGUSR1 and a resolution change on SIGUSR2
+$V agent watch vm1 --count 2 --for 5000 >"$T/events" 2>&1 &
+watcher=$!
+sleep 0.5
+kill -USR1 "$agent"
+sleep 0.5
+kill -USR2 "$agent"
+wait "$watcher"
+st=$?
+cp "$T/events" "$T/out"
+[ "$st" -eq 0 ] && ok "watch got its events" || bad "watch got its events (exit $st)"
+has "watch: clipboard" "clipboard-changed text/plain 12 bytes"
+has "watch: resolution (1280x720 set above toggles to 1920x1080)" "resolution-changed 1920x1080"
+expect "watch with nothing to see" 1 $V agent watch vm1 --for 300
 
 # --- errors and usage
 expect "VM without the channel" 1 $V agent ping plain
@@ -108,7 +122,7 @@ expect "unknown subcommand" 2 $N agent frobnicate vm1
 expect "no VM" 2 $N agent ping
 expect "bad resolution" 2 $V agent resolution vm1 big
 expect "image needs --output" 2 $V agent clipboard vm1 --mime image/png
-for sub in ping info launch clipboard resolution shutdown certs; do
+for sub in ping info launch clipboard resolution watch shutdown certs; do
 	expect "agent $sub --help" 0 $N agent $sub --help
 done
 expect "agent --help" 0 $N agent --help
