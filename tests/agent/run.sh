@@ -186,6 +186,26 @@ has "s_server answered the framed ping" "from openssl s_server"
 wait "$sserver"
 if grep -qF '"op":"ping"' "$T/s_server.out"; then ok "s_server got our framed ping"; else bad "s_server got our framed ping"; fi
 
+# --- the Linux platform without a graphical session: what it cannot do is "unsupported".
+# (Never ask this one to shut down: it would run systemctl poweroff.)
+env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" --listen "$T/linux.sock" --certs "$T/bundle" 2>"$T/linux.err" &
+linux_agent=$!
+pids="$pids $linux_agent"
+wait_for "$T/linux.sock"
+expect "linux: info" 0 $N agent info --socket "$T/linux.sock" vm1 --json
+cp "$T/out" "$T/linux.json"
+expect "linux: os from os-release and uname" 0 "${PYTHON:-python3}" -c "
+import json,os; d=json.load(open('$T/linux.json'))
+assert os.uname().release in d['os'] and d['width']==0, d"
+expect "linux: clipboard without a session" 1 $N agent clipboard --socket "$T/linux.sock" vm1
+has "linux: clipboard unsupported" "answered unsupported"
+expect "linux: resolution without xrandr" 1 env -u DISPLAY $N agent resolution --socket "$T/linux.sock" vm1
+has "linux: resolution unsupported" "answered unsupported"
+expect "linux: launch" 0 $N agent launch --socket "$T/linux.sock" vm1 sh -c "echo linux > '$T/linux-launched'"
+wait_for "$T/linux-launched"
+[ "$(cat "$T/linux-launched" 2>/dev/null)" = linux ] && ok "linux: launched program ran" || bad "linux: launched program ran"
+kill "$linux_agent"
+
 # --- shutdown ends the memory agent cleanly (under ASan: without a leak)
 expect "shutdown" 0 $V agent shutdown vm1
 wait "$agent"
