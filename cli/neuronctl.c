@@ -231,7 +231,8 @@ int main(int argc, char **argv)
 			}
 			*eq = '\0';
 			if (nr_ctx_set(cli.ctx, optarg, eq + 1, &err) < 0) {
-				rc = cli_fail(&cli, &err);
+				cli_fail(&cli, &err);
+				rc = EXIT_USAGE;
 				goto out;
 			}
 			continue;

@@ -18,6 +18,7 @@ static int errindex(int code)
 	if (code < 0)
 		code = -code;
 	code -= NR__EFIRST + 1;
+	/* code is now the row index */
 	if (code < 0 || (size_t)code >= sizeof(errtab) / sizeof(errtab[0]))
 		return -1;
 	return code;

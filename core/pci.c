@@ -39,19 +39,49 @@ const char *nr_pci_short_addr(const struct nr_pci_dev *d)
 	return d->domain == 0 ? d->addr + 5 : d->addr;
 }
 
+/* Read 1..maxlen hex digits; returns the position after them or NULL. */
+static const char *hex_field(const char *p, size_t maxlen, unsigned *out)
+{
+	size_t n = 0;
+	unsigned v = 0;
+
+	while (n < maxlen && isxdigit((unsigned char)p[n])) {
+		char c = (char)tolower((unsigned char)p[n]);
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+		n++;
+	}
+	if (n == 0)
+		return NULL;
+	*out = v;
+	return p + n;
+}
+
 int nr_pci_parse_addr(const char *in, char out[NR_ADDR_LEN])
 {
-	unsigned dom = 0, bus, dev, fn;
-	char tail;
+	unsigned f[4] = { 0 }, dom = 0, bus, dev, fn;
+	const char *p = in;
+	int nf = 0;
 
-	if (sscanf(in, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
-		/* domain given */
-	} else if (sscanf(in, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3) {
-		dom = 0;
-	} else {
-		return -NR_E_INVAL;
+	/* [dddd:]bb:dd.f, strictly: nothing before or after */
+	while (nf < 3) {
+		p = hex_field(p, 4, &f[nf]);
+		if (!p)
+			return -NR_E_INVAL;
+		nf++;
+		if (*p != ':')
+			break;
+		p++;
 	}
-	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+	if (*p != '.' || nf < 2)
+		return -NR_E_INVAL;
+	p = hex_field(p + 1, 1, &fn);
+	if (!p || *p)
+		return -NR_E_INVAL;
+	if (nf == 3)
+		dom = f[0];
+	bus = f[nf - 2];
+	dev = f[nf - 1];
+	if (bus > 0xff || dev > 0x1f || fn > 7)
 		return -NR_E_INVAL;
 	snprintf(out, NR_ADDR_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return 0;
@@ -72,21 +102,65 @@ static int dev_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static char *lookup(struct pci_access *pa, int flags, ...)
+/* A name from pci.ids, or NULL when the database does not know it. */
+static const char *lookup(struct pci_access *pa, char *buf, size_t size, int flags, int a, int b)
 {
-	char buf[256];
-	const char *r;
-	va_list ap;
-
-	va_start(ap, flags);
-	/* pci_lookup_name takes variadic ids; forward the two we use. */
-	int a = va_arg(ap, int), b = va_arg(ap, int);
-	va_end(ap);
-	r = pci_lookup_name(pa, buf, sizeof(buf), flags | PCI_LOOKUP_NO_HWDB, a, b);
-	return strdup(r ? r : "");
+	return pci_lookup_name(pa, buf, (int)size, flags | PCI_LOOKUP_NO_HWDB | PCI_LOOKUP_NO_NUMBERS, a, b);
 }
 
-/* Read a small attribute of device addr that libpci does not give us. */
+/* Names as lspci shows them: "NVIDIA Corporation", "GP104 [GeForce GTX 1080]", and
+ * "Device 1b80" where pci.ids has no entry. */
+static int fill_names(struct pci_access *pa, struct nr_pci_dev *d)
+{
+	char vbuf[256], dbuf[256], cbuf[256], tmp[64];
+	const char *v, *dv, *c;
+
+	v = lookup(pa, vbuf, sizeof(vbuf), PCI_LOOKUP_VENDOR, d->vendor, 0);
+	dv = lookup(pa, dbuf, sizeof(dbuf), PCI_LOOKUP_DEVICE, d->vendor, d->device);
+	c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id, 0);
+	if (!c) {
+		/* An unknown subclass: the class's own name, else "Class ffff". */
+		c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id & 0xff00, 0);
+		if (!c) {
+			snprintf(cbuf, sizeof(cbuf), "Class %04x", d->class_id);
+			c = cbuf;
+		}
+	}
+	/* libpci answers a known class with an unknown subclass as "Name [ffff]". */
+	{
+		char suffix[16];
+		size_t lc = strlen(c), ls;
+		snprintf(suffix, sizeof(suffix), " [%04x]", d->class_id);
+		ls = strlen(suffix);
+		if (lc > ls && strcmp(c + lc - ls, suffix) == 0) {
+			if (c != cbuf) {
+				snprintf(cbuf, sizeof(cbuf), "%s", c);
+				c = cbuf;
+			}
+			cbuf[lc - ls] = '\0';
+		}
+	}
+	d->vendor_known = v != NULL;
+	d->device_known = dv != NULL;
+	if (!v) {
+		snprintf(vbuf, sizeof(vbuf), "Vendor %04x", d->vendor);
+		v = vbuf;
+	}
+	if (!dv) {
+		snprintf(tmp, sizeof(tmp), "Device %04x", d->device);
+		dv = tmp;
+	}
+	d->vendor_name = strdup(v);
+	d->device_name = strdup(dv);
+	d->class_name = strdup(c);
+	if (asprintf(&d->name, "%s %s", v, dv) < 0)
+		d->name = NULL;
+	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
+		return -NR_E_NOMEM;
+	return 0;
+}
+
+/* Read a small attribute of the device whose directory is path[0..dirlen). */
 static int read_attr(const char *devdir, size_t dirlen, char *path, const char *attr,
 		     char *buf, size_t size)
 {
@@ -95,15 +169,22 @@ static int read_attr(const char *devdir, size_t dirlen, char *path, const char *
 	return nr_read_line(path, buf, size);
 }
 
+/* The basename of a symlink in the device's directory ("driver" -> "nvidia"). */
+static int read_link(char *path, size_t dirlen, const char *link, char *buf, size_t size)
+{
+	snprintf(path + dirlen, 4096 - dirlen, "/%s", link);
+	return nr_read_link_base(path, buf, size);
+}
+
 static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_dev *d,
 		       const char *devices_dir)
 {
 	char path[4096], line[256];
 	size_t dirlen;
-	char *s;
 
-	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS |
-			  PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
+	/* Driver and IOMMU group come from two readlink()s of our own: libpci
+	 * resolves those links with realpath(), about 30 system calls each. */
+	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS);
 	d->domain = (unsigned)pd->domain;
 	d->bus = pd->bus;
 	d->dev = pd->dev;
@@ -117,26 +198,20 @@ static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_
 	d->subsys_vendor = pd->subsys_vendor_id;
 	d->subsys_device = pd->subsys_id;
 	d->iommu_group = -1;
-	s = pci_get_string_property(pd, PCI_FILL_IOMMU_GROUP);
-	if (s && isdigit((unsigned char)s[0]))
-		d->iommu_group = atoi(s);
-	s = pci_get_string_property(pd, PCI_FILL_DRIVER);
-	if (s && s[0]) {
-		const char *base = strrchr(s, '/');
-		d->driver = strdup(base ? base + 1 : s);
-		if (!d->driver)
-			return -NR_E_NOMEM;
-	}
-	d->vendor_name = lookup(pa, PCI_LOOKUP_VENDOR, d->vendor, 0);
-	d->device_name = lookup(pa, PCI_LOOKUP_DEVICE, d->vendor, d->device);
-	d->class_name = lookup(pa, PCI_LOOKUP_CLASS, d->class_id, 0);
-	d->name = lookup(pa, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, d->vendor, d->device);
-	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
-		return -NR_E_NOMEM;
 
 	dirlen = (size_t)snprintf(path, sizeof(path), "%s/%s", devices_dir, d->addr);
 	if (dirlen >= sizeof(path) - 32)
 		return -NR_E_INVAL;
+	if (read_link(path, dirlen, "iommu_group", line, sizeof(line)) == 0 && isdigit((unsigned char)line[0]))
+		d->iommu_group = atoi(line);
+	if (read_link(path, dirlen, "driver", line, sizeof(line)) == 0) {
+		d->driver = strdup(line);
+		if (!d->driver)
+			return -NR_E_NOMEM;
+	}
+	if (fill_names(pa, d) < 0)
+		return -NR_E_NOMEM;
+
 	/* boot_vga exists only for VGA-class devices. */
 	if (nr_pci_is_gpu(d) && read_attr(devices_dir, dirlen, path, "boot_vga", line, sizeof(line)) == 0)
 		d->boot_vga = strcmp(line, "1") == 0;

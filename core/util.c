@@ -197,8 +197,9 @@ char *nr_buf_steal(struct nr_buf *b)
 	return s;
 }
 
-/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s)
+/* Length of a valid UTF-8 sequence starting at s (1..4), or 0 if invalid;
+ * *control is set for a C1 control character (U+0080..U+009F). */
+static size_t utf8_seq(const unsigned char *s, bool *control)
 {
 	size_t n, i;
 	unsigned cp;
@@ -222,8 +223,7 @@ static size_t utf8_seq(const unsigned char *s)
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	/* C1 controls (U+0080..U+009F) are as dangerous as C0 ones on a terminal. */
-	if (cp >= 0x80 && cp <= 0x9f)
-		return 0;
+	*control = cp >= 0x80 && cp <= 0x9f;
 	return n;
 }
 
@@ -235,11 +235,13 @@ void nr_text_sanitize(char *out, size_t size, const char *in, bool ascii_only)
 	if (size == 0)
 		return;
 	while (*s && o + 1 < size) {
-		n = utf8_seq(s);
+		bool control = false;
+
+		n = utf8_seq(s, &control);
 		if (n == 1) {
 			out[o++] = (*s < 0x20 || *s == 0x7f) ? '?' : (char)*s;
 			s++;
-		} else if (n == 0 || ascii_only) {
+		} else if (n == 0 || ascii_only || control) {
 			out[o++] = '?';
 			s += n ? n : 1;
 		} else {

@@ -35,13 +35,13 @@
 enum nr_errcode {
 	NR_OK = 0,
 #define NR_ERR_ENUM(name, msg) NR_E_##name,
-	NR__EFIRST = -1000,
+	NR__EFIRST = 1000,
 	NR_ERRORS(NR_ERR_ENUM)
 #undef NR_ERR_ENUM
 	NR__ELAST
 };
-/* Codes are returned negated: return -NR_E_IO. They stay distinct from 0
- * and from -1 because NR__EFIRST pins them to -999 and below once negated. */
+/* Codes are positive in the enum and returned negated: return -NR_E_IO.
+ * NR__EFIRST keeps them clear of errno values (-1001 and below once negated). */
 
 struct nr_error {
 	int code;               /* the negative code, or 0 */

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Golden tests of whole neuronctl runs: stdout, stderr and the exit status of each case
+# are compared with tests/cli/expected/CASE. NEURON_REGEN=1 rewrites the golden files.
+set -u
+: "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+exp="$here/expected"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+# golden CASE ARGS...: run neuronctl ARGS, compare with expected/CASE.
+golden() {
+	name=$1
+	shift
+	{
+		"$NEURONCTL" "$@" >"$tmp/out" 2>"$tmp/err"
+		echo "exit: $?"
+	} >"$tmp/status"
+	{
+		cat "$tmp/out"
+		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
+		cat "$tmp/status"
+	} | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g" >"$tmp/got"
+	if [ "${NEURON_REGEN:-}" = 1 ]; then
+		cp "$tmp/got" "$exp/$name"
+	fi
+	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name: neuronctl $*"
+		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -40; else echo "  (no golden file)"; fi
+		echo "  to accept the new output: make && BUILD=$BUILD NEURONCTL=$NEURONCTL SYSROOTS=$SYSROOTS NEURON_REGEN=1 sh tests/cli/run.sh"
+	fi
+}
+
+for yaml in "$top"/tests/fixtures/machines/*.yaml; do
+	m=$(basename "$yaml" .yaml)
+	golden "$m.scan" --sysroot "$SYSROOTS/$m" scan
+	golden "$m.scan.json" --sysroot "$SYSROOTS/$m" scan --json
+	golden "$m.check" --sysroot "$SYSROOTS/$m" check
+	golden "$m.check.json" --sysroot "$SYSROOTS/$m" check --json
+done
+
+# Errors a user can act on.
+golden err.no-sysroot --sysroot "$tmp/nowhere" scan
+mkdir -p "$tmp/empty"
+golden err.no-pci --sysroot "$tmp/empty" check
+cp -a "$SYSROOTS/intel-nvidia" "$tmp/broken"
+rm "$tmp/broken/sys/devices/pci0000:01/0000:01:00.0/vendor"
+golden err.unreadable --sysroot "$tmp/broken" scan
+golden err.check-gpu --sysroot "$SYSROOTS/intel-nvidia" check --gpu 05:00.0
+golden check.pick-gpu --sysroot "$SYSROOTS/intel-nvidia" check --gpu 0000:00:02.0
+# Usage: exit 2 with the usage line.
+golden usage.none
+golden usage.unknown-command frobnicate
+golden usage.unknown-option --sysroot "$SYSROOTS/demo" scan --bogus
+golden usage.extra-arg --sysroot "$SYSROOTS/demo" scan extra
+golden usage.value-missing --sysroot "$SYSROOTS/demo" check --gpu
+golden usage.bad-param --param nonsense=1 scan
+golden help.scan scan --help
+golden help.top --help
+# The command table's self-test: every command has help, no duplicates.
+golden self-test --self-test
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,136 @@
+/* Small core helpers: command-line parsing, sanitising, errors, addresses, the LG size rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "neuron/ctx.h"
+#include "neuron/error.h"
+#include "neuron/host.h"
+#include "neuron/lg.h"
+#include "neuron/pci.h"
+#include "neuron/util.h"
+
+static void test_cmdline(void **state)
+{
+	const char *cl = "BOOT_IMAGE=/vmlinuz root=UUID=x rw quiet intel_iommu=on "
+			 "acpi_osi=\"Windows 2015\" vfio-pci.ids=10de:1b80,10de:10f0 intel_iommu=off";
+	char *v;
+
+	v = nr_cmdline_get(cl, "intel_iommu"); /* the last one wins, as in the kernel */
+	assert_string_equal(v, "off");
+	free(v);
+	v = nr_cmdline_get(cl, "acpi_osi");
+	assert_string_equal(v, "Windows 2015");
+	free(v);
+	v = nr_cmdline_get(cl, "vfio_pci.ids"); /* '-' and '_' are the same to the kernel */
+	assert_string_equal(v, "10de:1b80,10de:10f0");
+	free(v);
+	v = nr_cmdline_get(cl, "quiet");
+	assert_string_equal(v, "");
+	free(v);
+	assert_null(nr_cmdline_get(cl, "iommu"));
+	assert_false(nr_cmdline_has(cl, "Windows"));
+	assert_true(nr_cmdline_has(cl, "rw"));
+}
+
+static void test_sanitize(void **state)
+{
+	char out[64];
+
+	nr_text_sanitize(out, sizeof(out), "VM\x1b[2Jname\n\x7f", false);
+	assert_string_equal(out, "VM?[2Jname??");
+	nr_text_sanitize(out, sizeof(out), "caf\xc3\xa9 \xff \xc2\x9b", false);
+	assert_string_equal(out, "caf\xc3\xa9 ? ?");
+	nr_text_sanitize(out, sizeof(out), "caf\xc3\xa9", true);
+	assert_string_equal(out, "caf?");
+	/* never cut a UTF-8 sequence */
+	nr_text_sanitize(out, 5, "abc\xc3\xa9", false);
+	assert_string_equal(out, "abc");
+	nr_text_sanitize(out, sizeof(out), NULL, false);
+	assert_string_equal(out, "");
+}
+
+static void test_errors(void **state)
+{
+	struct nr_error err = { 0 };
+
+	assert_string_equal(nr_strerror(-NR_E_NOIOMMU), "IOMMU is off");
+	assert_string_equal(nr_errname(-NR_E_IO), "IO");
+	assert_string_equal(nr_strerror(0), "success");
+	assert_string_equal(nr_strerror(-5), "unknown error");
+	assert_int_equal(nr_error_set(&err, -NR_E_PARSE, "line %d", 3), -NR_E_PARSE);
+	nr_error_prefix(&err, "%s: ", "win11.yaml");
+	assert_string_equal(err.msg, "win11.yaml: line 3");
+	assert_int_equal(nr_error_set(NULL, -NR_E_IO, "x"), -NR_E_IO);
+}
+
+static void test_addr(void **state)
+{
+	char a[NR_ADDR_LEN];
+
+	assert_int_equal(nr_pci_parse_addr("01:00.0", a), 0);
+	assert_string_equal(a, "0000:01:00.0");
+	assert_int_equal(nr_pci_parse_addr("0000:0C:00.1", a), 0);
+	assert_string_equal(a, "0000:0c:00.1");
+	assert_int_equal(nr_pci_parse_addr("01:00.8", a), -NR_E_INVAL);
+	assert_int_equal(nr_pci_parse_addr("01:20.0", a), -NR_E_INVAL);
+	assert_int_equal(nr_pci_parse_addr("01:00.0x", a), -NR_E_INVAL);
+	assert_int_equal(nr_pci_parse_addr("", a), -NR_E_INVAL);
+}
+
+static void test_ctx(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+	char *p;
+
+	assert_string_equal(nr_ctx_get(ctx, "sysroot"), "/");
+	assert_string_equal(nr_ctx_get(ctx, "connect"), "qemu:///system");
+	p = nr_ctx_sys_path(ctx, "sys/bus/pci");
+	assert_string_equal(p, "/sys/bus/pci");
+	free(p);
+	nr_ctx_set(ctx, "sysroot", "/tmp/x/", &err);
+	p = nr_ctx_sys_path(ctx, "/proc/cmdline");
+	assert_string_equal(p, "/tmp/x/proc/cmdline");
+	free(p);
+	assert_int_equal(nr_ctx_set(ctx, "nonsense", "1", &err), -NR_E_INVAL);
+	assert_null(nr_ctx_get(ctx, "nonsense"));
+	nr_ctx_free(ctx);
+	nr_ctx_free(NULL);
+}
+
+static void test_lg_size(void **state)
+{
+	unsigned w, h;
+
+	assert_int_equal(nr_lg_shm_size_mib(1920, 1080, false), 32);
+	assert_int_equal(nr_lg_shm_size_mib(2560, 1440, false), 64);
+	assert_int_equal(nr_lg_shm_size_mib(3840, 2160, false), 128);
+	assert_int_equal(nr_lg_shm_size_mib(1920, 1080, true), 64);
+	assert_int_equal(nr_lg_shm_size_mib(3840, 2160, true), 256);
+	assert_int_equal(nr_lg_shm_size_mib(0, 1080, false), 0);
+	assert_int_equal(nr_lg_parse_resolution("2560x1440", &w, &h), 0);
+	assert_int_equal(w, 2560);
+	assert_int_equal(nr_lg_parse_resolution("4K", &w, &h), 0);
+	assert_int_equal(h, 2160);
+	assert_int_equal(nr_lg_parse_resolution("1920x", &w, &h), -NR_E_INVAL);
+	assert_int_equal(nr_lg_parse_resolution("99999x1", &w, &h), -NR_E_INVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_ctx),
+		cmocka_unit_test(test_lg_size),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
