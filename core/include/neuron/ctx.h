@@ -12,7 +12,9 @@
 	X("connect",  "qemu:///system", "libvirt connection URI") \
 	X("pci.ids",  "", "pci.ids file for device names (empty: libpci's default)") \
 	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
-	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)")
+	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
+	/* vm, profile, domain */ \
+	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)")
 
 struct nr_ctx;
 
