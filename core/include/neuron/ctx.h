@@ -14,7 +14,9 @@
 	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
 	/* vm, profile, domain */ \
-	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)")
+	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
+	/* plan */ \
+	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)")
 
 struct nr_ctx;
 
