@@ -341,7 +341,8 @@ int main(int argc, char **argv)
 	{
 		/* the log stays last: F4 and the tab after the numbered panels */
 		static const struct tui_view_ops *const main_views[] = {
-			&tui_view_groups_ops, &tui_view_gpus_ops, &tui_view_vms_ops, &tui_view_log_ops,
+			&tui_view_groups_ops, &tui_view_gpus_ops, &tui_view_vms_ops, &tui_view_agents_ops,
+			&tui_view_log_ops,
 		};
 		t->n_views = sizeof(main_views) / sizeof(main_views[0]);
 		for (size_t i = 0; i < t->n_views; i++) {
