@@ -432,7 +432,6 @@ int cmd_vm(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < NSUBS; i++)
 		if (strcmp(argv[1], subs[i].name) == 0) {
 			struct cli sub = *cli;
-			sub.cmd = subs[i].usage; /* "vm xml ..." in messages: cut to "vm xml" below */
 			char cmd[32];
 			snprintf(cmd, sizeof(cmd), "vm %s", subs[i].name);
 			sub.cmd = cmd;
