@@ -16,7 +16,7 @@
 	/* vm, profile, domain */ \
 	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
 	/* plan */ \
-		X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
+	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
 	/* looking glass */ \
 	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
 	X("lg.watch_ms", "200", "lg status: time between two reads of the shared memory") \
