@@ -1,6 +1,7 @@
 /* neuron-tui: options, the demo machine, the terminal, then the loop (screen.c). */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <curses.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -146,6 +147,38 @@ static int write_standins(const char *dir)
 	return 0;
 }
 
+/* The demo machine as if vfio-pci were loaded, so that runtime binding can be walked
+ * (its writes land in the scratch copy; no kernel acts on them). */
+static int demo_vfio_driver(const char *sysroot)
+{
+	char dir[PATH_MAX];
+
+	char drivers[PATH_MAX / 2];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(drivers, sizeof(drivers), "%s/sys/bus/pci/drivers", sysroot);
+	snprintf(dir, sizeof(dir), "%s/vfio-pci", drivers);
+	mkdir(dir, 0755);
+	if (write_file(drivers, "../drivers_probe", "") < 0)
+		return -1;
+	/* every driver gets the files the kernel has (bind, unbind, new_id) */
+	d = opendir(drivers);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", drivers, e->d_name);
+		if (write_file(dir, "bind", "") < 0 || write_file(dir, "unbind", "") < 0 ||
+		    write_file(dir, "new_id", "") < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
+
 static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sysroot_size,
 		      char *root, size_t root_size, char *runtime, size_t runtime_size,
 		      char *standins, size_t standins_size)
@@ -187,8 +220,22 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 		snprintf(sysroot, sysroot_size, "%s", env);
 	else
 		snprintf(sysroot, sysroot_size, "%s/sysroots/demo", dir);
-	if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode))
+	if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a copy in the scratch directory: runtime GPU binding writes to its sysfs */
+		char copy[PATH_MAX];
+		int status = 0;
+		snprintf(copy, sizeof(copy), "%s/sysroot", t->demo_root);
+		pid_t cp = fork();
+		if (cp == 0) {
+			execlp("cp", "cp", "-a", sysroot, copy, (char *)NULL);
+			_exit(127);
+		}
+		if (cp > 0 && waitpid(cp, &status, 0) == cp && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			snprintf(sysroot, sysroot_size, "%s", copy);
+			return demo_vfio_driver(sysroot);
+		}
 		return 0;
+	}
 	snprintf(gen, sizeof(gen), "%s/../tests/fixtures/gen-sysroot.py", dir);
 	snprintf(yaml, sizeof(yaml), "%s/../tests/fixtures/machines/demo.yaml", dir);
 	snprintf(sysroot, sysroot_size, "%s/sysroot", t->demo_root);
@@ -206,7 +253,7 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 				"(or set NEURON_DEMO_SYSROOT)\n");
 		return -1;
 	}
-	return 0;
+	return demo_vfio_driver(sysroot);
 }
 
 /* ---- the terminal ---- */
