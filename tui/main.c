@@ -220,22 +220,8 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 		snprintf(sysroot, sysroot_size, "%s", env);
 	else
 		snprintf(sysroot, sysroot_size, "%s/sysroots/demo", dir);
-	if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode)) {
-		/* a copy in the scratch directory: runtime GPU binding writes to its sysfs */
-		char copy[PATH_MAX];
-		int status = 0;
-		snprintf(copy, sizeof(copy), "%s/sysroot", t->demo_root);
-		pid_t cp = fork();
-		if (cp == 0) {
-			execlp("cp", "cp", "-a", sysroot, copy, (char *)NULL);
-			_exit(127);
-		}
-		if (cp > 0 && waitpid(cp, &status, 0) == cp && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-			snprintf(sysroot, sysroot_size, "%s", copy);
-			return demo_vfio_driver(sysroot);
-		}
+	if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	}
 	snprintf(gen, sizeof(gen), "%s/../tests/fixtures/gen-sysroot.py", dir);
 	snprintf(yaml, sizeof(yaml), "%s/../tests/fixtures/machines/demo.yaml", dir);
 	snprintf(sysroot, sysroot_size, "%s/sysroot", t->demo_root);
@@ -254,6 +240,33 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 		return -1;
 	}
 	return demo_vfio_driver(sysroot);
+}
+
+/* Runtime GPU binding writes into sysfs: the demo first moves to a copy of its machine
+ * in the scratch directory (made on the first bind, so that start-up stays fast). */
+int tui_demo_private_sysroot(struct tui *t)
+{
+	char copy[PATH_MAX];
+	const char *cur = nr_ctx_get(t->ctx, "sysroot");
+	int status = 0;
+	pid_t pid;
+
+	if (!t->opts.demo || !t->demo_root[0])
+		return 0;
+	snprintf(copy, sizeof(copy), "%s/sysroot", t->demo_root);
+	if (strcmp(cur, copy) == 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		execlp("cp", "cp", "-a", cur, copy, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	if (demo_vfio_driver(copy) < 0 || nr_ctx_set(t->ctx, "sysroot", copy, NULL) < 0)
+		return -1;
+	tui_log(t, "demo: the machine moved to a scratch copy, where GPU binding can write to sysfs");
+	return tui_rescan(t) < 0 ? -1 : 0;
 }
 
 /* ---- the terminal ---- */

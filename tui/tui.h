@@ -309,6 +309,9 @@ const struct nr_gpu *tui_gpu_of_device(const struct nr_scan *scan, size_t dev);
 /* a list of device addresses "01:00.0, 01:00.1" */
 void tui_addr_list(const struct nr_scan *scan, const size_t *v, size_t n, char *buf, size_t size);
 
+/* main.c: --demo moves to a scratch copy of its machine before writing to its sysfs */
+int tui_demo_private_sysroot(struct tui *t);
+
 /* aborting allocation helpers (allowed in tui/) */
 void *tui_xcalloc(size_t n, size_t size);
 char *tui_xstrdup(const char *s);

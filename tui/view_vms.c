@@ -323,6 +323,13 @@ static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
 		tui_set_status(t, "No VM selected.");
 		return TUI_HANDLED;
 	}
+	if ((a == TUI_ACT_VM_BIND || a == TUI_ACT_VM_UNBIND) && tui_demo_private_sysroot(t) < 0) {
+		tui_dialog_info(t, "Demo", "Cannot copy the demo machine into the scratch directory.");
+		return TUI_HANDLED;
+	}
+	/* (a rescan reloads the list: take the VM after it) */
+	if (!p->list || v->sel >= p->list->n)
+		return TUI_HANDLED;
 	vm = &p->list->vms[v->sel];
 	tui_clean(t, name, sizeof(name), vm->name);
 	if (a == TUI_ACT_VM_LG)
