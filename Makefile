@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
 #   make asan     the same suite under AddressSanitizer and UBSan only
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
+#   make screenshots  PNGs of the TUI from real runs into screenshots/
 
 BUILD    ?= build
 CC       ?= cc
@@ -36,7 +37,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots
+.PHONY: all deps test check asan run bench clean sysroots screenshots
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -90,6 +91,11 @@ run: deps
 
 bench: deps all
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
+
+# PNGs of the TUI from real runs (tmux -> aha -> headless Chromium) into screenshots/.
+screenshots: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
+	@BUILD=$(abspath $(BUILD)) sh tests/tui/screenshots.sh screenshots
 
 clean:
 	rm -rf build build-asan
