@@ -151,6 +151,46 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 	return 0;
 }
 
+/* ---- the session id seen by the last status ------------------------------------------ */
+
+void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint32_t session,
+			    uint32_t *previous, bool *had_previous)
+{
+	char *dir = nr_lg_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the shm path names the note */
+	FILE *f;
+
+	*had_previous = false;
+	*previous = 0;
+	if (!dir)
+		return;
+	for (const unsigned char *p = (const unsigned char *)shm_path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	if (asprintf(&path, "%s/lg-session-%016llx", dir, (unsigned long long)h) < 0)
+		path = NULL;
+	if (path && nr_read_line(path, line, sizeof(line)) == 0) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+		if (end != line && *end == '\0') {
+			*previous = (uint32_t)v;
+			*had_previous = true;
+		}
+	}
+	if (path && mkdir_p(dir, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
+		f = fopen(tmp, "we");
+		if (f) {
+			fprintf(f, "%u\n", session);
+			if (fclose(f) == 0)
+				rename(tmp, path);
+			else
+				unlink(tmp);
+		}
+	}
+	free(tmp);
+	free(path);
+	free(dir);
+}
+
 /* ---- finding and running the client ----------------------------------------- */
 
 int nr_lg_graphical_session(struct nr_error *err)
@@ -326,6 +366,14 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* Wait up to ms (or forever when ms < 0) for one of the blocked signals in set. */
 static int wait_signal(const sigset_t *set, long ms)
 {
@@ -363,6 +411,7 @@ static pid_t spawn_client(char **argv, const char *log, const sigset_t *old_mask
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
 		if (nul >= 0)
 			dup2(nul, 0);
@@ -581,6 +630,12 @@ static int lock_pid_file(const struct sup_paths *p, int *fd_out, struct nr_error
 
 		if (fd < 0)
 			return nr_error_set(err, -NR_E_IO, "cannot open %s: %s", p->pid, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && tries < 10) {
+			/* maybe a status or stop probing a stale file this very moment */
+			close(fd);
+			sleep_ms(10);
+			continue;
+		}
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			char buf[32] = "";
 			ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -688,6 +743,7 @@ int nr_lg_client_start(const struct nr_ctx *ctx, const struct nr_lg_client_opts 
 		pid_t second;
 
 		close(pfd[0]);
+		signal(SIGPIPE, SIG_IGN); /* the starter may be gone before it reads the report */
 		setsid();
 		second = fork();
 		if (second != 0)
@@ -772,13 +828,14 @@ static void read_state(const char *path, struct nr_lg_sup_info *out, char *state
 }
 
 /* 1 when a live supervisor holds the pid file (its pid in *pid), 0 when the file is
- * absent, 2 when it is stale (nobody holds it). */
+ * absent, 2 when it was stale (nobody held it). A stale pid file (and its state file)
+ * is removed while we hold its lock, so a start racing with us cannot lose its own. */
 static int probe_pid_file(const struct sup_paths *p, long *pid)
 {
 	char buf[32] = "";
 	int fd = open(p->pid, O_RDONLY | O_CLOEXEC);
+	struct stat a, b;
 	ssize_t n;
-	int live;
 
 	*pid = 0;
 	if (fd < 0)
@@ -787,9 +844,16 @@ static int probe_pid_file(const struct sup_paths *p, long *pid)
 	if (n > 0)
 		buf[n] = '\0';
 	*pid = strtol(buf, NULL, 10);
-	live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 1;
+	}
+	if (fstat(fd, &a) == 0 && stat(p->pid, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		unlink(p->pid);
+		unlink(p->state);
+	}
 	close(fd);
-	return live ? 1 : 2;
+	return 2;
 }
 
 int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup_info *out,
@@ -813,8 +877,6 @@ int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup
 	} else if (live == 2) {
 		out->state = NR_LG_SUP_STALE;
 		out->supervisor_pid = pid;
-		unlink(p.pid);
-		unlink(p.state);
 	} else if (strcmp(state, "gave-up") == 0) {
 		out->state = NR_LG_SUP_GAVE_UP;
 		out->last_lines = tail_lines(p.log, LOG_TAIL_LINES);
@@ -845,14 +907,6 @@ const char *nr_lg_sup_state_name(enum nr_lg_sup_state s)
 	return "unknown";
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error *err)
 {
 	unsigned stop_ms = param_uint(ctx, "lg.stop_ms", 3000);
@@ -868,10 +922,6 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 		return rc;
 	live = probe_pid_file(&p, &pid);
 	if (live != 1) {
-		if (live == 2) {
-			unlink(p.pid);
-			unlink(p.state);
-		}
 		rc = nr_error_set(err, -NR_E_NOTFOUND, "no Looking Glass client is supervised for VM '%s'%s",
 				  vm, live == 2 ? " (a stale pid file was removed)" : "");
 		paths_done(&p);
