@@ -226,7 +226,8 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		const char *text;
 		size_t len;
 
-		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		/* a guest that keeps sending frames must not keep us past the deadline */
+		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv(a->link, &text, &len, (int)left, err);
 		if (rc == -NR_E_AGENT_FRAME) {
 			a->st.bad_frames++;
 			continue;
@@ -581,7 +582,9 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 
 		if ((rc = nr_agent_connect(a, err)) < 0)
 			return rc;
-		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		if (left < 0)
+			return 0;
+		rc = nr_tls_link_recv(a->link, &text, &len, (int)left, err);
 		if (rc == -NR_E_TIMEOUT)
 			return 0;
 		if (rc == -NR_E_AGENT_FRAME) {
@@ -613,6 +616,4 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
 {
 	*st = a->st;
-	if (a->link)
-		st->bad_frames += nr_tls_link_bad_frames(a->link);
 }
