@@ -424,14 +424,18 @@ int tui_feed_key(struct tui *t, int key)
 	return flags;
 }
 
+static void drain_stderr(struct tui *t, int fd);
+int tui_stderr_fd(void);
+
 void tui_process_wakeups(struct tui *t);
 void tui_process_wakeups(struct tui *t)
 {
 	on_wake(t);
+	if (tui_stderr_fd() >= 0)
+		drain_stderr(t, tui_stderr_fd());
 }
 
 /* What went to stderr (captured by main.c) lands in the log, line by line. */
-int tui_stderr_fd(void);
 static void drain_stderr(struct tui *t, int fd)
 {
 	char buf[4096];

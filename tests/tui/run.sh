@@ -9,7 +9,7 @@
 # A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
 # $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
 # (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
-# cut short on the same scratch root).
+# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE expanded).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -38,6 +38,7 @@ for name in $names; do
 	args=$(sed -n 's/^# args: //p' "$script" | head -n 1)
 	size=$(sed -n 's/^# size: //p' "$script" | head -n 1)
 	before=$(sed -n 's/^# before: //p' "$script" | head -n 1)
+	envs=$(sed -n 's/^# env: //p' "$script" | head -n 1)
 	[ -n "$args" ] || args=--demo
 	[ -n "$size" ] || size=80x24
 	for loc in C C.UTF-8; do
@@ -45,6 +46,7 @@ for name in $names; do
 		scratch=$work/$name.$tag
 		mkdir -p "$scratch/root"
 		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
+		envs_x=$(HERE=$here eval "echo $envs")
 		if [ -n "$before" ]; then
 			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
 				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
@@ -53,7 +55,7 @@ for name in $names; do
 		err=$work/$name.$tag.err
 		expected=$here/expected/$name.$tag.txt
 		# shellcheck disable=SC2086
-		LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
+		env $envs_x LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
 		rc=$?
 		if [ "${NEURON_TUI_REGEN:-}" = 1 ]; then
 			cp "$got" "$expected"
