@@ -80,6 +80,48 @@ for name in $names; do
 	done
 done
 
+# ---- a live agent: the agents panel over a real TLS session with neuron-agent ----
+# libvirt's test driver loads a node with a running VM whose agent channel is a unix
+# socket; the reference agent serves it with the certificates neuronctl made for it.
+if [ $# -eq 0 ] && [ -x "$BUILD/neuron-agent" ]; then
+	ag=$work/agent
+	mkdir -p "$ag/root"
+	cat >"$ag/node.xml" <<XML
+<node>
+  <domain type='test'>
+    <name>agentvm</name>
+    <memory>524288</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <channel type='unix'>
+        <source mode='bind' path='$ag/sock'/>
+        <target type='virtio' name='org.neuronos.agent.0'/>
+      </channel>
+    </devices>
+  </domain>
+</node>
+XML
+	printf 'key 4\ndump live agent\n' >"$ag/keys"
+	if "$BUILD/neuronctl" --root "$ag/root" agent certs agentvm --bundle "$ag/bundle" >"$ag/certs.out" 2>&1; then
+		"$BUILD/neuron-agent" --listen "$ag/sock" --certs "$ag/bundle" --platform memory 2>"$ag/agent.err" &
+		agent_pid=$!
+		i=0
+		while [ ! -S "$ag/sock" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+		LC_ALL=C "$TUI" --sysroot "$SYSROOTS/demo" --root "$ag/root" --connect "test://$ag/node.xml" \
+			--test-script "$ag/keys" --test-dump "$ag/screen" 2>"$ag/tui.err"
+		kill $agent_pid 2>/dev/null
+		wait $agent_pid 2>/dev/null
+		pinned=$(sed -n 's/^guest: *//p' "$ag/certs.out")
+		for want in "agentvm           + connected   0.1.0" "1 of 1 agent connected" \
+			"+ The guest's matches it" "Agent neuron-agent 0.1.0, protocol 1" "Guest resolution: 1920x1080" \
+			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
+			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else fail "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
+		done
+	else
+		fail "live agent: neuronctl agent certs"; cat "$ag/certs.out"
+	fi
+fi
+
 # ---- tmux: the built binary in a real pty ----
 if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 	sock=$work/tmux.sock
