@@ -416,8 +416,8 @@ static int vfio_revert(struct cli *cli, const struct vfio_args *a)
 		result_json(&res, rc, &err);
 	if (rc < 0) {
 		if (rc == -NR_E_COMMAND)
-			fprintf(stderr, "%s: vfio revert: the original files are back; run the failed command "
-				"by hand once its cause is fixed\n", cli->prog);
+			fprintf(stderr, "%s: vfio revert: the original files are back; fix the cause and run "
+				"'neuronctl vfio revert' again to rerun the commands\n", cli->prog);
 		return cli_fail(cli, &err);
 	}
 	if (!a->json)

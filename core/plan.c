@@ -778,9 +778,11 @@ static int places_get(const struct nr_ctx *ctx, const struct nr_root *r, const c
 		return nr_error_set(err, -NR_E_INVAL, "bad plan name '%s'", name ? name : "");
 	if ((rc = nr_root_resolve(r, nr_ctx_get(ctx, "state_dir"), &p->state, err)) < 0)
 		return rc;
-	if (asprintf(&p->journal, "%s%splans/%s.journal", p->state, p->state[0] ? "/" : "", name) < 0 ||
-	    asprintf(&p->backup, "%s%sbackup/%s", p->state, p->state[0] ? "/" : "", name) < 0) {
-		p->journal = p->backup = NULL;
+	if (asprintf(&p->journal, "%s%splans/%s.journal", p->state, p->state[0] ? "/" : "", name) < 0)
+		p->journal = NULL;
+	if (asprintf(&p->backup, "%s%sbackup/%s", p->state, p->state[0] ? "/" : "", name) < 0)
+		p->backup = NULL;
+	if (!p->journal || !p->backup) {
 		places_done(p);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
@@ -1038,13 +1040,22 @@ static int revert_files(const struct nr_ctx *ctx, const struct nr_root *r, const
 		if (rc < 0)
 			return rc;
 	}
+	(void)ctx;
+	return 0;
+}
+
+/* The last step of a revert: backups, journal and the directories the apply made go. */
+static int revert_cleanup(const struct nr_root *r, const struct places *p, struct journal *j,
+			  struct run *run, struct nr_error *err)
+{
+	int rc;
+
 	if ((rc = nr_root_remove_tree(r, p->backup, err)) < 0)
 		return rc;
 	if ((rc = nr_root_unlink(r, p->journal, err)) < 0)
 		return rc;
 	for (size_t k = j->n_dirs; k-- > 0;)
 		nr_root_rmdir(r, j->dirs[k]);
-	(void)ctx;
 	return step(run, err, "journal: removed, originals restored");
 }
 
@@ -1147,7 +1158,8 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 	bool refresh = false;
 	if (j.exists && j.state == NR_PLAN_STATE_REVERTING) {
 		emit(&run, NR_PLAN_EV_NOTE, "an interrupted revert is finished first");
-		if ((rc = revert_files(plan->ctx, &r, &p, &j, &run, res, err)) < 0)
+		if ((rc = revert_files(plan->ctx, &r, &p, &j, &run, res, err)) < 0 ||
+		    (rc = revert_cleanup(&r, &p, &j, &run, err)) < 0)
 			goto out;
 		journal_done(&j);
 		res->finished_interrupted = true;
@@ -1413,12 +1425,15 @@ int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_p
 	res->finished_interrupted = j.state != NR_PLAN_STATE_APPLIED;
 	if ((rc = revert_files(ctx, &r, &p, &j, &run, res, err)) < 0)
 		goto out;
+	/* The commands run before the journal goes: when one fails (or the run stops), the
+	 * journal still says "reverting" and the next revert runs them again. */
 	if (j.n_cmds > 0) {
 		if (run.opts->no_commands)
 			emit(&run, NR_PLAN_EV_NOTE, "commands not run (--no-regenerate): run them by hand");
-		else
-			rc = run_commands(ctx, j.cmds, j.n_cmds, &run, res, err);
+		else if ((rc = run_commands(ctx, j.cmds, j.n_cmds, &run, res, err)) < 0)
+			goto out;
 	}
+	rc = revert_cleanup(&r, &p, &j, &run, err);
 out:
 	journal_done(&j);
 	places_done(&p);

@@ -490,10 +490,24 @@ static void test_runner_and_failed_command(void **state)
 	assert_int_equal(nr_plan_apply(plan, &opts, &res, &err), 0);
 	assert_int_equal(res.commands_run, 0);
 
-	/* --no-regenerate on revert: files back, nothing run */
+	/* a failing command during revert: the originals are back, the journal stays
+	 * (reverting) so that the next revert runs the commands again */
+	setenv("REGEN_RC", "4", 1);
+	assert_int_equal(nr_plan_revert(ctx, "test", &opts, &res, &err), -NR_E_COMMAND);
+	unsetenv("REGEN_RC");
+	char *t = get(root, "etc/a.conf");
+	assert_string_equal(t, "one\ntwo\nthree\n");
+	free(t);
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
+	assert_int_equal(st.state, NR_PLAN_STATE_REVERTING);
+	nr_plan_status_done(&st);
+	/* --no-regenerate on revert: nothing run, the revert completes */
 	struct nr_plan_opts quiet = { .no_commands = true, .fault_after = -1 };
 	assert_int_equal(nr_plan_revert(ctx, "test", &quiet, &res, &err), 0);
 	assert_int_equal(res.commands_run, 0);
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
+	assert_int_equal(st.state, NR_PLAN_STATE_NONE);
+	nr_plan_status_done(&st);
 
 	/* a command that cannot start */
 	static const char *const missing[] = { "no-such-tool", NULL };

@@ -194,6 +194,60 @@ else
 	echo "skip: read-only root (no mount namespaces here)"
 fi
 
+# ---------------------------------------------------------------- as the tools read them
+# The files as grub-mkconfig (sh), mkinitcpio and dracut (bash) really read them: sourced by
+# a shell in the root, so quoting and self-references are judged by the shell itself.
+grub_view() { # ROOT: the kernel command line grub-mkconfig would build
+	[ -f "$1/etc/default/grub" ] || return 0
+	(cd "$1" && sh -c '. ./etc/default/grub
+		for f in ./etc/default/grub.d/*.cfg; do [ -e "$f" ] && . "$f"; done
+		echo "$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT"' 2>/dev/null)
+}
+initrd_view() { # ROOT: MODULES/FILES of mkinitcpio, force_drivers of dracut
+	(cd "$1" && bash -c '
+		if [ -f ./etc/mkinitcpio.conf ]; then
+			. ./etc/mkinitcpio.conf
+			for f in ./etc/mkinitcpio.conf.d/*.conf; do [ -e "$f" ] && . "$f"; done
+			echo "MODULES=${MODULES[*]} FILES=${FILES[*]}"
+		fi
+		for f in ./etc/dracut.conf ./etc/dracut.conf.d/*.conf; do [ -e "$f" ] && . "$f"; done
+		[ -n "${force_drivers:-}" ] && echo "force_drivers=$(echo $force_drivers)"
+		true' 2>/dev/null)
+}
+# shell_check NAME BEFORE-ROOT AFTER-ROOT PARAMS: the command line after is the one before
+# plus only the wanted parameters it lacked; vfio modules come first in MODULES
+shell_check() {
+	name=$1 before=$(grub_view "$2") after=$(grub_view "$3") params=$4
+	[ -n "$params" ] || bad "$name: no kernel parameters to look for"
+	if [ -f "$3/etc/default/grub" ]; then
+		case "$after" in
+		"$before"*) ok ;;
+		*) bad "$name: GRUB's command line lost what was there"; echo "    before: $before"; echo "    after:  $after" ;;
+		esac
+		rest=${after#"$before"}
+		for p in $rest; do
+			case " $params " in *" $p "*) ok ;; *) bad "$name: GRUB got '$p' it should not"; esac
+		done
+		for p in $params; do
+			case " $after " in *" $p "*) ok ;; *) bad "$name: GRUB lacks $p: $after"; esac
+			n=$(echo " $after " | tr ' ' '\n' | grep -c -x -F "$p")
+			[ "$n" -eq 1 ] && ok || bad "$name: $p appears $n times"
+		done
+	fi
+	ib=$(initrd_view "$2") ia=$(initrd_view "$3")
+	case "$ia" in
+	"MODULES=vfio_pci vfio vfio_iommu_type1"*|*"force_drivers=vfio_pci vfio vfio_iommu_type1"*) ok ;;
+	"") ;;
+	*) bad "$name: the initramfs does not load vfio first: $ia" ;;
+	esac
+	# the user's own MODULES are all still there, in order, after ours
+	mb=$(echo "$ib" | sed -n 's/^MODULES=\(.*\) FILES=.*/\1/p')
+	ma=$(echo "$ia" | sed -n 's/^MODULES=\(.*\) FILES=.*/\1/p')
+	if [ -n "$mb" ]; then
+		case "$ma" in *" $mb") ok ;; *) bad "$name: MODULES lost '$mb': $ma" ;; esac
+	fi
+}
+
 # ---------------------------------------------------------------- apply, again, revert
 # flow ROOT MACHINE EXPECTED-CALLS...: each boot setup end to end
 flow() {
@@ -204,6 +258,7 @@ flow() {
 	: > "$STANDIN_LOG"
 	expect_rc 0 "$rootname: apply" nctl "$machine" "$r" vfio apply --yes
 	contains "$rootname: apply" "$out" "Applied:"
+	shell_check "$rootname" "$(fresh "$rootname")" "$r" "$(sed -n 's/^  kernel params: *//p' "$expected/$rootname--$machine.plan")"
 	calls=$(cat "$STANDIN_LOG")
 	want_calls=$(for c in "$@"; do echo "$c"; done)
 	[ "$calls" = "$want_calls" ] && ok || { bad "$rootname: commands after apply"; echo "    got: $calls"; echo "    want: $want_calls"; }
@@ -315,6 +370,11 @@ expect_rc 0 "failing mkinitcpio: apply again" nctl intel-nvidia "$r" vfio apply 
 	bad "failing mkinitcpio: apply again reran $(cat "$STANDIN_LOG")"
 expect_rc 0 "failing mkinitcpio: status after" nctl intel-nvidia "$r" vfio status
 lacks "failing mkinitcpio: nothing pending" "$out" "have not completed"
+out=$(STANDIN_FAIL=grub-mkconfig nctl intel-nvidia "$r" vfio revert --yes 2>&1); rc=$?
+[ "$rc" -eq 1 ] && ok || bad "failing grub-mkconfig in revert: exit $rc"
+contains "failing grub-mkconfig in revert: way forward" "$out" "run 'neuronctl vfio revert' again"
+expect_rc 0 "failing grub-mkconfig in revert: status" nctl intel-nvidia "$r" vfio status
+contains "failing grub-mkconfig in revert: status" "$out" "a revert was interrupted"
 expect_rc 0 "revert after a failed command" nctl intel-nvidia "$r" vfio revert --yes
 same_tree "revert after a failed command" "$tmp/orig.snap" "$r"
 
@@ -376,6 +436,36 @@ crash() {
 crash arch-grub-mkinitcpio intel-nvidia
 crash debian-sdboot-kernel-install amd-navi-split-audio
 crash arch-sdboot-mkinitcpio demo
+
+# a revert stopped half-way: status says so, revert again finishes it
+r=$(fresh debian-grub-initramfs-tools)
+snap "$r" > "$tmp/orig.snap"
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+n=1
+while [ "$n" -lt 12 ]; do
+	rr="$tmp/revert-stop-$n"
+	cp -a "$r" "$rr"
+	out=$(NEURON_FAULT_AFTER=$n nctl intel-nvidia "$rr" vfio revert --yes 2>&1); rc=$?
+	[ "$rc" -eq 0 ] && break
+	st=$(nctl intel-nvidia "$rr" vfio status 2>&1)
+	case "$st" in
+	*"a revert was interrupted. Run 'neuronctl vfio revert' to finish it"*) ok ;;
+	*"not configured"*)
+		# stopped after its very last step: done already
+		same_tree "revert stopped after its last step $n" "$tmp/orig.snap" "$rr"
+		n=$((n + 1))
+		continue ;;
+	*) bad "status after a revert stopped at $n"; echo "$st" | sed 's/^/    /' ;;
+	esac
+	: > "$STANDIN_LOG"
+	expect_rc 0 "revert again after a stop at $n" nctl intel-nvidia "$rr" vfio revert --yes
+	same_tree "revert again after a stop at $n" "$tmp/orig.snap" "$rr"
+	# the regeneration always follows the restored files, even after a stop
+	[ "$(cat "$STANDIN_LOG")" = "$(printf 'update-initramfs -u -k all\ngrub-mkconfig -o /boot/grub/grub.cfg')" ] && ok ||
+		bad "revert again after a stop at $n ran: $(cat "$STANDIN_LOG")"
+	n=$((n + 1))
+done
+[ "$n" -gt 8 ] && ok || bad "revert finished after only $n steps"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
