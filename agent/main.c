@@ -86,6 +86,10 @@ static int reply(struct agent *ag, long long id, json_object *result)
 
 	nr_buf_init(&out);
 	nr_msg_put_result(&out, id, result);
+	if (!out.oom && out.len - 2 > NR_AGENT_FRAME_MAX) {
+		out.len = 0;
+		nr_msg_put_error(&out, id, "too-large", "the reply would pass the 1 MiB frame cap");
+	}
 	rc = send_buf(ag, &out);
 	nr_buf_done(&out);
 	json_object_put(result);

@@ -216,6 +216,13 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			goto broken;
 	}
 	nr_msg_put_request(&out, id, op, args);
+	if (!out.oom && out.len - 2 > NR_AGENT_FRAME_MAX) {
+		/* refused before sending: the guest would drop it, and the session is fine */
+		rc = nr_error_set(err, -NR_E_INVAL, "%s: the request is over the 1 MiB frame cap", op);
+		if (upload)
+			goto broken; /* its chunks went already */
+		goto out;
+	}
 	if ((rc = send_all(a, &out, err)) < 0)
 		goto broken;
 
@@ -314,12 +321,16 @@ static int open_stream(struct nr_agent *a, struct nr_error *err)
 	if (strlen(a->socket_path) >= sizeof(sa.sun_path))
 		return nr_error_set(err, -NR_E_INVAL, "socket path too long: %s", a->socket_path);
 	strcpy(sa.sun_path, a->socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a listener whose backlog is full must not hold us */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nr_error_set(err, -NR_E_IO, "cannot make a socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
+		if (e == EAGAIN)
+			return nr_error_set(err, -NR_E_BUSY, "%s is busy: another client may hold the channel",
+					    a->socket_path);
 		if (e == ENOENT || e == ECONNREFUSED)
 			return nr_error_set(err, -NR_E_AGENT_CLOSED, "nothing listens on %s (is the VM running?)",
 					    a->socket_path);
@@ -504,7 +515,8 @@ int nr_agent_clipboard_set(struct nr_agent *a, const char *mime, const void *dat
 	if (len > NR_AGENT_TRANSFER_MAX)
 		return nr_error_set(err, -NR_E_INVAL, "clipboard data over 64 MiB");
 	if (is_text(mime) && (len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data, len)))
-		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB");
+		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB "
+				    "(and its frame at most 1 MiB)");
 	o = json_object_new_object();
 	json_object_object_add(o, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {

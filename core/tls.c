@@ -308,13 +308,7 @@ static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 		l->late_read = true;
 	}
 	for (;;) {
-		int r = wait_fd(l->rfd, POLLIN, l->deadline);
-		if (r == 0) {
-			l->timed_out = true;
-			return 0;
-		}
-		if (r < 0)
-			return -1;
+		/* read first, wait only when there is nothing: one system call less per record */
 		ssize_t n = read(l->rfd, dst, size);
 		if (n > 0)
 			return n;
@@ -322,11 +316,20 @@ static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 			l->eof = true;
 			return 0;
 		}
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EINTR)
 			continue;
-		if (errno == ECONNRESET)
-			l->eof = true;
-		return -1;
+		if (errno != EAGAIN) {
+			if (errno == ECONNRESET)
+				l->eof = true;
+			return -1;
+		}
+		int r = wait_fd(l->rfd, POLLIN, l->deadline);
+		if (r == 0) {
+			l->timed_out = true;
+			return 0;
+		}
+		if (r < 0)
+			return -1;
 	}
 }
 
@@ -449,6 +452,17 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 
 	(void)ssl;
 	for (;;) {
+		ssize_t n = send_nosig(l->wfd, buf, (size_t)sz);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			l->eof = true;
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		}
+		if (errno != EAGAIN)
+			return WOLFSSL_CBIO_ERR_GENERAL;
 		int r = wait_fd(l->wfd, POLLOUT, l->deadline);
 		if (r == 0) {
 			l->timed_out = true;
@@ -456,16 +470,6 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 		}
 		if (r < 0)
 			return WOLFSSL_CBIO_ERR_GENERAL;
-		ssize_t n = send_nosig(l->wfd, buf, (size_t)sz);
-		if (n >= 0)
-			return (int)n;
-		if (errno == EAGAIN || errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET) {
-			l->eof = true;
-			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-		}
-		return WOLFSSL_CBIO_ERR_GENERAL;
 	}
 }
 
@@ -605,7 +609,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 		if (now >= deadline) {
 			rc = nr_error_set(err, -NR_E_TIMEOUT,
 					  "the guest agent did not answer the resync within %d ms: is neuron-agent "
-					  "running in the guest?", timeout_ms);
+					  "running in the guest (and no other client holding the channel)?", timeout_ms);
 			goto out;
 		}
 		if (now >= next) {

@@ -201,6 +201,15 @@ static void check_every_message(struct nr_agent *a, pid_t pid)
 	assert_string_equal((char *)data, text);
 	free(data);
 
+	/* text whose escapes would pass the frame cap is refused before it is sent, and the
+	 * session goes on */
+	char *ctl = malloc(400000);
+	memset(ctl, 1, 400000);
+	assert_int_equal(nr_agent_clipboard_set(a, "text/plain", ctl, 400000, &err), -NR_E_INVAL);
+	free(ctl);
+	nr_agent_get_status(a, &st);
+	assert_true(st.connected);
+
 	/* 16 MiB image in chunks both ways */
 	size_t big = 16u << 20;
 	unsigned char *img = malloc(big);
