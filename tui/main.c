@@ -293,7 +293,6 @@ static void restore_stderr(void)
 	}
 }
 
-int tui_stderr_fd(void);
 int tui_stderr_fd(void)
 {
 	return stderr_pipe[0];

@@ -415,7 +415,6 @@ static void on_wake(struct tui *t)
 }
 
 /* Feed one key from a test script; same path as the terminal. */
-int tui_feed_key(struct tui *t, int key);
 int tui_feed_key(struct tui *t, int key)
 {
 	int flags = handle_key(t, key);
@@ -425,9 +424,7 @@ int tui_feed_key(struct tui *t, int key)
 }
 
 static void drain_stderr(struct tui *t, int fd);
-int tui_stderr_fd(void);
 
-void tui_process_wakeups(struct tui *t);
 void tui_process_wakeups(struct tui *t)
 {
 	on_wake(t);

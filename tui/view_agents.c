@@ -159,7 +159,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-void tui_agents_settle(struct tui *t);
 void tui_agents_settle(struct tui *t)
 {
 	for (size_t i = 0; i < t->n_views; i++) {
