@@ -326,8 +326,8 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Pinned certificate: %s", buf);
 	if (r.st.fingerprint[0]) {
 		bool same = strcmp(r.st.fingerprint, r.pinned) == 0;
-		tui_putf(t, y + line++, x, w, same ? TUI_C_OK : TUI_C_FAIL, "%s The guest's %s", same ? t->g->ok : t->g->fail,
-			 same ? "matches it" : "differs: not the guest this host made certificates for");
+		tui_putf(t, y + line++, x, w, same ? TUI_C_OK : TUI_C_FAIL, "%s The guest's certificate %s", same ? t->g->ok : t->g->fail,
+			 same ? "matches the pinned one" : "differs: not the guest this host made certificates for");
 	}
 	ago(r.st.last_ping, ping, sizeof(ping));
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
