@@ -321,7 +321,7 @@ contains "revert warns about a later edit" "$out" "those changes go too"
 # its libraries from this machine, and tools that report what they see.
 if unshare -m true 2>/dev/null && [ -x /bin/dash ]; then
 	r=$(fresh debian-grub-initramfs-tools)
-	mkdir -p "$r/usr/bin" "$r/lib64"
+	mkdir -p "$r/usr/bin" "$r/lib64" "$r/proc" "$r/sys" "$r/dev"
 	cp /bin/dash "$r/usr/bin/sh"
 	ln -s usr/bin "$r/bin"
 	for lib in $(ldd /bin/dash | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
@@ -350,6 +350,10 @@ TOOL
 	contains "chroot runner: /sys" "$out" "sys bound"
 	# the binds lived in the command's own namespace: nothing is left mounted
 	if grep -q "$r" /proc/self/mounts; then bad "chroot runner left a mount"; else ok; fi
+	# and a revert leaves the root as it was, mount points included
+	snap "$r" > "$tmp/chroot-applied.snap"
+	expect_rc 0 "chroot runner: revert" "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" --root "$r" vfio revert --yes
+	[ -z "$(ls -A "$r/proc")" ] && ok || bad "chroot runner: something was left in the root's /proc"
 else
 	echo "skip: chroot runner (no mount namespaces here)"
 fi
@@ -434,8 +438,11 @@ crash() {
 	bad "$rootname: apply never finished"
 }
 crash arch-grub-mkinitcpio intel-nvidia
-crash debian-sdboot-kernel-install amd-navi-split-audio
-crash arch-sdboot-mkinitcpio demo
+# under ASan one root is enough here: test_plan stops the engine at every step too
+if [ "${NEURON_ASAN:-}" != 1 ]; then
+	crash debian-sdboot-kernel-install amd-navi-split-audio
+	crash arch-sdboot-mkinitcpio demo
+fi
 
 # a revert stopped half-way: status says so, revert again finishes it
 r=$(fresh debian-grub-initramfs-tools)
