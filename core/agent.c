@@ -269,6 +269,9 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			}
 			nr_buf_append(down, (const char *)m.data, m.data_len);
 			seq++;
+			/* each chunk is progress: the timeout counts again from here (a transfer is
+			 * at most 64 MiB, so at most 86 chunks: still bounded) */
+			deadline = nr_tls_now_ms() + timeout_ms;
 			break;
 		case NR_MSG_REPLY:
 			if (m.id != id) {
