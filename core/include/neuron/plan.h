@@ -142,8 +142,10 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 		  struct nr_plan_result *result, struct nr_error *err);
 
 /* Revert what the journal named name records (applied or interrupted): originals back
- * byte for byte, created files and directories removed, journal and backups removed,
- * then the recorded commands. -NR_E_NOTFOUND when there is nothing to revert. */
+ * byte for byte, created files removed, then the recorded commands, then the journal,
+ * the backups and the directories the apply created. A failed command returns
+ * -NR_E_COMMAND with the originals back and the journal kept ("reverting"): the next
+ * revert runs the commands again. -NR_E_NOTFOUND when there is nothing to revert. */
 int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_plan_opts *opts,
 		   struct nr_plan_result *result, struct nr_error *err);
 
@@ -185,7 +187,8 @@ const char *nr_plan_state_name(enum nr_plan_state s);   /* "none", "applied", ..
 
 /* Run argv inside the ctx's root and stream its output (stdout and stderr merged)
  * through output as NR_PLAN_EV_OUTPUT chunks. When root is not "/", the command runs
- * chrooted into root in a private mount namespace with /proc, /sys and /dev bound.
+ * chrooted into root in a private mount namespace with /proc, /sys and /dev bound
+ * (onto the mount points the root has; none is created).
  * When the ctx parameter "run.standins" names a directory, argv[0]'s basename is run
  * from there instead, not chrooted, with NEURON_ROOT=<root> in its environment
  * (tests point it at recording stand-ins). *status gets the exit status (128 + signal
