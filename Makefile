@@ -4,6 +4,7 @@
 #   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
 #   make asan     the same suite under AddressSanitizer and UBSan only
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
+#   make screenshots  PNGs of the TUI from real runs into screenshots/
 #   make test-vm  the VM lane alone: a real kernel under QEMU, real libvirt (root; part of make test)
 
 BUILD    ?= build
@@ -37,7 +38,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots test-vm
+.PHONY: all deps test check asan run bench clean sysroots screenshots test-vm
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -98,6 +99,11 @@ run: deps
 
 bench: deps all
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
+
+# PNGs of the TUI from real runs (tmux -> aha -> headless Chromium) into screenshots/.
+screenshots: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
+	@BUILD=$(abspath $(BUILD)) sh tests/tui/screenshots.sh screenshots
 
 clean:
 	rm -rf build build-asan

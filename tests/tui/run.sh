@@ -1,0 +1,154 @@
+#!/bin/sh
+# Screen tests (tig's way): the real neuron-tui driven by a key script at a pinned size,
+# each dump compared with a golden file, in the C locale and in UTF-8; then the key
+# table's self-test and a tmux smoke test of the built binary.
+#
+#   sh tests/tui/run.sh [NAME...]                 run (all scripts, or the named ones)
+#   NEURON_TUI_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
+#
+# A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
+# $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
+# (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
+# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE expanded).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$top/build}
+SYSROOTS=${SYSROOTS:-$BUILD/sysroots}
+TUI=$BUILD/neuron-tui
+here=$top/tests/tui
+passed=0 failed=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export NEURON_DEMO_SYSROOT="$SYSROOTS/demo"
+# ncurses and libvirt keep some memory until exit on purpose; LeakSanitizer is told so
+export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
+unset NO_COLOR
+export TERM=xterm-256color
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+
+# ---- the key table ----
+if out=$("$TUI" --self-test 2>&1); then ok "key table self-test ($out)"; else fail "key table self-test"; echo "$out"; fi
+
+# ---- screen dumps ----
+names=${*:-$(cd "$here/scripts" && ls *.keys | sed 's/\.keys$//')}
+for name in $names; do
+	script=$here/scripts/$name.keys
+	args=$(sed -n 's/^# args: //p' "$script" | head -n 1)
+	size=$(sed -n 's/^# size: //p' "$script" | head -n 1)
+	before=$(sed -n 's/^# before: //p' "$script" | head -n 1)
+	envs=$(sed -n 's/^# env: //p' "$script" | head -n 1)
+	[ -n "$args" ] || args=--demo
+	[ -n "$size" ] || size=80x24
+	for loc in C C.UTF-8; do
+		tag=${loc#C.}
+		scratch=$work/$name.$tag
+		mkdir -p "$scratch/root"
+		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
+		envs_x=$(HERE=$here eval "echo $envs")
+		if [ -n "$before" ]; then
+			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
+				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
+		fi
+		got=$work/$name.$tag.txt
+		err=$work/$name.$tag.err
+		expected=$here/expected/$name.$tag.txt
+		# shellcheck disable=SC2086
+		env $envs_x LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
+		rc=$?
+		if [ "${NEURON_TUI_REGEN:-}" = 1 ]; then
+			cp "$got" "$expected"
+			echo "wrote $expected"
+		fi
+		if [ $rc -ne 0 ]; then
+			fail "$name ($loc): exit $rc"; cat "$err"
+		elif [ -s "$err" ]; then
+			# libvirt, libpci and curses must never print past the screen
+			fail "$name ($loc): wrote to stderr"; head -n 20 "$err"
+		elif ! [ -f "$expected" ]; then
+			fail "$name ($loc): no golden file $expected"
+			echo "  make it: NEURON_TUI_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
+		elif ! diff -u "$expected" "$got" >"$work/diff" 2>&1; then
+			fail "$name ($loc): screen differs from $expected"
+			head -n 60 "$work/diff"
+			echo "  regenerate (after checking the new screens are right):"
+			echo "  NEURON_TUI_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
+		else
+			ok "$name ($loc)"
+		fi
+	done
+done
+
+# ---- a live agent: the agents panel over a real TLS session with neuron-agent ----
+# libvirt's test driver loads a node with a running VM whose agent channel is a unix
+# socket; the reference agent serves it with the certificates neuronctl made for it.
+if [ $# -eq 0 ] && [ -x "$BUILD/neuron-agent" ]; then
+	ag=$work/agent
+	mkdir -p "$ag/root"
+	cat >"$ag/node.xml" <<XML
+<node>
+  <domain type='test'>
+    <name>agentvm</name>
+    <memory>524288</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <channel type='unix'>
+        <source mode='bind' path='$ag/sock'/>
+        <target type='virtio' name='org.neuronos.agent.0'/>
+      </channel>
+    </devices>
+  </domain>
+</node>
+XML
+	printf 'key 4\ndump live agent\n' >"$ag/keys"
+	if "$BUILD/neuronctl" --root "$ag/root" agent certs agentvm --bundle "$ag/bundle" >"$ag/certs.out" 2>&1; then
+		"$BUILD/neuron-agent" --listen "$ag/sock" --certs "$ag/bundle" --platform memory 2>"$ag/agent.err" &
+		agent_pid=$!
+		i=0
+		while [ ! -S "$ag/sock" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+		LC_ALL=C "$TUI" --sysroot "$SYSROOTS/demo" --root "$ag/root" --connect "test://$ag/node.xml" \
+			--test-script "$ag/keys" --test-dump "$ag/screen" 2>"$ag/tui.err"
+		kill $agent_pid 2>/dev/null
+		wait $agent_pid 2>/dev/null
+		pinned=$(sed -n 's/^guest: *//p' "$ag/certs.out")
+		for want in "agentvm           + connected   0.1.0" "1 of 1 agent connected" \
+			"+ The guest's certificate matches the pinned one" "Agent neuron-agent 0.1.0, protocol 1" "Guest resolution: 1920x1080" \
+			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
+			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else fail "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
+		done
+	else
+		fail "live agent: neuronctl agent certs"; cat "$ag/certs.out"
+	fi
+fi
+
+# ---- tmux: the built binary in a real pty ----
+if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
+	sock=$work/tmux.sock
+	cap() { tmux -S "$sock" capture-pane -p -t smoke; }
+	waitfor() { # text: up to 5 s for it to appear on the pane
+		i=0
+		while [ $i -lt 50 ]; do
+			cap | grep -q -- "$1" && return 0
+			sleep 0.1; i=$((i + 1))
+		done
+		return 1
+	}
+	tmux -S "$sock" -f /dev/null new-session -d -s smoke -x 80 -y 24 \
+		"env LC_ALL=C.UTF-8 NEURON_DEMO_SYSROOT=$NEURON_DEMO_SYSROOT LSAN_OPTIONS=$LSAN_OPTIONS $TUI --demo; echo EXITED \$?; sleep 5"
+	if waitfor "IOMMU groups, 16 devices"; then ok "tmux: first frame"; else fail "tmux: first frame"; cap; fi
+	tmux -S "$sock" send-keys -t smoke 2
+	if waitfor "READY"; then ok "tmux: GPUs panel on key 2"; else fail "tmux: GPUs panel"; cap; fi
+	tmux -S "$sock" send-keys -t smoke F1
+	if waitfor "Show this help screen"; then ok "tmux: F1 opens help"; else fail "tmux: F1 help"; cap; fi
+	tmux -S "$sock" send-keys -t smoke Escape
+	sleep 0.2
+	tmux -S "$sock" resize-window -t smoke -x 100 -y 30 2>/dev/null
+	if waitfor "BOOT GPU" && [ "$(cap | head -n 1 | wc -c)" -gt 81 ]; then ok "tmux: resize to 100x30"; else fail "tmux: resize"; cap; fi
+	tmux -S "$sock" send-keys -t smoke q
+	if waitfor "EXITED 0"; then ok "tmux: q quits with status 0"; else fail "tmux: quit"; cap; fi
+	tmux -S "$sock" kill-server 2>/dev/null
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
