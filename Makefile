@@ -98,10 +98,12 @@ run: deps
 	else $(BUILD)/neuronctl --sysroot $(BUILD)/sysroots/demo scan; fi
 
 bench: deps all
+	@sh mk/deps.sh mk/packages/extra/bench.txt
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 
 # PNGs of the TUI from real runs (tmux -> aha -> headless Chromium) into screenshots/.
 screenshots: deps
+	@sh mk/deps.sh mk/packages/extra/screenshots.txt
 	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
 	@BUILD=$(abspath $(BUILD)) sh tests/tui/screenshots.sh screenshots
 
