@@ -9,11 +9,9 @@ start_agent() {
 	neuron-agent --platform memory --verbose 2>>/tmp/agent.log &
 	agent=$!
 }
-# Wait for the kernel's RNG to be seeded, as a service started later in a real boot would find
-# it. Started before (this guest reaches here in ~8 s, the RNG seeds ~2 s later), the agent's
-# first session is lost: the host's ping times out and the agent logs "handshake refused: the
-# guest agent's peer did not answer in time" (reported to the agent's issue).
-head -c 1 /dev/random >/dev/null
+# Started at once, before the kernel's RNG is seeded (this guest reaches here in ~8 s, the RNG
+# seeds ~2 s later), as a service early in a real boot: the agent's first answers come late and
+# the host must still get its first session (it once stalled on the duplicate sync-acks).
 start_agent
 echo "NEURON-VM-AGENT-UP pid $agent"
 while cue=$(timeout 300 head -n 1 /dev/console | tr -d '\r'); do
