@@ -4,6 +4,8 @@
 #   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
 #   make asan     the same suite under AddressSanitizer and UBSan only
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
+#   make install  install under PREFIX (default /usr/local), staged under DESTDIR; see mk/install.mk
+#   make uninstall
 
 BUILD    ?= build
 CC       ?= cc
@@ -91,5 +93,7 @@ bench: deps all
 
 clean:
 	rm -rf build build-asan
+
+include mk/install.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,189 @@
+# bash completion for neuronctl(1)                                 -*- shell-script -*-
+#
+# Commands, subcommands, options and operands are read from the program's own --help
+# (its command table), so the completion cannot drift from the program: a command added
+# to cli/commands.def completes the moment it is built. GPU addresses come from
+# `neuronctl scan --json`, VM names from `neuronctl vm list --json`, each run with the
+# --sysroot/--root/--connect/--param options already on the command line.
+# Needs nothing from the bash-completion package (it uses it when it is loaded).
+
+# The help text of `neuronctl [GLOBAL] WORDS... --help`, or nothing.
+_neuronctl_help()
+{
+	"$_neuronctl_prog" "${_neuronctl_global[@]}" "$@" --help 2>/dev/null
+}
+
+# The entries of a help section ("Commands:", "Subcommands:"): the first word of each
+# indented line up to the next blank line.
+_neuronctl_section_words()
+{
+	local section=$1 line in=0
+	while IFS= read -r line; do
+		if [[ $line == "$section" ]]; then
+			in=1
+		elif ((in)); then
+			[[ -z $line || $line != " "* ]] && break
+			line=${line#"${line%%[! ]*}"}
+			printf '%s\n' "${line%% *}"
+		fi
+	done
+}
+
+# Every option of a help text as "--name" or "--name METAVAR", one a line.
+_neuronctl_options()
+{
+	local line re='^[[:space:]]+(-[a-zA-Z], )?(--[a-z0-9][-a-z0-9.]*)(=| )?([A-Z][-A-Z0-9_=.]*)?'
+	while IFS= read -r line; do
+		[[ $line =~ $re ]] || continue
+		if [[ -n ${BASH_REMATCH[4]} && ${BASH_REMATCH[3]} != "" ]]; then
+			printf '%s %s\n' "${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
+		else
+			printf '%s\n' "${BASH_REMATCH[2]}"
+		fi
+	done
+}
+
+# The operand placeholders of a usage line ("usage: neuronctl lg stop VM" -> VM), with
+# the program, the command words and the options taken out.
+_neuronctl_operands()
+{
+	local usage=$1 nwords=$2 w depth=0 i=0
+	usage=${usage#usage: }
+	for w in $usage; do
+		((i++ < nwords + 1)) && continue         # program and command words
+		[[ $w == "--" ]] && break                # what follows goes to another program
+		if ((depth)) || [[ $w == "[-"* || $w == "-"* ]]; then
+			[[ $w == "[-"* ]] && depth=1
+			[[ $w == *"]" ]] && depth=0
+			continue
+		fi
+		[[ $w == "[OPTIONS]" ]] && continue
+		w=${w//[\[\]]/}
+		w=${w%...}
+		[[ -n $w ]] && printf '%s\n' "$w"
+	done
+}
+
+_neuronctl_gpus()
+{
+	local line
+	"$_neuronctl_prog" "${_neuronctl_global[@]}" scan --json 2>/dev/null |
+		sed -n '/"gpus"/,$p' | while IFS= read -r line; do
+			[[ $line =~ \"addr\":[[:space:]]*\"([0-9a-fA-F:.]+)\" ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+		done
+}
+
+_neuronctl_vms()
+{
+	local line
+	"$_neuronctl_prog" "${_neuronctl_global[@]}" vm list --json 2>/dev/null | while IFS= read -r line; do
+		[[ $line =~ \"name\":[[:space:]]*\"([^\"]+)\" ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	done
+}
+
+# Complete the value of a placeholder (ADDR, VM, DIR, FILE ...).
+_neuronctl_value()
+{
+	local meta=$1 cur=$2
+	case $meta in
+	ADDR|GPU|PCI)   COMPREPLY=($(compgen -W "$(_neuronctl_gpus)" -- "$cur")) ;;
+	VM|NAME|DOMAIN) COMPREPLY=($(compgen -W "$(_neuronctl_vms)" -- "$cur")) ;;
+	DIR|ROOT|SYSROOT) COMPREPLY=($(compgen -d -- "$cur")) ;;
+	URI)            COMPREPLY=($(compgen -W "qemu:///system qemu:///session test:///default" -- "$cur")) ;;
+	FILE|PATH|PROFILE|*.yaml|CERT|KEY|SOCKET|PORT|DEVICE)
+		COMPREPLY=($(compgen -f -- "$cur")) ;;
+	*)              COMPREPLY=() ;;
+	esac
+	if [[ $meta == DIR* || $meta == *ROOT ]]; then
+		compopt -o filenames 2>/dev/null
+	elif [[ $meta == FILE || $meta == PATH || $meta == PROFILE || $meta == CERT || $meta == KEY ||
+		$meta == SOCKET || $meta == DEVICE ]]; then
+		compopt -o filenames 2>/dev/null
+	fi
+}
+
+_neuronctl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev= i w
+	local -a _neuronctl_global=() path=()
+	local _neuronctl_prog=${COMP_WORDS[0]} help opts meta nops=0
+	COMPREPLY=()
+	_neuronctl_prog=${_neuronctl_prog/#\~/$HOME}
+	command -v "$_neuronctl_prog" >/dev/null 2>&1 || return 0
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	# "--opt=value": readline splits at '='.
+	if [[ $cur == "=" ]]; then
+		prev=${COMP_WORDS[COMP_CWORD - 1]} cur=
+	elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
+		prev=${COMP_WORDS[COMP_CWORD - 2]}
+	fi
+
+	# Walk the words before the cursor: global options, the command, its subcommand,
+	# then the command's options and operands.
+	local top sub_help opt_list
+	top=$("$_neuronctl_prog" --help 2>/dev/null)
+	local -a commands=($(_neuronctl_section_words "Commands:" <<<"$top"))
+	local global_opts=$(_neuronctl_options <<<"$(sed -n '/^Global options:/,/^$/p' <<<"$top")")
+	help=$top opts=$global_opts
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		[[ $w == "=" ]] && continue
+		if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then   # --opt = value
+			((${#path[@]})) || _neuronctl_global+=("$w=${COMP_WORDS[i + 2]}")
+			((i += 2))
+			continue
+		fi
+		if [[ $w == --*=* ]]; then                   # "=" not in COMP_WORDBREAKS
+			((${#path[@]})) || _neuronctl_global+=("$w")
+			continue
+		fi
+		if [[ $w == -* ]]; then
+			# An option that takes a value swallows the next word.
+			if grep -qx -- "$w [A-Z].*" <<<"$opts"; then
+				((${#path[@]})) || _neuronctl_global+=("$w" "${COMP_WORDS[i + 1]}")
+				((i++))
+			fi
+			continue
+		fi
+		if ((${#path[@]} == 0)); then
+			path=("$w")
+		elif ((nops == 0)) && _neuronctl_section_words "Subcommands:" <<<"$help" | grep -qx -- "$w"; then
+			path+=("$w")
+		else
+			((nops++))
+			continue
+		fi
+		help=$(_neuronctl_help "${path[@]}")
+		opts=$(_neuronctl_options <<<"$(sed -n '/^Options:/,/^$/p' <<<"$help")")
+	done
+
+	# The value of an option?
+	if [[ $prev == -* ]]; then
+		meta=$(grep -- "^$prev " <<<"$opts" | head -n 1)
+		if [[ -n $meta ]]; then
+			_neuronctl_value "${meta#* }" "$cur"
+			return 0
+		fi
+	fi
+	if [[ $cur == -* ]]; then
+		local names=$(sed 's/ .*//' <<<"$opts")
+		grep -qx -- --help <<<"$names" || names+=$'\n--help'
+		COMPREPLY=($(compgen -W "$names" -- "$cur"))
+		return 0
+	fi
+	if ((${#path[@]} == 0)); then
+		COMPREPLY=($(compgen -W "${commands[*]} help" -- "$cur"))
+		return 0
+	fi
+	local subs=$(_neuronctl_section_words "Subcommands:" <<<"$help")
+	if [[ -n $subs ]] && ((nops == 0)); then
+		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+		return 0
+	fi
+	# An operand: the placeholder at this position in the usage line.
+	local usage=$(grep -m 1 '^usage: ' <<<"$help")
+	local -a operands=($(_neuronctl_operands "$usage" "${#path[@]}"))
+	((nops < ${#operands[@]})) && _neuronctl_value "${operands[nops]}" "$cur"
+	return 0
+}
+complete -F _neuronctl neuronctl

@@ -1,0 +1,111 @@
+#!/bin/bash
+# Drive the bash completion function as readline would (COMP_WORDS, COMP_CWORD) and compare
+# COMPREPLY with what is true of the program and the fixture machines.
+#   completion.sh COMPLETION-FILE NEURONCTL      (SYSROOTS set; fixtures under tests/fixtures)
+set -u
+comp_file=$1 prog=$2
+: "${SYSROOTS:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+pass=0 fail=0
+
+# shellcheck disable=SC1090
+source "$comp_file"
+if [[ $(complete -p neuronctl 2>/dev/null) != *"-F _neuronctl"* ]]; then
+	echo "FAIL $comp_file does not register _neuronctl for neuronctl"
+	fail=$((fail + 1))
+fi
+
+# complete WORD...: the last word is the one being completed; prints COMPREPLY sorted.
+complete_words() {
+	COMP_WORDS=("$prog" "$@")
+	COMP_CWORD=$#
+	COMP_LINE="${COMP_WORDS[*]}"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	_neuronctl neuronctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort -u
+}
+# expect "WANTED (one a line)" WORD...: COMPREPLY is exactly that set.
+expect() {
+	local want got
+	want=$(printf '%s\n' "$1" | sed '/^$/d' | sort -u)
+	shift
+	got=$(complete_words "$@")
+	if [[ $got == "$want" ]]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL completing 'neuronctl $*': got [$(echo $got)], want [$(echo $want)]"
+	fi
+}
+# expect_has "WORDS" WORD...: COMPREPLY contains each of WORDS.
+expect_has() {
+	local w got missing=
+	got=$(complete_words "${@:2}")
+	for w in $1; do grep -qxF -- "$w" <<<"$got" || missing+=" $w"; done
+	if [[ -z $missing ]]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL completing 'neuronctl ${*:2}': missing$missing (got: $(echo $got))"
+	fi
+}
+
+# Commands: exactly the rows of the command table, plus "help".
+table=$(sed -n 's/^CMD(\([a-z_0-9]*\),.*/\1/p' "$top/cli/commands.def")
+expect "$table"$'\nhelp' ""
+first=$(head -n 1 <<<"$table")
+expect "$(grep "^${first:0:2}" <<<"$table$'\n'help")" "${first:0:2}"
+expect "--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--help" "--"
+expect "--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--help" --root "$SYSROOTS/demo" "--"
+expect "--json"$'\n'"--gpu"$'\n'"--help" check --
+expect "--json"$'\n'"--gpu"$'\n'"--help" --sysroot "$SYSROOTS/demo" check --json -
+expect "--connect" --con
+expect "qemu:///system"$'\n'"qemu:///session"$'\n'"test:///default" --connect ""
+expect "test:///default" --connect t
+# Directories for --sysroot / --root, in both spellings.
+expect "$SYSROOTS/demo" --sysroot "$SYSROOTS/dem"
+expect "$SYSROOTS/demo" --root = "$SYSROOTS/dem"
+# Subcommands of every command that has them, from its --help.
+for c in $table; do
+	subs=$("$prog" "$c" --help 2>/dev/null | awk '$0 == "Subcommands:" { s = 1; next } s && !/^ / { exit } s { print $1 }')
+	[[ -n $subs ]] && expect "$subs" "$c" ""
+	[[ -n $subs ]] && expect "$subs" --sysroot "$SYSROOTS/demo" "$c" ""
+done
+
+# GPU addresses: the class 03xx devices of each fixture machine, read from its YAML.
+for yaml in "$top"/tests/fixtures/machines/*.yaml; do
+	m=$(basename "$yaml" .yaml)
+	want=$(/usr/bin/python3 - "$yaml" <<'PY'
+import sys, yaml
+m = yaml.safe_load(open(sys.argv[1])) or {}
+for d in m.get("devices") or []:
+    if str(d.get("class", "")).lower().startswith("03"):
+        a = str(d["addr"]).lower()
+        if a.count(":") == 1:
+            a = "0000:" + a
+        print(a)
+PY
+)
+	expect "$want" --sysroot "$SYSROOTS/$m" check --gpu ""
+	expect "$want" --sysroot="$SYSROOTS/$m" check --json --gpu = ""
+done
+expect "0000:01:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:01
+# Nothing sensible to offer: nothing offered, and no error.
+expect "" --sysroot "$SYSROOTS/demo" scan ""
+expect "" --sysroot "$SYSROOTS/nowhere" check --gpu ""
+
+# VM names, where the program has `vm list`: the test driver's own domain.
+if "$prog" vm list --help >/dev/null 2>&1; then
+	for sub in $("$prog" vm --help | awk '$0 == "Subcommands:" { s = 1; next } s && !/^ / { exit } s { print $1 }'); do
+		usage=$("$prog" vm "$sub" --help | head -n 1)
+		[[ $usage == *" VM"* || $usage == *"[VM]"* ]] || continue
+		want=$("$prog" --connect test:///default vm list --json 2>/dev/null |
+			sed -n 's/^[[:space:]]*"name":[[:space:]]*"\([^"]*\)".*/\1/p')
+		expect "$want" --connect test:///default vm "$sub" ""
+	done
+fi
+
+echo "completion: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

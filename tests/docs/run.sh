@@ -1,0 +1,183 @@
+#!/bin/sh
+# The documented surface of the programs, checked against the programs themselves:
+#  - every command and subcommand in `neuronctl --help` answers --help with exit 0 and a usage
+#    line, and an unknown option with exit 2; --version and the exit statuses are consistent;
+#  - the man pages render without a warning and document every command, subcommand, option
+#    and parameter that exists (and no command that does not);
+#  - the bash completion completes commands, subcommands, options, GPU addresses and VM names
+#    against the fixture machines.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+: "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+export LC_ALL=C MANWIDTH=160 MANPAGER=cat PAGER=cat
+unset MANOPT
+
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
+# check NAME COMMAND...: passes when COMMAND succeeds.
+check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+
+# run PROG ARGS...: stdout in $tmp/out, stderr in $tmp/err, exit status in $rc.
+run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+
+# The entries of a help section ("Commands:", "Subcommands:").
+section_words() {
+	awk -v s="$1" '$0 == s { in_s = 1; next } in_s && ($0 == "" || $0 !~ /^ /) { exit } in_s { print $1 }'
+}
+# The options ("--name") of a help text's "Options:" (or other) section.
+section_options() {
+	awk -v s="$1" '$0 == s { in_s = 1; next } in_s && $0 == "" { exit } in_s { print }' |
+		grep -oE '^[[:space:]]+(-[a-zA-Z], )?--[a-z0-9][-a-z0-9.]*' | grep -oE -- '--[a-z0-9][-a-z0-9.]*'
+}
+# A rendered man page (plain text).
+render() { man -l "$1" 2>/dev/null | col -bx; }
+
+# ---- neuronctl --help, every command, every subcommand --------------------------------------
+run "$NEURONCTL" --help
+top_help=$(cat "$tmp/out")
+check "neuronctl --help exits 0 with a usage line" test "$rc" = 0 -a "$(head -n 1 "$tmp/out" | cut -c1-17)" = "usage: neuronctl "
+commands=$(section_words "Commands:" <<<"$top_help")
+check "neuronctl --help lists commands" test -n "$commands"
+# The command table is the source: every CMD() row is listed, and nothing else.
+table=$(sed -n 's/^CMD(\([a-z_0-9]*\),.*/\1/p' "$top/cli/commands.def" | sort)
+check "neuronctl --help lists exactly the rows of cli/commands.def" test "$table" = "$(sort <<<"$commands")"
+run "$NEURONCTL" help
+check "neuronctl help = --help" test "$rc" = 0 -a "$(cat "$tmp/out")" = "$top_help"
+run "$NEURONCTL" --version
+version=$(sed -n '1s/^neuronctl \([0-9][0-9.]*\)$/\1/p' "$tmp/out")
+check "neuronctl --version prints 'neuronctl X.Y.Z', exit 0" test "$rc" = 0 -a -n "$version"
+run "$NEURONCTL"
+check "neuronctl without a command: exit 2, usage on stderr" test "$rc" = 2 -a ! -s "$tmp/out"
+grep -q '^usage: neuronctl' "$tmp/err" || bad "neuronctl without a command: no usage line on stderr"
+run "$NEURONCTL" no-such-command
+check "unknown command: exit 2" test "$rc" = 2
+run "$NEURONCTL" --no-such-option
+check "unknown global option: exit 2" test "$rc" = 2
+grep -q 'Exit status: 0 success, 1 failure, 2 usage error' <<<"$top_help" ||
+	bad "neuronctl --help does not state the exit statuses"
+
+# help_ok WORDS...: `neuronctl WORDS --help` exits 0, prints "usage: neuronctl WORDS" first, a
+# help line, nothing on stderr; every option it lists is in its usage line (or [OPTIONS]);
+# an unknown option exits 2 with the usage on stderr.
+help_ok() {
+	local what="neuronctl $*" usage o
+	run "$NEURONCTL" "$@" --help
+	if [ "$rc" != 0 ] || [ -s "$tmp/err" ]; then
+		bad "$what --help: exit $rc, stderr: $(head -c 200 "$tmp/err")"
+		return
+	fi
+	usage=$(head -n 1 "$tmp/out")
+	case "$usage " in
+	"usage: $what "*) ok ;;
+	*) bad "$what --help: first line is '$usage', not 'usage: $what ...'" ;;
+	esac
+	[ "$(sed -n 3p "$tmp/out")" != "" ] || bad "$what --help: no help text under the usage line"
+	for o in $(section_options "Options:" <"$tmp/out"); do
+		case "$usage" in
+		*"[OPTIONS]"*) ;;
+		*"$o"*) ;;
+		*) bad "$what --help lists $o but its usage line does not: $usage" ;;
+		esac
+	done
+	run "$NEURONCTL" "$@" --no-such-option
+	if [ "$rc" = 2 ] && grep -q "^usage: neuronctl $1" "$tmp/err"; then
+		ok
+	else
+		bad "$what --no-such-option: exit $rc (want 2 and the usage on stderr)"
+	fi
+}
+
+subcommands_of() { "$NEURONCTL" "$@" --help 2>/dev/null | section_words "Subcommands:"; }
+
+for c in $commands; do
+	help_ok "$c"
+	for s in $(subcommands_of "$c"); do
+		help_ok "$c" "$s"
+	done
+done
+
+# ---- the man pages ---------------------------------------------------------------------------
+pages="$top/docs/neuronctl.1"
+[ -x "$BUILD/neuron-tui" ] && pages="$pages $top/docs/neuron-tui.1"
+[ -x "$BUILD/neuron-agent" ] && pages="$pages $top/docs/neuron-agent.8"
+for page in $pages; do
+	name=$(basename "$page")
+	if [ ! -f "$page" ]; then
+		bad "$name is missing"
+		continue
+	fi
+	man --warnings -l "$page" >/dev/null 2>"$tmp/warn"
+	check "man --warnings -l $name renders without a warning" test ! -s "$tmp/warn"
+	[ -s "$tmp/warn" ] && head -5 "$tmp/warn"
+	groff -ww -man -z "$page" 2>"$tmp/warn"
+	check "groff -ww -man $name: no warning" test ! -s "$tmp/warn"
+	[ -s "$tmp/warn" ] && head -5 "$tmp/warn"
+	render "$page" >"$tmp/$name.txt"
+	for sh in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" FILES "SEE ALSO"; do
+		grep -qx "$sh" "$tmp/$name.txt" || bad "$name has no $sh section"
+	done
+	# Every option of the program's --help is documented.
+	prog=$(basename "$page" | sed 's/\.[0-9]$//')
+	for o in $("$BUILD/$prog" --help 2>/dev/null | grep -oE '^[[:space:]]+(-[a-zA-Z], )?--[a-z0-9][-a-z0-9.]*' | grep -oE -- '--[a-z0-9][-a-z0-9.]*'); do
+		grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/$name.txt" || bad "$name does not document $prog $o"
+	done
+	v=$(sed -n 's/^\.TH [^ ]* [0-9] "[^"]*" "neuron \([0-9.]*\)".*/\1/p' "$page")
+	check "$name's version ($v) is the program's ($version)" test "$v" = "$version"
+done
+
+man1=$tmp/neuronctl.1.txt
+# The text of one command's section: from "   CMD" to the next command or section.
+man_section() {
+	awk -v c="   $1" '$0 == c { in_s = 1; next } in_s && (/^   [a-z][-a-z0-9]*$/ || /^[A-Z]/) { exit } in_s { print }' "$man1"
+}
+documented=$(awk '/^COMMANDS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s && /^   [a-z][-a-z0-9]*$/ { print $1 }' "$man1")
+for c in $commands; do
+	if ! grep -qx "$c" <<<"$documented"; then
+		bad "neuronctl.1 has no section for the command '$c' (add .SS $c under COMMANDS)"
+		continue
+	fi
+	ok
+	man_section "$c" >"$tmp/sec"
+	for o in $("$NEURONCTL" "$c" --help 2>/dev/null | section_options "Options:"); do
+		grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/sec" || bad "neuronctl.1: '$c' does not document $o"
+	done
+	for s in $(subcommands_of "$c"); do
+		if grep -qE "^ +$c $s( |$)" "$tmp/sec"; then ok; else bad "neuronctl.1: '$c' does not document the subcommand '$c $s'"; fi
+		for o in $("$NEURONCTL" "$c" "$s" --help 2>/dev/null | section_options "Options:"); do
+			grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/sec" || bad "neuronctl.1: '$c $s' does not document $o"
+		done
+	done
+done
+for c in $documented; do
+	grep -qx "$c" <<<"$commands" || bad "neuronctl.1 documents '$c', which neuronctl does not have"
+done
+for o in $(section_options "Global options:" <<<"$top_help"); do
+	grep -qE -- "$o([^-a-z0-9.]|$)" "$man1" || bad "neuronctl.1 does not document the global option $o"
+done
+# Every named parameter (core/include/neuron/ctx.h) is in PARAMETERS.
+params=$(awk '/^PARAMETERS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s && /^       [a-z]/ { print $1 }' "$man1")
+for p in $(sed -n 's/^[[:space:]]*X("\([^"]*\)".*/\1/p' "$top/core/include/neuron/ctx.h"); do
+	if grep -qxF -- "$p" <<<"$params"; then ok; else bad "neuronctl.1 PARAMETERS does not document '$p'"; fi
+done
+# The exit statuses the programs use are the documented ones.
+for st in 0 1 2; do
+	awk '/^EXIT STATUS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s { print }' "$man1" |
+		grep -qE "^ +$st( |$)" || bad "neuronctl.1 EXIT STATUS does not document $st"
+done
+
+# ---- bash completion -------------------------------------------------------------------------
+bash "$here/completion.sh" "$top/completion/neuronctl.bash" "$NEURONCTL" >"$tmp/comp" 2>&1
+crc=$?
+cat "$tmp/comp"
+cp=$(sed -n 's/^completion: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$tmp/comp")
+cf=$(sed -n 's/^completion: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$tmp/comp")
+pass=$((pass + ${cp:-0})) fail=$((fail + ${cf:-1}))
+[ "$crc" = 0 ] || [ "${cf:-1}" != 0 ] || fail=$((fail + 1))
+
+echo "docs: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
