@@ -51,7 +51,7 @@ install: all $(DEMO)/.stamp
 	rm -rf $(DESTDIR)$(NEURONDIR)/demo
 	$(INSTALL) -d $(DESTDIR)$(NEURONDIR)/demo
 	cd $(DEMO) && tar cf - --exclude=./.stamp . | (cd $(abspath $(DESTDIR)$(NEURONDIR))/demo && tar xf - --no-same-owner)
-	$(INSTALL) -D -m 0644 config/tmpfiles.d/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
+	$(INSTALL) -D -m 0644 config/tmpfiles/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
 	$(INSTALL) -D -m 0644 config/udev/70-neuron-kvmfr.rules $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
