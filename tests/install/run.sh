@@ -80,6 +80,13 @@ else
 	head -10 "$tmp/diff"
 fi
 
+# What make install takes from the source tree is committed, not hidden by .gitignore (a clean
+# clone would lack it).
+if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	hidden=$(cd "$top" && git ls-files --others --ignored --exclude-standard -- config docs completion templates)
+	check "no installed source is ignored by git (ignored: $hidden)" test -z "$hidden"
+fi
+
 # ---- the installed programs run from there ------------------------------------------------------
 bin=$d/usr/bin
 version=$(sed -n 's/^VERSION *:= *//p' "$top/mk/install.mk")
