@@ -34,6 +34,8 @@ PROGRAMS  := $(BUILD)/neuronctl $(if $(TUI_SRC),$(BUILD)/neuron-tui) $(if $(AGEN
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stamp)
 
+.SECONDARY:
+
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all deps test check asan run bench clean sysroots

@@ -11,7 +11,14 @@ static void print_device(const struct nr_pci_dev *d)
 	printf("%s ", nr_pci_short_addr(d));
 	cli_put_clean(stdout, d->class_name);
 	printf(" [%04x]: ", d->class_id);
-	cli_put_clean(stdout, d->name);
+	/* Like lspci -nn: an id pci.ids does not know is shown by its number only. */
+	if (d->device_known)
+		cli_put_clean(stdout, d->name);
+	else if (d->vendor_known) {
+		cli_put_clean(stdout, d->vendor_name);
+		fputs(" Device", stdout);
+	} else
+		fputs("Device", stdout);
 	printf(" [%04x:%04x]", d->vendor, d->device);
 	if (d->revision)
 		printf(" (rev %02x)", d->revision);

@@ -102,18 +102,62 @@ static int dev_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static char *lookup(struct pci_access *pa, int flags, ...)
+/* A name from pci.ids, or NULL when the database does not know it. */
+static const char *lookup(struct pci_access *pa, char *buf, size_t size, int flags, int a, int b)
 {
-	char buf[256];
-	const char *r;
-	va_list ap;
+	return pci_lookup_name(pa, buf, (int)size, flags | PCI_LOOKUP_NO_HWDB | PCI_LOOKUP_NO_NUMBERS, a, b);
+}
 
-	va_start(ap, flags);
-	/* pci_lookup_name takes variadic ids; forward the two we use. */
-	int a = va_arg(ap, int), b = va_arg(ap, int);
-	va_end(ap);
-	r = pci_lookup_name(pa, buf, sizeof(buf), flags | PCI_LOOKUP_NO_HWDB, a, b);
-	return strdup(r ? r : "");
+/* Names as lspci shows them: "NVIDIA Corporation", "GP104 [GeForce GTX 1080]", and
+ * "Device 1b80" where pci.ids has no entry. */
+static int fill_names(struct pci_access *pa, struct nr_pci_dev *d)
+{
+	char vbuf[256], dbuf[256], cbuf[256], tmp[64];
+	const char *v, *dv, *c;
+
+	v = lookup(pa, vbuf, sizeof(vbuf), PCI_LOOKUP_VENDOR, d->vendor, 0);
+	dv = lookup(pa, dbuf, sizeof(dbuf), PCI_LOOKUP_DEVICE, d->vendor, d->device);
+	c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id, 0);
+	if (!c) {
+		/* An unknown subclass: the class's own name, else "Class ffff". */
+		c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id & 0xff00, 0);
+		if (!c) {
+			snprintf(cbuf, sizeof(cbuf), "Class %04x", d->class_id);
+			c = cbuf;
+		}
+	}
+	/* libpci answers a known class with an unknown subclass as "Name [ffff]". */
+	{
+		char suffix[16];
+		size_t lc = strlen(c), ls;
+		snprintf(suffix, sizeof(suffix), " [%04x]", d->class_id);
+		ls = strlen(suffix);
+		if (lc > ls && strcmp(c + lc - ls, suffix) == 0) {
+			if (c != cbuf) {
+				snprintf(cbuf, sizeof(cbuf), "%s", c);
+				c = cbuf;
+			}
+			cbuf[lc - ls] = '\0';
+		}
+	}
+	d->vendor_known = v != NULL;
+	d->device_known = dv != NULL;
+	if (!v) {
+		snprintf(vbuf, sizeof(vbuf), "Vendor %04x", d->vendor);
+		v = vbuf;
+	}
+	if (!dv) {
+		snprintf(tmp, sizeof(tmp), "Device %04x", d->device);
+		dv = tmp;
+	}
+	d->vendor_name = strdup(v);
+	d->device_name = strdup(dv);
+	d->class_name = strdup(c);
+	if (asprintf(&d->name, "%s %s", v, dv) < 0)
+		d->name = NULL;
+	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
+		return -NR_E_NOMEM;
+	return 0;
 }
 
 /* Read a small attribute of the device whose directory is path[0..dirlen). */
@@ -165,11 +209,7 @@ static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_
 		if (!d->driver)
 			return -NR_E_NOMEM;
 	}
-	d->vendor_name = lookup(pa, PCI_LOOKUP_VENDOR, d->vendor, 0);
-	d->device_name = lookup(pa, PCI_LOOKUP_DEVICE, d->vendor, d->device);
-	d->class_name = lookup(pa, PCI_LOOKUP_CLASS, d->class_id, 0);
-	d->name = lookup(pa, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, d->vendor, d->device);
-	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
+	if (fill_names(pa, d) < 0)
 		return -NR_E_NOMEM;
 
 	/* boot_vga exists only for VGA-class devices. */

@@ -4,7 +4,8 @@
 1. The generator is honest: pciutils' own lspci, reading the generated tree through
    -A linux-sysfs -O sysfs.path=..., sees the devices, ids, classes, revisions,
    drivers and IOMMU groups the YAML describes.
-2. neuronctl scan --json gives DESIGN.md's verdicts, computed here from the YAML alone
+2. Each device line of `neuronctl scan` is the line lspci -nn prints for it.
+3. neuronctl scan --json gives DESIGN.md's verdicts, computed here from the YAML alone
    (a second implementation of the rules, in Python, so one cannot drift silently).
 
 usage: check.py NEURONCTL SYSROOTS MACHINE.yaml...
@@ -147,6 +148,24 @@ def check_scan(name, machine, sysroot, neuronctl, fails):
                 fails.append("%s GPU %s: %s is %r, DESIGN.md's rules give %r" % (name, w["addr"], k, g.get(k), v))
 
 
+def check_listing(name, sysroot, neuronctl, fails):
+    """Each device line of `neuronctl scan` is lspci -nn's line for that device."""
+    ours = subprocess.run([neuronctl, "--sysroot", sysroot, "scan"], capture_output=True, text=True).stdout
+    lines = []
+    for line in ours.split("\n\n")[0].splitlines():
+        if line.startswith("IOMMU is off"):
+            continue
+        if line.startswith("IOMMU Group ") or line.startswith("No IOMMU group: "):
+            line = line.split(": ", 1)[1]
+        lines.append(line)
+    # names come from pci.ids alone (no udev hwdb), on both sides
+    theirs = subprocess.run(["lspci", "-A", "linux-sysfs", "-O", "sysfs.path=%s/sys/bus/pci" % sysroot,
+                             "-O", "hwdb.disable=1", "-nn"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    for line in sorted(set(lines) ^ set(theirs)):
+        fails.append("%s: listing differs from lspci -nn: %s %s" % (name, "ours  " if line in lines else "lspci", line))
+
+
 def main():
     neuronctl, sysroots, machines = sys.argv[1], sys.argv[2], sys.argv[3:]
     passed = failed = 0
@@ -156,6 +175,7 @@ def main():
             machine = yaml.safe_load(f)
         sysroot = os.path.join(sysroots, name)
         for check in (lambda fl: check_lspci(name, machine, sysroot, fl),
+                      lambda fl: check_listing(name, sysroot, neuronctl, fl),
                       lambda fl: check_scan(name, machine, sysroot, neuronctl, fl)):
             fails = []
             try:

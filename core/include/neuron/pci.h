@@ -14,10 +14,11 @@ struct nr_pci_dev {
 	uint16_t class_id;          /* class << 8 | subclass: 0x0300 */
 	uint8_t prog_if, revision;
 	uint16_t subsys_vendor, subsys_device;
-	char *vendor_name;          /* "NVIDIA Corporation" (pci.ids), or "Device 10de" */
-	char *device_name;          /* "GP104 [GeForce GTX 1080]" */
-	char *class_name;           /* "VGA compatible controller" */
+	char *vendor_name;          /* "NVIDIA Corporation" (pci.ids), or "Vendor 10de" */
+	char *device_name;          /* "GP104 [GeForce GTX 1080]", or "Device 1b80" */
+	char *class_name;           /* "VGA compatible controller", or "Class ff00" */
 	char *name;                 /* vendor_name + " " + device_name */
+	bool vendor_known, device_known;    /* pci.ids has them */
 	char *driver;               /* driver bound now, NULL when none */
 	char *driver_override;      /* NULL when unset ("(null)" in sysfs) */
 	int iommu_group;            /* -1 without one */
