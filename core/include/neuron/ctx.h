@@ -12,7 +12,8 @@
 	X("connect",  "qemu:///system", "libvirt connection URI") \
 	X("pci.ids",  "", "pci.ids file for device names (empty: libpci's default)") \
 	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
-	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)")
+	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
+	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)")
 
 struct nr_ctx;
 

@@ -25,6 +25,16 @@
 	X(NODEVICE,   "no such PCI device") \
 	X(PARSE,      "cannot parse") \
 	/* vfio, plan, apply */ \
+	X(ESCAPE,     "a path would resolve outside the target root") \
+	X(READONLY,   "the target root is not writable") \
+	X(STALE,      "a file changed since the plan was made") \
+	X(FAULT,      "stopped by the fault hook (NEURON_FAULT_AFTER)") \
+	X(COMMAND,    "a command failed") \
+	X(INTERRUPTED, "an earlier apply or revert was interrupted") \
+	X(BOOTGPU,    "the GPU drives the host console") \
+	X(GROUP,      "the GPU is not isolated in its IOMMU group") \
+	X(BOOTSETUP,  "cannot tell the boot setup of the target root") \
+	X(NOGPU,      "no GPU to pass through") \
 	/* vm, profile, domain, virt */ \
 	X(VIRT,      "libvirt failed") \
 	X(NOVM,      "no such VM") \
