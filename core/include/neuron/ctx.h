@@ -15,7 +15,19 @@
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
 	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
 	/* vm, profile, domain */ \
-	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)")
+	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
+	/* looking glass */ \
+	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
+	X("lg.watch_ms", "200", "lg status: time between two reads of the shared memory") \
+	X("lg.stale_ms", "1000", "lg status: a timestamp unchanged this long means the host app is stale") \
+	X("lg.client", "", "Looking Glass client binary (empty: looking-glass-client on PATH)") \
+	X("lg.fullscreen", "no", "start the client full screen (yes/no)") \
+	X("lg.escape", "", "the client's escape key, e.g. KEY_RIGHTCTRL (empty: its default)") \
+	X("lg.spice", "yes", "let the client use SPICE for input and clipboard (yes/no)") \
+	X("lg.backoff_ms", "1000", "first delay before restarting a crashed client; doubles each time") \
+	X("lg.give_up", "5", "quick crashes in a row after which the client is given up") \
+	X("lg.quick_ms", "10000", "a client that dies sooner than this after starting crashed quickly") \
+	X("lg.stop_ms", "3000", "how long stop waits after SIGTERM before SIGKILL")
 
 struct nr_ctx;
 

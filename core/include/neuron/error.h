@@ -39,6 +39,9 @@
 	X(VIRT,      "libvirt failed") \
 	X(NOVM,      "no such VM") \
 	/* looking glass */ \
+	X(LG_NOSESSION, "no graphical session for the Looking Glass client") \
+	X(LG_NOCLIENT, "the Looking Glass client is not installed") \
+	X(LG_GAVEUP,  "the Looking Glass client kept crashing and was given up") \
 	/* agent, tls */ \
 	/* tui */
 

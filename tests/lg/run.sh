@@ -1,0 +1,289 @@
+#!/bin/sh
+# Looking Glass, whole neuronctl runs: lg size, lg status on shared memory files made
+# here (empty, B7 alive with a writer process, B7 stale, the newer layout, truncated,
+# garbage ...), and the supervised client with a stand-in that records its arguments,
+# crashes on request and ignores SIGTERM. libvirt is the test driver on a node file of
+# our own; nothing outside a temporary directory is touched.
+# Golden files: tests/lg/expected/; NEURON_REGEN=1 rewrites them.
+set -u
+: "${BUILD:?}" "${NEURONCTL:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+exp="$here/expected"
+PY=${PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d /tmp/neuron-lg.XXXXXX)
+pass=0 fail=0
+writers=""
+G=""
+
+cleanup() {
+	for p in $writers; do kill "$p" 2>/dev/null; done
+	for vm in win11 kvmfr; do "$NEURONCTL" $G lg stop $vm >/dev/null 2>&1; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+# expect NAME CONDITION...: a named check.
+expect() {
+	name=$1
+	shift
+	if "$@"; then ok; else bad "$name"; fi
+}
+# run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
+run() {
+	"$NEURONCTL" $G "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+has() { grep -q -- "$1" "$2"; }
+# golden CASE ARGS...: compare stdout + stderr + exit with expected/CASE, timings masked.
+golden() {
+	name=$1
+	shift
+	run "$@"
+	{
+		cat "$tmp/out"
+		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
+		echo "exit: $rc"
+	} | sed "s#$tmp#TMP#g; s#$here#HERE#g; s/[0-9][0-9]* ms/N ms/g; s/after [0-9.]* s/after N s/g; s/\"watched_ms\": [0-9][0-9]*/\"watched_ms\": N/; s/\"timestamp_ms\": [0-9][0-9]*/\"timestamp_ms\": N/" >"$tmp/got"
+	[ "${NEURON_REGEN:-}" = 1 ] && cp "$tmp/got" "$exp/$name"
+	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
+		ok
+	else
+		bad "$name: neuronctl $*"
+		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -30; else echo "  (no golden file)"; fi
+		echo "  to accept the new output: make && BUILD=$BUILD NEURONCTL=$NEURONCTL NEURON_REGEN=1 sh tests/lg/run.sh"
+	fi
+}
+# wait_for CMD...: poll up to 5 s.
+wait_for() {
+	i=0
+	while ! "$@"; do
+		i=$((i + 1))
+		[ $i -gt 250 ] && return 1
+		sleep 0.02
+	done
+}
+# A zombie (no init reaping in some containers) counts as dead.
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q "^[0-9]* ([^)]*) Z" "/proc/$1/stat" 2>/dev/null; }
+dead() { ! alive "$1"; }
+runs() { [ "$(grep -c '^run ' "$tmp/record" 2>/dev/null || echo 0)" -ge "$1" ]; }
+json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$tmp/out" "$1"; }
+
+# ---- lg size -------------------------------------------------------------------------
+size_is() { # EXPECTED RES [--hdr]
+	exp_mib=$1
+	shift
+	run lg size "$@"
+	expect "lg size $*" test "$rc" = 0 -a "$(cat "$tmp/out")" = "$exp_mib"
+}
+size_is 32 1920x1080
+size_is 32 1080p
+size_is 64 2560x1440
+size_is 64 1440p
+size_is 128 3840x2160
+size_is 128 2160p
+size_is 64 1920x1080 --hdr
+size_is 128 --hdr 2560x1440
+size_is 256 4k --hdr
+size_is 64 3440x1440
+golden size.json lg size 1440p --json
+golden size.bad lg size 1920by1080
+golden size.none lg size
+golden lg.none lg
+for sub in size start stop restart status; do
+	run lg $sub --help
+	expect "lg $sub --help" test "$rc" = 0
+	expect "lg $sub --help names its usage" has "usage: neuronctl lg $sub" "$tmp/out"
+done
+golden lg.unknown lg frob
+
+# ---- lg status on files made here --------------------------------------------------------
+mk() { "$PY" "$here/shm.py" make "$1" "$tmp/$2"; }
+# The first stale verdict takes the real timings (reads 200 ms apart, stale after 1 s);
+# the others shorten them to keep the suite quick.
+mk b7-stale b7-stale.shm
+golden status.b7-stale lg status --shm "$tmp/b7-stale.shm"
+G="--param lg.watch_ms=50 --param lg.stale_ms=200"
+for kind in empty zeros newer lgmp-v9 truncated tiny garbage b7-evil-hostver; do
+	mk $kind $kind.shm
+	golden status.$kind lg status --shm "$tmp/$kind.shm"
+done
+golden status.b7-stale.json lg status --json --shm "$tmp/b7-stale.shm"
+golden status.newer.json lg status --shm "$tmp/newer.shm" --json
+golden status.garbage.json lg status --shm "$tmp/garbage.shm" --json
+golden status.missing lg status --shm "$tmp/nowhere"
+G=""
+
+# B7 alive: a writer process moves the timestamp like a running host application.
+mk b7 alive.shm
+"$PY" "$here/shm.py" bump "$tmp/alive.shm" --every 10 --for 20000 --ready "$tmp/alive.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/alive.ready"
+golden status.b7-alive lg status --shm "$tmp/alive.shm"
+run lg status --shm "$tmp/alive.shm" --json
+expect "alive: host" test "$(json_get "['shm']['host']")" = alive
+expect "alive: layout" test "$(json_get "['shm']['layout']")" = b7
+expect "alive: host version" test "$(json_get "['shm']['kvmfr']['host_version']")" = B7
+expect "alive: no session change" test "$(json_get "['shm']['session_changed']")" = False
+# The writer stops: the same file turns stale.
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+run lg status --shm "$tmp/alive.shm" --json
+expect "stopped writer: stale" test "$rc" = 1 -a "$(json_get "['shm']['host']")" = stale
+
+# The host application restarts while we watch: a new session id.
+mk b7 restart.shm
+"$PY" "$here/shm.py" bump "$tmp/restart.shm" --every 1000 --restart-after 100 --for 20000 \
+	--ready "$tmp/restart.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/restart.ready"
+golden status.b7-restarted lg status --shm "$tmp/restart.shm"
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+
+# The default path is lg.shm under the sysroot.
+mkdir -p "$tmp/sys/dev/shm"
+mk newer sys/dev/shm/looking-glass
+run --sysroot "$tmp/sys" lg status
+expect "default shm under the sysroot" has "shared memory  $tmp/sys/dev/shm/looking-glass" "$tmp/out"
+expect "default shm: newer layout" has "layout         newer (LGMP header at offset 4096" "$tmp/out"
+# Nothing is written to the shared memory by a status read.
+cp "$tmp/sys/dev/shm/looking-glass" "$tmp/before"
+chmod 0444 "$tmp/sys/dev/shm/looking-glass"
+run --sysroot "$tmp/sys" lg status
+expect "status reads a read-only file" has "layout         newer" "$tmp/out"
+expect "status leaves the bytes alone" cmp -s "$tmp/before" "$tmp/sys/dev/shm/looking-glass"
+chmod 0660 "$tmp/sys/dev/shm/looking-glass"
+
+# ---- the VM's shared memory, from its domain XML -------------------------------------------
+cat >"$tmp/node.xml" <<EOF
+<node>
+  <domain type='test'>
+    <name>win11</name>
+    <memory>1048576</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>
+    </devices>
+  </domain>
+  <domain type='test'>
+    <name>nolg</name>
+    <memory>1048576</memory>
+    <os><type>hvm</type></os>
+  </domain>
+</node>
+EOF
+G="--connect test://$tmp/node.xml --sysroot $tmp/sys --param runtime_dir=$tmp/run"
+G="$G --param lg.watch_ms=50 --param lg.stale_ms=200"
+G="$G --param lg.client=$here/fake-client.sh --param lg.backoff_ms=20 --param lg.stop_ms=300"
+export FAKE_LG_RECORD="$tmp/record" FAKE_LG_MODES="$tmp/modes"
+golden vm.status-idle lg status win11
+golden vm.status-nolg lg status nolg
+golden vm.status-novm lg status ghost
+
+# ---- the client --------------------------------------------------------------------------
+unset DISPLAY WAYLAND_DISPLAY
+golden start.headless lg start win11
+export WAYLAND_DISPLAY=wayland-test
+golden start.nolg lg start nolg
+golden start.novm lg start ghost
+run --param lg.client= lg start win11
+expect "missing client: exit 1" test "$rc" = 1
+expect "missing client: how to install" has "install the Looking Glass client" "$tmp/err"
+mv "$tmp/sys/dev/shm/looking-glass" "$tmp/shm.away"
+run lg start win11
+expect "no shm yet: exit 1" test "$rc" = 1
+expect "no shm yet: says so" has "does not exist: start the VM first" "$tmp/err"
+mv "$tmp/shm.away" "$tmp/sys/dev/shm/looking-glass"
+
+# Start: the client gets -f PATH and the options; it runs under a supervisor.
+rm -f "$tmp/record" "$tmp/modes"
+run lg start --fullscreen --escape KEY_RIGHTCTRL --no-spice win11 -- app:renderer=EGL
+expect "start: exit 0" test "$rc" = 0
+expect "start: says started" has "started looking-glass-client for VM win11" "$tmp/out"
+wait_for runs 1
+printf 'run PID\n-f\n%s\nwin:fullScreen=yes\ninput:escapeKey=KEY_RIGHTCTRL\nspice:enable=no\napp:renderer=EGL\n' \
+	"$tmp/sys/dev/shm/looking-glass" >"$tmp/want"
+sed 's/^run [0-9]*$/run PID/' "$tmp/record" >"$tmp/got-args"
+expect "start: the client's arguments" cmp -s "$tmp/want" "$tmp/got-args"
+client=$(sed -n 's/^run //p' "$tmp/record" | tail -n 1)
+run lg status win11 --json
+expect "status: running" test "$(json_get "['client']['state']")" = running
+expect "status: client pid" test "$(json_get "['client']['client_pid']")" = "$client"
+sup=$(json_get "['client']['supervisor_pid']")
+expect "status: supervisor alive" alive "$sup"
+# A second start is refused, from another process.
+run lg start win11
+expect "second start: exit 1" test "$rc" = 1
+expect "second start: already supervised" has "already supervised" "$tmp/err"
+# Stop ends a client that ignores SIGTERM (SIGKILL after lg.stop_ms), and its supervisor.
+run lg stop win11
+expect "stop: exit 0" test "$rc" = 0
+expect "stop: client gone" dead "$client"
+expect "stop: supervisor gone" dead "$sup"
+expect "stop: SIGKILL was needed" has "ignored SIGTERM" "$tmp/run/lg-win11.log"
+golden vm.status-stopped lg status win11
+run lg stop win11
+expect "stop again: exit 1" test "$rc" = 1
+
+# Crashes are restarted with backoff.
+rm -f "$tmp/record"
+printf 'crash\nfail\n' >"$tmp/modes"
+run lg start win11
+expect "crashing start: exit 0" test "$rc" = 0
+wait_for runs 3
+sleep 0.1
+run lg status win11 --json
+expect "after two crashes: running" test "$(json_get "['client']['state']")" = running
+expect "after two crashes: 2 restarts" test "$(json_get "['client']['restarts']")" = 2
+expect "after two crashes: last exit" test "$(json_get "['client']['last_exit']" | cut -c1-13)" = "exit status 3"
+expect "log: the crash by signal" has "killed by signal 11" "$tmp/run/lg-win11.log"
+expect "log: the client's own output" has "failing on purpose" "$tmp/run/lg-win11.log"
+
+# Restart: a new supervisor and client, the old ones gone.
+old_sup=$(json_get "['client']['supervisor_pid']")
+old_client=$(json_get "['client']['client_pid']")
+run lg restart win11
+expect "restart: exit 0" test "$rc" = 0
+expect "restart: old client gone" dead "$old_client"
+expect "restart: old supervisor gone" dead "$old_sup"
+run lg status win11 --json
+expect "restart: running again" test "$(json_get "['client']['state']")" = running
+new_sup=$(json_get "['client']['supervisor_pid']")
+expect "restart: a new supervisor" test "$new_sup" != "$old_sup"
+
+# A supervisor killed outright leaves a stale pid file; its client dies with it.
+new_client=$(json_get "['client']['client_pid']")
+kill -9 "$new_sup"
+wait_for dead "$new_client"
+expect "killed supervisor: client died too" dead "$new_client"
+golden vm.status-stale lg status win11
+expect "stale pid file removed" test ! -e "$tmp/run/lg-win11.pid"
+
+# Repeated quick crashes: given up, with the last log lines shown.
+rm -f "$tmp/record" "$tmp/run/lg-win11.log"
+printf 'crash\ncrash\ncrash\ncrash\ncrash\ncrash\n' >"$tmp/modes"
+run --param lg.give_up=3 lg start win11
+wait_for test ! -e "$tmp/run/lg-win11.pid"
+golden vm.status-gave-up lg status win11
+run lg status win11 --json
+expect "gave up: json state" test "$(json_get "['client']['state']")" = gave-up
+# The same in the foreground: the command itself reports it.
+rm -f "$tmp/run/lg-win11.log"
+printf 'crash\ncrash\ncrash\n' >"$tmp/modes"
+run --param lg.give_up=3 lg start --foreground win11
+expect "foreground give-up: exit 1" test "$rc" = 1
+expect "foreground give-up: says so" has "crashed 3 times in a row" "$tmp/err"
+expect "foreground give-up: last lines" has "last lines of the log" "$tmp/err"
+expect "foreground give-up: log lines" has "mode crash" "$tmp/err"
+# In the foreground a clean exit of the client ends the supervision with success.
+printf 'exit0\n' >"$tmp/modes"
+run lg start --foreground win11
+expect "foreground clean exit: exit 0" test "$rc" = 0
+rm -f "$tmp/modes"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
