@@ -43,6 +43,14 @@
 	X(LG_NOCLIENT, "the Looking Glass client is not installed") \
 	X(LG_GAVEUP,  "the Looking Glass client kept crashing and was given up") \
 	/* agent, tls */ \
+	X(AGENT_CLOSED,  "the guest agent closed the connection") \
+	X(AGENT_PROTO,   "the guest agent broke the protocol") \
+	X(AGENT_FRAME,   "invalid agent frame") \
+	X(AGENT_TLS,     "the TLS handshake with the guest agent failed") \
+	X(AGENT_CERT,    "the peer's certificate is not the one pinned for this VM") \
+	X(AGENT_REMOTE,  "the guest agent refused the request") \
+	X(AGENT_NOCHANNEL, "the VM has no guest agent channel") \
+	X(AGENT_NOCERTS, "no agent certificates for this VM: run neuronctl agent certs VM") \
 	/* tui */
 
 enum nr_errcode {

@@ -1,0 +1,553 @@
+/* The agent wire format: frame reader, base64, message decoder and encoders.
+ * See docs/PROTOCOL.md sections 4 to 6. */
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "neuron/agent_proto.h"
+
+void nr_frame_reader_init(struct nr_frame_reader *r, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	r->cap = cap;
+	nr_buf_init(&r->frame);
+}
+
+void nr_frame_reader_done(struct nr_frame_reader *r)
+{
+	nr_buf_done(&r->frame);
+}
+
+/* The next STX or ETX in p[0..n), or NULL. Two memchr passes beat a byte loop on
+ * multi-megabyte chunk frames. */
+static const char *next_mark(const char *p, size_t n)
+{
+	const char *etx = memchr(p, NR_AGENT_ETX, n);
+	const char *stx = memchr(p, NR_AGENT_STX, etx ? (size_t)(etx - p) : n);
+
+	return stx ? stx : etx;
+}
+
+int nr_frame_reader_push(struct nr_frame_reader *r, const void *data, size_t len, size_t *used,
+			 const char **text, size_t *text_len, struct nr_error *err)
+{
+	const char *p = data, *end = p + len;
+
+	while (p < end) {
+		if (!r->in_frame) {
+			const char *stx = memchr(p, NR_AGENT_STX, (size_t)(end - p));
+			if (!stx) {
+				r->garbage += (unsigned long)(end - p);
+				p = end;
+				break;
+			}
+			r->garbage += (unsigned long)(stx - p);
+			p = stx + 1;
+			r->in_frame = true;
+			r->overlong = false;
+			r->frame.len = 0;
+			continue;
+		}
+		const char *mark = next_mark(p, (size_t)(end - p));
+		size_t n = (size_t)((mark ? mark : end) - p);
+		if (!r->overlong) {
+			if (r->frame.len + n > r->cap) {
+				r->overlong = true;
+				nr_buf_done(&r->frame);
+			} else {
+				nr_buf_append(&r->frame, p, n);
+				if (r->frame.oom) {
+					nr_buf_done(&r->frame);
+					*used = (size_t)(p - (const char *)data);
+					return nr_error_set(err, -NR_E_NOMEM, NULL);
+				}
+			}
+		}
+		p += n;
+		if (!mark)
+			break;
+		p++;
+		if (*mark == NR_AGENT_STX) {
+			/* A new frame starts inside this one: the partial frame was cut. */
+			bool was_overlong = r->overlong;
+			r->overlong = false;
+			r->frame.len = 0;
+			r->bad++;
+			*used = (size_t)(p - (const char *)data);
+			if (was_overlong)
+				nr_error_set(err, -NR_E_AGENT_FRAME, "frame over %zu bytes dropped", r->cap);
+			else
+				nr_error_set(err, -NR_E_AGENT_FRAME, "frame cut by a new STX before its ETX");
+			return NR_FRAME_BAD;
+		}
+		r->in_frame = false;
+		*used = (size_t)(p - (const char *)data);
+		if (r->overlong) {
+			r->overlong = false;
+			r->bad++;
+			nr_error_set(err, -NR_E_AGENT_FRAME, "frame over %zu bytes dropped", r->cap);
+			return NR_FRAME_BAD;
+		}
+		nr_buf_append(&r->frame, "", 0); /* make sure data is allocated and NUL-terminated */
+		if (r->frame.oom) {
+			nr_buf_done(&r->frame);
+			return nr_error_set(err, -NR_E_NOMEM, NULL);
+		}
+		*text = r->frame.data;
+		*text_len = r->frame.len;
+		return NR_FRAME_OK;
+	}
+	*used = len;
+	return NR_FRAME_MORE;
+}
+
+void nr_frame_wrap(struct nr_buf *out, const char *text, size_t len)
+{
+	char c = NR_AGENT_STX;
+
+	nr_buf_append(out, &c, 1);
+	nr_buf_append(out, text, len);
+	c = NR_AGENT_ETX;
+	nr_buf_append(out, &c, 1);
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void nr_base64_encode(struct nr_buf *out, const void *data, size_t len)
+{
+	const unsigned char *s = data;
+	size_t olen = (len + 2) / 3 * 4, i;
+	char *o;
+
+	nr_buf_append(out, "", 0);
+	if (out->oom || olen == 0)
+		return;
+	if (out->cap - out->len <= olen) {
+		size_t cap = out->len + olen + 1;
+		char *p = realloc(out->data, cap);
+		if (!p) {
+			out->oom = true;
+			return;
+		}
+		out->data = p;
+		out->cap = cap;
+	}
+	o = out->data + out->len;
+	for (i = 0; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = b64chars[(v >> 6) & 63];
+		*o++ = b64chars[v & 63];
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = '=';
+		*o++ = '=';
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = b64chars[(v >> 6) & 63];
+		*o++ = '=';
+	}
+	out->len += olen;
+	out->data[out->len] = '\0';
+}
+
+static signed char b64val[256];
+
+static void b64_table(void)
+{
+	if (b64val['B'])
+		return;
+	memset(b64val, -1, sizeof(b64val));
+	for (int i = 0; i < 64; i++)
+		b64val[(unsigned char)b64chars[i]] = (signed char)i;
+}
+
+int nr_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t pad = 0, n, i, o = 0, full;
+	unsigned char *buf;
+	int a, b, c, d;
+
+	b64_table();
+	if (len % 4)
+		return -NR_E_PARSE;
+	if (len && s[len - 1] == '=')
+		pad = s[len - 2] == '=' ? 2 : 1;
+	n = len / 4 * 3 - pad;
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -NR_E_NOMEM;
+	full = pad ? len - 4 : len;
+	for (i = 0; i < full; i += 4) {
+		a = b64val[s[i]], b = b64val[s[i + 1]], c = b64val[s[i + 2]], d = b64val[s[i + 3]];
+		if ((a | b | c | d) < 0)
+			goto bad;
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		buf[o++] = (unsigned char)(v >> 16);
+		buf[o++] = (unsigned char)(v >> 8);
+		buf[o++] = (unsigned char)v;
+	}
+	if (pad) {
+		a = b64val[s[i]], b = b64val[s[i + 1]];
+		c = pad == 2 ? 0 : b64val[s[i + 2]];
+		if ((a | b | c) < 0)
+			goto bad;
+		/* Non-canonical padding bits would let two strings decode to the same bytes. */
+		if ((pad == 2 && (b & 15)) || (pad == 1 && (c & 3)))
+			goto bad;
+		buf[o++] = (unsigned char)(a << 2 | b >> 4);
+		if (pad == 1)
+			buf[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
+	}
+	*out = buf;
+	*out_len = n;
+	return 0;
+bad:
+	free(buf);
+	return -NR_E_PARSE;
+}
+
+bool nr_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str, *end = s + len;
+
+	while (s < end) {
+		/* ASCII fast path, eight bytes at a time. */
+		while (end - s >= 8) {
+			uint64_t w;
+			memcpy(&w, s, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			/* a zero byte in w? */
+			if ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)
+				return false;
+			s += 8;
+		}
+		if (s >= end)
+			break;
+		unsigned c = *s;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		size_t n;
+		unsigned cp;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 2, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 3, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 4, cp = c & 0x07;
+		else
+			return false;
+		if ((size_t)(end - s) < n)
+			return false;
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+const char *nr_msg_kind_name(enum nr_msg_kind kind)
+{
+	switch (kind) {
+	case NR_MSG_REQUEST: return "request";
+	case NR_MSG_REPLY: return "reply";
+	case NR_MSG_CHUNK: return "chunk";
+	case NR_MSG_EVENT: return "event";
+	case NR_MSG_SYNC: return "sync";
+	case NR_MSG_SYNC_ACK: return "sync-ack";
+	}
+	return "?";
+}
+
+#define ID_MAX 9007199254740991LL /* 2^53 - 1 */
+
+static bool digits(const char **p, const char *end, long long *v)
+{
+	const char *s = *p;
+	long long x = 0;
+
+	if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9'))
+		return false;
+	while (s < end && *s >= '0' && *s <= '9') {
+		x = x * 10 + (*s - '0');
+		if (x > ID_MAX)
+			return false;
+		s++;
+	}
+	*p = s;
+	*v = x;
+	return true;
+}
+
+static bool lit(const char **p, const char *end, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* Chunk frames are most of the bytes of a big transfer: the exact shape our encoder
+ * writes, {"id":N,"chunk":N,"data":"BASE64"}, is decoded without building a JSON tree.
+ * Anything else goes the general way (and means the same thing). Returns 1 when it
+ * took the frame, 0 when the general path must. */
+static int decode_chunk_fast(const char *text, size_t len, struct nr_msg *m)
+{
+	const char *p = text, *end = text + len, *b64;
+	long long id, seq;
+
+	if (!lit(&p, end, "{\"id\":") || !digits(&p, end, &id) || !lit(&p, end, ",\"chunk\":") ||
+	    !digits(&p, end, &seq) || !lit(&p, end, ",\"data\":\""))
+		return 0;
+	b64 = p;
+	if (end - p < 2 || end[-1] != '}' || end[-2] != '"')
+		return 0;
+	if (nr_base64_decode(b64, (size_t)(end - 2 - b64), &m->data, &m->data_len) < 0)
+		return 0;
+	m->kind = NR_MSG_CHUNK;
+	m->id = id;
+	m->seq = seq;
+	return 1;
+}
+
+static json_object *member(json_object *o, const char *key, json_type type)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+static bool get_id(json_object *root, long long *id, bool null_ok)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(root, "id", &v))
+		return false;
+	if (!v || json_object_is_type(v, json_type_null)) {
+		*id = -1;
+		return null_ok;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return false;
+	*id = json_object_get_int64(v);
+	return *id >= 1 && *id <= ID_MAX;
+}
+
+static int bad(struct nr_msg *m, struct nr_error *err, const char *why)
+{
+	json_object_put(m->root);
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+	return nr_error_set(err, -NR_E_AGENT_FRAME, "invalid agent message: %s", why);
+}
+
+int nr_msg_decode(const char *text, size_t len, struct nr_msg *m, struct nr_error *err)
+{
+	json_tokener *tok;
+	json_object *v, *root;
+
+	memset(m, 0, sizeof(*m));
+	m->id = -1;
+	if (len > NR_AGENT_FRAME_MAX)
+		return bad(m, err, "over the size cap");
+	if (!nr_utf8_valid(text, len))
+		return bad(m, err, "not valid UTF-8 (or a NUL byte)");
+	if (decode_chunk_fast(text, len, m))
+		return 0;
+	tok = json_tokener_new_ex(16);
+	if (!tok)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		json_object_put(root);
+		json_tokener_free(tok);
+		return bad(m, err, "not valid JSON");
+	}
+	json_tokener_free(tok);
+	m->root = root;
+	if (!json_object_is_type(root, json_type_object))
+		return bad(m, err, "not a JSON object");
+
+	if ((v = member(root, "sync", json_type_string))) {
+		m->kind = NR_MSG_SYNC;
+		m->name = json_object_get_string(v);
+	} else if ((v = member(root, "sync-ack", json_type_string))) {
+		m->kind = NR_MSG_SYNC_ACK;
+		m->name = json_object_get_string(v);
+	} else if ((v = member(root, "event", json_type_string))) {
+		m->kind = NR_MSG_EVENT;
+		m->name = json_object_get_string(v);
+		m->body = member(root, "data", json_type_object);
+	} else if (json_object_object_get_ex(root, "chunk", &v)) {
+		json_object *d = member(root, "data", json_type_string);
+		m->kind = NR_MSG_CHUNK;
+		if (!json_object_is_type(v, json_type_int) || (m->seq = json_object_get_int64(v)) < 0)
+			return bad(m, err, "chunk without a sequence number");
+		if (!get_id(root, &m->id, false))
+			return bad(m, err, "chunk without a valid id");
+		if (!d || nr_base64_decode(json_object_get_string(d), (size_t)json_object_get_string_len(d),
+					   &m->data, &m->data_len) < 0)
+			return bad(m, err, "chunk data is not base64");
+	} else if ((v = member(root, "op", json_type_string))) {
+		m->kind = NR_MSG_REQUEST;
+		m->name = json_object_get_string(v);
+		if (!get_id(root, &m->id, false))
+			return bad(m, err, "request without a valid id");
+		if (json_object_object_get_ex(root, "args", &v) && !json_object_is_type(v, json_type_object))
+			return bad(m, err, "request args is not an object");
+		m->body = member(root, "args", json_type_object);
+	} else if ((v = member(root, "ok", json_type_boolean))) {
+		m->kind = NR_MSG_REPLY;
+		m->ok = json_object_get_boolean(v);
+		if (!get_id(root, &m->id, true))
+			return bad(m, err, "reply without a valid id");
+		if (m->ok) {
+			m->body = member(root, "result", json_type_object);
+		} else {
+			json_object *e = member(root, "error", json_type_object);
+			m->err_code = nr_msg_str(e, "code", "failed");
+			m->err_message = nr_msg_str(e, "message", "");
+		}
+	} else {
+		return bad(m, err, "neither a request, a reply, a chunk, an event nor a sync");
+	}
+	return 0;
+}
+
+void nr_msg_done(struct nr_msg *m)
+{
+	if (!m)
+		return;
+	json_object_put(m->root);
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *nr_msg_str(const struct json_object *body, const char *key, const char *def)
+{
+	json_object *v;
+
+	if (!body || !json_object_object_get_ex((json_object *)body, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return def;
+	return json_object_get_string(v);
+}
+
+long long nr_msg_int(const struct json_object *body, const char *key, long long def)
+{
+	json_object *v;
+
+	if (!body || !json_object_object_get_ex((json_object *)body, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return def;
+	return json_object_get_int64(v);
+}
+
+static void put_object(struct nr_buf *out, json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	if (!s) {
+		out->oom = true;
+		return;
+	}
+	nr_frame_wrap(out, s, len);
+}
+
+static json_object *get_or_new(json_object *body)
+{
+	return body ? json_object_get(body) : json_object_new_object();
+}
+
+void nr_msg_put_request(struct nr_buf *out, long long id, const char *op, struct json_object *args)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "op", json_object_new_string(op));
+	json_object_object_add(o, "args", get_or_new(args));
+	put_object(out, o);
+	json_object_put(o);
+}
+
+void nr_msg_put_result(struct nr_buf *out, long long id, struct json_object *result)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", id > 0 ? json_object_new_int64(id) : NULL);
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "result", get_or_new(result));
+	put_object(out, o);
+	json_object_put(o);
+}
+
+void nr_msg_put_error(struct nr_buf *out, long long id, const char *code, const char *message)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(message ? message : ""));
+	json_object_object_add(o, "id", id > 0 ? json_object_new_int64(id) : NULL);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", e);
+	put_object(out, o);
+	json_object_put(o);
+}
+
+void nr_msg_put_event(struct nr_buf *out, const char *name, struct json_object *data)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "event", json_object_new_string(name));
+	json_object_object_add(o, "data", get_or_new(data));
+	put_object(out, o);
+	json_object_put(o);
+}
+
+void nr_msg_put_chunk(struct nr_buf *out, long long id, long long seq, const void *data, size_t len)
+{
+	char c = NR_AGENT_STX;
+
+	nr_buf_append(out, &c, 1);
+	nr_buf_printf(out, "{\"id\":%lld,\"chunk\":%lld,\"data\":\"", id, seq);
+	nr_base64_encode(out, data, len);
+	nr_buf_puts(out, "\"}");
+	c = NR_AGENT_ETX;
+	nr_buf_append(out, &c, 1);
+}
+
+void nr_msg_put_sync(struct nr_buf *out, bool ack, const char *nonce)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, ack ? "sync-ack" : "sync", json_object_new_string(nonce));
+	put_object(out, o);
+	json_object_put(o);
+}

@@ -1,0 +1,100 @@
+/* The guest agent wire format (docs/PROTOCOL.md): STX + JSON + ETX frames, base64 chunks,
+ * and the decoder that turns a frame into a message. Shared by the host client, the
+ * reference agent and the fuzz target; no I/O here. */
+#ifndef NEURON_AGENT_PROTO_H
+#define NEURON_AGENT_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "neuron/error.h"
+#include "neuron/util.h"
+
+#define NR_AGENT_CHANNEL      "org.neuronos.agent.0"
+#define NR_AGENT_VERSION      1
+#define NR_AGENT_STX          0x02
+#define NR_AGENT_ETX          0x03
+#define NR_AGENT_FRAME_MAX    (1024u * 1024u)      /* JSON text between STX and ETX */
+#define NR_AGENT_CHUNK_MAX    786432u              /* decoded bytes in one chunk (1 MiB once in base64) */
+#define NR_AGENT_TRANSFER_MAX (64u * 1024u * 1024u) /* one chunked payload */
+
+/* Incremental frame reader. Embedded: _init/_done. */
+struct nr_frame_reader {
+	size_t cap;                 /* the size cap of one frame */
+	bool in_frame;              /* an STX was seen, no ETX yet */
+	bool overlong;              /* the current frame passed the cap: dropped up to its ETX */
+	struct nr_buf frame;        /* the current frame's text */
+	unsigned long garbage;      /* count of bytes dropped outside frames */
+	unsigned long bad;          /* frames dropped (oversize, cut by an STX) */
+};
+
+enum nr_frame_result {
+	NR_FRAME_MORE = 0,          /* all input consumed, no frame completed */
+	NR_FRAME_OK = 1,            /* a frame: text and text_len valid until the next call */
+	NR_FRAME_BAD = 2,           /* a frame was dropped; err says why; the reader goes on */
+};
+
+void nr_frame_reader_init(struct nr_frame_reader *r, size_t cap);
+void nr_frame_reader_done(struct nr_frame_reader *r);
+/* Consume input up to the end of at most one frame; *used says how much. Returns an
+ * nr_frame_result, or -NR_E_NOMEM. */
+int nr_frame_reader_push(struct nr_frame_reader *r, const void *data, size_t len, size_t *used,
+			 const char **text, size_t *text_len, struct nr_error *err);
+
+/* Append STX text ETX to out. */
+void nr_frame_wrap(struct nr_buf *out, const char *text, size_t len);
+
+/* Standard base64 with padding, no line breaks. */
+void nr_base64_encode(struct nr_buf *out, const void *data, size_t len);
+/* Decode into a malloc'd buffer; -NR_E_PARSE on a bad string. */
+int nr_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+
+/* True when s[0..len) is valid UTF-8 without NUL bytes. */
+bool nr_utf8_valid(const char *s, size_t len);
+
+enum nr_msg_kind {
+	NR_MSG_REQUEST,             /* {"id","op","args"} */
+	NR_MSG_REPLY,               /* {"id","ok","result"|"error"} */
+	NR_MSG_CHUNK,               /* {"id","chunk","data"} */
+	NR_MSG_EVENT,               /* {"event","data"} */
+	NR_MSG_SYNC,                /* {"sync"} (clear text only) */
+	NR_MSG_SYNC_ACK,            /* {"sync-ack"} (clear text only) */
+};
+
+struct json_object;
+
+/* One decoded frame. Strings are borrowed from the message and live until nr_msg_done. */
+struct nr_msg {
+	enum nr_msg_kind kind;
+	long long id;               /* -1 when absent or null */
+	const char *name;           /* op, event name, or the sync nonce */
+	bool ok;                    /* reply */
+	const char *err_code;       /* reply with ok false: "bad-request" ... */
+	const char *err_message;
+	long long seq;              /* chunk */
+	unsigned char *data;        /* chunk: decoded bytes (owned) */
+	size_t data_len;
+	struct json_object *body;   /* args, result or event data (borrowed; NULL when absent) */
+	struct json_object *root;   /* owned */
+};
+
+/* Decode one frame's text. -NR_E_AGENT_FRAME (err says why) for anything that is not a
+ * valid message; m needs nr_msg_done only after success. */
+int nr_msg_decode(const char *text, size_t len, struct nr_msg *m, struct nr_error *err);
+void nr_msg_done(struct nr_msg *m);
+const char *nr_msg_kind_name(enum nr_msg_kind kind);
+
+/* Members of a body (args/result/data), with defaults when absent or of another type. */
+const char *nr_msg_str(const struct json_object *body, const char *key, const char *def);
+long long nr_msg_int(const struct json_object *body, const char *key, long long def);
+
+/* Encoders: each appends one whole frame (STX ... ETX) to out. body may be NULL; it is
+ * borrowed. */
+void nr_msg_put_request(struct nr_buf *out, long long id, const char *op, struct json_object *args);
+void nr_msg_put_result(struct nr_buf *out, long long id, struct json_object *result);
+void nr_msg_put_error(struct nr_buf *out, long long id, const char *code, const char *message);
+void nr_msg_put_event(struct nr_buf *out, const char *name, struct json_object *data);
+void nr_msg_put_chunk(struct nr_buf *out, long long id, long long seq, const void *data, size_t len);
+void nr_msg_put_sync(struct nr_buf *out, bool ack, const char *nonce);
+
+#endif
