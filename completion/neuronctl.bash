@@ -14,17 +14,23 @@ _neuronctl_help()
 }
 
 # The entries of a help section ("Commands:", "Subcommands:"): the first word of each
-# indented line up to the next blank line.
+# indented line up to the next blank line, or the second where the first is the command
+# itself ("  gpu bind ADDR   ...").
 _neuronctl_section_words()
 {
-	local section=$1 line in=0
+	local section=$1 cmd=${2-} line in=0
+	local -a w
 	while IFS= read -r line; do
 		if [[ $line == "$section" ]]; then
 			in=1
 		elif ((in)); then
 			[[ -z $line || $line != " "* ]] && break
-			line=${line#"${line%%[! ]*}"}
-			printf '%s\n' "${line%% *}"
+			read -r -a w <<<"$line"
+			if [[ ${w[0]} == "$cmd" && ${#w[@]} -gt 1 ]]; then
+				printf '%s\n' "${w[1]}"
+			else
+				printf '%s\n' "${w[0]}"
+			fi
 		fi
 	done
 }
@@ -77,7 +83,8 @@ _neuronctl_vms()
 {
 	local line
 	"$_neuronctl_prog" "${_neuronctl_global[@]}" vm list --json 2>/dev/null | while IFS= read -r line; do
-		[[ $line =~ \"name\":[[:space:]]*\"([^\"]+)\" ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+		# the top-level objects' names only (json-c's pretty print: 4 spaces in)
+		[[ $line =~ ^"    "\"name\":[[:space:]]*\"([^\"]+)\" ]] && printf '%s\n' "${BASH_REMATCH[1]}"
 	done
 }
 
@@ -147,7 +154,7 @@ _neuronctl()
 		fi
 		if ((${#path[@]} == 0)); then
 			path=("$w")
-		elif ((nops == 0)) && _neuronctl_section_words "Subcommands:" <<<"$help" | grep -qx -- "$w"; then
+		elif ((nops == 0)) && _neuronctl_section_words "Subcommands:" "${path[0]}" <<<"$help" | grep -qx -- "$w"; then
 			path+=("$w")
 		else
 			((nops++))
@@ -175,7 +182,7 @@ _neuronctl()
 		COMPREPLY=($(compgen -W "${commands[*]} help" -- "$cur"))
 		return 0
 	fi
-	local subs=$(_neuronctl_section_words "Subcommands:" <<<"$help")
+	local subs=$(_neuronctl_section_words "Subcommands:" "${path[0]}" <<<"$help")
 	if [[ -n $subs ]] && ((nops == 0)); then
 		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
 		return 0

@@ -13,6 +13,7 @@
 #                                                     the Looking Glass user): never active
 #   /usr/lib/tmpfiles.d/neuron.conf                   neuron's state and runtime directories
 #   /usr/lib/udev/rules.d/70-neuron-kvmfr.rules       /dev/kvmfr* for the kvm group
+#   /usr/share/doc/neuron/                            README.md, PROTOCOL.md and the other docs
 #   /usr/share/man/man1, man8                         neuronctl(1), neuron-tui(1), neuron-agent(8)
 #   /usr/share/bash-completion/completions/neuronctl  bash completion
 #   /etc/neuron/                                      (SYSCONFDIR) an empty directory for the
@@ -35,6 +36,8 @@ INSTALL      ?= install
 TEMPLATES := $(wildcard templates/*.xml)
 PROFILES  := $(wildcard config/profiles/*.yaml)
 EXAMPLES  := $(wildcard config/examples/*)
+DOCS      := README.md $(wildcard docs/*.md)
+DOCDIR    ?= $(DATADIR)/doc/neuron
 MAN1      := docs/neuronctl.1 $(if $(TUI_SRC),docs/neuron-tui.1)
 MAN8      := $(if $(AGENT_SRC),docs/neuron-agent.8)
 DEMO      := $(BUILD)/sysroots/demo
@@ -59,10 +62,12 @@ install: all $(DEMO)/.stamp
 	$(if $(MAN8),$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 	$(INSTALL) -D -m 0644 completion/neuronctl.bash $(DESTDIR)$(BASHCOMPDIR)/neuronctl
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/neuron
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/neuronctl $(DESTDIR)$(BINDIR)/neuron-tui $(DESTDIR)$(BINDIR)/neuron-agent
-	rm -rf $(DESTDIR)$(NEURONDIR)
+	rm -rf $(DESTDIR)$(NEURONDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(TMPFILESDIR)/neuron.conf $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
 	rm -f $(DESTDIR)$(MANDIR)/man1/neuronctl.1 $(DESTDIR)$(MANDIR)/man1/neuron-tui.1 \
 		$(DESTDIR)$(MANDIR)/man8/neuron-agent.8

@@ -25,9 +25,11 @@ check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 # run PROG ARGS...: stdout in $tmp/out, stderr in $tmp/err, exit status in $rc.
 run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 
-# The entries of a help section ("Commands:", "Subcommands:").
+# The entries of a help section ("Commands:", "Subcommands:"): the first word of each line,
+# or the second where the first is the command itself ("  gpu bind ADDR   ...").
 section_words() {
-	awk -v s="$1" '$0 == s { in_s = 1; next } in_s && ($0 == "" || $0 !~ /^ /) { exit } in_s { print $1 }'
+	awk -v s="$1" -v c="${2:-}" '$0 == s { in_s = 1; next } in_s && ($0 == "" || $0 !~ /^ /) { exit }
+		in_s { print ($1 == c && NF > 1 ? $2 : $1) }'
 }
 # The options ("--name") of a help text's "Options:" (or other) section.
 section_options() {
@@ -92,7 +94,7 @@ help_ok() {
 	fi
 }
 
-subcommands_of() { "$NEURONCTL" "$@" --help 2>/dev/null | section_words "Subcommands:"; }
+subcommands_of() { "$NEURONCTL" "$@" --help 2>/dev/null | section_words "Subcommands:" "$1"; }
 
 for c in $commands; do
 	help_ok "$c"
@@ -169,6 +171,21 @@ for st in 0 1 2; do
 	awk '/^EXIT STATUS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s { print }' "$man1" |
 		grep -qE "^ +$st( |$)" || bad "neuronctl.1 EXIT STATUS does not document $st"
 done
+
+# Every key of neuron-tui's key table (tui/keys.c) is in neuron-tui.1's KEYS.
+if [ -f "$top/tui/keys.c" ] && [ -f "$tmp/neuron-tui.1.txt" ]; then
+	awk '/^KEYS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s { print }' "$tmp/neuron-tui.1.txt" >"$tmp/keys"
+	keys=$(sed -n 's/^[[:space:]]*{[^,]*,[[:space:]]*"\([^"]*\)",[[:space:]]*TUI_ACT_.*/\1/p' "$top/tui/keys.c" | sort -u)
+	check "tui/keys.c has keys" test -n "$keys"
+	for k in $keys; do
+		# a tag line of the section: "       F1, ?", "       s"
+		if awk -v k="$k" '/^       [^ ]/ { n = split($0, w, /[ ,]+/); for (i = 1; i <= n; i++) if (w[i] == k) f = 1 } END { exit !f }' "$tmp/keys"; then
+			ok
+		else
+			bad "neuron-tui.1 KEYS does not document the key '$k' (tui/keys.c)"
+		fi
+	done
+fi
 
 # ---- bash completion -------------------------------------------------------------------------
 bash "$here/completion.sh" "$top/completion/neuronctl.bash" "$NEURONCTL" >"$tmp/comp" 2>&1
