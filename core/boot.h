@@ -1,0 +1,45 @@
+/* Text edits of boot configuration files, each pure (text in, text out) and keeping
+ * every byte it does not need to change. Private to core/ (and its unit tests). */
+#ifndef NEURON_BOOT_H
+#define NEURON_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when the kernel command line already satisfies param ("intel_iommu=on" is
+ * satisfied by "intel_iommu=on,igfx_off"; the last occurrence wins, as in the kernel). */
+bool nr_boot_param_satisfied(const char *cmdline, const char *param);
+/* The params of want[] (NULL-terminated) that cmdline lacks, space-joined ("" when
+ * none). malloc'd, NULL on OOM. */
+char *nr_boot_missing_params(const char *cmdline, const char *const *want);
+
+/* /etc/default/grub: the effective GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT
+ * (shell quoting and $GRUB_CMDLINE_LINUX_DEFAULT self-references evaluated), joined. */
+char *nr_grub_cmdline(const char *text);
+/* Add the missing params to the last GRUB_CMDLINE_LINUX_DEFAULT assignment, inside its
+ * final quotes (or a new quoted segment). A new assignment when there is none. */
+char *nr_grub_add_params(const char *text, const char *const *want);
+
+/* A systemd-boot entry: every "options" line joined. */
+char *nr_sdboot_cmdline(const char *text);
+/* Append the missing params to the last options line (or add one). */
+char *nr_sdboot_add_params(const char *text, const char *const *want);
+/* True when the entry boots a Linux kernel ("linux" key). */
+bool nr_sdboot_is_linux(const char *text);
+
+/* /etc/kernel/cmdline: the whole file is the command line. */
+char *nr_kernel_cmdline_add_params(const char *text, const char *const *want);
+
+/* mkinitcpio.conf (bash): the items of the last NAME=(...) or NAME="..." assignment. */
+char **nr_mkinitcpio_array(const char *text, const char *name, size_t *n);
+/* Put the missing items first in the array NAME (a new NAME=(...) line when absent).
+ * For MODULES, "vfio-pci" and "vfio_pci" are the same module. */
+char *nr_mkinitcpio_prepend(const char *text, const char *name, const char *const *items);
+
+/* /etc/initramfs-tools/modules: append the missing modules, one a line. */
+char *nr_initramfs_tools_add_modules(const char *text, const char *const *modules);
+
+/* "6.1.0-13-amd64" -> 601 (major * 100 + minor); -1 when it does not parse. */
+int nr_kernel_version_code(const char *release);
+
+#endif

@@ -1,0 +1,106 @@
+/* The VFIO set-up of a target root: which devices go to vfio-pci at boot, how the
+ * target boots (initramfs generator, boot loader), and the plan (neuron/plan.h) that
+ * writes it. Everything is read from the files under the ctx's "root"; the devices
+ * come from a scan of the sysroot. */
+#ifndef NEURON_VFIO_H
+#define NEURON_VFIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "neuron/ctx.h"
+#include "neuron/error.h"
+#include "neuron/plan.h"
+#include "neuron/scan.h"
+
+#define NR_VFIO_PLAN_NAME "vfio"
+
+enum nr_initramfs {
+	NR_INITRAMFS_UNKNOWN,
+	NR_INITRAMFS_MKINITCPIO,
+	NR_INITRAMFS_DRACUT,
+	NR_INITRAMFS_TOOLS,             /* Debian's initramfs-tools */
+};
+
+/* How the target boots, as read from its files. */
+struct nr_boot_setup {
+	enum nr_initramfs initramfs;
+	char initramfs_evidence[256];   /* "/etc/mkinitcpio.conf and /usr/bin/mkinitcpio" */
+	bool mkinitcpio_dropins;        /* /etc/mkinitcpio.conf.d/ exists */
+	bool grub;                      /* /etc/default/grub and a grub.cfg */
+	char grub_cfg[128];             /* "/boot/grub/grub.cfg" */
+	char **sdboot_entries;          /* systemd-boot type #1 entries with a linux line */
+	size_t n_sdboot_entries;
+	bool kernel_cmdline;            /* /etc/kernel/cmdline (UKIs, kernel-install) */
+	bool kernel_install_uki;        /* /etc/kernel/install.conf says layout=uki */
+	bool ukis;                      /* unified kernel images in an ESP's EFI/Linux */
+	char **kernels;                 /* installed kernel versions (lib/modules) */
+	size_t n_kernels;
+	bool needs_virqfd;              /* some installed kernel is older than 6.2 */
+	char problem[768];              /* why the setup is unknown, and what to do by hand */
+};
+
+/* Detect the boot setup under the ctx's root. initramfs forces the generator
+ * ("mkinitcpio", "dracut", "initramfs-tools") when several are installed; NULL detects.
+ * Returns 0 even when the setup is unknown (problem says why); errors are I/O and
+ * -NR_E_ESCAPE. */
+int nr_boot_detect(const struct nr_ctx *ctx, const char *initramfs, struct nr_boot_setup *out,
+		   struct nr_error *err);
+void nr_boot_setup_done(struct nr_boot_setup *b);
+const char *nr_initramfs_name(enum nr_initramfs i);     /* "mkinitcpio", ..., "unknown" */
+/* True when the setup has an initramfs generator and at least one place for the
+ * kernel command line. */
+bool nr_boot_known(const struct nr_boot_setup *b);
+
+struct nr_vfio_opts {
+	const char *const *gpus;        /* NULL-terminated addresses; NULL or empty: the best GPU */
+	bool force;                     /* allow the boot GPU */
+	bool include_group;             /* pass every blocker of the group too */
+	const char *initramfs;          /* force the generator (see nr_boot_detect), NULL: detect */
+};
+
+/* A VFIO plan with what it decided. */
+struct nr_vfio_plan {
+	struct nr_plan *plan;           /* owned */
+	char **gpus;                    /* the GPUs chosen, by address */
+	size_t n_gpus;
+	char **devices;                 /* every device that goes to vfio-pci */
+	size_t n_devices;
+	char **ids;                     /* "10de:1b80" */
+	size_t n_ids;
+	bool bind_by_address;           /* an id is shared with a host device */
+	char **collisions;              /* the host devices that share an id */
+	size_t n_collisions;
+	char **blockers;                /* devices passed along with --include-group */
+	size_t n_blockers;
+	char params[128];               /* kernel parameters wanted: "intel_iommu=on iommu=pt" */
+	struct nr_boot_setup boot;
+};
+
+/* Plan the VFIO set-up of the GPU(s) on the scanned machine for the ctx's root.
+ * Refusals, each with its reason and the way forward in err: -NR_E_NOIOMMU,
+ * -NR_E_NOGPU, -NR_E_NODEVICE (not a GPU), -NR_E_BOOTGPU (unless force),
+ * -NR_E_GROUP (unless include_group), -NR_E_BOOTSETUP, -NR_E_ESCAPE. */
+int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
+		     const struct nr_vfio_opts *opts, struct nr_vfio_plan **out, struct nr_error *err);
+void nr_vfio_plan_free(struct nr_vfio_plan *vp);
+
+/* Where the VFIO set-up stands: the journal under root and the running kernel. */
+struct nr_vfio_status {
+	struct nr_plan_status plan;     /* state NONE: not configured by neuron */
+	char **gpus;                    /* configured GPUs (from the journal) */
+	size_t n_gpus;
+	char **devices;                 /* configured devices */
+	size_t n_devices;
+	char **bound;                   /* devices on vfio-pci in the running kernel (sysroot) */
+	size_t n_bound;
+	bool all_bound;                 /* every configured device is on vfio-pci now */
+	bool iommu_params;              /* the running kernel's cmdline has the IOMMU parameters */
+};
+
+/* scan may be NULL (the running kernel is then not looked at). */
+int nr_vfio_status_read(const struct nr_ctx *ctx, const struct nr_scan *scan,
+			struct nr_vfio_status *st, struct nr_error *err);
+void nr_vfio_status_done(struct nr_vfio_status *st);
+
+#endif
