@@ -297,7 +297,8 @@ int nr_bind_apply(const struct nr_ctx *ctx, const struct nr_bind_plan *plan, str
 	for (size_t i = 0; i < plan->n_writes; i++) {
 		const struct nr_bind_write *w = &plan->writes[i];
 		size_t len = strlen(w->value);
-		int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+		/* O_TRUNC as the shell's "echo X > FILE" does: the same on sysfs, and whole values in a fake tree */
+		int fd = open(w->path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 		ssize_t n;
 
 		if (fd < 0)

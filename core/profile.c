@@ -1220,9 +1220,12 @@ int nr_profile_parse(const char *text, size_t len, const char *file, struct nr_p
 	if (tmpl_node->type != YAML_SCALAR_NODE || template_index(scalar(tmpl_node)) < 0) {
 		const char *t = tmpl_node->type == YAML_SCALAR_NODE ? scalar(tmpl_node) : "";
 		const char *best = NULL;
+		size_t best_d = 3;
 		for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
-			if (distance(t, templates[i]) <= 2)
+			if (distance(t, templates[i]) < best_d) {
+				best_d = distance(t, templates[i]);
 				best = templates[i];
+			}
 		rc = nr_error_set(err, -NR_E_INVAL, "%s:%zu:%zu: template: unknown template '%s'; %s%s%s", r.file,
 				  tmpl_node->start_mark.line + 1, tmpl_node->start_mark.column + 1, t,
 				  best ? "did you mean '" : "use windows11, windows10 or linux", best ? best : "",
@@ -1235,7 +1238,8 @@ int nr_profile_parse(const char *text, size_t len, const char *file, struct nr_p
 	r.p = p;
 	if ((rc = set_str(&p->file, r.file, err)) < 0 ||
 	    (rc = add_mark(p, "template", (unsigned)tmpl_node->start_mark.line + 1,
-			   (unsigned)tmpl_node->start_mark.column + 1)) < 0)
+			   (unsigned)tmpl_node->start_mark.column + 1)) < 0 ||
+	    (rc = add_mark(p, "", (unsigned)root->start_mark.line + 1, (unsigned)root->start_mark.column + 1)) < 0)
 		goto out;
 	rc = read_mapping(&r, root, "");
 	if (rc == 0)

@@ -1,0 +1,330 @@
+/* Profiles: the example files, defaults, editing through the API, sizes, and every bad
+ * profile with its message and place (file:line:column). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "neuron/profile.h"
+#include "neuron/scan.h"
+
+static struct nr_profile *parse_ok(const char *yaml)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+
+	if (nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, &err) < 0)
+		fail_msg("parse failed: %s", err.msg);
+	return p;
+}
+
+/* The message for a bad profile, which must fail. */
+static const char *parse_bad(const char *yaml, struct nr_error *err)
+{
+	struct nr_profile *p = (struct nr_profile *)1;
+
+	memset(err, 0, sizeof(*err));
+	assert_true(nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, err) < 0);
+	assert_null(p);
+	assert_true(err->code < 0);
+	return err->msg;
+}
+
+static struct nr_scan *load(const char *machine)
+{
+	const char *dir = getenv("SYSROOTS");
+	char path[4096];
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+	struct nr_scan *scan = NULL;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, machine);
+	assert_int_equal(nr_ctx_set(ctx, "sysroot", path, &err), 0);
+	if (nr_scan_new(ctx, &scan, &err) < 0)
+		fail_msg("scan of %s failed: %s", machine, err.msg);
+	nr_ctx_free(ctx);
+	return scan;
+}
+
+static void test_example_windows11(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+	char *s;
+
+	if (nr_profile_load("config/profiles/windows11.yaml", &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p->name, "win11");
+	assert_string_equal(p->template_name, "windows11");
+	assert_true(p->memory == 16ull << 30);
+	assert_int_equal(p->vcpus, 8);
+	assert_int_equal(p->pinning, NR_PINNING_AUTO);
+	assert_string_equal(p->disk.path, "/var/lib/libvirt/images/win11.qcow2");
+	assert_true(p->disk.size == 128ull << 30);
+	assert_int_equal(p->gpu, NR_PROFILE_GPU_AUTO);
+	assert_true(p->lg.enabled);
+	assert_int_equal(p->lg.width, 2560);
+	assert_int_equal(p->lg.height, 1440);
+	assert_true(nr_profile_tpm(p));
+	assert_true(p->secure_boot);
+	assert_null(p->network);
+	s = nr_profile_get(p, "memory");
+	assert_string_equal(s, "16G");
+	free(s);
+	nr_profile_free(p);
+}
+
+static void test_example_windows10_and_linux(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+
+	if (nr_profile_load("config/profiles/windows10.yaml", &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(p->gpu, NR_PROFILE_GPU_ADDR);
+	assert_string_equal(p->gpu_addr, "0000:01:00.0");
+	assert_int_equal(p->lg.backend, NR_LG_KVMFR);
+	assert_string_equal(p->lg.kvmfr_device, "/dev/kvmfr0");
+	assert_false(nr_profile_tpm(p)); /* auto is off for Windows 10 */
+	assert_string_equal(p->network, "default");
+	nr_profile_free(p);
+
+	if (nr_profile_load("config/profiles/linux.yaml", &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(p->domain_type, "qemu");
+	assert_true(p->disk.none);
+	assert_false(p->lg.enabled);
+	assert_string_equal(p->boot.kernel, "/var/lib/neuron/guest/vmlinuz");
+	assert_string_equal(p->boot.cmdline, "console=ttyS0 panic=-1 quiet");
+	nr_profile_free(p);
+}
+
+/* The TUI's wizard: a template's defaults, then edits key by key with the YAML's checks. */
+static void test_edit_through_api(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+	char *s;
+
+	assert_int_equal(nr_profile_new("windows11", "gaming", &p, &err), 0);
+	assert_true(p->memory == 8ull << 30);
+	s = nr_profile_get(p, "disk.path");
+	assert_string_equal(s, "/var/lib/libvirt/images/gaming.qcow2");
+	free(s);
+	assert_int_equal(nr_profile_set(p, "memory", "24G", &err), 0);
+	assert_true(p->memory == 24ull << 30);
+	assert_int_equal(nr_profile_set(p, "cpu.vcpus", "12", &err), 0);
+	assert_int_equal(nr_profile_set(p, "looking_glass.resolution", "4k", &err), 0);
+	assert_int_equal(p->lg.width, 3840);
+	assert_int_equal(nr_profile_set(p, "gpu", "01:00.0", &err), 0);
+	assert_string_equal(p->gpu_addr, "0000:01:00.0");
+	assert_int_equal(nr_profile_set(p, "hostdevs.usb", "046D:C52B", &err), 0);
+	assert_int_equal(nr_profile_set(p, "hostdevs.usb", "1050:0407", &err), 0);
+	s = nr_profile_get(p, "hostdevs.usb");
+	assert_string_equal(s, "046d:c52b, 1050:0407");
+	free(s);
+	assert_int_equal(nr_profile_set(p, "hostdevs.usb", "046d:c52b", &err), -NR_E_EXISTS);
+	assert_string_equal(err.msg, "hostdevs.usb: 046d:c52b is listed twice");
+	/* NULL: back to the template's default */
+	assert_int_equal(nr_profile_set(p, "memory", NULL, &err), 0);
+	assert_true(p->memory == 8ull << 30);
+	/* the same message the YAML would give */
+	assert_int_equal(nr_profile_set(p, "memroy", "4G", &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "unknown key 'memroy'; did you mean 'memory'?");
+	assert_int_equal(nr_profile_set(p, "looking_glass.resolutoin", "4k", &err), -NR_E_INVAL);
+	assert_string_equal(err.msg,
+			    "unknown key 'looking_glass.resolutoin'; did you mean 'looking_glass.resolution'?");
+	assert_int_equal(nr_profile_set(p, "memory", "16 GB", &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "memory: size '16 GB' has a space; write 16G");
+	/* every key in the schema can be read back */
+	for (size_t i = 0; nr_profile_key(i, NULL); i++) {
+		const char *k = nr_profile_key(i, NULL);
+		char *v = nr_profile_get(p, k);
+		if (strcmp(k, "cpu") && strcmp(k, "hostdevs") && strcmp(k, "boot"))
+			assert_non_null(v);
+		free(v);
+	}
+	nr_profile_free(p);
+	assert_int_equal(nr_profile_new("windows12", "x", &p, &err), -NR_E_INVAL);
+	assert_null(p);
+}
+
+static void test_sizes(void **state)
+{
+	struct nr_error err = { 0 };
+	uint64_t b;
+	char buf[32];
+
+	assert_int_equal(nr_parse_size("16G", &b, &err), 0);
+	assert_true(b == 16ull << 30);
+	assert_int_equal(nr_parse_size("512M", &b, &err), 0);
+	assert_true(b == 512ull << 20);
+	assert_int_equal(nr_parse_size("2TiB", &b, &err), 0);
+	assert_true(b == 2ull << 40);
+	assert_int_equal(nr_parse_size("64k", &b, &err), 0);
+	assert_true(b == 64ull << 10);
+	assert_int_equal(nr_parse_size("-1G", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "size '-1G' is negative; sizes are like 16G or 512M");
+	assert_int_equal(nr_parse_size("16 GB", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "size '16 GB' has a space; write 16G");
+	assert_int_equal(nr_parse_size("16GB", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "size '16GB': GB is ambiguous (1000 or 1024?); write 16G (binary units)");
+	assert_int_equal(nr_parse_size("1.5G", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg,
+			    "size '1.5G' has a fraction; use whole numbers of a smaller unit (1536M, not 1.5G)");
+	assert_int_equal(nr_parse_size("4096", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "size '4096' has no unit; write 4096G or 4096M");
+	assert_int_equal(nr_parse_size("99999999999T", &b, &err), -NR_E_INVAL);
+	assert_int_equal(nr_parse_size("8X", &b, &err), -NR_E_INVAL);
+	assert_string_equal(err.msg, "size '8X' has an unknown unit 'X'; use K, M, G or T");
+	assert_string_equal(nr_size_str(1536ull << 20, buf), "1536M");
+	assert_string_equal(nr_size_str(16ull << 30, buf), "16G");
+}
+
+/* One bad profile per rule: message and place. */
+static void test_bad_profiles(void **state)
+{
+	struct nr_error err;
+
+	assert_string_equal(parse_bad("name: a\ntemplate: windows11\nmemroy: 4G\n", &err),
+			    "t.yaml:3:1: unknown key 'memroy'; did you mean 'memory'?");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ncpu:\n  vcpu: 4\n", &err),
+			    "t.yaml:4:3: unknown key 'cpu.vcpu'; did you mean 'cpu.vcpus'?");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nfrobnicate: 1\n", &err),
+			    "t.yaml:3:1: unknown key 'frobnicate' (docs/profiles.md lists the keys)");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nmemory: 16 GB\n", &err),
+			    "t.yaml:3:9: memory: size '16 GB' has a space; write 16G");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ndisk:\n  size: -1G\n", &err),
+			    "t.yaml:4:9: disk.size: size '-1G' is negative; sizes are like 16G or 512M");
+	assert_string_equal(parse_bad("name: a\ntemplate: windows11\ntpm: false\n", &err),
+			    "t.yaml:3:6: Windows 11 needs a TPM 2.0: set 'tpm: auto' or 'tpm: true' (swtpm emulates it)");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nname: b\n", &err),
+			    "t.yaml:3:1: duplicate key 'name' (first given at line 1); keep one");
+	assert_string_equal(parse_bad("template: linux\n", &err), "t.yaml:1:1: missing key 'name': every profile names its VM");
+	assert_string_equal(parse_bad("name: a\n", &err),
+			    "t.yaml:1:1: missing key 'template' (windows11, windows10 or linux)");
+	assert_string_equal(parse_bad("name: a\ntemplate: windos11\n", &err),
+			    "t.yaml:2:11: template: unknown template 'windos11'; did you mean 'windows11'?");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ngpu: 1:2:3\n", &err),
+			    "t.yaml:3:6: gpu: '1:2:3' is not valid; use auto, none, or a PCI address like 0000:01:00.0");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nmemory: [1, 2]\n", &err),
+			    "t.yaml:3:9: 'memory' takes a single value, not a list");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ncpu: 4\n", &err),
+			    "t.yaml:3:6: 'cpu' holds keys (cpu.KEY: value), not a value");
+	assert_string_equal(parse_bad("name: a/b\ntemplate: linux\n", &err),
+			    "t.yaml:1:7: name: a VM name cannot hold '/' or control characters");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ncpu:\n  vcpus: 6\n  cores: 4\n  threads: 2\n", &err),
+			    "t.yaml:5:10: cpu: sockets x cores x threads is 8 but vcpus is 6; make them agree");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nhostdevs:\n  usb: [046d:c52b, 046d:c52b]\n", &err),
+			    "t.yaml:4:20: hostdevs.usb: 046d:c52b is listed twice");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nlooking_glass:\n  backend: kvmfr\n", &err),
+			    "t.yaml:4:12: looking_glass: the kvmfr backend needs 'device: /dev/kvmfr0'");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nboot:\n  initrd: /i\n", &err),
+			    "t.yaml:4:11: boot: initrd and cmdline need 'kernel' too");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\nfirmware: bios\nsecure_boot: true\n", &err),
+			    "t.yaml:4:14: secure_boot needs 'firmware: efi'");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\niso: relative.iso\n", &err),
+			    "t.yaml:3:6: iso: 'relative.iso' is not an absolute path (it must start with /)");
+	assert_string_equal(parse_bad("name: [a\n", &err) , "t.yaml:2:1: YAML syntax: did not find expected ',' or ']' while parsing a flow sequence");
+	assert_string_equal(parse_bad("- a\n- b\n", &err), "t.yaml:1:1: a profile is a mapping of keys (name: win11 ...)");
+}
+
+/* Rules against the machine: the GPU exists and is isolated. */
+static void test_check_against_machine(void **state)
+{
+	struct nr_scan *nv = load("intel-nvidia"), *shared = load("shared-group"), *off = load("iommu-off");
+	struct nr_error err = { 0 };
+	struct nr_profile *p;
+	const struct nr_gpu *g;
+
+	p = parse_ok("name: a\ntemplate: windows11\ngpu: auto\n");
+	assert_int_equal(nr_profile_check(p, nv, &err), 0);
+	g = nr_profile_gpu(p, nv);
+	assert_non_null(g);
+	assert_string_equal(nv->devices[g->dev].addr, "0000:01:00.0");
+	assert_true(nr_profile_nvidia_workaround(p, nv));
+	assert_int_equal(nr_profile_check(p, off, &err), -NR_E_NOIOMMU);
+	assert_string_equal(err.msg, "t.yaml:3:6: the IOMMU is off, so no device can be passed through: "
+			    "run 'neuronctl check', or set 'gpu: none'");
+	nr_profile_free(p);
+
+	p = parse_ok("name: a\ntemplate: windows10\ngpu: \"0000:09:00.0\"\n");
+	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
+	assert_string_equal(err.msg, "t.yaml:3:6: gpu: there is no PCI device 0000:09:00.0 on this machine "
+			    "(see 'neuronctl scan')");
+	nr_profile_free(p);
+
+	p = parse_ok("name: a\ntemplate: windows10\ngpu: 02:00.0\n");
+	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
+	assert_string_equal(err.msg, "t.yaml:3:6: gpu: 0000:02:00.0 is not a GPU (class 0108)");
+	nr_profile_free(p);
+
+	/* shared-group: the GPU shares its group with other devices */
+	for (size_t i = 0; i < shared->n_gpus; i++) {
+		const struct nr_gpu *sg = &shared->gpus[i];
+		char yaml[128];
+		if (sg->isolated)
+			continue;
+		snprintf(yaml, sizeof(yaml), "name: a\ntemplate: windows10\ngpu: %s\n", shared->devices[sg->dev].addr);
+		p = parse_ok(yaml);
+		assert_int_equal(nr_profile_check(p, shared, &err), -NR_E_REFUSED);
+		assert_non_null(strstr(err.msg, "t.yaml:3:6: gpu: "));
+		assert_non_null(strstr(err.msg, "is not isolated: its IOMMU group also holds "));
+		assert_non_null(strstr(err.msg, shared->devices[sg->blockers[0]].addr));
+		nr_profile_free(p);
+	}
+
+	p = parse_ok("name: a\ntemplate: linux\nhostdevs:\n  pci: [\"0000:02:00.0\", \"0000:07:00.0\"]\n");
+	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
+	assert_string_equal(err.msg, "t.yaml:4:25: hostdevs.pci: there is no PCI device 0000:07:00.0 on this machine");
+	nr_profile_free(p);
+
+	p = parse_ok("name: a\ntemplate: windows10\ngpu: auto\nhostdevs:\n  pci: [\"0000:01:00.1\"]\n");
+	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_EXISTS);
+	assert_string_equal(err.msg, "t.yaml:5:9: hostdevs.pci: 0000:01:00.1 already goes in with the GPU; remove it here");
+	nr_profile_free(p);
+
+	nr_scan_free(nv);
+	nr_scan_free(shared);
+	nr_scan_free(off);
+}
+
+/* Values from YAML are data: quotes, null, booleans in their YAML spellings. */
+static void test_yaml_forms(void **state)
+{
+	struct nr_profile *p = parse_ok("name: \"<win&'\\\"11>\"\ntemplate: windows10\nlooking_glass: false\n"
+					"agent: no\niso: ~\ntpm: yes\ngpu: none\ndisk: none\n");
+
+	assert_string_equal(p->name, "<win&'\"11>");
+	assert_false(p->lg.enabled);
+	assert_false(p->agent);
+	assert_null(p->iso);
+	assert_int_equal(p->tpm, NR_ON);
+	assert_true(p->disk.none);
+	nr_profile_free(p);
+	/* a mapping for looking_glass turns it on for a template that has it off */
+	p = parse_ok("name: a\ntemplate: linux\nlooking_glass:\n  resolution: 1440p\n  hdr: true\n");
+	assert_true(p->lg.enabled);
+	assert_true(p->lg.hdr);
+	nr_profile_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example_windows11),
+		cmocka_unit_test(test_example_windows10_and_linux),
+		cmocka_unit_test(test_edit_through_api),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_bad_profiles),
+		cmocka_unit_test(test_check_against_machine),
+		cmocka_unit_test(test_yaml_forms),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
