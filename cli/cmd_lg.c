@@ -1,13 +1,23 @@
 /* neuronctl lg: Looking Glass shared memory size, set-up, the supervised client, and
  * whether the guest's host application runs. */
 #include <json-c/json.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "neuron/lg.h"
+#include "neuron/plan.h"
 #include "neuron/util.h"
 #include "neuron/virt.h"
+
+struct lg_sub {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
 
 static const int json_flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 			      JSON_C_TO_STRING_NOSLASHESCAPE;
@@ -48,14 +58,14 @@ static void flags_first(int argc, char **argv, const struct cli_flag *flags)
 }
 
 /* Log lines from a file we wrote, but with the client's output in them: clean each. */
-static void put_lines(FILE *f, const char *text)
+static void put_lines_indent(FILE *f, const char *text, const char *indent)
 {
 	const char *p = text;
 
 	while (p && *p) {
 		size_t n = strcspn(p, "\n");
 		char *line = strndup(p, n);
-		fputs("  ", f);
+		fputs(indent, f);
 		cli_put_clean(f, line);
 		fputc('\n', f);
 		free(line);
@@ -63,6 +73,11 @@ static void put_lines(FILE *f, const char *text)
 		if (*p)
 			p++;
 	}
+}
+
+static void put_lines(FILE *f, const char *text)
+{
+	put_lines_indent(f, text, "  ");
 }
 
 /* ---- lg size ---------------------------------------------------------------------- */
@@ -472,16 +487,379 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+
+/* ---- lg setup plan|apply|revert|status ------------------------------------------------------ */
+
+static const char setup_options[] =
+	"  --mode shm|kvmfr     /dev/shm/looking-glass (default) or the kvmfr module's /dev/kvmfr0\n"
+	"  --user NAME          who runs the client (default: $SUDO_USER, else you)\n"
+	"  --group NAME         the group of the file or device (default: kvm)\n"
+	"  --size MIB           IVSHMEM size, a power of two (default: from --resolution)\n"
+	"  --resolution WxH     size for this resolution (default 1920x1080), with --hdr for HDR\n"
+	"  --hdr                HDR frames (twice the size)\n"
+	"  --yes                apply or revert without asking\n"
+	"  --json               (plan, status) print JSON\n";
+
+struct setup_args {
+	bool hdr, yes, json;
+	const char *mode, *user, *group, *size, *resolution;
+	enum nr_lg_mode m;
+	bool mode_given;
+	struct nr_lg_setup s;
+	char user_buf[64];
+};
+
+static int setup_parse(struct cli *cli, int argc, char **argv, struct setup_args *a, int *rc)
+{
+	const struct cli_flag flags[] = {
+		{ "mode=", NULL, &a->mode, NULL },
+		{ "user=", NULL, &a->user, NULL },
+		{ "group=", NULL, &a->group, NULL },
+		{ "size=", NULL, &a->size, NULL },
+		{ "resolution=", NULL, &a->resolution, NULL },
+		{ "hdr", &a->hdr, NULL, NULL },
+		{ "yes", &a->yes, NULL, NULL },
+		{ "json", &a->json, NULL, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	unsigned w = 1920, h = 1080;
+	int argi;
+
+	flags_first(argc, argv, flags);
+	if (cli_parse_flags(cli, argc, argv, flags, setup_options, &argi, rc))
+		return 1;
+	if (argi < argc) {
+		*rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
+		return 1;
+	}
+	a->m = NR_LG_MODE_SHM;
+	a->mode_given = a->mode != NULL;
+	if (a->mode && nr_lg_mode_parse(a->mode, &a->m) < 0) {
+		*rc = cli_usage_error(cli, "--mode is shm or kvmfr, not '%s'", a->mode);
+		return 1;
+	}
+	if (a->resolution && nr_lg_parse_resolution(a->resolution, &w, &h) < 0) {
+		*rc = cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 4k)",
+				      a->resolution);
+		return 1;
+	}
+	a->s.size_mib = nr_lg_shm_size_mib(w, h, a->hdr);
+	if (a->size) {
+		char *end;
+		unsigned long v = strtoul(a->size, &end, 10);
+		if (*end || end == a->size || v > 65536) {
+			*rc = cli_usage_error(cli, "--size takes a number of MiB, not '%s'", a->size);
+			return 1;
+		}
+		a->s.size_mib = (unsigned)v;
+	}
+	if (!a->user) {
+		const char *sudo = getenv("SUDO_USER");
+		if (sudo && *sudo) {
+			a->user = sudo;
+		} else if (getuid() != 0) {
+			struct passwd *pw = getpwuid(getuid());
+			if (pw) {
+				snprintf(a->user_buf, sizeof(a->user_buf), "%s", pw->pw_name);
+				a->user = a->user_buf;
+			}
+		}
+	}
+	a->s.mode = a->m;
+	a->s.user = a->user;
+	a->s.group = a->group;
+	return 0;
+}
+
+static void show_plan(struct cli *cli, const struct nr_plan *plan, const struct setup_args *a)
+{
+	char *now = nr_lg_setup_now(plan);
+
+	printf("Looking Glass set-up, %s mode, %u MiB, for user ", nr_lg_mode_name(a->m), a->s.size_mib);
+	cli_put_clean(stdout, a->s.user);
+	printf(", on ");
+	cli_put_clean(stdout, nr_ctx_get(cli->ctx, "root"));
+	printf(" (plan %s)\n", nr_plan_name(plan));
+	for (size_t i = 0; i < nr_plan_n_edits(plan); i++) {
+		const struct nr_plan_edit *e = nr_plan_edit(plan, i);
+		char *diff;
+
+		printf("\n%s %s: %s\n", !e->changes ? "unchanged" : e->kind == NR_PLAN_CREATE ? "create" :
+		       e->kind == NR_PLAN_REMOVE ? "remove" : "edit", e->path, e->why);
+		if (!e->changes)
+			continue;
+		diff = nr_plan_edit_diff(plan, i);
+		put_lines_indent(stdout, diff, "");
+		free(diff);
+	}
+	if (now) {
+		printf("\nnow: %s\n", now);
+		free(now);
+	}
+	for (size_t i = 0; i < nr_plan_n_notes(plan); i++) {
+		printf("\nnote: ");
+		cli_put_clean(stdout, nr_plan_note(plan, i));
+		putchar('\n');
+	}
+}
+
+static json_object *plan_json(const struct nr_plan *plan, const struct setup_args *a)
+{
+	json_object *o = json_object_new_object(), *edits = json_object_new_array(),
+		    *notes = json_object_new_array();
+	char *now = nr_lg_setup_now(plan);
+
+	json_object_object_add(o, "plan", json_object_new_string(nr_plan_name(plan)));
+	json_object_object_add(o, "mode", json_object_new_string(nr_lg_mode_name(a->m)));
+	json_object_object_add(o, "user", json_object_new_string(a->s.user));
+	json_object_object_add(o, "size_mib", json_object_new_int((int)a->s.size_mib));
+	for (size_t i = 0; i < nr_plan_n_edits(plan); i++) {
+		const struct nr_plan_edit *e = nr_plan_edit(plan, i);
+		json_object *x = json_object_new_object();
+		char *diff = nr_plan_edit_diff(plan, i);
+
+		json_object_object_add(x, "path", json_object_new_string(e->path));
+		json_object_object_add(x, "why", json_object_new_string(e->why));
+		json_object_object_add(x, "changes", json_object_new_boolean(e->changes));
+		json_object_object_add(x, "diff", json_object_new_string(diff ? diff : ""));
+		json_object_array_add(edits, x);
+		free(diff);
+	}
+	json_object_object_add(o, "edits", edits);
+	json_object_object_add(o, "now", now ? json_object_new_string(now) : NULL);
+	for (size_t i = 0; i < nr_plan_n_notes(plan); i++)
+		json_object_array_add(notes, json_object_new_string(nr_plan_note(plan, i)));
+	json_object_object_add(o, "notes", notes);
+	free(now);
+	return o;
+}
+
+static void plan_output(void *userdata, enum nr_plan_event ev, const char *text)
+{
+	(void)userdata;
+	if (ev == NR_PLAN_EV_OUTPUT) {
+		cli_put_clean(stdout, text);
+		return;
+	}
+	printf("%s", ev == NR_PLAN_EV_NOTE ? "note: " : ev == NR_PLAN_EV_COMMAND ? "running: " : "  ");
+	cli_put_clean(stdout, text);
+	putchar('\n');
+}
+
+static bool confirm(const char *question)
+{
+	char line[32];
+
+	printf("%s [y/N] ", question);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+static int setup_plan(struct cli *cli, int argc, char **argv)
+{
+	struct setup_args a = { 0 };
+	struct nr_error err = { 0 };
+	struct nr_plan *plan;
+	int rc;
+
+	if (setup_parse(cli, argc, argv, &a, &rc))
+		return rc;
+	if (nr_lg_setup_plan(cli->ctx, &a.s, &plan, &err) < 0)
+		return cli_fail(cli, &err);
+	if (a.json) {
+		json_object *o = plan_json(plan, &a);
+		print_json(o);
+		json_object_put(o);
+	} else {
+		char *now = nr_lg_setup_now(plan);
+		show_plan(cli, plan, &a);
+		if (nr_plan_is_noop(plan) && !now)
+			printf("\nNothing to change: the set-up is in place.\n");
+		else
+			printf("\nNothing was written. Apply it with: neuronctl lg setup apply --mode %s\n",
+			       nr_lg_mode_name(a.m));
+		free(now);
+	}
+	nr_plan_free(plan);
+	return EXIT_OK;
+}
+
+static int setup_apply(struct cli *cli, int argc, char **argv)
+{
+	struct setup_args a = { 0 };
+	struct nr_error err = { 0 };
+	struct nr_plan_opts opts = { .output = plan_output };
+	struct nr_plan_result res = { 0 };
+	struct nr_plan *plan;
+	char *now;
+	int rc;
+
+	if (setup_parse(cli, argc, argv, &a, &rc))
+		return rc;
+	if (nr_lg_setup_plan(cli->ctx, &a.s, &plan, &err) < 0)
+		return cli_fail(cli, &err);
+	now = nr_lg_setup_now(plan);
+	show_plan(cli, plan, &a);
+	putchar('\n');
+	if (!a.yes && !(nr_plan_is_noop(plan) && !now) && !confirm("Apply this plan?")) {
+		printf("Nothing was written.\n");
+		free(now);
+		nr_plan_free(plan);
+		return EXIT_FAIL;
+	}
+	free(now);
+	rc = nr_lg_setup_apply(cli->ctx, plan, &opts, &res, &err);
+	nr_plan_free(plan);
+	if (rc < 0)
+		return cli_fail(cli, &err);
+	if (res.files_changed == 0)
+		printf("Nothing changed: the set-up was already in place.\n");
+	else
+		printf("Applied: %u file%s changed, %u already in place. Undo with: neuronctl lg setup "
+		       "revert --mode %s\n", res.files_changed, res.files_changed == 1 ? "" : "s",
+		       res.files_unchanged, nr_lg_mode_name(a.m));
+	return EXIT_OK;
+}
+
+static int setup_revert(struct cli *cli, int argc, char **argv)
+{
+	struct setup_args a = { 0 };
+	struct nr_plan_opts opts = { .output = plan_output };
+	int rc, reverted = 0, failed = 0;
+
+	if (setup_parse(cli, argc, argv, &a, &rc))
+		return rc;
+	for (int m = NR_LG_MODE_SHM; m <= NR_LG_MODE_KVMFR; m++) {
+		struct nr_plan_status st;
+		struct nr_plan_result res = { 0 };
+		struct nr_error err = { 0 };
+
+		if (a.mode_given && (enum nr_lg_mode)m != a.m)
+			continue;
+		if (nr_plan_status_read(cli->ctx, nr_lg_setup_plan_name(m), &st, &err) < 0) {
+			failed++;
+			cli_fail(cli, &err);
+			continue;
+		}
+		if (st.state == NR_PLAN_STATE_NONE) {
+			nr_plan_status_done(&st);
+			continue;
+		}
+		printf("Reverting the Looking Glass %s set-up (%s):\n", nr_lg_mode_name(m),
+		       nr_plan_state_name(st.state));
+		for (size_t i = 0; i < st.n_files; i++) {
+			printf("  %s ", st.files[i].created ? "remove" : "restore");
+			cli_put_clean(stdout, st.files[i].path);
+			putchar('\n');
+		}
+		nr_plan_status_done(&st);
+		if (!a.yes && !confirm("Revert?")) {
+			printf("Nothing was changed.\n");
+			return EXIT_FAIL;
+		}
+		if (nr_lg_setup_revert(cli->ctx, m, &opts, &res, &err) < 0) {
+			failed++;
+			cli_fail(cli, &err);
+			continue;
+		}
+		reverted++;
+		printf("Reverted: %u file%s restored or removed.\n", res.files_changed,
+		       res.files_changed == 1 ? "" : "s");
+	}
+	if (failed)
+		return EXIT_FAIL;
+	if (!reverted) {
+		fprintf(stderr, "%s: lg: nothing to revert: no Looking Glass set-up is recorded on %s\n",
+			cli->prog, nr_ctx_get(cli->ctx, "root"));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int setup_status(struct cli *cli, int argc, char **argv)
+{
+	struct setup_args a = { 0 };
+	json_object *root = NULL;
+	int rc;
+
+	if (setup_parse(cli, argc, argv, &a, &rc))
+		return rc;
+	if (a.json)
+		root = json_object_new_object();
+	for (int m = NR_LG_MODE_SHM; m <= NR_LG_MODE_KVMFR; m++) {
+		struct nr_plan_status st;
+		struct nr_error err = { 0 };
+
+		if (a.mode_given && (enum nr_lg_mode)m != a.m)
+			continue;
+		if (nr_plan_status_read(cli->ctx, nr_lg_setup_plan_name(m), &st, &err) < 0) {
+			json_object_put(root);
+			return cli_fail(cli, &err);
+		}
+		if (root) {
+			json_object *o = json_object_new_object(), *files = json_object_new_array();
+			json_object_object_add(o, "state", json_object_new_string(nr_plan_state_name(st.state)));
+			for (size_t i = 0; i < st.n_files; i++) {
+				json_object *f = json_object_new_object();
+				json_object_object_add(f, "path", json_object_new_string(st.files[i].path));
+				json_object_object_add(f, "created", json_object_new_boolean(st.files[i].created));
+				json_object_object_add(f, "modified", json_object_new_boolean(st.files[i].modified));
+				json_object_array_add(files, f);
+			}
+			json_object_object_add(o, "files", files);
+			json_object_object_add(root, nr_lg_mode_name(m), o);
+		} else {
+			printf("%-6s %s", nr_lg_mode_name(m), nr_plan_state_name(st.state));
+			if (st.state == NR_PLAN_STATE_APPLYING)
+				printf(": an apply was interrupted; run 'lg setup apply' to finish it or "
+				       "'lg setup revert' to roll it back");
+			else if (st.state == NR_PLAN_STATE_REVERTING)
+				printf(": a revert was interrupted; run 'lg setup revert' to finish it");
+			putchar('\n');
+			for (size_t i = 0; i < st.n_files; i++) {
+				printf("       ");
+				cli_put_clean(stdout, st.files[i].path);
+				printf("%s%s\n", st.files[i].created ? " (created)" : "",
+				       st.files[i].modified ? " (changed since by someone else)" : "");
+			}
+		}
+		nr_plan_status_done(&st);
+	}
+	if (root) {
+		print_json(root);
+		json_object_put(root);
+	}
+	return EXIT_OK;
+}
+
+static const struct lg_sub setup_subs[] = {
+	{ "plan", setup_plan, "lg setup plan [OPTIONS]",
+	  "show the set-up as diffs (tmpfiles.d rule, or modprobe.d, modules-load.d, udev, qemu.conf); "
+	  "writes nothing" },
+	{ "apply", setup_apply, "lg setup apply [OPTIONS] [--yes]",
+	  "apply the set-up with backups and a journal (and create the shm file now)" },
+	{ "revert", setup_revert, "lg setup revert [--mode shm|kvmfr] [--yes]",
+	  "restore every file the set-up changed, byte for byte, and remove what it created" },
+	{ "status", setup_status, "lg setup status [--mode shm|kvmfr] [--json]",
+	  "which set-up is applied, or interrupted" },
+};
+
+static int run_table(struct cli *cli, int argc, char **argv, const struct lg_sub *table, size_t n);
+
+static int lg_setup(struct cli *cli, int argc, char **argv)
+{
+	return run_table(cli, argc, argv, setup_subs, sizeof(setup_subs) / sizeof(setup_subs[0]));
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
-static const struct lg_sub {
-	const char *name;
-	int (*run)(struct cli *cli, int argc, char **argv);
-	const char *usage;
-	const char *help;
-} subs[] = {
+static const struct lg_sub subs[] = {
 	{ "size", lg_size, "lg size WIDTHxHEIGHT [--hdr] [--json]",
 	  "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128; HDR doubles)" },
+	{ "setup", lg_setup, "lg setup plan|apply|revert|status [OPTIONS]",
+	  "set up the shared memory on the target root (shm file or kvmfr), as a plan" },
 	{ "start", lg_start, "lg start [OPTIONS] VM [-- CLIENT-ARGS]",
 	  "run looking-glass-client on the VM's shared memory, supervised (restarted after a crash)" },
 	{ "stop", lg_stop, "lg stop VM",
@@ -493,27 +871,32 @@ static const struct lg_sub {
 };
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
-int cmd_lg(struct cli *cli, int argc, char **argv)
+static int run_table(struct cli *cli, int argc, char **argv, const struct lg_sub *table, size_t n)
 {
 	const char *usage = cli->usage, *help = cli->help;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		FILE *f = argc < 2 ? stderr : stdout;
 		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, usage, help);
-		for (size_t i = 0; i < NSUBS; i++)
-			fprintf(f, "  %-8s %s\n", subs[i].name, subs[i].help);
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "  %-8s %s\n", table[i].name, table[i].help);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
-	for (size_t i = 0; i < NSUBS; i++) {
-		if (strcmp(argv[1], subs[i].name) == 0) {
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], table[i].name) == 0) {
 			int rc;
-			cli->usage = subs[i].usage;
-			cli->help = subs[i].help;
-			rc = subs[i].run(cli, argc - 1, argv + 1);
+			cli->usage = table[i].usage;
+			cli->help = table[i].help;
+			rc = table[i].run(cli, argc - 1, argv + 1);
 			cli->usage = usage;
 			cli->help = help;
 			return rc;
 		}
 	}
 	return cli_usage_error(cli, "unknown subcommand '%s'", argv[1]);
+}
+
+int cmd_lg(struct cli *cli, int argc, char **argv)
+{
+	return run_table(cli, argc, argv, subs, NSUBS);
 }

@@ -11,6 +11,9 @@
 #include "neuron/error.h"
 
 struct nr_virt;
+struct nr_plan;
+struct nr_plan_opts;
+struct nr_plan_result;
 
 /* ---- size ---------------------------------------------------------------- */
 
@@ -164,5 +167,40 @@ void nr_lg_sup_info_done(struct nr_lg_sup_info *info);
 const char *nr_lg_sup_state_name(enum nr_lg_sup_state s);
 /* The runtime directory the pid, state and log files live in (malloc'd). */
 char *nr_lg_runtime_dir(const struct nr_ctx *ctx);
+
+/* ---- set-up on the target root (a plan of the engine in plan.h) ------------------ */
+
+enum nr_lg_mode {
+	NR_LG_MODE_SHM,         /* /dev/shm/looking-glass, made by systemd-tmpfiles */
+	NR_LG_MODE_KVMFR,       /* the kvmfr module's /dev/kvmfr0 */
+};
+
+struct nr_lg_setup {
+	enum nr_lg_mode mode;
+	const char *user;       /* who runs the client (owner of the file or device) */
+	const char *group;      /* NULL: "kvm" */
+	unsigned size_mib;      /* a power of two: nr_lg_shm_size_mib() */
+};
+
+int nr_lg_mode_parse(const char *s, enum nr_lg_mode *mode);   /* "shm" (or "file"), "kvmfr" */
+const char *nr_lg_mode_name(enum nr_lg_mode m);
+/* The plan's name, its journal and backups: "lg-shm", "lg-kvmfr". */
+const char *nr_lg_setup_plan_name(enum nr_lg_mode m);
+/* Build the set-up plan on the ctx's root. The user and group must exist in the
+ * target's /etc/passwd and /etc/group. */
+int nr_lg_setup_plan(const struct nr_ctx *ctx, const struct nr_lg_setup *s, struct nr_plan **out,
+		     struct nr_error *err);
+/* What apply does besides the file edits (the shm file now), one sentence; NULL when nothing. */
+char *nr_lg_setup_now(const struct nr_plan *plan);
+/* nr_plan_apply, then the shm file now (shm mode, when the target runs). */
+int nr_lg_setup_apply(const struct nr_ctx *ctx, struct nr_plan *plan, const struct nr_plan_opts *opts,
+		      struct nr_plan_result *res, struct nr_error *err);
+/* nr_plan_revert, then remove the shm file apply created (or give it its old owner and mode). */
+int nr_lg_setup_revert(const struct nr_ctx *ctx, enum nr_lg_mode mode, const struct nr_plan_opts *opts,
+		       struct nr_plan_result *res, struct nr_error *err);
+/* qemu.conf with device in cgroup_device_acl: added to an active list, or a new list after
+ * the commented default one (keeping its entries). *out is NULL when device is already
+ * listed. -NR_E_PARSE when an active list does not close. */
+int nr_lg_qemu_conf_acl(const char *text, const char *device, char **out);
 
 #endif
