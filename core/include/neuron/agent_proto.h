@@ -15,7 +15,7 @@
 #define NR_AGENT_STX          0x02
 #define NR_AGENT_ETX          0x03
 #define NR_AGENT_FRAME_MAX    (1024u * 1024u)      /* JSON text between STX and ETX */
-#define NR_AGENT_CHUNK_MAX    786432u              /* decoded bytes in one chunk (1 MiB once in base64) */
+#define NR_AGENT_CHUNK_MAX    786000u              /* decoded bytes in one chunk: its frame stays under the cap */
 #define NR_AGENT_TRANSFER_MAX (64u * 1024u * 1024u) /* one chunked payload */
 
 /* Incremental frame reader. Embedded: _init/_done. */

@@ -1,0 +1,612 @@
+/* neuron-agent: the reference guest agent (docs/PROTOCOL.md). It serves one host at a
+ * time over the virtio-serial port, a unix socket or stdio; clipboard, launch,
+ * resolution and shutdown go through the platform layer (platform.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/sysinfo.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "neuron/agent_proto.h"
+#include "neuron/tls.h"
+#include "platform.h"
+
+#define AGENT_VERSION "0.1.0"
+#define DEFAULT_PORT "/dev/virtio-ports/" NR_AGENT_CHANNEL
+#define DEFAULT_CERTS "/etc/neuron-agent"
+#define IDLE_POLL_MS 250
+#define WRITE_TIMEOUT_MS 10000
+#define MAX_ARGS 256
+
+struct agent {
+	struct agent_platform *platform;
+	struct nr_tls_link *link;
+	bool verbose;
+	bool exit_after_reply;
+	/* The chunked upload in progress (clipboard-set of an image). */
+	long long up_id, up_seq;
+	struct nr_buf up;
+	const char *up_code;
+	char up_why[256];
+};
+
+static void logmsg(struct agent *ag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(struct agent *ag, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ag->verbose)
+		return;
+	fputs("neuron-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int send_buf(struct agent *ag, struct nr_buf *out)
+{
+	struct nr_error err = { 0 };
+	int rc;
+
+	if (out->oom)
+		return -NR_E_NOMEM;
+	rc = nr_tls_link_write(ag->link, out->data, out->len, WRITE_TIMEOUT_MS, &err);
+	if (rc < 0)
+		logmsg(ag, "write: %s", err.msg);
+	out->len = 0;
+	return rc;
+}
+
+static int reply_error(struct agent *ag, long long id, const char *code, const char *why)
+{
+	struct nr_buf out;
+	int rc;
+
+	nr_buf_init(&out);
+	nr_msg_put_error(&out, id, code, why);
+	rc = send_buf(ag, &out);
+	nr_buf_done(&out);
+	return rc;
+}
+
+static int reply(struct agent *ag, long long id, json_object *result)
+{
+	struct nr_buf out;
+	int rc;
+
+	nr_buf_init(&out);
+	nr_msg_put_result(&out, id, result);
+	rc = send_buf(ag, &out);
+	nr_buf_done(&out);
+	json_object_put(result);
+	return rc;
+}
+
+static void upload_reset(struct agent *ag, long long id)
+{
+	ag->up_id = id;
+	ag->up_seq = 0;
+	ag->up.len = 0;
+	ag->up_code = NULL;
+	ag->up_why[0] = '\0';
+}
+
+static void on_chunk(struct agent *ag, const struct nr_msg *m)
+{
+	if (m->id != ag->up_id)
+		upload_reset(ag, m->id);
+	if (ag->up_code)
+		return;
+	if (m->seq != ag->up_seq) {
+		ag->up_code = "bad-request";
+		snprintf(ag->up_why, sizeof(ag->up_why), "chunk %lld came where %lld was due", m->seq, ag->up_seq);
+		return;
+	}
+	if (ag->up.len + m->data_len > NR_AGENT_TRANSFER_MAX) {
+		ag->up_code = "too-large";
+		snprintf(ag->up_why, sizeof(ag->up_why), "the transfer passed 64 MiB");
+		nr_buf_done(&ag->up);
+		return;
+	}
+	nr_buf_append(&ag->up, (const char *)m->data, m->data_len);
+	if (ag->up.oom) {
+		ag->up_code = "failed";
+		snprintf(ag->up_why, sizeof(ag->up_why), "out of memory");
+		nr_buf_done(&ag->up);
+	}
+	ag->up_seq++;
+}
+
+static bool is_text(const char *mime)
+{
+	return strcmp(mime, "text/plain") == 0;
+}
+
+static int op_hello(struct agent *ag, const struct nr_msg *m)
+{
+	json_object *versions, *res, *caps;
+	bool ok = false;
+
+	if (m->body && json_object_object_get_ex(m->body, "versions", &versions) &&
+	    json_object_is_type(versions, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(versions); i++) {
+			json_object *v = json_object_array_get_idx(versions, i);
+			if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) == NR_AGENT_VERSION)
+				ok = true;
+		}
+	if (!ok)
+		return reply_error(ag, m->id, "version", "this agent speaks protocol version 1 only");
+	logmsg(ag, "hello from %s", nr_msg_str(m->body, "host", "?"));
+	res = json_object_new_object();
+	caps = json_object_new_array();
+	const char *names[] = { "ping", "info", "launch", "clipboard", "resolution", "shutdown" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		json_object_array_add(caps, json_object_new_string(names[i]));
+	json_object_object_add(res, "version", json_object_new_int(NR_AGENT_VERSION));
+	json_object_object_add(res, "agent", json_object_new_string("neuron-agent " AGENT_VERSION));
+	json_object_object_add(res, "platform", json_object_new_string(ag->platform->name));
+	json_object_object_add(res, "capabilities", caps);
+	return reply(ag, m->id, res);
+}
+
+static int op_info(struct agent *ag, const struct nr_msg *m)
+{
+	json_object *res = json_object_new_object();
+	char os[512], host[256] = "", why[256];
+	const char *code;
+	struct sysinfo si;
+	int w = 0, h = 0;
+
+	ag->platform->os_name(ag->platform, os, sizeof(os));
+	gethostname(host, sizeof(host) - 1);
+	if (ag->platform->get_resolution(ag->platform, &w, &h, &code, why) < 0)
+		w = h = 0;
+	json_object_object_add(res, "os", json_object_new_string(os));
+	json_object_object_add(res, "hostname", json_object_new_string(host));
+	json_object_object_add(res, "agent_version", json_object_new_string(AGENT_VERSION));
+	json_object_object_add(res, "uptime_s", json_object_new_int64(sysinfo(&si) == 0 ? si.uptime : 0));
+	json_object_object_add(res, "width", json_object_new_int(w));
+	json_object_object_add(res, "height", json_object_new_int(h));
+	return reply(ag, m->id, res);
+}
+
+static int op_launch(struct agent *ag, const struct nr_msg *m)
+{
+	const char *program = nr_msg_str(m->body, "program", NULL), *argv[MAX_ARGS + 2], *code = "failed";
+	json_object *args = NULL, *res;
+	char why[256] = "";
+	long long pid = 0;
+	size_t n = 0;
+
+	if (!program || !program[0])
+		return reply_error(ag, m->id, "bad-request", "launch needs a program");
+	argv[n++] = program;
+	if (m->body && json_object_object_get_ex(m->body, "args", &args) && args) {
+		if (!json_object_is_type(args, json_type_array) || json_object_array_length(args) > MAX_ARGS)
+			return reply_error(ag, m->id, "bad-request", "args must be an array of at most 256 strings");
+		for (size_t i = 0; i < json_object_array_length(args); i++) {
+			json_object *a = json_object_array_get_idx(args, i);
+			if (!json_object_is_type(a, json_type_string))
+				return reply_error(ag, m->id, "bad-request", "args must be strings");
+			argv[n++] = json_object_get_string(a);
+		}
+	}
+	argv[n] = NULL;
+	if (ag->platform->launch(ag->platform, program, argv, &pid, &code, why) < 0)
+		return reply_error(ag, m->id, code, why);
+	logmsg(ag, "launched %s, pid %lld", program, pid);
+	res = json_object_new_object();
+	json_object_object_add(res, "pid", json_object_new_int64(pid));
+	return reply(ag, m->id, res);
+}
+
+static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
+{
+	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
+	struct nr_buf data, out;
+	json_object *res;
+	char why[256] = "";
+	long long chunks = 0;
+	int rc = 0;
+
+	nr_buf_init(&data);
+	if (ag->platform->clipboard_get(ag->platform, mime, &data, &code, why) < 0) {
+		nr_buf_done(&data);
+		return reply_error(ag, m->id, code, why);
+	}
+	if (data.oom || data.len > NR_AGENT_TRANSFER_MAX) {
+		nr_buf_done(&data);
+		return reply_error(ag, m->id, "too-large", "the clipboard holds more than 64 MiB");
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "mime", json_object_new_string(mime));
+	if (is_text(mime)) {
+		if (data.len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data.data ? data.data : "", data.len)) {
+			nr_buf_done(&data);
+			json_object_put(res);
+			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8, or over 512 KiB");
+		}
+		json_object_object_add(res, "text", json_object_new_string_len(data.data ? data.data : "",
+										(int)data.len));
+	} else {
+		nr_buf_init(&out);
+		for (size_t off = 0; off < data.len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
+			size_t n = data.len - off < NR_AGENT_CHUNK_MAX ? data.len - off : NR_AGENT_CHUNK_MAX;
+			nr_msg_put_chunk(&out, m->id, chunks, data.data + off, n);
+			rc = send_buf(ag, &out);
+		}
+		nr_buf_done(&out);
+		json_object_object_add(res, "size", json_object_new_int64((long long)data.len));
+		json_object_object_add(res, "chunks", json_object_new_int64(chunks));
+	}
+	nr_buf_done(&data);
+	if (rc < 0) {
+		json_object_put(res);
+		return rc;
+	}
+	return reply(ag, m->id, res);
+}
+
+static int op_clipboard_set(struct agent *ag, const struct nr_msg *m)
+{
+	const char *mime = nr_msg_str(m->body, "mime", NULL), *code = "failed", *text;
+	char why[256] = "";
+	json_object *t;
+	int rc;
+
+	if (!mime || !mime[0] || strlen(mime) > 63)
+		return reply_error(ag, m->id, "bad-request", "clipboard-set needs a mime type");
+	if (is_text(mime)) {
+		if (!json_object_object_get_ex(m->body, "text", &t) || !json_object_is_type(t, json_type_string))
+			return reply_error(ag, m->id, "bad-request", "clipboard-set of text needs text");
+		text = json_object_get_string(t);
+		rc = ag->platform->clipboard_set(ag->platform, mime, text, (size_t)json_object_get_string_len(t),
+						 &code, why);
+	} else {
+		long long size = nr_msg_int(m->body, "size", -1), chunks = nr_msg_int(m->body, "chunks", -1);
+		if (ag->up_id != m->id)
+			upload_reset(ag, m->id);
+		if (ag->up_code)
+			return reply_error(ag, m->id, ag->up_code, ag->up_why);
+		if (size != (long long)ag->up.len || chunks != ag->up_seq) {
+			snprintf(why, sizeof(why), "announced %lld bytes in %lld chunks, got %zu in %lld", size, chunks,
+				 ag->up.len, ag->up_seq);
+			return reply_error(ag, m->id, "bad-request", why);
+		}
+		rc = ag->platform->clipboard_set(ag->platform, mime, ag->up.data ? ag->up.data : "", ag->up.len,
+						 &code, why);
+	}
+	if (rc < 0)
+		return reply_error(ag, m->id, code, why);
+	return reply(ag, m->id, json_object_new_object());
+}
+
+static int op_resolution(struct agent *ag, const struct nr_msg *m, bool set)
+{
+	const char *code = "failed";
+	char why[256] = "";
+	int w, h;
+	json_object *res;
+
+	if (set) {
+		long long lw = nr_msg_int(m->body, "width", 0), lh = nr_msg_int(m->body, "height", 0);
+		if (lw < 1 || lh < 1 || lw > 16384 || lh > 16384)
+			return reply_error(ag, m->id, "bad-request", "width and height must be 1 to 16384");
+		if (ag->platform->set_resolution(ag->platform, (int)lw, (int)lh, &code, why) < 0)
+			return reply_error(ag, m->id, code, why);
+	}
+	if (ag->platform->get_resolution(ag->platform, &w, &h, &code, why) < 0)
+		return reply_error(ag, m->id, code, why);
+	res = json_object_new_object();
+	json_object_object_add(res, "width", json_object_new_int(w));
+	json_object_object_add(res, "height", json_object_new_int(h));
+	return reply(ag, m->id, res);
+}
+
+static int op_shutdown(struct agent *ag, const struct nr_msg *m)
+{
+	const char *mode = nr_msg_str(m->body, "mode", "poweroff"), *code = "failed";
+	char why[256] = "";
+	int rc;
+
+	if (strcmp(mode, "poweroff") != 0 && strcmp(mode, "reboot") != 0)
+		return reply_error(ag, m->id, "bad-request", "mode is poweroff or reboot");
+	if ((rc = reply(ag, m->id, json_object_new_object())) < 0)
+		return rc;
+	logmsg(ag, "shutdown (%s)", mode);
+	if (ag->platform->shutdown(ag->platform, mode, &code, why) < 0)
+		logmsg(ag, "shutdown failed: %s", why);
+	if (strcmp(ag->platform->name, "memory") == 0)
+		ag->exit_after_reply = true;
+	return 0;
+}
+
+static int handle_request(struct agent *ag, const struct nr_msg *m)
+{
+	int rc;
+
+	if (strcmp(m->name, "hello") == 0)
+		rc = op_hello(ag, m);
+	else if (strcmp(m->name, "ping") == 0)
+		rc = reply(ag, m->id, json_object_new_object());
+	else if (strcmp(m->name, "info") == 0)
+		rc = op_info(ag, m);
+	else if (strcmp(m->name, "launch") == 0)
+		rc = op_launch(ag, m);
+	else if (strcmp(m->name, "clipboard-get") == 0)
+		rc = op_clipboard_get(ag, m);
+	else if (strcmp(m->name, "clipboard-set") == 0)
+		rc = op_clipboard_set(ag, m);
+	else if (strcmp(m->name, "get-resolution") == 0)
+		rc = op_resolution(ag, m, false);
+	else if (strcmp(m->name, "set-resolution") == 0)
+		rc = op_resolution(ag, m, true);
+	else if (strcmp(m->name, "shutdown") == 0)
+		rc = op_shutdown(ag, m);
+	else
+		rc = reply_error(ag, m->id, "unknown-op", "this agent does not know that operation");
+	if (ag->up_id == m->id)
+		upload_reset(ag, 0);
+	return rc;
+}
+
+static int send_events(struct agent *ag)
+{
+	char mime[64] = "text/plain";
+	long long size = 0;
+	int changed = ag->platform->poll_changes(ag->platform, mime, sizeof(mime), &size), rc = 0;
+	struct nr_buf out;
+	json_object *d;
+
+	nr_buf_init(&out);
+	if (changed & PLATFORM_CLIPBOARD_CHANGED) {
+		d = json_object_new_object();
+		json_object *mimes = json_object_new_array();
+		json_object_array_add(mimes, json_object_new_string(mime));
+		json_object_object_add(d, "mimes", mimes);
+		json_object_object_add(d, "size", json_object_new_int64(size));
+		nr_msg_put_event(&out, "clipboard-changed", d);
+		json_object_put(d);
+	}
+	if (changed & PLATFORM_RESOLUTION_CHANGED) {
+		const char *code;
+		char why[256];
+		int w, h;
+		if (ag->platform->get_resolution(ag->platform, &w, &h, &code, why) == 0) {
+			d = json_object_new_object();
+			json_object_object_add(d, "width", json_object_new_int(w));
+			json_object_object_add(d, "height", json_object_new_int(h));
+			nr_msg_put_event(&out, "resolution-changed", d);
+			json_object_put(d);
+		}
+	}
+	if (out.len)
+		rc = send_buf(ag, &out);
+	nr_buf_done(&out);
+	return rc;
+}
+
+/* Serve one TLS session until it ends: 0 when the host went away, 1 to exit. */
+static int serve_session(struct agent *ag)
+{
+	struct nr_error err = { 0 };
+	const char *text;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			; /* launched programs that ended */
+		rc = nr_tls_link_recv(ag->link, &text, &len, IDLE_POLL_MS, &err);
+		if (rc == -NR_E_TIMEOUT) {
+			if (send_events(ag) < 0)
+				return 0;
+			continue;
+		}
+		if (rc == -NR_E_AGENT_FRAME) {
+			if (reply_error(ag, -1, "bad-request", err.msg) < 0)
+				return 0;
+			continue;
+		}
+		if (rc < 0) {
+			logmsg(ag, "session ended: %s", err.msg);
+			return 0;
+		}
+		struct nr_msg m;
+		if (nr_msg_decode(text, len, &m, &err) < 0) {
+			if (reply_error(ag, -1, "bad-request", err.msg) < 0)
+				return 0;
+			continue;
+		}
+		if (m.kind == NR_MSG_CHUNK)
+			on_chunk(ag, &m);
+		else if (m.kind == NR_MSG_REQUEST)
+			rc = handle_request(ag, &m);
+		else if (m.id > 0)
+			rc = reply_error(ag, m.id, "bad-request", "the agent takes requests and chunks only");
+		nr_msg_done(&m);
+		if (rc < 0)
+			return 0;
+		if (ag->exit_after_reply)
+			return 1;
+	}
+}
+
+/* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. */
+static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, int rfd, int wfd)
+{
+	struct nr_error err = { 0 };
+	int rc = 0;
+
+	if (nr_tls_link_new(rfd, wfd, creds, &ag->link, &err) < 0) {
+		fprintf(stderr, "neuron-agent: %s\n", err.msg);
+		return 1;
+	}
+	for (;;) {
+		rc = nr_tls_link_accept(ag->link, -1, &err);
+		if (rc == -NR_E_AGENT_CLOSED || rc == -NR_E_NOMEM) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0) {
+			logmsg(ag, "handshake refused: %s", err.msg);
+			continue; /* back to scanning the same stream */
+		}
+		logmsg(ag, "session with host %s", nr_tls_link_peer_fingerprint(ag->link));
+		if ((rc = serve_session(ag)) == 1)
+			break;
+	}
+	nr_tls_link_free(ag->link);
+	ag->link = NULL;
+	return rc;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "neuron-agent: socket path too long\n");
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		fprintf(stderr, "neuron-agent: cannot listen on %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: neuron-agent [--port PATH | --listen PATH | --stdio] [--certs DIR]\n"
+		"                    [--platform linux|memory] [--verbose]\n\n"
+		"The NeuronOS guest agent (docs/PROTOCOL.md): serves the host over the virtio-serial\n"
+		"port, TLS 1.3 with the certificates from `neuronctl agent certs VM --bundle DIR`.\n\n"
+		"  --port PATH      the virtio-serial port (default " DEFAULT_PORT ")\n"
+		"  --listen PATH    serve a unix socket instead, one host at a time (tests, demos)\n"
+		"  --stdio          serve stdin/stdout; exit at the end of input\n"
+		"  --certs DIR      ca.pem, guest.pem, guest.key, host.pem (default " DEFAULT_CERTS ")\n"
+		"  --platform P     linux (default: wl-copy/xclip, xrandr, posix_spawn, systemctl)\n"
+		"                   or memory (clipboard and resolution in memory, for tests;\n"
+		"                   SIGUSR1 plays a copy in the guest, SIGUSR2 a resolution change)\n"
+		"  --verbose        log sessions and refusals to stderr\n"
+		"  --version        print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' }, { "listen", required_argument, NULL, 'l' },
+		{ "stdio", no_argument, NULL, 's' },      { "certs", required_argument, NULL, 'c' },
+		{ "platform", required_argument, NULL, 'P' }, { "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },    { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *port = DEFAULT_PORT, *listen_path = NULL, *certs = DEFAULT_CERTS, *platform = "linux";
+	struct agent ag = { 0 };
+	struct nr_tls_creds *creds = NULL;
+	struct nr_error err = { 0 };
+	bool use_stdio = false;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': port = optarg; break;
+		case 'l': listen_path = optarg; break;
+		case 's': use_stdio = true; break;
+		case 'c': certs = optarg; break;
+		case 'P': platform = optarg; break;
+		case 'v': ag.verbose = true; break;
+		case 'V': printf("neuron-agent %s (protocol %d)\n", AGENT_VERSION, NR_AGENT_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(platform, "memory") == 0)
+		ag.platform = platform_memory_new();
+	else if (strcmp(platform, "linux") == 0)
+		ag.platform = platform_linux_new();
+	else {
+		fprintf(stderr, "neuron-agent: unknown platform '%s' (linux or memory)\n", platform);
+		return 2;
+	}
+	if (!ag.platform) {
+		fprintf(stderr, "neuron-agent: out of memory\n");
+		return 1;
+	}
+	nr_buf_init(&ag.up);
+	if (nr_tls_creds_load(certs, NR_TLS_GUEST, &creds, &err) < 0) {
+		fprintf(stderr, "neuron-agent: %s\n", err.msg);
+		rc = 1;
+		goto out;
+	}
+	logmsg(&ag, "certificate %s, pinned host %s", nr_tls_creds_fingerprint(creds),
+	       nr_tls_creds_peer_fingerprint(creds));
+	if (use_stdio) {
+		serve_stream(&ag, creds, 0, 1);
+	} else if (listen_path) {
+		int lfd = listen_on(listen_path);
+		if (lfd < 0) {
+			rc = 1;
+			goto out;
+		}
+		logmsg(&ag, "listening on %s", listen_path);
+		for (;;) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0) {
+				if (errno == EINTR || errno == ECONNABORTED)
+					continue;
+				fprintf(stderr, "neuron-agent: accept: %s\n", strerror(errno));
+				rc = 1;
+				break;
+			}
+			int done = serve_stream(&ag, creds, fd, fd);
+			close(fd);
+			if (done == 1)
+				break;
+		}
+		close(lfd);
+		unlink(listen_path);
+	} else {
+		for (;;) {
+			int fd = open(port, O_RDWR | O_CLOEXEC | O_NOCTTY);
+			if (fd < 0) {
+				fprintf(stderr, "neuron-agent: cannot open %s: %s\n", port, strerror(errno));
+				rc = 1;
+				break;
+			}
+			int done = serve_stream(&ag, creds, fd, fd);
+			close(fd);
+			if (done == 1)
+				break;
+			usleep(500000); /* the host is not connected: try again in a while */
+		}
+	}
+out:
+	nr_tls_creds_free(creds);
+	nr_buf_done(&ag.up);
+	ag.platform->free(ag.platform);
+	return rc;
+}

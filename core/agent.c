@@ -1,0 +1,618 @@
+/* The host's guest-agent client: requests with ids and deadlines, chunked payloads,
+ * events, reconnection. docs/PROTOCOL.md 5-7. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "neuron/agent.h"
+#include "neuron/agent_proto.h"
+#include "neuron/certs.h"
+#include "neuron/tls.h"
+
+#define EVENT_QUEUE 64
+#define HOST_NAME "libneuron 0.1.0"
+
+struct nr_agent {
+	char *socket_path;          /* reconnect by connecting again; NULL: fds given */
+	int rfd, wfd;
+	struct nr_tls_creds *creds;
+	struct nr_tls_link *link;
+	bool connected;
+	int timeout_ms, connect_timeout_ms;
+	long long next_id;
+	struct nr_agent_status st;
+	struct nr_agent_event events[EVENT_QUEUE];
+	size_t ev_head, ev_count;
+};
+
+static int agent_new(const char *cred_dir, struct nr_agent **out, struct nr_error *err)
+{
+	struct nr_agent *a = calloc(1, sizeof(*a));
+	int rc;
+
+	*out = NULL;
+	if (!a)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	a->rfd = a->wfd = -1;
+	a->timeout_ms = NR_AGENT_TIMEOUT_MS;
+	a->connect_timeout_ms = NR_AGENT_CONNECT_TIMEOUT_MS;
+	if ((rc = nr_tls_creds_load(cred_dir, NR_TLS_HOST, &a->creds, err)) < 0) {
+		free(a);
+		return rc;
+	}
+	snprintf(a->st.pinned, sizeof(a->st.pinned), "%s", nr_tls_creds_peer_fingerprint(a->creds));
+	*out = a;
+	return 0;
+}
+
+int nr_agent_open_socket(const char *path, const char *cred_dir, struct nr_agent **out, struct nr_error *err)
+{
+	int rc = agent_new(cred_dir, out, err);
+
+	if (rc < 0)
+		return rc;
+	(*out)->socket_path = strdup(path);
+	if (!(*out)->socket_path) {
+		nr_agent_free(*out);
+		*out = NULL;
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	return 0;
+}
+
+int nr_agent_open_fds(int rfd, int wfd, const char *cred_dir, struct nr_agent **out, struct nr_error *err)
+{
+	int rc = agent_new(cred_dir, out, err);
+
+	if (rc < 0)
+		return rc;
+	(*out)->rfd = rfd;
+	(*out)->wfd = wfd;
+	return 0;
+}
+
+int nr_agent_open(const struct nr_ctx *ctx, const char *vm, struct nr_agent **out, struct nr_error *err)
+{
+	char *path = NULL, *dir = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = nr_certs_dir(ctx, vm, &dir, err)) < 0 || (rc = nr_agent_channel_path(ctx, vm, &path, err)) < 0)
+		goto out;
+	rc = nr_agent_open_socket(path, dir, out, err);
+out:
+	free(path);
+	free(dir);
+	return rc;
+}
+
+static void close_stream(struct nr_agent *a)
+{
+	if (a->rfd >= 0)
+		close(a->rfd);
+	if (a->wfd >= 0 && a->wfd != a->rfd)
+		close(a->wfd);
+	a->rfd = a->wfd = -1;
+}
+
+void nr_agent_disconnect(struct nr_agent *a)
+{
+	a->connected = false;
+	a->st.connected = false;
+	if (a->socket_path) {
+		nr_tls_link_free(a->link);
+		a->link = NULL;
+		close_stream(a);
+	}
+	/* On a stream we do not own the far end of, the link stays: the next connect
+	 * resyncs on it, keeping what was already read. */
+}
+
+void nr_agent_free(struct nr_agent *a)
+{
+	if (!a)
+		return;
+	nr_tls_link_free(a->link);
+	close_stream(a);
+	nr_tls_creds_free(a->creds);
+	free(a->socket_path);
+	free(a);
+}
+
+void nr_agent_set_timeout(struct nr_agent *a, int request_ms, int connect_ms)
+{
+	if (request_ms > 0)
+		a->timeout_ms = request_ms;
+	if (connect_ms > 0)
+		a->connect_timeout_ms = connect_ms;
+}
+
+static int fail(struct nr_agent *a, int rc, struct nr_error *err)
+{
+	if (err)
+		snprintf(a->st.last_error, sizeof(a->st.last_error), "%.255s", err->msg);
+	else
+		snprintf(a->st.last_error, sizeof(a->st.last_error), "%s", nr_strerror(rc));
+	return rc;
+}
+
+static void push_event(struct nr_agent *a, const struct nr_agent_event *ev)
+{
+	if (a->ev_count == EVENT_QUEUE) {
+		a->ev_head = (a->ev_head + 1) % EVENT_QUEUE;
+		a->ev_count--;
+	}
+	a->events[(a->ev_head + a->ev_count) % EVENT_QUEUE] = *ev;
+	a->ev_count++;
+}
+
+static void handle_event(struct nr_agent *a, const struct nr_msg *m)
+{
+	struct nr_agent_event ev;
+	json_object *mimes;
+
+	memset(&ev, 0, sizeof(ev));
+	if (strcmp(m->name, "clipboard-changed") == 0) {
+		ev.type = NR_AGENT_EVENT_CLIPBOARD;
+		if (m->body && json_object_object_get_ex(m->body, "mimes", &mimes) &&
+		    json_object_is_type(mimes, json_type_array) && json_object_array_length(mimes) > 0 &&
+		    json_object_is_type(json_object_array_get_idx(mimes, 0), json_type_string))
+			snprintf(ev.mime, sizeof(ev.mime), "%s",
+				 json_object_get_string(json_object_array_get_idx(mimes, 0)));
+		ev.size = nr_msg_int(m->body, "size", 0);
+		a->st.clipboard_events++;
+		a->st.clipboard_changed = time(NULL);
+		snprintf(a->st.clipboard_mime, sizeof(a->st.clipboard_mime), "%s", ev.mime);
+	} else if (strcmp(m->name, "resolution-changed") == 0) {
+		long long w = nr_msg_int(m->body, "width", 0), h = nr_msg_int(m->body, "height", 0);
+		if (w < 0 || h < 0 || w > 65535 || h > 65535)
+			return;
+		ev.type = NR_AGENT_EVENT_RESOLUTION;
+		ev.width = (int)w;
+		ev.height = (int)h;
+		a->st.width = ev.width;
+		a->st.height = ev.height;
+	} else {
+		return; /* unknown events are ignored (PROTOCOL.md 5) */
+	}
+	push_event(a, &ev);
+}
+
+static int send_all(struct nr_agent *a, struct nr_buf *out, struct nr_error *err)
+{
+	int rc;
+
+	if (out->oom)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	rc = nr_tls_link_write(a->link, out->data, out->len, a->timeout_ms, err);
+	out->len = 0;
+	return rc;
+}
+
+/* One request on a live session: chunks of upload first, then the request; the reply's
+ * result (a new reference) in *result, chunks of a download appended to down. Transport
+ * failures and protocol violations end the session. */
+static int raw_call(struct nr_agent *a, const char *op, json_object *args, const unsigned char *upload,
+		    size_t upload_len, int timeout_ms, json_object **result, struct nr_buf *down,
+		    struct nr_error *err)
+{
+	long long id = ++a->next_id, deadline, seq = 0;
+	struct nr_buf out;
+	struct nr_msg m;
+	int rc = 0;
+
+	*result = NULL;
+	nr_buf_init(&out);
+	for (size_t off = 0; upload && off < upload_len; off += NR_AGENT_CHUNK_MAX, seq++) {
+		size_t n = upload_len - off < NR_AGENT_CHUNK_MAX ? upload_len - off : NR_AGENT_CHUNK_MAX;
+		nr_msg_put_chunk(&out, id, seq, upload + off, n);
+		if ((rc = send_all(a, &out, err)) < 0)
+			goto broken;
+	}
+	nr_msg_put_request(&out, id, op, args);
+	if ((rc = send_all(a, &out, err)) < 0)
+		goto broken;
+
+	deadline = nr_tls_now_ms() + timeout_ms;
+	seq = 0;
+	for (;;) {
+		long long left = deadline - nr_tls_now_ms();
+		const char *text;
+		size_t len;
+
+		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		if (rc == -NR_E_AGENT_FRAME) {
+			a->st.bad_frames++;
+			continue;
+		}
+		if (rc == -NR_E_TIMEOUT) {
+			rc = nr_error_set(err, -NR_E_TIMEOUT, "%s: no answer from the guest agent within %d ms",
+					  op, timeout_ms);
+			goto broken;
+		}
+		if (rc < 0)
+			goto broken;
+		if (nr_msg_decode(text, len, &m, NULL) < 0) {
+			a->st.bad_frames++;
+			continue;
+		}
+		switch (m.kind) {
+		case NR_MSG_EVENT:
+			handle_event(a, &m);
+			break;
+		case NR_MSG_CHUNK:
+			if (m.id != id || !down) {
+				a->st.stray++;
+				break;
+			}
+			if (m.seq != seq || down->len + m.data_len > NR_AGENT_TRANSFER_MAX) {
+				rc = nr_error_set(err, -NR_E_AGENT_PROTO, m.seq != seq ?
+						  "%s: the guest agent sent chunk %lld where %lld was due" :
+						  "%s: the guest agent's transfer passed %lld chunks and 64 MiB",
+						  op, m.seq, seq);
+				nr_msg_done(&m);
+				goto broken;
+			}
+			nr_buf_append(down, (const char *)m.data, m.data_len);
+			seq++;
+			break;
+		case NR_MSG_REPLY:
+			if (m.id != id) {
+				a->st.stray++;
+				break;
+			}
+			if (!m.ok) {
+				rc = nr_error_set(err, -NR_E_AGENT_REMOTE, "%s: the guest agent answered %s: %s", op,
+						  m.err_code, m.err_message);
+				nr_msg_done(&m);
+				goto out;
+			}
+			if (down && (nr_msg_int(m.body, "chunks", -1) != seq ||
+				     nr_msg_int(m.body, "size", -1) != (long long)down->len)) {
+				rc = nr_error_set(err, -NR_E_AGENT_PROTO,
+						  "%s: the guest agent announced %lld bytes in %lld chunks but sent %zu in %lld",
+						  op, nr_msg_int(m.body, "size", -1), nr_msg_int(m.body, "chunks", -1),
+						  down->len, seq);
+				nr_msg_done(&m);
+				goto broken;
+			}
+			if (down && down->oom) {
+				rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+				nr_msg_done(&m);
+				goto broken;
+			}
+			*result = m.body ? json_object_get(m.body) : json_object_new_object();
+			nr_msg_done(&m);
+			rc = *result ? 0 : nr_error_set(err, -NR_E_NOMEM, NULL);
+			goto out;
+		default:
+			a->st.bad_frames++; /* requests or syncs have no business here */
+			break;
+		}
+		nr_msg_done(&m);
+	}
+broken:
+	nr_agent_disconnect(a);
+out:
+	nr_buf_done(&out);
+	json_object_put(args);
+	return rc;
+}
+
+static int open_stream(struct nr_agent *a, struct nr_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(a->socket_path) >= sizeof(sa.sun_path))
+		return nr_error_set(err, -NR_E_INVAL, "socket path too long: %s", a->socket_path);
+	strcpy(sa.sun_path, a->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return nr_error_set(err, -NR_E_IO, "cannot make a socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return nr_error_set(err, -NR_E_AGENT_CLOSED, "nothing listens on %s (is the VM running?)",
+					    a->socket_path);
+		return nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot connect to %s: %s",
+				    a->socket_path, strerror(e));
+	}
+	a->rfd = a->wfd = fd;
+	return 0;
+}
+
+int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
+{
+	json_object *args, *arr, *res = NULL;
+	int rc;
+
+	if (a->connected)
+		return 0;
+	if (a->socket_path && a->rfd < 0 && (rc = open_stream(a, err)) < 0)
+		return fail(a, rc, err);
+	if (!a->link && (rc = nr_tls_link_new(a->rfd, a->wfd, a->creds, &a->link, err)) < 0)
+		return fail(a, rc, err);
+	if ((rc = nr_tls_link_connect(a->link, a->connect_timeout_ms, err)) < 0) {
+		nr_agent_disconnect(a);
+		return fail(a, rc, err);
+	}
+	snprintf(a->st.fingerprint, sizeof(a->st.fingerprint), "%s", nr_tls_link_peer_fingerprint(a->link));
+	args = json_object_new_object();
+	arr = json_object_new_array();
+	json_object_array_add(arr, json_object_new_int(NR_AGENT_VERSION));
+	json_object_object_add(args, "versions", arr);
+	json_object_object_add(args, "host", json_object_new_string(HOST_NAME));
+	arr = json_object_new_array();
+	json_object_array_add(arr, json_object_new_string("clipboard"));
+	json_object_array_add(arr, json_object_new_string("resolution"));
+	json_object_object_add(args, "capabilities", arr);
+	if ((rc = raw_call(a, "hello", args, NULL, 0, a->connect_timeout_ms, &res, NULL, err)) < 0) {
+		nr_agent_disconnect(a);
+		return fail(a, rc, err);
+	}
+	if (nr_msg_int(res, "version", 0) != NR_AGENT_VERSION) {
+		rc = nr_error_set(err, -NR_E_AGENT_PROTO, "the guest agent speaks protocol version %lld, we speak %d",
+				  nr_msg_int(res, "version", 0), NR_AGENT_VERSION);
+		json_object_put(res);
+		nr_agent_disconnect(a);
+		return fail(a, rc, err);
+	}
+	snprintf(a->st.agent_version, sizeof(a->st.agent_version), "%s", nr_msg_str(res, "agent", ""));
+	a->st.protocol_version = NR_AGENT_VERSION;
+	json_object_put(res);
+	a->connected = true;
+	a->st.connected = true;
+	a->st.connects++;
+	a->st.last_error[0] = '\0';
+	return 0;
+}
+
+/* Connect when needed, then one request with the default timeout. args is consumed. */
+static int call(struct nr_agent *a, const char *op, json_object *args, const void *upload, size_t upload_len,
+		json_object **result, struct nr_buf *down, struct nr_error *err)
+{
+	int rc = nr_agent_connect(a, err);
+
+	if (rc < 0) {
+		json_object_put(args);
+		return rc;
+	}
+	rc = raw_call(a, op, args, upload, upload_len, a->timeout_ms, result, down, err);
+	return rc < 0 ? fail(a, rc, err) : 0;
+}
+
+int nr_agent_ping(struct nr_agent *a, double *rtt_ms, struct nr_error *err)
+{
+	struct timespec t0, t1;
+	json_object *res;
+	int rc;
+
+	if ((rc = nr_agent_connect(a, err)) < 0)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = call(a, "ping", NULL, NULL, 0, &res, NULL, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		return rc;
+	json_object_put(res);
+	a->st.last_rtt_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	a->st.last_ping = time(NULL);
+	if (rtt_ms)
+		*rtt_ms = a->st.last_rtt_ms;
+	return 0;
+}
+
+static int dimension(long long v)
+{
+	return v < 0 || v > 65535 ? 0 : (int)v;
+}
+
+int nr_agent_info(struct nr_agent *a, struct nr_agent_info *info, struct nr_error *err)
+{
+	json_object *res;
+	int rc = call(a, "info", NULL, NULL, 0, &res, NULL, err);
+
+	memset(info, 0, sizeof(*info));
+	if (rc < 0)
+		return rc;
+	snprintf(info->os, sizeof(info->os), "%s", nr_msg_str(res, "os", ""));
+	snprintf(info->hostname, sizeof(info->hostname), "%s", nr_msg_str(res, "hostname", ""));
+	snprintf(info->agent_version, sizeof(info->agent_version), "%s", nr_msg_str(res, "agent_version", ""));
+	info->uptime_s = nr_msg_int(res, "uptime_s", 0);
+	info->width = dimension(nr_msg_int(res, "width", 0));
+	info->height = dimension(nr_msg_int(res, "height", 0));
+	if (info->width && info->height) {
+		a->st.width = info->width;
+		a->st.height = info->height;
+	}
+	json_object_put(res);
+	return 0;
+}
+
+int nr_agent_launch(struct nr_agent *a, const char *program, const char *const *args, long long *pid,
+		    struct nr_error *err)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array(), *res;
+	int rc;
+
+	if (!program || !program[0] || !nr_utf8_valid(program, strlen(program))) {
+		json_object_put(o);
+		json_object_put(arr);
+		return nr_error_set(err, -NR_E_INVAL, "launch needs a program name in UTF-8");
+	}
+	for (size_t i = 0; args && args[i]; i++)
+		json_object_array_add(arr, json_object_new_string(args[i]));
+	json_object_object_add(o, "program", json_object_new_string(program));
+	json_object_object_add(o, "args", arr);
+	if ((rc = call(a, "launch", o, NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	if (pid)
+		*pid = nr_msg_int(res, "pid", 0);
+	json_object_put(res);
+	return 0;
+}
+
+static bool is_text(const char *mime)
+{
+	return strncmp(mime, "text/plain", 10) == 0;
+}
+
+int nr_agent_clipboard_get(struct nr_agent *a, const char *mime, unsigned char **data, size_t *len,
+			   struct nr_error *err)
+{
+	json_object *o = json_object_new_object(), *res, *t;
+	struct nr_buf down;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	json_object_object_add(o, "mime", json_object_new_string(mime));
+	nr_buf_init(&down);
+	if ((rc = call(a, "clipboard-get", o, NULL, 0, &res, is_text(mime) ? NULL : &down, err)) < 0) {
+		nr_buf_done(&down);
+		return rc;
+	}
+	if (is_text(mime)) {
+		if (!json_object_object_get_ex(res, "text", &t) || !json_object_is_type(t, json_type_string)) {
+			json_object_put(res);
+			return nr_error_set(err, -NR_E_AGENT_PROTO, "clipboard-get: the reply has no text");
+		}
+		nr_buf_append(&down, json_object_get_string(t), (size_t)json_object_get_string_len(t));
+	}
+	json_object_put(res);
+	nr_buf_append(&down, "", 0);
+	*len = down.len;
+	*data = (unsigned char *)nr_buf_steal(&down);
+	return *data ? 0 : nr_error_set(err, -NR_E_NOMEM, NULL);
+}
+
+int nr_agent_clipboard_set(struct nr_agent *a, const char *mime, const void *data, size_t len,
+			   struct nr_error *err)
+{
+	json_object *o, *res;
+	int rc;
+
+	if (len > NR_AGENT_TRANSFER_MAX)
+		return nr_error_set(err, -NR_E_INVAL, "clipboard data over 64 MiB");
+	if (is_text(mime) && (len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data, len)))
+		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB");
+	o = json_object_new_object();
+	json_object_object_add(o, "mime", json_object_new_string(mime));
+	if (is_text(mime)) {
+		json_object_object_add(o, "text", json_object_new_string_len(data, (int)len));
+		rc = call(a, "clipboard-set", o, NULL, 0, &res, NULL, err);
+	} else {
+		json_object_object_add(o, "size", json_object_new_int64((long long)len));
+		json_object_object_add(o, "chunks", json_object_new_int64(
+			(long long)((len + NR_AGENT_CHUNK_MAX - 1) / NR_AGENT_CHUNK_MAX)));
+		rc = call(a, "clipboard-set", o, data, len, &res, NULL, err);
+	}
+	if (rc == 0)
+		json_object_put(res);
+	return rc;
+}
+
+int nr_agent_resolution_get(struct nr_agent *a, int *width, int *height, struct nr_error *err)
+{
+	json_object *res;
+	int rc = call(a, "get-resolution", NULL, NULL, 0, &res, NULL, err);
+
+	if (rc < 0)
+		return rc;
+	*width = dimension(nr_msg_int(res, "width", 0));
+	*height = dimension(nr_msg_int(res, "height", 0));
+	a->st.width = *width;
+	a->st.height = *height;
+	json_object_put(res);
+	return 0;
+}
+
+int nr_agent_resolution_set(struct nr_agent *a, int width, int height, struct nr_error *err)
+{
+	json_object *o, *res;
+	int rc;
+
+	if (width < 1 || height < 1 || width > 16384 || height > 16384)
+		return nr_error_set(err, -NR_E_INVAL, "%dx%d is not a resolution", width, height);
+	o = json_object_new_object();
+	json_object_object_add(o, "width", json_object_new_int(width));
+	json_object_object_add(o, "height", json_object_new_int(height));
+	if ((rc = call(a, "set-resolution", o, NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	a->st.width = dimension(nr_msg_int(res, "width", width));
+	a->st.height = dimension(nr_msg_int(res, "height", height));
+	json_object_put(res);
+	return 0;
+}
+
+int nr_agent_shutdown(struct nr_agent *a, const char *mode, struct nr_error *err)
+{
+	json_object *o, *res;
+	int rc;
+
+	if (strcmp(mode, "poweroff") != 0 && strcmp(mode, "reboot") != 0)
+		return nr_error_set(err, -NR_E_INVAL, "shutdown mode is poweroff or reboot, not '%s'", mode);
+	o = json_object_new_object();
+	json_object_object_add(o, "mode", json_object_new_string(mode));
+	if ((rc = call(a, "shutdown", o, NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	json_object_put(res);
+	return 0;
+}
+
+int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_event *ev, struct nr_error *err)
+{
+	long long deadline = nr_tls_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int rc;
+
+	while (!a->ev_count) {
+		long long left = deadline - nr_tls_now_ms();
+		const char *text;
+		size_t len;
+		struct nr_msg m;
+
+		if ((rc = nr_agent_connect(a, err)) < 0)
+			return rc;
+		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		if (rc == -NR_E_TIMEOUT)
+			return 0;
+		if (rc == -NR_E_AGENT_FRAME) {
+			a->st.bad_frames++;
+			continue;
+		}
+		if (rc < 0) {
+			nr_agent_disconnect(a);
+			return fail(a, rc, err);
+		}
+		if (nr_msg_decode(text, len, &m, NULL) < 0) {
+			a->st.bad_frames++;
+			continue;
+		}
+		if (m.kind == NR_MSG_EVENT)
+			handle_event(a, &m);
+		else if (m.kind == NR_MSG_REPLY || m.kind == NR_MSG_CHUNK)
+			a->st.stray++;
+		else
+			a->st.bad_frames++;
+		nr_msg_done(&m);
+	}
+	*ev = a->events[a->ev_head];
+	a->ev_head = (a->ev_head + 1) % EVENT_QUEUE;
+	a->ev_count--;
+	return 1;
+}
+
+void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
+{
+	*st = a->st;
+	if (a->link)
+		st->bad_frames += nr_tls_link_bad_frames(a->link);
+}

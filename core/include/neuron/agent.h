@@ -1,0 +1,110 @@
+/* The host side of the guest agent (docs/PROTOCOL.md): one client per VM, with
+ * per-request timeouts and automatic reconnection (resync + fresh handshake). The guest is
+ * untrusted: no call blocks past its timeout, and strings it sends are stored as they came
+ * (sanitise before display). */
+#ifndef NEURON_AGENT_H
+#define NEURON_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "neuron/ctx.h"
+#include "neuron/error.h"
+
+#define NR_AGENT_TIMEOUT_MS 5000        /* default per-request timeout */
+#define NR_AGENT_CONNECT_TIMEOUT_MS 5000 /* default resync + handshake + hello */
+
+struct nr_agent;
+
+/* The unix socket of vm's agent channel, from its domain XML (ctx's "connect"). malloc'd.
+ * -NR_E_AGENT_NOCHANNEL when the domain has no org.neuronos.agent.0 channel or no path
+ * yet (libvirt fills it in when the VM starts). */
+int nr_agent_channel_path(const struct nr_ctx *ctx, const char *vm, char **path, struct nr_error *err);
+/* The same from a domain XML text. */
+int nr_agent_channel_from_xml(const char *xml, char **path, struct nr_error *err);
+
+/* A client for vm: the channel from its domain XML, credentials from nr_certs_dir.
+ * Nothing is sent until the first request (or nr_agent_connect). */
+int nr_agent_open(const struct nr_ctx *ctx, const char *vm, struct nr_agent **out, struct nr_error *err);
+/* A client on a unix socket path, with credentials in cred_dir (host role). */
+int nr_agent_open_socket(const char *path, const char *cred_dir, struct nr_agent **out,
+			 struct nr_error *err);
+/* A client on an open stream (a socketpair, a pipe pair): it owns the fds. A reconnect
+ * resyncs on the same stream, as on a virtio-serial port. */
+int nr_agent_open_fds(int rfd, int wfd, const char *cred_dir, struct nr_agent **out,
+		      struct nr_error *err);
+void nr_agent_free(struct nr_agent *agent);
+
+void nr_agent_set_timeout(struct nr_agent *agent, int request_ms, int connect_ms);
+
+/* Resync, handshake and hello now (requests do it when needed). */
+int nr_agent_connect(struct nr_agent *agent, struct nr_error *err);
+/* Drop the session; the next request reconnects. */
+void nr_agent_disconnect(struct nr_agent *agent);
+
+int nr_agent_ping(struct nr_agent *agent, double *rtt_ms, struct nr_error *err);
+
+struct nr_agent_info {
+	char os[256];
+	char hostname[256];
+	char agent_version[64];
+	long long uptime_s;
+	int width, height;          /* 0 when unknown */
+};
+int nr_agent_info(struct nr_agent *agent, struct nr_agent_info *info, struct nr_error *err);
+
+/* Start program with args (NULL-terminated, may be NULL) in the guest user's session. */
+int nr_agent_launch(struct nr_agent *agent, const char *program, const char *const *args, long long *pid,
+		    struct nr_error *err);
+
+/* mime: "text/plain" or "image/png". *data is malloc'd (NUL-terminated for text). */
+int nr_agent_clipboard_get(struct nr_agent *agent, const char *mime, unsigned char **data, size_t *len,
+			   struct nr_error *err);
+int nr_agent_clipboard_set(struct nr_agent *agent, const char *mime, const void *data, size_t len,
+			   struct nr_error *err);
+
+int nr_agent_resolution_get(struct nr_agent *agent, int *width, int *height, struct nr_error *err);
+int nr_agent_resolution_set(struct nr_agent *agent, int width, int height, struct nr_error *err);
+
+/* mode: "poweroff" or "reboot". */
+int nr_agent_shutdown(struct nr_agent *agent, const char *mode, struct nr_error *err);
+
+enum nr_agent_event_type {
+	NR_AGENT_EVENT_CLIPBOARD,   /* the guest's clipboard changed */
+	NR_AGENT_EVENT_RESOLUTION,  /* the guest's resolution changed */
+};
+
+struct nr_agent_event {
+	enum nr_agent_event_type type;
+	char mime[64];              /* clipboard: the first type offered */
+	long long size;             /* clipboard: bytes */
+	int width, height;          /* resolution */
+};
+
+/* Wait up to timeout_ms for an event: 1 with *ev filled, 0 when none came, <0 on error.
+ * Events that arrive during requests are queued (the oldest dropped past 64). */
+int nr_agent_wait_event(struct nr_agent *agent, int timeout_ms, struct nr_agent_event *ev,
+			struct nr_error *err);
+
+/* What a status panel shows. Strings came from the guest: sanitise before display. */
+struct nr_agent_status {
+	bool connected;
+	char fingerprint[104];      /* the guest's certificate, once connected */
+	char pinned[104];           /* the one we expect */
+	char agent_version[64];
+	int protocol_version;
+	time_t last_ping;           /* wall clock of the last answered ping, 0 never */
+	double last_rtt_ms;
+	int width, height;          /* last known resolution, 0 unknown */
+	unsigned long clipboard_events;
+	char clipboard_mime[64];
+	time_t clipboard_changed;   /* wall clock of the last clipboard-changed event, 0 never */
+	unsigned long connects;     /* handshakes made */
+	unsigned long bad_frames;   /* frames dropped: oversize, invalid */
+	unsigned long stray;        /* replies and chunks for ids not waited on */
+	char last_error[256];
+};
+void nr_agent_get_status(const struct nr_agent *agent, struct nr_agent_status *st);
+
+#endif
