@@ -44,7 +44,7 @@ static const struct {
 	[TUI_C_OK]           = { COLOR_GREEN, -1, A_BOLD, A_BOLD },
 	[TUI_C_WARN]         = { COLOR_YELLOW, -1, A_BOLD, A_BOLD | A_UNDERLINE },
 	[TUI_C_FAIL]         = { COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE },
-	[TUI_C_DIM]          = { COLOR_BLUE, -1, A_BOLD, A_DIM },
+	[TUI_C_DIM]          = { -1, -1, A_DIM, A_DIM },
 	[TUI_C_INFO]         = { COLOR_CYAN, -1, 0, 0 },
 	[TUI_C_FKEY_KEY]     = { COLOR_WHITE, COLOR_BLACK, 0, 0 },
 	[TUI_C_FKEY_LABEL]   = { COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE },

@@ -25,6 +25,9 @@ void tui_set_status(struct tui *t, const char *fmt, ...)
 
 static void dialog_set(struct tui *t, enum tui_dialog_kind kind, const char *title, const char *text)
 {
+	if (t->dialog.owns_opaque)
+		free(t->dialog.opaque);
+	t->dialog.owns_opaque = false;
 	t->dialog.kind = kind;
 	snprintf(t->dialog.title, sizeof(t->dialog.title), "%s", title);
 	tui_clean(t, t->dialog.text, sizeof(t->dialog.text), text);
@@ -320,7 +323,7 @@ static int global_action(struct tui *t, enum tui_action a)
 		tui_open_overlay(t, &tui_wizard_setup_ops);
 		return TUI_REDRAW;
 	case TUI_ACT_NEW_VM:
-		tui_dialog_info(t, "New VM", "This build has no VM support yet (core/profile, core/domain).");
+		tui_open_overlay(t, &tui_wizard_vm_ops);
 		return TUI_REDRAW;
 	case TUI_ACT_REVERT:
 		/* the setup wizard owns revert: it opens on its revert page */
@@ -344,8 +347,15 @@ static int dialog_key(struct tui *t, int key)
 	if (a != TUI_ACT_YES && a != TUI_ACT_NO)
 		return TUI_HANDLED;
 	t->dialog.kind = TUI_DLG_NONE;
-	if (a == TUI_ACT_YES && confirm && fn)
+	t->dialog.on_yes = NULL;
+	t->dialog.opaque = NULL;
+	if (a == TUI_ACT_YES && confirm && fn) {
+		t->dialog.owns_opaque = false;
 		return apply_flags(t, fn(t, opaque)) | TUI_REDRAW;
+	}
+	if (t->dialog.owns_opaque)
+		free(opaque);
+	t->dialog.owns_opaque = false;
 	return TUI_REDRAW;
 }
 
@@ -508,6 +518,12 @@ void tui_dump_screen(struct tui *t, FILE *f, bool attrs)
 			}
 		}
 		line[keep] = '\0';
+		/* the demo's scratch directory has a random name: the same length, fixed */
+		if (t->demo_root[0] && !attrs) {
+			size_t n = strlen(t->demo_root);
+			for (char *p = strstr(line, t->demo_root); p; p = strstr(p + n, t->demo_root))
+				memcpy(p + n - 6, "XXXXXX", 6);
+		}
 		fprintf(f, "%s\n", line);
 	}
 }

@@ -67,9 +67,6 @@ enum tui_scope {
 	X(VM_START,   VMS,    "Start the VM") \
 	X(VM_SHUTDOWN, VMS,   "Shut the VM down (ACPI, asks first)") \
 	X(VM_FORCEOFF, VMS,   "Force the VM off (asks first)") \
-	X(VM_LG,      VMS,    "Open the Looking Glass client") \
-	X(VM_BIND,    VMS,    "Bind the VM's GPU to vfio-pci now (asks first)") \
-	X(VM_UNBIND,  VMS,    "Give the VM's GPU back to the host driver (asks first)") \
 	X(NEXT,       WIZARD, "Next step / choose") \
 	X(BACK,       WIZARD, "Previous step, or leave the wizard") \
 	X(NEXT_FIELD, FORM,   "Next field") \
@@ -212,6 +209,7 @@ struct tui {
 		char text[2048];
 		tui_confirm_fn on_yes;
 		void *opaque;
+		bool owns_opaque;       /* free(opaque) unless on_yes takes it */
 	} dialog;
 
 	char status[256];               /* a transient status message */
@@ -226,6 +224,7 @@ struct tui {
 	int wake_fd[2];
 	struct tui_job *job;
 	bool vms_dirty;                 /* set from the event thread */
+	char want_vm[256];              /* the VMs panel selects this VM at its next reload */
 	void *vm_watch;                 /* the libvirt event registration */
 	int lines, cols;
 	bool script_mode;

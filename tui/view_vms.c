@@ -1,0 +1,279 @@
+/* The VMs panel: every VM on the libvirt connection with its state, GPU, Looking Glass
+ * memory and agent channel (core's nr_vm_list), updated by libvirt domain events; start,
+ * shut down and force off run as background operations, the last two after a question. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui.h"
+#include "neuron/vm.h"
+
+struct vms_priv {
+	struct nr_vm_list *list;
+	struct nr_error err;            /* why list is NULL */
+};
+
+struct vm_op {
+	char name[256];
+	enum tui_action what;
+};
+
+static void vms_done(struct tui *t, struct tui_view *v)
+{
+	struct vms_priv *p = v->priv;
+
+	(void)t;
+	if (p)
+		nr_vm_list_free(p->list);
+	free(p);
+	v->priv = NULL;
+}
+
+static void vms_reload(struct tui *t, struct tui_view *v)
+{
+	struct vms_priv *p = v->priv;
+	char keep[256] = "";
+
+	if (!p)
+		p = v->priv = tui_xcalloc(1, sizeof(*p));
+	if (t->want_vm[0]) {
+		snprintf(keep, sizeof(keep), "%s", t->want_vm);
+		t->want_vm[0] = '\0';
+	} else if (p->list && v->sel < p->list->n) {
+		snprintf(keep, sizeof(keep), "%s", p->list->vms[v->sel].name);
+	}
+	nr_vm_list_free(p->list);
+	p->list = NULL;
+	v->n_rows = 0;
+	nr_error_clear(&p->err);
+	if (!t->virt) {
+		p->err = t->virt_err;
+		return;
+	}
+	if (nr_vm_list(t->virt, &p->list, &p->err) < 0)
+		return;
+	v->n_rows = p->list->n;
+	/* the selection follows its VM when the list changes under it */
+	for (size_t i = 0; keep[0] && i < p->list->n; i++)
+		if (strcmp(p->list->vms[i].name, keep) == 0)
+			v->sel = i;
+}
+
+static enum tui_color state_color(enum nr_vm_state s)
+{
+	switch (s) {
+	case NR_VM_RUNNING: return TUI_C_OK;
+	case NR_VM_PAUSED: case NR_VM_STOPPING: case NR_VM_SUSPENDED: return TUI_C_WARN;
+	case NR_VM_CRASHED: case NR_VM_UNKNOWN: return TUI_C_FAIL;
+	default: return TUI_C_DIM;
+	}
+}
+
+static const char *vms_header(struct tui *t, struct tui_view *v)
+{
+	(void)t;
+	(void)v;
+	return " Name              State       GPU       Looking Glass  Agent";
+}
+
+static void vms_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, int w, bool sel)
+{
+	struct vms_priv *p = v->priv;
+	const struct nr_vm *vm = &p->list->vms[i];
+	const struct nr_domain_info *info = vm->info;
+	enum tui_color base = sel ? TUI_C_SELECTED : TUI_C_NORMAL;
+	char name[64], gpu[16] = "none", lg[32] = "none";
+
+	tui_clean(t, name, sizeof(name), vm->name);
+	tui_putf(t, y, x, w, base, " %-17.17s", name);
+	tui_putf(t, y, x + 19, 12, sel ? base : state_color(vm->state), "%s %-9s",
+		 vm->state == NR_VM_RUNNING ? t->g->running : t->g->stopped, nr_vm_state_name(vm->state));
+	if (info && info->n_pci) {
+		char addr[NR_ADDR_LEN];
+		if (nr_pci_parse_addr(info->pci[0], addr) == 0)
+			snprintf(gpu, sizeof(gpu), "%s", strncmp(addr, "0000:", 5) == 0 ? addr + 5 : addr);
+	}
+	if (info && info->lg)
+		snprintf(lg, sizeof(lg), "%u MiB", info->lg_size_mib);
+	tui_putf(t, y, x + 31, w - 31, base, "%-9s %-14s %s", gpu, lg, info && info->agent ? "channel" : "none");
+}
+
+static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int x, int h, int w)
+{
+	struct vms_priv *p = v->priv;
+	const struct nr_vm *vm = &p->list->vms[i];
+	const struct nr_domain_info *info = vm->info;
+	char buf[512];
+	int line = 0;
+
+	tui_clean(t, buf, sizeof(buf), vm->name);
+	tui_putf(t, y + line++, x, w, TUI_C_INFO, "VM %s: %s%s on %s", buf, nr_vm_state_name(vm->state),
+		 vm->persistent ? "" : " (transient)", nr_virt_uri(t->virt));
+	if (!info) {
+		tui_put(t, y + line, x, w, TUI_C_DIM, false, "Its domain XML could not be read.");
+		return;
+	}
+	{
+		size_t o = 0;
+		buf[0] = '\0';
+		for (size_t k = 0; k < info->n_pci && o + 16 < sizeof(buf); k++)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", k ? ", " : "", info->pci[k]);
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "PCI passthrough: %s", info->n_pci ? buf : "none");
+	}
+	if (info->lg) {
+		char path[256];
+		tui_clean(t, path, sizeof(path), info->lg_path ? info->lg_path : "?");
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: %u MiB at %s", info->lg_size_mib, path);
+	} else {
+		tui_put(t, y + line++, x, w, TUI_C_NORMAL, false, "Looking Glass: no IVSHMEM device");
+	}
+	if (info->agent) {
+		char sock[256];
+		tui_clean(t, sock, sizeof(sock), info->agent_socket ? info->agent_socket : "(set when it runs)");
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Agent channel %s: %s", NR_AGENT_CHANNEL, sock);
+	} else {
+		tui_put(t, y + line++, x, w, TUI_C_NORMAL, false, "Agent: no channel");
+	}
+	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "TPM: %s   Disks: %zu", info->tpm ? "yes" : "no", info->n_disks);
+	for (size_t k = 0; k < info->n_disks && line < h; k++) {
+		tui_clean(t, buf, sizeof(buf), info->disks[k]);
+		tui_putf(t, y + line++, x, w, TUI_C_DIM, "  %s", buf);
+	}
+}
+
+static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
+{
+	struct vm_op *op = arg;
+	struct tui *t = tui_job_tui(job);
+	bool destroyed = false;
+	int rc;
+
+	switch (op->what) {
+	case TUI_ACT_VM_START:
+		rc = nr_vm_start(t->virt, op->name, err);
+		if (rc == 0)
+			tui_job_log(job, "VM %s started", op->name);
+		return rc;
+	case TUI_ACT_VM_SHUTDOWN:
+		tui_job_log(job, "VM %s: ACPI shutdown sent, waiting up to 120 s", op->name);
+		rc = nr_vm_stop(t->virt, op->name, 120, false, &destroyed, err);
+		if (rc == 0)
+			tui_job_log(job, "VM %s shut down", op->name);
+		return rc;
+	case TUI_ACT_VM_FORCEOFF:
+		rc = nr_vm_destroy(t->virt, op->name, err);
+		if (rc == 0)
+			tui_job_log(job, "VM %s forced off", op->name);
+		return rc;
+	default:
+		return nr_error_set(err, -NR_E_INVAL, "unknown VM operation");
+	}
+}
+
+static void op_done(struct tui *t, int rc, const struct nr_error *err, void *arg)
+{
+	struct vm_op *op = arg;
+
+	if (rc < 0)
+		tui_dialog_error(t, "VM operation failed", err);
+	free(op);
+	/* events usually refresh the panel already; this covers a connection without them */
+	tui_refresh_views(t);
+}
+
+static int start_op(struct tui *t, void *opaque)
+{
+	struct vm_op *op = opaque;
+	char title[300];
+
+	snprintf(title, sizeof(title), "%s VM %s",
+		 op->what == TUI_ACT_VM_START ? "Starting" : op->what == TUI_ACT_VM_SHUTDOWN ? "Shutting down" :
+											     "Forcing off",
+		 op->name);
+	if (tui_job_start(t, title, op_run, op_done, op) < 0)
+		free(op);
+	return TUI_REDRAW;
+}
+
+static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
+{
+	struct vms_priv *p = v->priv;
+	const struct nr_vm *vm;
+	struct vm_op *op;
+	char name[256];
+
+	if (a != TUI_ACT_VM_START && a != TUI_ACT_VM_SHUTDOWN && a != TUI_ACT_VM_FORCEOFF)
+		return TUI_IGNORED;
+	if (!p || !p->list || v->sel >= p->list->n) {
+		tui_set_status(t, "No VM selected.");
+		return TUI_HANDLED;
+	}
+	vm = &p->list->vms[v->sel];
+	tui_clean(t, name, sizeof(name), vm->name);
+	if (a == TUI_ACT_VM_START && vm->state == NR_VM_RUNNING) {
+		tui_set_status(t, "VM %s is already running.", name);
+		return TUI_HANDLED;
+	}
+	if (a != TUI_ACT_VM_START && vm->state != NR_VM_RUNNING && vm->state != NR_VM_PAUSED &&
+	    vm->state != NR_VM_STOPPING) {
+		tui_set_status(t, "VM %s is not running.", name);
+		return TUI_HANDLED;
+	}
+	op = tui_xcalloc(1, sizeof(*op));
+	snprintf(op->name, sizeof(op->name), "%s", vm->name);
+	op->what = a;
+	if (a == TUI_ACT_VM_START)
+		return start_op(t, op);
+	if (a == TUI_ACT_VM_SHUTDOWN)
+		tui_dialog_confirm(t, "Shut down", start_op, op,
+				   "Ask VM %s to shut down (ACPI power button)? The guest closes its programs; "
+				   "unsaved work in it may ask first.", name);
+	else
+		tui_dialog_confirm(t, "Force off", start_op, op,
+				   "Pull the plug on VM %s? It stops at once, like a power cut: unsaved work in "
+				   "the guest is lost.", name);
+	/* the dialog owns op now: start_op takes it, or it is freed on "no" */
+	t->dialog.owns_opaque = true;
+	return TUI_HANDLED;
+}
+
+static void vms_status(struct tui *t, struct tui_view *v, char *buf, size_t size)
+{
+	struct vms_priv *p = v->priv;
+
+	if (!p || !p->list) {
+		snprintf(buf, size, "libvirt: %s", p && p->err.msg[0] ? p->err.msg : "not connected");
+		return;
+	}
+	snprintf(buf, size, "%zu VM%s on %s. s start, d shut down, F force off, F3 new VM", p->list->n, p->list->n == 1 ? "" : "s",
+		 nr_virt_uri(t->virt));
+}
+
+static void vms_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, int w)
+{
+	struct vms_priv *p = v->priv;
+
+	if (!p || !p->list) {
+		tui_put(t, y0, x0, w, TUI_C_HEADER, true, vms_header(t, v));
+		tui_put(t, y0 + 1, x0 + 1, w - 1, TUI_C_FAIL, false, "Cannot list VMs:");
+		tui_wrap(t, y0 + 2, x0 + 1, h - 2, w - 2, TUI_C_NORMAL,
+			 p && p->err.msg[0] ? p->err.msg : "no libvirt connection");
+		return;
+	}
+	tui_list_draw(t, v, y0, x0, h, w);
+	if (p->list->n == 0)
+		tui_put(t, y0 + 1, x0 + 1, w - 1, TUI_C_DIM, false, "No VMs yet. F3: create one from a profile.");
+}
+
+const struct tui_view_ops tui_view_vms_ops = {
+	.name = "vms",
+	.title = "VMs",
+	.scope = TUI_SCOPE_VMS,
+	.reload = vms_reload,
+	.draw = vms_draw,
+	.header = vms_header,
+	.draw_row = vms_row,
+	.details = vms_details,
+	.action = vms_action,
+	.status = vms_status,
+	.done = vms_done,
+};
