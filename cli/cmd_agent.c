@@ -439,7 +439,7 @@ static const struct {
 	{ "resolution", sub_resolution, "agent resolution [OPTIONS] VM [WIDTHxHEIGHT]",
 	  "print the guest's resolution, or set it" },
 	{ "shutdown", sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)" },
-	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] VM",
+	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
 	  "make the VM's CA, host and guest certificates (ECDSA P-256) and the guest's bundle" },
 };
 

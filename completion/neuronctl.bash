@@ -38,7 +38,7 @@ _neuronctl_section_words()
 # Every option of a help text as "--name" or "--name METAVAR", one a line.
 _neuronctl_options()
 {
-	local line re='^[[:space:]]+(-[a-zA-Z], )?(--[a-z0-9][-a-z0-9.]*)(=| )?([A-Z][-A-Z0-9_=.]*)?'
+	local line re='^[[:space:]]+(-[a-zA-Z], )?(--[a-z0-9][-a-z0-9.]*)(=| )?([A-Z][-A-Z0-9_=.]*|[a-z0-9]+(\|[a-z0-9]+)+)?'
 	while IFS= read -r line; do
 		[[ $line =~ $re ]] || continue
 		if [[ -n ${BASH_REMATCH[4]} && ${BASH_REMATCH[3]} != "" ]]; then
@@ -93,6 +93,7 @@ _neuronctl_value()
 {
 	local meta=$1 cur=$2
 	case $meta in
+	*"|"*)          COMPREPLY=($(compgen -W "${meta//|/ }" -- "$cur")) ;;   # shm|kvmfr
 	ADDR|GPU|PCI)   COMPREPLY=($(compgen -W "$(_neuronctl_gpus)" -- "$cur")) ;;
 	VM|NAME|DOMAIN) COMPREPLY=($(compgen -W "$(_neuronctl_vms)" -- "$cur")) ;;
 	DIR|ROOT|SYSROOT) COMPREPLY=($(compgen -d -- "$cur")) ;;

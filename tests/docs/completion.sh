@@ -97,6 +97,12 @@ PY
 	expect "$want" --sysroot="$SYSROOTS/$m" check --json --gpu = ""
 done
 expect "0000:01:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:01
+# An option whose value is one of a few words ("--mode shm|kvmfr"), and its value skipped.
+if "$prog" lg setup plan --help 2>/dev/null | grep -q -- '--mode shm|kvmfr'; then
+	expect "shm"$'\n'"kvmfr" lg setup plan --mode ""
+	expect "kvmfr" lg setup plan --mode k
+	expect_has "--user --json" lg setup plan --mode kvmfr --
+fi
 # Nothing sensible to offer: nothing offered, and no error.
 expect "" --sysroot "$SYSROOTS/demo" scan ""
 expect "" --sysroot "$SYSROOTS/nowhere" check --gpu ""

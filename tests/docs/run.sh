@@ -79,11 +79,27 @@ help_ok() {
 	*) bad "$what --help: first line is '$usage', not 'usage: $what ...'" ;;
 	esac
 	[ "$(sed -n 3p "$tmp/out")" != "" ] || bad "$what --help: no help text under the usage line"
+	# The usage line and the options agree: each option in the usage line is explained, and
+	# each explained option is in the usage line (or it says [OPTIONS]) unless the block of
+	# options is one that sibling subcommands share word for word (lg setup plan|apply ...).
+	sed -n '/^Options:$/,/^$/p' "$tmp/out" >"$tmp/opts"
+	for o in $(grep -oE -- '--[a-z0-9][-a-z0-9]*' <<<"$usage" | sort -u); do
+		grep -qE -- "^ +(-[a-zA-Z], )?$o([^-a-z0-9]|$)" "$tmp/opts" ||
+			bad "$what: the usage line names $o but --help does not explain it"
+	done
+	shared=no
+	if [ $# -gt 1 ]; then
+		for sib in $(subcommands_of "${@:1:$#-1}"); do
+			[ "$sib" = "${!#}" ] && continue
+			"$NEURONCTL" "${@:1:$#-1}" "$sib" --help 2>/dev/null | sed -n '/^Options:$/,/^$/p' >"$tmp/sib"
+			[ -s "$tmp/opts" ] && cmp -s "$tmp/opts" "$tmp/sib" && shared=yes
+		done
+	fi
 	for o in $(section_options "Options:" <"$tmp/out"); do
 		case "$usage" in
 		*"[OPTIONS]"*) ;;
 		*"$o"*) ;;
-		*) bad "$what --help lists $o but its usage line does not: $usage" ;;
+		*) [ $shared = yes ] || bad "$what --help lists $o but its usage line does not: $usage" ;;
 		esac
 	done
 	run "$NEURONCTL" "$@" --no-such-option
@@ -94,13 +110,23 @@ help_ok() {
 	fi
 }
 
-subcommands_of() { "$NEURONCTL" "$@" --help 2>/dev/null | section_words "Subcommands:" "$1"; }
+# The subcommands of WORDS..., from its help ("  size ..." or "  gpu bind ADDR ...").
+subcommands_of() {
+	local last
+	for last; do :; done
+	"$NEURONCTL" "$@" --help 2>/dev/null | section_words "Subcommands:" "$last"
+}
 
-for c in $commands; do
-	help_ok "$c"
-	for s in $(subcommands_of "$c"); do
-		help_ok "$c" "$s"
+# walk WORDS...: check WORDS and every subcommand under it, to any depth (lg setup plan).
+walk() {
+	local s
+	help_ok "$@"
+	for s in $(subcommands_of "$@"); do
+		walk "$@" "$s"
 	done
+}
+for c in $commands; do
+	walk "$c"
 done
 
 # ---- the man pages ---------------------------------------------------------------------------
@@ -137,6 +163,18 @@ man1=$tmp/neuronctl.1.txt
 man_section() {
 	awk -v c="   $1" '$0 == c { in_s = 1; next } in_s && (/^   [a-z][-a-z0-9]*$/ || /^[A-Z]/) { exit } in_s { print }' "$man1"
 }
+# man_subs WORDS...: every subcommand under WORDS, to any depth, has an entry in the section
+# of WORDS' command ("       lg setup plan ...") and each of its options is there.
+man_subs() {
+	local s o
+	for s in $(subcommands_of "$@"); do
+		if grep -qE "^ +$* $s( |$)" "$tmp/sec"; then ok; else bad "neuronctl.1: '$1' does not document the subcommand '$* $s'"; fi
+		for o in $("$NEURONCTL" "$@" "$s" --help 2>/dev/null | section_options "Options:"); do
+			grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/sec" || bad "neuronctl.1: '$* $s' does not document $o"
+		done
+		man_subs "$@" "$s"
+	done
+}
 documented=$(awk '/^COMMANDS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s && /^   [a-z][-a-z0-9]*$/ { print $1 }' "$man1")
 for c in $commands; do
 	if ! grep -qx "$c" <<<"$documented"; then
@@ -148,12 +186,7 @@ for c in $commands; do
 	for o in $("$NEURONCTL" "$c" --help 2>/dev/null | section_options "Options:"); do
 		grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/sec" || bad "neuronctl.1: '$c' does not document $o"
 	done
-	for s in $(subcommands_of "$c"); do
-		if grep -qE "^ +$c $s( |$)" "$tmp/sec"; then ok; else bad "neuronctl.1: '$c' does not document the subcommand '$c $s'"; fi
-		for o in $("$NEURONCTL" "$c" "$s" --help 2>/dev/null | section_options "Options:"); do
-			grep -qE -- "$o([^-a-z0-9.]|$)" "$tmp/sec" || bad "neuronctl.1: '$c $s' does not document $o"
-		done
-	done
+	man_subs "$c"
 done
 for c in $documented; do
 	grep -qx "$c" <<<"$commands" || bad "neuronctl.1 documents '$c', which neuronctl does not have"
