@@ -220,7 +220,8 @@ static int detect_initramfs(const struct nr_root *r, const char *force, struct n
 		snprintf(b->initramfs_evidence, sizeof(b->initramfs_evidence), "%s%s%s",
 			 conf[pick] ? generators[pick].confs[0] : "",
 			 conf[pick] && bin[pick] ? " and the program " : "",
-			 bin[pick] ? nr_initramfs_name(generators[pick].id) : "");
+			 bin[pick] ? (generators[pick].id == NR_INITRAMFS_TOOLS ? "update-initramfs" :
+				      nr_initramfs_name(generators[pick].id)) : "");
 	} else {
 		struct nr_buf names;
 		nr_buf_init(&names);
@@ -271,6 +272,15 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 				break;
 			}
 		}
+		static const char *const mk1[] = { "/usr/sbin/grub-mkconfig", "/usr/bin/grub-mkconfig",
+						   "/sbin/grub-mkconfig", NULL };
+		static const char *const mk2[] = { "/usr/sbin/grub2-mkconfig", "/usr/bin/grub2-mkconfig",
+						   "/sbin/grub2-mkconfig", NULL };
+		int has1 = probe_any(r, mk1, err), has2 = has1 < 0 ? 0 : probe_any(r, mk2, err);
+		if (has1 < 0 || has2 < 0)
+			return has1 < 0 ? has1 : has2;
+		snprintf(b->grub_mkconfig, sizeof(b->grub_mkconfig), "%s",
+			 !has1 && has2 ? "grub2-mkconfig" : "grub-mkconfig");
 	}
 	for (size_t i = 0; i < 3; i++) {
 		char dir[64], *rel = NULL, **names;

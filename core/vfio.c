@@ -188,10 +188,20 @@ static char *modprobe_text(const struct nr_vfio_plan *vp, const struct nr_scan *
 		nr_buf_printf(&b, " %s", vp->gpus[i]);
 	nr_buf_puts(&b, "\n");
 	if (vp->bind_by_address) {
-		nr_buf_puts(&b, "# The ids");
-		for (size_t i = 0; i < vp->n_ids; i++)
-			nr_buf_printf(&b, " %s", vp->ids[i]);
-		nr_buf_puts(&b, " are shared with devices the host keeps (");
+		char **shared = NULL;
+		size_t n_shared = 0;
+		for (size_t i = 0; i < vp->n_collisions; i++) {
+			const struct nr_pci_dev *d = nr_scan_device(scan, vp->collisions[i]);
+			char id[10];
+			if (d)
+				push(&shared, &n_shared, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
+		}
+		nr_buf_puts(&b, n_shared == 1 ? "# The id" : "# The ids");
+		for (size_t i = 0; i < n_shared; i++)
+			nr_buf_printf(&b, " %s", shared[i]);
+		nr_strv_free(shared, n_shared);
+		nr_buf_puts(&b, n_shared == 1 ? " is" : " are");
+		nr_buf_puts(&b, " shared with devices the host keeps (");
 		for (size_t i = 0; i < vp->n_collisions; i++)
 			nr_buf_printf(&b, "%s%s", i ? ", " : "", vp->collisions[i]);
 		nr_buf_puts(&b, "),\n# so vfio-pci ids= would take those too. Instead, when vfio-pci loads "
@@ -427,7 +437,7 @@ static int plan_commands(struct nr_vfio_plan *vp, struct nr_error *err)
 		}
 	}
 	if (rc == 0 && bs->grub) {
-		const char *c[] = { "grub-mkconfig", "-o", bs->grub_cfg, NULL };
+		const char *c[] = { bs->grub_mkconfig, "-o", bs->grub_cfg, NULL };
 		rc = nr_plan_add_command(vp->plan, c, "write the new kernel command line into grub.cfg", err);
 	}
 	return rc;

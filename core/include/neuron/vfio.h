@@ -29,6 +29,7 @@ struct nr_boot_setup {
 	bool mkinitcpio_dropins;        /* /etc/mkinitcpio.conf.d/ exists */
 	bool grub;                      /* /etc/default/grub and a grub.cfg */
 	char grub_cfg[128];             /* "/boot/grub/grub.cfg" */
+	char grub_mkconfig[32];         /* "grub-mkconfig", or "grub2-mkconfig" where only it is installed */
 	char **sdboot_entries;          /* systemd-boot type #1 entries with a linux line */
 	size_t n_sdboot_entries;
 	bool kernel_cmdline;            /* /etc/kernel/cmdline (UKIs, kernel-install) */
