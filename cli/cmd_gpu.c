@@ -35,6 +35,7 @@ static int gpu_bind(struct cli *cli, int argc, char **argv, bool to_vfio)
 	struct nr_virt *virt = NULL;
 	struct nr_bind_busy busy = { 0 };
 	struct nr_bind_plan *plan = NULL;
+	const char *addr;
 	int argi, rc;
 
 	if (cli_parse_flags(cli, argc, argv, to_vfio ? bind_flags : unbind_flags,
@@ -45,8 +46,14 @@ static int gpu_bind(struct cli *cli, int argc, char **argv, bool to_vfio)
 		return rc;
 	if (argi >= argc)
 		return cli_usage_error(cli, "which GPU? give its PCI address (see neuronctl scan)");
-	if (argi + 1 < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi + 1]);
+	addr = argv[argi];
+	/* options may follow the address too: gpu bind 01:00.0 --dry-run */
+	argv += argi;
+	argc -= argi;
+	if (cli_parse_flags(cli, argc, argv, to_vfio ? bind_flags : unbind_flags, "", &argi, &rc))
+		return rc;
+	if (argi < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
 		return cli_fail(cli, &err);
 	/* Devices that running VMs hold are refused; without libvirt no VM of it runs. */
@@ -61,7 +68,7 @@ static int gpu_bind(struct cli *cli, int argc, char **argv, bool to_vfio)
 		fputc('\n', stderr);
 		nr_error_clear(&err);
 	}
-	if (nr_bind_plan_new(cli->ctx, scan, argv[argi], to_vfio, force ? NR_BIND_FORCE : 0, &busy, &plan, &err) < 0) {
+	if (nr_bind_plan_new(cli->ctx, scan, addr, to_vfio, force ? NR_BIND_FORCE : 0, &busy, &plan, &err) < 0) {
 		rc = cli_fail(cli, &err);
 		goto out;
 	}

@@ -195,6 +195,7 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
 	struct nr_vm_list *l = NULL;
+	struct nr_scan *scan = NULL;
 	int argi, rc;
 
 	if (cli_parse_flags(cli, argc, argv, flags, "  --json    print the list as JSON\n", &argi, &rc))
@@ -204,6 +205,11 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_list(virt, &l, &err) < 0) {
 		nr_virt_close(virt);
 		return cli_fail(cli, &err);
+	}
+	/* which host device is the GPU: from the machine, when it can be read */
+	if (nr_scan_new(cli->ctx, &scan, &err) < 0) {
+		scan = NULL;
+		nr_error_clear(&err);
 	}
 	if (json) {
 		json_object *arr = json_object_new_array();
@@ -243,10 +249,19 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 			const struct nr_domain_info *in = vm->info;
 			char name[64], gpu[32], lg[300];
 			nr_text_sanitize(name, sizeof(name), vm->name, false);
+			/* the GPU among the PCI devices when the machine says which; +N the others */
+			size_t shown = 0;
+			for (size_t k = 0; scan && k < in->n_pci; k++) {
+				const struct nr_pci_dev *d = nr_scan_device(scan, in->pci[k]);
+				if (d && nr_pci_is_gpu(d)) {
+					shown = k;
+					break;
+				}
+			}
 			if (in->n_pci > 1)
-				snprintf(gpu, sizeof(gpu), "%s +%zu", in->pci[0], in->n_pci - 1);
+				snprintf(gpu, sizeof(gpu), "%s +%zu", in->pci[shown], in->n_pci - 1);
 			else
-				snprintf(gpu, sizeof(gpu), "%s", in->n_pci ? in->pci[0] : "-");
+				snprintf(gpu, sizeof(gpu), "%s", in->n_pci ? in->pci[shown] : "-");
 			if (in->lg)
 				snprintf(lg, sizeof(lg), "%s %uM", in->lg_path ? in->lg_path : "?", in->lg_size_mib);
 			else
@@ -264,6 +279,7 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 			putchar('\n');
 		}
 	}
+	nr_scan_free(scan);
 	nr_vm_list_free(l);
 	nr_virt_close(virt);
 	return EXIT_OK;
@@ -281,11 +297,16 @@ static int one_name(struct cli *cli, int argc, char **argv, const struct cli_fla
 		*rc = cli_usage_error(cli, "which VM? give its name");
 		return 1;
 	}
-	if (argi + 1 < argc) {
-		*rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi + 1]);
+	*name = argv[argi];
+	/* options may follow the name too: vm stop win11 --force */
+	argv += argi;
+	argc -= argi;
+	if (cli_parse_flags(cli, argc, argv, flags, help, &argi, rc))
+		return 1;
+	if (argi < argc) {
+		*rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 		return 1;
 	}
-	*name = argv[argi];
 	return 0;
 }
 

@@ -618,8 +618,10 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	if (!root || xmlStrcmp(root->name, X("domain")) != 0)
 		return nr_error_set(err, -NR_E_PARSE, "the template's root element is not <domain>");
 	rc = plan_pinning(p, ctx, &pins, err);
-	if (rc < 0)
+	if (rc < 0) {
+		nr_profile_locate(p, "cpu.pinning", err);
 		return rc;
+	}
 	attr(root, "type", p->domain_type);
 	remove_children(root, "name");
 	add_text(root, "name", p->name);

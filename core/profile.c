@@ -753,6 +753,11 @@ static int template_index(const char *t)
 	return -1;
 }
 
+const char *nr_profile_template_name(size_t i)
+{
+	return i < sizeof(templates) / sizeof(templates[0]) ? templates[i] : NULL;
+}
+
 static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_error *err)
 {
 	bool windows = strncmp(tmpl, "windows", 7) == 0;
@@ -873,6 +878,90 @@ char *nr_profile_get(const struct nr_profile *p, const char *key)
 	return k && k->get ? k->get(p) : NULL;
 }
 
+/* ---- writing YAML ------------------------------------------------------------------ */
+
+static void yaml_quote(struct nr_buf *b, const char *v)
+{
+	/* plain when it is a word YAML cannot misread, else double-quoted */
+	bool plain = v[0] && strchr("-:.", v[0]) == NULL;
+	for (const char *c = v; plain && *c; c++)
+		plain = isalnum((unsigned char)*c) || strchr("._/:-", *c);
+	if (plain && strcmp(v, "~") && strcasecmp(v, "null")) {
+		nr_buf_puts(b, v);
+		return;
+	}
+	nr_buf_puts(b, "\"");
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			nr_buf_printf(b, "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			nr_buf_printf(b, "\\x%02x", *c);
+		else
+			nr_buf_append(b, (const char *)c, 1);
+	}
+	nr_buf_puts(b, "\"");
+}
+
+int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *err)
+{
+	const char *skip = NULL; /* a group written as one value (disk: none) */
+	struct nr_buf b;
+
+	*out = NULL;
+	nr_buf_init(&b);
+	nr_buf_printf(&b, "# made by neuron from the %s template\n", p->template_name);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const char *dot = strchr(k->name, '.');
+		const char *leaf = dot ? dot + 1 : k->name;
+		char *v;
+
+		if (skip && dot && strncmp(k->name, skip, strlen(skip)) == 0 && k->name[strlen(skip)] == '.')
+			continue;
+		skip = NULL;
+		if (k->set == set_lg_enabled)
+			continue;
+		if (k->kind == GROUP) {
+			if ((k->set == set_disk && p->disk.none) || (k->set == set_lg && !p->lg.enabled)) {
+				nr_buf_printf(&b, "%s: %s\n", k->name, k->set == set_disk ? "none" : "false");
+				skip = k->name;
+			} else if (strcmp(k->name, "boot") == 0 && !p->boot.kernel) {
+				skip = k->name;
+			} else {
+				nr_buf_printf(&b, "%s:\n", k->name);
+			}
+			continue;
+		}
+		if (k->set == set_disk_path && !p->disk.path)
+			continue;   /* the default follows the name */
+		v = k->get(p);
+		if (!v) {
+			nr_buf_done(&b);
+			return nr_error_set(err, -NR_E_NOMEM, NULL);
+		}
+		if (k->kind == LIST) {
+			char **items = k->set == set_pci ? p->pci : p->usb;
+			size_t n = k->set == set_pci ? p->n_pci : p->n_usb;
+			nr_buf_printf(&b, "  %s: [", leaf);
+			for (size_t j = 0; j < n; j++) {
+				if (j)
+					nr_buf_puts(&b, ", ");
+				yaml_quote(&b, items[j]);
+			}
+			nr_buf_puts(&b, "]\n");
+		} else if (v[0] || k->set == set_name) {
+			nr_buf_printf(&b, "%s%s: ", dot ? "  " : "", leaf);
+			yaml_quote(&b, v);
+			nr_buf_puts(&b, "\n");
+		}
+		free(v);
+	}
+	if (b.oom)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	*out = nr_buf_steal(&b);
+	return 0;
+}
+
 /* ---- whole-profile rules ---------------------------------------------------------- */
 
 static const struct nr_profile_mark *find_mark(const struct nr_profile *p, const char *key)
@@ -884,7 +973,7 @@ static const struct nr_profile_mark *find_mark(const struct nr_profile *p, const
 }
 
 /* Prefix "FILE:LINE:COLUMN: " for the key's place, or "FILE: " when unknown. */
-static void locate(const struct nr_profile *p, const char *key, struct nr_error *err)
+void nr_profile_locate(const struct nr_profile *p, const char *key, struct nr_error *err)
 {
 	const struct nr_profile_mark *m = find_mark(p, key);
 
@@ -920,23 +1009,23 @@ static int profile_rules(const struct nr_profile *p, struct nr_error *err)
 
 	if (!p->name) {
 		rc = nr_error_set(err, -NR_E_INVAL, "missing key 'name': every profile names its VM");
-		locate(p, "", err);
+		nr_profile_locate(p, "", err);
 		return rc;
 	}
 	if (strcmp(p->template_name, "windows11") == 0 && nr_profile_tpm(p) == false) {
 		rc = nr_error_set(err, -NR_E_INVAL,
 				  "Windows 11 needs a TPM 2.0: set 'tpm: auto' or 'tpm: true' (swtpm emulates it)");
-		locate(p, "tpm", err);
+		nr_profile_locate(p, "tpm", err);
 		return rc;
 	}
 	if (strcmp(p->template_name, "windows11") == 0 && strcmp(p->firmware, "efi") != 0) {
 		rc = nr_error_set(err, -NR_E_INVAL, "Windows 11 needs UEFI: set 'firmware: efi'");
-		locate(p, "firmware", err);
+		nr_profile_locate(p, "firmware", err);
 		return rc;
 	}
 	if (p->secure_boot && strcmp(p->firmware, "efi") != 0) {
 		rc = nr_error_set(err, -NR_E_INVAL, "secure_boot needs 'firmware: efi'");
-		locate(p, "secure_boot", err);
+		nr_profile_locate(p, "secure_boot", err);
 		return rc;
 	}
 	if (p->sockets || p->cores || p->threads) {
@@ -945,19 +1034,19 @@ static int profile_rules(const struct nr_profile *p, struct nr_error *err)
 			rc = nr_error_set(err, -NR_E_INVAL,
 					  "cpu: sockets x cores x threads is %u but vcpus is %u; make them agree", topo,
 					  p->vcpus);
-			locate(p, find_mark(p, "cpu.cores") ? "cpu.cores" : find_mark(p, "cpu.threads") ?
+			nr_profile_locate(p, find_mark(p, "cpu.cores") ? "cpu.cores" : find_mark(p, "cpu.threads") ?
 				  "cpu.threads" : "cpu.sockets", err);
 			return rc;
 		}
 	}
 	if (p->lg.enabled && p->lg.backend == NR_LG_KVMFR && !p->lg.kvmfr_device) {
 		rc = nr_error_set(err, -NR_E_INVAL, "looking_glass: the kvmfr backend needs 'device: /dev/kvmfr0'");
-		locate(p, "looking_glass.backend", err);
+		nr_profile_locate(p, "looking_glass.backend", err);
 		return rc;
 	}
 	if ((p->boot.initrd || p->boot.cmdline) && !p->boot.kernel) {
 		rc = nr_error_set(err, -NR_E_INVAL, "boot: initrd and cmdline need 'kernel' too");
-		locate(p, p->boot.initrd ? "boot.initrd" : "boot.cmdline", err);
+		nr_profile_locate(p, p->boot.initrd ? "boot.initrd" : "boot.cmdline", err);
 		return rc;
 	}
 	return 0;
@@ -997,14 +1086,14 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 	if (p->gpu != NR_PROFILE_GPU_NONE || p->n_pci) {
 		if (!scan) {
 			rc = nr_error_set(err, -NR_E_INVAL, "the profile passes PCI devices but no machine scan was given");
-			locate(p, "gpu", err);
+			nr_profile_locate(p, "gpu", err);
 			return rc;
 		}
 		if (!scan->iommu) {
 			rc = nr_error_set(err, -NR_E_NOIOMMU,
 					  "the IOMMU is off, so no device can be passed through: run 'neuronctl check'%s",
 					  p->gpu == NR_PROFILE_GPU_AUTO ? ", or set 'gpu: none'" : "");
-			locate(p, p->gpu != NR_PROFILE_GPU_NONE ? "gpu" : "hostdevs.pci", err);
+			nr_profile_locate(p, p->gpu != NR_PROFILE_GPU_NONE ? "gpu" : "hostdevs.pci", err);
 			return rc;
 		}
 	}
@@ -1012,7 +1101,7 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 		rc = nr_error_set(err, -NR_E_NODEVICE,
 				  "gpu: auto found no isolated GPU apart from the boot GPU; run 'neuronctl scan', "
 				  "then name one (gpu: 0000:01:00.0) or set 'gpu: none'");
-		locate(p, "gpu", err);
+		nr_profile_locate(p, "gpu", err);
 		return rc;
 	}
 	if (p->gpu == NR_PROFILE_GPU_ADDR) {
@@ -1020,14 +1109,14 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 		if (!d) {
 			rc = nr_error_set(err, -NR_E_NODEVICE, "gpu: there is no PCI device %s on this machine "
 					  "(see 'neuronctl scan')", p->gpu_addr);
-			locate(p, "gpu", err);
+			nr_profile_locate(p, "gpu", err);
 			return rc;
 		}
 		g = nr_scan_gpu(scan, p->gpu_addr);
 		if (!g) {
 			rc = nr_error_set(err, -NR_E_NODEVICE, "gpu: %s is not a GPU (class %04x)", p->gpu_addr,
 					  d->class_id);
-			locate(p, "gpu", err);
+			nr_profile_locate(p, "gpu", err);
 			return rc;
 		}
 		if (!g->isolated) {
@@ -1040,7 +1129,7 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 					  "move the card to another slot, or see 'neuronctl check'",
 					  p->gpu_addr, b.data ? b.data : "other devices");
 			nr_buf_done(&b);
-			locate(p, "gpu", err);
+			nr_profile_locate(p, "gpu", err);
 			return rc;
 		}
 	}
@@ -1050,7 +1139,7 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 		if (!nr_scan_device(scan, p->pci[i])) {
 			rc = nr_error_set(err, -NR_E_NODEVICE, "hostdevs.pci: there is no PCI device %s on this machine",
 					  p->pci[i]);
-			locate(p, mk, err);
+			nr_profile_locate(p, mk, err);
 			return rc;
 		}
 		g = nr_profile_gpu(p, scan);
@@ -1058,7 +1147,7 @@ int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, str
 			if (strcmp(scan->devices[g->set[j]].addr, p->pci[i]) == 0) {
 				rc = nr_error_set(err, -NR_E_EXISTS,
 						  "hostdevs.pci: %s already goes in with the GPU; remove it here", p->pci[i]);
-				locate(p, mk, err);
+				nr_profile_locate(p, mk, err);
 				return rc;
 			}
 	}

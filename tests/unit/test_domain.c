@@ -204,7 +204,7 @@ static void test_pinning(void **state)
 	free(xml);
 	assert_int_equal(build_err(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 12\n  pinning: auto\n", &err),
 			 -NR_E_INVAL);
-	assert_string_equal(err.msg, "cpu.pinning: auto: the host has 10 CPUs besides the core kept for the host; "
+	assert_string_equal(err.msg, "t.yaml:5:12: cpu.pinning: auto: the host has 10 CPUs besides the core kept for the host; "
 			    "lower cpu.vcpus to 10 or use 'pinning: none'");
 	xml = build(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 3\n  pinning: 4-6\n");
 	assert_non_null(strstr(xml, "<vcpupin vcpu=\"2\" cpuset=\"6\"/>"));
@@ -213,7 +213,7 @@ static void test_pinning(void **state)
 	free(xml);
 	assert_int_equal(build_err(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 4\n  pinning: 4-6\n", &err),
 			 -NR_E_INVAL);
-	assert_string_equal(err.msg, "cpu.pinning: 4-6 names 3 CPUs for 4 vCPUs; name one host CPU per vCPU");
+	assert_string_equal(err.msg, "t.yaml:5:12: cpu.pinning: 4-6 names 3 CPUs for 4 vCPUs; name one host CPU per vCPU");
 	env_done(&e);
 
 	/* AMD hosts get topoext with SMT */

@@ -90,6 +90,8 @@ struct nr_profile {
 int nr_profile_new(const char *template_name, const char *name, struct nr_profile **out,
 		   struct nr_error *err);
 void nr_profile_free(struct nr_profile *p);
+/* The templates, for a picker: "windows11", "windows10", "linux"; NULL past the end. */
+const char *nr_profile_template_name(size_t i);
 
 /* Read a profile from YAML. Errors say "FILE:LINE:COLUMN: what; the fix". */
 int nr_profile_load(const char *path, struct nr_profile **out, struct nr_error *err);
@@ -108,11 +110,19 @@ const char *nr_profile_key(size_t i, const char **help);
  * unknown key. List keys give their items joined by ", ". */
 char *nr_profile_get(const struct nr_profile *p, const char *key);
 
+/* The profile as YAML that nr_profile_parse reads back to the same profile (for saving
+ * what the TUI's form made). Every key is written, values double-quoted. malloc'd. */
+int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *err);
+
 /* Judge the profile against the machine: the GPU exists and is isolated (auto picks
  * the best one), extra PCI devices exist, Windows 11 has a TPM and UEFI. scan may be
  * NULL when the profile passes no PCI device. Errors carry FILE:LINE:COLUMN when the
  * profile came from a file. */
 int nr_profile_check(const struct nr_profile *p, const struct nr_scan *scan, struct nr_error *err);
+
+/* Prefix err's message with where key was written ("FILE:LINE:COLUMN: "), for errors found
+ * after parsing; nothing for a profile made in memory. */
+void nr_profile_locate(const struct nr_profile *p, const char *key, struct nr_error *err);
 
 /* The GPU the profile passes through on this machine (auto resolved), or NULL. */
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan);

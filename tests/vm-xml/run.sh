@@ -1,0 +1,139 @@
+#!/bin/sh
+# VM profiles end to end through neuronctl:
+#  - golden domain XML of every example profile on several fixture machines, each one
+#    validated against libvirt's own RNG schema (virt-xml-validate);
+#  - every bad profile in bad/ with its message (file:line:column and the fix);
+#  - vm create/list/start/stop/destroy/delete on the libvirt test driver;
+#  - gpu bind/unbind on a copy of a fixture sysroot: the writes and the refusals.
+# Golden files live in expected/; NEURON_REGEN=1 rewrites them.
+set -u
+: "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+exp="$here/expected"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+regen="make && BUILD=$BUILD NEURONCTL=$NEURONCTL SYSROOTS=$SYSROOTS NEURON_REGEN=1 sh tests/vm-xml/run.sh"
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $*"
+}
+
+# golden CASE ARGS...: run neuronctl ARGS (from the top folder), compare with expected/CASE.
+golden() {
+	name=$1
+	shift
+	{
+		(cd "$top" && "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
+		echo "exit: $?"
+	} >"$tmp/status"
+	{
+		cat "$tmp/out"
+		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
+		cat "$tmp/status"
+	} | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
+	if [ "${NEURON_REGEN:-}" = 1 ]; then
+		cp "$tmp/got" "$exp/$name"
+	fi
+	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
+		ok
+	else
+		bad "$name: neuronctl $*"
+		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -40; else echo "  (no golden file)"; fi
+		echo "  to accept the new output: $regen"
+	fi
+}
+
+# 1. Every example profile on machines of different kinds. A machine where a profile
+#    cannot be built (no isolated GPU) is a golden error; every XML must validate.
+machines="intel-nvidia demo nvidia-turing-4fn amd-navi-split-audio two-identical single-gpu"
+for m in $machines; do
+	for f in "$top"/config/profiles/*.yaml; do
+		p=$(basename "$f" .yaml)
+		golden "$m.$p.xml" --sysroot "$SYSROOTS/$m" vm xml --profile "config/profiles/$p.yaml"
+		if (cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/$m" vm xml --profile "config/profiles/$p.yaml") \
+			>"$tmp/d.xml" 2>/dev/null; then
+			if virt-xml-validate "$tmp/d.xml" domain >"$tmp/v" 2>&1; then ok; else
+				bad "$m.$p.xml does not validate against libvirt's schema"
+				cat "$tmp/v"
+			fi
+		fi
+	done
+done
+# The same profiles edited from the command line, as the TUI's form edits them.
+golden demo.windows11.edited.xml --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
+	--set name=gaming --set memory=24G --set cpu.vcpus=12 --set looking_glass.resolution=4k \
+	--set looking_glass.hdr=true --set gpu=0000:01:00.0 --set hostdevs.usb=046d:c52b --set network=default
+(cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
+	--set name=gaming --set looking_glass.hdr=true --set hostdevs.usb=046d:c52b --set network=default) >"$tmp/e.xml"
+if virt-xml-validate "$tmp/e.xml" domain >"$tmp/v" 2>&1; then ok; else bad "edited XML does not validate"; cat "$tmp/v"; fi
+
+# 2. Bad profiles: one per rule, each with its message. Most are judged on intel-nvidia;
+#    the isolation cases on the machine whose GPUs share a group.
+for f in "$here"/bad/*.yaml; do
+	b=$(basename "$f" .yaml)
+	case $b in gpu-not-isolated|gpu-auto-none-isolated) m=shared-group ;; *) m=intel-nvidia ;; esac
+	golden "bad.$b" --sysroot "$SYSROOTS/$m" vm xml --profile "tests/vm-xml/bad/$b.yaml"
+done
+golden bad.missing-file vm xml --profile tests/vm-xml/bad/no-such-file.yaml
+golden bad.set-unknown --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml --set cpu.vcpu=4
+golden bad.set-form --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml --set memory
+
+# 3. VMs on the libvirt test driver. test:///default starts afresh for each process, so
+#    create --start does both in one run; node.xml is a driver state with running VMs.
+nodes="test://$here/node.xml"
+golden vm.create-start --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+	--profile config/profiles/linux.yaml --start
+golden vm.create-disk-in-pool --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+	--profile config/profiles/windows11.yaml --set disk.path=/default-pool/win11.qcow2 --set disk.size=40G --start
+golden vm.create-no-room --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+	--profile config/profiles/windows11.yaml --set disk.path=/default-pool/win11.qcow2
+golden vm.create-exists --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm create \
+	--profile config/profiles/windows10.yaml --set disk=none
+golden vm.list --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list
+golden vm.list.json --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list --json
+golden vm.list-default --connect test:///default --sysroot "$SYSROOTS/iommu-off" vm list
+golden vm.start-running --connect "$nodes" vm start win10
+golden vm.stop --connect "$nodes" vm stop win10 --timeout 5
+golden vm.destroy --connect "$nodes" vm destroy plain
+golden vm.delete-running --connect "$nodes" vm delete win10
+golden vm.delete-none --connect "$nodes" vm delete nosuch
+golden vm.stop-bad-timeout --connect "$nodes" vm stop win10 --timeout soon
+golden vm.no-name --connect "$nodes" vm start
+golden vm.help vm --help
+golden vm.help-xml vm xml --help
+golden vm.help-stop vm stop --help
+golden vm.unknown vm frobnicate
+golden vm.no-libvirt --connect test:///nonexistent/node.xml vm list
+
+# 4. gpu bind/unbind on a copy of intel-nvidia with the files the kernel would have.
+cp -a "$SYSROOTS/intel-nvidia" "$tmp/sr"
+mkdir -p "$tmp/sr/sys/bus/pci/drivers/vfio-pci"
+(cd "$tmp/sr/sys/bus/pci" && : >drivers_probe && for d in drivers/*; do : >"$d/bind"; : >"$d/unbind"; done)
+run="--param runtime_dir=$tmp/run"
+golden gpu.bind-dry-run --sysroot "$tmp/sr" --connect test:///default $run gpu bind 01:00.0 --dry-run
+golden gpu.bind --sysroot "$tmp/sr" --connect test:///default $run gpu bind 01:00.0
+if [ "$(cat "$tmp/sr/sys/bus/pci/devices/0000:01:00.0/driver_override")" = vfio-pci ] &&
+	[ "$(cat "$tmp/sr/sys/bus/pci/drivers/snd_hda_intel/unbind")" = 0000:01:00.1 ] &&
+	[ "$(cat "$tmp/run/gpu-bind/0000:01:00.0")" = "$(printf '0000:01:00.0 nvidia\n0000:01:00.1 snd_hda_intel')" ]; then
+	ok
+else
+	bad "gpu bind: the sysfs files or the record do not hold what was written"
+fi
+# the kernel would now show vfio-pci as their driver
+for a in 0000:01:00.0 0000:01:00.1; do
+	(cd "$tmp/sr/sys/bus/pci/devices/$a" && rm driver && ln -s ../../../bus/pci/drivers/vfio-pci driver)
+done
+golden gpu.unbind --sysroot "$tmp/sr" --connect test:///default $run gpu unbind 01:00.0
+golden gpu.boot-refused --sysroot "$tmp/sr" --connect test:///default $run gpu bind 00:02.0
+golden gpu.busy --sysroot "$tmp/sr" --connect "$nodes" $run gpu bind 01:00.0
+golden gpu.not-isolated --sysroot "$SYSROOTS/shared-group" --connect test:///default $run gpu bind 1f:00.0
+golden gpu.no-libvirt --sysroot "$SYSROOTS/vfio-bound" --connect test:///nonexistent/node.xml $run gpu bind 01:00.0
+golden gpu.help gpu --help
+golden gpu.no-addr gpu bind
+
+echo "vm-xml: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
