@@ -298,7 +298,12 @@ static void layout_text(const struct nr_lg_snapshot *s, char *buf, size_t size)
 	}
 }
 
-static json_object *shm_json(const char *path, const struct nr_lg_status *st)
+struct session_note {
+	bool had_previous;
+	uint32_t previous;
+};
+
+static json_object *shm_json(const char *path, const struct nr_lg_status *st, const struct session_note *sn)
 {
 	const struct nr_lg_snapshot *s = &st->last;
 	json_object *o = json_object_new_object();
@@ -329,13 +334,17 @@ static json_object *shm_json(const char *path, const struct nr_lg_status *st)
 	}
 	json_object_object_add(o, "host", json_object_new_string(nr_lg_host_state_name(st->host)));
 	json_object_object_add(o, "session_changed", json_object_new_boolean(st->session_changed));
+	json_object_object_add(o, "previous_session_id", sn->had_previous && s->kind == NR_LG_SHM_HEADER ?
+			       json_object_new_int64(sn->previous) : NULL);
+	json_object_object_add(o, "restarted_since_last_status", json_object_new_boolean(
+			       sn->had_previous && s->kind == NR_LG_SHM_HEADER && sn->previous != s->session_id));
 	json_object_object_add(o, "watched_ms", json_object_new_int((int)st->watched_ms));
 	json_object_object_add(o, "message", json_object_new_string(sentence ? sentence : ""));
 	free(sentence);
 	return o;
 }
 
-static void shm_text(const char *path, const struct nr_lg_status *st)
+static void shm_text(const char *path, const struct nr_lg_status *st, const struct session_note *sn)
 {
 	const struct nr_lg_snapshot *s = &st->last;
 	char line[512];
@@ -347,8 +356,12 @@ static void shm_text(const char *path, const struct nr_lg_status *st)
 	layout_text(s, line, sizeof(line));
 	printf("layout         %s\n", line);
 	if (s->kind == NR_LG_SHM_HEADER) {
-		printf("session        %u%s\n", s->session_id,
-		       st->session_changed ? " (changed while watching: the host app restarted)" : "");
+		printf("session        %u", s->session_id);
+		if (st->session_changed)
+			printf(" (changed while watching: the host app restarted)");
+		else if (sn->had_previous && sn->previous != s->session_id)
+			printf(" (was %u at the last status: the host app restarted since)", sn->previous);
+		putchar('\n');
 		if (s->kvmfr)
 			printf("KVMFR          version %u, host %s\n", s->kvmfr_version,
 			       s->host_version[0] ? s->host_version : "(no version string)");
@@ -383,6 +396,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_lg_sup_info info = { 0 };
 	struct nr_lg_status st;
+	struct session_note sn = { false, 0 };
 	const char *vm = NULL;
 	char *shm = NULL;
 	bool have_info = false, probed = false;
@@ -423,6 +437,8 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 		};
 		probe_rc = nr_lg_status_read(shm, &watch, &st, &err);
 		probed = probe_rc == 0;
+		if (probed && st.last.kind == NR_LG_SHM_HEADER)
+			nr_lg_session_remember(cli->ctx, shm, st.last.session_id, &sn.previous, &sn.had_previous);
 	}
 
 	if (json) {
@@ -445,7 +461,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 			json_object_object_add(root, "client", c);
 		}
 		if (probed) {
-			json_object_object_add(root, "shm", shm_json(shm, &st));
+			json_object_object_add(root, "shm", shm_json(shm, &st, &sn));
 		} else {
 			json_object *e = json_object_new_object();
 			json_object_object_add(e, "error", json_object_new_string(nr_errname(err.code)));
@@ -477,7 +493,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 			}
 		}
 		if (probed)
-			shm_text(shm, &st);
+			shm_text(shm, &st, &sn);
 		else
 			cli_fail(cli, &err);
 	}

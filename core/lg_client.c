@@ -151,6 +151,46 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 	return 0;
 }
 
+/* ---- the session id seen by the last status ------------------------------------------ */
+
+void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint32_t session,
+			    uint32_t *previous, bool *had_previous)
+{
+	char *dir = nr_lg_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the shm path names the note */
+	FILE *f;
+
+	*had_previous = false;
+	*previous = 0;
+	if (!dir)
+		return;
+	for (const unsigned char *p = (const unsigned char *)shm_path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	if (asprintf(&path, "%s/lg-session-%016llx", dir, (unsigned long long)h) < 0)
+		path = NULL;
+	if (path && nr_read_line(path, line, sizeof(line)) == 0) {
+		char *end;
+		unsigned long v = strtoul(line, &end, 10);
+		if (end != line && *end == '\0') {
+			*previous = (uint32_t)v;
+			*had_previous = true;
+		}
+	}
+	if (path && mkdir_p(dir, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
+		f = fopen(tmp, "we");
+		if (f) {
+			fprintf(f, "%u\n", session);
+			if (fclose(f) == 0)
+				rename(tmp, path);
+			else
+				unlink(tmp);
+		}
+	}
+	free(tmp);
+	free(path);
+	free(dir);
+}
+
 /* ---- finding and running the client ----------------------------------------- */
 
 int nr_lg_graphical_session(struct nr_error *err)
@@ -363,6 +403,7 @@ static pid_t spawn_client(char **argv, const char *log, const sigset_t *old_mask
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
 		if (nul >= 0)
 			dup2(nul, 0);
@@ -688,6 +729,7 @@ int nr_lg_client_start(const struct nr_ctx *ctx, const struct nr_lg_client_opts 
 		pid_t second;
 
 		close(pfd[0]);
+		signal(SIGPIPE, SIG_IGN); /* the starter may be gone before it reads the report */
 		setsid();
 		second = fork();
 		if (second != 0)

@@ -14,6 +14,7 @@ tmp=$(mktemp -d /tmp/neuron-lg.XXXXXX)
 pass=0 fail=0
 writers=""
 G=""
+uid=$(id -u) gid=$(id -g)
 
 cleanup() {
 	for p in $writers; do kill "$p" 2>/dev/null; done
@@ -31,8 +32,9 @@ expect() {
 	if "$@"; then ok; else bad "$name"; fi
 }
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
+FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
 run() {
-	"$NEURONCTL" $G "$@" >"$tmp/out" 2>"$tmp/err"
+	"$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 }
 has() { grep -q -- "$1" "$2"; }
@@ -45,7 +47,7 @@ golden() {
 		cat "$tmp/out"
 		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
 		echo "exit: $rc"
-	} | sed "s#$tmp#TMP#g; s#$here#HERE#g; s/[0-9][0-9]* ms/N ms/g; s/after [0-9.]* s/after N s/g; s/\"watched_ms\": [0-9][0-9]*/\"watched_ms\": N/; s/\"timestamp_ms\": [0-9][0-9]*/\"timestamp_ms\": N/" >"$tmp/got"
+	} | sed "s#$tmp#TMP#g; s#$here#HERE#g; s/[0-9][0-9]* ms/N ms/g; s/after [0-9.]* s/after N s/g; s/owner $uid, group $gid/owner UID, group GID/g; s/\"watched_ms\": [0-9][0-9]*/\"watched_ms\": N/; s/\"timestamp_ms\": [0-9][0-9]*/\"timestamp_ms\": N/" >"$tmp/got"
 	[ "${NEURON_REGEN:-}" = 1 ] && cp "$tmp/got" "$exp/$name"
 	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
 		ok
@@ -68,6 +70,7 @@ wait_for() {
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q "^[0-9]* ([^)]*) Z" "/proc/$1/stat" 2>/dev/null; }
 dead() { ! alive "$1"; }
 runs() { [ "$(grep -c '^run ' "$tmp/record" 2>/dev/null || echo 0)" -ge "$1" ]; }
+json_eval() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$tmp/out" "$1"; }
 json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$tmp/out" "$1"; }
 
 # ---- lg size -------------------------------------------------------------------------
@@ -103,8 +106,9 @@ mk() { "$PY" "$here/shm.py" make "$1" "$tmp/$2"; }
 # The first stale verdict takes the real timings (reads 200 ms apart, stale after 1 s);
 # the others shorten them to keep the suite quick.
 mk b7-stale b7-stale.shm
+FAST=""
 golden status.b7-stale lg status --shm "$tmp/b7-stale.shm"
-G="--param lg.watch_ms=50 --param lg.stale_ms=200"
+FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
 for kind in empty zeros newer lgmp-v9 truncated tiny garbage b7-evil-hostver; do
 	mk $kind $kind.shm
 	golden status.$kind lg status --shm "$tmp/$kind.shm"
@@ -113,7 +117,6 @@ golden status.b7-stale.json lg status --json --shm "$tmp/b7-stale.shm"
 golden status.newer.json lg status --shm "$tmp/newer.shm" --json
 golden status.garbage.json lg status --shm "$tmp/garbage.shm" --json
 golden status.missing lg status --shm "$tmp/nowhere"
-G=""
 
 # B7 alive: a writer process moves the timestamp like a running host application.
 mk b7 alive.shm
@@ -144,6 +147,16 @@ kill $writers 2>/dev/null
 wait 2>/dev/null
 writers=""
 
+# The host application restarted between two status runs: the session id is remembered.
+mk b7 sess.shm
+run lg status --shm "$tmp/sess.shm" --json
+expect "first look: no previous session" test "$(json_get "['shm']['previous_session_id']")" = None
+"$PY" -c "import struct,sys; f=open(sys.argv[1],'r+b'); f.seek(8); f.write(struct.pack('<I', 77)); f.close()" "$tmp/sess.shm"
+golden status.b7-restarted-since lg status --shm "$tmp/sess.shm"
+run lg status --shm "$tmp/sess.shm" --json
+expect "same session again: not restarted" test "$(json_get "['shm']['restarted_since_last_status']")" = False
+expect "same session again: previous" test "$(json_get "['shm']['previous_session_id']")" = 77
+
 # The default path is lg.shm under the sysroot.
 mkdir -p "$tmp/sys/dev/shm"
 mk newer sys/dev/shm/looking-glass
@@ -157,6 +170,92 @@ run --sysroot "$tmp/sys" lg status
 expect "status reads a read-only file" has "layout         newer" "$tmp/out"
 expect "status leaves the bytes alone" cmp -s "$tmp/before" "$tmp/sys/dev/shm/looking-glass"
 chmod 0660 "$tmp/sys/dev/shm/looking-glass"
+
+# ---- lg setup: plans on fake target roots --------------------------------------------------
+# debian12/ holds the qemu.conf Debian 12 ships, arch/ one a user edited and the kvmfr module
+# installed by dkms. Users and groups are made here; ids are masked in the golden files.
+uid=$(id -u) gid=$(id -g)
+mkroot() { # NAME SRC
+	rm -rf "$tmp/$1"
+	cp -a "$here/roots/$2" "$tmp/$1"
+	printf 'root:x:0:0::/root:/bin/sh\nalice:x:%s:%s::/home/alice:/bin/sh\n' "$uid" "$gid" >"$tmp/$1/etc/passwd"
+	printf 'root:x:0:\nkvm:x:%s:alice\n' "$gid" >"$tmp/$1/etc/group"
+	cp -a "$tmp/$1" "$tmp/$1.orig"
+}
+same_tree() { diff -r "$tmp/$1" "$tmp/$1.orig" >"$tmp/tree.diff" 2>&1; }
+mkroot deb debian12
+mkroot arch arch
+G="--root $tmp/deb"
+golden setup.shm.plan lg setup plan --user alice
+golden setup.kvmfr.plan lg setup plan --mode kvmfr --user alice --resolution 2560x1440
+G="--root $tmp/arch"
+golden setup.kvmfr.arch.plan lg setup plan --mode kvmfr --user alice --size 64
+run lg setup plan --mode kvmfr --user alice --json
+expect "plan json: four edits" test "$(json_eval "len(d['edits'])")" = 4
+expect "plan json: qemu.conf changes" test "$(json_get "['edits'][3]['changes']")" = True
+expect "plan json: no module note with dkms kvmfr" test "$(json_eval "len([n for n in d['notes'] if 'not installed' in n])")" = 0
+expect "plan wrote nothing" same_tree arch
+golden setup.usage lg setup plan --mode nfs
+golden setup.nouser lg setup plan --user bob
+golden setup.badsize lg setup plan --user alice --size 48
+
+# Without --yes and nobody to answer: nothing is written.
+G="--root $tmp/deb"
+run lg setup apply --user alice </dev/null
+expect "apply unconfirmed: exit 1" test "$rc" = 1
+expect "apply unconfirmed: nothing written" same_tree deb
+# kvmfr: apply, idempotent second apply, byte-identical revert.
+run lg setup apply --mode kvmfr --user alice --yes
+expect "kvmfr apply: exit 0" test "$rc" = 0
+expect "kvmfr apply: qemu.conf has kvmfr0" has '"/dev/kvmfr0"' "$tmp/deb/etc/libvirt/qemu.conf"
+expect "kvmfr apply: modprobe size" has 'options kvmfr static_size_mb=32' "$tmp/deb/etc/modprobe.d/kvmfr.conf"
+cp -a "$tmp/deb" "$tmp/deb.applied"
+run lg setup apply --mode kvmfr --user alice --yes
+expect "kvmfr second apply: nothing changed" has "Nothing changed" "$tmp/out"
+expect "kvmfr second apply: same bytes" diff -r "$tmp/deb" "$tmp/deb.applied"
+golden setup.kvmfr.status lg setup status
+run lg setup revert --yes
+expect "kvmfr revert: exit 0" test "$rc" = 0
+expect "kvmfr revert: byte-identical" same_tree deb
+run lg setup revert --yes
+expect "revert again: exit 1" test "$rc" = 1
+expect "revert again: nothing to revert" has "nothing to revert" "$tmp/err"
+
+# shm on a running target (ROOT/dev/shm exists): the file is made now, and removed by revert.
+mkdir -p "$tmp/deb/dev/shm" "$tmp/deb.orig/dev/shm"
+golden setup.shm.plan-running lg setup plan --user alice --resolution 4k
+run lg setup apply --user alice --resolution 4k --yes
+expect "shm apply: exit 0" test "$rc" = 0
+expect "shm apply: the rule" has "^f /dev/shm/looking-glass 0660 alice kvm -$" "$tmp/deb/etc/tmpfiles.d/10-looking-glass.conf"
+expect "shm apply: file mode, owner, group, size" \
+	test "$(stat -c '%a %u %g %s' "$tmp/deb/dev/shm/looking-glass")" = "660 $uid $gid 134217728"
+run lg setup apply --user alice --resolution 4k --yes
+expect "shm second apply: nothing changed" has "Nothing changed" "$tmp/out"
+run lg setup revert --mode shm --yes
+expect "shm revert: byte-identical, file gone" same_tree deb
+
+# A crash during apply: status says so, apply finishes it, revert undoes it.
+NEURON_FAULT_AFTER=3 "$NEURONCTL" $G lg setup apply --mode kvmfr --user alice --yes >/dev/null 2>&1
+expect "fault: apply stopped" test $? = 1
+run lg setup status
+expect "fault: status says interrupted" has "kvmfr  applying: an apply was interrupted" "$tmp/out"
+run lg setup apply --mode kvmfr --user alice --yes
+expect "fault: apply finishes" test "$rc" = 0
+run lg setup status --json
+expect "fault: applied after all" test "$(json_get "['kvmfr']['state']")" = applied
+run lg setup revert --mode kvmfr --yes
+expect "fault: revert byte-identical" same_tree deb
+
+# A symlink that leads out of the target root is refused: the live /etc is never edited.
+mkroot esc debian12
+mkdir -p "$tmp/elsewhere"
+rm -rf "$tmp/esc/etc/modprobe.d"
+ln -s "$tmp/elsewhere" "$tmp/esc/etc/modprobe.d"
+G="--root $tmp/esc"
+run lg setup apply --mode kvmfr --user alice --yes
+expect "escape: refused" test "$rc" = 1
+expect "escape: nothing outside root" test -z "$(ls -A "$tmp/elsewhere")"
+G=""
 
 # ---- the VM's shared memory, from its domain XML -------------------------------------------
 cat >"$tmp/node.xml" <<EOF
@@ -177,7 +276,6 @@ cat >"$tmp/node.xml" <<EOF
 </node>
 EOF
 G="--connect test://$tmp/node.xml --sysroot $tmp/sys --param runtime_dir=$tmp/run"
-G="$G --param lg.watch_ms=50 --param lg.stale_ms=200"
 G="$G --param lg.client=$here/fake-client.sh --param lg.backoff_ms=20 --param lg.stop_ms=300"
 export FAKE_LG_RECORD="$tmp/record" FAKE_LG_MODES="$tmp/modes"
 golden vm.status-idle lg status win11

@@ -571,6 +571,30 @@ static void test_stale_pid_file(void **state)
 	nr_ctx_free(ctx);
 }
 
+static void test_session_memory(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	uint32_t prev;
+	bool had;
+
+	nr_ctx_set(ctx, "runtime_dir", tmp_path("rt"), NULL);
+	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 5, &prev, &had);
+	assert_false(had);
+	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 6, &prev, &had);
+	assert_true(had);
+	assert_int_equal(prev, 5);
+	/* another shared memory has its own note */
+	nr_lg_session_remember(ctx, "/dev/kvmfr0", 9, &prev, &had);
+	assert_false(had);
+	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 6, &prev, &had);
+	assert_int_equal(prev, 6);
+	/* an unwritable runtime directory is no error: nothing is remembered */
+	nr_ctx_set(ctx, "runtime_dir", "/proc/neuron-nowhere", NULL);
+	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 6, &prev, &had);
+	assert_false(had);
+	nr_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_supervise_restarts),
 		cmocka_unit_test(test_supervise_gives_up),
 		cmocka_unit_test(test_stale_pid_file),
+		cmocka_unit_test(test_session_memory),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmp, rm_tmp);

@@ -84,6 +84,12 @@ int nr_lg_status_read(const char *path, const struct nr_lg_watch *w, struct nr_l
 		      struct nr_error *err);
 const char *nr_lg_shm_kind_name(enum nr_lg_shm_kind k);   /* "empty", "truncated", ... */
 const char *nr_lg_host_state_name(enum nr_lg_host_state s); /* "none", "alive", "stale", "unknown" */
+/* Remember the session id seen in shm_path (a small file in the runtime directory) and
+ * say what the last call saw: *had_previous false the first time. A host application
+ * that restarted between two calls shows as a different previous session. Failing to
+ * write the note (no runtime directory, read-only) is not an error. */
+void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint32_t session,
+			    uint32_t *previous, bool *had_previous);
 /* One sentence about the status for a person ("the host application is running ..."). */
 char *nr_lg_status_sentence(const struct nr_lg_status *st);
 
