@@ -60,6 +60,8 @@ const struct tui_key tui_keys[] = {
 	{ 'd',         "d",     TUI_ACT_VM_SHUTDOWN, NULL },
 	{ 'F',         "F",     TUI_ACT_VM_FORCEOFF, NULL },
 	{ '\n',        "Enter", TUI_ACT_NEXT,        NULL },
+	{ 'f',         "f",     TUI_ACT_FINISH,      NULL },
+	{ 'r',         "r",     TUI_ACT_ROLLBACK,    NULL },
 	{ KEY_ENTER,   "Enter", TUI_ACT_NEXT,        NULL },
 	{ 27,          "Esc",   TUI_ACT_BACK,        NULL },
 	{ KEY_LEFT,    "Left",  TUI_ACT_BACK,        NULL },

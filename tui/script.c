@@ -16,6 +16,7 @@
 
 int tui_feed_key(struct tui *t, int key);
 void tui_process_wakeups(struct tui *t);
+void tui_agents_settle(struct tui *t);
 
 static void settle(struct tui *t)
 {
@@ -23,6 +24,7 @@ static void settle(struct tui *t)
 	for (int i = 0; i < 5; i++) {
 		usleep(2000);
 		tui_process_wakeups(t);
+		tui_agents_settle(t);
 	}
 }
 

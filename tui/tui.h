@@ -68,6 +68,8 @@ enum tui_scope {
 	X(VM_SHUTDOWN, VMS,   "Shut the VM down (ACPI, asks first)") \
 	X(VM_FORCEOFF, VMS,   "Force the VM off (asks first)") \
 	X(NEXT,       WIZARD, "Next step / choose") \
+	X(FINISH,     WIZARD, "Finish an interrupted apply") \
+	X(ROLLBACK,   WIZARD, "Roll back an interrupted apply or revert") \
 	X(BACK,       WIZARD, "Previous step, or leave the wizard") \
 	X(NEXT_FIELD, FORM,   "Next field") \
 	X(PREV_FIELD, FORM,   "Previous field") \

@@ -7,7 +7,9 @@
 #   NEURON_TUI_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
 #
 # A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
-# $SCRATCH are expanded) and "# size: COLSxLINES" (default 80x24).
+# $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
+# (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
+# cut short on the same scratch root).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -35,6 +37,7 @@ for name in $names; do
 	script=$here/scripts/$name.keys
 	args=$(sed -n 's/^# args: //p' "$script" | head -n 1)
 	size=$(sed -n 's/^# size: //p' "$script" | head -n 1)
+	before=$(sed -n 's/^# before: //p' "$script" | head -n 1)
 	[ -n "$args" ] || args=--demo
 	[ -n "$size" ] || size=80x24
 	for loc in C C.UTF-8; do
@@ -42,6 +45,10 @@ for name in $names; do
 		scratch=$work/$name.$tag
 		mkdir -p "$scratch/root"
 		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
+		if [ -n "$before" ]; then
+			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
+				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
+		fi
 		got=$work/$name.$tag.txt
 		err=$work/$name.$tag.err
 		expected=$here/expected/$name.$tag.txt
