@@ -88,10 +88,17 @@ _neuronctl_vms()
 	done
 }
 
-# Complete the value of a placeholder (ADDR, VM, DIR, FILE ...).
+# Complete the value of a placeholder (ADDR, VM, DIR, FILE ...); OPTION is the option it
+# belongs to, empty for an operand (where NAME is a VM's name).
 _neuronctl_value()
 {
-	local meta=$1 cur=$2
+	local meta=$1 cur=$2 opt=${3-}
+	case $opt in
+	--user)      COMPREPLY=($(compgen -u -- "$cur")); return ;;
+	--group)     COMPREPLY=($(compgen -g -- "$cur")); return ;;
+	--initramfs) COMPREPLY=($(compgen -W "mkinitcpio dracut initramfs-tools" -- "$cur")); return ;;
+	esac
+	[[ -n $opt && $meta == NAME ]] && { COMPREPLY=(); return; }
 	case $meta in
 	*"|"*)          COMPREPLY=($(compgen -W "${meta//|/ }" -- "$cur")) ;;   # shm|kvmfr
 	ADDR|GPU|PCI)   COMPREPLY=($(compgen -W "$(_neuronctl_gpus)" -- "$cur")) ;;
@@ -169,7 +176,7 @@ _neuronctl()
 	if [[ $prev == -* ]]; then
 		meta=$(grep -- "^$prev " <<<"$opts" | head -n 1)
 		if [[ -n $meta ]]; then
-			_neuronctl_value "${meta#* }" "$cur"
+			_neuronctl_value "${meta#* }" "$cur" "$prev"
 			return 0
 		fi
 	fi

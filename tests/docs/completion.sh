@@ -103,6 +103,11 @@ if "$prog" lg setup plan --help 2>/dev/null | grep -q -- '--mode shm|kvmfr'; the
 	expect "kvmfr" lg setup plan --mode k
 	expect_has "--user --json" lg setup plan --mode kvmfr --
 fi
+if "$prog" vfio plan --help >/dev/null 2>&1; then
+	expect "0000:01:00.0"$'\n'"0000:05:00.0"$'\n'"0000:15:00.0" --sysroot "$SYSROOTS/demo" vfio plan --gpu ""
+	expect "mkinitcpio"$'\n'"dracut"$'\n'"initramfs-tools" vfio plan --initramfs ""
+	expect_has "--gpu --yes --no-regenerate --json" vfio apply --
+fi
 # Nothing sensible to offer: nothing offered, and no error.
 expect "" --sysroot "$SYSROOTS/demo" scan ""
 expect "" --sysroot "$SYSROOTS/nowhere" check --gpu ""

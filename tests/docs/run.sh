@@ -83,6 +83,8 @@ help_ok() {
 	# each explained option is in the usage line (or it says [OPTIONS]) unless the block of
 	# options is one that sibling subcommands share word for word (lg setup plan|apply ...).
 	sed -n '/^Options:$/,/^$/p' "$tmp/out" >"$tmp/opts"
+	# (A command with subcommands may name its subcommands' options in its usage line.)
+	grep -qx 'Subcommands:' "$tmp/out" ||
 	for o in $(grep -oE -- '--[a-z0-9][-a-z0-9]*' <<<"$usage" | sort -u); do
 		grep -qE -- "^ +(-[a-zA-Z], )?$o([^-a-z0-9]|$)" "$tmp/opts" ||
 			bad "$what: the usage line names $o but --help does not explain it"
