@@ -73,7 +73,8 @@ static int read_groups(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr
 		}
 		ids[n++] = (int)id;
 	}
-	qsort(ids, n, sizeof(*ids), cmp_int);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_int);
 	scan->groups = calloc(n ? n : 1, sizeof(*scan->groups));
 	if (!scan->groups) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);

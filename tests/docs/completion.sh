@@ -118,17 +118,17 @@ if "$prog" vm list --help >/dev/null 2>&1; then
 		s { print ($1 == "vm" && NF > 1 ? $2 : $1) }'); do
 		usage=$("$prog" vm "$sub" --help | head -n 1)
 		[[ $usage == "usage: neuronctl vm $sub NAME"* ]] || continue
-		expect "test" --connect test:///default vm "$sub" ""
-		expect "test" --connect test:///default vm "$sub" t
-		expect "" --connect test:///default vm "$sub" x
+		expect "test" --sysroot "$SYSROOTS/demo" --connect test:///default vm "$sub" ""
+		expect "test" --sysroot "$SYSROOTS/demo" --connect test:///default vm "$sub" t
+		expect "" --sysroot "$SYSROOTS/demo" --connect test:///default vm "$sub" x
 	done
 	# Looking Glass takes a VM too; a VM name given, nothing more to offer.
 	if "$prog" lg stop --help >/dev/null 2>&1; then
-		expect "test" --connect test:///default lg stop ""
-		expect "" --connect test:///default lg stop test ""
+		expect "test" --sysroot "$SYSROOTS/demo" --connect test:///default lg stop ""
+		expect "" --sysroot "$SYSROOTS/demo" --connect test:///default lg stop test ""
 	fi
 	# Another connection, another list: none without a daemon.
-	expect "" --connect "qemu:///nowhere-$$" vm start ""
+	expect "" --sysroot "$SYSROOTS/demo" --connect "qemu:///nowhere-$$" vm start ""
 fi
 
 echo "completion: $pass passed, $fail failed"
