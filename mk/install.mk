@@ -42,7 +42,10 @@ MAN1      := docs/neuronctl.1 $(if $(TUI_SRC),docs/neuron-tui.1)
 MAN8      := $(if $(AGENT_SRC),docs/neuron-agent.8)
 DEMO      := $(BUILD)/sysroots/demo
 
-.PHONY: install uninstall dist
+.PHONY: install uninstall dist demo
+# The demo machine (a generated sysroot), built before install so that install needs no python.
+demo: $(DEMO)/.stamp
+
 install: all $(DEMO)/.stamp
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
