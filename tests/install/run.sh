@@ -36,41 +36,7 @@ d=$tmp/dest
 if ! mk install PREFIX=/usr DESTDIR="$d" >"$tmp/log" 2>&1; then
 	cat "$tmp/log"
 	bad "make install PREFIX=/usr DESTDIR=$d failed"
-	# The package itself (slow: a whole build; NEURON_MAKEPKG=1 asks for it): makepkg builds the
-# committed tree (make dist) and the package holds the manifest's files (man pages gzipped).
-if [ "${NEURON_MAKEPKG:-}" = 1 ] && command -v makepkg >/dev/null 2>&1 && command -v bsdtar >/dev/null 2>&1 &&
-	git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
-	p=$tmp/makepkg
-	mkdir -p "$p"
-	git -C "$top" archive --format=tar.gz --prefix="neuron-$version/" -o "$p/neuron-$version.tar.gz" HEAD
-	py=/usr/bin/python
-	[ -x $py ] || py=/usr/bin/python3   # Debian has no /usr/bin/python
-	sed "s|PYTHON=/usr/bin/python |PYTHON=$py |" "$top/PKGBUILD" >"$p/PKGBUILD"
-	if [ "$(id -u)" = 0 ]; then
-		chown -R 65534:65534 "$p"
-		chmod 755 "$tmp"
-		(cd "$p" && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$p" makepkg -d --nocheck) >"$tmp/log" 2>&1
-	else
-		(cd "$p" && makepkg -d --nocheck) >"$tmp/log" 2>&1
-	fi
-	pkgfile=$(ls "$p"/neuron-"$version"-*.pkg.tar.* 2>/dev/null | head -n 1)
-	if [ -n "$pkgfile" ]; then
-		ok
-		mkdir -p "$tmp/pkgroot"
-		bsdtar -xf "$pkgfile" -C "$tmp/pkgroot" --exclude .PKGINFO --exclude .BUILDINFO --exclude .MTREE
-		gunzip "$tmp"/pkgroot/usr/share/man/man*/*.gz
-		listing "$tmp/pkgroot" >"$tmp/pkglist"
-		if cmp -s "$want" "$tmp/pkglist"; then ok; else
-			bad "the package's files differ from the manifest"
-			diff -u "$want" "$tmp/pkglist" | sed -n '3,$p' | head -20
-		fi
-	else
-		bad "makepkg made no package"
-		tail -15 "$tmp/log"
-	fi
-fi
-
-echo "install: $pass passed, $fail failed"
+	echo "install: $pass passed, $fail failed"
 	exit 1
 fi
 ok
@@ -244,9 +210,10 @@ if [ "${NEURON_MAKEPKG:-}" = 1 ] && command -v makepkg >/dev/null 2>&1 && comman
 	if [ "$(id -u)" = 0 ]; then
 		chown -R 65534:65534 "$p"
 		chmod 755 "$tmp"
-		(cd "$p" && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$p" makepkg -d --nocheck) >"$tmp/log" 2>&1
+		(cd "$p" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env -u BUILD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL HOME="$p" makepkg -d --nocheck) >"$tmp/log" 2>&1
 	else
-		(cd "$p" && makepkg -d --nocheck) >"$tmp/log" 2>&1
+		(cd "$p" && env -u BUILD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL makepkg -d --nocheck) >"$tmp/log" 2>&1
 	fi
 	pkgfile=$(ls "$p"/neuron-"$version"-*.pkg.tar.* 2>/dev/null | head -n 1)
 	if [ -n "$pkgfile" ]; then
