@@ -7,10 +7,18 @@
 # --sysroot/--root/--connect/--param options already on the command line.
 # Needs nothing from the bash-completion package (it uses it when it is loaded).
 
-# The help text of `neuronctl [GLOBAL] WORDS... --help`, or nothing.
+# The help text of `neuronctl WORDS... --help` into the variable _neuronctl_text (empty when
+# there is none). Kept for a minute per shell, so that the TABs of one command line run the
+# program once per word, not once per TAB.
+declare -gA _neuronctl_cache=() _neuronctl_cache_time=()
 _neuronctl_help()
 {
-	"$_neuronctl_prog" "${_neuronctl_global[@]}" "$@" --help 2>/dev/null
+	local key="$_neuronctl_prog $*"
+	if [[ -z ${_neuronctl_cache_time[$key]+set} ]] || ((SECONDS - _neuronctl_cache_time[$key] >= 60)); then
+		_neuronctl_cache[$key]=$("$_neuronctl_prog" "$@" --help 2>/dev/null)
+		_neuronctl_cache_time[$key]=$SECONDS
+	fi
+	_neuronctl_text=${_neuronctl_cache[$key]}
 }
 
 # The entries of a help section ("Commands:", "Subcommands:"): the first word of each
@@ -136,7 +144,9 @@ _neuronctl()
 	# Walk the words before the cursor: global options, the command, its subcommand,
 	# then the command's options and operands.
 	local top sub_help opt_list
-	top=$("$_neuronctl_prog" --help 2>/dev/null)
+	local _neuronctl_text
+	_neuronctl_help
+	top=$_neuronctl_text
 	local -a commands=($(_neuronctl_section_words "Commands:" <<<"$top"))
 	local global_opts=$(_neuronctl_options <<<"$(sed -n '/^Global options:/,/^$/p' <<<"$top")")
 	help=$top opts=$global_opts
@@ -154,7 +164,7 @@ _neuronctl()
 		fi
 		if [[ $w == -* ]]; then
 			# An option that takes a value swallows the next word.
-			if grep -qx -- "$w [A-Z].*" <<<"$opts"; then
+			if [[ $'\n'$opts$'\n' == *$'\n'"$w "[A-Za-z0-9]*$'\n'* ]]; then
 				((${#path[@]})) || _neuronctl_global+=("$w" "${COMP_WORDS[i + 1]}")
 				((i++))
 			fi
@@ -168,10 +178,20 @@ _neuronctl()
 			((nops++))
 			continue
 		fi
-		help=$(_neuronctl_help "${path[@]}")
+		_neuronctl_help "${path[@]}"
+		help=$_neuronctl_text
 		opts=$(_neuronctl_options <<<"$(sed -n '/^Options:/,/^$/p' <<<"$help")")
 	done
 
+	# "--opt=value" as one word ('=' not in COMP_WORDBREAKS): complete the value, keep the prefix.
+	if [[ $cur == --?*=* ]]; then
+		meta=$(grep -- "^${cur%%=*} " <<<"$opts" | head -n 1)
+		if [[ -n $meta ]]; then
+			_neuronctl_value "${meta#* }" "${cur#*=}" "${cur%%=*}"
+			COMPREPLY=("${COMPREPLY[@]/#/${cur%%=*}=}")
+		fi
+		return 0
+	fi
 	# The value of an option?
 	if [[ $prev == -* ]]; then
 		meta=$(grep -- "^$prev " <<<"$opts" | head -n 1)

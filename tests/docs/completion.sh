@@ -80,22 +80,29 @@ for c in $table; do
 done
 
 # GPU addresses: the class 03xx devices of each fixture machine, read from its YAML.
-for yaml in "$top"/tests/fixtures/machines/*.yaml; do
-	m=$(basename "$yaml" .yaml)
-	want=$(/usr/bin/python3 - "$yaml" <<'PY'
-import sys, yaml
-m = yaml.safe_load(open(sys.argv[1])) or {}
-for d in m.get("devices") or []:
-    if str(d.get("class", "")).lower().startswith("03"):
-        a = str(d["addr"]).lower()
-        if a.count(":") == 1:
-            a = "0000:" + a
-        print(a)
+gpus=$(/usr/bin/python3 - "$top"/tests/fixtures/machines/*.yaml <<'PY'
+import os, sys, yaml
+for path in sys.argv[1:]:
+    m = yaml.safe_load(open(path)) or {}
+    name = os.path.basename(path)[:-5]
+    print(name)   # a machine without a GPU still gets a line
+    for d in m.get("devices") or []:
+        if str(d.get("class", "")).lower().startswith("03"):
+            a = str(d["addr"]).lower()
+            if a.count(":") == 1:
+                a = "0000:" + a
+            print(name, a)
 PY
 )
+for m in $(awk '{ print $1 }' <<<"$gpus" | sort -u); do
+	want=$(awk -v m="$m" '$1 == m && NF == 2 { print $2 }' <<<"$gpus")
 	expect "$want" --sysroot "$SYSROOTS/$m" check --gpu ""
-	expect "$want" --sysroot="$SYSROOTS/$m" check --json --gpu = ""
 done
+want=$(awk '$1 == "demo" && NF == 2 { print $2 }' <<<"$gpus")
+expect "$want" --sysroot="$SYSROOTS/demo" check --json --gpu = ""
+# ... and with '=' not a word break, "--gpu=" is one word and stays in front of each answer.
+expect "$(sed 's/^/--gpu=/' <<<"$want")" --sysroot = "$SYSROOTS/demo" check --gpu=""
+expect "--sysroot=$SYSROOTS/demo" --sysroot="$SYSROOTS/dem"
 expect "0000:01:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:01
 # An option whose value is one of a few words ("--mode shm|kvmfr"), and its value skipped.
 if "$prog" lg setup plan --help 2>/dev/null | grep -q -- '--mode shm|kvmfr'; then

@@ -74,6 +74,7 @@ help_ok() {
 		return
 	fi
 	usage=$(head -n 1 "$tmp/out")
+	cp "$tmp/out" "$tmp/help"
 	case "$usage " in
 	"usage: $what "*) ok ;;
 	*) bad "$what --help: first line is '$usage', not 'usage: $what ...'" ;;
@@ -110,6 +111,74 @@ help_ok() {
 	else
 		bad "$what --no-such-option: exit $rc (want 2 and the usage on stderr)"
 	fi
+	# A command with subcommands, given none; a command given too few or too many operands:
+	# exit 2 with the usage, before it does anything (on the demo machine and a scratch root,
+	# should it do something all the same).
+	if grep -qx 'Subcommands:' "$tmp/help"; then
+		usage_exit "$what without a subcommand" "$@"
+		return
+	fi
+	local operands
+	operands=$(required_operands "$usage" $#)
+	if [ -n "$operands" ]; then
+		usage_exit "$what without its $operands" "$@"
+	elif [ -z "$(operands_of "$usage" $#)" ]; then
+		usage_exit "$what with an extra argument" "$@" extra-argument
+	fi
+	[ -n "${NEURON_DOCS_DEBUG:-}" ] && echo "debug: $what: required [$operands] all [$(operands_of "$usage" $#)]"
+	return 0
+}
+
+# safe_run ARGS...: neuronctl on the demo machine, the test libvirt driver, a scratch root.
+safe_run() {
+	mkdir -p "$tmp/root" "$tmp/run"
+	run "$NEURONCTL" --sysroot "$SYSROOTS/demo" --connect test:///default --root "$tmp/root" \
+		--param runtime_dir="$tmp/run" "$@"
+}
+usage_exit() {
+	local what=$1
+	shift
+	safe_run "$@" </dev/null
+	if [ "$rc" = 2 ] && grep -q "^usage: neuronctl $1" "$tmp/err"; then
+		ok
+	else
+		bad "$what: exit $rc (want 2 and the usage on stderr): $(head -n 1 "$tmp/err")"
+	fi
+}
+# The usage line without its options and their values ("--gpu ADDR", "[--json]").
+strip_options() {
+	local w out= depth=0 skip=0
+	for w in $1; do
+		if ((skip)); then skip=0; continue; fi
+		if ((depth)) || [[ $w == "[-"* ]]; then
+			[[ $w == "[-"* && $w != *"]"* ]] && depth=1
+			[[ $w == *"]"* ]] && depth=0
+			continue
+		fi
+		if [[ $w == --?* ]]; then
+			[[ $w != *=* ]] && skip=1
+			continue
+		fi
+		[[ $w == "[OPTIONS]" || $w == "--" ]] && continue
+		out+=" $w"
+	done
+	echo "$out"
+}
+# The operands of a usage line after NWORDS command words, optional ones too ("[VM]").
+operands_of() {
+	local w i=0
+	for w in $(strip_options "$1"); do
+		((i++ < $2 + 2)) && continue      # "usage:", "neuronctl", the command words
+		printf '%s ' "$w"
+	done
+}
+# Those that are not optional ("VM", "ADDR", "WIDTHxHEIGHT").
+required_operands() {
+	local w
+	for w in $(operands_of "$1" "$2"); do
+		[[ $w == "["* || $w == *"]"* ]] && continue
+		[[ $w =~ ^[A-Z][A-Za-z0-9_.-]*$ ]] && printf '%s ' "$w"
+	done
 }
 
 # The subcommands of WORDS..., from its help ("  size ..." or "  gpu bind ADDR ...").
