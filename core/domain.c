@@ -540,6 +540,16 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 			attr(m, "type", "none");
 		}
 	}
+	if (p->serial_log) {
+		/* the console into a file (the VM lane reads the guest's output from it) */
+		xmlNodePtr s;
+		remove_children(devices, "serial");
+		remove_children(devices, "console"); /* libvirt makes the console alias of serial 0 */
+		s = add(devices, "serial");
+		attr(s, "type", "file");
+		attr(add(s, "source"), "path", p->serial_log);
+		attr(add(s, "target"), "port", "0");
+	}
 	remove_children(devices, "memballoon");
 	attr(add(devices, "memballoon"), "model", "none");
 	return 0;
@@ -713,6 +723,8 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 			xmlFree(name);
 		}
 	}
+	remove_children(root, "on_reboot");
+	add_text(root, "on_reboot", p->on_reboot);
 	devices = ensure(root, "devices");
 	rc = build_devices(p, scan, doc, root, devices, err);
 	if (rc < 0)

@@ -366,6 +366,14 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* Wait up to ms (or forever when ms < 0) for one of the blocked signals in set. */
 static int wait_signal(const sigset_t *set, long ms)
 {
@@ -622,6 +630,12 @@ static int lock_pid_file(const struct sup_paths *p, int *fd_out, struct nr_error
 
 		if (fd < 0)
 			return nr_error_set(err, -NR_E_IO, "cannot open %s: %s", p->pid, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && tries < 10) {
+			/* maybe a status or stop probing a stale file this very moment */
+			close(fd);
+			sleep_ms(10);
+			continue;
+		}
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			char buf[32] = "";
 			ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -814,13 +828,14 @@ static void read_state(const char *path, struct nr_lg_sup_info *out, char *state
 }
 
 /* 1 when a live supervisor holds the pid file (its pid in *pid), 0 when the file is
- * absent, 2 when it is stale (nobody holds it). */
+ * absent, 2 when it was stale (nobody held it). A stale pid file (and its state file)
+ * is removed while we hold its lock, so a start racing with us cannot lose its own. */
 static int probe_pid_file(const struct sup_paths *p, long *pid)
 {
 	char buf[32] = "";
 	int fd = open(p->pid, O_RDONLY | O_CLOEXEC);
+	struct stat a, b;
 	ssize_t n;
-	int live;
 
 	*pid = 0;
 	if (fd < 0)
@@ -829,9 +844,16 @@ static int probe_pid_file(const struct sup_paths *p, long *pid)
 	if (n > 0)
 		buf[n] = '\0';
 	*pid = strtol(buf, NULL, 10);
-	live = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 1;
+	}
+	if (fstat(fd, &a) == 0 && stat(p->pid, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		unlink(p->pid);
+		unlink(p->state);
+	}
 	close(fd);
-	return live ? 1 : 2;
+	return 2;
 }
 
 int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup_info *out,
@@ -855,8 +877,6 @@ int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup
 	} else if (live == 2) {
 		out->state = NR_LG_SUP_STALE;
 		out->supervisor_pid = pid;
-		unlink(p.pid);
-		unlink(p.state);
 	} else if (strcmp(state, "gave-up") == 0) {
 		out->state = NR_LG_SUP_GAVE_UP;
 		out->last_lines = tail_lines(p.log, LOG_TAIL_LINES);
@@ -887,14 +907,6 @@ const char *nr_lg_sup_state_name(enum nr_lg_sup_state s)
 	return "unknown";
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error *err)
 {
 	unsigned stop_ms = param_uint(ctx, "lg.stop_ms", 3000);
@@ -910,10 +922,6 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 		return rc;
 	live = probe_pid_file(&p, &pid);
 	if (live != 1) {
-		if (live == 2) {
-			unlink(p.pid);
-			unlink(p.state);
-		}
 		rc = nr_error_set(err, -NR_E_NOTFOUND, "no Looking Glass client is supervised for VM '%s'%s",
 				  vm, live == 2 ? " (a stale pid file was removed)" : "");
 		paths_done(&p);

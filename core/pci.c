@@ -293,7 +293,8 @@ int nr_pci_read(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr_error 
 			goto out;
 		}
 	}
-	qsort(scan->devices, scan->n_devices, sizeof(*scan->devices), dev_cmp);
+	if (scan->n_devices)
+		qsort(scan->devices, scan->n_devices, sizeof(*scan->devices), dev_cmp);
 	if (scan->n_devices == 0)
 		rc = nr_error_set(err, -NR_E_NOSYSFS, "no PCI devices under %s", devices_dir);
 out:

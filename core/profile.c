@@ -579,6 +579,20 @@ SETTER(set_network_model)
 }
 GETTER(get_network_model) { return dup_or_null(p->network_model); }
 
+SETTER(set_serial_log)
+{
+	return is_none(v) ? set_str(&p->serial_log, NULL, err) : set_path(key, v, &p->serial_log, err);
+}
+GETTER(get_serial_log) { return dup_or_null(p->serial_log); }
+
+SETTER(set_on_reboot)
+{
+	if (strcmp(v, "restart") && strcmp(v, "destroy"))
+		return bad_value(err, key, v, "restart, or destroy to stop a guest that reboots");
+	return set_str(&p->on_reboot, v, err);
+}
+GETTER(get_on_reboot) { return dup_or_null(p->on_reboot); }
+
 SETTER(set_boot_kernel)
 {
 	return is_none(v) ? set_str(&p->boot.kernel, NULL, err) : set_path(key, v, &p->boot.kernel, err);
@@ -646,6 +660,8 @@ static const struct key {
 	{ "nvidia_workaround", SCALAR, set_nvidia, get_nvidia, "hide KVM and set a vendor_id (Code 43); auto: for NVIDIA GPUs" },
 	{ "network", SCALAR, set_network, get_network, "none (default), or a libvirt network name" },
 	{ "network_model", SCALAR, set_network_model, get_network_model, "virtio, e1000e or rtl8139" },
+	{ "serial_log", SCALAR, set_serial_log, get_serial_log, "write the guest's serial console to this host file" },
+	{ "on_reboot", SCALAR, set_on_reboot, get_on_reboot, "restart, or destroy: a guest that reboots stops" },
 	{ "boot", GROUP, NULL, NULL, "direct kernel boot" },
 	{ "boot.kernel", SCALAR, set_boot_kernel, get_boot_kernel, "kernel image on the host" },
 	{ "boot.initrd", SCALAR, set_boot_initrd, get_boot_initrd, "initramfs on the host" },
@@ -765,7 +781,8 @@ static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_erro
 	if (set_str(&p->template_name, tmpl, err) < 0 || set_str(&p->domain_type, "kvm", err) < 0 ||
 	    set_str(&p->firmware, "efi", err) < 0 || set_str(&p->disk.format, "qcow2", err) < 0 ||
 	    set_str(&p->disk.bus, windows ? "sata" : "virtio", err) < 0 ||
-	    set_str(&p->network_model, windows ? "e1000e" : "virtio", err) < 0)
+	    set_str(&p->network_model, windows ? "e1000e" : "virtio", err) < 0 ||
+	    set_str(&p->on_reboot, "restart", err) < 0)
 		return err ? err->code : -NR_E_NOMEM;
 	p->memory = (uint64_t)(windows ? 8 : 4) << 30;
 	p->vcpus = windows ? 4 : 2;
@@ -827,6 +844,8 @@ void nr_profile_free(struct nr_profile *p)
 	free(p->lg.kvmfr_device);
 	free(p->network);
 	free(p->network_model);
+	free(p->serial_log);
+	free(p->on_reboot);
 	free(p->boot.kernel);
 	free(p->boot.initrd);
 	free(p->boot.cmdline);
@@ -1029,7 +1048,9 @@ static int profile_rules(const struct nr_profile *p, struct nr_error *err)
 		return rc;
 	}
 	if (p->sockets || p->cores || p->threads) {
-		topo = (p->sockets ? p->sockets : 1) * (p->cores ? p->cores : 1) * (p->threads ? p->threads : 1);
+		/* cores left out: whatever makes the product vcpus, when something does */
+		unsigned st = (p->sockets ? p->sockets : 1) * (p->threads ? p->threads : 1);
+		topo = p->cores ? st * p->cores : (p->vcpus % st == 0 ? p->vcpus : st);
 		if (topo != p->vcpus) {
 			rc = nr_error_set(err, -NR_E_INVAL,
 					  "cpu: sockets x cores x threads is %u but vcpus is %u; make them agree", topo,

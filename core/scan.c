@@ -120,7 +120,8 @@ static int read_groups(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr
 			scan->devices[idx].iommu_group = grp->id;
 		}
 		closedir(gd);
-		qsort(grp->devices, grp->n_devices, sizeof(size_t), cmp_size);
+		if (grp->n_devices)
+			qsort(grp->devices, grp->n_devices, sizeof(size_t), cmp_size);
 	}
 	scan->iommu = n > 0;
 out:

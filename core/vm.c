@@ -354,6 +354,8 @@ out:
 	return rc;
 }
 
+static int remove_disk(struct nr_virt *virt, const char *path, struct nr_error *err);
+
 /* ---- define, start, stop ------------------------------------------------------------ */
 
 /* "<name>X</name>" of a domain XML, via libxml2 (the text may hold entities). */
@@ -429,11 +431,28 @@ int nr_vm_create(struct nr_virt *virt, const struct nr_profile *p, const char *x
 		if (!path)
 			return nr_error_set(err, -NR_E_NOMEM, NULL);
 		rc = nr_vm_disk_create(virt, path, p->disk.size, p->disk.format, out, err);
+		if (rc == 0)
+			rc = nr_vm_define(virt, xml, err);
+		/* a disk made for a VM that libvirt refused is not left behind */
+		if (rc < 0 && out->disk != NR_VM_DISK_NONE && out->disk != NR_VM_DISK_EXISTS) {
+			struct nr_error ignored = { 0 };
+			if (remove_disk(virt, path, &ignored) == 0)
+				out->disk = NR_VM_DISK_NONE;
+		}
 		free(path);
-		if (rc < 0)
-			return rc;
+		return rc;
 	}
 	return nr_vm_define(virt, xml, err);
+}
+
+static void start_hint(struct nr_error *err, const char *hint)
+{
+	size_t n;
+
+	if (!err)
+		return;
+	n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", hint);
 }
 
 int nr_vm_start(struct nr_virt *virt, const char *name, struct nr_error *err)
@@ -446,8 +465,17 @@ int nr_vm_start(struct nr_virt *virt, const char *name, struct nr_error *err)
 	if (active(dom))
 		rc = nr_error_set(err, -NR_E_BUSY, "VM %s is already running", name);
 	else if (virDomainCreate(dom) < 0) {
+		virErrorPtr e = virGetLastError();
+		const char *m = e && e->message ? e->message : "";
 		rc = nr_virt_error(err, -NR_E_VIRT, "libvirt could not start it");
 		nr_error_prefix(err, "VM %s: ", name);
+		/* what to do about the usual causes */
+		if (strstr(m, "network '") && strstr(m, "is not active"))
+			start_hint(err, "start the network (virsh net-start NAME) or set 'network: none' in the profile");
+		else if (strstr(m, "/dev/kvm"))
+			start_hint(err, "KVM is not usable here: check 'neuronctl check', or set 'type: qemu' (slow)");
+		else if (strstr(m, "vfio") || strstr(m, "iommu_group") || strstr(m, "pci_"))
+			start_hint(err, "the passed-through device cannot be given to the VM: see 'neuronctl check'");
 	}
 	virDomainFree(dom);
 	return rc;

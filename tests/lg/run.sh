@@ -321,7 +321,7 @@ expect "second start: already supervised" has "already supervised" "$tmp/err"
 run lg stop win11
 expect "stop: exit 0" test "$rc" = 0
 expect "stop: client gone" dead "$client"
-expect "stop: supervisor gone" dead "$sup"
+expect "stop: supervisor gone" wait_for dead "$sup"
 expect "stop: SIGKILL was needed" has "ignored SIGTERM" "$tmp/run/lg-win11.log"
 golden vm.status-stopped lg status win11
 run lg stop win11
@@ -340,6 +340,8 @@ expect "after two crashes: 2 restarts" test "$(json_get "['client']['restarts']"
 expect "after two crashes: last exit" test "$(json_get "['client']['last_exit']" | cut -c1-13)" = "exit status 3"
 expect "log: the crash by signal" has "killed by signal 11" "$tmp/run/lg-win11.log"
 expect "log: the client's own output" has "failing on purpose" "$tmp/run/lg-win11.log"
+expect "log: first restart after the backoff" has "restarting it in 20 ms" "$tmp/run/lg-win11.log"
+expect "log: the backoff doubles" has "restarting it in 40 ms" "$tmp/run/lg-win11.log"
 
 # Restart: a new supervisor and client, the old ones gone.
 old_sup=$(json_get "['client']['supervisor_pid']")
@@ -347,7 +349,7 @@ old_client=$(json_get "['client']['client_pid']")
 run lg restart win11
 expect "restart: exit 0" test "$rc" = 0
 expect "restart: old client gone" dead "$old_client"
-expect "restart: old supervisor gone" dead "$old_sup"
+expect "restart: old supervisor gone" wait_for dead "$old_sup"
 run lg status win11 --json
 expect "restart: running again" test "$(json_get "['client']['state']")" = running
 new_sup=$(json_get "['client']['supervisor_pid']")

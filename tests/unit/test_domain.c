@@ -214,6 +214,10 @@ static void test_pinning(void **state)
 	assert_int_equal(build_err(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 4\n  pinning: 4-6\n", &err),
 			 -NR_E_INVAL);
 	assert_string_equal(err.msg, "t.yaml:5:12: cpu.pinning: 4-6 names 3 CPUs for 4 vCPUs; name one host CPU per vCPU");
+	/* cores left out: derived from the rest */
+	xml = build(&e, "name: w\ntemplate: linux\ncpu:\n  vcpus: 12\n  sockets: 2\n  threads: 3\n");
+	assert_non_null(strstr(xml, "<topology sockets=\"2\" dies=\"1\" cores=\"2\" threads=\"3\"/>"));
+	free(xml);
 	env_done(&e);
 
 	/* AMD hosts get topoext with SMT */
@@ -282,6 +286,13 @@ static void test_boot_and_devices(void **state)
 	assert_string_equal(info->usb[0], "046d:c52b");
 	assert_int_equal(info->n_disks, 0);
 	nr_domain_info_free(info);
+	free(xml);
+	/* the VM lane's form: console into a file, a reboot ends the run */
+	xml = build(&e, "name: k\ntemplate: linux\ntype: qemu\ndisk: none\nserial_log: /tmp/k.log\non_reboot: destroy\n");
+	assert_non_null(strstr(xml, "<serial type=\"file\">\n      <source path=\"/tmp/k.log\"/>"));
+	assert_int_equal(count(xml, "<serial"), 1);
+	assert_null(strstr(xml, "<console"));
+	assert_non_null(strstr(xml, "<on_reboot>destroy</on_reboot>"));
 	free(xml);
 	/* disks: system disk at its default path, both ISOs as CD-ROMs */
 	xml = build(&e, "name: d\ntemplate: windows10\ngpu: none\niso: /i/win.iso\nvirtio_iso: /i/virtio.iso\n");

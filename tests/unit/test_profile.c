@@ -221,6 +221,8 @@ static void test_bad_profiles(void **state)
 			    "t.yaml:1:7: name: a VM name cannot hold '/' or control characters");
 	assert_string_equal(parse_bad("name: a\ntemplate: linux\ncpu:\n  vcpus: 6\n  cores: 4\n  threads: 2\n", &err),
 			    "t.yaml:5:10: cpu: sockets x cores x threads is 8 but vcpus is 6; make them agree");
+	assert_string_equal(parse_bad("name: a\ntemplate: linux\ncpu:\n  vcpus: 6\n  threads: 4\n", &err),
+			    "t.yaml:5:12: cpu: sockets x cores x threads is 4 but vcpus is 6; make them agree");
 	assert_string_equal(parse_bad("name: a\ntemplate: linux\nhostdevs:\n  usb: [046d:c52b, 046d:c52b]\n", &err),
 			    "t.yaml:4:20: hostdevs.usb: 046d:c52b is listed twice");
 	assert_string_equal(parse_bad("name: a\ntemplate: linux\nlooking_glass:\n  backend: kvmfr\n", &err),

@@ -246,6 +246,16 @@ static void test_define_rejected(void **state)
 {
 	struct env *e = *state;
 	struct nr_error err = { 0 };
+	struct nr_profile *p = profile("name: bad\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n");
+	struct nr_vm_created made;
+
+	/* libvirt refuses the domain: the disk made for it goes again */
+	assert_true(nr_vm_create(e->virt, p, "<domain type='test'><name>bad</name></domain>", &made, &err) < 0);
+	assert_int_equal(made.disk, NR_VM_DISK_NONE);
+	assert_int_equal(create(e, "name: good\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n",
+				&made, &err), 0);
+	assert_int_equal(made.disk, NR_VM_DISK_POOL); /* made anew, so it was gone */
+	nr_profile_free(p);
 
 	assert_int_equal(nr_vm_define(e->virt, "<domain type='test'><name>x</name></domain>", &err), -NR_E_VIRT);
 	assert_non_null(strstr(err.msg, "VM x: libvirt refused the domain: "));

@@ -70,6 +70,12 @@ golden demo.windows11.edited.xml --sysroot "$SYSROOTS/demo" vm xml --profile con
 (cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
 	--set name=gaming --set looking_glass.hdr=true --set hostdevs.usb=046d:c52b --set network=default) >"$tmp/e.xml"
 if virt-xml-validate "$tmp/e.xml" domain >"$tmp/v" 2>&1; then ok; else bad "edited XML does not validate"; cat "$tmp/v"; fi
+# The VM lane's form of the Linux profile: a kernel, TCG, the console into a file.
+golden intel-nvidia.linux.vm-lane.xml --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml \
+	--set serial_log=/var/tmp/lane/serial.log --set on_reboot=destroy --set looking_glass=true
+(cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml \
+	--set serial_log=/var/tmp/lane/serial.log --set on_reboot=destroy --set looking_glass=true) >"$tmp/l.xml"
+if virt-xml-validate "$tmp/l.xml" domain >"$tmp/v" 2>&1; then ok; else bad "VM-lane XML does not validate"; cat "$tmp/v"; fi
 
 # 2. Bad profiles: one per rule, each with its message. Most are judged on intel-nvidia;
 #    the isolation cases on the machine whose GPUs share a group.

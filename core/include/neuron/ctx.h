@@ -13,9 +13,9 @@
 	X("pci.ids",  "", "pci.ids file for device names (empty: libpci's default)") \
 	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
-	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
 	/* vm, profile, domain */ \
 	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
+	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
 	/* looking glass */ \
 	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
 	X("lg.watch_ms", "200", "lg status: time between two reads of the shared memory") \

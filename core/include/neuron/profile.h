@@ -80,6 +80,8 @@ struct nr_profile {
 	enum nr_tristate nvidia_workaround; /* kvm hidden + vendor_id; auto: with an NVIDIA GPU */
 	char *network;              /* libvirt network name; NULL: no network interface */
 	char *network_model;        /* "virtio", "e1000e" */
+	char *serial_log;           /* guest serial console into this host file; NULL: the template's */
+	char *on_reboot;            /* "restart" (default) or "destroy" (a rebooting guest stops) */
 	struct nr_profile_boot boot;
 	struct nr_profile_mark *marks;
 	size_t n_marks;
