@@ -94,8 +94,10 @@ static void print_boot(const struct nr_boot_setup *b)
 	printf("  command line in:");
 	if (b->grub)
 		printf(" /etc/default/grub (%s)", b->grub_cfg);
-	for (size_t i = 0; i < b->n_sdboot_entries; i++)
-		printf(" %s", b->sdboot_entries[i]);
+	for (size_t i = 0; i < b->n_sdboot_entries; i++) {
+		printf(" ");
+		cli_put_clean(stdout, b->sdboot_entries[i]);
+	}
 	if (b->kernel_cmdline)
 		printf(" /etc/kernel/cmdline");
 	printf("\n  kernels:        ");
@@ -142,7 +144,9 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 	printf("\nFiles:\n");
 	for (size_t i = 0; i < nr_plan_n_edits(p); i++) {
 		const struct nr_plan_edit *e = nr_plan_edit(p, i);
-		printf("  %-8s %s  (%s)\n", e->changes ? kind_word(e->kind) : "keep", e->path, e->why);
+		printf("  %-8s ", e->changes ? kind_word(e->kind) : "keep");
+		cli_put_clean(stdout, e->path);
+		printf("  (%s)\n", e->why);
 	}
 	char *diff = nr_plan_diff(p);
 	if (diff && diff[0]) {
@@ -392,8 +396,11 @@ static int vfio_revert(struct cli *cli, const struct vfio_args *a)
 	if (!a->yes) {
 		fprintf(out, "Revert the VFIO set-up of %s (%s):\n", nr_ctx_get(cli->ctx, "root"),
 			nr_plan_state_name(st.state));
-		for (size_t i = 0; i < st.n_files; i++)
-			fprintf(out, "  %s %s\n", st.files[i].created ? "remove " : "restore", st.files[i].path);
+		for (size_t i = 0; i < st.n_files; i++) {
+			fprintf(out, "  %s ", st.files[i].created ? "remove " : "restore");
+			cli_put_clean(out, st.files[i].path);
+			fprintf(out, "%s\n", st.files[i].modified ? "  (changed since the apply: those changes go too)" : "");
+		}
 		for (size_t i = 0; i < st.n_commands && !a->no_regen; i++)
 			fprintf(out, "  then    %s\n", st.commands[i]);
 		if (!confirm(out, "Revert?")) {
@@ -409,8 +416,8 @@ static int vfio_revert(struct cli *cli, const struct vfio_args *a)
 		result_json(&res, rc, &err);
 	if (rc < 0) {
 		if (rc == -NR_E_COMMAND)
-			fprintf(stderr, "%s: vfio revert: the original files are back; run the failed command "
-				"by hand once its cause is fixed\n", cli->prog);
+			fprintf(stderr, "%s: vfio revert: the original files are back; fix the cause and run "
+				"'neuronctl vfio revert' again to rerun the commands\n", cli->prog);
 		return cli_fail(cli, &err);
 	}
 	if (!a->json)
@@ -482,8 +489,9 @@ static int vfio_status(struct cli *cli, const struct vfio_args *a)
 	}
 	for (size_t i = 0; i < st.plan.n_files; i++) {
 		const struct nr_plan_status_file *sf = &st.plan.files[i];
-		printf("  %-8s %s%s\n", sf->created ? "created" : sf->removed ? "removed" : "replaced", sf->path,
-		       sf->modified ? "  (changed since the apply)" : "");
+		printf("  %-8s ", sf->created ? "created" : sf->removed ? "removed" : "replaced");
+		cli_put_clean(stdout, sf->path);
+		printf("%s\n", sf->modified ? "  (changed since the apply)" : "");
 	}
 	if (st.plan.state == NR_PLAN_STATE_APPLIED && st.plan.commands_pending) {
 		printf("  The regeneration commands have not completed; 'neuronctl vfio apply' runs them:\n");

@@ -19,6 +19,15 @@ char *nr_grub_cmdline(const char *text);
 /* Add the missing params to the last GRUB_CMDLINE_LINUX_DEFAULT assignment, inside its
  * final quotes (or a new quoted segment). A new assignment when there is none. */
 char *nr_grub_add_params(const char *text, const char *const *want);
+/* The same for one file of several that grub-mkconfig sources in turn (/etc/default/grub,
+ * then /etc/default/grub.d/\*.cfg): before and after are the files around it. The
+ * effective values come from all of them; the edit goes to text's last assignment, or a
+ * new "$GRUB_CMDLINE_LINUX_DEFAULT ..." one at its end. */
+char *nr_grub_add_params_in(const char *before, const char *text, const char *after,
+			    const char *const *want);
+
+/* True when text assigns GRUB_CMDLINE_LINUX_DEFAULT. */
+bool nr_grub_assigns_default(const char *text);
 
 /* A systemd-boot entry: every "options" line joined. */
 char *nr_sdboot_cmdline(const char *text);

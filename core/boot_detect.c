@@ -37,6 +37,7 @@ void nr_boot_setup_done(struct nr_boot_setup *b)
 	if (!b)
 		return;
 	nr_strv_free(b->sdboot_entries, b->n_sdboot_entries);
+	nr_strv_free(b->grub_dropins, b->n_grub_dropins);
 	nr_strv_free(b->kernels, b->n_kernels);
 	memset(b, 0, sizeof(*b));
 }
@@ -281,6 +282,21 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 			return has1 < 0 ? has1 : has2;
 		snprintf(b->grub_mkconfig, sizeof(b->grub_mkconfig), "%s",
 			 !has1 && has2 ? "grub2-mkconfig" : "grub-mkconfig");
+		char **names;
+		size_t n;
+		if ((rc = list_dir(r, "/etc/default/grub.d", &names, &n, NULL, err)) < 0)
+			return rc;
+		for (size_t k = 0; k < n && rc == 0; k++) {
+			size_t len = strlen(names[k]);
+			char path[512];
+			if (len < 5 || strcmp(names[k] + len - 4, ".cfg") != 0)
+				continue;
+			snprintf(path, sizeof(path), "/etc/default/grub.d/%s", names[k]);
+			rc = push(&b->grub_dropins, &b->n_grub_dropins, path);
+		}
+		nr_strv_free(names, n);
+		if (rc < 0)
+			return nr_error_set(err, rc, NULL);
 	}
 	for (size_t i = 0; i < 3; i++) {
 		char dir[64], *rel = NULL, **names;

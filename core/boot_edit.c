@@ -252,31 +252,56 @@ char *nr_grub_cmdline(const char *text)
 	return s;
 }
 
-char *nr_grub_add_params(const char *text, const char *const *want)
+bool nr_grub_assigns_default(const char *text)
 {
 	struct grub_scan gs;
-	struct nr_buf b;
-	char *cmdline = nr_grub_cmdline(text), *missing;
+	bool yes;
 
-	if (!cmdline)
-		return NULL;
-	missing = nr_boot_missing_params(cmdline, want);
-	free(cmdline);
-	if (!missing)
-		return NULL;
-	if (!missing[0]) {
-		free(missing);
-		return strdup(text);
-	}
 	grub_scan(text, &gs);
+	yes = gs.def_value != NULL;
+	grub_scan_done(&gs);
+	return yes;
+}
+
+char *nr_grub_add_params_in(const char *before, const char *text, const char *after,
+			    const char *const *want)
+{
+	struct grub_scan gs;
+	struct nr_buf b, all;
+	char *cmdline, *missing;
+	size_t off = strlen(before), tlen = strlen(text);
+
+	/* what grub-mkconfig sources, in order: the effective values come from all of it */
+	nr_buf_init(&all);
+	nr_buf_puts(&all, before);
+	nr_buf_puts(&all, text);
+	if (tlen && text[tlen - 1] != '\n')
+		nr_buf_puts(&all, "\n");
+	nr_buf_puts(&all, after);
+	if (all.oom) {
+		nr_buf_done(&all);
+		return NULL;
+	}
+	cmdline = nr_grub_cmdline(all.data);
+	missing = cmdline ? nr_boot_missing_params(cmdline, want) : NULL;
+	free(cmdline);
+	if (!missing || !missing[0]) {
+		nr_buf_done(&all);
+		free(missing);
+		return missing ? strdup(text) : NULL;
+	}
+	/* the edit goes to the last assignment, which must be in text */
+	all.data[off + tlen] = '\0';
+	grub_scan(all.data, &gs);
+	const char *base = all.data + off;
 	nr_buf_init(&b);
 	nr_buf_append(&b, "", 0);
-	if (!gs.def_value) {
-		size_t len = strlen(text);
+	if (!gs.def_value || gs.def_value < base) {
 		nr_buf_puts(&b, text);
-		if (len && text[len - 1] != '\n')
+		if (tlen && text[tlen - 1] != '\n')
 			nr_buf_puts(&b, "\n");
-		nr_buf_printf(&b, "GRUB_CMDLINE_LINUX_DEFAULT=\"%s\"\n", missing);
+		nr_buf_printf(&b, "GRUB_CMDLINE_LINUX_DEFAULT=\"%s%s\"\n",
+			      gs.def_value ? "$GRUB_CMDLINE_LINUX_DEFAULT " : "", missing);
 	} else {
 		const char *v = gs.vars.def ? gs.vars.def : "";
 		size_t vl = strlen(v);
@@ -284,24 +309,30 @@ char *nr_grub_add_params(const char *text, const char *const *want)
 		const struct word_end *we = &gs.def_end;
 		if (we->last_quote && we->close && we->close + 1 == we->end && *we->close) {
 			/* inside the closing quote of the last segment */
-			nr_buf_append(&b, text, (size_t)(we->close - text));
+			nr_buf_append(&b, base, (size_t)(we->close - base));
 			nr_buf_printf(&b, "%s%s", space ? " " : "", missing);
-			nr_buf_puts(&b, we->close);
+			nr_buf_append(&b, we->close, tlen - (size_t)(we->close - base));
 		} else if (we->end == gs.def_value) {
 			/* GRUB_CMDLINE_LINUX_DEFAULT= (empty) */
-			nr_buf_append(&b, text, (size_t)(we->end - text));
+			nr_buf_append(&b, base, (size_t)(we->end - base));
 			nr_buf_printf(&b, "\"%s\"", missing);
-			nr_buf_puts(&b, we->end);
+			nr_buf_append(&b, we->end, tlen - (size_t)(we->end - base));
 		} else {
 			/* unquoted last segment: add a quoted one right after it */
-			nr_buf_append(&b, text, (size_t)(we->end - text));
+			nr_buf_append(&b, base, (size_t)(we->end - base));
 			nr_buf_printf(&b, "\"%s%s\"", space ? " " : "", missing);
-			nr_buf_puts(&b, we->end);
+			nr_buf_append(&b, we->end, tlen - (size_t)(we->end - base));
 		}
 	}
 	free(missing);
 	grub_scan_done(&gs);
+	nr_buf_done(&all);
 	return steal_or_null(&b);
+}
+
+char *nr_grub_add_params(const char *text, const char *const *want)
+{
+	return nr_grub_add_params_in("", text, "", want);
 }
 
 /* ---------------------------------------------------------------- sd-boot -- */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -132,6 +133,16 @@ void nr_plan_free(struct nr_plan *plan)
 static int root_of(const struct nr_ctx *ctx, struct nr_root *r, struct nr_error *err)
 {
 	return nr_root_open(r, nr_ctx_get(ctx, "root"), err);
+}
+
+/* One change at a time per root: an advisory lock on the root directory itself (no file
+ * is made for it, so a revert leaves the root as it was). Released when r is closed. */
+static int lock_root(const struct nr_root *r, struct nr_error *err)
+{
+	if (flock(r->fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	return nr_error_set(err, -NR_E_BUSY, "another neuronctl is changing %s right now: wait for it "
+			    "and try again", r->path);
 }
 
 int nr_plan_read(const struct nr_plan *plan, const char *path, char **text, size_t *len,
@@ -910,9 +921,9 @@ static int check_writable(const struct nr_root *r, const char *rel, struct nr_er
 			snprintf(full, sizeof(full), "%s/%s", r->path, dir);
 			if ((statvfs(full, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) || access(full, W_OK) < 0)
 				rc = nr_error_set(err, -NR_E_READONLY,
-						  "%s is not writable (a read-only mount?): mount the target "
-						  "read-write (mount -o remount,rw %s) and try again",
-						  full, r->path);
+						  "%s is not writable: run as root, and if the target is mounted "
+						  "read-only, mount it read-write (mount -o remount,rw %s), then "
+						  "try again", full, r->path);
 			break;
 		}
 		if (!dir[0])
@@ -1027,13 +1038,22 @@ static int revert_files(const struct nr_ctx *ctx, const struct nr_root *r, const
 		if (rc < 0)
 			return rc;
 	}
+	(void)ctx;
+	return 0;
+}
+
+/* The last step of a revert: backups, journal and the directories the apply made go. */
+static int revert_cleanup(const struct nr_root *r, const struct places *p, struct journal *j,
+			  struct run *run, struct nr_error *err)
+{
+	int rc;
+
 	if ((rc = nr_root_remove_tree(r, p->backup, err)) < 0)
 		return rc;
 	if ((rc = nr_root_unlink(r, p->journal, err)) < 0)
 		return rc;
 	for (size_t k = j->n_dirs; k-- > 0;)
 		nr_root_rmdir(r, j->dirs[k]);
-	(void)ctx;
 	return step(run, err, "journal: removed, originals restored");
 }
 
@@ -1122,6 +1142,8 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 	run_init(&run, opts);
 	if ((rc = root_of(plan->ctx, &r, err)) < 0)
 		return rc;
+	if ((rc = lock_root(&r, err)) < 0)
+		goto out;
 	if ((rc = places_get(plan->ctx, &r, plan->name, &p, err)) < 0)
 		goto out;
 	if ((rc = check_writable(&r, p.journal, err)) < 0)
@@ -1134,7 +1156,8 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 	bool refresh = false;
 	if (j.exists && j.state == NR_PLAN_STATE_REVERTING) {
 		emit(&run, NR_PLAN_EV_NOTE, "an interrupted revert is finished first");
-		if ((rc = revert_files(plan->ctx, &r, &p, &j, &run, res, err)) < 0)
+		if ((rc = revert_files(plan->ctx, &r, &p, &j, &run, res, err)) < 0 ||
+		    (rc = revert_cleanup(&r, &p, &j, &run, err)) < 0)
 			goto out;
 		journal_done(&j);
 		res->finished_interrupted = true;
@@ -1381,6 +1404,8 @@ int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_p
 	run_init(&run, opts);
 	if ((rc = root_of(ctx, &r, err)) < 0)
 		return rc;
+	if ((rc = lock_root(&r, err)) < 0)
+		goto out;
 	if ((rc = places_get(ctx, &r, name, &p, err)) < 0)
 		goto out;
 	if ((rc = journal_read(&r, &p, &j, err)) < 0)
@@ -1398,12 +1423,15 @@ int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_p
 	res->finished_interrupted = j.state != NR_PLAN_STATE_APPLIED;
 	if ((rc = revert_files(ctx, &r, &p, &j, &run, res, err)) < 0)
 		goto out;
+	/* The commands run before the journal goes: when one fails (or the run stops), the
+	 * journal still says "reverting" and the next revert runs them again. */
 	if (j.n_cmds > 0) {
 		if (run.opts->no_commands)
 			emit(&run, NR_PLAN_EV_NOTE, "commands not run (--no-regenerate): run them by hand");
-		else
-			rc = run_commands(ctx, j.cmds, j.n_cmds, &run, res, err);
+		else if ((rc = run_commands(ctx, j.cmds, j.n_cmds, &run, res, err)) < 0)
+			goto out;
 	}
+	rc = revert_cleanup(&r, &p, &j, &run, err);
 out:
 	journal_done(&j);
 	places_done(&p);

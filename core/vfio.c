@@ -365,21 +365,57 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 	int rc;
 
 	if (bs->grub) {
-		if ((rc = nr_plan_read(vp->plan, "/etc/default/grub", &text, NULL, err)) < 0)
-			return rc;
-		char *cmdline = nr_grub_cmdline(text);
+		/* /etc/default/grub, then /etc/default/grub.d/\*.cfg: grub-mkconfig sources
+		 * them in turn, so the edit goes where GRUB_CMDLINE_LINUX_DEFAULT is set last */
+		size_t n = 1 + bs->n_grub_dropins, target = 0;
+		char **texts = calloc(n, sizeof(*texts));
+		struct nr_buf before, after, all;
+		if (!texts)
+			return nr_error_set(err, -NR_E_NOMEM, NULL);
+		rc = 0;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			rc = nr_plan_read(vp->plan, i ? bs->grub_dropins[i - 1] : "/etc/default/grub", &texts[i], NULL, err);
+			if (rc == 0 && nr_grub_assigns_default(texts[i]))
+				target = i;
+		}
+		nr_buf_init(&before);
+		nr_buf_init(&after);
+		nr_buf_init(&all);
+		nr_buf_append(&before, "", 0);
+		nr_buf_append(&after, "", 0);
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			struct nr_buf *to = i < target ? &before : &after;
+			if (i != target) {
+				nr_buf_puts(to, texts[i]);
+				nr_buf_puts(to, "\n");
+			}
+			nr_buf_puts(&all, texts[i]);
+			nr_buf_puts(&all, "\n");
+		}
+		char *cmdline = rc == 0 && all.data ? nr_grub_cmdline(all.data) : NULL;
 		for (size_t i = 0; cmdline && want[i]; i++) {
 			const char *eq = strchr(want[i], '=');
 			char key[64];
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - want[i]), want[i]);
 			if (nr_cmdline_has(cmdline, key) && !nr_boot_param_satisfied(cmdline, want[i]))
-				nr_plan_add_note(vp->plan, "/etc/default/grub sets %s differently: %s is added "
+				nr_plan_add_note(vp->plan, "the GRUB configuration sets %s differently: %s is added "
 						 "after it (the last one wins)", key, want[i]);
 		}
 		free(cmdline);
-		rc = set_text(vp, "/etc/default/grub", nr_grub_add_params(text, want),
-			      "turn the IOMMU on (GRUB_CMDLINE_LINUX_DEFAULT)", err);
-		free(text);
+		if (rc == 0 && target > 0)
+			nr_plan_add_note(vp->plan, "%s sets GRUB_CMDLINE_LINUX_DEFAULT after /etc/default/grub: "
+					 "the parameters go there", bs->grub_dropins[target - 1]);
+		if (rc == 0)
+			rc = set_text(vp, target ? bs->grub_dropins[target - 1] : "/etc/default/grub",
+				      before.oom || after.oom ? NULL :
+				      nr_grub_add_params_in(before.data, texts[target], after.data, want),
+				      "turn the IOMMU on (GRUB_CMDLINE_LINUX_DEFAULT)", err);
+		nr_buf_done(&before);
+		nr_buf_done(&after);
+		nr_buf_done(&all);
+		for (size_t i = 0; i < n; i++)
+			free(texts[i]);
+		free(texts);
 		if (rc < 0)
 			return rc;
 	}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -489,10 +490,24 @@ static void test_runner_and_failed_command(void **state)
 	assert_int_equal(nr_plan_apply(plan, &opts, &res, &err), 0);
 	assert_int_equal(res.commands_run, 0);
 
-	/* --no-regenerate on revert: files back, nothing run */
+	/* a failing command during revert: the originals are back, the journal stays
+	 * (reverting) so that the next revert runs the commands again */
+	setenv("REGEN_RC", "4", 1);
+	assert_int_equal(nr_plan_revert(ctx, "test", &opts, &res, &err), -NR_E_COMMAND);
+	unsetenv("REGEN_RC");
+	char *t = get(root, "etc/a.conf");
+	assert_string_equal(t, "one\ntwo\nthree\n");
+	free(t);
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
+	assert_int_equal(st.state, NR_PLAN_STATE_REVERTING);
+	nr_plan_status_done(&st);
+	/* --no-regenerate on revert: nothing run, the revert completes */
 	struct nr_plan_opts quiet = { .no_commands = true, .fault_after = -1 };
 	assert_int_equal(nr_plan_revert(ctx, "test", &quiet, &res, &err), 0);
 	assert_int_equal(res.commands_run, 0);
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
+	assert_int_equal(st.state, NR_PLAN_STATE_NONE);
+	nr_plan_status_done(&st);
 
 	/* a command that cannot start */
 	static const char *const missing[] = { "no-such-tool", NULL };
@@ -662,6 +677,38 @@ static void test_fault_after_every_revert_step(void **state)
 	free(applied);
 }
 
+/* Two changes to one root at once: the second waits its turn (refused, nothing written). */
+static void test_one_change_at_a_time(void **state)
+{
+	char *root = tmpdir();
+	seed(root);
+	char *before = snapshot(root);
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan *plan = standard_plan(ctx, NULL);
+	int fd = open(root, O_RDONLY | O_DIRECTORY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);        /* as another neuronctl would */
+	assert_int_equal(nr_plan_apply(plan, NULL, NULL, &err), -NR_E_BUSY);
+	assert_non_null(strstr(err.msg, "another neuronctl"));
+	char *now = snapshot(root);
+	assert_string_equal(now, before);
+	free(now);
+	close(fd);
+	assert_int_equal(nr_plan_apply(plan, NULL, NULL, &err), 0);
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(nr_plan_revert(ctx, "test", NULL, NULL, &err), -NR_E_BUSY);
+	close(fd);
+	assert_int_equal(nr_plan_revert(ctx, "test", NULL, NULL, &err), 0);
+	free(before);
+	nr_plan_free(plan);
+	nr_ctx_free(ctx);
+	rmtree(root);
+	free(root);
+}
+
 static void test_command_line_quoting(void **state)
 {
 	static const char *const argv[] = { "grub-mkconfig", "-o", "/boot/grub/grub.cfg", "it's", "a b", NULL };
@@ -682,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_runner_and_failed_command),
 		cmocka_unit_test(test_fault_after_every_apply_step),
 		cmocka_unit_test(test_fault_after_every_revert_step),
+		cmocka_unit_test(test_one_change_at_a_time),
 		cmocka_unit_test(test_command_line_quoting),
 	};
 

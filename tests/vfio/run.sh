@@ -118,6 +118,7 @@ golden dracut-grub2-bls--intel-nvidia.plan dracut-grub2-bls intel-nvidia
 golden kernel-install-uki-dracut--amd-navi-split-audio.plan kernel-install-uki-dracut amd-navi-split-audio
 golden grub-user-edits--amd-two-dgpu.plan grub-user-edits amd-two-dgpu
 golden grub-user-edits--intel-nvidia.plan grub-user-edits intel-nvidia
+golden grub-dropin-cloudimg--intel-nvidia.plan grub-dropin-cloudimg intel-nvidia
 golden ambiguous-initramfs--dracut.plan ambiguous-initramfs intel-nvidia --initramfs dracut
 golden two-identical-force-boot-gpu.plan arch-grub-mkinitcpio two-identical --gpu 01:00.0 --force
 
@@ -237,6 +238,7 @@ flow dracut-grub2-bls intel-nvidia "dracut --regenerate-all -f" "grub2-mkconfig 
 flow kernel-install-uki-dracut amd-navi-split-audio "dracut --regenerate-all -f" \
 	"kernel-install add 6.7.4-200.fc39.x86_64 /usr/lib/modules/6.7.4-200.fc39.x86_64/vmlinuz"
 flow grub-user-edits amd-two-dgpu "update-initramfs -u -k all" "grub-mkconfig -o /boot/grub/grub.cfg"
+flow grub-dropin-cloudimg intel-nvidia "update-initramfs -u -k all" "grub-mkconfig -o /boot/grub/grub.cfg"
 
 # ---------------------------------------------------------------- confirmation
 r=$(fresh arch-grub-mkinitcpio)
@@ -250,6 +252,52 @@ out=$(echo y | nctl intel-nvidia "$r" vfio apply 2>&1); rc=$?
 out=$(echo n | nctl intel-nvidia "$r" vfio revert 2>&1); rc=$?
 [ "$rc" -eq 1 ] && ok || bad "revert answered no: exit $rc"
 contains "revert lists what it restores" "$out" "restore /etc/default/grub"
+
+# the user edits a file after the apply: status and revert say so
+printf '# mine\n' >> "$r/etc/default/grub"
+expect_rc 0 "status sees a later edit" nctl intel-nvidia "$r" vfio status
+contains "status sees a later edit" "$out" "/etc/default/grub  (changed since the apply)"
+out=$(echo n | nctl intel-nvidia "$r" vfio revert 2>&1)
+contains "revert warns about a later edit" "$out" "those changes go too"
+
+# ---------------------------------------------------------------- the real runner: chroot
+# No stand-ins: the commands run chrooted into the root, in a private mount namespace
+# with /proc, /sys and /dev bound (read here, never written). The root gets /bin/sh and
+# its libraries from this machine, and tools that report what they see.
+if unshare -m true 2>/dev/null && [ -x /bin/dash ]; then
+	r=$(fresh debian-grub-initramfs-tools)
+	mkdir -p "$r/usr/bin" "$r/lib64"
+	cp /bin/dash "$r/usr/bin/sh"
+	ln -s usr/bin "$r/bin"
+	for lib in $(ldd /bin/dash | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$r/$(dirname "$lib")"
+		cp -L "$lib" "$r/$lib"
+	done
+	printf 'target\n' > "$r/etc/hostname"
+	for tool in update-initramfs grub-mkconfig; do
+		cat > "$r/usr/sbin/$tool" <<'TOOL'
+#!/bin/sh
+read h < /etc/hostname
+echo "$0 $*: inside $h"
+[ -d /proc/self ] && echo "proc bound"
+[ -c /dev/null ] && echo "dev bound"
+[ -d /sys/bus ] && echo "sys bound"
+exit 0
+TOOL
+		chmod 755 "$r/usr/sbin/$tool"
+	done
+	out=$("$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" --root "$r" vfio apply --yes 2>&1); rc=$?
+	[ "$rc" -eq 0 ] && ok || { bad "chroot runner: exit $rc"; echo "$out" | sed 's/^/    /' | head; }
+	contains "chroot runner: inside the target" "$out" "/usr/sbin/update-initramfs -u -k all: inside target"
+	contains "chroot runner: grub-mkconfig" "$out" "/usr/sbin/grub-mkconfig -o /boot/grub/grub.cfg: inside target"
+	contains "chroot runner: /proc" "$out" "proc bound"
+	contains "chroot runner: /dev" "$out" "dev bound"
+	contains "chroot runner: /sys" "$out" "sys bound"
+	# the binds lived in the command's own namespace: nothing is left mounted
+	if grep -q "$r" /proc/self/mounts; then bad "chroot runner left a mount"; else ok; fi
+else
+	echo "skip: chroot runner (no mount namespaces here)"
+fi
 
 # ---------------------------------------------------------------- regeneration failing / skipped
 r=$(fresh arch-grub-mkinitcpio)
@@ -267,6 +315,11 @@ expect_rc 0 "failing mkinitcpio: apply again" nctl intel-nvidia "$r" vfio apply 
 	bad "failing mkinitcpio: apply again reran $(cat "$STANDIN_LOG")"
 expect_rc 0 "failing mkinitcpio: status after" nctl intel-nvidia "$r" vfio status
 lacks "failing mkinitcpio: nothing pending" "$out" "have not completed"
+out=$(STANDIN_FAIL=grub-mkconfig nctl intel-nvidia "$r" vfio revert --yes 2>&1); rc=$?
+[ "$rc" -eq 1 ] && ok || bad "failing grub-mkconfig in revert: exit $rc"
+contains "failing grub-mkconfig in revert: way forward" "$out" "run 'neuronctl vfio revert' again"
+expect_rc 0 "failing grub-mkconfig in revert: status" nctl intel-nvidia "$r" vfio status
+contains "failing grub-mkconfig in revert: status" "$out" "a revert was interrupted"
 expect_rc 0 "revert after a failed command" nctl intel-nvidia "$r" vfio revert --yes
 same_tree "revert after a failed command" "$tmp/orig.snap" "$r"
 
@@ -328,6 +381,36 @@ crash() {
 crash arch-grub-mkinitcpio intel-nvidia
 crash debian-sdboot-kernel-install amd-navi-split-audio
 crash arch-sdboot-mkinitcpio demo
+
+# a revert stopped half-way: status says so, revert again finishes it
+r=$(fresh debian-grub-initramfs-tools)
+snap "$r" > "$tmp/orig.snap"
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+n=1
+while [ "$n" -lt 12 ]; do
+	rr="$tmp/revert-stop-$n"
+	cp -a "$r" "$rr"
+	out=$(NEURON_FAULT_AFTER=$n nctl intel-nvidia "$rr" vfio revert --yes 2>&1); rc=$?
+	[ "$rc" -eq 0 ] && break
+	st=$(nctl intel-nvidia "$rr" vfio status 2>&1)
+	case "$st" in
+	*"a revert was interrupted. Run 'neuronctl vfio revert' to finish it"*) ok ;;
+	*"not configured"*)
+		# stopped after its very last step: done already
+		same_tree "revert stopped after its last step $n" "$tmp/orig.snap" "$rr"
+		n=$((n + 1))
+		continue ;;
+	*) bad "status after a revert stopped at $n"; echo "$st" | sed 's/^/    /' ;;
+	esac
+	: > "$STANDIN_LOG"
+	expect_rc 0 "revert again after a stop at $n" nctl intel-nvidia "$rr" vfio revert --yes
+	same_tree "revert again after a stop at $n" "$tmp/orig.snap" "$rr"
+	# the regeneration always follows the restored files, even after a stop
+	[ "$(cat "$STANDIN_LOG")" = "$(printf 'update-initramfs -u -k all\ngrub-mkconfig -o /boot/grub/grub.cfg')" ] && ok ||
+		bad "revert again after a stop at $n ran: $(cat "$STANDIN_LOG")"
+	n=$((n + 1))
+done
+[ "$n" -gt 8 ] && ok || bad "revert finished after only $n steps"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

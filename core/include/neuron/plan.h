@@ -142,8 +142,10 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 		  struct nr_plan_result *result, struct nr_error *err);
 
 /* Revert what the journal named name records (applied or interrupted): originals back
- * byte for byte, created files and directories removed, journal and backups removed,
- * then the recorded commands. -NR_E_NOTFOUND when there is nothing to revert. */
+ * byte for byte, created files removed, then the recorded commands, then the journal,
+ * the backups and the directories the apply created. A failed command returns
+ * -NR_E_COMMAND with the originals back and the journal kept ("reverting"): the next
+ * revert runs the commands again. -NR_E_NOTFOUND when there is nothing to revert. */
 int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_plan_opts *opts,
 		   struct nr_plan_result *result, struct nr_error *err);
 

@@ -29,6 +29,8 @@ struct nr_boot_setup {
 	bool mkinitcpio_dropins;        /* /etc/mkinitcpio.conf.d/ exists */
 	bool grub;                      /* /etc/default/grub and a grub.cfg */
 	char grub_cfg[128];             /* "/boot/grub/grub.cfg" */
+	char **grub_dropins;            /* /etc/default/grub.d/\*.cfg, in the order grub-mkconfig reads them */
+	size_t n_grub_dropins;
 	char grub_mkconfig[32];         /* "grub-mkconfig", or "grub2-mkconfig" where only it is installed */
 	char **sdboot_entries;          /* systemd-boot type #1 entries with a linux line */
 	size_t n_sdboot_entries;
