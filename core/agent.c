@@ -226,7 +226,8 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		const char *text;
 		size_t len;
 
-		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		/* a guest that keeps sending frames must not keep us past the deadline */
+		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv(a->link, &text, &len, (int)left, err);
 		if (rc == -NR_E_AGENT_FRAME) {
 			a->st.bad_frames++;
 			continue;
@@ -313,12 +314,16 @@ static int open_stream(struct nr_agent *a, struct nr_error *err)
 	if (strlen(a->socket_path) >= sizeof(sa.sun_path))
 		return nr_error_set(err, -NR_E_INVAL, "socket path too long: %s", a->socket_path);
 	strcpy(sa.sun_path, a->socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a listener whose backlog is full must not hold us */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return nr_error_set(err, -NR_E_IO, "cannot make a socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
+		if (e == EAGAIN)
+			return nr_error_set(err, -NR_E_BUSY, "%s is busy: another client may hold the channel",
+					    a->socket_path);
 		if (e == ENOENT || e == ECONNREFUSED)
 			return nr_error_set(err, -NR_E_AGENT_CLOSED, "nothing listens on %s (is the VM running?)",
 					    a->socket_path);
@@ -581,7 +586,9 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 
 		if ((rc = nr_agent_connect(a, err)) < 0)
 			return rc;
-		rc = nr_tls_link_recv(a->link, &text, &len, left < 0 ? 0 : (int)left, err);
+		if (left < 0)
+			return 0;
+		rc = nr_tls_link_recv(a->link, &text, &len, (int)left, err);
 		if (rc == -NR_E_TIMEOUT)
 			return 0;
 		if (rc == -NR_E_AGENT_FRAME) {
@@ -613,6 +620,4 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
 {
 	*st = a->st;
-	if (a->link)
-		st->bad_frames += nr_tls_link_bad_frames(a->link);
 }

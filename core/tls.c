@@ -26,6 +26,7 @@
 #include "tls_internal.h"
 
 #define SYNC_REPEAT_MS 250
+#define NR_TLS_HANDSHAKE_MS 10000
 #define TLS_RECORD_HANDSHAKE 0x16
 
 struct nr_tls_creds {
@@ -40,9 +41,11 @@ struct nr_tls_link {
 	int rfd, wfd;
 	WOLFSSL *ssl;
 	long long deadline;         /* for the I/O callbacks; -1: none */
+	bool late_read;             /* the one read allowed after the deadline was made */
 	bool timed_out, eof, dead;
 	bool scanning;              /* clear text: drop until 0x16 outside a frame */
 	bool answer_sync;           /* guest: answer sync frames while scanning */
+	int handshake_ms;           /* guest: a begun handshake ends within this */
 	const char *want_ack;       /* host: the nonce whose ack ends phase 1 */
 	bool got_ack;
 	bool clr_in_frame, clr_overlong;
@@ -178,6 +181,10 @@ int nr_tls_creds_load(const char *dir, enum nr_tls_role role, struct nr_tls_cred
 				  dir, own, own);
 		goto fail;
 	}
+	/* Debian's wolfSSL has no AES-NI: its portable ChaCha20-Poly1305 is several times
+	 * faster than its table AES-GCM, and a clipboard image is megabytes. */
+	wolfSSL_CTX_set_cipher_list(c->ctx, "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"
+					    "TLS13-AES256-GCM-SHA384");
 	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
 	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
@@ -219,6 +226,12 @@ const char *nr_tls_creds_fingerprint(const struct nr_tls_creds *c)
 const char *nr_tls_creds_peer_fingerprint(const struct nr_tls_creds *c)
 {
 	return c->peer_fp;
+}
+
+static void set_deadline(struct nr_tls_link *l, long long deadline)
+{
+	l->deadline = deadline;
+	l->late_read = false;
 }
 
 /* Wait until fd is ready for events or the deadline passes: 1 ready, 0 timeout, -1 error. */
@@ -285,14 +298,17 @@ static int write_all(struct nr_tls_link *l, const void *buf, size_t len)
  * or end of stream (eof), -1 error. */
 static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 {
-	for (;;) {
-		int r = wait_fd(l->rfd, POLLIN, l->deadline);
-		if (r == 0) {
+	/* A peer that never stops sending must not hold us past the deadline: after it,
+	 * one more read is allowed (a zero timeout still takes what is there), then no more. */
+	if (l->deadline >= 0 && nr_tls_now_ms() >= l->deadline) {
+		if (l->late_read) {
 			l->timed_out = true;
 			return 0;
 		}
-		if (r < 0)
-			return -1;
+		l->late_read = true;
+	}
+	for (;;) {
+		/* read first, wait only when there is nothing: one system call less per record */
 		ssize_t n = read(l->rfd, dst, size);
 		if (n > 0)
 			return n;
@@ -300,11 +316,20 @@ static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 			l->eof = true;
 			return 0;
 		}
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EINTR)
 			continue;
-		if (errno == ECONNRESET)
-			l->eof = true;
-		return -1;
+		if (errno != EAGAIN) {
+			if (errno == ECONNRESET)
+				l->eof = true;
+			return -1;
+		}
+		int r = wait_fd(l->rfd, POLLIN, l->deadline);
+		if (r == 0) {
+			l->timed_out = true;
+			return 0;
+		}
+		if (r < 0)
+			return -1;
 	}
 }
 
@@ -328,8 +353,10 @@ static void clear_frame(struct nr_tls_link *l)
 }
 
 /* The clear-text scanner over rbuf (docs/PROTOCOL.md 2). With stop_at_tls, the first
- * 0x16 outside a frame ends scanning and stays in rbuf for TLS. */
-static void scan(struct nr_tls_link *l, bool stop_at_tls)
+ * TLS record header of a ClientHello (16 03 01..03) outside a frame ends scanning and stays
+ * in rbuf for TLS. Returns false when a possible header is cut at the end of rbuf: the
+ * caller reads more and calls again. */
+static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 {
 	while (l->rpos < l->rlen) {
 		unsigned char c = l->rbuf[l->rpos];
@@ -340,8 +367,14 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 				l->clr_overlong = false;
 				l->clr_len = 0;
 			} else if (c == TLS_RECORD_HANDSHAKE && stop_at_tls) {
-				l->scanning = false;
-				return;
+				if (l->rlen - l->rpos < 3)
+					return false;
+				if (l->rbuf[l->rpos + 1] == 0x03 && l->rbuf[l->rpos + 2] >= 0x01 &&
+				    l->rbuf[l->rpos + 2] <= 0x03) {
+					l->scanning = false;
+					return true;
+				}
+				l->garbage++;
 			} else {
 				l->garbage++;
 			}
@@ -354,7 +387,7 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 			if (!l->clr_overlong)
 				clear_frame(l);
 			if (l->got_ack)
-				return;
+				return true;
 		} else if (c == NR_AGENT_STX) {
 			l->clr_len = 0;
 			l->clr_overlong = false;
@@ -364,6 +397,7 @@ static void scan(struct nr_tls_link *l, bool stop_at_tls)
 			l->clr_overlong = true;
 		}
 	}
+	return true;
 }
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
@@ -373,8 +407,13 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 
 	(void)ssl;
 	for (;;) {
-		if (l->scanning)
-			scan(l, true);
+		if (l->scanning && scan(l, true) && !l->scanning && l->handshake_ms > 0) {
+			/* A handshake has begun: it must end in time even when the guest waits
+			 * for ever for a host, or stale bytes that look like TLS would hold it. */
+			long long end = nr_tls_now_ms() + l->handshake_ms;
+			if (l->deadline < 0 || l->deadline > end)
+				set_deadline(l, end);
+		}
 		if (!l->scanning && l->rpos < l->rlen) {
 			size_t k = l->rlen - l->rpos;
 			if (k > (size_t)sz)
@@ -383,18 +422,22 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			l->rpos += k;
 			return (int)k;
 		}
-		l->rpos = l->rlen = 0;
 		if (!l->scanning) {
+			l->rpos = l->rlen = 0;
 			n = fill(l, buf, (size_t)sz); /* straight into wolfSSL's buffer */
-		} else {
-			n = fill(l, l->rbuf, sizeof(l->rbuf));
 			if (n > 0)
-				l->rlen = (size_t)n;
+				return (int)n;
+		} else {
+			/* keep a possibly cut record header */
+			memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
+			l->rlen -= l->rpos;
+			l->rpos = 0;
+			n = fill(l, l->rbuf + l->rlen, sizeof(l->rbuf) - l->rlen);
+			if (n > 0) {
+				l->rlen += (size_t)n;
+				continue;
+			}
 		}
-		if (n > 0 && !l->scanning)
-			return (int)n;
-		if (n > 0)
-			continue;
 		if (n == 0 && l->timed_out)
 			return WOLFSSL_CBIO_ERR_WANT_READ;
 		if (l->eof)
@@ -409,6 +452,17 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 
 	(void)ssl;
 	for (;;) {
+		ssize_t n = send_nosig(l->wfd, buf, (size_t)sz);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			l->eof = true;
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		}
+		if (errno != EAGAIN)
+			return WOLFSSL_CBIO_ERR_GENERAL;
 		int r = wait_fd(l->wfd, POLLOUT, l->deadline);
 		if (r == 0) {
 			l->timed_out = true;
@@ -416,16 +470,6 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 		}
 		if (r < 0)
 			return WOLFSSL_CBIO_ERR_GENERAL;
-		ssize_t n = send_nosig(l->wfd, buf, (size_t)sz);
-		if (n >= 0)
-			return (int)n;
-		if (errno == EAGAIN || errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET) {
-			l->eof = true;
-			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-		}
-		return WOLFSSL_CBIO_ERR_GENERAL;
 	}
 }
 
@@ -472,7 +516,7 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 	nr_frame_reader_done(&l->reader);
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
 	l->ppos = l->plen = 0;
-	l->deadline = deadline;
+	set_deadline(l, deadline);
 	l->timed_out = l->eof = l->dead = false;
 	l->got_ack = false;
 	l->clr_in_frame = false;
@@ -565,11 +609,11 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 		if (now >= deadline) {
 			rc = nr_error_set(err, -NR_E_TIMEOUT,
 					  "the guest agent did not answer the resync within %d ms: is neuron-agent "
-					  "running in the guest?", timeout_ms);
+					  "running in the guest (and no other client holding the channel)?", timeout_ms);
 			goto out;
 		}
 		if (now >= next) {
-			l->deadline = deadline;
+			set_deadline(l, deadline);
 			if (write_all(l, sync.data, sync.len) < 0) {
 				rc = l->timed_out ? nr_error_set(err, -NR_E_TIMEOUT, "the channel does not take bytes")
 						  : nr_error_set(err, -NR_E_AGENT_CLOSED, "the channel is closed");
@@ -577,7 +621,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 			}
 			next = now + SYNC_REPEAT_MS;
 		}
-		l->deadline = next < deadline ? next : deadline;
+		set_deadline(l, next < deadline ? next : deadline);
 		l->timed_out = false;
 		l->rpos = l->rlen = 0;
 		ssize_t n = fill(l, l->rbuf, sizeof(l->rbuf));
@@ -593,7 +637,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 	}
 	l->want_ack = NULL;
 	l->scanning = true;
-	l->deadline = deadline;
+	set_deadline(l, deadline);
 	l->timed_out = false;
 	ret = wolfSSL_connect(l->ssl);
 	if (ret != WOLFSSL_SUCCESS) {
@@ -617,6 +661,7 @@ int nr_tls_link_accept(struct nr_tls_link *l, int timeout_ms, struct nr_error *e
 		return rc;
 	l->scanning = true;
 	l->answer_sync = true;
+	l->handshake_ms = NR_TLS_HANDSHAKE_MS;
 	ret = wolfSSL_accept(l->ssl);
 	l->answer_sync = false;
 	if (ret != WOLFSSL_SUCCESS)
@@ -638,7 +683,7 @@ int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int t
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);
-	l->deadline = timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms;
+	set_deadline(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms);
 	l->timed_out = false;
 	while (len) {
 		int k = len > (1u << 30) ? 1 << 30 : (int)len;
@@ -665,6 +710,7 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);
+	set_deadline(l, deadline);
 	for (;;) {
 		if (l->ppos < l->plen) {
 			size_t used = 0;
@@ -679,7 +725,6 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 				return r;
 			continue;
 		}
-		l->deadline = deadline;
 		l->timed_out = false;
 		int n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
 		if (n > 0) {

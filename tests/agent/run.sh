@@ -1,0 +1,182 @@
+#!/bin/sh
+# The agent from the command line: neuronctl agent certs / ping / info / launch / clipboard /
+# resolution / shutdown against the reference agent, the channel found through libvirt's
+# test driver, usage errors, and interop with OpenSSL (s_client against our agent,
+# s_server against our host client) using the generated certificates.
+set -u
+: "${BUILD:?}" "${NEURONCTL:?}"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+T=$(mktemp -d /tmp/neuron-agent-suite-XXXXXX)
+S=$(mktemp -d /tmp/nrXXXXXX) # openssl s_server fails on longer unix socket paths
+AGENT="$BUILD/neuron-agent"
+passed=0 failed=0
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$T" "$S"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -f "$T/out" ] && sed 's/^/    /' "$T/out" | head -20; }
+# expect NAME STATUS COMMAND...: run it, output in $T/out, check the exit status
+expect() {
+	name=$1 want=$2
+	shift 2
+	"$@" >"$T/out" 2>&1
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)"; fi
+}
+has() { # NAME TEXT: $T/out contains TEXT
+	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no '$2')"; fi
+}
+wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
+
+N="$NEURONCTL --param state_dir=$T/state"
+
+# --- certificates
+expect "certs made" 0 $N agent certs vm1 --bundle "$T/bundle"
+has "certs print the guest fingerprint" "guest:            SHA256:"
+for f in ca.pem ca.key host.pem host.key guest.pem; do
+	[ -f "$T/state/agent/vm1/$f" ] && ok "state has $f" || bad "state has $f"
+done
+[ ! -e "$T/state/agent/vm1/guest.key" ] && ok "host keeps no guest key" || bad "host keeps no guest key"
+for f in ca.pem guest.pem guest.key host.pem; do
+	[ -f "$T/bundle/$f" ] && ok "bundle has $f" || bad "bundle has $f"
+done
+[ "$(stat -c %a "$T/state/agent/vm1/host.key")" = 600 ] && ok "host.key 0600" || bad "host.key 0600"
+[ "$(stat -c %a "$T/state/agent/vm1/ca.key")" = 600 ] && ok "ca.key 0600" || bad "ca.key 0600"
+[ "$(stat -c %a "$T/bundle/guest.key")" = 600 ] && ok "guest.key 0600" || bad "guest.key 0600"
+expect "openssl verifies the chain" 0 openssl verify -CAfile "$T/bundle/ca.pem" "$T/bundle/guest.pem" "$T/bundle/host.pem"
+expect "openssl reads the keys as P-256" 0 sh -c "openssl pkey -in '$T/bundle/guest.key' -noout -text | grep -q 'NIST CURVE: P-256'"
+expect "certs kept without --force" 1 $N agent certs vm1 --bundle "$T/bundle"
+has "refusal names EXISTS" "[EXISTS]"
+expect "certs --json, default bundle dir" 0 $N agent certs vm2 --json
+has "json has the bundle dir" "\"bundle_dir\": \"$T/state/agent/vm2/bundle\""
+
+# --- the reference agent on a unix socket, found through the libvirt test driver
+"$AGENT" --listen "$T/sock" --certs "$T/bundle" --platform memory 2>"$T/agent.err" &
+agent=$!
+pids="$pids $agent"
+wait_for "$T/sock"
+cat >"$T/node.xml" <<XML
+<node>
+  <domain type='test'><name>vm1</name><memory>1048576</memory><os><type>hvm</type></os>
+    <devices>
+      <channel type='unix'><source mode='bind' path='$T/sock'/>
+        <target type='virtio' name='org.neuronos.agent.0'/></channel>
+    </devices></domain>
+  <domain type='test'><name>plain</name><memory>1048576</memory><os><type>hvm</type></os>
+    <devices/></domain>
+</node>
+XML
+V="$N --connect test://$T/node.xml"
+expect "ping through the domain XML" 0 $V agent ping vm1
+has "ping says pong" "pong in"
+has "ping names the agent" "neuron-agent 0.1.0"
+expect "info --json" 0 $V agent info vm1 --json
+cp "$T/out" "$T/info.json"
+expect "info fields" 0 "${PYTHON:-python3}" -c "
+import json,sys; d=json.load(open('$T/info.json'))
+assert d['os']=='in-memory test platform' and d['agent_version']=='0.1.0' and d['width']==1920, d"
+expect "resolution set" 0 $V agent resolution vm1 1280x720
+expect "resolution get" 0 $V agent resolution vm1
+has "resolution is the one set" "1280x720"
+expect "clipboard set text" 0 $V agent clipboard vm1 --set "from the host"
+expect "clipboard get text" 0 $V agent clipboard vm1
+has "clipboard text came back" "from the host"
+head -c 3000000 /dev/urandom >"$T/img.png"
+expect "clipboard set image" 0 $V agent clipboard vm1 --mime image/png --set-file "$T/img.png"
+expect "clipboard get image" 0 $V agent clipboard vm1 --mime image/png --output "$T/back.png"
+expect "image identical" 0 cmp "$T/img.png" "$T/back.png"
+expect "launch" 0 $V agent launch vm1 sh -c "echo ran > '$T/launched'"
+wait_for "$T/launched"
+[ "$(cat "$T/launched" 2>/dev/null)" = ran ] && ok "launched program ran" || bad "launched program ran"
+expect "launch of a missing program" 1 $V agent launch vm1 /nonexistent/prog
+has "names the guest's refusal" "[AGENT_REMOTE]"
+expect "--socket without libvirt" 0 $N agent ping --socket "$T/sock" vm1
+
+# --- errors and usage
+expect "VM without the channel" 1 $V agent ping plain
+has "names AGENT_NOCHANNEL" "[AGENT_NOCHANNEL]"
+expect "VM without credentials" 1 $N agent ping --socket "$T/sock" vm9
+has "names AGENT_NOCERTS" "[AGENT_NOCERTS]"
+expect "nothing listening" 1 $N agent ping --socket "$T/nosock" vm1
+has "names AGENT_CLOSED" "[AGENT_CLOSED]"
+expect "no subcommand" 2 $N agent
+expect "unknown subcommand" 2 $N agent frobnicate vm1
+expect "no VM" 2 $N agent ping
+expect "bad resolution" 2 $V agent resolution vm1 big
+expect "image needs --output" 2 $V agent clipboard vm1 --mime image/png
+for sub in ping info launch clipboard resolution shutdown certs; do
+	expect "agent $sub --help" 0 $N agent $sub --help
+done
+expect "agent --help" 0 $N agent --help
+
+# --- interop: openssl s_client (host certificate) against our agent
+printf '\002{"id":1,"op":"hello","args":{"versions":[1]}}\003\002{"id":2,"op":"ping"}\003' >"$T/req"
+(cat "$T/req"; sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
+	-cert "$T/state/agent/vm1/host.pem" -key "$T/state/agent/vm1/host.key" \
+	-CAfile "$T/state/agent/vm1/ca.pem" -verify_return_error >"$T/out" 2>&1
+has "s_client: TLS 1.3" "Protocol version: TLSv1.3"
+has "s_client: our certificate verifies" "Verification: OK"
+has "s_client: framed ping answered" '{"id":2,"ok":true,"result":{}}'
+# and with a certificate from another VM, our agent refuses
+(sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
+	-cert "$T/state/agent/vm2/host.pem" -key "$T/state/agent/vm2/host.key" \
+	-CAfile "$T/state/agent/vm1/ca.pem" >"$T/out" 2>&1
+if grep -q '"ok":true' "$T/out"; then bad "s_client with another VM's certificate refused"; else ok "s_client with another VM's certificate refused"; fi
+
+# --- interop: our host client against openssl s_server (guest certificate). The resync
+# happens below TLS: a small shim answers it, then relays to s_server.
+cat >"$T/shim.py" <<'PY'
+import os, socket, sys, threading
+front, back = sys.argv[1], sys.argv[2]
+srv = socket.socket(socket.AF_UNIX); srv.bind(front); srv.listen(1)
+c, _ = srv.accept()
+buf = b""
+while b"\x03" not in buf:
+    d = c.recv(4096)
+    if not d: sys.exit(1)
+    buf += d
+frame, rest = buf.split(b"\x03", 1)
+nonce = frame.split(b'"sync":"')[1].split(b'"')[0]
+c.sendall(b'\x02{"sync-ack":"' + nonce + b'"}\x03')
+s = socket.socket(socket.AF_UNIX); s.connect(back)
+if rest: s.sendall(rest)
+def pump(a, b):
+    while True:
+        try:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+        except OSError:
+            break
+    try: b.shutdown(socket.SHUT_WR)
+    except OSError: pass
+t = threading.Thread(target=pump, args=(s, c), daemon=True); t.start()
+pump(c, s); t.join(5)
+PY
+printf '\002{"id":1,"ok":true,"result":{"version":1,"agent":"openssl s_server"}}\003\002{"id":2,"ok":true,"result":{}}\003' >"$T/replies"
+(cat "$T/replies"; sleep 3) | timeout 10 openssl s_server -unix "$S/o.sock" -tls1_3 -naccept 1 -quiet \
+	-cert "$T/bundle/guest.pem" -key "$T/bundle/guest.key" -CAfile "$T/bundle/ca.pem" \
+	-Verify 1 -verify_return_error >"$T/s_server.out" 2>&1 &
+sserver=$!
+pids="$pids $sserver"
+wait_for "$S/o.sock"
+timeout 10 "${PYTHON:-python3}" "$T/shim.py" "$T/shim.sock" "$S/o.sock" &
+pids="$pids $!"
+wait_for "$T/shim.sock"
+expect "our client against s_server" 0 $N agent ping --socket "$T/shim.sock" vm1
+has "s_server answered the framed ping" "from openssl s_server"
+wait "$sserver"
+if grep -qF '"op":"ping"' "$T/s_server.out"; then ok "s_server got our framed ping"; else bad "s_server got our framed ping"; fi
+
+# --- shutdown ends the memory agent cleanly (under ASan: without a leak)
+expect "shutdown" 0 $V agent shutdown vm1
+wait "$agent"
+st=$?
+if [ "$st" -eq 0 ]; then ok "agent exit status 0"; else bad "agent exit status $st"; sed 's/^/    /' "$T/agent.err" | head -30; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

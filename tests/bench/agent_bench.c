@@ -1,0 +1,137 @@
+/* Measures the agent channel for bench-agent.sh: ping round trips and clipboard image
+ * throughput over TLS on a unix socket (host client against neuron-agent), and
+ * qemu-guest-agent's guest-ping over a plain unix socket, with the same clock and loop. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "neuron/agent.h"
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static int qga_ping_median(const char *path, int n, double *med)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char req[] = "{\"execute\":\"guest-ping\"}\n";
+	double *t = calloc((size_t)n, sizeof(*t));
+	char buf[256];
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (!t || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "qemu-ga: %s: %s\n", path, strerror(errno));
+		free(t);
+		return -1;
+	}
+	for (int i = -50; i < n; i++) { /* 50 warm-up rounds */
+		double t0 = now_us();
+		size_t got = 0;
+		if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+			return -1;
+		while (got == 0 || buf[got - 1] != '\n') {
+			ssize_t r = read(fd, buf + got, sizeof(buf) - got);
+			if (r <= 0)
+				return -1;
+			got += (size_t)r;
+		}
+		if (i >= 0)
+			t[i] = now_us() - t0;
+	}
+	close(fd);
+	*med = median(t, n);
+	free(t);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int n = argc > 4 ? atoi(argv[4]) : 2000, rounds = 5;
+	double *t, ours, qga = 0;
+	size_t size = 16u << 20;
+	unsigned char *img, *back;
+	size_t len;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: agent_bench AGENT_SOCKET CERT_DIR QGA_SOCKET|- [PINGS]\n");
+		return 2;
+	}
+	if (nr_agent_open_socket(argv[1], argv[2], &a, &err) < 0 || nr_agent_connect(a, &err) < 0) {
+		fprintf(stderr, "agent: %s\n", err.msg);
+		return 1;
+	}
+	t = calloc((size_t)n, sizeof(*t));
+	for (int i = -50; i < n; i++) {
+		double t0 = now_us();
+		if (nr_agent_ping(a, NULL, &err) < 0) {
+			fprintf(stderr, "ping: %s\n", err.msg);
+			return 1;
+		}
+		if (i >= 0)
+			t[i] = now_us() - t0;
+	}
+	ours = median(t, n);
+	free(t);
+
+	img = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		img[i] = (unsigned char)((i * 2654435761u) >> 11);
+	double set_us = 1e18, get_us = 1e18;
+	for (int r = 0; r < rounds; r++) {
+		double t0 = now_us();
+		if (nr_agent_clipboard_set(a, "image/png", img, size, &err) < 0) {
+			fprintf(stderr, "clipboard-set: %s\n", err.msg);
+			return 1;
+		}
+		double t1 = now_us();
+		if (nr_agent_clipboard_get(a, "image/png", &back, &len, &err) < 0 || len != size) {
+			fprintf(stderr, "clipboard-get: %s\n", err.msg);
+			return 1;
+		}
+		double t2 = now_us();
+		free(back);
+		if (t1 - t0 < set_us)
+			set_us = t1 - t0;
+		if (t2 - t1 < get_us)
+			get_us = t2 - t1;
+	}
+	free(img);
+	nr_agent_free(a);
+
+	printf("neuron-agent ping over TLS 1.3 (unix socket): median %8.1f us over %d\n", ours, n);
+	if (strcmp(argv[3], "-") != 0 && qga_ping_median(argv[3], n, &qga) == 0) {
+		printf("qemu-ga guest-ping, plain JSON (unix socket): median %8.1f us over %d\n", qga, n);
+		printf("ratio ours / qemu-ga: %.2f (below 1: ours is faster)\n", ours / qga);
+	} else {
+		printf("qemu-ga: not measured (qemu-ga missing; mk/packages/agent.txt installs it)\n");
+	}
+	printf("clipboard image 16 MiB, host to guest: %7.1f MB/s (best of %d)\n", size / set_us, rounds);
+	printf("clipboard image 16 MiB, guest to host: %7.1f MB/s (best of %d)\n", size / get_us, rounds);
+	printf("ratio to the 500 MB/s goal: set %.2f, get %.2f\n", size / set_us / 500, size / get_us / 500);
+	return 0;
+}

@@ -1,0 +1,798 @@
+/* The host client against the reference agent (build/neuron-agent) and against hostile
+ * peers: round trips of every message, a 16 MiB image, events, reconnection, resync on
+ * one stream, and what an untrusted guest may send (docs/PROTOCOL.md 7). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "neuron/agent.h"
+#include "neuron/agent_proto.h"
+#include "neuron/certs.h"
+#include "neuron/tls.h"
+
+extern char **environ;
+
+/* Agents still running when a test fails are stopped by the group teardown. */
+static pid_t agents[16];
+static int n_agents;
+
+static struct {
+	char dir[256];
+	char host_dir[512];      /* vm1's host credentials */
+	char bundle[512];        /* vm1's guest bundle */
+	char other_vm[512];      /* vm2's guest bundle: another CA */
+	char self_signed[512];   /* a self-signed guest certificate */
+	char not_pinned[512];    /* signed by vm1's CA, but not the pinned guest certificate */
+	char agent[512];         /* build/neuron-agent */
+	char guest_fp[104];
+} fx;
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[8192];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static void make_bundle(const char *dir, const char *ca, const char *cert, const char *key, const char *host)
+{
+	char p[700];
+
+	mkdir(dir, 0700);
+	snprintf(p, sizeof(p), "%s/ca.pem", dir);
+	copy_file(ca, p, 0644);
+	snprintf(p, sizeof(p), "%s/guest.pem", dir);
+	copy_file(cert, p, 0644);
+	snprintf(p, sizeof(p), "%s/guest.key", dir);
+	copy_file(key, p, 0600);
+	snprintf(p, sizeof(p), "%s/host.pem", dir);
+	copy_file(host, p, 0644);
+}
+
+static int group_setup(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_certs_info info;
+	struct nr_error err = { 0 };
+	char state_dir[300], b2[300], p[4][700], exe[400];
+	ssize_t n;
+
+	signal(SIGPIPE, SIG_IGN);
+	strcpy(fx.dir, "/tmp/neuron-test-agent-XXXXXX");
+	assert_non_null(mkdtemp(fx.dir));
+	snprintf(state_dir, sizeof(state_dir), "%s/state", fx.dir);
+	assert_int_equal(nr_ctx_set(ctx, "state_dir", state_dir, &err), 0);
+	snprintf(fx.bundle, sizeof(fx.bundle), "%s/bundle", fx.dir);
+	assert_int_equal(nr_certs_generate(ctx, "vm1", fx.bundle, false, &info, &err), 0);
+	snprintf(fx.host_dir, sizeof(fx.host_dir), "%.500s", info.host_dir);
+	snprintf(fx.guest_fp, sizeof(fx.guest_fp), "%s", info.guest_fingerprint);
+	snprintf(b2, sizeof(b2), "%s/bundle2", fx.dir);
+	assert_int_equal(nr_certs_generate(ctx, "vm2", b2, false, &info, &err), 0);
+	snprintf(fx.other_vm, sizeof(fx.other_vm), "%s", b2);
+
+	/* vm2's CA certificate is self-signed: use it as a guest certificate */
+	snprintf(fx.self_signed, sizeof(fx.self_signed), "%s/self", fx.dir);
+	snprintf(p[0], sizeof(p[0]), "%s/ca.pem", fx.host_dir);
+	snprintf(p[1], sizeof(p[1]), "%s/state/agent/vm2/ca.pem", fx.dir);
+	snprintf(p[2], sizeof(p[2]), "%s/state/agent/vm2/ca.key", fx.dir);
+	snprintf(p[3], sizeof(p[3]), "%s/host.pem", fx.host_dir);
+	make_bundle(fx.self_signed, p[0], p[1], p[2], p[3]);
+	/* vm1's host certificate is signed by vm1's CA but is not the pinned guest one */
+	snprintf(fx.not_pinned, sizeof(fx.not_pinned), "%s/notpinned", fx.dir);
+	snprintf(p[1], sizeof(p[1]), "%s/host.pem", fx.host_dir);
+	snprintf(p[2], sizeof(p[2]), "%s/host.key", fx.host_dir);
+	make_bundle(fx.not_pinned, p[0], p[1], p[2], p[3]);
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	snprintf(fx.agent, sizeof(fx.agent), "%s/../neuron-agent", dirname(exe));
+	assert_int_equal(access(fx.agent, X_OK), 0);
+	nr_ctx_free(ctx);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[300];
+
+	for (int i = 0; i < n_agents; i++)
+		if (waitpid(agents[i], NULL, WNOHANG) == 0) {
+			kill(agents[i], SIGKILL);
+			waitpid(agents[i], NULL, 0);
+		}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The reference agent with the memory platform, on fd (stdio) or listening on path. */
+static pid_t spawn_agent(int fd, const char *listen_path)
+{
+	const char *argv[] = { fx.agent, "--certs", fx.bundle, "--platform", "memory",
+			       listen_path ? "--listen" : "--stdio", listen_path, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	if (fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, fd, 0);
+		posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	}
+	assert_int_equal(posix_spawn(&pid, fx.agent, &fa, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	if (n_agents < 16)
+		agents[n_agents++] = pid;
+	if (listen_path) {
+		for (int i = 0; i < 200 && access(listen_path, F_OK) != 0; i++)
+			usleep(10000);
+		assert_int_equal(access(listen_path, F_OK), 0);
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	for (int i = 0; i < n_agents; i++)
+		if (agents[i] == pid)
+			agents[i] = agents[--n_agents];
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void check_every_message(struct nr_agent *a, pid_t pid)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_info info;
+	struct nr_agent_status st;
+	struct nr_agent_event ev;
+	unsigned char *data;
+	size_t len;
+	double rtt;
+	int w, h;
+
+	assert_int_equal(nr_agent_ping(a, &rtt, &err), 0);
+	assert_true(rtt >= 0);
+	nr_agent_get_status(a, &st);
+	assert_true(st.connected);
+	assert_string_equal(st.fingerprint, fx.guest_fp);
+	assert_string_equal(st.agent_version, "neuron-agent 0.1.0");
+	assert_int_equal(st.protocol_version, 1);
+	assert_true(st.last_ping > 0);
+
+	assert_int_equal(nr_agent_info(a, &info, &err), 0);
+	assert_string_equal(info.os, "in-memory test platform");
+	assert_string_equal(info.agent_version, "0.1.0");
+	assert_true(info.hostname[0]);
+	assert_int_equal(info.width, 1920);
+
+	assert_int_equal(nr_agent_resolution_get(a, &w, &h, &err), 0);
+	assert_int_equal(w * 10000 + h, 1920 * 10000 + 1080);
+	assert_int_equal(nr_agent_resolution_set(a, 2560, 1440, &err), 0);
+	assert_int_equal(nr_agent_resolution_get(a, &w, &h, &err), 0);
+	assert_int_equal(w * 10000 + h, 2560 * 10000 + 1440);
+
+	const char *text = "h\xc3\xa9llo \xe2\x82\xac \"quoted\" \x02\x03 and a newline\n";
+	assert_int_equal(nr_agent_clipboard_set(a, "text/plain", text, strlen(text), &err), 0);
+	assert_int_equal(nr_agent_clipboard_get(a, "text/plain", &data, &len, &err), 0);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal((char *)data, text);
+	free(data);
+
+	/* 16 MiB image in chunks both ways */
+	size_t big = 16u << 20;
+	unsigned char *img = malloc(big);
+	assert_non_null(img);
+	for (size_t i = 0; i < big; i++)
+		img[i] = (unsigned char)((i * 2654435761u) >> 13);
+	assert_int_equal(nr_agent_clipboard_set(a, "image/png", img, big, &err), 0);
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), 0);
+	assert_int_equal(len, big);
+	assert_memory_equal(data, img, big);
+	free(data);
+	free(img);
+	/* asking for what the clipboard does not hold is the guest's documented refusal */
+	assert_int_equal(nr_agent_clipboard_get(a, "text/plain", &data, &len, &err), -NR_E_AGENT_REMOTE);
+	assert_non_null(strstr(err.msg, "failed"));
+
+	/* launch really starts the program in the guest */
+	char marker[600];
+	long long child = 0;
+	snprintf(marker, sizeof(marker), "%s/launched", fx.dir);
+	unlink(marker);
+	const char *args[] = { "-c", "echo \"$0\" > \"$1\"", "started", marker, NULL };
+	assert_int_equal(nr_agent_launch(a, "sh", args, &child, &err), 0);
+	assert_true(child > 0);
+	for (int i = 0; i < 200 && access(marker, F_OK) != 0; i++)
+		usleep(10000);
+	char buf[64] = "";
+	FILE *f = fopen(marker, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "started\n");
+	assert_int_equal(nr_agent_launch(a, "/nonexistent/program", NULL, &child, &err), -NR_E_AGENT_REMOTE);
+
+	/* events: a copy and a resolution change in the guest */
+	assert_int_equal(nr_agent_wait_event(a, 50, &ev, &err), 0);
+	kill(pid, SIGUSR1);
+	assert_int_equal(nr_agent_wait_event(a, 3000, &ev, &err), 1);
+	assert_int_equal(ev.type, NR_AGENT_EVENT_CLIPBOARD);
+	assert_string_equal(ev.mime, "text/plain");
+	assert_int_equal(ev.size, strlen("guest copy 1"));
+	assert_int_equal(nr_agent_clipboard_get(a, "text/plain", &data, &len, &err), 0);
+	assert_string_equal((char *)data, "guest copy 1");
+	free(data);
+	kill(pid, SIGUSR2);
+	assert_int_equal(nr_agent_wait_event(a, 3000, &ev, &err), 1);
+	assert_int_equal(ev.type, NR_AGENT_EVENT_RESOLUTION);
+	assert_int_equal(ev.width * 10000 + ev.height, 1280 * 10000 + 800);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.clipboard_events, 1);
+	assert_string_equal(st.clipboard_mime, "text/plain");
+	assert_int_equal(st.width, 1280);
+	assert_int_equal(st.bad_frames, 0);
+	assert_int_equal(st.stray, 0);
+
+	assert_int_equal(nr_agent_shutdown(a, "reboot", &err), 0);
+	assert_int_equal(wait_exit(pid), 0); /* and, under ASan, without a leak */
+	assert_true(nr_agent_ping(a, NULL, &err) < 0);
+}
+
+static void test_round_trip_socketpair(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid_t pid = spawn_agent(sv[1], NULL);
+	close(sv[1]);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	check_every_message(a, pid);
+	nr_agent_free(a);
+}
+
+static void test_round_trip_unix_socket_and_restart(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct nr_agent *a;
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/agent.sock", fx.dir);
+	pid_t pid = spawn_agent(-1, path);
+	assert_int_equal(nr_agent_open_socket(path, fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 2000, 2000);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	/* the agent dies: requests fail fast, then work again once it is back */
+	kill(pid, SIGKILL);
+	wait_exit(pid);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_CLOSED);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_CLOSED);
+	nr_agent_get_status(a, &st);
+	assert_false(st.connected);
+	unlink(path); /* the killed agent left its socket behind */
+	pid = spawn_agent(-1, path);
+	check_every_message(a, pid);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.connects, 2);
+	nr_agent_free(a);
+}
+
+/* ---- hostile guests: a thread speaking the protocol with our TLS link ---- */
+
+struct peer {
+	int fd;
+	const char *bundle;
+	void (*script)(struct nr_tls_link *l);
+	int accept_rc;
+	pthread_t thread;
+};
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	struct nr_tls_creds *creds = NULL;
+	struct nr_tls_link *l = NULL;
+
+	if (nr_tls_creds_load(p->bundle, NR_TLS_GUEST, &creds, NULL) == 0 &&
+	    nr_tls_link_new(p->fd, p->fd, creds, &l, NULL) == 0) {
+		p->accept_rc = nr_tls_link_accept(l, 5000, NULL);
+		if (p->accept_rc == 0 && p->script)
+			p->script(l);
+	}
+	nr_tls_link_free(l);
+	nr_tls_creds_free(creds);
+	nr_tls_thread_done();
+	shutdown(p->fd, SHUT_RDWR);
+	close(p->fd);
+	return NULL;
+}
+
+static struct nr_agent *start_peer(struct peer *p, const char *bundle, void (*script)(struct nr_tls_link *),
+				   int timeout_ms)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	p->fd = sv[1];
+	p->bundle = bundle;
+	p->script = script;
+	assert_int_equal(pthread_create(&p->thread, NULL, peer_main, p), 0);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, timeout_ms, 2000);
+	return a;
+}
+
+/* The next request from the host (hello is answered on the way). */
+static long long next_request(struct nr_tls_link *l, char *op, size_t op_size)
+{
+	for (;;) {
+		const char *text;
+		size_t len;
+		struct nr_msg m;
+		if (nr_tls_link_recv(l, &text, &len, 5000, NULL) < 0)
+			return -1;
+		if (nr_msg_decode(text, len, &m, NULL) < 0)
+			continue;
+		long long id = m.id;
+		bool hello = m.kind == NR_MSG_REQUEST && strcmp(m.name, "hello") == 0;
+		if (m.kind == NR_MSG_REQUEST && op)
+			snprintf(op, op_size, "%s", m.name);
+		nr_msg_done(&m);
+		if (hello) {
+			char r[200];
+			int n = snprintf(r, sizeof(r), "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"version\":1,"
+					 "\"agent\":\"hostile 1\"}}\x03", id);
+			nr_tls_link_write(l, r, (size_t)n, 5000, NULL);
+			continue;
+		}
+		return id;
+	}
+}
+
+static void put(struct nr_tls_link *l, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	nr_tls_link_write(l, buf, (size_t)n, 5000, NULL);
+}
+
+static void script_garbage(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+	static const char bad_utf8[] = "\x02{\"id\":1,\"ok\":true,\"x\":\"\xc3\x28\"}\x03";
+
+	put(l, "garbage before \x03 frames \x02{not json}\x03 between \x02[1,2]\x03");
+	nr_tls_link_write(l, bad_utf8, sizeof(bad_utf8) - 1, 5000, NULL);
+	put(l, "\x02{\"id\":99999,\"ok\":true,\"result\":{}}\x03");          /* never sent */
+	put(l, "\x02{\"id\":99998,\"chunk\":0,\"data\":\"Zm9v\"}\x03");      /* never sent */
+	put(l, "\x02{\"event\":\"no-such-event\",\"data\":{}}\x03");
+	put(l, "\x02{\"id\":%lld,\"ok\":tr", id);                           /* cut by the next STX */
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+	next_request(l, NULL, 0);
+}
+
+static void test_hostile_garbage_and_stray_ids(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_garbage, 2000);
+
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.stray, 2);
+	assert_int_equal(st.bad_frames, 4); /* not json, not an object, bad UTF-8, cut */
+	assert_string_equal(st.agent_version, "hostile 1");
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void script_oversize(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+	size_t n = 2u << 20;
+	char *big = malloc(n + 2);
+
+	memset(big, 'a', n + 2);
+	big[0] = NR_AGENT_STX;
+	big[n + 1] = NR_AGENT_ETX;
+	nr_tls_link_write(l, big, n + 2, 5000, NULL);
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+	/* the second request gets only an oversize frame */
+	next_request(l, NULL, 0);
+	nr_tls_link_write(l, big, n + 2, 5000, NULL);
+	free(big);
+	next_request(l, NULL, 0);
+}
+
+static void test_hostile_oversize_frames(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_oversize, 1000);
+
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.bad_frames, 1);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+	assert_true(nr_tls_now_ms() - t0 < 3000);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void script_slow(struct nr_tls_link *l)
+{
+	char reply[128];
+	long long id = next_request(l, NULL, 0);
+	int n = snprintf(reply, sizeof(reply), "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+
+	for (int i = 0; i < n; i++) { /* one byte every 5 ms: slow but in time */
+		nr_tls_link_write(l, reply + i, 1, 5000, NULL);
+		usleep(5000);
+	}
+	id = next_request(l, NULL, 0);
+	n = snprintf(reply, sizeof(reply), "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+	for (int i = 0; i < n; i++) { /* one byte every 50 ms: too slow */
+		if (nr_tls_link_write(l, reply + i, 1, 5000, NULL) < 0)
+			break;
+		usleep(50000);
+	}
+}
+
+static void test_hostile_slow_sender(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_slow, 1500);
+
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+	long long took = nr_tls_now_ms() - t0;
+	assert_true(took >= 1400 && took < 2500);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void script_flood(struct nr_tls_link *l)
+{
+	static char junk[65536];
+	long long end = nr_tls_now_ms() + 3000;
+
+	next_request(l, NULL, 0);
+	memset(junk, 'x', sizeof(junk)); /* garbage outside frames, without end */
+	while (nr_tls_now_ms() < end && nr_tls_link_write(l, junk, sizeof(junk), 1000, NULL) == 0)
+		;
+}
+
+static void script_event_flood(struct nr_tls_link *l)
+{
+	long long end = nr_tls_now_ms() + 3000;
+
+	next_request(l, NULL, 0);
+	while (nr_tls_now_ms() < end)
+		put(l, "\x02{\"event\":\"resolution-changed\",\"data\":{\"width\":640,\"height\":480}}\x03");
+}
+
+static void test_hostile_flood(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	void (*scripts[])(struct nr_tls_link *) = { script_flood, script_event_flood };
+
+	for (int i = 0; i < 2; i++) {
+		struct nr_agent *a = start_peer(&p, fx.bundle, scripts[i], 500);
+		long long t0 = nr_tls_now_ms();
+		assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+		assert_true(nr_tls_now_ms() - t0 < 1500);
+		nr_agent_free(a);
+		pthread_join(p.thread, NULL);
+	}
+}
+
+static void script_close_mid_frame(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put(l, "\x02{\"id\":%lld,\"ok\":tr", id);
+}
+
+static void test_hostile_close_mid_frame(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_close_mid_frame, 3000);
+
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_CLOSED);
+	assert_non_null(strstr(err.msg, "middle of a frame"));
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void script_bad_chunks(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"Zm9v\"}\x03", id);
+	put(l, "\x02{\"id\":%lld,\"chunk\":2,\"data\":\"Zm9v\"}\x03", id); /* gap */
+	next_request(l, NULL, 0); /* the host reconnects on the same stream: nothing more here */
+}
+
+static void test_hostile_chunk_gap(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	unsigned char *data;
+	size_t len;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_bad_chunks, 2000);
+
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), -NR_E_AGENT_PROTO);
+	assert_null(data);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void script_wrong_size(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"Zm9v\"}\x03", id);
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"mime\":\"image/png\",\"size\":4,\"chunks\":1}}\x03", id);
+}
+
+static void test_hostile_size_mismatch(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	unsigned char *data;
+	size_t len;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_wrong_size, 2000);
+
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), -NR_E_AGENT_PROTO);
+	assert_non_null(strstr(err.msg, "announced 4 bytes"));
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void check_refused(const char *bundle, const char *why, bool guest_refuses)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	struct nr_agent *a = start_peer(&p, bundle, NULL, 2000);
+
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_CERT);
+	assert_true(nr_tls_now_ms() - t0 < 3000);
+	if (why)
+		assert_non_null(strstr(err.msg, why));
+	nr_agent_get_status(a, &st);
+	assert_false(st.connected);
+	assert_int_equal(st.connects, 0);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	if (guest_refuses)
+		assert_true(p.accept_rc < 0);
+}
+
+static void test_hostile_certificates(void **state)
+{
+	check_refused(fx.self_signed, "not signed by this VM's agent CA", true);
+	check_refused(fx.other_vm, NULL, true);
+	/* a complete handshake, refused by the pin afterwards */
+	check_refused(fx.not_pinned, "not the pinned", false);
+}
+
+static void test_silent_peer_times_out(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 300, 600);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+	assert_true(nr_tls_now_ms() - t0 < 2000);
+	assert_non_null(strstr(err.msg, "resync"));
+	nr_agent_free(a);
+	close(sv[1]);
+}
+
+/* A virtio-serial port: the guest agent restarts while the host holds the stream. The
+ * host's next request meets a fresh agent that scans for a resync: it times out, and the
+ * request after it resyncs and handshakes afresh on the same stream. */
+static void *restarting_guest(void *arg)
+{
+	struct peer *p = arg;
+	struct nr_tls_creds *creds = NULL;
+	struct nr_tls_link *l = NULL;
+
+	assert_int_equal(nr_tls_creds_load(p->bundle, NR_TLS_GUEST, &creds, NULL), 0);
+	for (int life = 0; life < 2; life++) {
+		assert_int_equal(nr_tls_link_new(p->fd, p->fd, creds, &l, NULL), 0);
+		if (nr_tls_link_accept(l, 5000, NULL) == 0) {
+			long long id = next_request(l, NULL, 0);
+			put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+			if (life == 1)
+				next_request(l, NULL, 0);
+		}
+		nr_tls_link_free(l); /* "restart": the TLS state is gone, the stream stays */
+	}
+	nr_tls_creds_free(creds);
+	nr_tls_thread_done();
+	close(p->fd);
+	return NULL;
+}
+
+static void test_resync_after_guest_restart(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct nr_agent *a;
+	struct peer p = { .bundle = fx.bundle };
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	p.fd = sv[1];
+	assert_int_equal(pthread_create(&p.thread, NULL, restarting_guest, &p), 0);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 500, 3000);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.connects, 2);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+static void test_certs_files_and_refusal(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+	struct nr_certs_info info, again;
+	char state_dir[300], path[700];
+	struct stat sb;
+
+	snprintf(state_dir, sizeof(state_dir), "%s/state", fx.dir);
+	nr_ctx_set(ctx, "state_dir", state_dir, NULL);
+	assert_int_equal(nr_certs_info(ctx, "vm1", &info, &err), 0);
+	assert_string_equal(info.guest_fingerprint, fx.guest_fp);
+	/* keys 0600, directories 0700 */
+	const char *keys[] = { "ca.key", "host.key" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx.host_dir, keys[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
+	snprintf(path, sizeof(path), "%s/guest.key", fx.bundle);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(fx.host_dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	/* the host never keeps the guest's key */
+	snprintf(path, sizeof(path), "%s/guest.key", fx.host_dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* existing credentials are kept unless forced */
+	assert_int_equal(nr_certs_generate(ctx, "vm1", NULL, false, &again, &err), -NR_E_EXISTS);
+	assert_int_equal(nr_certs_info(ctx, "vm1", &again, &err), 0);
+	assert_string_equal(again.guest_fingerprint, fx.guest_fp);
+	/* names that would leave the state directory are refused */
+	assert_int_equal(nr_certs_generate(ctx, "../x", NULL, false, &again, &err), -NR_E_INVAL);
+	assert_int_equal(nr_certs_info(ctx, "nosuchvm", &again, &err), -NR_E_AGENT_NOCERTS);
+	/* a fresh pair for another VM has other fingerprints */
+	assert_int_equal(nr_certs_generate(ctx, "vm3", NULL, false, &again, &err), 0);
+	assert_string_not_equal(again.ca_fingerprint, info.ca_fingerprint);
+	assert_int_equal(strlen(again.ca_fingerprint), strlen("SHA256:") + 32 * 3 - 1);
+	nr_ctx_free(ctx);
+}
+
+static const char domain_xml[] =
+	"<domain type='test'><name>win11</name><memory>1048576</memory><os><type>hvm</type></os>"
+	"<devices>"
+	"<channel type='unix'><source mode='bind' path='/run/x/org.qemu.guest_agent.0'/>"
+	"<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+	"<channel type='unix'><source mode='bind' path='/run/x/org.neuronos.agent.0'/>"
+	"<target type='virtio' name='org.neuronos.agent.0'/></channel>"
+	"</devices></domain>";
+
+static void test_channel_from_xml(void **state)
+{
+	struct nr_error err = { 0 };
+	char *path = NULL;
+
+	assert_int_equal(nr_agent_channel_from_xml(domain_xml, &path, &err), 0);
+	assert_string_equal(path, "/run/x/org.neuronos.agent.0");
+	free(path);
+	assert_int_equal(nr_agent_channel_from_xml("<domain><devices/></domain>", &path, &err),
+			 -NR_E_AGENT_NOCHANNEL);
+	assert_int_equal(nr_agent_channel_from_xml(
+				 "<domain><devices><channel type='unix'><target type='virtio' "
+				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
+			 -NR_E_AGENT_NOCHANNEL);
+	assert_non_null(strstr(err.msg, "running"));
+	assert_int_equal(nr_agent_channel_from_xml(
+				 "<domain><devices><channel type='pty'><target type='virtio' "
+				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
+			 -NR_E_AGENT_NOCHANNEL);
+	assert_int_equal(nr_agent_channel_from_xml("<domain", &path, &err), -NR_E_PARSE);
+}
+
+static void test_channel_from_libvirt(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+	char node[600], *path = NULL;
+	FILE *f;
+
+	/* test:///FILE describes a node with its domains, read by every connection */
+	snprintf(node, sizeof(node), "%s/node.xml", fx.dir);
+	f = fopen(node, "w");
+	assert_non_null(f);
+	fprintf(f, "<node>%s</node>\n", domain_xml);
+	fclose(f);
+	snprintf(node, sizeof(node), "test://%s/node.xml", fx.dir);
+	nr_ctx_set(ctx, "connect", node, NULL);
+	assert_int_equal(nr_agent_channel_path(ctx, "win11", &path, &err), 0);
+	assert_string_equal(path, "/run/x/org.neuronos.agent.0");
+	free(path);
+	assert_int_equal(nr_agent_channel_path(ctx, "nosuchvm", &path, &err), -NR_E_NOVM);
+	nr_ctx_free(ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_certs_files_and_refusal),
+		cmocka_unit_test(test_channel_from_xml),
+		cmocka_unit_test(test_channel_from_libvirt),
+		cmocka_unit_test(test_round_trip_socketpair),
+		cmocka_unit_test(test_round_trip_unix_socket_and_restart),
+		cmocka_unit_test(test_hostile_garbage_and_stray_ids),
+		cmocka_unit_test(test_hostile_oversize_frames),
+		cmocka_unit_test(test_hostile_slow_sender),
+		cmocka_unit_test(test_hostile_close_mid_frame),
+		cmocka_unit_test(test_hostile_flood),
+		cmocka_unit_test(test_hostile_chunk_gap),
+		cmocka_unit_test(test_hostile_size_mismatch),
+		cmocka_unit_test(test_hostile_certificates),
+		cmocka_unit_test(test_silent_peer_times_out),
+		cmocka_unit_test(test_resync_after_guest_restart),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

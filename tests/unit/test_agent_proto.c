@@ -1,0 +1,284 @@
+/* The agent wire format: frame reader, base64, UTF-8 check, message decoder/encoders. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "neuron/agent_proto.h"
+
+/* Push all of data through r, collecting frames ("|"-joined) and counting bad ones. */
+static void push_all(struct nr_frame_reader *r, const char *data, size_t len, struct nr_buf *frames, int *bad)
+{
+	while (len) {
+		size_t used = 0, tl = 0;
+		const char *text = NULL;
+		struct nr_error err = { 0 };
+		int rc = nr_frame_reader_push(r, data, len, &used, &text, &tl, &err);
+		assert_true(used <= len);
+		data += used;
+		len -= used;
+		if (rc == NR_FRAME_OK) {
+			nr_buf_append(frames, text, tl);
+			nr_buf_puts(frames, "|");
+		} else if (rc == NR_FRAME_BAD) {
+			assert_int_equal(err.code, -NR_E_AGENT_FRAME);
+			(*bad)++;
+		} else {
+			assert_int_equal(rc, NR_FRAME_MORE);
+			assert_int_equal(used, used); /* all consumed */
+		}
+	}
+}
+
+static void test_frames_garbage_and_cuts(void **state)
+{
+	struct nr_frame_reader r;
+	struct nr_buf out;
+	int bad = 0;
+	static const char in[] = "noise\x03\x02{\"a\":1}\x03junk\x02{\"b\":\x02{\"c\":2}\x03\x02{\"d\"";
+
+	nr_frame_reader_init(&r, 64);
+	nr_buf_init(&out);
+	push_all(&r, in, sizeof(in) - 1, &out, &bad);
+	assert_string_equal(out.data, "{\"a\":1}|{\"c\":2}|");
+	assert_int_equal(bad, 1);            /* {"b": cut by a new STX */
+	assert_true(r.in_frame);             /* {"d" still open */
+	assert_int_equal(r.garbage, 5 + 1 + 4);
+	nr_buf_done(&out);
+	nr_frame_reader_done(&r);
+}
+
+static void test_frames_byte_by_byte(void **state)
+{
+	struct nr_frame_reader r;
+	struct nr_buf out;
+	int bad = 0;
+	static const char in[] = "\x02{\"x\":\"y\"}\x03\x02{}\x03";
+
+	nr_frame_reader_init(&r, 64);
+	nr_buf_init(&out);
+	for (size_t i = 0; i < sizeof(in) - 1; i++)
+		push_all(&r, in + i, 1, &out, &bad);
+	assert_string_equal(out.data, "{\"x\":\"y\"}|{}|");
+	assert_int_equal(bad, 0);
+	nr_buf_done(&out);
+	nr_frame_reader_done(&r);
+}
+
+static void test_frames_oversize_dropped(void **state)
+{
+	struct nr_frame_reader r;
+	struct nr_buf out, in;
+	int bad = 0;
+
+	nr_frame_reader_init(&r, 16);
+	nr_buf_init(&out);
+	nr_buf_init(&in);
+	nr_buf_puts(&in, "\x02");
+	for (int i = 0; i < 1000; i++)
+		nr_buf_puts(&in, "aaaaaaaaaa");
+	nr_buf_puts(&in, "\x03\x02{\"ok\":1}\x03");
+	push_all(&r, in.data, in.len, &out, &bad);
+	assert_int_equal(bad, 1);
+	assert_string_equal(out.data, "{\"ok\":1}|");
+	/* the reader never held the oversize frame */
+	assert_true(r.frame.cap <= 64);
+	nr_buf_done(&in);
+	nr_buf_done(&out);
+	nr_frame_reader_done(&r);
+}
+
+static void test_base64(void **state)
+{
+	static const char *cases[][2] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nr_buf b;
+		unsigned char *dec;
+		size_t n;
+		nr_buf_init(&b);
+		nr_base64_encode(&b, cases[i][0], strlen(cases[i][0]));
+		assert_string_equal(b.data ? b.data : "", cases[i][1]);
+		assert_int_equal(nr_base64_decode(cases[i][1], strlen(cases[i][1]), &dec, &n), 0);
+		assert_int_equal(n, strlen(cases[i][0]));
+		assert_memory_equal(dec, cases[i][0], n);
+		free(dec);
+		nr_buf_done(&b);
+	}
+	unsigned char *dec = NULL;
+	size_t n;
+	const char *bad[] = { "Zg=", "Zh==", "Z===", "====", "Zm9v!A==", "Zg==Zg==", "Zm=v" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(nr_base64_decode(bad[i], strlen(bad[i]), &dec, &n), -NR_E_PARSE);
+	/* all byte values survive */
+	unsigned char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	struct nr_buf b;
+	nr_buf_init(&b);
+	nr_base64_encode(&b, all, sizeof(all));
+	assert_int_equal(nr_base64_decode(b.data, b.len, &dec, &n), 0);
+	assert_int_equal(n, 256);
+	assert_memory_equal(dec, all, 256);
+	free(dec);
+	nr_buf_done(&b);
+}
+
+static void test_utf8(void **state)
+{
+	assert_true(nr_utf8_valid("plain ascii text, long enough for the fast path", 47));
+	assert_true(nr_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15));
+	assert_false(nr_utf8_valid("a\0b", 3));
+	assert_false(nr_utf8_valid("0123456789\0abcdef", 17));
+	assert_false(nr_utf8_valid("\xc3", 1));              /* cut */
+	assert_false(nr_utf8_valid("\xc0\xaf", 2));          /* overlong */
+	assert_false(nr_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+	assert_false(nr_utf8_valid("\xf4\x90\x80\x80", 4));  /* past U+10FFFF */
+	assert_false(nr_utf8_valid("\xff", 1));
+}
+
+static int decode(const char *s, struct nr_msg *m)
+{
+	struct nr_error err = { 0 };
+	int rc = nr_msg_decode(s, strlen(s), m, &err);
+	if (rc < 0)
+		assert_int_equal(err.code, -NR_E_AGENT_FRAME);
+	return rc;
+}
+
+static void test_decode_kinds(void **state)
+{
+	struct nr_msg m;
+
+	assert_int_equal(decode("{\"id\":7,\"op\":\"ping\"}", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_REQUEST);
+	assert_int_equal(m.id, 7);
+	assert_string_equal(m.name, "ping");
+	nr_msg_done(&m);
+
+	assert_int_equal(decode("{\"id\":3,\"ok\":true,\"result\":{\"width\":1920}}", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_REPLY);
+	assert_true(m.ok);
+	assert_int_equal(nr_msg_int(m.body, "width", 0), 1920);
+	nr_msg_done(&m);
+
+	assert_int_equal(decode("{\"id\":null,\"ok\":false,\"error\":{\"code\":\"bad-request\",\"message\":\"x\"}}", &m), 0);
+	assert_int_equal(m.id, -1);
+	assert_false(m.ok);
+	assert_string_equal(m.err_code, "bad-request");
+	nr_msg_done(&m);
+
+	assert_int_equal(decode("{\"event\":\"resolution-changed\",\"data\":{\"width\":800}}", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_EVENT);
+	assert_int_equal(nr_msg_int(m.body, "width", 0), 800);
+	nr_msg_done(&m);
+
+	/* chunk: the fast path and the general path agree */
+	assert_int_equal(decode("{\"id\":4,\"chunk\":2,\"data\":\"Zm9vYmFy\"}", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_CHUNK);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(m.data_len, 6);
+	assert_memory_equal(m.data, "foobar", 6);
+	nr_msg_done(&m);
+	assert_int_equal(decode("{ \"data\":\"Zm9vYmFy\", \"chunk\":2, \"id\":4 }", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_CHUNK);
+	assert_int_equal(m.id, 4);
+	assert_memory_equal(m.data, "foobar", 6);
+	nr_msg_done(&m);
+
+	assert_int_equal(decode("{\"sync\":\"abc\"}", &m), 0);
+	assert_int_equal(m.kind, NR_MSG_SYNC);
+	assert_string_equal(m.name, "abc");
+	nr_msg_done(&m);
+}
+
+static void test_decode_rejects(void **state)
+{
+	struct nr_msg m;
+	const char *bad[] = {
+		"", "{", "[1,2]", "\"str\"", "{\"id\":1,\"op\":\"ping\"} trailing", "{\"a\":1}",
+		"{\"id\":0,\"op\":\"ping\"}", "{\"id\":-3,\"op\":\"ping\"}", "{\"id\":\"7\",\"op\":\"ping\"}",
+		"{\"id\":9007199254740992,\"op\":\"ping\"}", "{\"op\":\"ping\"}", "{\"id\":1,\"op\":\"x\",\"args\":[]}",
+		"{\"id\":1,\"chunk\":0,\"data\":\"@@@@\"}", "{\"id\":1,\"chunk\":-1,\"data\":\"\"}",
+		"{\"id\":1,\"ok\":\"yes\"}", "{\"id\":1,\"op\":\"\xc3\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(decode(bad[i], &m), -NR_E_AGENT_FRAME);
+	/* deep nesting is refused, not recursed into */
+	struct nr_buf deep;
+	nr_buf_init(&deep);
+	nr_buf_puts(&deep, "{\"id\":1,\"op\":\"x\",\"args\":{\"a\":");
+	for (int i = 0; i < 5000; i++)
+		nr_buf_puts(&deep, "[");
+	assert_int_equal(nr_msg_decode(deep.data, deep.len, &m, NULL), -NR_E_AGENT_FRAME);
+	nr_buf_done(&deep);
+}
+
+static void test_encoders_round_trip(void **state)
+{
+	struct nr_buf b;
+	struct nr_msg m;
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "text", json_object_new_string("ctl\x02\x03 chars \xe2\x82\xac"));
+	nr_buf_init(&b);
+	nr_msg_put_request(&b, 42, "clipboard-set", args);
+	/* framed once, and the control characters escaped inside */
+	assert_int_equal(b.data[0], NR_AGENT_STX);
+	assert_int_equal(b.data[b.len - 1], NR_AGENT_ETX);
+	assert_null(memchr(b.data + 1, NR_AGENT_STX, b.len - 2));
+	assert_null(memchr(b.data + 1, NR_AGENT_ETX, b.len - 2));
+	assert_int_equal(nr_msg_decode(b.data + 1, b.len - 2, &m, NULL), 0);
+	assert_int_equal(m.id, 42);
+	assert_string_equal(nr_msg_str(m.body, "text", ""), "ctl\x02\x03 chars \xe2\x82\xac");
+	nr_msg_done(&m);
+	json_object_put(args);
+
+	b.len = 0;
+	unsigned char blob[1000];
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (unsigned char)(i * 7);
+	nr_msg_put_chunk(&b, 5, 9, blob, sizeof(blob));
+	assert_int_equal(nr_msg_decode(b.data + 1, b.len - 2, &m, NULL), 0);
+	assert_int_equal(m.kind, NR_MSG_CHUNK);
+	assert_int_equal(m.seq, 9);
+	assert_int_equal(m.data_len, sizeof(blob));
+	assert_memory_equal(m.data, blob, sizeof(blob));
+	nr_msg_done(&m);
+
+	/* a full-size chunk fits under the frame cap */
+	unsigned char *big = calloc(1, NR_AGENT_CHUNK_MAX);
+	b.len = 0;
+	nr_msg_put_chunk(&b, 9007199254740991LL, 9007199254740991LL, big, NR_AGENT_CHUNK_MAX);
+	assert_true(b.len - 2 <= NR_AGENT_FRAME_MAX);
+	free(big);
+
+	b.len = 0;
+	nr_msg_put_error(&b, -1, "bad-request", "why");
+	assert_int_equal(nr_msg_decode(b.data + 1, b.len - 2, &m, NULL), 0);
+	assert_int_equal(m.id, -1);
+	assert_string_equal(m.err_message, "why");
+	nr_msg_done(&m);
+	nr_buf_done(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frames_garbage_and_cuts),
+		cmocka_unit_test(test_frames_byte_by_byte),
+		cmocka_unit_test(test_frames_oversize_dropped),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_decode_kinds),
+		cmocka_unit_test(test_decode_rejects),
+		cmocka_unit_test(test_encoders_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
