@@ -6,6 +6,7 @@
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
 #   make install  install under PREFIX (default /usr/local), staged under DESTDIR; see mk/install.mk
 #   make uninstall
+#   make screenshots  PNGs of the TUI from real runs into screenshots/
 
 BUILD    ?= build
 CC       ?= cc
@@ -38,7 +39,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots
+.PHONY: all deps test check asan run bench clean sysroots screenshots
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -92,6 +93,11 @@ run: deps
 
 bench: deps all
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
+
+# PNGs of the TUI from real runs (tmux -> aha -> headless Chromium) into screenshots/.
+screenshots: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
+	@BUILD=$(abspath $(BUILD)) sh tests/tui/screenshots.sh screenshots
 
 clean:
 	rm -rf build build-asan

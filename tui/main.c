@@ -1,6 +1,7 @@
 /* neuron-tui: options, the demo machine, the terminal, then the loop (screen.c). */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <curses.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -146,6 +147,38 @@ static int write_standins(const char *dir)
 	return 0;
 }
 
+/* The demo machine as if vfio-pci were loaded, so that runtime binding can be walked
+ * (its writes land in the scratch copy; no kernel acts on them). */
+static int demo_vfio_driver(const char *sysroot)
+{
+	char dir[PATH_MAX];
+
+	char drivers[PATH_MAX / 2];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(drivers, sizeof(drivers), "%s/sys/bus/pci/drivers", sysroot);
+	snprintf(dir, sizeof(dir), "%s/vfio-pci", drivers);
+	mkdir(dir, 0755);
+	if (write_file(drivers, "../drivers_probe", "") < 0)
+		return -1;
+	/* every driver gets the files the kernel has (bind, unbind, new_id) */
+	d = opendir(drivers);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", drivers, e->d_name);
+		if (write_file(dir, "bind", "") < 0 || write_file(dir, "unbind", "") < 0 ||
+		    write_file(dir, "new_id", "") < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
+
 static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sysroot_size,
 		      char *root, size_t root_size, char *runtime, size_t runtime_size,
 		      char *standins, size_t standins_size)
@@ -212,7 +245,34 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 				"(or set NEURON_DEMO_SYSROOT)\n");
 		return -1;
 	}
-	return 0;
+	return demo_vfio_driver(sysroot);
+}
+
+/* Runtime GPU binding writes into sysfs: the demo first moves to a copy of its machine
+ * in the scratch directory (made on the first bind, so that start-up stays fast). */
+int tui_demo_private_sysroot(struct tui *t)
+{
+	char copy[PATH_MAX];
+	const char *cur = nr_ctx_get(t->ctx, "sysroot");
+	int status = 0;
+	pid_t pid;
+
+	if (!t->opts.demo || !t->demo_root[0])
+		return 0;
+	snprintf(copy, sizeof(copy), "%s/sysroot", t->demo_root);
+	if (strcmp(cur, copy) == 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		execlp("cp", "cp", "-a", cur, copy, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	if (demo_vfio_driver(copy) < 0 || nr_ctx_set(t->ctx, "sysroot", copy, NULL) < 0)
+		return -1;
+	tui_log(t, "demo: the machine moved to a scratch copy, where GPU binding can write to sysfs");
+	return tui_rescan(t) < 0 ? -1 : 0;
 }
 
 /* ---- the terminal ---- */

@@ -25,9 +25,9 @@ void tui_set_status(struct tui *t, const char *fmt, ...)
 
 static void dialog_set(struct tui *t, enum tui_dialog_kind kind, const char *title, const char *text)
 {
-	if (t->dialog.owns_opaque)
-		free(t->dialog.opaque);
-	t->dialog.owns_opaque = false;
+	if (t->dialog.free_opaque)
+		t->dialog.free_opaque(t->dialog.opaque);
+	t->dialog.free_opaque = NULL;
 	t->dialog.kind = kind;
 	snprintf(t->dialog.title, sizeof(t->dialog.title), "%s", title);
 	tui_clean(t, t->dialog.text, sizeof(t->dialog.text), text);
@@ -350,12 +350,12 @@ static int dialog_key(struct tui *t, int key)
 	t->dialog.on_yes = NULL;
 	t->dialog.opaque = NULL;
 	if (a == TUI_ACT_YES && confirm && fn) {
-		t->dialog.owns_opaque = false;
+		t->dialog.free_opaque = NULL;
 		return apply_flags(t, fn(t, opaque)) | TUI_REDRAW;
 	}
-	if (t->dialog.owns_opaque)
-		free(opaque);
-	t->dialog.owns_opaque = false;
+	if (t->dialog.free_opaque)
+		t->dialog.free_opaque(opaque);
+	t->dialog.free_opaque = NULL;
 	return TUI_REDRAW;
 }
 

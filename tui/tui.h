@@ -67,6 +67,9 @@ enum tui_scope {
 	X(VM_START,   VMS,    "Start the VM") \
 	X(VM_SHUTDOWN, VMS,   "Shut the VM down (ACPI, asks first)") \
 	X(VM_FORCEOFF, VMS,   "Force the VM off (asks first)") \
+	X(VM_LG,      VMS,    "Open the Looking Glass client (supervised)") \
+	X(VM_BIND,    VMS,    "Bind the VM's GPU to vfio-pci now (shows the writes, asks first)") \
+	X(VM_UNBIND,  VMS,    "Give the VM's GPU back to its host drivers (asks first)") \
 	X(NEXT,       WIZARD, "Next step / choose") \
 	X(FINISH,     WIZARD, "Finish an interrupted apply") \
 	X(ROLLBACK,   WIZARD, "Roll back an interrupted apply or revert") \
@@ -211,7 +214,7 @@ struct tui {
 		char text[2048];
 		tui_confirm_fn on_yes;
 		void *opaque;
-		bool owns_opaque;       /* free(opaque) unless on_yes takes it */
+		void (*free_opaque)(void *opaque); /* frees opaque unless on_yes takes it */
 	} dialog;
 
 	char status[256];               /* a transient status message */
@@ -305,6 +308,9 @@ const char *tui_gpu_word(const struct nr_scan *scan, const struct nr_gpu *g, enu
 const struct nr_gpu *tui_gpu_of_device(const struct nr_scan *scan, size_t dev);
 /* a list of device addresses "01:00.0, 01:00.1" */
 void tui_addr_list(const struct nr_scan *scan, const size_t *v, size_t n, char *buf, size_t size);
+
+/* main.c: --demo moves to a scratch copy of its machine before writing to its sysfs */
+int tui_demo_private_sysroot(struct tui *t);
 
 /* aborting allocation helpers (allowed in tui/) */
 void *tui_xcalloc(size_t n, size_t size);

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "tui.h"
+#include "neuron/bind.h"
+#include "neuron/lg.h"
+#include "neuron/util.h"
 #include "neuron/vm.h"
 
 struct vms_priv {
@@ -15,7 +18,18 @@ struct vms_priv {
 struct vm_op {
 	char name[256];
 	enum tui_action what;
+	char shm[4096];                 /* VM_LG: the shared memory under the sysroot */
+	struct nr_bind_plan *bind;      /* VM_BIND / VM_UNBIND: the writes, planned */
 };
+
+static void op_free(void *p)
+{
+	struct vm_op *op = p;
+
+	if (op)
+		nr_bind_plan_free(op->bind);
+	free(op);
+}
 
 static void vms_done(struct tui *t, struct tui_view *v)
 {
@@ -164,6 +178,32 @@ static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
 		if (rc == 0)
 			tui_job_log(job, "VM %s forced off", op->name);
 		return rc;
+	case TUI_ACT_VM_LG: {
+		struct nr_lg_client_opts opts;
+		char *binary = NULL;
+		long pid = 0;
+
+		if ((rc = nr_lg_graphical_session(err)) < 0 || (rc = nr_lg_client_find(t->ctx, NULL, &binary, err)) < 0)
+			return rc;
+		nr_lg_client_opts_defaults(t->ctx, &opts);
+		opts.vm = op->name;
+		opts.shm_path = op->shm;
+		opts.client = binary;
+		rc = nr_lg_client_start(t->ctx, &opts, &pid, err);
+		if (rc == 0)
+			tui_job_log(job, "Looking Glass client for VM %s started (pid %ld, supervised)", op->name, pid);
+		free(binary);
+		return rc;
+	}
+	case TUI_ACT_VM_BIND:
+	case TUI_ACT_VM_UNBIND:
+		for (size_t i = 0; i < op->bind->n_writes; i++)
+			tui_job_log(job, "write %s <- %s", op->bind->writes[i].path, op->bind->writes[i].value);
+		rc = nr_bind_apply(t->ctx, op->bind, err);
+		if (rc == 0)
+			tui_job_log(job, "GPU %s %s%s", op->bind->gpu, op->bind->to_vfio ? "bound to vfio-pci" : "given back to the host",
+				    t->opts.demo ? " (demo: the writes went to the scratch sysfs; no kernel acts on them)" : "");
+		return rc;
 	default:
 		return nr_error_set(err, -NR_E_INVAL, "unknown VM operation");
 	}
@@ -173,11 +213,16 @@ static void op_done(struct tui *t, int rc, const struct nr_error *err, void *arg
 {
 	struct vm_op *op = arg;
 
+	bool rescan = op->what == TUI_ACT_VM_BIND || op->what == TUI_ACT_VM_UNBIND;
+
 	if (rc < 0)
-		tui_dialog_error(t, "VM operation failed", err);
-	free(op);
+		tui_dialog_error(t, op->what == TUI_ACT_VM_LG ? "Looking Glass" : "VM operation failed", err);
+	op_free(op);
 	/* events usually refresh the panel already; this covers a connection without them */
-	tui_refresh_views(t);
+	if (rescan)
+		tui_rescan(t);
+	else
+		tui_refresh_views(t);
 }
 
 static int start_op(struct tui *t, void *opaque)
@@ -187,11 +232,81 @@ static int start_op(struct tui *t, void *opaque)
 
 	snprintf(title, sizeof(title), "%s VM %s",
 		 op->what == TUI_ACT_VM_START ? "Starting" : op->what == TUI_ACT_VM_SHUTDOWN ? "Shutting down" :
-											     "Forcing off",
+		 op->what == TUI_ACT_VM_FORCEOFF ? "Forcing off" : op->what == TUI_ACT_VM_LG ? "Looking Glass for" :
+		 op->what == TUI_ACT_VM_BIND ? "Binding the GPU of" : "Giving back the GPU of",
 		 op->name);
 	if (tui_job_start(t, title, op_run, op_done, op) < 0)
-		free(op);
+		op_free(op);
 	return TUI_REDRAW;
+}
+
+static int open_lg(struct tui *t, const struct nr_vm *vm, const char *name)
+{
+	struct vm_op *op;
+	char *path;
+
+	if (!vm->info || !vm->info->lg || !vm->info->lg_path) {
+		tui_dialog_info(t, "Looking Glass", "VM %s has no Looking Glass shared memory: the new-VM wizard "
+				"adds it (looking_glass in the profile).", name);
+		return TUI_HANDLED;
+	}
+	op = tui_xcalloc(1, sizeof(*op));
+	snprintf(op->name, sizeof(op->name), "%s", vm->name);
+	op->what = TUI_ACT_VM_LG;
+	path = nr_ctx_sys_path(t->ctx, vm->info->lg_path);
+	snprintf(op->shm, sizeof(op->shm), "%s", path ? path : vm->info->lg_path);
+	free(path);
+	return start_op(t, op);
+}
+
+/* Runtime binding: core plans the exact sysfs writes; the dialog shows them first. */
+static int bind_gpu(struct tui *t, const struct nr_vm *vm, const char *name, bool to_vfio)
+{
+	struct nr_bind_busy busy = { 0 };
+	struct nr_error err = { 0 };
+	struct vm_op *op;
+	struct nr_buf b;
+	const char *gpu = vm->info && vm->info->n_pci ? vm->info->pci[0] : NULL;
+
+	if (!gpu) {
+		tui_dialog_info(t, "No GPU", "VM %s passes no PCI device through.", name);
+		return TUI_HANDLED;
+	}
+	if (!t->scan) {
+		tui_dialog_error(t, "Cannot read the machine", &t->scan_err);
+		return TUI_HANDLED;
+	}
+	op = tui_xcalloc(1, sizeof(*op));
+	snprintf(op->name, sizeof(op->name), "%s", vm->name);
+	op->what = to_vfio ? TUI_ACT_VM_BIND : TUI_ACT_VM_UNBIND;
+	/* devices a running VM holds stay where they are (its own when it runs, too) */
+	nr_vm_busy_pci(t->virt, &busy.addrs, &busy.owners, &busy.n, NULL);
+	if (nr_bind_plan_new(t->ctx, t->scan, gpu, to_vfio, 0, &busy, &op->bind, &err) < 0) {
+		nr_vm_busy_free(busy.addrs, busy.owners, busy.n);
+		op_free(op);
+		tui_dialog_error(t, to_vfio ? "Cannot bind the GPU" : "Cannot give the GPU back", &err);
+		return TUI_HANDLED;
+	}
+	nr_vm_busy_free(busy.addrs, busy.owners, busy.n);
+	if (op->bind->n_writes == 0) {
+		tui_dialog_info(t, "Nothing to do", "GPU %s is already %s.", op->bind->gpu,
+				to_vfio ? "on vfio-pci" : "with its host drivers");
+		op_free(op);
+		return TUI_HANDLED;
+	}
+	nr_buf_init(&b);
+	for (size_t i = 0; i < op->bind->n_devices; i++) {
+		const struct nr_bind_device *d = &op->bind->devices[i];
+		nr_buf_printf(&b, "%s: %s -> %s\n", d->addr, d->driver ? d->driver : "none",
+			      d->target ? d->target : "the kernel's pick");
+	}
+	tui_dialog_confirm(t, to_vfio ? "Bind the GPU to vfio-pci" : "Give the GPU back", start_op, op,
+			   "%s%zu sysfs writes. %s", b.data ? b.data : "", op->bind->n_writes,
+			   to_vfio ? "The host loses this GPU (and its display) until it is given back."
+				   : "The host drivers take it again.");
+	t->dialog.free_opaque = op_free;
+	nr_buf_done(&b);
+	return TUI_HANDLED;
 }
 
 static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
@@ -201,14 +316,26 @@ static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
 	struct vm_op *op;
 	char name[256];
 
-	if (a != TUI_ACT_VM_START && a != TUI_ACT_VM_SHUTDOWN && a != TUI_ACT_VM_FORCEOFF)
+	if (a != TUI_ACT_VM_START && a != TUI_ACT_VM_SHUTDOWN && a != TUI_ACT_VM_FORCEOFF && a != TUI_ACT_VM_LG &&
+	    a != TUI_ACT_VM_BIND && a != TUI_ACT_VM_UNBIND)
 		return TUI_IGNORED;
 	if (!p || !p->list || v->sel >= p->list->n) {
 		tui_set_status(t, "No VM selected.");
 		return TUI_HANDLED;
 	}
+	if ((a == TUI_ACT_VM_BIND || a == TUI_ACT_VM_UNBIND) && tui_demo_private_sysroot(t) < 0) {
+		tui_dialog_info(t, "Demo", "Cannot copy the demo machine into the scratch directory.");
+		return TUI_HANDLED;
+	}
+	/* (a rescan reloads the list: take the VM after it) */
+	if (!p->list || v->sel >= p->list->n)
+		return TUI_HANDLED;
 	vm = &p->list->vms[v->sel];
 	tui_clean(t, name, sizeof(name), vm->name);
+	if (a == TUI_ACT_VM_LG)
+		return open_lg(t, vm, name);
+	if (a == TUI_ACT_VM_BIND || a == TUI_ACT_VM_UNBIND)
+		return bind_gpu(t, vm, name, a == TUI_ACT_VM_BIND);
 	if (a == TUI_ACT_VM_START && vm->state == NR_VM_RUNNING) {
 		tui_set_status(t, "VM %s is already running.", name);
 		return TUI_HANDLED;
@@ -232,7 +359,7 @@ static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
 				   "Pull the plug on VM %s? It stops at once, like a power cut: unsaved work in "
 				   "the guest is lost.", name);
 	/* the dialog owns op now: start_op takes it, or it is freed on "no" */
-	t->dialog.owns_opaque = true;
+	t->dialog.free_opaque = op_free;
 	return TUI_HANDLED;
 }
 
@@ -244,8 +371,8 @@ static void vms_status(struct tui *t, struct tui_view *v, char *buf, size_t size
 		snprintf(buf, size, "libvirt: %s", p && p->err.msg[0] ? p->err.msg : "not connected");
 		return;
 	}
-	snprintf(buf, size, "%zu VM%s on %s. s start, d shut down, F force off, F3 new VM", p->list->n, p->list->n == 1 ? "" : "s",
-		 nr_virt_uri(t->virt));
+	snprintf(buf, size, "%zu VM%s. s start d shut down F force off o Looking Glass b/u bind GPU", p->list->n,
+		 p->list->n == 1 ? "" : "s");
 }
 
 static void vms_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, int w)

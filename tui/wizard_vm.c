@@ -239,11 +239,13 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 		return rc;
 	if (made.disk != NR_VM_DISK_NONE) {
 		char *path = nr_profile_get(cj->profile, "disk.path");
+		/* the screen says created or kept; how (qemu-img, a pool, a sparse file) goes to the log */
 		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "Disk %s: %s.\n", path ? path : "?",
-				      made.disk == NR_VM_DISK_EXISTS ? "exists, kept" :
-				      made.disk == NR_VM_DISK_QEMU_IMG ? "created with qemu-img" :
-				      made.disk == NR_VM_DISK_SPARSE ? "created (sparse raw file)" : "created in a storage pool");
-		tui_job_log(job, "%s", cj->summary);
+				      made.disk == NR_VM_DISK_EXISTS ? "exists, kept" : "created");
+		tui_job_log(job, "disk %s: %s", path ? path : "?",
+			    made.disk == NR_VM_DISK_EXISTS ? "exists, kept" :
+			    made.disk == NR_VM_DISK_QEMU_IMG ? "created with qemu-img" :
+			    made.disk == NR_VM_DISK_SPARSE ? "created (sparse raw file)" : "created in a storage pool");
 		free(path);
 	}
 	o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "VM %s defined on %s.\n",

@@ -43,9 +43,20 @@ scene() {
 
 status=0
 scene 01-groups "IOMMU groups panel" || status=1
-scene 02-gpus "GPUs panel with a verdict in words" 2 || status=1
-scene 03-gpu-shared "A GPU that shares its IOMMU group" 2 j || status=1
+scene 02-gpus "GPUs panel: a verdict in words for each GPU" 2 || status=1
+scene 03-gpu-shared "A GPU that shares its IOMMU group, and why" 2 Down || status=1
 scene 04-help "Help, generated from the key table" F1 || status=1
-scene 10-setup-checklist "Setup wizard: readiness checklist" F2 || status=1
-scene 11-setup-pick-gpu "Setup wizard: pick the GPU, with reasons" F2 Enter j || status=1
+scene 05-vms "VMs panel over libvirt (test:///default in the demo)" F3 Down Down Enter Enter Enter Enter @wait Enter || status=1
+scene 06-agents "Agents panel" F3 Down Down Enter Enter Enter Enter @wait Enter 4 || status=1
+scene 10-setup-checklist "Setup wizard 1/5: readiness checklist" F2 || status=1
+scene 11-setup-pick-gpu "Setup wizard 2/5: pick the GPU, with the reasons" F2 Enter Down || status=1
+scene 12-setup-plan "Setup wizard 3/5: the plan as diffs" F2 Enter Enter || status=1
+scene 13-setup-confirm "Setup wizard: apply asks first" F2 Enter Enter Enter || status=1
+scene 14-setup-apply "Setup wizard 4/5: apply, with the commands' output" F2 Enter Enter Enter Enter @wait || status=1
+scene 15-setup-done "Setup wizard 5/5: what now, how to undo" F2 Enter Enter Enter Enter @wait Enter || status=1
+scene 16-setup-revert "Revert (F8): what comes back" F2 Enter Enter Enter Enter @wait Enter Enter F8 || status=1
+scene 20-newvm-profile "New-VM wizard 1/4: pick a profile" F3 || status=1
+scene 21-newvm-form "New-VM wizard 2/4: the settings form" F3 Down Down Enter Down || status=1
+scene 22-newvm-xml "New-VM wizard 3/4: the domain XML" F3 Down Down Enter Enter || status=1
+scene 23-newvm-done "New-VM wizard 4/4: defined and started" F3 Down Down Enter Enter Enter Enter @wait || status=1
 exit $status
