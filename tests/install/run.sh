@@ -119,11 +119,28 @@ if [ -x "$BUILD/neuron-tui" ] && command -v tmux >/dev/null 2>&1; then
 		case $shown in *4090*) break ;; esac
 		sleep 0.1
 	done
-	tmux -S "$sock" kill-server 2>/dev/null
 	case $shown in
 	*4090*) ok ;;
 	*) bad "installed neuron-tui --demo does not show the demo machine's RTX 4090:"; printf '%s\n' "$shown" | head -12 ;;
 	esac
+	# The new-VM wizard (F3) offers the installed example profiles.
+	tmux -S "$sock" send-keys F3 2>/dev/null
+	for _ in $(seq 50); do
+		shown=$(tmux -S "$sock" capture-pane -p 2>/dev/null)
+		case $shown in *windows11.yaml*) break ;; esac
+		sleep 0.1
+	done
+	tmux -S "$sock" kill-server 2>/dev/null
+	case $shown in
+	*windows11.yaml*) ok ;;
+	*) bad "installed neuron-tui's new-VM wizard does not offer the installed profiles:"; printf '%s\n' "$shown" | head -8 ;;
+	esac
+fi
+# The installed neuronctl builds a domain from an installed profile and the installed template.
+if [ -f "$top/config/profiles/windows11.yaml" ]; then
+	(cd / && "$bin/neuronctl" --sysroot "$d/usr/share/neuron/demo" --connect test:///default \
+		vm xml --profile "$d/usr/share/neuron/profiles/windows11.yaml") >"$tmp/xml" 2>"$tmp/err"
+	if grep -q '<domain' "$tmp/xml"; then ok; else bad "installed neuronctl vm xml: $(head -c 300 "$tmp/err")"; fi
 fi
 
 # ---- the installed man pages and completion -----------------------------------------------------
@@ -158,6 +175,11 @@ for f in usr/local/bin/neuronctl usr/local/share/man/man1/neuronctl.1 usr/local/
 done
 check "default PREFIX=/usr/local: SYSCONFDIR is /usr/local/etc" test -d "$d2/usr/local/etc/neuron"
 check "default PREFIX=/usr/local: nothing outside usr/local" test "$(ls "$d2")" = usr -a "$(ls "$d2/usr")" = local
+if [ -f "$top/config/profiles/windows11.yaml" ]; then
+	(cd / && "$d2/usr/local/bin/neuronctl" --sysroot "$d2/usr/local/share/neuron/demo" --connect test:///default \
+		vm xml --profile "$d2/usr/local/share/neuron/profiles/windows11.yaml") >"$tmp/xml" 2>"$tmp/err"
+	if grep -q '<domain' "$tmp/xml"; then ok; else bad "PREFIX=/usr/local: neuronctl vm xml finds no template: $(head -c 300 "$tmp/err")"; fi
+fi
 d3=$tmp/dirs
 mk install PREFIX=/opt/neuron BINDIR=/opt/bin MANDIR=/opt/man SYSCONFDIR=/opt/etc DESTDIR="$d3" >"$tmp/log" 2>&1 ||
 	{ cat "$tmp/log"; bad "make install with BINDIR, MANDIR, SYSCONFDIR failed"; }
