@@ -5,7 +5,8 @@
 # to cli/commands.def completes the moment it is built. GPU addresses come from
 # `neuronctl scan --json`, VM names from `neuronctl vm list --json`, each run with the
 # --sysroot/--root/--connect/--param options already on the command line.
-# Needs nothing from the bash-completion package (it uses it when it is loaded).
+# Needs nothing from the bash-completion package; installed in its completions directory,
+# it is loaded the first time neuronctl is completed.
 
 # The help text of `neuronctl WORDS... --help` into the variable _neuronctl_text (empty when
 # there is none). Kept for a minute per shell, so that the TABs of one command line run the
