@@ -128,20 +128,34 @@ _neuronctl_value()
 
 _neuronctl()
 {
-	local cur=${COMP_WORDS[COMP_CWORD]} prev= i w
+	# The words come from the line itself, split at blanks only: readline would also split
+	# at '=' and ':' (COMP_WORDBREAKS), which cuts "--gpu=0000:01:00.0" into five words.
+	local line=${COMP_LINE-${COMP_WORDS[*]}}
+	line=${line:0:${COMP_POINT-${#line}}}
+	local -a words
+	read -r -a words <<<"$line"
+	[[ -z $line || $line == *[[:blank:]] ]] && words+=("")
+	local cword=$((${#words[@]} - 1))
+	local cur=${words[cword]} prev= i w
 	local -a _neuronctl_global=() path=()
-	local _neuronctl_prog=${COMP_WORDS[0]} help opts meta nops=0
+	local _neuronctl_prog=${words[0]} help opts meta nops=0
 	COMPREPLY=()
 	_neuronctl_prog=${_neuronctl_prog/#\~/$HOME}
 	command -v "$_neuronctl_prog" >/dev/null 2>&1 || return 0
-	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
-	# "--opt=value": readline splits at '='.
-	if [[ $cur == "=" ]]; then
-		prev=${COMP_WORDS[COMP_CWORD - 1]} cur=
-	elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
-		prev=${COMP_WORDS[COMP_CWORD - 2]}
+	((cword > 0)) && prev=${words[cword - 1]}
+	_neuronctl_complete
+	# readline replaces only what follows the last word break in the word ("0000:01" after
+	# "--gpu=0000:"): drop that much from the front of each answer.
+	local head=${cur%[${COMP_WORDBREAKS-=:}]*}
+	if [[ $head != "$cur" ]]; then
+		head=${cur:0:${#head}+1}
+		COMPREPLY=("${COMPREPLY[@]#"$head"}")
 	fi
+	return 0
+}
 
+_neuronctl_complete()
+{
 	# Walk the words before the cursor: global options, the command, its subcommand,
 	# then the command's options and operands.
 	local top sub_help opt_list
@@ -151,14 +165,8 @@ _neuronctl()
 	local -a commands=($(_neuronctl_section_words "Commands:" <<<"$top"))
 	local global_opts=$(_neuronctl_options <<<"$(sed -n '/^Global options:/,/^$/p' <<<"$top")")
 	help=$top opts=$global_opts
-	for ((i = 1; i < COMP_CWORD; i++)); do
-		w=${COMP_WORDS[i]}
-		[[ $w == "=" ]] && continue
-		if [[ ${COMP_WORDS[i + 1]} == "=" ]]; then   # --opt = value
-			((${#path[@]})) || _neuronctl_global+=("$w=${COMP_WORDS[i + 2]}")
-			((i += 2))
-			continue
-		fi
+	for ((i = 1; i < cword; i++)); do
+		w=${words[i]}
 		if [[ $w == --*=* ]]; then                   # "=" not in COMP_WORDBREAKS
 			((${#path[@]})) || _neuronctl_global+=("$w")
 			continue
@@ -166,7 +174,7 @@ _neuronctl()
 		if [[ $w == -* ]]; then
 			# An option that takes a value swallows the next word.
 			if [[ $'\n'$opts$'\n' == *$'\n'"$w "[A-Za-z0-9]*$'\n'* ]]; then
-				((${#path[@]})) || _neuronctl_global+=("$w" "${COMP_WORDS[i + 1]}")
+				((${#path[@]})) || _neuronctl_global+=("$w" "${words[i + 1]}")
 				((i++))
 			fi
 			continue

@@ -18,12 +18,21 @@ if [[ $(complete -p neuronctl 2>/dev/null) != *"-F _neuronctl"* ]]; then
 	fail=$((fail + 1))
 fi
 
-# complete WORD...: the last word is the one being completed; prints COMPREPLY sorted.
+# complete WORD...: the last word is the one being completed; prints COMPREPLY sorted. The
+# line is the words joined by blanks, a word "=" glued to its neighbours (readline's view of
+# "--sysroot=DIR"). COMP_WORDBREAKS is bash's default unless the caller set WB.
 complete_words() {
+	local line=$prog w glue=" "
+	for w in "$@"; do
+		if [[ $w == "=" ]]; then line+="="; glue=; continue; fi
+		line+="$glue$w"
+		glue=" "
+	done
+	COMP_LINE=$line
+	COMP_POINT=${#line}
 	COMP_WORDS=("$prog" "$@")
 	COMP_CWORD=$#
-	COMP_LINE="${COMP_WORDS[*]}"
-	COMP_POINT=${#COMP_LINE}
+	COMP_WORDBREAKS=${WB-$' \t\n"\'><=;|&(:'}
 	COMPREPLY=()
 	_neuronctl neuronctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" 2>"$errs"
 	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort -u
@@ -100,10 +109,14 @@ for m in $(awk '{ print $1 }' <<<"$gpus" | sort -u); do
 done
 want=$(awk '$1 == "demo" && NF == 2 { print $2 }' <<<"$gpus")
 expect "$want" --sysroot="$SYSROOTS/demo" check --json --gpu = ""
-# ... and with '=' not a word break, "--gpu=" is one word and stays in front of each answer.
-expect "$(sed 's/^/--gpu=/' <<<"$want")" --sysroot = "$SYSROOTS/demo" check --gpu=""
-expect "--sysroot=$SYSROOTS/demo" --sysroot="$SYSROOTS/dem"
-expect "0000:01:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:01
+expect "$want" --sysroot = "$SYSROOTS/demo" check --gpu=""
+expect "$SYSROOTS/demo" --sysroot="$SYSROOTS/dem"
+# readline replaces what follows the last ':' or '=' of the word: the answers start there.
+expect "01:00.0"$'\n'"05:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:0
+expect "01:00.0" --sysroot "$SYSROOTS/demo" check --gpu=0000:01
+# With '=' and ':' not word breaks, the whole word is replaced.
+WB=$' \t\n' expect "$(sed 's/^/--gpu=/' <<<"$want")" --sysroot "$SYSROOTS/demo" check --gpu=""
+WB=$' \t\n' expect "0000:01:00.0"$'\n'"0000:05:00.0" --sysroot "$SYSROOTS/demo" check --gpu 0000:0
 # An option whose value is one of a few words ("--mode shm|kvmfr"), and its value skipped.
 if "$prog" lg setup plan --help 2>/dev/null | grep -q -- '--mode shm|kvmfr'; then
 	expect "shm"$'\n'"kvmfr" lg setup plan --mode ""
