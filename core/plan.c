@@ -778,9 +778,11 @@ static int places_get(const struct nr_ctx *ctx, const struct nr_root *r, const c
 		return nr_error_set(err, -NR_E_INVAL, "bad plan name '%s'", name ? name : "");
 	if ((rc = nr_root_resolve(r, nr_ctx_get(ctx, "state_dir"), &p->state, err)) < 0)
 		return rc;
-	if (asprintf(&p->journal, "%s%splans/%s.journal", p->state, p->state[0] ? "/" : "", name) < 0 ||
-	    asprintf(&p->backup, "%s%sbackup/%s", p->state, p->state[0] ? "/" : "", name) < 0) {
-		p->journal = p->backup = NULL;
+	if (asprintf(&p->journal, "%s%splans/%s.journal", p->state, p->state[0] ? "/" : "", name) < 0)
+		p->journal = NULL;
+	if (asprintf(&p->backup, "%s%sbackup/%s", p->state, p->state[0] ? "/" : "", name) < 0)
+		p->backup = NULL;
+	if (!p->journal || !p->backup) {
 		places_done(p);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}

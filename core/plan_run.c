@@ -38,12 +38,14 @@ static void child_enter_root(const char *root)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail("cannot make mounts private for", root);
 	for (size_t i = 0; i < sizeof(binds) / sizeof(binds[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, binds[i]);
-		if (access(path, F_OK) < 0 && mkdir(path, 0755) < 0)
-			child_fail("cannot create", path);
-		snprintf(path, sizeof(path), "/%s", binds[i]);
 		char target[4096];
+		struct stat st;
+		/* an installed system has these mount points; one without them is not given
+		 * any (making them would leave a trace in the target) */
 		snprintf(target, sizeof(target), "%s/%s", root, binds[i]);
+		if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		snprintf(path, sizeof(path), "/%s", binds[i]);
 		if (mount(path, target, NULL, MS_BIND | MS_REC, NULL) < 0)
 			child_fail("cannot bind into the root:", path);
 	}

@@ -187,7 +187,8 @@ const char *nr_plan_state_name(enum nr_plan_state s);   /* "none", "applied", ..
 
 /* Run argv inside the ctx's root and stream its output (stdout and stderr merged)
  * through output as NR_PLAN_EV_OUTPUT chunks. When root is not "/", the command runs
- * chrooted into root in a private mount namespace with /proc, /sys and /dev bound.
+ * chrooted into root in a private mount namespace with /proc, /sys and /dev bound
+ * (onto the mount points the root has; none is created).
  * When the ctx parameter "run.standins" names a directory, argv[0]'s basename is run
  * from there instead, not chrooted, with NEURON_ROOT=<root> in its environment
  * (tests point it at recording stand-ins). *status gets the exit status (128 + signal
