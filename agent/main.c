@@ -86,6 +86,10 @@ static int reply(struct agent *ag, long long id, json_object *result)
 
 	nr_buf_init(&out);
 	nr_msg_put_result(&out, id, result);
+	if (!out.oom && out.len - 2 > NR_AGENT_FRAME_MAX) {
+		out.len = 0;
+		nr_msg_put_error(&out, id, "too-large", "the reply would pass the 1 MiB frame cap");
+	}
 	rc = send_buf(ag, &out);
 	nr_buf_done(&out);
 	json_object_put(result);
@@ -480,10 +484,14 @@ static int listen_on(const char *path)
 		fprintf(stderr, "neuron-agent: socket path too long\n");
 		return -1;
 	}
-	strcpy(sa.sun_path, path);
-	unlink(path);
+	/* bind a temporary name and rename it into place once listening, so that the path
+	 * never exists without a listener behind it */
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d", path, (int)getpid()) >= (int)sizeof(sa.sun_path))
+		strcpy(sa.sun_path, path);
+	unlink(sa.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0 ||
+	    (strcmp(sa.sun_path, path) != 0 && rename(sa.sun_path, path) < 0)) {
 		fprintf(stderr, "neuron-agent: cannot listen on %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

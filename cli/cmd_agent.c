@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -11,7 +12,7 @@
 #include "neuron/certs.h"
 
 struct agent_opts {
-	const char *socket, *certs, *timeout, *mime, *set, *set_file, *output, *bundle;
+	const char *socket, *certs, *timeout, *mime, *set, *set_file, *output, *bundle, *count, *for_ms;
 	bool json, reboot, force;
 };
 
@@ -372,6 +373,78 @@ static int sub_shutdown(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int sub_watch(struct cli *cli, int argc, char **argv)
+{
+	struct agent_opts o = { 0 };
+	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { "count=", NULL, &o.count, NULL },
+					  { "for=", NULL, &o.for_ms, NULL }, { NULL, NULL, NULL, NULL } };
+	struct nr_error err = { 0 };
+	struct nr_agent_event ev;
+	struct nr_agent *a;
+	const char *vm;
+	long count = 0, for_ms = 0, seen = 0;
+	int argi, rc;
+
+	if ((rc = parse(cli, argc, argv, flags,
+			COMMON_HELP
+			"  --count N       stop after N events\n"
+			"  --for MS        stop after MS milliseconds (exit 1 when no event came)\n",
+			&o, &vm, &argi, 0, 0)) >= 0)
+		return rc;
+	if ((o.count && (count = strtol(o.count, NULL, 10)) < 1) ||
+	    (o.for_ms && (for_ms = strtol(o.for_ms, NULL, 10)) < 1))
+		return cli_usage_error(cli, "--count and --for take positive numbers");
+	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
+		return rc;
+	if ((rc = nr_agent_connect(a, &err)) < 0) {
+		nr_agent_free(a);
+		return agent_fail(cli, &err);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!count || seen < count) {
+		long wait = 1000;
+		if (for_ms) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long left = for_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+			if (left <= 0)
+				break;
+			wait = left < wait ? left : wait;
+		}
+		rc = nr_agent_wait_event(a, (int)wait, &ev, &err);
+		if (rc < 0) {
+			nr_agent_free(a);
+			return agent_fail(cli, &err);
+		}
+		if (rc == 0)
+			continue;
+		seen++;
+		if (o.json) {
+			json_object *j = json_object_new_object();
+			if (ev.type == NR_AGENT_EVENT_CLIPBOARD) {
+				json_object_object_add(j, "event", json_object_new_string("clipboard-changed"));
+				json_object_object_add(j, "mime", json_object_new_string(ev.mime));
+				json_object_object_add(j, "size", json_object_new_int64(ev.size));
+			} else {
+				json_object_object_add(j, "event", json_object_new_string("resolution-changed"));
+				json_object_object_add(j, "width", json_object_new_int(ev.width));
+				json_object_object_add(j, "height", json_object_new_int(ev.height));
+			}
+			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(j);
+		} else if (ev.type == NR_AGENT_EVENT_CLIPBOARD) {
+			printf("clipboard-changed ");
+			cli_put_clean(stdout, ev.mime[0] ? ev.mime : "?");
+			printf(" %lld bytes\n", ev.size);
+		} else {
+			printf("resolution-changed %dx%d\n", ev.width, ev.height);
+		}
+		fflush(stdout);
+	}
+	nr_agent_free(a);
+	return seen || !for_ms ? EXIT_OK : EXIT_FAIL;
+}
+
 static int sub_certs(struct cli *cli, int argc, char **argv)
 {
 	struct agent_opts o = { 0 };
@@ -438,6 +511,8 @@ static const struct {
 	  "print the guest's clipboard, or set it with --set / --set-file" },
 	{ "resolution", sub_resolution, "agent resolution [OPTIONS] VM [WIDTHxHEIGHT]",
 	  "print the guest's resolution, or set it" },
+	{ "watch", sub_watch, "agent watch [OPTIONS] [--count N] [--for MS] VM",
+	  "print the guest's events (clipboard and resolution changes) as they come" },
 	{ "shutdown", sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)" },
 	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
 	  "make the VM's CA, host and guest certificates (ECDSA P-256) and the guest's bundle" },

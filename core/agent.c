@@ -216,6 +216,13 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			goto broken;
 	}
 	nr_msg_put_request(&out, id, op, args);
+	if (!out.oom && out.len - 2 > NR_AGENT_FRAME_MAX) {
+		/* refused before sending: the guest would drop it, and the session is fine */
+		rc = nr_error_set(err, -NR_E_INVAL, "%s: the request is over the 1 MiB frame cap", op);
+		if (upload)
+			goto broken; /* its chunks went already */
+		goto out;
+	}
 	if ((rc = send_all(a, &out, err)) < 0)
 		goto broken;
 
@@ -262,6 +269,9 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			}
 			nr_buf_append(down, (const char *)m.data, m.data_len);
 			seq++;
+			/* each chunk is progress: the timeout counts again from here (a transfer is
+			 * at most 64 MiB, so at most 86 chunks: still bounded) */
+			deadline = nr_tls_now_ms() + timeout_ms;
 			break;
 		case NR_MSG_REPLY:
 			if (m.id != id) {
@@ -508,7 +518,8 @@ int nr_agent_clipboard_set(struct nr_agent *a, const char *mime, const void *dat
 	if (len > NR_AGENT_TRANSFER_MAX)
 		return nr_error_set(err, -NR_E_INVAL, "clipboard data over 64 MiB");
 	if (is_text(mime) && (len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data, len)))
-		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB");
+		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB "
+				    "(and its frame at most 1 MiB)");
 	o = json_object_new_object();
 	json_object_object_add(o, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {

@@ -95,6 +95,20 @@ wait_for "$T/launched"
 expect "launch of a missing program" 1 $V agent launch vm1 /nonexistent/prog
 has "names the guest's refusal" "[AGENT_REMOTE]"
 expect "--socket without libvirt" 0 $N agent ping --socket "$T/sock" vm1
+# events: the memory platform plays a copy on SIGUSR1 and a resolution change on SIGUSR2
+$V agent watch vm1 --count 2 --for 5000 >"$T/events" 2>&1 &
+watcher=$!
+sleep 0.5
+kill -USR1 "$agent"
+sleep 0.5
+kill -USR2 "$agent"
+wait "$watcher"
+st=$?
+cp "$T/events" "$T/out"
+[ "$st" -eq 0 ] && ok "watch got its events" || bad "watch got its events (exit $st)"
+has "watch: clipboard" "clipboard-changed text/plain 12 bytes"
+has "watch: resolution (1280x720 set above toggles to 1920x1080)" "resolution-changed 1920x1080"
+expect "watch with nothing to see" 1 $V agent watch vm1 --for 300
 
 # --- errors and usage
 expect "VM without the channel" 1 $V agent ping plain
@@ -108,7 +122,7 @@ expect "unknown subcommand" 2 $N agent frobnicate vm1
 expect "no VM" 2 $N agent ping
 expect "bad resolution" 2 $V agent resolution vm1 big
 expect "image needs --output" 2 $V agent clipboard vm1 --mime image/png
-for sub in ping info launch clipboard resolution shutdown certs; do
+for sub in ping info launch clipboard resolution watch shutdown certs; do
 	expect "agent $sub --help" 0 $N agent $sub --help
 done
 expect "agent --help" 0 $N agent --help
@@ -171,6 +185,26 @@ expect "our client against s_server" 0 $N agent ping --socket "$T/shim.sock" vm1
 has "s_server answered the framed ping" "from openssl s_server"
 wait "$sserver"
 if grep -qF '"op":"ping"' "$T/s_server.out"; then ok "s_server got our framed ping"; else bad "s_server got our framed ping"; fi
+
+# --- the Linux platform without a graphical session: what it cannot do is "unsupported".
+# (Never ask this one to shut down: it would run systemctl poweroff.)
+env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" --listen "$T/linux.sock" --certs "$T/bundle" 2>"$T/linux.err" &
+linux_agent=$!
+pids="$pids $linux_agent"
+wait_for "$T/linux.sock"
+expect "linux: info" 0 $N agent info --socket "$T/linux.sock" vm1 --json
+cp "$T/out" "$T/linux.json"
+expect "linux: os from os-release and uname" 0 "${PYTHON:-python3}" -c "
+import json,os; d=json.load(open('$T/linux.json'))
+assert os.uname().release in d['os'] and d['width']==0, d"
+expect "linux: clipboard without a session" 1 $N agent clipboard --socket "$T/linux.sock" vm1
+has "linux: clipboard unsupported" "answered unsupported"
+expect "linux: resolution without xrandr" 1 env -u DISPLAY $N agent resolution --socket "$T/linux.sock" vm1
+has "linux: resolution unsupported" "answered unsupported"
+expect "linux: launch" 0 $N agent launch --socket "$T/linux.sock" vm1 sh -c "echo linux > '$T/linux-launched'"
+wait_for "$T/linux-launched"
+[ "$(cat "$T/linux-launched" 2>/dev/null)" = linux ] && ok "linux: launched program ran" || bad "linux: launched program ran"
+kill "$linux_agent"
 
 # --- shutdown ends the memory agent cleanly (under ASan: without a leak)
 expect "shutdown" 0 $V agent shutdown vm1
