@@ -299,7 +299,6 @@ static void restore_stderr(void)
 	}
 }
 
-int tui_stderr_fd(void);
 int tui_stderr_fd(void)
 {
 	return stderr_pipe[0];
@@ -487,6 +486,11 @@ int main(int argc, char **argv)
 
 	rc = t->opts.script ? tui_script_run(t) : tui_run(t);
 
+	if (tui_job_running(t)) {
+		/* the operation has its journal, but stopping a write half-way helps nobody */
+		tui_set_status(t, "Waiting for '%s' to finish before quitting ...", tui_job_title(t));
+		tui_redraw(t);
+	}
 	for (size_t i = 0; i < t->n_views; i++)
 		if (t->views[i].ops && t->views[i].ops->done)
 			t->views[i].ops->done(t, &t->views[i]);

@@ -415,7 +415,6 @@ static void on_wake(struct tui *t)
 }
 
 /* Feed one key from a test script; same path as the terminal. */
-int tui_feed_key(struct tui *t, int key);
 int tui_feed_key(struct tui *t, int key)
 {
 	int flags = handle_key(t, key);
@@ -424,14 +423,16 @@ int tui_feed_key(struct tui *t, int key)
 	return flags;
 }
 
-void tui_process_wakeups(struct tui *t);
+static void drain_stderr(struct tui *t, int fd);
+
 void tui_process_wakeups(struct tui *t)
 {
 	on_wake(t);
+	if (tui_stderr_fd() >= 0)
+		drain_stderr(t, tui_stderr_fd());
 }
 
 /* What went to stderr (captured by main.c) lands in the log, line by line. */
-int tui_stderr_fd(void);
 static void drain_stderr(struct tui *t, int fd)
 {
 	char buf[4096];

@@ -14,9 +14,6 @@
 
 #include "tui.h"
 
-int tui_feed_key(struct tui *t, int key);
-void tui_process_wakeups(struct tui *t);
-void tui_agents_settle(struct tui *t);
 
 static void settle(struct tui *t)
 {

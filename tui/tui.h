@@ -299,8 +299,15 @@ void tui_job_reap(struct tui *t, bool wait);
 int tui_events_start(struct tui *t);
 void tui_events_stop(struct tui *t);
 
-/* script.c: the key script of the screen tests */
+/* script.c: the key script of the screen tests; screen.c feeds its keys through the
+ * same path as the terminal's, and processes wake-ups (jobs, events, stderr) on demand */
 int tui_script_run(struct tui *t);
+int tui_feed_key(struct tui *t, int key);
+void tui_process_wakeups(struct tui *t);
+/* main.c: the read end of the pipe that stderr goes to (-1 before the screen starts) */
+int tui_stderr_fd(void);
+/* view_agents.c: wait until the agents worker has done the round it was asked for */
+void tui_agents_settle(struct tui *t);
 
 /* view_gpus.c: a GPU's verdict as one word with its colour ("READY", "SHARED" ...) */
 const char *tui_gpu_word(const struct nr_scan *scan, const struct nr_gpu *g, enum tui_color *c);

@@ -92,8 +92,16 @@ static void round_once(struct agents_priv *p)
 			}
 			if (client) {
 				nr_agent_set_timeout(client, 2000, 2000);
-				if (nr_agent_ping(client, &rtt, &err) == 0)
+				if (nr_agent_ping(client, &rtt, &err) == 0) {
+					struct nr_agent_status now;
 					err.msg[0] = '\0';
+					nr_agent_get_status(client, &now);
+					/* the resolution once per session; events keep it current after */
+					if (now.width <= 0) {
+						struct nr_agent_info info;
+						nr_agent_info(client, &info, NULL);
+					}
+				}
 				nr_agent_get_status(client, &st);
 			}
 			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s", err.msg);
@@ -151,7 +159,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-void tui_agents_settle(struct tui *t);
 void tui_agents_settle(struct tui *t)
 {
 	for (size_t i = 0; i < t->n_views; i++) {
@@ -286,7 +293,11 @@ static void agents_row(struct tui *t, struct tui_view *v, size_t i, int y, int x
 		tui_putf(t, y, x + 19, 14, sel ? base : TUI_C_DIM, "%s VM off", t->g->stopped);
 	else
 		tui_putf(t, y, x + 19, 14, sel ? base : TUI_C_FAIL, "%s %s", t->g->fail, r.checked ? "no answer" : "checking");
-	tui_clean(t, ver, sizeof(ver), r.st.agent_version[0] ? r.st.agent_version : "-");
+	{
+		/* "neuron-agent 0.1.0": the version is the last word */
+		const char *sp = strrchr(r.st.agent_version, ' ');
+		tui_clean(t, ver, sizeof(ver), r.st.agent_version[0] ? (sp ? sp + 1 : r.st.agent_version) : "-");
+	}
 	ago(r.st.last_ping, ping, sizeof(ping));
 	if (r.st.width > 0)
 		snprintf(res, sizeof(res), "%dx%d", r.st.width, r.st.height);
@@ -312,15 +323,18 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 	tui_clean(t, buf, sizeof(buf), r.socket[0] ? r.socket : "(none yet)");
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Channel socket: %s", buf);
 	tui_clean(t, buf, sizeof(buf), r.pinned[0] ? r.pinned : "none: neuronctl agent certs VM makes them");
-	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Pinned:  %s", buf);
+	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Pinned certificate: %s", buf);
 	if (r.st.fingerprint[0]) {
-		tui_clean(t, buf, sizeof(buf), r.st.fingerprint);
-		tui_putf(t, y + line++, x, w, strcmp(r.st.fingerprint, r.pinned) == 0 ? TUI_C_OK : TUI_C_FAIL,
-			 "Guest:   %s", buf);
+		bool same = strcmp(r.st.fingerprint, r.pinned) == 0;
+		tui_putf(t, y + line++, x, w, same ? TUI_C_OK : TUI_C_FAIL, "%s The guest's certificate %s", same ? t->g->ok : t->g->fail,
+			 same ? "matches the pinned one" : "differs: not the guest this host made certificates for");
 	}
 	ago(r.st.last_ping, ping, sizeof(ping));
-	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Last ping: %s (%.1f ms)   protocol %d   handshakes %lu",
-		 ping, r.st.last_rtt_ms, r.st.protocol_version, r.st.connects);
+	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
+		 r.st.agent_version[0] ? r.st.agent_version : "-", r.st.protocol_version, ping, r.st.last_rtt_ms,
+		 r.st.connects);
+	if (r.st.width > 0)
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Guest resolution: %dx%d", r.st.width, r.st.height);
 	if (r.st.clipboard_events) {
 		tui_clean(t, buf, sizeof(buf), r.st.clipboard_mime);
 		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Clipboard: %lu changes, last %s", r.st.clipboard_events, buf);

@@ -10,10 +10,55 @@
 #include "neuron/util.h"
 #include "neuron/vm.h"
 
+/* What one look at a VM's Looking Glass memory and client found (no polling: read at
+ * each reload, which libvirt events and F5 cause). */
+struct vm_lg {
+	char word[24];                  /* "no shm", "empty", "app B7", "unknown" */
+	char detail[160];
+	char client[48];                /* the supervised client: "running", "not running" ... */
+};
+
 struct vms_priv {
 	struct nr_vm_list *list;
+	struct vm_lg *lg;               /* parallel to list->vms */
 	struct nr_error err;            /* why list is NULL */
 };
+
+static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
+{
+	struct nr_lg_snapshot snap;
+	struct nr_lg_sup_info sup;
+	struct nr_error err = { 0 };
+	char *path;
+
+	memset(out, 0, sizeof(*out));
+	if (!vm->info || !vm->info->lg || !vm->info->lg_path) {
+		snprintf(out->word, sizeof(out->word), "none");
+		return;
+	}
+	path = nr_ctx_sys_path(t->ctx, vm->info->lg_path);
+	if (!path || nr_lg_read(path, &snap, &err) < 0) {
+		snprintf(out->word, sizeof(out->word), err.code == -NR_E_NOTFOUND ? "no shm" : "unreadable");
+		snprintf(out->detail, sizeof(out->detail), "%.150s", err.code == -NR_E_NOTFOUND ?
+			 "no shared memory yet: the VM makes it when it starts" : err.msg);
+	} else if (snap.kind == NR_LG_SHM_HEADER) {
+		snprintf(out->word, sizeof(out->word), "app %.16s", snap.host_version[0] ? snap.host_version : "found");
+		snprintf(out->detail, sizeof(out->detail), "the guest's host application wrote its header (%.16s layout%s%.32s)",
+			 snap.layout ? snap.layout : "?", snap.host_version[0] ? ", version " : "", snap.host_version);
+	} else {
+		snprintf(out->word, sizeof(out->word), "%s", nr_lg_shm_kind_name(snap.kind));
+		snprintf(out->detail, sizeof(out->detail), "%s", snap.kind == NR_LG_SHM_EMPTY ?
+			 "empty: the Looking Glass host application has not run in the guest" :
+			 snap.detail ? snap.detail : "an unknown layout");
+	}
+	free(path);
+	if (nr_lg_client_info(t->ctx, vm->name, &sup, NULL) == 0) {
+		snprintf(out->client, sizeof(out->client), "%s", nr_lg_sup_state_name(sup.state));
+		nr_lg_sup_info_done(&sup);
+	} else {
+		snprintf(out->client, sizeof(out->client), "unknown");
+	}
+}
 
 struct vm_op {
 	char name[256];
@@ -36,8 +81,10 @@ static void vms_done(struct tui *t, struct tui_view *v)
 	struct vms_priv *p = v->priv;
 
 	(void)t;
-	if (p)
+	if (p) {
 		nr_vm_list_free(p->list);
+		free(p->lg);
+	}
 	free(p);
 	v->priv = NULL;
 }
@@ -57,6 +104,8 @@ static void vms_reload(struct tui *t, struct tui_view *v)
 	}
 	nr_vm_list_free(p->list);
 	p->list = NULL;
+	free(p->lg);
+	p->lg = NULL;
 	v->n_rows = 0;
 	nr_error_clear(&p->err);
 	if (!t->virt) {
@@ -66,6 +115,9 @@ static void vms_reload(struct tui *t, struct tui_view *v)
 	if (nr_vm_list(t->virt, &p->list, &p->err) < 0)
 		return;
 	v->n_rows = p->list->n;
+	p->lg = tui_xcalloc(p->list->n, sizeof(*p->lg));
+	for (size_t i = 0; i < p->list->n; i++)
+		lg_look(t, &p->list->vms[i], &p->lg[i]);
 	/* the selection follows its VM when the list changes under it */
 	for (size_t i = 0; keep[0] && i < p->list->n; i++)
 		if (strcmp(p->list->vms[i].name, keep) == 0)
@@ -107,7 +159,7 @@ static void vms_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, i
 			snprintf(gpu, sizeof(gpu), "%s", strncmp(addr, "0000:", 5) == 0 ? addr + 5 : addr);
 	}
 	if (info && info->lg)
-		snprintf(lg, sizeof(lg), "%u MiB", info->lg_size_mib);
+		snprintf(lg, sizeof(lg), "%uM %s", info->lg_size_mib, p->lg[i].word);
 	tui_putf(t, y, x + 31, w - 31, base, "%-9s %-14s %s", gpu, lg, info && info->agent ? "channel" : "none");
 }
 
@@ -136,7 +188,12 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 	if (info->lg) {
 		char path[256];
 		tui_clean(t, path, sizeof(path), info->lg_path ? info->lg_path : "?");
-		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: %u MiB at %s", info->lg_size_mib, path);
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: %u MiB at %s; client %s", info->lg_size_mib, path,
+			 p->lg[i].client);
+		if (p->lg[i].detail[0]) {
+			tui_clean(t, path, sizeof(path), p->lg[i].detail);
+			tui_putf(t, y + line++, x, w, TUI_C_DIM, "  %s", path);
+		}
 	} else {
 		tui_put(t, y + line++, x, w, TUI_C_NORMAL, false, "Looking Glass: no IVSHMEM device");
 	}

@@ -9,7 +9,7 @@
 # A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
 # $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
 # (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
-# cut short on the same scratch root).
+# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE expanded).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -38,6 +38,7 @@ for name in $names; do
 	args=$(sed -n 's/^# args: //p' "$script" | head -n 1)
 	size=$(sed -n 's/^# size: //p' "$script" | head -n 1)
 	before=$(sed -n 's/^# before: //p' "$script" | head -n 1)
+	envs=$(sed -n 's/^# env: //p' "$script" | head -n 1)
 	[ -n "$args" ] || args=--demo
 	[ -n "$size" ] || size=80x24
 	for loc in C C.UTF-8; do
@@ -45,6 +46,7 @@ for name in $names; do
 		scratch=$work/$name.$tag
 		mkdir -p "$scratch/root"
 		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
+		envs_x=$(HERE=$here eval "echo $envs")
 		if [ -n "$before" ]; then
 			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
 				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
@@ -53,7 +55,7 @@ for name in $names; do
 		err=$work/$name.$tag.err
 		expected=$here/expected/$name.$tag.txt
 		# shellcheck disable=SC2086
-		LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
+		env $envs_x LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
 		rc=$?
 		if [ "${NEURON_TUI_REGEN:-}" = 1 ]; then
 			cp "$got" "$expected"
@@ -77,6 +79,48 @@ for name in $names; do
 		fi
 	done
 done
+
+# ---- a live agent: the agents panel over a real TLS session with neuron-agent ----
+# libvirt's test driver loads a node with a running VM whose agent channel is a unix
+# socket; the reference agent serves it with the certificates neuronctl made for it.
+if [ $# -eq 0 ] && [ -x "$BUILD/neuron-agent" ]; then
+	ag=$work/agent
+	mkdir -p "$ag/root"
+	cat >"$ag/node.xml" <<XML
+<node>
+  <domain type='test'>
+    <name>agentvm</name>
+    <memory>524288</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <channel type='unix'>
+        <source mode='bind' path='$ag/sock'/>
+        <target type='virtio' name='org.neuronos.agent.0'/>
+      </channel>
+    </devices>
+  </domain>
+</node>
+XML
+	printf 'key 4\ndump live agent\n' >"$ag/keys"
+	if "$BUILD/neuronctl" --root "$ag/root" agent certs agentvm --bundle "$ag/bundle" >"$ag/certs.out" 2>&1; then
+		"$BUILD/neuron-agent" --listen "$ag/sock" --certs "$ag/bundle" --platform memory 2>"$ag/agent.err" &
+		agent_pid=$!
+		i=0
+		while [ ! -S "$ag/sock" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+		LC_ALL=C "$TUI" --sysroot "$SYSROOTS/demo" --root "$ag/root" --connect "test://$ag/node.xml" \
+			--test-script "$ag/keys" --test-dump "$ag/screen" 2>"$ag/tui.err"
+		kill $agent_pid 2>/dev/null
+		wait $agent_pid 2>/dev/null
+		pinned=$(sed -n 's/^guest: *//p' "$ag/certs.out")
+		for want in "agentvm           + connected   0.1.0" "1 of 1 agent connected" \
+			"+ The guest's certificate matches the pinned one" "Agent neuron-agent 0.1.0, protocol 1" "Guest resolution: 1920x1080" \
+			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
+			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else fail "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
+		done
+	else
+		fail "live agent: neuronctl agent certs"; cat "$ag/certs.out"
+	fi
+fi
 
 # ---- tmux: the built binary in a real pty ----
 if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then

@@ -17,11 +17,13 @@ done
 
 # scene NAME "title" KEY... : a fresh demo run, the keys one by one (a key "@wait"
 # waits for the screen to settle a little longer), then a capture.
+# ARGS (default --demo) are the program's options for the next scene.
+ARGS=--demo
 scene() {
 	name=$1 title=$2
 	shift 2
 	tmux -S "$sock" -f /dev/null new-session -d -s shot -x 80 -y 24 \
-		"env LC_ALL=C.UTF-8 TERM=tmux-256color NEURON_DEMO_SYSROOT=$BUILD/sysroots/demo $BUILD/neuron-tui --demo"
+		"env LC_ALL=C.UTF-8 TERM=tmux-256color NEURON_DEMO_SYSROOT=$BUILD/sysroots/demo $BUILD/neuron-tui $ARGS"
 	sleep 0.5
 	for k in "$@"; do
 		case $k in
@@ -47,7 +49,26 @@ scene 02-gpus "GPUs panel: a verdict in words for each GPU" 2 || status=1
 scene 03-gpu-shared "A GPU that shares its IOMMU group, and why" 2 Down || status=1
 scene 04-help "Help, generated from the key table" F1 || status=1
 scene 05-vms "VMs panel over libvirt (test:///default in the demo)" F3 Down Down Enter Enter Enter Enter @wait Enter || status=1
-scene 06-agents "Agents panel" F3 Down Down Enter Enter Enter Enter @wait Enter 4 || status=1
+# a live agent: libvirt's test driver with a running VM whose agent channel is a unix
+# socket, served by the reference neuron-agent with the certificates neuronctl made
+ag=$work/agent
+mkdir -p "$ag/root"
+cat >"$ag/node.xml" <<XML
+<node><domain type='test'><name>win11</name><memory>16777216</memory><os><type>hvm</type></os>
+<devices><channel type='unix'><source mode='bind' path='$ag/sock'/>
+<target type='virtio' name='org.neuronos.agent.0'/></channel></devices></domain></node>
+XML
+if "$BUILD/neuronctl" --root "$ag/root" agent certs win11 --bundle "$ag/bundle" >/dev/null 2>&1; then
+	"$BUILD/neuron-agent" --listen "$ag/sock" --certs "$ag/bundle" --platform memory 2>/dev/null &
+	agent_pid=$!
+	sleep 0.3
+	ARGS="--sysroot $BUILD/sysroots/demo --root $ag/root --connect test://$ag/node.xml"
+	scene 06-agents "Agents panel: a live TLS session with the guest agent" 4 @wait || status=1
+	ARGS=--demo
+	kill $agent_pid 2>/dev/null
+else
+	scene 06-agents "Agents panel" F3 Down Down Enter Enter Enter Enter @wait Enter 4 || status=1
+fi
 scene 10-setup-checklist "Setup wizard 1/5: readiness checklist" F2 || status=1
 scene 11-setup-pick-gpu "Setup wizard 2/5: pick the GPU, with the reasons" F2 Enter Down || status=1
 scene 12-setup-plan "Setup wizard 3/5: the plan as diffs" F2 Enter Enter || status=1
