@@ -217,7 +217,7 @@ for page in $pages; do
 	check "groff -ww -man $name: no warning" test ! -s "$tmp/warn"
 	[ -s "$tmp/warn" ] && head -5 "$tmp/warn"
 	render "$page" >"$tmp/$name.txt"
-	for sh in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" FILES "SEE ALSO"; do
+	for sh in NAME SYNOPSIS DESCRIPTION OPTIONS FILES ENVIRONMENT "EXIT STATUS" "SEE ALSO"; do
 		grep -qx "$sh" "$tmp/$name.txt" || bad "$name has no $sh section"
 	done
 	# Every option of the program's --help is documented.
@@ -275,6 +275,21 @@ for st in 0 1 2; do
 	awk '/^EXIT STATUS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s { print }' "$man1" |
 		grep -qE "^ +$st( |$)" || bad "neuronctl.1 EXIT STATUS does not document $st"
 done
+
+# Every environment variable a program reads (getenv in its sources) is in its page's
+# ENVIRONMENT: core/ and cli/ in neuronctl.1, tui/ in neuron-tui.1, agent/ in neuron-agent.8.
+env_check() { # page.txt sources...
+	local page=$1 v
+	shift
+	[ -f "$page" ] || return 0
+	awk '/^ENVIRONMENT$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s { print }' "$page" >"$tmp/env"
+	for v in $(cat "$@" 2>/dev/null | grep -oE 'getenv\("[A-Z_][A-Z0-9_]*"\)' | sed 's/getenv("\(.*\)")/\1/' | sort -u); do
+		if grep -qE "(^|[ ,])$v(,|$| )" "$tmp/env"; then ok; else bad "$(basename "$page" .txt) ENVIRONMENT does not document $v"; fi
+	done
+}
+env_check "$tmp/neuronctl.1.txt" "$top"/core/*.c "$top"/cli/*.c
+env_check "$tmp/neuron-tui.1.txt" "$top"/tui/*.c
+env_check "$tmp/neuron-agent.8.txt" "$top"/agent/*.c
 
 # Every key of neuron-tui's key table (tui/keys.c) is in neuron-tui.1's KEYS.
 if [ -f "$top/tui/keys.c" ] && [ -f "$tmp/neuron-tui.1.txt" ]; then
