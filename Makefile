@@ -7,6 +7,7 @@
 #   make install  install under PREFIX (default /usr/local), staged under DESTDIR; see mk/install.mk
 #   make uninstall
 #   make screenshots  PNGs of the TUI from real runs into screenshots/
+#   make test-vm  the VM lane alone: a real kernel under QEMU, real libvirt (root; part of make test)
 
 BUILD    ?= build
 CC       ?= cc
@@ -39,7 +40,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots screenshots
+.PHONY: all deps test check asan run bench clean sysroots screenshots test-vm
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -80,11 +81,18 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory test-vm
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPTFLAGS="-O1 -g" \
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		NEURON_ASAN=1 check
+
+# The VM lane: a real kernel with an emulated IOMMU under QEMU, real libvirt (tests/vm/lane.sh).
+# Not a tests/*/run.sh suite, so it runs once, not again under ASan.
+test-vm: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(abspath $(BUILD)) sh tests/vm/lane.sh $(VM)
 
 run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
