@@ -82,7 +82,11 @@ fi
 
 # What make install takes from the source tree is committed, not hidden by .gitignore (a clean
 # clone would lack it).
-if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+# (Only in a checkout: built from a tarball inside another repository, as makepkg does in
+# the project's own src/, the answer would be about that repository.)
+in_checkout=no
+[ "$(git -C "$top" rev-parse --show-toplevel 2>/dev/null)" = "$top" ] && in_checkout=yes
+if [ $in_checkout = yes ]; then
 	hidden=$(cd "$top" && git ls-files --others --ignored --exclude-standard -- config docs completion templates)
 	check "no installed source is ignored by git (ignored: $hidden)" test -z "$hidden"
 fi
@@ -222,7 +226,7 @@ fi
 # The package itself (slow: a whole build; NEURON_MAKEPKG=1 asks for it): makepkg builds the
 # committed tree (make dist) and the package holds the manifest's files (man pages gzipped).
 if [ "${NEURON_MAKEPKG:-}" = 1 ] && command -v makepkg >/dev/null 2>&1 && command -v bsdtar >/dev/null 2>&1 &&
-	git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	[ $in_checkout = yes ]; then
 	p=$tmp/makepkg
 	mkdir -p "$p"
 	git -C "$top" archive --format=tar.gz --prefix="neuron-$version/" -o "$p/neuron-$version.tar.gz" HEAD
