@@ -474,15 +474,21 @@ int main(int argc, char **argv)
 			t->views[i].form_scope = TUI_SCOPE_COUNT;
 		}
 	}
+	/* the machine first, on screen at once; libvirt (which may be slow or remote) after */
+	nr_error_set(&t->virt_err, -NR_E_BUSY, "connecting to %s ...", nr_ctx_get(t->ctx, "connect"));
+	tui_rescan(t);
+	if (!t->scan)
+		tui_dialog_error(t, "Cannot read the machine", &t->scan_err);
+	if (!t->opts.script)
+		tui_redraw(t);
+	nr_error_clear(&t->virt_err);
 	if (nr_virt_events_start(&err) < 0)
 		tui_log(t, "no live VM updates: %s", err.msg);
 	if (nr_virt_open(t->ctx, &t->virt, &t->virt_err) < 0)
 		tui_log(t, "libvirt: %s", t->virt_err.msg);
 	else
 		tui_events_start(t);
-	tui_rescan(t);
-	if (!t->scan)
-		tui_dialog_error(t, "Cannot read the machine", &t->scan_err);
+	tui_refresh_views(t);
 
 	rc = t->opts.script ? tui_script_run(t) : tui_run(t);
 

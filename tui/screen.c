@@ -177,6 +177,10 @@ static void draw_fkeys(struct tui *t)
 
 		if (!k->fkey_label)
 			continue;
+		/* over a wizard only these work: the bar shows no key that would be refused */
+		if (t->n_overlays && k->action != TUI_ACT_HELP && k->action != TUI_ACT_QUIT &&
+		    k->action != TUI_ACT_PANEL_LOG)
+			continue;
 		x += tui_put(t, y, x, t->cols - x, TUI_C_FKEY_KEY, false, k->name);
 		snprintf(label, sizeof(label), "%-7s", k->fkey_label);
 		x += tui_put(t, y, x, t->cols - x, TUI_C_FKEY_LABEL, false, label);
@@ -298,6 +302,13 @@ static int global_action(struct tui *t, enum tui_action a)
 			return TUI_REDRAW;
 		}
 		return TUI_QUIT;
+	case TUI_ACT_PANEL_LOG:
+		if (wizard) {
+			if (top_view(t)->ops != &tui_view_log_overlay_ops)
+				tui_open_overlay(t, &tui_view_log_overlay_ops);
+			return TUI_REDRAW;
+		}
+		break;
 	default:
 		break;
 	}

@@ -165,7 +165,7 @@ struct tui_view {
 };
 
 extern const struct tui_view_ops tui_view_groups_ops, tui_view_gpus_ops, tui_view_vms_ops,
-	tui_view_agents_ops, tui_view_log_ops, tui_view_help_ops, tui_wizard_setup_ops,
+	tui_view_agents_ops, tui_view_log_ops, tui_view_log_overlay_ops, tui_view_help_ops, tui_wizard_setup_ops,
 	tui_wizard_vm_ops;
 
 /* ---- dialogs ---- */

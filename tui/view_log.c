@@ -52,3 +52,30 @@ const struct tui_view_ops tui_view_log_ops = {
 	.draw = log_draw,
 	.status = log_status,
 };
+
+/* The same log on top of a wizard (F4 while it runs an operation): Esc goes back. */
+static int log_overlay_action(struct tui *t, struct tui_view *v, enum tui_action a)
+{
+	(void)t;
+	(void)v;
+	if (a == TUI_ACT_BACK || a == TUI_ACT_PANEL_LOG)
+		return TUI_CLOSE;
+	return TUI_IGNORED;
+}
+
+static void log_overlay_status(struct tui *t, struct tui_view *v, char *buf, size_t size)
+{
+	(void)t;
+	(void)v;
+	snprintf(buf, size, "The log, over the wizard. Esc: back to the wizard");
+}
+
+const struct tui_view_ops tui_view_log_overlay_ops = {
+	.name = "log",
+	.title = "Log",
+	.scope = TUI_SCOPE_WIZARD,
+	.reload = log_refresh,
+	.draw = log_draw,
+	.action = log_overlay_action,
+	.status = log_overlay_status,
+};
