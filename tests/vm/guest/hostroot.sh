@@ -13,7 +13,9 @@ mkdir -p /ov/upper /ov/work
 check "a writable overlay on it" \
 	mount -t overlay overlay -o lowerdir=/host,upperdir=/ov/upper,workdir=/ov/work /newroot
 for m in proc sys dev dev/pts; do mount --bind "/$m" "/newroot/$m"; done
-for m in run tmp dev/shm; do mount -t tmpfs tmpfs "/newroot/$m"; done
+# /run and /dev/shm start empty, as at boot; /tmp stays the overlay's (a tree cloned under the
+# host's /tmp must stay visible)
+for m in run dev/shm; do mount -t tmpfs tmpfs "/newroot/$m"; done
 check "the script $script is there" [ -f "/newroot$script" ]
 [ "$checks_failed" = 0 ] || { finish; exit 1; }
 chroot /newroot /bin/sh "$script"
