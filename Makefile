@@ -10,6 +10,7 @@
 #   make test-vm  the VM lane alone: a real kernel under QEMU, real libvirt (root; part of make test)
 
 BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKGS     := ncursesw libvirt libpci yaml-0.1 wolfssl libxml-2.0 json-c
@@ -78,13 +79,13 @@ check: all $(UNIT_BINS) $(SYSROOTS)
 	@BUILD=$(abspath $(BUILD)) sh tests/run-all.sh $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) check
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory test-vm
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPTFLAGS="-O1 -g" \
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPTFLAGS="-O1 -g" \
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		NEURON_ASAN=1 check
 
@@ -100,10 +101,12 @@ run: deps
 	else $(BUILD)/neuronctl --sysroot $(BUILD)/sysroots/demo scan; fi
 
 bench: deps all
+	@sh mk/deps.sh mk/packages/extra/bench.txt
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 
 # PNGs of the TUI from real runs (tmux -> aha -> headless Chromium) into screenshots/.
 screenshots: deps
+	@sh mk/deps.sh mk/packages/extra/screenshots.txt
 	@$(MAKE) --no-print-directory all $(BUILD)/sysroots/demo/.stamp
 	@BUILD=$(abspath $(BUILD)) sh tests/tui/screenshots.sh screenshots
 

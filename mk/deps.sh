@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what the build and the tests need, only when something is missing, so that
-# a second run costs a few checks. What is needed is listed in mk/packages/*.txt.
+# a second run costs a few checks. What is needed is listed in mk/packages/*.txt;
+# with arguments, in those list files instead (make bench: mk/packages/extra/bench.txt).
 #
 # Debian/Ubuntu: installed here with apt-get (as root).
 # Arch (pacman):  ncurses libvirt pciutils hwdata libyaml wolfssl libxml2 json-c cmocka
@@ -22,7 +23,8 @@ ok() {
 	*)      false ;;
 	esac
 }
-for list in mk/packages/*.txt; do
+[ $# -gt 0 ] || set -- mk/packages/*.txt
+for list in "$@"; do
 	while read -r check pkg; do
 		case $check in ''|'#'*) continue ;; esac
 		ok "$check" && continue

@@ -1,50 +1,57 @@
 #!/bin/sh
-# The VM lane's guest boot: QEMU (TCG) from start to the guest's power-off, booting the
-# uncompressed vmlinux the lane uses (PVH entry, no decompressor) beside the Debian bzImage it
-# comes from (the usual way), same initramfs, same machine. Also the guest build: cached vs cold.
-# Figures and ratios only; never fails on time.
+# make bench, VM part: the profile -> domain XML path and vm create, each beside a peer run
+# in the same session on the same input:
+#   vm xml          beside virt-xml-validate of its output (libvirt's own look at the XML) and
+#                   the usual script (PyYAML + string templating, no checks);
+#   vm create+start beside virsh define + start of the same XML, both on test:///default.
+# Prints the median of N runs in ms and the ratios; never fails on time.
 set -u
-: "${BUILD:?BUILD must be set}"
-here=$(cd "$(dirname "$0")/../vm" && pwd)
-runs=${VM_BENCH_RUNS:-3}
-guest=$(sh "$here/build-guest.sh") || { echo "bench-vm: cannot build the guest"; exit 1; }
-set -- $guest
-vmlinux=$1 bzimage=$2 initrd=$3
+: "${BUILD:?}" "${NEURONCTL:?}"
+PYTHON=${PYTHON:-/usr/bin/python3}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+sr="$BUILD/sysroots/demo"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+N=${BENCH_RUNS:-30}
+cd "$top" || exit 1
+[ -d "$sr" ] || make --no-print-directory "$sr/.stamp" >/dev/null || exit 1
 
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $1 }"; }
-boot() { # kernel -> seconds from QEMU's start to its exit, best of $runs
-	best=""
+# median_ms CMD...: the median wall time of N runs, in ms (fractional)
+median_ms() {
 	i=0
-	while [ $i -lt "$runs" ]; do
-		t0=$(now)
-		timeout 120 qemu-system-x86_64 -accel tcg -machine q35 -cpu qemu64,vendor=GenuineIntel \
-			-m 512 -smp 1 -display none -no-reboot -nic none -no-user-config -monitor none \
-			-serial "file:$tmp/serial.log" -kernel "$1" -initrd "$initrd" \
-			-append "console=ttyS0 panic=-1 loglevel=1 neuron.scenario=none" >/dev/null 2>&1
-		t=$(calc "$(now) - $t0")
-		grep -aq 'NEURON-VM-RESULT' "$tmp/serial.log" || { echo "bench-vm: the guest did not reach /init"; return 1; }
-		if [ -z "$best" ] || [ "$(calc "$t < $best")" = 1 ]; then best=$t; fi
+	: >"$tmp/times"
+	while [ $i -lt "$N" ]; do
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || { echo "bench: $* failed" >&2; return 1; }
+		t1=$(date +%s%N)
+		echo $(( (t1 - t0) / 1000 )) >>"$tmp/times"
 		i=$((i + 1))
 	done
-	echo "$best"
+	sort -n "$tmp/times" | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.2f", m / 1000}'
 }
-a=$(boot "$vmlinux") || exit 1
-b=$(boot "$bzimage") || exit 1
-printf 'guest boot to power-off, best of %s (TCG):\n' "$runs"
-printf '  vmlinux (PVH, the lane)   %6.2f s\n' "$a"
-printf '  bzImage (the usual way)   %6.2f s\n' "$b"
-printf '  ratio bzImage / vmlinux   %6.2f\n' "$(calc "$b / $a")"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
-t0=$(now)
-sh "$here/build-guest.sh" >/dev/null
-cached=$(calc "$(now) - $t0")
-t0=$(now)
-VM_CACHE=$tmp/cache sh "$here/build-guest.sh" >/dev/null
-cold=$(calc "$(now) - $t0")
-printf 'guest build:\n'
-printf '  cached (inputs unchanged) %6.2f s\n' "$cached"
-printf '  cold (empty cache)        %6.2f s\n' "$cold"
-printf '  ratio cold / cached       %6.1f\n' "$(calc "$cold / $cached")"
+prof=config/profiles/windows11.yaml
+"$NEURONCTL" --sysroot "$sr" vm xml --profile $prof >"$tmp/d.xml" || exit 1
+cat >"$tmp/script.py" <<'PY'
+import string, sys, yaml
+p = yaml.safe_load(open(sys.argv[1]))
+t = string.Template(open(sys.argv[2]).read())
+print(t.substitute(name=p["name"], memory=p["memory"], vcpus=p["cpu"]["vcpus"]))
+PY
+sed -e 's#<name>windows11</name>#<name>$name</name>#' -e 's#>8192<#>$memory<#' -e 's#>4</vcpu>#>$vcpus</vcpu>#' \
+	templates/windows11.xml >"$tmp/t.xml"
+
+a=$(median_ms "$NEURONCTL" --sysroot "$sr" vm xml --profile $prof) || exit 1
+b=$(median_ms virt-xml-validate "$tmp/d.xml" domain) || exit 1
+c=$(median_ms "$PYTHON" "$tmp/script.py" $prof "$tmp/t.xml") || exit 1
+echo "vm xml (windows11 on demo, scan + pinning + build):  ${a} ms"
+echo "  virt-xml-validate of that XML:                      ${b} ms   neuronctl/validate = $(ratio "$a" "$b")"
+echo "  PyYAML + string.Template (no checks, no devices):   ${c} ms   neuronctl/script   = $(ratio "$a" "$c")"
+
+sed -e 's#<name>win11</name>#<name>bench</name>#' "$tmp/d.xml" >"$tmp/v.xml"
+d=$(median_ms "$NEURONCTL" --connect test:///default --sysroot "$sr" vm create --profile $prof --set disk=none --start) || exit 1
+e=$(median_ms virsh -q -c test:///default "define $tmp/v.xml; start bench") || exit 1
+echo "vm create --start on test:///default:                 ${d} ms"
+echo "  virsh define + start of the same XML:               ${e} ms   neuronctl/virsh    = $(ratio "$d" "$e")"
+echo "($N runs each, medians)"
