@@ -391,7 +391,12 @@ static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 			l->clr_in_frame = false;
 			if (!l->clr_overlong)
 				clear_frame(l);
-			if (l->got_ack)
+			/* the resync (phase 1) ends at our ack; the rest stays in rbuf. Later, while
+			 * waiting for the guest's TLS flight, the scan must go on over every frame
+			 * there: a guest that started late answers each of the syncs that piled up,
+			 * and stopping at each of those duplicate acks made io_recv wait for more
+			 * bytes with the flight already in rbuf, until the deadline. */
+			if (l->got_ack && l->want_ack)
 				return true;
 		} else if (c == NR_AGENT_STX) {
 			l->clr_len = 0;

@@ -234,13 +234,17 @@ static void check_every_message(struct nr_agent *a, pid_t pid)
 	const char *args[] = { "-c", "echo \"$0\" > \"$1\"", "started", marker, NULL };
 	assert_int_equal(nr_agent_launch(a, "sh", args, &child, &err), 0);
 	assert_true(child > 0);
-	for (int i = 0; i < 200 && access(marker, F_OK) != 0; i++)
-		usleep(10000);
+	/* the shell makes the file before echo writes it: wait for the line, not the file */
 	char buf[64] = "";
-	FILE *f = fopen(marker, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
+	for (int i = 0; i < 200 && !strchr(buf, '\n'); i++) {
+		FILE *f = fopen(marker, "r");
+		if (!f || !fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		if (f)
+			fclose(f);
+		if (!strchr(buf, '\n'))
+			usleep(10000);
+	}
 	assert_string_equal(buf, "started\n");
 	assert_int_equal(nr_agent_launch(a, "/nonexistent/program", NULL, &child, &err), -NR_E_AGENT_REMOTE);
 
@@ -744,6 +748,97 @@ static void test_resync_after_host_restart(void **state)
 	pthread_join(p.thread, NULL);
 }
 
+/* A guest agent that starts slowly (its TLS context, and the kernel's RNG it seeds from,
+ * not ready yet) while the stream is already open: the host's syncs pile up, and once the
+ * guest scans it answers every one of them. The host must take its ack, then drop the
+ * later duplicates and stale acks that come in front of (and together with) the guest's
+ * TLS flight, and finish the handshake: the first session is not lost. */
+struct slow_guest {
+	int fd;
+	int delay_ms;
+	int served;
+	pthread_t thread;
+};
+
+static void *slow_guest_main(void *arg)
+{
+	struct slow_guest *g = arg;
+	struct nr_tls_creds *creds = NULL;
+	struct nr_tls_link *l = NULL;
+	long long id;
+
+	usleep((useconds_t)g->delay_ms * 1000);
+	if (nr_tls_creds_load(fx.bundle, NR_TLS_GUEST, &creds, NULL) == 0 &&
+	    nr_tls_link_new(g->fd, g->fd, creds, &l, NULL) == 0 && nr_tls_link_accept(l, 10000, NULL) == 0)
+		while ((id = next_request(l, NULL, 0)) > 0) { /* until the host goes away */
+			put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+			g->served++;
+		}
+	nr_tls_link_free(l);
+	nr_tls_creds_free(creds);
+	nr_tls_thread_done();
+	shutdown(g->fd, SHUT_RDWR);
+	close(g->fd);
+	return NULL;
+}
+
+static void test_slow_guest_start(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct nr_agent *a;
+	struct slow_guest g = { .delay_ms = 1300 };
+	int sv[2];
+
+	/* the guest answers five or six syncs at once. The connect timeout is long, as a
+	 * user's `agent ping --timeout 30000`: a host that stalls waits for it (and the real
+	 * agent gives up its handshake after 10 s), one that does not is done soon after the
+	 * guest is ready */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	g.fd = sv[1];
+	assert_int_equal(pthread_create(&g.thread, NULL, slow_guest_main, &g), 0);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 5000, 20000);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	assert_in_range(nr_tls_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.connects, 1);
+	nr_agent_free(a); /* closes sv[0]: the guest's session ends */
+	pthread_join(g.thread, NULL);
+	assert_int_equal(g.served, 2);
+}
+
+static void test_slow_guest_start_after_timeout(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct nr_agent *a;
+	struct slow_guest g = { .delay_ms = 1300 };
+	int sv[2];
+
+	/* the guest is slower than the host's first connect: that one times out in the resync;
+	 * the next request meets the guest answering the old syncs (stale nonces) and the new
+	 * ones, and gets through on the same stream without waiting for a deadline */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	g.fd = sv[1];
+	assert_int_equal(pthread_create(&g.thread, NULL, slow_guest_main, &g), 0);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 5000, 600);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
+	assert_non_null(strstr(err.msg, "resync"));
+	nr_agent_set_timeout(a, 5000, 20000);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	assert_in_range(nr_tls_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.connects, 1);
+	nr_agent_free(a);
+	pthread_join(g.thread, NULL);
+	assert_int_equal(g.served, 1);
+}
+
 static void test_certs_files_and_refusal(void **state)
 {
 	struct nr_ctx *ctx = nr_ctx_new();
@@ -857,6 +952,8 @@ int main(void)
 		cmocka_unit_test(test_silent_peer_times_out),
 		cmocka_unit_test(test_resync_after_guest_restart),
 		cmocka_unit_test(test_resync_after_host_restart),
+		cmocka_unit_test(test_slow_guest_start),
+		cmocka_unit_test(test_slow_guest_start_after_timeout),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
