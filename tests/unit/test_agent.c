@@ -126,11 +126,14 @@ static int group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The reference agent with the memory platform, on fd (stdio) or listening on path. */
-static pid_t spawn_agent(int fd, const char *listen_path)
+/* The reference agent with the memory platform, on fd (stdio) or listening on path;
+ * with delay (a sleep(1) argument), through a shell that sleeps that long first. */
+static pid_t spawn_agent_after(int fd, const char *listen_path, const char *delay)
 {
-	const char *argv[] = { fx.agent, "--certs", fx.bundle, "--platform", "memory",
-			       listen_path ? "--listen" : "--stdio", listen_path, NULL };
+	const char *argv[] = { "/bin/sh", "-c", "sleep \"$0\" && exec \"$@\"", delay, fx.agent, "--certs",
+			       fx.bundle, "--platform", "memory", listen_path ? "--listen" : "--stdio",
+			       listen_path, NULL };
+	const char *const *args = delay ? argv : argv + 4;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
@@ -139,7 +142,7 @@ static pid_t spawn_agent(int fd, const char *listen_path)
 		posix_spawn_file_actions_adddup2(&fa, fd, 0);
 		posix_spawn_file_actions_adddup2(&fa, fd, 1);
 	}
-	assert_int_equal(posix_spawn(&pid, fx.agent, &fa, NULL, (char *const *)argv, environ), 0);
+	assert_int_equal(posix_spawn(&pid, args[0], &fa, NULL, (char *const *)args, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	if (n_agents < 16)
 		agents[n_agents++] = pid;
@@ -149,6 +152,11 @@ static pid_t spawn_agent(int fd, const char *listen_path)
 		assert_int_equal(access(listen_path, F_OK), 0);
 	}
 	return pid;
+}
+
+static pid_t spawn_agent(int fd, const char *listen_path)
+{
+	return spawn_agent_after(fd, listen_path, NULL);
 }
 
 static int wait_exit(pid_t pid)
@@ -285,6 +293,28 @@ static void test_round_trip_socketpair(void **state)
 	close(sv[1]);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
 	check_every_message(a, pid);
+	nr_agent_free(a);
+}
+
+/* The reference agent starting late on a stream the host already writes to (a guest
+ * whose agent waits for the kernel's RNG): the host's first request must get through soon
+ * after the agent is up, not at the end of its long connect timeout. */
+static void test_round_trip_agent_starts_late(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid_t pid = spawn_agent_after(sv[1], NULL, "1.3");
+	close(sv[1]);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_timeout(a, 5000, 20000);
+	long long t0 = nr_tls_now_ms();
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	assert_in_range(nr_tls_now_ms() - t0, 1300, 1300 + 5000);
+	assert_int_equal(nr_agent_shutdown(a, "poweroff", &err), 0);
+	assert_int_equal(wait_exit(pid), 0);
 	nr_agent_free(a);
 }
 
@@ -940,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_channel_from_xml),
 		cmocka_unit_test(test_channel_from_libvirt),
 		cmocka_unit_test(test_round_trip_socketpair),
+		cmocka_unit_test(test_round_trip_agent_starts_late),
 		cmocka_unit_test(test_round_trip_unix_socket_and_restart),
 		cmocka_unit_test(test_hostile_garbage_and_stray_ids),
 		cmocka_unit_test(test_hostile_oversize_frames),
