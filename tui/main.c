@@ -141,7 +141,8 @@ static int write_standins(const char *dir)
 		char path[PATH_MAX];
 		if (write_file(dir, tools[i].name, tools[i].text) < 0)
 			return -1;
-		snprintf(path, sizeof(path), "%s/%s", dir, tools[i].name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, tools[i].name) >= sizeof(path))
+			return -1;
 		chmod(path, 0755);
 	}
 	return 0;
