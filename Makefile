@@ -4,10 +4,13 @@
 #   make test     install what is missing, build, run every test (plain, then ASan+UBSan)
 #   make asan     the same suite under AddressSanitizer and UBSan only
 #   make bench    benchmarks (figures and ratios, never a pass/fail)
+#   make install  install under PREFIX (default /usr/local), staged under DESTDIR; see mk/install.mk
+#   make uninstall
 #   make screenshots  PNGs of the TUI from real runs into screenshots/
 #   make test-vm  the VM lane alone: a real kernel under QEMU, real libvirt (root; part of make test)
 
 BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKGS     := ncursesw libvirt libpci yaml-0.1 wolfssl libxml-2.0 json-c
@@ -19,7 +22,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include -Icore $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm -lpthread
 
 CORE_SRC  := $(wildcard core/*.c)
@@ -76,13 +79,13 @@ check: all $(UNIT_BINS) $(SYSROOTS)
 	@BUILD=$(abspath $(BUILD)) sh tests/run-all.sh $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) check
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory test-vm
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPTFLAGS="-O1 -g" \
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan OPTFLAGS="-O1 -g" \
 		SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		NEURON_ASAN=1 check
 
@@ -109,5 +112,7 @@ screenshots: deps
 
 clean:
 	rm -rf build build-asan
+
+include mk/install.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

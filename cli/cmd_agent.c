@@ -514,7 +514,7 @@ static const struct {
 	{ "watch", sub_watch, "agent watch [OPTIONS] [--count N] [--for MS] VM",
 	  "print the guest's events (clipboard and resolution changes) as they come" },
 	{ "shutdown", sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)" },
-	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] VM",
+	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
 	  "make the VM's CA, host and guest certificates (ECDSA P-256) and the guest's bundle" },
 };
 

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 		   "  --sysroot DIR    observe the machine under DIR (sys/, proc/) instead of /\n"
 		   "  --root DIR       plan and apply configuration on the system under DIR\n"
 		   "  --connect URI    libvirt connection (default qemu:///system)\n"
+		   "  --param NAME=VALUE  set a named parameter (neuronctl(1) lists them)\n"
 		   "  --version        print the version and exit\n"
 		   "  -h, --help       this help; COMMAND --help for a command's own\n\n"
 		   "Commands:\n");

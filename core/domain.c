@@ -53,6 +53,10 @@ int nr_domain_template_path(const struct nr_ctx *ctx, const char *template_name,
 			snprintf(file, sizeof(file), "%s/templates/%s.xml", exe, template_name);
 			if (is_file(file))
 				goto found;
+			/* installed: PREFIX/bin/neuronctl -> PREFIX/share/neuron/templates */
+			snprintf(file, sizeof(file), "%s/share/neuron/templates/%s.xml", exe, template_name);
+			if (is_file(file))
+				goto found;
 		}
 	}
 	snprintf(file, sizeof(file), "%s/%s.xml", SHARE_TEMPLATES, template_name);

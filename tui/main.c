@@ -141,7 +141,8 @@ static int write_standins(const char *dir)
 		char path[PATH_MAX];
 		if (write_file(dir, tools[i].name, tools[i].text) < 0)
 			return -1;
-		snprintf(path, sizeof(path), "%s/%s", dir, tools[i].name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, tools[i].name) >= sizeof(path))
+			return -1;
 		chmod(path, 0755);
 	}
 	return 0;
@@ -222,6 +223,12 @@ static int demo_setup(struct tui *t, const char *argv0, char *sysroot, size_t sy
 		snprintf(sysroot, sysroot_size, "%s/sysroots/demo", dir);
 	if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
+	/* installed: make install puts it in PREFIX/share/neuron/demo beside PREFIX/bin */
+	if (!(env && env[0])) {
+		snprintf(sysroot, sysroot_size, "%s/../share/neuron/demo", dir);
+		if (stat(sysroot, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+	}
 	snprintf(gen, sizeof(gen), "%s/../tests/fixtures/gen-sysroot.py", dir);
 	snprintf(yaml, sizeof(yaml), "%s/../tests/fixtures/machines/demo.yaml", dir);
 	snprintf(sysroot, sysroot_size, "%s/sysroot", t->demo_root);

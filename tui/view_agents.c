@@ -104,7 +104,7 @@ static void round_once(struct agents_priv *p)
 				}
 				nr_agent_get_status(client, &st);
 			}
-			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s", err.msg);
+			snprintf(cred_dir_err, sizeof(cred_dir_err), "%.*s", (int)sizeof(cred_dir_err) - 1, err.msg);
 		}
 
 		pthread_mutex_lock(&p->lock);

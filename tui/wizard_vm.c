@@ -72,18 +72,22 @@ static struct vmwiz *W(struct tui_view *v)
 static void find_profiles(struct vmwiz *w)
 {
 	char exe[PATH_MAX / 4], tmp[PATH_MAX / 4];
-	const char *cands[2];
-	char c0[PATH_MAX / 2];
+	const char *cands[3];
+	char c0[PATH_MAX / 2], c1[PATH_MAX / 2];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (n < 0)
 		n = 0;
 	exe[n] = '\0';
 	snprintf(tmp, sizeof(tmp), "%s", exe);
-	snprintf(c0, sizeof(c0), "%s/../config/profiles", dirname(tmp));
+	const char *dir = dirname(tmp);
+	snprintf(c0, sizeof(c0), "%s/../config/profiles", dir);
 	cands[0] = getenv("NEURON_PROFILES") && getenv("NEURON_PROFILES")[0] ? getenv("NEURON_PROFILES") : c0;
-	cands[1] = "/usr/share/neuron/profiles";
-	for (size_t c = 0; c < 2 && !w->n_files; c++) {
+	/* installed: PREFIX/bin/neuron-tui -> PREFIX/share/neuron/profiles */
+	snprintf(c1, sizeof(c1), "%s/../share/neuron/profiles", dir);
+	cands[1] = c1;
+	cands[2] = "/usr/share/neuron/profiles";
+	for (size_t c = 0; c < 3 && !w->n_files; c++) {
 		struct dirent **ents = NULL;
 		int m = scandir(cands[c], &ents, NULL, alphasort);
 

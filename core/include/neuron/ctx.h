@@ -15,7 +15,6 @@
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \
 	/* vm, profile, domain */ \
 	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
-	/* plan */ \
 	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
 	/* looking glass */ \
 	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
