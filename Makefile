@@ -19,8 +19,9 @@ SANFLAGS ?=
 CFLAGS   ?=
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+# libvirt is not linked: core/virt_dl.c loads it when a program first needs it.
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null) -ldl
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka libvirt 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include -Icore $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm -lpthread

@@ -17,7 +17,8 @@ static void quiet_handler(void *opaque, virErrorPtr error)
 
 void nr_virt_quiet(void)
 {
-	virSetErrorFunc(NULL, quiet_handler);
+	if (nr_virt_load(NULL) == 0)
+		virSetErrorFunc(NULL, quiet_handler);
 }
 
 int nr_virt_error(struct nr_error *err, int code, const char *what)
@@ -34,6 +35,8 @@ int nr_virt_open(const struct nr_ctx *ctx, struct nr_virt **out, struct nr_error
 	struct nr_virt *v;
 
 	*out = NULL;
+	if (nr_virt_load(err) < 0)
+		return err ? err->code : -NR_E_VIRT;
 	nr_virt_quiet();
 	v = calloc(1, sizeof(*v));
 	if (!v)

@@ -38,6 +38,8 @@ int nr_virt_events_start(struct nr_error *err)
 	pthread_mutex_lock(&events_lock);
 	if (events_started)
 		goto out;
+	if ((rc = nr_virt_load(err)) < 0)
+		goto out;
 	nr_virt_quiet();
 	if (virEventRegisterDefaultImpl() < 0) {
 		rc = nr_virt_error(err, -NR_E_VIRT, "cannot start libvirt's event loop");
