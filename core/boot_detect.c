@@ -67,21 +67,6 @@ static int probe_any(const struct nr_root *r, const char *const *paths, struct n
 	return 0;
 }
 
-static int push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	char *c = strdup(s);
-
-	if (nv)
-		*v = nv;
-	if (!nv || !c) {
-		free(c);
-		return -NR_E_NOMEM;
-	}
-	nv[(*n)++] = c;
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -111,7 +96,7 @@ static int list_dir(const struct nr_root *r, const char *path, char ***names, si
 		return 0;
 	}
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && (rc = push(names, n, de->d_name)) < 0)
+		if (de->d_name[0] != '.' && (rc = nr_strv_add(names, n, de->d_name)) < 0)
 			break;
 	closedir(d);
 	if (rc < 0) {
@@ -154,7 +139,7 @@ static int detect_kernels(const struct nr_root *r, struct nr_boot_setup *b, stru
 			for (size_t q = 0; q < b->n_kernels; q++)
 				dup |= strcmp(b->kernels[q], names[k]) == 0;
 			if (!dup && nr_kernel_version_code(names[k]) > 0)
-				rc = push(&b->kernels, &b->n_kernels, names[k]);
+				rc = nr_strv_add(&b->kernels, &b->n_kernels, names[k]);
 		}
 		nr_strv_free(names, n);
 		if (rc < 0)
@@ -292,7 +277,7 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 			if (len < 5 || strcmp(names[k] + len - 4, ".cfg") != 0)
 				continue;
 			snprintf(path, sizeof(path), "/etc/default/grub.d/%s", names[k]);
-			rc = push(&b->grub_dropins, &b->n_grub_dropins, path);
+			rc = nr_strv_add(&b->grub_dropins, &b->n_grub_dropins, path);
 		}
 		nr_strv_free(names, n);
 		if (rc < 0)
@@ -308,7 +293,7 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 		for (size_t q = 0; q < n_seen; q++)
 			dup |= strcmp(seen[q], rel) == 0;
 		if (!dup)
-			rc = push(&seen, &n_seen, rel);
+			rc = nr_strv_add(&seen, &n_seen, rel);
 		free(rel);
 		for (size_t k = 0; k < n && !dup && rc == 0; k++) {
 			size_t len = strlen(names[k]);
@@ -323,7 +308,7 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 				continue;
 			}
 			if (rc == 0 && nr_sdboot_is_linux(text))
-				rc = push(&b->sdboot_entries, &b->n_sdboot_entries, path);
+				rc = nr_strv_add(&b->sdboot_entries, &b->n_sdboot_entries, path);
 			free(text);
 		}
 		nr_strv_free(names, n);

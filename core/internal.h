@@ -21,4 +21,10 @@ int nr_read_line(const char *path, char *buf, size_t size);
 /* Read the basename of a symlink's target ("../../bus/pci/drivers/nvidia" -> "nvidia"). */
 int nr_read_link_base(const char *path, char *buf, size_t size);
 
+/* Append a copy of s to the string array *v of *n items (grown as needed).
+ * 0, or -NR_E_NOMEM with *v and *n unchanged. */
+int nr_strv_add(char ***v, size_t *n, const char *s);
+/* The same, unless an equal string is already there (then 0, nothing added). */
+int nr_strv_add_unique(char ***v, size_t *n, const char *s);
+
 #endif

@@ -943,23 +943,6 @@ static struct jfile *journal_find(struct journal *j, const char *rel)
 	return NULL;
 }
 
-static int push_str(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	char *c = strdup(s);
-	if (nv)
-		*v = nv;
-	if (!nv || !c) {
-		free(c);
-		return -NR_E_NOMEM;
-	}
-	nv[(*n)++] = c;
-	return 0;
-}
-
 static bool argv_eq(char *const *a, char *const *b)
 {
 	size_t i;
@@ -1211,7 +1194,7 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 				if ((rc = nr_root_missing_dirs(&r, e->rel, &dirs, &n_dirs, err)) < 0)
 					goto out;
 				for (size_t k = 0; k < n_dirs && rc == 0; k++)
-					rc = push_str(&j.dirs, &j.n_dirs, dirs[k]);
+					rc = nr_strv_add_unique(&j.dirs, &j.n_dirs, dirs[k]);
 				nr_strv_free(dirs, n_dirs);
 				if (rc < 0) {
 					rc = nr_error_set(err, rc, NULL);
@@ -1232,7 +1215,7 @@ int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 		/* the backup tree itself goes with remove_tree; its parents are recorded */
 		for (size_t k = 0; k < n_dirs && rc == 0; k++)
 			if (strcmp(dirs[k], p.backup) != 0)
-				rc = push_str(&j.dirs, &j.n_dirs, dirs[k]);
+				rc = nr_strv_add_unique(&j.dirs, &j.n_dirs, dirs[k]);
 		nr_strv_free(dirs, n_dirs);
 		free(probe);
 		if (rc < 0) {

@@ -254,3 +254,26 @@ void nr_text_sanitize(char *out, size_t size, const char *in, bool ascii_only)
 	}
 	out[o] = '\0';
 }
+
+int nr_strv_add(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	char *c = strdup(s);
+
+	if (nv)
+		*v = nv;
+	if (!nv || !c) {
+		free(c);
+		return -NR_E_NOMEM;
+	}
+	nv[(*n)++] = c;
+	return 0;
+}
+
+int nr_strv_add_unique(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	return nr_strv_add(v, n, s);
+}

@@ -19,23 +19,6 @@ static const char *const softdep_drivers[] = {
 	"nvidia", "nouveau", "amdgpu", "radeon", "i915", "xe", "snd_hda_intel", NULL,
 };
 
-static int push(char ***v, size_t *n, const char *s)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	char *c = strdup(s);
-	if (nv)
-		*v = nv;
-	if (!nv || !c) {
-		free(c);
-		return -NR_E_NOMEM;
-	}
-	nv[(*n)++] = c;
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -194,7 +177,7 @@ static char *modprobe_text(const struct nr_vfio_plan *vp, const struct nr_scan *
 			const struct nr_pci_dev *d = nr_scan_device(scan, vp->collisions[i]);
 			char id[10];
 			if (d)
-				push(&shared, &n_shared, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
+				nr_strv_add_unique(&shared, &n_shared, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
 		}
 		nr_buf_puts(&b, n_shared == 1 ? "# The id" : "# The ids");
 		for (size_t i = 0; i < n_shared; i++)
@@ -220,7 +203,7 @@ static char *modprobe_text(const struct nr_vfio_plan *vp, const struct nr_scan *
 	}
 	nr_buf_puts(&b, "# vfio-pci loads before any driver that could claim the GPU first.\n");
 	for (size_t i = 0; softdep_drivers[i]; i++)
-		push(&deps, &n_deps, softdep_drivers[i]);
+		nr_strv_add_unique(&deps, &n_deps, softdep_drivers[i]);
 	/* and the drivers bound to the passed devices now (xhci_hcd, i2c_nvidia_gpu ...) */
 	for (size_t i = 0; i < vp->n_devices; i++) {
 		const struct nr_pci_dev *d = nr_scan_device(scan, vp->devices[i]);
@@ -236,7 +219,7 @@ static char *modprobe_text(const struct nr_vfio_plan *vp, const struct nr_scan *
 				safe = false;
 		}
 		if (safe)
-			push(&deps, &n_deps, mod);
+			nr_strv_add_unique(&deps, &n_deps, mod);
 	}
 	for (size_t i = 0; i < n_deps; i++)
 		nr_buf_printf(&b, "softdep %s pre: vfio-pci\n", deps[i]);
@@ -513,18 +496,18 @@ int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
 	rc = 0;
 	for (size_t i = 0; i < n_gpus && rc == 0; i++) {
 		const struct nr_gpu *g = gpus[i];
-		rc = push(&vp->gpus, &vp->n_gpus, scan->devices[g->dev].addr);
+		rc = nr_strv_add_unique(&vp->gpus, &vp->n_gpus, scan->devices[g->dev].addr);
 		for (size_t k = 0; k < g->n_set && rc == 0; k++) {
 			const struct nr_pci_dev *d = &scan->devices[g->set[k]];
 			if (nr_pci_is_bridge(d))
 				continue;
-			rc = push(&vp->devices, &vp->n_devices, d->addr);
+			rc = nr_strv_add_unique(&vp->devices, &vp->n_devices, d->addr);
 			for (size_t q = 0; q < g->n_blockers && rc == 0; q++)
 				if (g->blockers[q] == g->set[k])
-					rc = push(&vp->blockers, &vp->n_blockers, d->addr);
+					rc = nr_strv_add_unique(&vp->blockers, &vp->n_blockers, d->addr);
 			char id[10];
 			if (rc == 0)
-				rc = push(&vp->ids, &vp->n_ids, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
+				rc = nr_strv_add_unique(&vp->ids, &vp->n_ids, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
 		}
 	}
 	free(gpus);
@@ -540,7 +523,7 @@ int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
 		if (nr_pci_is_bridge(d) || in_list(vp->devices, vp->n_devices, d->addr))
 			continue;
 		if (in_list(vp->ids, vp->n_ids, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id)))
-			rc = push(&vp->collisions, &vp->n_collisions, d->addr);
+			rc = nr_strv_add_unique(&vp->collisions, &vp->n_collisions, d->addr);
 	}
 	vp->bind_by_address = vp->n_collisions > 0;
 	if (rc < 0) {
@@ -622,7 +605,7 @@ static int split_words(const char *s, char ***v, size_t *n)
 	if (!copy)
 		return -NR_E_NOMEM;
 	for (tok = strtok_r(copy, " ", &save); tok && rc == 0; tok = strtok_r(NULL, " ", &save))
-		rc = push(v, n, tok);
+		rc = nr_strv_add_unique(v, n, tok);
 	free(copy);
 	return rc;
 }
@@ -644,7 +627,7 @@ int nr_vfio_status_read(const struct nr_ctx *ctx, const struct nr_scan *scan,
 		return 0;
 	for (size_t i = 0; i < scan->n_devices; i++) {
 		const struct nr_pci_dev *d = &scan->devices[i];
-		if (d->driver && strcmp(d->driver, "vfio-pci") == 0 && push(&st->bound, &st->n_bound, d->addr) < 0) {
+		if (d->driver && strcmp(d->driver, "vfio-pci") == 0 && nr_strv_add_unique(&st->bound, &st->n_bound, d->addr) < 0) {
 			nr_vfio_status_done(st);
 			return nr_error_set(err, -NR_E_NOMEM, NULL);
 		}
