@@ -310,7 +310,9 @@ static int one_name(struct cli *cli, int argc, char **argv, const struct cli_fla
 	return 0;
 }
 
-static int vm_start(struct cli *cli, int argc, char **argv)
+/* A subcommand that takes one VM name and calls one core action. */
+static int name_action(struct cli *cli, int argc, char **argv,
+		       int (*action)(struct nr_virt *, const char *, struct nr_error *), const char *done)
 {
 	const struct cli_flag flags[] = { { NULL, NULL, NULL, NULL } };
 	struct nr_error err = { 0 };
@@ -320,16 +322,21 @@ static int vm_start(struct cli *cli, int argc, char **argv)
 
 	if (one_name(cli, argc, argv, flags, "", &name, &rc))
 		return rc;
-	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_start(virt, name, &err) < 0)
+	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || action(virt, name, &err) < 0)
 		rc = cli_fail(cli, &err);
 	else {
 		printf("VM ");
 		cli_put_clean(stdout, name);
-		printf(" started\n");
+		printf(" %s\n", done);
 		rc = EXIT_OK;
 	}
 	nr_virt_close(virt);
 	return rc;
+}
+
+static int vm_start(struct cli *cli, int argc, char **argv)
+{
+	return name_action(cli, argc, argv, nr_vm_start, "started");
 }
 
 static int vm_stop(struct cli *cli, int argc, char **argv)
@@ -373,24 +380,7 @@ static int vm_stop(struct cli *cli, int argc, char **argv)
 
 static int vm_destroy(struct cli *cli, int argc, char **argv)
 {
-	const struct cli_flag flags[] = { { NULL, NULL, NULL, NULL } };
-	struct nr_error err = { 0 };
-	struct nr_virt *virt = NULL;
-	const char *name;
-	int rc;
-
-	if (one_name(cli, argc, argv, flags, "", &name, &rc))
-		return rc;
-	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_destroy(virt, name, &err) < 0)
-		rc = cli_fail(cli, &err);
-	else {
-		printf("VM ");
-		cli_put_clean(stdout, name);
-		printf(" powered off\n");
-		rc = EXIT_OK;
-	}
-	nr_virt_close(virt);
-	return rc;
+	return name_action(cli, argc, argv, nr_vm_destroy, "powered off");
 }
 
 static int vm_delete(struct cli *cli, int argc, char **argv)
