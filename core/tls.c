@@ -1,16 +1,12 @@
 /* The agent channel's secure link: clear-text resync, TLS 1.3 through wolfSSL with
- * I/O callbacks that honour a deadline, pinning, and frames. docs/PROTOCOL.md 2-4. */
+ * I/O callbacks that honour a deadline, pinning, and frames. docs/PROTOCOL.md 2-4.
+ * Portable C: the bytes come and go through a struct nr_tls_io (core/tls_fd.c is the
+ * POSIX one), so the guest agent builds on Windows with this file unchanged. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#include <fcntl.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -18,6 +14,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include "internal.h"
@@ -38,7 +35,7 @@ struct nr_tls_creds {
 
 struct nr_tls_link {
 	const struct nr_tls_creds *creds;
-	int rfd, wfd;
+	struct nr_tls_io io;
 	WOLFSSL *ssl;
 	long long deadline;         /* for the I/O callbacks; -1: none */
 	bool late_read;             /* the one read allowed after the deadline was made */
@@ -59,14 +56,6 @@ struct nr_tls_link {
 	size_t ppos, plen;
 	char peer_fp[NR_TLS_FP_SIZE];
 };
-
-long long nr_tls_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -239,57 +228,24 @@ static void set_deadline(struct nr_tls_link *l, long long deadline)
 	l->late_read = false;
 }
 
-/* Wait until fd is ready for events or the deadline passes: 1 ready, 0 timeout, -1 error. */
-static int wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - nr_tls_now_ms();
-		int r;
-
-		if (deadline >= 0 && left < 0)
-			left = 0;
-		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0) {
-			if (deadline >= 0 && nr_tls_now_ms() >= deadline)
-				return 0;
-			continue;
-		}
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-static ssize_t send_nosig(int fd, const void *buf, size_t len)
-{
-	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-	if (n < 0 && errno == ENOTSOCK)
-		n = write(fd, buf, len);
-	return n;
-}
-
 /* Write all of buf before the link's deadline: 0, or -1 with timed_out / eof set. */
 static int write_all(struct nr_tls_link *l, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len) {
-		int r = wait_fd(l->wfd, POLLOUT, l->deadline);
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_WRITABLE, l->deadline);
 		if (r == 0) {
 			l->timed_out = true;
 			return -1;
 		}
 		if (r < 0)
 			return -1;
-		ssize_t n = send_nosig(l->wfd, p, len);
+		long n = l->io.write(l->io.ctx, p, len);
+		if (n == NR_TLS_IO_AGAIN)
+			continue;
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			if (errno == EPIPE || errno == ECONNRESET)
+			if (n == NR_TLS_IO_CLOSED)
 				l->eof = true;
 			return -1;
 		}
@@ -301,7 +257,7 @@ static int write_all(struct nr_tls_link *l, const void *buf, size_t len)
 
 /* Read more raw bytes into rbuf (which must be drained): >0 bytes, 0 timeout (timed_out)
  * or end of stream (eof), -1 error. */
-static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
+static long fill(struct nr_tls_link *l, void *dst, size_t size)
 {
 	/* A peer that never stops sending must not hold us past the deadline: after it,
 	 * one more read is allowed (a zero timeout still takes what is there), then no more. */
@@ -314,21 +270,19 @@ static ssize_t fill(struct nr_tls_link *l, void *dst, size_t size)
 	}
 	for (;;) {
 		/* read first, wait only when there is nothing: one system call less per record */
-		ssize_t n = read(l->rfd, dst, size);
+		long n = l->io.read(l->io.ctx, dst, size);
 		if (n > 0)
 			return n;
 		if (n == 0) {
 			l->eof = true;
 			return 0;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			if (errno == ECONNRESET)
+		if (n != NR_TLS_IO_AGAIN) {
+			if (n == NR_TLS_IO_CLOSED)
 				l->eof = true;
 			return -1;
 		}
-		int r = wait_fd(l->rfd, POLLIN, l->deadline);
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_READABLE, l->deadline);
 		if (r == 0) {
 			l->timed_out = true;
 			return 0;
@@ -413,7 +367,7 @@ static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
 	struct nr_tls_link *l = vctx;
-	ssize_t n;
+	long n;
 
 	(void)ssl;
 	for (;;) {
@@ -462,18 +416,16 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 
 	(void)ssl;
 	for (;;) {
-		ssize_t n = send_nosig(l->wfd, buf, (size_t)sz);
+		long n = l->io.write(l->io.ctx, buf, (size_t)sz);
 		if (n >= 0)
 			return (int)n;
-		if (errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET) {
+		if (n == NR_TLS_IO_CLOSED) {
 			l->eof = true;
 			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
 		}
-		if (errno != EAGAIN)
+		if (n != NR_TLS_IO_AGAIN)
 			return WOLFSSL_CBIO_ERR_GENERAL;
-		int r = wait_fd(l->wfd, POLLOUT, l->deadline);
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_WRITABLE, l->deadline);
 		if (r == 0) {
 			l->timed_out = true;
 			return WOLFSSL_CBIO_ERR_WANT_WRITE;
@@ -483,22 +435,21 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 	}
 }
 
-int nr_tls_link_new(int rfd, int wfd, const struct nr_tls_creds *creds, struct nr_tls_link **out,
-		    struct nr_error *err)
+int nr_tls_link_new_io(const struct nr_tls_io *io, const struct nr_tls_creds *creds,
+		       struct nr_tls_link **out, struct nr_error *err)
 {
 	struct nr_tls_link *l = calloc(1, sizeof(*l));
 
 	*out = NULL;
-	if (!l)
+	if (!l) {
+		if (io->done)
+			io->done(io->ctx);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
 	l->creds = creds;
-	l->rfd = rfd;
-	l->wfd = wfd;
+	l->io = *io;
 	l->deadline = -1;
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
-	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
-	if (wfd != rfd)
-		fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
 	*out = l;
 	return 0;
 }
@@ -510,6 +461,8 @@ void nr_tls_link_free(struct nr_tls_link *l)
 	wolfSSL_free(l->ssl);
 	wolfSSL_ERR_clear_error();
 	nr_frame_reader_done(&l->reader);
+	if (l->io.done)
+		l->io.done(l->io.ctx);
 	free(l);
 	nr_tls_thread_done();
 }
@@ -591,6 +544,21 @@ static int check_pin(struct nr_tls_link *l, struct nr_error *err)
 	return 0;
 }
 
+/* The resync nonce: wolfSSL's RNG (the system's entropy source on each system). */
+static int random_bytes(unsigned char *out, size_t len, struct nr_error *err)
+{
+	WC_RNG rng;
+	int ret = wc_InitRng(&rng);
+
+	if (ret == 0) {
+		ret = wc_RNG_GenerateBlock(&rng, out, (word32)len);
+		wc_FreeRng(&rng);
+	}
+	if (ret != 0)
+		return nr_error_set(err, -NR_E_IO, "no random numbers: %s (wolfCrypt %d)", wc_GetErrorString(ret), ret);
+	return 0;
+}
+
 int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *err)
 {
 	long long deadline = nr_tls_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms), next = 0;
@@ -601,8 +569,8 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 
 	if ((rc = new_session(l, deadline, err)) < 0)
 		return rc;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return nr_error_set(err, -NR_E_IO, "no random numbers: %s", strerror(errno));
+	if ((rc = random_bytes(rnd, sizeof(rnd), err)) < 0)
+		return rc;
 	for (int i = 0; i < 16; i++)
 		sprintf(nonce + 2 * i, "%02x", rnd[i]);
 	nr_buf_init(&sync);
@@ -634,7 +602,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 		set_deadline(l, next < deadline ? next : deadline);
 		l->timed_out = false;
 		l->rpos = l->rlen = 0;
-		ssize_t n = fill(l, l->rbuf, sizeof(l->rbuf));
+		long n = fill(l, l->rbuf, sizeof(l->rbuf));
 		if (n > 0) {
 			l->rlen = (size_t)n;
 		} else if (l->eof) {

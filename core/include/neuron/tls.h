@@ -26,8 +26,35 @@ const char *nr_tls_creds_peer_fingerprint(const struct nr_tls_creds *creds);
 
 struct nr_tls_link;
 
-/* A link over rfd/wfd (the same fd twice for a socket). The fds are borrowed and made
- * non-blocking; creds must outlive the link. */
+/* The byte stream under a link: a transport. core/tls.c does no I/O of its own, so that
+ * it builds unchanged on any system; core/tls_fd.c is the POSIX transport (file
+ * descriptors, poll) and nr_tls_link_new its constructor. A port to another system
+ * (Windows: a HANDLE from CreateFile with overlapped I/O) brings its own struct nr_tls_io
+ * and nr_tls_now_ms. None of the three functions blocks except wait. */
+enum { NR_TLS_IO_AGAIN = -1, NR_TLS_IO_CLOSED = -2, NR_TLS_IO_ERROR = -3 };
+enum { NR_TLS_IO_READABLE = 1, NR_TLS_IO_WRITABLE = 2 };
+struct nr_tls_io {
+	void *ctx;
+	/* Bytes read (> 0), 0 at the end of the stream, NR_TLS_IO_AGAIN when nothing is
+	 * there now, NR_TLS_IO_CLOSED when the peer reset the stream, NR_TLS_IO_ERROR
+	 * (errno says why). Interrupted calls are retried inside. */
+	long (*read)(void *ctx, void *buf, size_t size);
+	/* Bytes written (>= 0), NR_TLS_IO_AGAIN when the stream takes nothing now,
+	 * NR_TLS_IO_CLOSED when the peer is gone (never a signal), NR_TLS_IO_ERROR. */
+	long (*write)(void *ctx, const void *buf, size_t size);
+	/* Wait until the stream is NR_TLS_IO_READABLE or _WRITABLE, or until deadline
+	 * (nr_tls_now_ms; -1: no deadline): 1 ready, 0 the deadline passed, -1 error. */
+	int (*wait)(void *ctx, int what, long long deadline);
+	/* Called with ctx when the link is freed (or its creation failed); may be NULL. */
+	void (*done)(void *ctx);
+};
+
+/* A link over a transport (copied; the link owns io->ctx from here on, see done).
+ * creds must outlive the link. */
+int nr_tls_link_new_io(const struct nr_tls_io *io, const struct nr_tls_creds *creds,
+		       struct nr_tls_link **out, struct nr_error *err);
+/* POSIX (core/tls_fd.c): a link over rfd/wfd (the same fd twice for a socket). The fds
+ * are borrowed and made non-blocking. */
 int nr_tls_link_new(int rfd, int wfd, const struct nr_tls_creds *creds, struct nr_tls_link **out,
 		    struct nr_error *err);
 void nr_tls_link_free(struct nr_tls_link *link);
@@ -58,7 +85,8 @@ unsigned long nr_tls_link_garbage(const struct nr_tls_link *link);
 /* Free what the TLS library caches for the calling thread (done by the _free calls too). */
 void nr_tls_thread_done(void);
 
-/* Milliseconds on the monotonic clock, for deadlines. */
+/* Milliseconds on the monotonic clock, for deadlines (provided with the transport:
+ * core/tls_fd.c on POSIX). */
 long long nr_tls_now_ms(void);
 
 #endif
