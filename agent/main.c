@@ -1,28 +1,20 @@
 /* neuron-agent: the reference guest agent (docs/PROTOCOL.md). It serves one host at a
- * time over the virtio-serial port, a unix socket or stdio; clipboard, launch,
- * resolution and shutdown go through the platform layer (platform.h). */
-#include <errno.h>
+ * time over the virtio-serial port, a unix socket or stdio; the system (streams, host
+ * name, uptime, children) and the desktop (clipboard, launch, resolution, shutdown) go
+ * through the platform layer (platform.h), so this file is portable C
+ * (tests/port/run.sh builds it for Windows). */
 #include <getopt.h>
 #include <json-c/json.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/sysinfo.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "neuron/agent_proto.h"
 #include "neuron/tls.h"
 #include "platform.h"
 
 #define AGENT_VERSION "0.1.0"
-#define DEFAULT_PORT "/dev/virtio-ports/" NR_AGENT_CHANNEL
-#define DEFAULT_CERTS "/etc/neuron-agent"
 #define IDLE_POLL_MS 250
 #define WRITE_TIMEOUT_MS 10000
 #define MAX_ARGS 256
@@ -168,17 +160,16 @@ static int op_info(struct agent *ag, const struct nr_msg *m)
 	json_object *res = json_object_new_object();
 	char os[512], host[256] = "", why[256];
 	const char *code;
-	struct sysinfo si;
 	int w = 0, h = 0;
 
 	ag->platform->os_name(ag->platform, os, sizeof(os));
-	gethostname(host, sizeof(host) - 1);
+	sys_hostname(host, sizeof(host));
 	if (ag->platform->get_resolution(ag->platform, &w, &h, &code, why) < 0)
 		w = h = 0;
 	json_object_object_add(res, "os", json_object_new_string(os));
 	json_object_object_add(res, "hostname", json_object_new_string(host));
 	json_object_object_add(res, "agent_version", json_object_new_string(AGENT_VERSION));
-	json_object_object_add(res, "uptime_s", json_object_new_int64(sysinfo(&si) == 0 ? si.uptime : 0));
+	json_object_object_add(res, "uptime_s", json_object_new_int64(sys_uptime_s()));
 	json_object_object_add(res, "width", json_object_new_int(w));
 	json_object_object_add(res, "height", json_object_new_int(h));
 	return reply(ag, m->id, res);
@@ -409,8 +400,7 @@ static int serve_session(struct agent *ag)
 	int rc;
 
 	for (;;) {
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			; /* launched programs that ended */
+		sys_reap_children(); /* launched programs that ended */
 		rc = nr_tls_link_recv(ag->link, &text, &len, IDLE_POLL_MS, &err);
 		if (rc == -NR_E_TIMEOUT) {
 			if (send_events(ag) < 0)
@@ -447,12 +437,12 @@ static int serve_session(struct agent *ag)
 }
 
 /* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. */
-static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, int rfd, int wfd)
+static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, struct sys_stream *s)
 {
 	struct nr_error err = { 0 };
 	int rc = 0;
 
-	if (nr_tls_link_new(rfd, wfd, creds, &ag->link, &err) < 0) {
+	if (sys_stream_link(s, creds, &ag->link, &err) < 0) {
 		fprintf(stderr, "neuron-agent: %s\n", err.msg);
 		return 1;
 	}
@@ -475,47 +465,23 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, int 
 	return rc;
 }
 
-static int listen_on(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "neuron-agent: socket path too long\n");
-		return -1;
-	}
-	/* bind a temporary name and rename it into place once listening, so that the path
-	 * never exists without a listener behind it */
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d", path, (int)getpid()) >= (int)sizeof(sa.sun_path))
-		strcpy(sa.sun_path, path);
-	unlink(sa.sun_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0 ||
-	    (strcmp(sa.sun_path, path) != 0 && rename(sa.sun_path, path) < 0)) {
-		fprintf(stderr, "neuron-agent: cannot listen on %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: neuron-agent [--port PATH | --listen PATH | --stdio] [--certs DIR]\n"
-		"                    [--platform linux|memory] [--verbose]\n\n"
+		"                    [--platform %s|memory] [--verbose]\n\n"
 		"The NeuronOS guest agent (docs/PROTOCOL.md): serves the host over the virtio-serial\n"
 		"port, TLS 1.3 with the certificates from `neuronctl agent certs VM --bundle DIR`.\n\n"
-		"  --port PATH      the virtio-serial port (default " DEFAULT_PORT ")\n"
+		"  --port PATH      the virtio-serial port (default %s)\n"
 		"  --listen PATH    serve a unix socket instead, one host at a time (tests, demos)\n"
 		"  --stdio          serve stdin/stdout; exit at the end of input\n"
-		"  --certs DIR      ca.pem, guest.pem, guest.key, host.pem (default " DEFAULT_CERTS ")\n"
-		"  --platform P     linux (default: wl-copy/xclip, xrandr, posix_spawn, systemctl)\n"
+		"  --certs DIR      ca.pem, guest.pem, guest.key, host.pem (default %s)\n"
+		"  --platform P     %s (default: %s)\n"
 		"                   or memory (clipboard and resolution in memory, for tests;\n"
 		"                   SIGUSR1 plays a copy in the guest, SIGUSR2 a resolution change)\n"
 		"  --verbose        log sessions and refusals to stderr\n"
-		"  --version        print the version\n");
+		"  --version        print the version\n",
+		sys_desktop_name, sys_default_port, sys_default_certs, sys_desktop_name, sys_desktop_help);
 }
 
 int main(int argc, char **argv)
@@ -527,11 +493,14 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },    { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *port = DEFAULT_PORT, *listen_path = NULL, *certs = DEFAULT_CERTS, *platform = "linux";
+	const char *port = sys_default_port, *listen_path = NULL, *certs = sys_default_certs;
+	const char *platform = sys_desktop_name;
 	struct agent ag = { 0 };
 	struct nr_tls_creds *creds = NULL;
 	struct nr_error err = { 0 };
+	struct sys_stream *stream;
 	bool use_stdio = false;
+	char why[256];
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
@@ -551,13 +520,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	sys_init();
 	if (strcmp(platform, "memory") == 0)
 		ag.platform = platform_memory_new();
-	else if (strcmp(platform, "linux") == 0)
-		ag.platform = platform_linux_new();
+	else if (strcmp(platform, sys_desktop_name) == 0)
+		ag.platform = sys_desktop_new();
 	else {
-		fprintf(stderr, "neuron-agent: unknown platform '%s' (linux or memory)\n", platform);
+		fprintf(stderr, "neuron-agent: unknown platform '%s' (%s or memory)\n", platform, sys_desktop_name);
 		return 2;
 	}
 	if (!ag.platform) {
@@ -573,43 +542,45 @@ int main(int argc, char **argv)
 	logmsg(&ag, "certificate %s, pinned host %s", nr_tls_creds_fingerprint(creds),
 	       nr_tls_creds_peer_fingerprint(creds));
 	if (use_stdio) {
-		serve_stream(&ag, creds, 0, 1);
+		if (sys_open_stdio(&stream, why) < 0) {
+			fprintf(stderr, "neuron-agent: %s\n", why);
+			rc = 1;
+			goto out;
+		}
+		serve_stream(&ag, creds, stream);
+		sys_stream_close(stream);
 	} else if (listen_path) {
-		int lfd = listen_on(listen_path);
-		if (lfd < 0) {
+		struct sys_listener *listener;
+		if (sys_listen(listen_path, &listener, why) < 0) {
+			fprintf(stderr, "neuron-agent: %s\n", why);
 			rc = 1;
 			goto out;
 		}
 		logmsg(&ag, "listening on %s", listen_path);
 		for (;;) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno == EINTR || errno == ECONNABORTED)
-					continue;
-				fprintf(stderr, "neuron-agent: accept: %s\n", strerror(errno));
+			if (sys_accept(listener, &stream, why) < 0) {
+				fprintf(stderr, "neuron-agent: %s\n", why);
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, fd, fd);
-			close(fd);
+			int done = serve_stream(&ag, creds, stream);
+			sys_stream_close(stream);
 			if (done == 1)
 				break;
 		}
-		close(lfd);
-		unlink(listen_path);
+		sys_listener_close(listener);
 	} else {
 		for (;;) {
-			int fd = open(port, O_RDWR | O_CLOEXEC | O_NOCTTY);
-			if (fd < 0) {
-				fprintf(stderr, "neuron-agent: cannot open %s: %s\n", port, strerror(errno));
+			if (sys_open_port(port, &stream, why) < 0) {
+				fprintf(stderr, "neuron-agent: %s\n", why);
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, fd, fd);
-			close(fd);
+			int done = serve_stream(&ag, creds, stream);
+			sys_stream_close(stream);
 			if (done == 1)
 				break;
-			usleep(500000); /* the host is not connected: try again in a while */
+			sys_sleep_ms(500); /* the host is not connected: try again in a while */
 		}
 	}
 out:

@@ -1,12 +1,108 @@
-/* neuron-agent's platform layer: what differs between guest systems. A port (Windows)
- * adds one platform file with its own struct agent_platform. */
+/* neuron-agent's platform layer: everything that differs between guest systems.
+ *
+ * agent/main.c (the protocol), core/tls.c (the secure link) and core/agent_proto.c
+ * (frames, messages) are portable C: tests/port/run.sh compiles them for Windows with
+ * mingw-w64 and checks that they name no POSIX-only header or function. What a guest
+ * system brings is in this header, in two parts:
+ *
+ * 1. The system (one file per system; agent/platform_posix.c for Linux and other POSIX
+ *    systems, with agent/spawn.c): every sys_* function below, spawn_detached, and,
+ *    under the secure link, a transport (struct nr_tls_io, core/include/neuron/tls.h)
+ *    with nr_tls_now_ms (POSIX: core/tls_fd.c).
+ * 2. The desktop: a struct agent_platform from a platform_<name>_new (clipboard,
+ *    launch, resolution, shutdown, OS name, changes). platform_memory.c (tests) is
+ *    portable and goes with every system; platform_linux.c is Linux's.
+ *
+ * A Windows port adds agent/platform_windows.c (and nothing else changes) with:
+ * - sys_init: WSAStartup is not needed (no sockets); nothing, or SetConsoleCtrlHandler.
+ * - sys_open_port: CreateFileW(L"\\\\.\\Global\\org.neuronos.agent.0", GENERIC_READ |
+ *   GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL), the port of the
+ *   virtio-serial driver (virtio-win's vioser); sys_stream_link then gives
+ *   nr_tls_link_new_io a transport whose read/write are ReadFile/WriteFile on that handle
+ *   (overlapped: ERROR_IO_PENDING is NR_TLS_IO_AGAIN, a port with no host reads 0 or
+ *   fails with ERROR_NOT_CONNECTED / ERROR_OPERATION_ABORTED), whose wait is
+ *   WaitForSingleObject on the overlapped event until the deadline, and nr_tls_now_ms
+ *   from GetTickCount64. sys_open_stdio over GetStdHandle; sys_listen may report
+ *   "unsupported" (--listen is for tests on the host) or use a named pipe.
+ * - sys_hostname: GetComputerNameExW(ComputerNameDnsHostname), as UTF-8;
+ *   sys_uptime_s: GetTickCount64() / 1000; sys_sleep_ms: Sleep;
+ *   sys_reap_children: CloseHandle of the processes that ended (or nothing, when
+ *   spawn_detached closes its handles at once); sys_on_test_events: named events
+ *   (CreateEventW + a waiting thread) or nothing.
+ * - spawn_detached (the memory platform's launch): CreateProcessW.
+ * - platform_windows_new, a struct agent_platform: clipboard through the Win32
+ *   clipboard API (OpenClipboard, GetClipboardData / SetClipboardData with
+ *   CF_UNICODETEXT converted to UTF-8, PNG through RegisterClipboardFormat("PNG"),
+ *   changes from GetClipboardSequenceNumber); launch through CreateProcessAsUserW with
+ *   the token of the logged-in user (WTSGetActiveConsoleSessionId, WTSQueryUserToken)
+ *   since the agent runs as a service in session 0; resolution through
+ *   EnumDisplaySettingsW / ChangeDisplaySettingsExW (changes by comparing on each
+ *   poll_changes); shutdown through InitiateSystemShutdownExW (after
+ *   AdjustTokenPrivileges for SE_SHUTDOWN_NAME); os_name from RtlGetVersion.
+ * and sys_desktop_new returning it, with sys_desktop_name "windows", sys_default_port
+ * "\\\\.\\Global\\org.neuronos.agent.0" and sys_default_certs under %ProgramData%.
+ * The Makefile then needs a Windows target
+ * (mingw-w64 builds with wolfSSL and json-c for Windows) that leaves out
+ * platform_posix.c, platform_linux.c, spawn.c and core/tls_fd.c. */
 #ifndef NEURON_AGENT_PLATFORM_H
 #define NEURON_AGENT_PLATFORM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "neuron/tls.h"
 #include "neuron/util.h"
+
+/* ---- 1. The system. Each function that can fail returns 0, or -1 with why filled (at
+ * most 256 bytes, a sentence a user can act on). */
+
+/* This system's defaults: the port (--port), the credentials directory (--certs), and
+ * its own desktop platform (--platform NAME, the default; HELP for --help). */
+extern const char sys_default_port[], sys_default_certs[];
+extern const char sys_desktop_name[], sys_desktop_help[];
+struct agent_platform *sys_desktop_new(void);
+
+/* Once at start: what the system needs so that a host that goes away does not kill us
+ * (POSIX: ignore SIGPIPE). */
+void sys_init(void);
+
+/* One byte stream to the host. */
+struct sys_stream;
+/* The guest end of the virtio-serial port (path: the port's name on this system). */
+int sys_open_port(const char *path, struct sys_stream **out, char *why);
+/* Standard input and output (tests): not closed by sys_stream_close. */
+int sys_open_stdio(struct sys_stream **out, char *why);
+/* A secure link over the stream (the stream must outlive the link). */
+int sys_stream_link(struct sys_stream *s, const struct nr_tls_creds *creds, struct nr_tls_link **out,
+		    struct nr_error *err);
+void sys_stream_close(struct sys_stream *s);
+
+/* A local socket at path that hosts connect to, one at a time (tests, demos). path
+ * appears only once there is a listener behind it. */
+struct sys_listener;
+int sys_listen(const char *path, struct sys_listener **out, char *why);
+/* The next host (waits for it). */
+int sys_accept(struct sys_listener *l, struct sys_stream **out, char *why);
+/* Stops listening and removes path. */
+void sys_listener_close(struct sys_listener *l);
+
+/* This guest's host name ("" when unknown). */
+void sys_hostname(char *out, size_t size);
+/* Seconds since the guest booted (0 when unknown). */
+long long sys_uptime_s(void);
+/* Release what is left of launched programs that ended (POSIX: zombies). */
+void sys_reap_children(void);
+/* Wait before trying the port again. */
+void sys_sleep_ms(int ms);
+/* The memory platform's test hooks: call on(PLATFORM_CLIPBOARD_CHANGED) when a test
+ * plays a user copying in the guest, on(PLATFORM_RESOLUTION_CHANGED) for a resolution
+ * change (POSIX: SIGUSR1, SIGUSR2). on may run in a signal handler: it only sets flags. */
+void sys_on_test_events(void (*on)(int what));
+
+/* Start argv[0] (found on the PATH), not waiting; its process id in *pid. */
+int spawn_detached(const char *const *argv, long long *pid, char *why);
+
+/* ---- 2. The desktop. */
 
 enum { PLATFORM_CLIPBOARD_CHANGED = 1, PLATFORM_RESOLUTION_CHANGED = 2 };
 
@@ -35,9 +131,7 @@ struct agent_platform {
 struct agent_platform *platform_memory_new(void);
 struct agent_platform *platform_linux_new(void);
 
-/* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
-/* Start argv[0] (PATH search), not waiting; its pid in *pid. */
-int spawn_detached(const char *const *argv, long long *pid, char *why);
+/* posix_spawn helpers of the Linux platform (agent/spawn.c, with spawn_detached). */
 /* Run argv with input on stdin, collecting stdout into out (when not NULL); the exit
  * status, or -1 with why filled. */
 int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out, char *why);

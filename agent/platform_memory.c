@@ -1,6 +1,7 @@
 /* The in-memory platform, for tests: a clipboard and a resolution held in memory;
- * launch really starts the program (posix_spawn). SIGUSR1 plays a user copying text in
- * the guest, SIGUSR2 a user changing the resolution: both are reported as events. */
+ * launch really starts the program (spawn_detached). The system's test events (POSIX:
+ * SIGUSR1, SIGUSR2) play a user copying text in the guest and a user changing the
+ * resolution: both are reported as events. Portable C, for every system. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@ struct memory {
 
 static volatile sig_atomic_t user_copied, user_resized;
 
-static void on_signal(int sig)
+static void on_test_event(int what)
 {
-	if (sig == SIGUSR1)
+	if (what == PLATFORM_CLIPBOARD_CHANGED)
 		user_copied = 1;
 	else
 		user_resized = 1;
@@ -139,7 +140,6 @@ struct agent_platform *platform_memory_new(void)
 {
 	struct agent_platform *p = calloc(1, sizeof(*p));
 	struct memory *m = calloc(1, sizeof(*m));
-	struct sigaction sa = { .sa_handler = on_signal };
 
 	if (!p || !m) {
 		free(p);
@@ -149,8 +149,7 @@ struct agent_platform *platform_memory_new(void)
 	nr_buf_init(&m->clip);
 	m->width = 1920;
 	m->height = 1080;
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
+	sys_on_test_events(on_test_event);
 	*p = (struct agent_platform){
 		.name = "memory", .state = m,
 		.clipboard_get = mem_clipboard_get, .clipboard_set = mem_clipboard_set,
