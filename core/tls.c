@@ -104,20 +104,47 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	return store->error == ASN_BEFORE_DATE_E || store->error == ASN_AFTER_DATE_E;
 }
 
+/* Read with stdio, not nr_read_file (open, read): this file stays portable C. */
 static int read_cred(const char *dir, const char *name, char **out, size_t *len, struct nr_error *err)
 {
-	char *path = nr_path_join(dir, name);
-	int rc;
+	char *path = nr_path_join(dir, name), chunk[4096];
+	struct nr_buf b;
+	FILE *f;
+	size_t n;
+	int rc = 0;
 
 	if (!path)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	rc = nr_read_file(path, out, len, err);
-	if (rc == -NR_E_NOTFOUND)
-		rc = nr_error_set(err, -NR_E_AGENT_NOCERTS,
-				  "no agent credentials: %s is missing (make them with neuronctl agent certs VM)",
-				  path);
+	if (!(f = fopen(path, "rb"))) {
+		int e = errno;
+		if (e == ENOENT)
+			rc = nr_error_set(err, -NR_E_AGENT_NOCERTS,
+					  "no agent credentials: %s is missing (make them with neuronctl agent certs VM)",
+					  path);
+		else
+			rc = nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot read %s: %s", path,
+					  strerror(e));
+		free(path);
+		return rc;
+	}
+	nr_buf_init(&b);
+	nr_buf_append(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		nr_buf_append(&b, chunk, n);
+	if (ferror(f))
+		rc = nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(errno));
+	else if (b.oom)
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+	fclose(f);
+	memset(chunk, 0, sizeof(chunk)); /* a piece of a private key */
 	free(path);
-	return rc;
+	if (rc < 0) {
+		nr_buf_done(&b);
+		return rc;
+	}
+	*len = b.len;
+	*out = nr_buf_steal(&b);
+	return 0;
 }
 
 int nr_tls_creds_load(const char *dir, enum nr_tls_role role, struct nr_tls_creds **out,
