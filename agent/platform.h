@@ -1,49 +1,50 @@
 /* neuron-agent's platform layer: everything that differs between guest systems.
  *
- * agent/main.c (the protocol), core/tls.c (the secure link) and core/agent_proto.c
- * (frames, messages) are portable C: tests/port/run.sh compiles them for Windows with
- * mingw-w64 and checks that they name no POSIX-only header or function. What a guest
- * system brings is in this header, in two parts:
+ * agent/main.c (the protocol), agent/platform_memory.c (the test desktop), core/tls.c
+ * (the secure link), core/agent_proto.c (frames, messages), core/util.c and
+ * core/error.c are portable C: tests/port/run.sh compiles them for Windows with
+ * mingw-w64 and checks that they include and call nothing POSIX. What a guest system
+ * brings is declared here, in two parts:
  *
- * 1. The system (one file per system; agent/platform_posix.c for Linux and other POSIX
- *    systems, with agent/spawn.c): every sys_* function below, spawn_detached, and,
- *    under the secure link, a transport (struct nr_tls_io, core/include/neuron/tls.h)
- *    with nr_tls_now_ms (POSIX: core/tls_fd.c).
- * 2. The desktop: a struct agent_platform from a platform_<name>_new (clipboard,
- *    launch, resolution, shutdown, OS name, changes). platform_memory.c (tests) is
- *    portable and goes with every system; platform_linux.c is Linux's.
+ * 1. The system: the sys_* functions and spawn_detached below, and under the secure
+ *    link a transport (struct nr_tls_io in neuron/tls.h) with nr_tls_now_ms.
+ *    Linux: agent/platform_posix.c, agent/spawn.c and core/tls_fd.c.
+ * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS
+ *    name, changes), the system's own one from sys_desktop_new. Linux:
+ *    agent/platform_linux.c (wl-copy/xclip, xrandr, posix_spawn, systemctl).
  *
- * A Windows port adds agent/platform_windows.c (and nothing else changes) with:
- * - sys_init: WSAStartup is not needed (no sockets); nothing, or SetConsoleCtrlHandler.
- * - sys_open_port: CreateFileW(L"\\\\.\\Global\\org.neuronos.agent.0", GENERIC_READ |
- *   GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL), the port of the
- *   virtio-serial driver (virtio-win's vioser); sys_stream_link then gives
- *   nr_tls_link_new_io a transport whose read/write are ReadFile/WriteFile on that handle
- *   (overlapped: ERROR_IO_PENDING is NR_TLS_IO_AGAIN, a port with no host reads 0 or
- *   fails with ERROR_NOT_CONNECTED / ERROR_OPERATION_ABORTED), whose wait is
- *   WaitForSingleObject on the overlapped event until the deadline, and nr_tls_now_ms
- *   from GetTickCount64. sys_open_stdio over GetStdHandle; sys_listen may report
- *   "unsupported" (--listen is for tests on the host) or use a named pipe.
- * - sys_hostname: GetComputerNameExW(ComputerNameDnsHostname), as UTF-8;
- *   sys_uptime_s: GetTickCount64() / 1000; sys_sleep_ms: Sleep;
- *   sys_reap_children: CloseHandle of the processes that ended (or nothing, when
- *   spawn_detached closes its handles at once); sys_on_test_events: named events
- *   (CreateEventW + a waiting thread) or nothing.
- * - spawn_detached (the memory platform's launch): CreateProcessW.
- * - platform_windows_new, a struct agent_platform: clipboard through the Win32
- *   clipboard API (OpenClipboard, GetClipboardData / SetClipboardData with
- *   CF_UNICODETEXT converted to UTF-8, PNG through RegisterClipboardFormat("PNG"),
- *   changes from GetClipboardSequenceNumber); launch through CreateProcessAsUserW with
- *   the token of the logged-in user (WTSGetActiveConsoleSessionId, WTSQueryUserToken)
- *   since the agent runs as a service in session 0; resolution through
- *   EnumDisplaySettingsW / ChangeDisplaySettingsExW (changes by comparing on each
- *   poll_changes); shutdown through InitiateSystemShutdownExW (after
- *   AdjustTokenPrivileges for SE_SHUTDOWN_NAME); os_name from RtlGetVersion.
- * and sys_desktop_new returning it, with sys_desktop_name "windows", sys_default_port
- * "\\\\.\\Global\\org.neuronos.agent.0" and sys_default_certs under %ProgramData%.
- * The Makefile then needs a Windows target
- * (mingw-w64 builds with wolfSSL and json-c for Windows) that leaves out
- * platform_posix.c, platform_linux.c, spawn.c and core/tls_fd.c. */
+ * A Windows port adds one file, agent/platform_windows.c, in place of platform_posix.c,
+ * platform_linux.c, spawn.c and core/tls_fd.c (its Makefile target leaves those out),
+ * and changes nothing else. It provides:
+ * - sys_default_port "\\.\Global\org.neuronos.agent.0" (the port as virtio-win's
+ *   vioser driver names it), sys_default_certs (e.g. C:\ProgramData\NeuronOS\agent),
+ *   sys_desktop_name "windows" and sys_desktop_help.
+ * - sys_open_port: CreateFileW on that name, GENERIC_READ | GENERIC_WRITE,
+ *   OPEN_EXISTING, FILE_FLAG_OVERLAPPED. sys_stream_link: nr_tls_link_new_io with a
+ *   transport whose read and write are overlapped ReadFile / WriteFile on the handle
+ *   (ERROR_IO_PENDING: keep the operation, answer NR_TLS_IO_AGAIN until it completes;
+ *   ERROR_BROKEN_PIPE / ERROR_NOT_CONNECTED / ERROR_OPERATION_ABORTED: NR_TLS_IO_CLOSED
+ *   or the end of the stream), whose wait is WaitForSingleObject on the pending
+ *   operation's event until the deadline, and nr_tls_now_ms from GetTickCount64.
+ *   sys_open_stdio over GetStdHandle; sys_listen, sys_accept and sys_listener_close
+ *   over a named pipe, or failing with "not on Windows" (--listen is for tests).
+ * - sys_init: nothing to do (no SIGPIPE on Windows). sys_hostname:
+ *   GetComputerNameExW(ComputerNameDnsHostname) as UTF-8. sys_uptime_s:
+ *   GetTickCount64() / 1000. sys_sleep_ms: Sleep. sys_reap_children: nothing when
+ *   spawn_detached closes its process handles at once. sys_on_test_events: nothing,
+ *   or a thread waiting on two named events.
+ * - spawn_detached (the memory platform's launch): CreateProcessW, handles closed.
+ * - sys_desktop_new: a struct agent_platform with the clipboard through the Win32
+ *   clipboard API (OpenClipboard, GetClipboardData / SetClipboardData, CF_UNICODETEXT
+ *   converted from and to UTF-8, images under RegisterClipboardFormatW(L"PNG"), changes
+ *   from GetClipboardSequenceNumber); launch through CreateProcessAsUserW with the
+ *   logged-in user's token (WTSGetActiveConsoleSessionId, WTSQueryUserToken), as the
+ *   agent runs as a service in session 0; the resolution through EnumDisplaySettingsW
+ *   and ChangeDisplaySettingsExW (changes seen by comparing at each poll_changes);
+ *   shutdown through InitiateSystemShutdownExW after enabling SE_SHUTDOWN_NAME;
+ *   os_name from RtlGetVersion. A service in session 0 cannot reach the user's
+ *   clipboard or display itself: those calls run in a helper process started in the
+ *   user's session (CreateProcessAsUserW), a detail inside this one file. */
 #ifndef NEURON_AGENT_PLATFORM_H
 #define NEURON_AGENT_PLATFORM_H
 
