@@ -100,8 +100,7 @@ void sys_sleep_ms(int ms);
  * change (POSIX: SIGUSR1, SIGUSR2). on may run in a signal handler: it only sets flags. */
 void sys_on_test_events(void (*on)(int what));
 
-/* Start argv[0] (found on the PATH), not waiting; its process id in *pid. */
-int spawn_detached(const char *const *argv, long long *pid, char *why);
+/* And spawn_detached, declared below with the posix_spawn helpers. */
 
 /* ---- 2. The desktop. */
 
@@ -132,7 +131,9 @@ struct agent_platform {
 struct agent_platform *platform_memory_new(void);
 struct agent_platform *platform_linux_new(void);
 
-/* posix_spawn helpers of the Linux platform (agent/spawn.c, with spawn_detached). */
+/* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
+/* Start argv[0] (PATH search), not waiting; its pid in *pid. */
+int spawn_detached(const char *const *argv, long long *pid, char *why);
 /* Run argv with input on stdin, collecting stdout into out (when not NULL); the exit
  * status, or -1 with why filled. */
 int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out, char *why);
