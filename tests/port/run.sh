@@ -3,9 +3,10 @@
 # the agent's portable part is every agent/*.c but the system files below, and every
 # core file those pull out of libneuron.a. For each file of that part:
 #  - it includes only ISO C headers, json-c, wolfSSL, getopt.h and pthread.h (both in
-#    mingw-w64), and so do the project headers it includes;
-#  - its object calls only ISO C, json-c, wolfSSL, the portable part itself and the
-#    system layer of agent/platform.h (sys_*, spawn_detached, nr_tls_now_ms);
+#    mingw-w64) and GCC's x86 intrinsics, and so do the project headers it includes;
+#  - its object calls only ISO C, json-c, wolfSSL, the portable part itself, GCC's CPU
+#    detection and the system layer of agent/platform.h (sys_*, spawn_detached,
+#    nr_tls_now_ms);
 #  - it compiles for Windows with mingw-w64 (x86_64-w64-mingw32-gcc, mk/packages/port.txt)
 #    against the real wolfSSL and json-c headers.
 set -u
@@ -43,7 +44,7 @@ esac
 
 # ---- headers
 iso='assert|complex|ctype|errno|fenv|float|inttypes|iso646|limits|locale|math|setjmp|signal|stdalign|stdarg|stdatomic|stdbool|stddef|stdint|stdio|stdlib|stdnoreturn|string|tgmath|threads|time|uchar|wchar|wctype'
-allowed="^(($iso)\\.h|getopt\\.h|pthread\\.h|json-c/.*|wolfssl/.*)\$"
+allowed="^(($iso)\\.h|getopt\\.h|pthread\\.h|[a-z0-9]*intrin\\.h|cpuid\\.h|json-c/.*|wolfssl/.*)\$"
 for f in $portable; do
 	# the file and the project headers it includes (from its dependency file)
 	files="$f $(sed -e 's/\\$//' -e 's/^[^:]*://' "$BUILD/obj/${f%.c}.d" 2>/dev/null | tr ' ' '\n' |
@@ -60,8 +61,9 @@ done
 nm --defined-only $objs 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u >"$T/defined"
 libc='abort|abs|atexit|atoi|atol|atoll|bsearch|calloc|clearerr|clock|exit|_Exit|fclose|feof|ferror|fflush|fgetc|fgets|fopen|fprintf|fputc|fputs|fread|free|freopen|fscanf|fseek|ftell|fwrite|getc|getchar|getenv|gmtime|isalnum|isalpha|isdigit|isprint|isspace|isupper|isxdigit|labs|llabs|localtime|malloc|memchr|memcmp|memcpy|memmove|memset|mktime|perror|printf|putc|putchar|puts|qsort|raise|rand|realloc|remove|rename|rewind|setvbuf|snprintf|sprintf|srand|sscanf|strcat|strchr|strcmp|strcoll|strcpy|strcspn|strdup|strerror|strftime|strlen|strncat|strncmp|strncpy|strpbrk|strrchr|strspn|strstr|strtod|strtok|strtol|strtoll|strtoul|strtoull|time|tolower|toupper|vfprintf|vprintf|vsnprintf|vsprintf|stdin|stdout|stderr'
 extra='getopt_long|optarg|optind|opterr|optopt|pthread_once'
-# the toolchain's names for the above (glibc's errno, fortify, scanf aliases; sanitizers)
-tool='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|__ctype_b_loc|__ctype_tolower_loc|__ctype_toupper_loc|__assert_fail|__(asan|ubsan|sanitizer|lsan)_.*|__.*_chk|__isoc(99|23)_.*'
+# the toolchain's names for the above (glibc's errno, fortify, scanf aliases; sanitizers;
+# __builtin_cpu_supports, which mingw-w64's libgcc has too)
+tool='__cpu_model|__cpu_features2|__cpu_indicator_init|__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|__ctype_b_loc|__ctype_tolower_loc|__ctype_toupper_loc|__assert_fail|__(asan|ubsan|sanitizer|lsan)_.*|__.*_chk|__isoc(99|23)_.*'
 ours='json_.*|wolfSSL.*|wolfTLS.*|wc_.*|sys_.*|spawn_detached|nr_tls_now_ms'
 for f in $portable; do
 	nm -u "$BUILD/obj/${f%.c}.o" 2>/dev/null | awk '{ print $NF }' | sort -u |
