@@ -50,7 +50,7 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps wolfssl test check asan run bench clean sysroots screenshots test-vm
+.PHONY: all deps wolfssl test check asan run bench clean distclean sysroots screenshots test-vm
 all: $(LIB) $(PROGRAMS)
 
 deps:
@@ -132,6 +132,10 @@ screenshots: deps
 
 clean:
 	rm -rf build build-asan
+
+# also the assembly-enabled wolfSSL of mk/wolfssl.sh (rebuilt on the next make, about a minute)
+distclean: clean
+	rm -rf .deps
 
 include mk/install.mk
 
