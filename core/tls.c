@@ -48,7 +48,7 @@ struct nr_tls_link {
 	bool clr_in_frame, clr_overlong;
 	size_t clr_len;
 	char clr[256];
-	unsigned char rbuf[16384];  /* raw bytes read but not yet given to TLS */
+	unsigned char rbuf[131072]; /* raw bytes read but not yet given to TLS */
 	size_t rpos, rlen;
 	unsigned long garbage;
 	struct nr_frame_reader reader;
@@ -414,10 +414,16 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			return (int)k;
 		}
 		if (!l->scanning) {
+			/* read ahead: wolfSSL asks for a record header, then its body, so reading
+			 * straight into its buffer cost two system calls per 16 KiB record; one
+			 * read here serves several records (what is left after a session ends stays
+			 * for the clear-text scanner, as before) */
 			l->rpos = l->rlen = 0;
-			n = fill(l, buf, (size_t)sz); /* straight into wolfSSL's buffer */
-			if (n > 0)
-				return (int)n;
+			n = fill(l, l->rbuf, sizeof(l->rbuf));
+			if (n > 0) {
+				l->rlen = (size_t)n;
+				continue;
+			}
 		} else {
 			/* keep a possibly cut record header */
 			memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
