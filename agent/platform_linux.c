@@ -13,20 +13,21 @@
 #include "neuron/agent_proto.h"
 #include "platform.h"
 
-#define POLL_EVERY_S 2
+#define POLL_EVERY_MS 1000
 /* A tool run for a request must end well inside the host's 5 s request timeout; one run
  * for a change poll shorter still, since the agent answers nothing meanwhile. A poll
  * whose tool hung (a clipboard owner that never answers) rests before the next. */
 #define TOOL_MS 4000
 #define POLL_TOOL_MS 1500
-#define POLL_REST_S 30
+#define POLL_REST_MS 30000
 
 struct linux_state {
 	bool wayland, x11, have_xrandr;
 	unsigned long long clip_hash; /* of the mime and the content last seen or set */
 	bool clip_known;
 	int width, height;
-	time_t last_poll, clip_rest_until;
+	long long last_poll, clip_rest_until; /* CLOCK_MONOTONIC ms: a wall clock set back
+						  * (NTP after a restored snapshot) would stop the polls */
 };
 
 static unsigned long long fnv(unsigned long long h, const void *data, size_t len)
@@ -351,14 +352,22 @@ static void lx_os_name(struct agent_platform *p, char *out, size_t size)
 		snprintf(out, size, "%s", pretty);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_size, long long *size)
 {
 	struct linux_state *s = p->state;
-	time_t now = time(NULL);
+	long long now = now_ms();
 	int changed = 0, w, h, rc;
 	char why[256];
 
-	if (now - s->last_poll < POLL_EVERY_S)
+	if (s->last_poll && now - s->last_poll < POLL_EVERY_MS)
 		return 0;
 	s->last_poll = now;
 	if ((s->wayland || s->x11) && now >= s->clip_rest_until) {
@@ -369,7 +378,7 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 		if (rc == 0 && offer)
 			rc = clip_read(s, offer, &out, POLL_TOOL_MS, why);
 		if (rc == -2)
-			s->clip_rest_until = now + POLL_REST_S;
+			s->clip_rest_until = now + POLL_REST_MS;
 		if (rc >= 0 && !out.oom) { /* an empty clipboard is a state too: the same copy again is news */
 			unsigned long long hsh = rc == 0 && offer ? clip_hash(offer, out.data, out.len)
 								  : clip_hash("", NULL, 0);
