@@ -13,14 +13,22 @@ BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS     := ncursesw libvirt libpci yaml-0.1 wolfssl libxml-2.0 json-c
+PKGS     := ncursesw libvirt libpci yaml-0.1 libxml-2.0 json-c
+# wolfSSL: asm (default on x86-64: Debian's wolfSSL source built with AES-NI/AVX2, linked
+# statically) or system (the distribution's libwolfssl). See mk/wolfssl.sh.
+WOLFSSL  ?= $(if $(filter x86_64,$(shell uname -m)),asm,system)
+WOLFSSL_DIR := .deps/wolfssl-$(WOLFSSL)
+WOLFSSL_FLAGS := $(WOLFSSL_DIR)/flags
 OPTFLAGS ?= -O2 -g
 SANFLAGS ?=
 CFLAGS   ?=
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Recursive on purpose: read when a recipe runs, after $(WOLFSSL_FLAGS) was made.
+WOLFSSL_CFLAGS = $(shell sed -n 1p $(WOLFSSL_FLAGS) 2>/dev/null)
+WOLFSSL_LIBS   = $(shell sed -n 2p $(WOLFSSL_FLAGS) 2>/dev/null)
+PKG_CFLAGS = $(WOLFSSL_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libvirt is not linked: core/virt_dl.c loads it when a program first needs it.
-PKG_LIBS   = $(shell pkg-config --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null) -ldl
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null) $(WOLFSSL_LIBS) -ldl
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka libvirt 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include -Icore $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
@@ -42,13 +50,18 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test check asan run bench clean sysroots screenshots test-vm
+.PHONY: all deps wolfssl test check asan run bench clean distclean sysroots screenshots test-vm
 all: $(LIB) $(PROGRAMS)
 
 deps:
 	@sh mk/deps.sh
 
-$(BUILD)/obj/%.o: %.c
+$(WOLFSSL_FLAGS): mk/wolfssl.sh
+	@sh mk/wolfssl.sh $(WOLFSSL) $(WOLFSSL_DIR)
+wolfssl: $(WOLFSSL_FLAGS)
+
+# Every object depends on the wolfSSL choice: its headers (options.h) must match the library.
+$(BUILD)/obj/%.o: %.c $(WOLFSSL_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -56,18 +69,19 @@ $(LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/neuronctl: $(call obj,$(CLI_SRC)) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+# Programs relink when the wolfSSL choice changes (its flags file is a prerequisite).
+$(BUILD)/neuronctl: $(call obj,$(CLI_SRC)) $(LIB) $(WOLFSSL_FLAGS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-$(BUILD)/neuron-tui: $(call obj,$(TUI_SRC)) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/neuron-tui: $(call obj,$(TUI_SRC)) $(LIB) $(WOLFSSL_FLAGS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-$(BUILD)/neuron-agent: $(call obj,$(AGENT_SRC)) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/neuron-agent: $(call obj,$(AGENT_SRC)) $(LIB) $(WOLFSSL_FLAGS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB) $(WOLFSSL_FLAGS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS) $(CMOCKA_LIBS)
 
 # One sysroot per machine description, rebuilt when it or the generator changes.
 $(BUILD)/sysroots/%/.stamp: tests/fixtures/machines/%.yaml tests/fixtures/gen-sysroot.py
@@ -101,7 +115,12 @@ run: deps
 	@if [ -x $(BUILD)/neuron-tui ]; then $(BUILD)/neuron-tui --demo; \
 	else $(BUILD)/neuronctl --sysroot $(BUILD)/sysroots/demo scan; fi
 
-bench: deps all
+# Benchmark programs: built like the tools they measure (same flags, same wolfSSL).
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB) $(WOLFSSL_FLAGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
+
+bench: deps all $(BUILD)/bench/agent_bench
 	@sh mk/deps.sh mk/packages/extra/bench.txt
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 
@@ -113,6 +132,10 @@ screenshots: deps
 
 clean:
 	rm -rf build build-asan
+
+# also the assembly-enabled wolfSSL of mk/wolfssl.sh (rebuilt on the next make, about a minute)
+distclean: clean
+	rm -rf .deps
 
 include mk/install.mk
 

@@ -36,6 +36,9 @@ struct agent {
 	long long up_id, up_seq;
 	struct nr_buf up;
 	const char *up_code;
+	/* the clipboard being sent (clipboard-get): kept between requests, so that a big image
+	 * does not fault in fresh pages every time before its first chunk can go */
+	struct nr_buf down;
 	char up_why[256];
 };
 
@@ -217,43 +220,40 @@ static int op_launch(struct agent *ag, const struct nr_msg *m)
 static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 {
 	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
-	struct nr_buf data, out;
+	struct nr_buf *data = &ag->down, out;
 	json_object *res;
 	char why[256] = "";
 	long long chunks = 0;
 	int rc = 0;
 
-	nr_buf_init(&data);
-	if (ag->platform->clipboard_get(ag->platform, mime, &data, &code, why) < 0) {
-		nr_buf_done(&data);
+	data->len = 0;
+	data->oom = false;
+	if (ag->platform->clipboard_get(ag->platform, mime, data, &code, why) < 0)
 		return reply_error(ag, m->id, code, why);
-	}
-	if (data.oom || data.len > NR_AGENT_TRANSFER_MAX) {
-		nr_buf_done(&data);
+	if (data->oom || data->len > NR_AGENT_TRANSFER_MAX) {
+		nr_buf_done(data);
 		return reply_error(ag, m->id, "too-large", "the clipboard holds more than 64 MiB");
 	}
 	res = json_object_new_object();
 	json_object_object_add(res, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {
-		if (data.len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data.data ? data.data : "", data.len)) {
-			nr_buf_done(&data);
+		if (data->len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data->data ? data->data : "", data->len)) {
 			json_object_put(res);
 			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8, or over 512 KiB");
 		}
-		json_object_object_add(res, "text", json_object_new_string_len(data.data ? data.data : "",
-										(int)data.len));
+		json_object_object_add(res, "text", json_object_new_string_len(data->data ? data->data : "",
+										(int)data->len));
 	} else {
 		nr_buf_init(&out);
-		for (size_t off = 0; off < data.len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
-			size_t n = data.len - off < NR_AGENT_CHUNK_MAX ? data.len - off : NR_AGENT_CHUNK_MAX;
-			nr_msg_put_chunk(&out, m->id, chunks, data.data + off, n);
+		for (size_t off = 0; off < data->len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
+			size_t n = data->len - off < NR_AGENT_CHUNK_MAX ? data->len - off : NR_AGENT_CHUNK_MAX;
+			nr_msg_put_chunk(&out, m->id, chunks, data->data + off, n);
 			rc = send_buf(ag, &out);
 		}
 		nr_buf_done(&out);
-		json_object_object_add(res, "size", json_object_new_int64((long long)data.len));
+		json_object_object_add(res, "size", json_object_new_int64((long long)data->len));
 		json_object_object_add(res, "chunks", json_object_new_int64(chunks));
 	}
-	nr_buf_done(&data);
 	if (rc < 0) {
 		json_object_put(res);
 		return rc;
@@ -565,6 +565,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nr_buf_init(&ag.up);
+	nr_buf_init(&ag.down);
 	if (nr_tls_creds_load(certs, NR_TLS_GUEST, &creds, &err) < 0) {
 		fprintf(stderr, "neuron-agent: %s\n", err.msg);
 		rc = 1;
@@ -615,6 +616,7 @@ int main(int argc, char **argv)
 out:
 	nr_tls_creds_free(creds);
 	nr_buf_done(&ag.up);
+	nr_buf_done(&ag.down);
 	ag.platform->free(ag.platform);
 	return rc;
 }

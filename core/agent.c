@@ -184,6 +184,13 @@ static void handle_event(struct nr_agent *a, const struct nr_msg *m)
 	push_event(a, &ev);
 }
 
+static void buf_truncate(struct nr_buf *b, size_t len)
+{
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+}
+
 static int send_all(struct nr_agent *a, struct nr_buf *out, struct nr_error *err)
 {
 	int rc;
@@ -246,7 +253,10 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		}
 		if (rc < 0)
 			goto broken;
-		if (nr_msg_decode(text, len, &m, NULL) < 0) {
+		/* a download's chunks are decoded straight into down, and taken back below
+		 * when they are not the ones due */
+		size_t before = down ? down->len : 0;
+		if (nr_msg_decode_into(text, len, &m, down, NULL) < 0) {
 			a->st.bad_frames++;
 			continue;
 		}
@@ -256,10 +266,12 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			break;
 		case NR_MSG_CHUNK:
 			if (m.id != id || !down) {
+				if (down)
+					buf_truncate(down, before);
 				a->st.stray++;
 				break;
 			}
-			if (m.seq != seq || down->len + m.data_len > NR_AGENT_TRANSFER_MAX) {
+			if (m.seq != seq || down->len > NR_AGENT_TRANSFER_MAX) {
 				rc = nr_error_set(err, -NR_E_AGENT_PROTO, m.seq != seq ?
 						  "%s: the guest agent sent chunk %lld where %lld was due" :
 						  "%s: the guest agent's transfer passed %lld chunks and 64 MiB",
@@ -267,7 +279,6 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 				nr_msg_done(&m);
 				goto broken;
 			}
-			nr_buf_append(down, (const char *)m.data, m.data_len);
 			seq++;
 			/* each chunk is progress: the timeout counts again from here (a transfer is
 			 * at most 64 MiB, so at most 86 chunks: still bounded) */

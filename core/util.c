@@ -121,7 +121,7 @@ void nr_buf_done(struct nr_buf *b)
 	nr_buf_init(b);
 }
 
-static bool buf_reserve(struct nr_buf *b, size_t extra)
+bool nr_buf_reserve(struct nr_buf *b, size_t extra)
 {
 	size_t want = b->len + extra + 1, cap;
 	char *p;
@@ -145,7 +145,7 @@ static bool buf_reserve(struct nr_buf *b, size_t extra)
 
 void nr_buf_append(struct nr_buf *b, const char *s, size_t n)
 {
-	if (!buf_reserve(b, n))
+	if (!nr_buf_reserve(b, n))
 		return;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
@@ -167,7 +167,7 @@ void nr_buf_vprintf(struct nr_buf *b, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || !buf_reserve(b, (size_t)n))
+	if (n < 0 || !nr_buf_reserve(b, (size_t)n))
 		return;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/version.h>
+
 #include "neuron/agent.h"
 
 static double now_us(void)
@@ -85,6 +88,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agent: %s\n", err.msg);
 		return 1;
 	}
+	/* the wolfSSL these programs were built with (make WOLFSSL=asm|system, mk/wolfssl.sh) */
+#ifdef WOLFSSL_AESNI
+	printf("wolfSSL %s, AES-NI and AVX2 assembly (make WOLFSSL=asm)\n", LIBWOLFSSL_VERSION_STRING);
+#else
+	printf("wolfSSL %s, portable C (make WOLFSSL=system or no assembly build)\n", LIBWOLFSSL_VERSION_STRING);
+#endif
 	t = calloc((size_t)n, sizeof(*t));
 	for (int i = -50; i < n; i++) {
 		double t0 = now_us();

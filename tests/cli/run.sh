@@ -61,6 +61,8 @@ golden usage.extra-arg --sysroot "$SYSROOTS/demo" scan extra
 golden usage.value-missing --sysroot "$SYSROOTS/demo" check --gpu
 golden usage.bad-param --param nonsense=1 scan
 golden help.scan scan --help
+# libvirt's parser (libxml2) must not print its own warning beside our one error line
+golden error.connect-missing-file --connect "test://$tmp/missing.xml" vm list
 golden help.top --help
 # The command table's self-test: every command has help, no duplicates.
 golden self-test --self-test

@@ -630,6 +630,40 @@ static void test_hostile_size_mismatch(void **state)
 	pthread_join(p.thread, NULL);
 }
 
+/* Chunks are decoded straight into the download: a stray one (another id) and one that
+ * is not base64 must leave no trace in it. */
+static void script_interleaved(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"Zm9v\"}\x03", id);        /* foo */
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"YmFkYmFk\"}\x03", id + 1000); /* stray */
+	put(l, "\x02{\"id\":%lld,\"chunk\":1,\"data\":\"Y!Fy\"}\x03", id);        /* not base64 */
+	put(l, "\x02{\"data\":\"YmFy\",\"chunk\":1,\"id\":%lld}\x03", id);        /* bar, other order */
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"mime\":\"image/png\",\"size\":6,\"chunks\":2}}\x03",
+	    id);
+}
+
+static void test_hostile_interleaved_chunks(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_interleaved, 2000);
+
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(data, "foobar", 6);
+	free(data);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.stray, 1);
+	assert_int_equal(st.bad_frames, 1);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
 static void check_refused(const char *bundle, const char *why, bool guest_refuses)
 {
 	struct nr_error err = { 0 };
@@ -978,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_close_mid_frame),
 		cmocka_unit_test(test_hostile_flood),
 		cmocka_unit_test(test_hostile_chunk_gap),
+		cmocka_unit_test(test_hostile_interleaved_chunks),
 		cmocka_unit_test(test_hostile_size_mismatch),
 		cmocka_unit_test(test_hostile_certificates),
 		cmocka_unit_test(test_silent_peer_times_out),

@@ -130,6 +130,114 @@ static void test_base64(void **state)
 	nr_buf_done(&b);
 }
 
+/* The table coder against the plain definition (RFC 4648), for every length of the
+ * unrolled loops and their tails, and a bad character at every position. */
+static void ref_encode(const unsigned char *s, size_t len, char *o)
+{
+	static const char c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0) |
+			     (i + 2 < len ? s[i + 2] : 0);
+		*o++ = c[v >> 18];
+		*o++ = c[(v >> 12) & 63];
+		*o++ = i + 1 < len ? c[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < len ? c[v & 63] : '=';
+	}
+	*o = '\0';
+}
+
+static void test_base64_tables(void **state)
+{
+	unsigned char data[200], *dec;
+	char ref[280];
+	size_t n;
+	unsigned seed = 12345;
+
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		struct nr_buf b;
+		for (size_t i = 0; i < len; i++)
+			data[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+		ref_encode(data, len, ref);
+		nr_buf_init(&b);
+		nr_base64_encode(&b, data, len);
+		assert_string_equal(b.data ? b.data : "", ref);
+		assert_int_equal(nr_base64_decode(ref, strlen(ref), &dec, &n), 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(dec, data, len);
+		free(dec);
+		/* one character outside the alphabet anywhere is refused */
+		static const char badc[] = { '!', '-', '_', '.', ' ', '\n', (char)0x80, (char)0xff, '=' };
+		for (size_t pos = 0; pos < b.len; pos++)
+			for (size_t k = 0; k < sizeof(badc); k++) {
+				char save = b.data[pos];
+				if (badc[k] == '=' && pos >= b.len - 2)
+					continue; /* padding is allowed at the end */
+				b.data[pos] = badc[k];
+				dec = NULL;
+				assert_int_equal(nr_base64_decode(b.data, b.len, &dec, &n), -NR_E_PARSE);
+				assert_null(dec);
+				b.data[pos] = save;
+			}
+		nr_buf_done(&b);
+	}
+	/* every byte value, at every place of a 32-character string (vector and scalar code):
+	 * decodes exactly when it is in the alphabet */
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (int c = 0; c < 256; c++)
+		for (size_t pos = 0; pos < 32; pos++) {
+			char text[33];
+			memcpy(text, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", 32);
+			text[pos] = (char)c;
+			bool valid = c != 0 && strchr(alphabet, c) != NULL;
+			dec = NULL;
+			int rc = nr_base64_decode(text, 32, &dec, &n);
+			assert_int_equal(rc, valid ? 0 : -NR_E_PARSE);
+			if (valid) {
+				char again[48];
+				ref_encode(dec, n, again);
+				assert_memory_equal(again, text, 32);
+			}
+			free(dec);
+		}
+}
+
+/* nr_msg_decode_into: a chunk's bytes go to the sink, in either form of the frame;
+ * errors and other messages leave it alone. */
+static void test_decode_into_sink(void **state)
+{
+	struct nr_buf sink;
+	struct nr_msg m;
+	static const char fast[] = "{\"id\":7,\"chunk\":0,\"data\":\"Zm9v\"}";
+	static const char general[] = "{\"chunk\":1,\"data\":\"YmFy\",\"id\":7}";
+	static const char bad64[] = "{\"id\":7,\"chunk\":2,\"data\":\"Zm9!\"}";
+	static const char reply[] = "{\"id\":7,\"ok\":true,\"result\":{}}";
+
+	nr_buf_init(&sink);
+	nr_buf_append(&sink, "x", 1);
+	assert_int_equal(nr_msg_decode_into(fast, strlen(fast), &m, &sink, NULL), 0);
+	assert_int_equal(m.kind, NR_MSG_CHUNK);
+	assert_null(m.data);
+	assert_int_equal(m.data_len, 3);
+	nr_msg_done(&m);
+	assert_int_equal(nr_msg_decode_into(general, strlen(general), &m, &sink, NULL), 0);
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(m.data_len, 3);
+	nr_msg_done(&m);
+	assert_int_equal(nr_msg_decode_into(bad64, strlen(bad64), &m, &sink, NULL), -NR_E_AGENT_FRAME);
+	assert_int_equal(nr_msg_decode_into(reply, strlen(reply), &m, &sink, NULL), 0);
+	nr_msg_done(&m);
+	assert_int_equal(sink.len, 7);
+	assert_string_equal(sink.data, "xfoobar");
+	/* nr_base64_decode_append keeps the length on a bad string */
+	assert_int_equal(nr_base64_decode_append(&sink, "Zm9vYmE!", 8), -NR_E_PARSE);
+	assert_int_equal(nr_base64_decode_append(&sink, "Zm9", 3), -NR_E_PARSE);
+	assert_string_equal(sink.data, "xfoobar");
+	assert_int_equal(nr_base64_decode_append(&sink, "IQ==", 4), 0);
+	assert_string_equal(sink.data, "xfoobar!");
+	nr_buf_done(&sink);
+}
+
 static void test_utf8(void **state)
 {
 	assert_true(nr_utf8_valid("plain ascii text, long enough for the fast path", 47));
@@ -275,6 +383,8 @@ int main(void)
 		cmocka_unit_test(test_frames_byte_by_byte),
 		cmocka_unit_test(test_frames_oversize_dropped),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_base64_tables),
+		cmocka_unit_test(test_decode_into_sink),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_decode_kinds),
 		cmocka_unit_test(test_decode_rejects),

@@ -48,6 +48,8 @@ void nr_frame_wrap(struct nr_buf *out, const char *text, size_t len);
 void nr_base64_encode(struct nr_buf *out, const void *data, size_t len);
 /* Decode into a malloc'd buffer; -NR_E_PARSE on a bad string. */
 int nr_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+/* Decode and append to out; on -NR_E_PARSE (or -NR_E_NOMEM) out keeps its length. */
+int nr_base64_decode_append(struct nr_buf *out, const char *text, size_t len);
 
 /* True when s[0..len) is valid UTF-8 without NUL bytes. */
 bool nr_utf8_valid(const char *s, size_t len);
@@ -81,6 +83,12 @@ struct nr_msg {
 /* Decode one frame's text. -NR_E_AGENT_FRAME (err says why) for anything that is not a
  * valid message; m needs nr_msg_done only after success. */
 int nr_msg_decode(const char *text, size_t len, struct nr_msg *m, struct nr_error *err);
+/* The same, but a chunk's bytes are appended to sink (when not NULL) and m->data stays
+ * NULL; m->data_len says how many were appended. A receiver that collects a transfer
+ * saves a copy of each chunk; it takes them back (sink->len) if the chunk is not one it
+ * wants. Any other message, or an error, leaves sink as it was. */
+int nr_msg_decode_into(const char *text, size_t len, struct nr_msg *m, struct nr_buf *sink,
+		       struct nr_error *err);
 void nr_msg_done(struct nr_msg *m);
 const char *nr_msg_kind_name(enum nr_msg_kind kind);
 

@@ -17,6 +17,8 @@ struct nr_buf {
 void nr_buf_init(struct nr_buf *b);
 void nr_buf_done(struct nr_buf *b);
 void nr_buf_append(struct nr_buf *b, const char *s, size_t n);
+/* Room for extra more bytes (and the NUL) after len; false (and .oom) when out of memory. */
+bool nr_buf_reserve(struct nr_buf *b, size_t extra);
 void nr_buf_puts(struct nr_buf *b, const char *s);
 void nr_buf_printf(struct nr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nr_buf_vprintf(struct nr_buf *b, const char *fmt, va_list ap);
