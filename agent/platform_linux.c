@@ -154,8 +154,10 @@ static void latin1_to_utf8(struct nr_buf *b)
 	*b = u;
 }
 
-static const char *const text_types[] = { "UTF8_STRING", "text/plain;charset=utf-8", "STRING", "TEXT",
-					   "text/plain", NULL };
+/* The text targets an X owner may list, best first; after the first two the encoding is
+ * not said, and text that is not UTF-8 is taken as ISO 8859-1 (what STRING means). */
+static const char *const text_types[] = { "UTF8_STRING", "text/plain;charset=utf-8", "text/plain", "STRING",
+					   "TEXT", NULL };
 
 /* What the clipboard offers, as the protocol names it: "text/plain", "image/png", or
  * NULL when it holds neither; the tool's status (a positive status: nothing copied). */
@@ -196,15 +198,12 @@ static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out
 	nr_buf_init(&list);
 	rc = spawn_run(targets, NULL, 0, &list, ms, why);
 	if (rc == 0) {
-		target = NULL;
-		if (!text)
-			target = list_has(&list, mime) ? mime : NULL;
-		else if (list_has(&list, "UTF8_STRING"))
-			target = "UTF8_STRING";
-		else if (list_has(&list, "text/plain;charset=utf-8"))
-			target = "text/plain;charset=utf-8";
-		else if (list_has(&list, "STRING") || list_has(&list, "TEXT"))
-			target = list_has(&list, "STRING") ? "STRING" : "TEXT", latin1 = true;
+		target = !text && list_has(&list, mime) ? mime : NULL;
+		for (size_t i = 0; text && text_types[i] && !target; i++)
+			if (list_has(&list, text_types[i])) {
+				target = text_types[i];
+				latin1 = i >= 2;
+			}
 		if (!target)
 			rc = 1;
 	}

@@ -210,6 +210,10 @@ printf 'caf\351 cr\350me' | xu xclip -selection clipboard -i -t STRING >/dev/nul
 expect "x11: get Latin-1 STRING text" 0 A clipboard --output "$T/got.txt"
 printf 'caf\303\251 cr\303\250me' >"$T/want.txt"
 same "x11: STRING converted to UTF-8" "$T/want.txt" "$T/got.txt"
+# one that offers only text/plain, in UTF-8 (browsers list it beside UTF8_STRING)
+xu xclip -selection clipboard -i -t text/plain <"$T/utf8.txt" >/dev/null 2>&1
+expect "x11: get text/plain-only text" 0 A clipboard --output "$T/got.txt"
+same "x11: text/plain taken as UTF-8" "$T/utf8.txt" "$T/got.txt"
 
 # --- clipboard: a PNG image, chunked, both ways
 expect "x11: set image" 0 A clipboard --mime image/png --set-file "$T/img.png"
