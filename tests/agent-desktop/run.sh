@@ -293,6 +293,34 @@ set -- $(children $xagent)
 expect "x11: launch of a missing program" 1 A launch /nonexistent/program
 has "x11: ... names the failure" "answered failed"
 
+# --- the selection outlives the agent: xclip serves it from its own process group
+A clipboard --set "kept after the agent" >/dev/null 2>&1
+kill $xagent
+wait $xagent 2>/dev/null
+sleep 0.2
+expect "x11: the selection outlives the agent" 0 xu xclip -o -selection clipboard -t UTF8_STRING
+has "x11: ... with the text set through it" "kept after the agent"
+
+# --- a session without xclip, and no session at all: "unsupported"
+mkdir -p "$T/noclip"
+ln -s "$(command -v xrandr)" "$T/noclip/xrandr"
+DISPLAY="$X" PATH="$T/noclip" "$AGENT" --listen "$T/noclip.sock" --certs "$T/bundle" 2>"$T/noclip.err" &
+pids="$pids $!"
+wait_for "$T/noclip.sock"
+expect "no xclip: clipboard" 1 $N agent clipboard --socket "$T/noclip.sock" vm1
+has "no xclip: ... answered unsupported" "answered unsupported"
+expect "no xclip: resolution still works" 0 $N agent resolution --socket "$T/noclip.sock" vm1
+has "no xclip: ... 1920x1080" "1920x1080"
+"$AGENT" --listen "$T/none.sock" --certs "$T/bundle" 2>"$T/none.err" &
+pids="$pids $!"
+wait_for "$T/none.sock"
+expect "no session: clipboard" 1 $N agent clipboard --socket "$T/none.sock" vm1 --set x
+has "no session: ... answered unsupported" "answered unsupported"
+expect "no session: resolution" 1 $N agent resolution --socket "$T/none.sock" vm1
+has "no session: ... answered unsupported" "answered unsupported"
+expect "no session: info, size 0" 0 $N agent info --socket "$T/none.sock" vm1 --json
+has "no session: ... width 0" '"width": 0'
+
 # --- a tool that hangs: the agent answers "failed" in time and stays responsive
 mkdir -p "$T/fake"
 cat >"$T/fake/xclip" <<SH
