@@ -10,6 +10,9 @@
 # cleared and replaced by private ones (an X display number nobody uses, a runtime dir
 # under the temp dir). Needs mk/packages/desktop.txt (make deps).
 #
+# set-resolution: Xvfb (xorg-server 21.1) starts with one mode, its -screen size, which is
+# also the largest it allows; xrandr-modes.py gives it two smaller ones for the test.
+#
 # Wayland: weston's headless backend has no seat, and wl-clipboard 2.1 needs one (weston
 # 10 has no data-control protocol, so wl-copy/wl-paste map a tiny surface and wait for
 # keyboard focus): under --backend=headless-backend.so every wl-copy fails with
@@ -18,7 +21,7 @@
 # Wayland clipboard protocol, only its output is a window on the private X server.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
-unset DISPLAY WAYLAND_DISPLAY XDG_RUNTIME_DIR XDG_SESSION_TYPE
+unset DISPLAY WAYLAND_DISPLAY XDG_RUNTIME_DIR XDG_SESSION_TYPE XAUTHORITY
 T=$(mktemp -d /tmp/neuron-desktop-XXXXXX)
 AGENT="$BUILD/neuron-agent"
 PY=${PYTHON:-python3}
@@ -487,7 +490,10 @@ expect "stdio: resolution" 0 I resolution 1280x720
 expect "stdio: info" 0 I info
 expect "stdio: launch" 0 I launch true
 expect "stdio: launch of a missing program" 1 I launch /nonexistent/program
-watch_during "$T/inetd.sock" 8000 xu xclip -selection clipboard -i -t UTF8_STRING "$T/user.txt"
+# (a fresh agent takes its first look as the baseline: a slow start could see the first
+# copy as that, so a second one follows)
+watch_during "$T/inetd.sock" 8000 sh -c "DISPLAY=$X xclip -selection clipboard -i -t UTF8_STRING '$T/user.txt'
+	sleep 1.5; echo second | DISPLAY=$X xclip -selection clipboard -i -t UTF8_STRING"
 [ "$watch_status" -eq 0 ] && ok "stdio: watch sees a copy" || bad "stdio: watch sees a copy (exit $watch_status)"
 i=0
 while [ "$(wc -l <"$T/inetd.status" 2>/dev/null || echo 0)" -lt 10 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
