@@ -134,9 +134,11 @@ struct agent_platform *platform_linux_new(void);
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */
 int spawn_detached(const char *const *argv, long long *pid, char *why);
-/* Run argv with input on stdin, collecting stdout into out (when not NULL); the exit
- * status, or -1 with why filled. */
-int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out, char *why);
+/* Run argv with input on stdin, collecting stdout into out (when not NULL), for at most
+ * timeout_ms; the exit status, or -1 with why filled, -2 when it did not finish in time
+ * (it is killed, with its process group). */
+int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out, int timeout_ms,
+	      char *why);
 /* True when name is an executable on PATH. */
 bool spawn_have(const char *name);
 

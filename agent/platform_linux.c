@@ -4,29 +4,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "neuron/agent_proto.h"
 #include "platform.h"
 
-#define POLL_EVERY_S 2
+#define POLL_EVERY_MS 1000
+/* A tool run for a request must end well inside the host's 5 s request timeout; one run
+ * for a change poll shorter still, since the agent answers nothing meanwhile. A poll
+ * whose tool hung (a clipboard owner that never answers) rests before the next. */
+#define TOOL_MS 4000
+#define POLL_TOOL_MS 1500
+#define POLL_REST_MS 30000
 
 struct linux_state {
 	bool wayland, x11, have_xrandr;
-	unsigned long long clip_hash;
+	unsigned long long clip_hash; /* of the mime and the content last seen or set */
 	bool clip_known;
 	int width, height;
-	time_t last_poll;
+	long long last_poll, clip_rest_until; /* CLOCK_MONOTONIC ms: a wall clock set back
+						  * (NTP after a restored snapshot) would stop the polls */
 };
 
-static unsigned long long fnv(const void *data, size_t len)
+static unsigned long long fnv(unsigned long long h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	unsigned long long h = 1469598103934665603ull;
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return h;
+}
+
+static unsigned long long clip_hash(const char *mime, const void *data, size_t len)
+{
+	return fnv(fnv(1469598103934665603ull, mime, strlen(mime) + 1), data, len);
 }
 
 static int unsupported(const char **code, char *why, const char *what)
@@ -36,26 +51,185 @@ static int unsupported(const char **code, char *why, const char *what)
 	return -1;
 }
 
+/* Whether a unix socket takes a connection (abstract: the name without its leading NUL). */
+static bool socket_answers(const char *path, bool abstract)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(path), off = abstract ? 1 : 0;
+	int fd, rc;
+
+	if (n + off >= sizeof(sa.sun_path))
+		return false;
+	memcpy(sa.sun_path + off, path, n);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true; /* cannot tell */
+	rc = connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + off + n));
+	close(fd);
+	return rc == 0;
+}
+
+/* False, with why filled, when the session's display server is not there: tells "the
+ * clipboard is empty" or "no such mode" from "the display is gone" when a tool fails.
+ * Only local displays are probed; for others (TCP) the tool's word stands. */
+static bool display_answers(const struct linux_state *s, char *why)
+{
+	if (s->wayland) {
+		const char *name = getenv("WAYLAND_DISPLAY"), *dir = getenv("XDG_RUNTIME_DIR");
+		char path[256];
+		if (!name || name[0] == '/')
+			snprintf(path, sizeof(path), "%s", name ? name : "");
+		else
+			snprintf(path, sizeof(path), "%s/%s", dir ? dir : "", name);
+		if (socket_answers(path, false))
+			return true;
+		snprintf(why, 256, "the Wayland display %.100s does not answer (WAYLAND_DISPLAY, XDG_RUNTIME_DIR)",
+			 name ? name : "?");
+		return false;
+	}
+	const char *d = getenv("DISPLAY");
+	char path[64];
+	unsigned n;
+	if (!d)
+		return true;
+	if (strncmp(d, "unix:", 5) == 0)
+		d += 4;
+	if (sscanf(d, ":%u", &n) != 1)
+		return true;
+	snprintf(path, sizeof(path), "/tmp/.X11-unix/X%u", n);
+	if (socket_answers(path, true) || socket_answers(path, false))
+		return true;
+	snprintf(why, 256, "the X display %.40s does not answer (is DISPLAY right?)", getenv("DISPLAY"));
+	return false;
+}
+
+/* Why a tool run failed, in *code and why: its own words when it hung or could not
+ * start, else the display when that is gone, else what (the tool's exit status means it). */
+static int tool_failed(const struct linux_state *s, int rc, const char *what, const char **code, char *why)
+{
+	*code = "failed";
+	if (rc > 0 && display_answers(s, why))
+		snprintf(why, 256, "%s", what);
+	return -1;
+}
+
+/* Whether a newline-separated list (xclip's TARGETS, wl-paste --list-types) has name. */
+static bool list_has(const struct nr_buf *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list->data, *end = list->data + list->len;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+/* ISO 8859-1 (the X STRING target) to UTF-8, in place in b. */
+static void latin1_to_utf8(struct nr_buf *b)
+{
+	struct nr_buf u;
+
+	nr_buf_init(&u);
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->data[i];
+		char two[2] = { (char)(0xc0 | (c >> 6)), (char)(0x80 | (c & 0x3f)) };
+		if (c < 0x80)
+			nr_buf_append(&u, (const char *)&c, 1);
+		else
+			nr_buf_append(&u, two, 2);
+	}
+	if (u.oom) {
+		nr_buf_done(&u);
+		b->oom = true;
+		return;
+	}
+	nr_buf_done(b);
+	*b = u;
+}
+
+/* The text targets an X owner may list, best first; after the first two the encoding is
+ * not said, and text that is not UTF-8 is taken as ISO 8859-1 (what STRING means). */
+static const char *const text_types[] = { "UTF8_STRING", "text/plain;charset=utf-8", "text/plain", "STRING",
+					   "TEXT", NULL };
+
+/* What the clipboard offers, as the protocol names it: "text/plain", "image/png", or
+ * NULL when it holds neither; the tool's status (a positive status: nothing copied). */
+static int clip_offers(struct linux_state *s, int ms, const char **mime, char *why)
+{
+	const char *wl[] = { "wl-paste", "--list-types", NULL };
+	const char *xc[] = { "xclip", "-selection", "clipboard", "-o", "-t", "TARGETS", NULL };
+	struct nr_buf list;
+	int rc;
+
+	nr_buf_init(&list);
+	rc = spawn_run(s->wayland ? wl : xc, NULL, 0, &list, ms, why);
+	*mime = NULL;
+	for (size_t i = 0; rc == 0 && text_types[i] && !*mime; i++)
+		if (list_has(&list, text_types[i]))
+			*mime = "text/plain";
+	if (rc == 0 && !*mime && list_has(&list, "image/png"))
+		*mime = "image/png";
+	nr_buf_done(&list);
+	return rc;
+}
+
+/* Read the clipboard as mime: the tool's status (positive: it holds no such thing). X
+ * owners such as xclip hand their data out for any target asked, so the target must be
+ * one the owner lists; Wayland's offers are typed, wl-paste does that itself. */
+static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out, int ms, char *why)
+{
+	bool text = strcmp(mime, "text/plain") == 0, latin1 = false;
+	const char *target = mime;
+	int rc;
+
+	if (s->wayland) {
+		const char *wl[] = { "wl-paste", "--no-newline", "--type", mime, NULL };
+		return spawn_run(wl, NULL, 0, out, ms, why);
+	}
+	const char *targets[] = { "xclip", "-selection", "clipboard", "-o", "-t", "TARGETS", NULL };
+	struct nr_buf list;
+	nr_buf_init(&list);
+	rc = spawn_run(targets, NULL, 0, &list, ms, why);
+	if (rc == 0) {
+		target = !text && list_has(&list, mime) ? mime : NULL;
+		for (size_t i = 0; text && text_types[i] && !target; i++)
+			if (list_has(&list, text_types[i])) {
+				target = text_types[i];
+				latin1 = i >= 2;
+			}
+		if (!target)
+			rc = 1;
+	}
+	nr_buf_done(&list);
+	if (rc != 0)
+		return rc;
+	const char *xc[] = { "xclip", "-selection", "clipboard", "-o", "-t", target, NULL };
+	rc = spawn_run(xc, NULL, 0, out, ms, why);
+	if (rc == 0 && latin1 && !nr_utf8_valid(out->data ? out->data : "", out->len))
+		latin1_to_utf8(out);
+	return rc;
+}
+
 static int lx_clipboard_get(struct agent_platform *p, const char *mime, struct nr_buf *out,
 			    const char **code, char *why)
 {
 	struct linux_state *s = p->state;
-	bool text = strcmp(mime, "text/plain") == 0;
-	const char *wl[] = { "wl-paste", "--no-newline", "--type", mime, NULL };
-	const char *xc[] = { "xclip", "-selection", "clipboard", "-o", "-t", text ? "UTF8_STRING" : mime, NULL };
+	char what[256];
 	int rc;
 
-	if (s->wayland)
-		rc = spawn_run(wl, NULL, 0, out, why);
-	else if (s->x11)
-		rc = spawn_run(xc, NULL, 0, out, why);
-	else
+	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
+	rc = clip_read(s, mime, out, TOOL_MS, why);
 	if (rc != 0) {
-		*code = "failed";
-		if (rc > 0)
-			snprintf(why, 256, "the clipboard holds no %.100s", mime);
-		return -1;
+		snprintf(what, sizeof(what), "the clipboard holds no %.100s", mime);
+		return tool_failed(s, rc, what, code, why);
 	}
 	return 0;
 }
@@ -67,24 +241,19 @@ static int lx_clipboard_set(struct agent_platform *p, const char *mime, const vo
 	bool text = strcmp(mime, "text/plain") == 0;
 	const char *wl[] = { "wl-copy", "--type", mime, NULL };
 	const char *xc[] = { "xclip", "-selection", "clipboard", "-i", "-t", text ? "UTF8_STRING" : mime, NULL };
+	char what[256];
 	int rc;
 
-	if (s->wayland)
-		rc = spawn_run(wl, data, len, NULL, why);
-	else if (s->x11)
-		rc = spawn_run(xc, data, len, NULL, why);
-	else
+	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
+	rc = spawn_run(s->wayland ? wl : xc, data, len, NULL, TOOL_MS, why);
 	if (rc != 0) {
-		*code = "failed";
-		if (rc > 0)
-			snprintf(why, 256, "the clipboard tool failed (exit %d)", rc);
-		return -1;
+		snprintf(what, sizeof(what), "%s failed (exit %d)", s->wayland ? "wl-copy" : "xclip", rc);
+		return tool_failed(s, rc, what, code, why);
 	}
-	if (text) { /* our own change is not news for the host */
-		s->clip_hash = fnv(data, len);
-		s->clip_known = true;
-	}
+	/* our own change is not news for the host */
+	s->clip_hash = clip_hash(mime, data, len);
+	s->clip_known = true;
 	return 0;
 }
 
@@ -98,18 +267,17 @@ static int lx_launch(struct agent_platform *p, const char *program, const char *
 	return 0;
 }
 
-static int read_resolution(int *w, int *h)
+static int read_resolution(int *w, int *h, int ms, char *why)
 {
 	const char *argv[] = { "xrandr", "--current", NULL };
 	struct nr_buf out;
-	char why[256];
 	const char *cur;
-	int rc = -1;
+	int rc;
 
 	nr_buf_init(&out);
-	if (spawn_run(argv, NULL, 0, &out, why) == 0 && out.data && (cur = strstr(out.data, " current ")) &&
-	    sscanf(cur, " current %d x %d", w, h) == 2)
-		rc = 0;
+	rc = spawn_run(argv, NULL, 0, &out, ms, why);
+	if (rc == 0 && !(out.data && (cur = strstr(out.data, " current ")) && sscanf(cur, " current %d x %d", w, h) == 2))
+		rc = 1;
 	nr_buf_done(&out);
 	return rc;
 }
@@ -117,30 +285,29 @@ static int read_resolution(int *w, int *h)
 static int lx_get_resolution(struct agent_platform *p, int *w, int *h, const char **code, char *why)
 {
 	struct linux_state *s = p->state;
+	int rc;
 
 	if (!s->have_xrandr)
 		return unsupported(code, why, "no xrandr in an X11 session");
-	if (read_resolution(w, h) < 0) {
-		*code = "failed";
-		snprintf(why, 256, "xrandr --current gave no resolution");
-		return -1;
-	}
+	if ((rc = read_resolution(w, h, TOOL_MS, why)) != 0)
+		return tool_failed(s, rc, "xrandr --current gave no resolution", code, why);
 	return 0;
 }
 
 static int lx_set_resolution(struct agent_platform *p, int w, int h, const char **code, char *why)
 {
 	struct linux_state *s = p->state;
-	char size[32];
+	char size[32], what[256];
 	const char *argv[] = { "xrandr", "-s", size, NULL };
+	int rc;
 
 	if (!s->have_xrandr)
 		return unsupported(code, why, "no xrandr in an X11 session");
 	snprintf(size, sizeof(size), "%dx%d", w, h);
-	if (spawn_run(argv, NULL, 0, NULL, why) != 0) {
-		*code = "failed";
-		snprintf(why, 256, "xrandr -s %s failed: no such mode?", size);
-		return -1;
+	if ((rc = spawn_run(argv, NULL, 0, NULL, TOOL_MS, why)) != 0) {
+		snprintf(what, sizeof(what), "xrandr -s %s failed: the screen has no %s mode (xrandr lists them)", size,
+			 size);
+		return tool_failed(s, rc, what, code, why);
 	}
 	s->width = w;
 	s->height = h;
@@ -184,24 +351,38 @@ static void lx_os_name(struct agent_platform *p, char *out, size_t size)
 		snprintf(out, size, "%s", pretty);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_size, long long *size)
 {
 	struct linux_state *s = p->state;
-	time_t now = time(NULL);
-	int changed = 0, w, h;
+	long long now = now_ms();
+	int changed = 0, w, h, rc;
+	char why[256];
 
-	if (now - s->last_poll < POLL_EVERY_S)
+	if (s->last_poll && now - s->last_poll < POLL_EVERY_MS)
 		return 0;
 	s->last_poll = now;
-	if (s->wayland || s->x11) {
-		const char *code;
-		char why[256];
+	if ((s->wayland || s->x11) && now >= s->clip_rest_until) {
+		const char *offer = NULL;
 		struct nr_buf out;
 		nr_buf_init(&out);
-		if (lx_clipboard_get(p, "text/plain", &out, &code, why) == 0) {
-			unsigned long long hsh = fnv(out.data ? out.data : "", out.len);
-			if (s->clip_known && hsh != s->clip_hash) {
-				snprintf(mime, mime_size, "text/plain");
+		rc = clip_offers(s, POLL_TOOL_MS, &offer, why);
+		if (rc == 0 && offer)
+			rc = clip_read(s, offer, &out, POLL_TOOL_MS, why);
+		if (rc == -2)
+			s->clip_rest_until = now + POLL_REST_MS;
+		if (rc >= 0 && !out.oom) { /* an empty clipboard is a state too: the same copy again is news */
+			unsigned long long hsh = rc == 0 && offer ? clip_hash(offer, out.data, out.len)
+								  : clip_hash("", NULL, 0);
+			if (s->clip_known && hsh != s->clip_hash && rc == 0 && offer) {
+				snprintf(mime, mime_size, "%s", offer);
 				*size = (long long)out.len;
 				changed |= PLATFORM_CLIPBOARD_CHANGED;
 			}
@@ -210,7 +391,7 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 		}
 		nr_buf_done(&out);
 	}
-	if (s->have_xrandr && read_resolution(&w, &h) == 0) {
+	if (s->have_xrandr && read_resolution(&w, &h, POLL_TOOL_MS, why) == 0) {
 		if (s->width && (w != s->width || h != s->height))
 			changed |= PLATFORM_RESOLUTION_CHANGED;
 		s->width = w;
