@@ -400,9 +400,11 @@ static int serve_session(struct agent *ag)
 	int rc;
 
 	for (;;) {
-		sys_reap_children(); /* launched programs that ended */
 		rc = nr_tls_link_recv(ag->link, &text, &len, IDLE_POLL_MS, &err);
 		if (rc == -NR_E_TIMEOUT) {
+			/* idle: launched programs that ended (spawn_detached leaves none of its
+			 * own, but a port's may), then what changed in the guest */
+			sys_reap_children();
 			if (send_events(ag) < 0)
 				return 0;
 			continue;
