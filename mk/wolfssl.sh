@@ -17,6 +17,11 @@ mode=${1:?usage: mk/wolfssl.sh system|asm DIR}
 dir=${2:?usage: mk/wolfssl.sh system|asm DIR}
 mkdir -p "$dir" || exit 1
 dir=$(cd "$dir" && pwd)
+# Two makes at once (make all beside make asan) build it once: the second waits, then
+# finds it done.
+exec 9>"$dir.lock"
+flock 9
+[ -s "$dir/flags" ] && [ "$dir/flags" -nt "$0" ] && exit 0
 
 system_flags() {
 	{
@@ -28,7 +33,8 @@ system_flags() {
 fallback() {
 	echo "wolfssl: $1" >&2
 	echo "wolfssl: using the system's libwolfssl (portable C: the agent's clipboard transfers are" >&2
-	echo "wolfssl: about 3x slower); 'make WOLFSSL=system' says so without this message" >&2
+	echo "wolfssl: about 3x slower); 'make distclean' tries again, 'make WOLFSSL=system' says" >&2
+	echo "wolfssl: so without this message" >&2
 	system_flags
 	exit $?
 }
@@ -45,8 +51,8 @@ done
 
 src=$dir/src
 log=$dir/build.log
-rm -rf "$src" "$dir/lists" "$dir/dl" "$dir/inst"
-mkdir -p "$dir/lists/partial" "$dir/dl" || exit 1
+rm -rf "$src" "$dir/lists" "$dir/cache" "$dir/dl" "$dir/inst"
+mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/dl" || exit 1
 : >"$log"
 echo "wolfssl: building wolfSSL $ver with AES-NI and AVX2 assembly (log: $log)" >&2
 # A private source list: the machine's own apt configuration is not touched.
@@ -57,7 +63,8 @@ echo "wolfssl: building wolfSSL $ver with AES-NI and AVX2 assembly (log: $log)" 
 } >"$dir/sources.list"
 apt_src() {
 	apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
-		-o Dir::State::Lists="$dir/lists" -o APT::Sandbox::User=root "$@"
+		-o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" -o Debug::NoLocking=1 \
+		-o APT::Sandbox::User="$(id -un)" "$@"
 }
 apt_src update >>"$log" 2>&1 || fallback "cannot reach Debian's source archive (see $log)"
 (cd "$dir/dl" && apt_src source --download-only "wolfssl=$ver") >>"$log" 2>&1 ||
@@ -73,7 +80,7 @@ dpkg-source -x "$dir/dl"/wolfssl_*.dsc "$src" >>"$log" 2>&1 || fallback "cannot 
 ) >>"$log" 2>&1 || fallback "the wolfSSL build failed (see $log)"
 grep -q '^#define WOLFSSL_AESNI' "$dir/inst/include/wolfssl/options.h" ||
 	fallback "the build has no AES-NI (see $log)"
-rm -rf "$src" "$dir/dl" "$dir/lists" "$dir"/wolfssl_*
+rm -rf "$src" "$dir/dl" "$dir/lists" "$dir/cache" "$dir"/wolfssl_*
 {
 	echo "-I$dir/inst/include"
 	echo "$dir/inst/lib/libwolfssl.a -lm -lpthread -ldl"
