@@ -14,11 +14,13 @@
 #include "platform.h"
 
 #define POLL_EVERY_MS 1000
-/* A tool run for a request must end well inside the host's 5 s request timeout; one run
- * for a change poll shorter still, since the agent answers nothing meanwhile. A poll
- * whose tool hung (a clipboard owner that never answers) rests before the next. */
-#define TOOL_MS 4000
-#define POLL_TOOL_MS 1500
+/* Budgets, each for all the tools one piece of work runs (a clipboard read on X is two
+ * runs): a request's must end inside the host's 5 s request timeout even when it arrives
+ * just as a change poll started, since the agent answers nothing meanwhile, so
+ * REQUEST_MS + POLL_MS stays well under 5 s. A poll whose tool hung (a clipboard owner
+ * that never answers, a frozen X server) rests that tool before the next. */
+#define REQUEST_MS 3000
+#define POLL_MS 1000
 #define POLL_REST_MS 30000
 
 struct linux_state {
@@ -26,8 +28,8 @@ struct linux_state {
 	unsigned long long clip_hash; /* of the mime and the content last seen or set */
 	bool clip_known;
 	int width, height;
-	long long last_poll, clip_rest_until; /* CLOCK_MONOTONIC ms: a wall clock set back
-						  * (NTP after a restored snapshot) would stop the polls */
+	long long last_poll, clip_rest_until, xrandr_rest_until; /* CLOCK_MONOTONIC ms: a wall clock
+						  * set back (NTP after a restored snapshot) would stop the polls */
 };
 
 static unsigned long long fnv(unsigned long long h, const void *data, size_t len)
@@ -42,6 +44,23 @@ static unsigned long long fnv(unsigned long long h, const void *data, size_t len
 static unsigned long long clip_hash(const char *mime, const void *data, size_t len)
 {
 	return fnv(fnv(1469598103934665603ull, mime, strlen(mime) + 1), data, len);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of a budget that ends at deadline, for the next tool run; at least 1 ms,
+ * so that a run past the deadline is one that times out at once (-2). */
+static int left_ms(long long deadline)
+{
+	long long left = deadline - now_ms();
+
+	return left < 1 ? 1 : left > 60000 ? 60000 : (int)left;
 }
 
 static int unsupported(const char **code, char *why, const char *what)
@@ -161,7 +180,7 @@ static const char *const text_types[] = { "UTF8_STRING", "text/plain;charset=utf
 
 /* What the clipboard offers, as the protocol names it: "text/plain", "image/png", or
  * NULL when it holds neither; the tool's status (a positive status: nothing copied). */
-static int clip_offers(struct linux_state *s, int ms, const char **mime, char *why)
+static int clip_offers(struct linux_state *s, long long deadline, const char **mime, char *why)
 {
 	const char *wl[] = { "wl-paste", "--list-types", NULL };
 	const char *xc[] = { "xclip", "-selection", "clipboard", "-o", "-t", "TARGETS", NULL };
@@ -169,7 +188,7 @@ static int clip_offers(struct linux_state *s, int ms, const char **mime, char *w
 	int rc;
 
 	nr_buf_init(&list);
-	rc = spawn_run(s->wayland ? wl : xc, NULL, 0, &list, ms, why);
+	rc = spawn_run(s->wayland ? wl : xc, NULL, 0, &list, left_ms(deadline), why);
 	*mime = NULL;
 	for (size_t i = 0; rc == 0 && text_types[i] && !*mime; i++)
 		if (list_has(&list, text_types[i]))
@@ -183,7 +202,7 @@ static int clip_offers(struct linux_state *s, int ms, const char **mime, char *w
 /* Read the clipboard as mime: the tool's status (positive: it holds no such thing). X
  * owners such as xclip hand their data out for any target asked, so the target must be
  * one the owner lists; Wayland's offers are typed, wl-paste does that itself. */
-static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out, int ms, char *why)
+static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out, long long deadline, char *why)
 {
 	bool text = strcmp(mime, "text/plain") == 0, latin1 = false;
 	const char *target = mime;
@@ -191,12 +210,12 @@ static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out
 
 	if (s->wayland) {
 		const char *wl[] = { "wl-paste", "--no-newline", "--type", mime, NULL };
-		return spawn_run(wl, NULL, 0, out, ms, why);
+		return spawn_run(wl, NULL, 0, out, left_ms(deadline), why);
 	}
 	const char *targets[] = { "xclip", "-selection", "clipboard", "-o", "-t", "TARGETS", NULL };
 	struct nr_buf list;
 	nr_buf_init(&list);
-	rc = spawn_run(targets, NULL, 0, &list, ms, why);
+	rc = spawn_run(targets, NULL, 0, &list, left_ms(deadline), why);
 	if (rc == 0) {
 		target = !text && list_has(&list, mime) ? mime : NULL;
 		for (size_t i = 0; text && text_types[i] && !target; i++)
@@ -211,7 +230,7 @@ static int clip_read(struct linux_state *s, const char *mime, struct nr_buf *out
 	if (rc != 0)
 		return rc;
 	const char *xc[] = { "xclip", "-selection", "clipboard", "-o", "-t", target, NULL };
-	rc = spawn_run(xc, NULL, 0, out, ms, why);
+	rc = spawn_run(xc, NULL, 0, out, left_ms(deadline), why);
 	if (rc == 0 && latin1 && !nr_utf8_valid(out->data ? out->data : "", out->len))
 		latin1_to_utf8(out);
 	return rc;
@@ -226,7 +245,7 @@ static int lx_clipboard_get(struct agent_platform *p, const char *mime, struct n
 
 	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
-	rc = clip_read(s, mime, out, TOOL_MS, why);
+	rc = clip_read(s, mime, out, now_ms() + REQUEST_MS, why);
 	if (rc != 0) {
 		snprintf(what, sizeof(what), "the clipboard holds no %.100s", mime);
 		return tool_failed(s, rc, what, code, why);
@@ -246,7 +265,7 @@ static int lx_clipboard_set(struct agent_platform *p, const char *mime, const vo
 
 	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
-	rc = spawn_run(s->wayland ? wl : xc, data, len, NULL, TOOL_MS, why);
+	rc = spawn_run(s->wayland ? wl : xc, data, len, NULL, REQUEST_MS, why);
 	if (rc != 0) {
 		snprintf(what, sizeof(what), "%s failed (exit %d)", s->wayland ? "wl-copy" : "xclip", rc);
 		return tool_failed(s, rc, what, code, why);
@@ -267,7 +286,7 @@ static int lx_launch(struct agent_platform *p, const char *program, const char *
 	return 0;
 }
 
-static int read_resolution(int *w, int *h, int ms, char *why)
+static int read_resolution(int *w, int *h, long long deadline, char *why)
 {
 	const char *argv[] = { "xrandr", "--current", NULL };
 	struct nr_buf out;
@@ -275,7 +294,7 @@ static int read_resolution(int *w, int *h, int ms, char *why)
 	int rc;
 
 	nr_buf_init(&out);
-	rc = spawn_run(argv, NULL, 0, &out, ms, why);
+	rc = spawn_run(argv, NULL, 0, &out, left_ms(deadline), why);
 	if (rc == 0 && !(out.data && (cur = strstr(out.data, " current ")) && sscanf(cur, " current %d x %d", w, h) == 2))
 		rc = 1;
 	nr_buf_done(&out);
@@ -289,7 +308,7 @@ static int lx_get_resolution(struct agent_platform *p, int *w, int *h, const cha
 
 	if (!s->have_xrandr)
 		return unsupported(code, why, "no xrandr in an X11 session");
-	if ((rc = read_resolution(w, h, TOOL_MS, why)) != 0)
+	if ((rc = read_resolution(w, h, now_ms() + REQUEST_MS, why)) != 0)
 		return tool_failed(s, rc, "xrandr --current gave no resolution", code, why);
 	return 0;
 }
@@ -304,7 +323,7 @@ static int lx_set_resolution(struct agent_platform *p, int w, int h, const char 
 	if (!s->have_xrandr)
 		return unsupported(code, why, "no xrandr in an X11 session");
 	snprintf(size, sizeof(size), "%dx%d", w, h);
-	if ((rc = spawn_run(argv, NULL, 0, NULL, TOOL_MS, why)) != 0) {
+	if ((rc = spawn_run(argv, NULL, 0, NULL, REQUEST_MS, why)) != 0) {
 		snprintf(what, sizeof(what), "xrandr -s %s failed: the screen has no %s mode (xrandr lists them)", size,
 			 size);
 		return tool_failed(s, rc, what, code, why);
@@ -351,20 +370,14 @@ static void lx_os_name(struct agent_platform *p, char *out, size_t size)
 		snprintf(out, size, "%s", pretty);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_size, long long *size)
 {
 	struct linux_state *s = p->state;
 	long long now = now_ms();
 	int changed = 0, w, h, rc;
 	char why[256];
+
+	long long deadline = now + POLL_MS;
 
 	if (s->last_poll && now - s->last_poll < POLL_EVERY_MS)
 		return 0;
@@ -373,9 +386,9 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 		const char *offer = NULL;
 		struct nr_buf out;
 		nr_buf_init(&out);
-		rc = clip_offers(s, POLL_TOOL_MS, &offer, why);
+		rc = clip_offers(s, deadline, &offer, why);
 		if (rc == 0 && offer)
-			rc = clip_read(s, offer, &out, POLL_TOOL_MS, why);
+			rc = clip_read(s, offer, &out, deadline, why);
 		if (rc == -2)
 			s->clip_rest_until = now + POLL_REST_MS;
 		if (rc >= 0 && !out.oom) { /* an empty clipboard is a state too: the same copy again is news */
@@ -391,11 +404,18 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 		}
 		nr_buf_done(&out);
 	}
-	if (s->have_xrandr && read_resolution(&w, &h, POLL_TOOL_MS, why) == 0) {
-		if (s->width && (w != s->width || h != s->height))
-			changed |= PLATFORM_RESOLUTION_CHANGED;
-		s->width = w;
-		s->height = h;
+	/* xrandr gets what the clipboard left of the budget, at least a quarter of it */
+	if (s->have_xrandr && now >= s->xrandr_rest_until) {
+		long long xr_deadline = deadline - now_ms() < POLL_MS / 4 ? now_ms() + POLL_MS / 4 : deadline;
+		rc = read_resolution(&w, &h, xr_deadline, why);
+		if (rc == -2)
+			s->xrandr_rest_until = now + POLL_REST_MS;
+		if (rc == 0) {
+			if (s->width && (w != s->width || h != s->height))
+				changed |= PLATFORM_RESOLUTION_CHANGED;
+			s->width = w;
+			s->height = h;
+		}
 	}
 	return changed;
 }

@@ -333,25 +333,56 @@ cat >/dev/null
 exec sleep 30
 SH
 chmod +x "$T/fake/xclip"
-# two agents, so that the get and the set (4 s each before the agent gives up) overlap
-for h in hang1 hang2; do
+# three agents, so that the get and the set (3 s each before the agent gives up) overlap,
+# and the third has not yet rested its polls when its late request comes;
+# the host's default 5 s request timeout: a change poll that runs just before (at most
+# about 1.25 s) and the request's own budget must both fit in it
+for h in hang1 hang2 hang3; do
 	DISPLAY="$X" PATH="$T/fake:$PATH" "$AGENT" --listen "$T/$h.sock" --certs "$T/bundle" 2>"$T/$h.err" &
 	pids="$pids $!"
 	wait_for "$T/$h.sock"
 done
-timeout 20 $N agent clipboard --socket "$T/hang2.sock" --timeout 8000 vm1 --set x >"$T/hang2.out" 2>&1 &
+timeout 20 $N agent clipboard --socket "$T/hang2.sock" vm1 --set x >"$T/hang2.out" 2>&1 &
 hang2=$!
-expect "hung xclip: get fails in time" 1 timeout 20 $N agent clipboard --socket "$T/hang1.sock" --timeout 8000 vm1
+expect "hung xclip: get fails in time" 1 timeout 20 $N agent clipboard --socket "$T/hang1.sock" vm1
 has "hung xclip: the agent says it did not finish" "did not finish"
 wait $hang2
 st=$?
 cp "$T/hang2.out" "$T/out"
 [ $st -eq 1 ] && ok "hung xclip: set fails in time" || bad "hung xclip: set fails in time (exit $st)"
 has "hung xclip: ... the set too" "did not finish"
+# the request that comes just as a change poll started (the poll gives up on the hung
+# tool after its own budget, then the request has its own): still answered in time
+expect "hung xclip: a request during a change poll is answered in time" 0 \
+	timeout 20 "$PY" "$(dirname "$0")/late-request.py" "$T/hang3.sock" "$T/state/agent/vm1" 0.3 clipboard-get '{"mime":"text/plain"}'
+has "hung xclip: ... with failed" '"code":"failed"'
 expect "hung xclip: the agent still answers" 0 timeout 10 $N agent resolution --socket "$T/hang1.sock" vm1
 alive=0
 while read -r p; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done <"$T/fake.pids"
 [ "$alive" -eq 0 ] && ok "hung xclip: the agent killed the hung tools" || bad "hung xclip: the agent killed the hung tools ($alive left)"
+
+# --- a slow clipboard owner (each xclip run takes 1.2 s; a read on X is two runs): the
+# request fits its budget and is answered within the host's default timeout, whatever
+# the change poll (which gives up on it) was doing when the request came
+real_xclip=$(command -v xclip)
+mkdir -p "$T/slow"
+cat >"$T/slow/xclip" <<SH
+#!/bin/sh
+sleep 1.2
+exec "$real_xclip" "\$@"
+SH
+chmod +x "$T/slow/xclip"
+DISPLAY="$X" xclip -selection clipboard -i -t UTF8_STRING <<TXT
+slow but there
+TXT
+DISPLAY="$X" PATH="$T/slow:$PATH" "$AGENT" --listen "$T/slow.sock" --certs "$T/bundle" 2>"$T/slow.err" &
+pids="$pids $!"
+wait_for "$T/slow.sock"
+expect "slow xclip: get within the default timeout" 0 timeout 20 $N agent clipboard --socket "$T/slow.sock" vm1
+has "slow xclip: ... the text" "slow but there"
+expect "slow xclip: a get during a change poll is answered in time" 0 \
+	timeout 20 "$PY" "$(dirname "$0")/late-request.py" "$T/slow.sock" "$T/state/agent/vm1" 0.3 clipboard-get '{"mime":"text/plain"}'
+has "slow xclip: ... with the text" "slow but there"
 
 # --- DISPLAY names a display that is not there
 dead=$((${X#:} + 1))
