@@ -19,6 +19,11 @@ PKGS     := ncursesw libvirt libpci yaml-0.1 libxml-2.0 json-c
 WOLFSSL  ?= $(if $(filter x86_64,$(shell uname -m)),asm,system)
 WOLFSSL_DIR := .deps/wolfssl-$(WOLFSSL)
 WOLFSSL_FLAGS := $(WOLFSSL_DIR)/flags
+# Stamps rewritten only when what they hold changes: the choice (asm or system; objects
+# depend on it, so switching back and forth rebuilds) and the installed libwolfssl-dev
+# version (a security update rebuilds the static copy).
+WOLFSSL_CHOICE := .deps/wolfssl.choice
+WOLFSSL_WANT := $(WOLFSSL_DIR)/version
 OPTFLAGS ?= -O2 -g
 SANFLAGS ?=
 CFLAGS   ?=
@@ -50,18 +55,27 @@ SYSROOTS  := $(MACHINES:tests/fixtures/machines/%.yaml=$(BUILD)/sysroots/%/.stam
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps wolfssl test check asan run bench clean distclean sysroots screenshots test-vm
+.PHONY: all deps wolfssl FORCE test check asan run bench clean distclean sysroots screenshots test-vm
 all: $(LIB) $(PROGRAMS)
 
+# After a wolfSSL build that fell back to the system library (mk/wolfssl.sh says why: often
+# a tool make deps installs), the next build tries again.
 deps:
 	@sh mk/deps.sh
+	@if [ -e $(WOLFSSL_DIR)/fallback ]; then rm -f $(WOLFSSL_DIR)/fallback $(WOLFSSL_FLAGS); fi
 
-$(WOLFSSL_FLAGS): mk/wolfssl.sh
+$(WOLFSSL_CHOICE): FORCE
+	@mkdir -p $(dir $@); [ "$$(cat $@ 2>/dev/null)" = "$(WOLFSSL)" ] || echo "$(WOLFSSL)" >$@
+$(WOLFSSL_WANT): FORCE
+	@mkdir -p $(dir $@); v=$$(dpkg-query -W -f='$${Version}' libwolfssl-dev 2>/dev/null); \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(WOLFSSL_FLAGS): mk/wolfssl.sh $(WOLFSSL_WANT)
 	@sh mk/wolfssl.sh $(WOLFSSL) $(WOLFSSL_DIR)
 wolfssl: $(WOLFSSL_FLAGS)
+FORCE:
 
 # Every object depends on the wolfSSL choice: its headers (options.h) must match the library.
-$(BUILD)/obj/%.o: %.c $(WOLFSSL_FLAGS)
+$(BUILD)/obj/%.o: %.c $(WOLFSSL_FLAGS) $(WOLFSSL_CHOICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 

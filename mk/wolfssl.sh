@@ -21,7 +21,7 @@ dir=$(cd "$dir" && pwd)
 # finds it done.
 exec 9>"$dir.lock"
 flock 9
-[ -s "$dir/flags" ] && [ "$dir/flags" -nt "$0" ] && exit 0
+[ -s "$dir/flags" ] && [ "$dir/flags" -nt "$0" ] && [ "$dir/flags" -nt "$dir/version" ] && exit 0
 
 system_flags() {
 	{
@@ -31,14 +31,16 @@ system_flags() {
 }
 
 fallback() {
+	: >"$dir/fallback" # make deps removes it, and the flags, so that the next build tries again
 	echo "wolfssl: $1" >&2
 	echo "wolfssl: using the system's libwolfssl (portable C: the agent's clipboard transfers are" >&2
-	echo "wolfssl: about 3x slower); 'make distclean' tries again, 'make WOLFSSL=system' says" >&2
-	echo "wolfssl: so without this message" >&2
+	echo "wolfssl: about 3x slower); 'make deps' (which make test and make run call) tries again," >&2
+	echo "wolfssl: 'make WOLFSSL=system' says so without this message" >&2
 	system_flags
 	exit $?
 }
 
+rm -f "$dir/fallback"
 [ "$mode" = system ] && { system_flags; exit $?; }
 [ "$mode" = asm ] || { echo "wolfssl: WOLFSSL is system or asm, not '$mode'" >&2; exit 2; }
 
