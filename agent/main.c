@@ -245,6 +245,9 @@ static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 		json_object_object_add(res, "size", json_object_new_int64((long long)data->len));
 		json_object_object_add(res, "chunks", json_object_new_int64(chunks));
 	}
+	/* kept for the next request, unless a very large image made it grow past 32 MiB */
+	if (data->cap > (32u << 20))
+		nr_buf_done(data);
 	if (rc < 0) {
 		json_object_put(res);
 		return rc;

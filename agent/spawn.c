@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "neuron/agent_proto.h"
 #include "platform.h"
 
 extern char **environ;
@@ -160,8 +161,15 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			char buf[65536];
 			ssize_t r = read(outp[0], buf, sizeof(buf));
-			if (r > 0 && out)
+			if (r > 0 && out) {
 				nr_buf_append(out, buf, (size_t)r);
+				/* nothing the agent reads may pass a transfer's 64 MiB */
+				if (out->len > NR_AGENT_TRANSFER_MAX) {
+					kill_tool(p);
+					snprintf(why, 256, "%.200s wrote more than 64 MiB", argv[0]);
+					goto fail;
+				}
+			}
 			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
 				close(outp[0]);
 				outp[0] = -1;

@@ -257,6 +257,10 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		 * when they are not the ones due */
 		size_t before = down ? down->len : 0;
 		if (nr_msg_decode_into(text, len, &m, down, NULL) < 0) {
+			if (down && down->oom) {
+				rc = nr_error_set(err, -NR_E_NOMEM, "%s: no memory for the guest agent's transfer", op);
+				goto broken;
+			}
 			a->st.bad_frames++;
 			continue;
 		}

@@ -122,11 +122,15 @@ static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 static char b64pair[4096][2];
 static uint32_t b64dec[4][256];
 static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+static bool b64_ssse3;
 
 #define B64_BAD 0x80000000u
 
 static void b64_init(void)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+	b64_ssse3 = __builtin_cpu_supports("ssse3");
+#endif
 	for (int i = 0; i < 4096; i++) {
 		b64pair[i][0] = b64chars[i >> 6];
 		b64pair[i][1] = b64chars[i & 63];
@@ -156,11 +160,7 @@ static void b64_tables(void)
  * tail to the scalar code. */
 static bool b64_have_ssse3(void)
 {
-	static int have = -1;
-
-	if (have < 0)
-		have = __builtin_cpu_supports("ssse3") ? 1 : 0;
-	return have == 1;
+	return b64_ssse3; /* set once by b64_init, under b64_once, before any coding */
 }
 
 /* Encode whole 12-byte groups while 16 bytes can be read: returns the bytes consumed. */

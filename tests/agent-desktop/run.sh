@@ -361,6 +361,20 @@ alive=0
 while read -r p; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done <"$T/fake.pids"
 [ "$alive" -eq 0 ] && ok "hung xclip: the agent killed the hung tools" || bad "hung xclip: the agent killed the hung tools ($alive left)"
 
+# --- a tool that writes without end: the agent stops reading past 64 MiB
+mkdir -p "$T/flood"
+cat >"$T/flood/xclip" <<'SH'
+#!/bin/sh
+case "$*" in *TARGETS*) echo image/png; exit 0 ;; esac
+exec cat /dev/zero
+SH
+chmod +x "$T/flood/xclip"
+DISPLAY="$X" PATH="$T/flood:$PATH" "$AGENT" --listen "$T/flood.sock" --certs "$T/bundle" 2>"$T/flood.err" &
+pids="$pids $!"
+wait_for "$T/flood.sock"
+expect "endless tool: the image get fails" 1 timeout 20 $N agent clipboard --socket "$T/flood.sock" vm1 --mime image/png --output "$T/flood.png"
+has "endless tool: ... saying so" "wrote more than 64 MiB"
+
 # --- a slow clipboard owner (each xclip run takes 1.2 s; a read on X is two runs): the
 # request fits its budget and is answered within the host's default timeout, whatever
 # the change poll (which gives up on it) was doing when the request came

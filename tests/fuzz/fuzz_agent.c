@@ -1,8 +1,9 @@
 /* libFuzzer target: the agent's frame reader and message decoder (docs/PROTOCOL.md 4-6)
  * on bytes a hostile guest could send. The first byte picks how the input is cut into
  * reads; every frame found is decoded, and the whole input is also decoded as one frame.
- * Invariants: a frame never holds STX or ETX, never passes the cap, and a decoded chunk's
- * data re-encodes to a frame that decodes to the same bytes. */
+ * Invariants: a frame never holds STX or ETX, never passes the cap, a decoded chunk's
+ * data re-encodes to a frame that decodes to the same bytes, and decoding into a sink
+ * agrees with decoding alone and leaves the sink untouched unless it took a chunk. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,41 @@
 
 #define CAP 4096
 
+/* The same frame decoded into a sink (the host's download): the same verdict and kind,
+ * the chunk's bytes appended after what was there, and nothing touched otherwise. */
+static void check_sink(const char *text, size_t len, const struct nr_msg *plain, int plain_rc)
+{
+	struct nr_buf sink;
+	struct nr_msg m;
+	int rc;
+
+	nr_buf_init(&sink);
+	nr_buf_append(&sink, "prefix", 6);
+	rc = nr_msg_decode_into(text, len, &m, &sink, NULL);
+	if ((rc < 0) != (plain_rc < 0))
+		abort();
+	if (rc < 0 || m.kind != NR_MSG_CHUNK) {
+		if (sink.len != 6 || memcmp(sink.data, "prefix", 7) != 0)
+			abort();
+	} else if (m.data || m.data_len != plain->data_len || sink.len != 6 + m.data_len ||
+		   (m.data_len && memcmp(sink.data + 6, plain->data, m.data_len)) || sink.data[sink.len] != '\0') {
+		abort();
+	}
+	if (rc == 0) {
+		if (m.kind != plain->kind)
+			abort();
+		nr_msg_done(&m);
+	}
+	nr_buf_done(&sink);
+}
+
 static void check_msg(const char *text, size_t len)
 {
 	struct nr_msg m;
+	int rc = nr_msg_decode(text, len, &m, NULL);
 
-	if (nr_msg_decode(text, len, &m, NULL) < 0)
+	check_sink(text, len, &m, rc);
+	if (rc < 0)
 		return;
 	if (m.kind == NR_MSG_CHUNK) {
 		struct nr_buf b;
