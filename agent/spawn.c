@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "neuron/agent_proto.h"
@@ -76,14 +75,6 @@ int spawn_detached(const char *const *argv, long long *pid, char *why)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Kill a tool that overran its time, with whatever it started in its process group. */
 static void kill_tool(pid_t p)
 {
@@ -100,7 +91,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 	posix_spawnattr_t attr;
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, status, rc;
 	const char *ip = input;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = nr_tls_now_ms() + timeout_ms;
 	pid_t p;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
@@ -141,7 +132,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 	}
 	while (outp[0] >= 0 || in[1] >= 0) {
 		struct pollfd pf[2] = { { .fd = outp[0], .events = POLLIN }, { .fd = in[1], .events = POLLOUT } };
-		long long left = deadline - now_ms();
+		long long left = deadline - nr_tls_now_ms();
 		int n = left > 0 ? poll(pf, 2, (int)left) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -185,7 +176,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 			snprintf(why, 256, "%.200s: %s", argv[0], strerror(errno));
 			return -1;
 		}
-		if (now_ms() >= deadline)
+		if (nr_tls_now_ms() >= deadline)
 			goto timeout;
 		poll(NULL, 0, 5);
 	}
