@@ -413,27 +413,18 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			l->rpos += k;
 			return (int)k;
 		}
-		if (!l->scanning) {
-			/* read ahead: wolfSSL asks for a record header, then its body, so reading
-			 * straight into its buffer cost two system calls per 16 KiB record; one
-			 * read here serves several records (what is left after a session ends stays
-			 * for the clear-text scanner, as before) */
-			l->rpos = l->rlen = 0;
-			n = fill(l, l->rbuf, sizeof(l->rbuf));
-			if (n > 0) {
-				l->rlen = (size_t)n;
-				continue;
-			}
-		} else {
-			/* keep a possibly cut record header */
-			memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
-			l->rlen -= l->rpos;
-			l->rpos = 0;
-			n = fill(l, l->rbuf + l->rlen, sizeof(l->rbuf) - l->rlen);
-			if (n > 0) {
-				l->rlen += (size_t)n;
-				continue;
-			}
+		/* Read ahead into rbuf, keeping what is left there (while scanning: a possibly
+		 * cut record header). Under TLS wolfSSL asks for a record header, then its body,
+		 * so reading straight into its buffer cost two system calls per 16 KiB record;
+		 * one read here serves several, and what is left when a session ends stays for
+		 * the clear-text scanner. */
+		memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
+		l->rlen -= l->rpos;
+		l->rpos = 0;
+		n = fill(l, l->rbuf + l->rlen, sizeof(l->rbuf) - l->rlen);
+		if (n > 0) {
+			l->rlen += (size_t)n;
+			continue;
 		}
 		if (n == 0 && l->timed_out)
 			return WOLFSSL_CBIO_ERR_WANT_READ;
