@@ -32,14 +32,17 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno
 WOLFSSL_CFLAGS = $(shell sed -n 1p $(WOLFSSL_FLAGS) 2>/dev/null)
 WOLFSSL_LIBS   = $(shell sed -n 2p $(WOLFSSL_FLAGS) 2>/dev/null)
 PKG_CFLAGS = $(WOLFSSL_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libvirt is not linked: core/virt_dl.c loads it when a program first needs it.
+# libvirt is not linked: core/vm/virt_dl.c loads it when a program first needs it.
 PKG_LIBS   = $(shell pkg-config --libs $(filter-out libvirt,$(PKGS)) 2>/dev/null) $(WOLFSSL_LIBS) -ldl
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka libvirt 2>/dev/null)
-ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include -Icore $(PKG_CFLAGS) $(CFLAGS)
+# Front ends see the public headers only; core/ and its unit tests also reach the private ones,
+# named by folder ("plan/plan_internal.h").
+ALL_CFLAGS = -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Icore/include $(PKG_CFLAGS) $(CFLAGS)
+PRIVATE_INC = -Icore
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm -lpthread
 
-CORE_SRC  := $(wildcard core/*.c)
+CORE_SRC  := $(wildcard core/*/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 TUI_SRC   := $(wildcard tui/*.c)
 AGENT_SRC := $(wildcard agent/*.c)
@@ -77,7 +80,7 @@ FORCE:
 # Every object depends on the wolfSSL choice: its headers (options.h) must match the library.
 $(BUILD)/obj/%.o: %.c $(WOLFSSL_FLAGS) $(WOLFSSL_CHOICE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(if $(filter core/% tests/unit/% tests/bench/%,$<),$(PRIVATE_INC)) -MMD -MP -c -o $@ $<
 
 $(LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@

@@ -1,20 +1,20 @@
 /* neuron-agent's platform layer: everything that differs between guest systems.
  *
- * agent/main.c (the protocol), agent/platform_memory.c (the test desktop), core/tls.c
- * (the secure link), core/agent_proto.c (frames, messages), core/util.c and
- * core/error.c are portable C: tests/port/run.sh compiles them for Windows with
+ * agent/main.c (the protocol), agent/platform_memory.c (the test desktop), core/guest/tls.c
+ * (the secure link), core/guest/agent_proto.c (frames, messages), core/base/util.c and
+ * core/base/error.c are portable C: tests/port/run.sh compiles them for Windows with
  * mingw-w64 and checks that they include and call nothing POSIX. What a guest system
  * brings is declared here, in two parts:
  *
  * 1. The system: the sys_* functions and spawn_detached below, and under the secure
  *    link a transport (struct nr_tls_io in neuron/tls.h) with nr_tls_now_ms.
- *    Linux: agent/platform_posix.c, agent/spawn.c and core/tls_fd.c.
+ *    Linux: agent/platform_posix.c, agent/spawn.c and core/guest/tls_fd.c.
  * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS
  *    name, changes), the system's own one from sys_desktop_new. Linux:
  *    agent/platform_linux.c (wl-copy/xclip, xrandr, posix_spawn, systemctl).
  *
  * A Windows port adds one file, agent/platform_windows.c, in place of platform_posix.c,
- * platform_linux.c, spawn.c and core/tls_fd.c (its Makefile target leaves those out),
+ * platform_linux.c, spawn.c and core/guest/tls_fd.c (its Makefile target leaves those out),
  * and changes nothing else. It provides:
  * - sys_default_port "\\.\Global\org.neuronos.agent.0" (the port as virtio-win's
  *   vioser driver names it), sys_default_certs (e.g. C:\ProgramData\NeuronOS\agent),

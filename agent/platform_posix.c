@@ -1,6 +1,6 @@
 /* The system layer for Linux (and other POSIX systems): the virtio-serial port as a
  * character device, a unix socket for tests, stdio, and the small services main.c
- * needs (platform.h, part 1). The secure link's transport is core/tls_fd.c. */
+ * needs (platform.h, part 1). The secure link's transport is core/guest/tls_fd.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

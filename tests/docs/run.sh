@@ -287,7 +287,7 @@ env_check() { # page.txt sources...
 		if grep -qE "(^|[ ,])$v(,|$| )" "$tmp/env"; then ok; else bad "$(basename "$page" .txt) ENVIRONMENT does not document $v"; fi
 	done
 }
-env_check "$tmp/neuronctl.1.txt" "$top"/core/*.c "$top"/cli/*.c
+env_check "$tmp/neuronctl.1.txt" "$top"/core/*/*.c "$top"/cli/*.c
 env_check "$tmp/neuron-tui.1.txt" "$top"/tui/*.c
 env_check "$tmp/neuron-agent.8.txt" "$top"/agent/*.c
 

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out="$BUILD/fuzz"
 mkdir -p "$out"
-srcs="$here/fuzz_agent.c $top/core/agent_proto.c $top/core/util.c $top/core/error.c"
+srcs="$here/fuzz_agent.c $top/core/guest/agent_proto.c $top/core/base/util.c $top/core/base/error.c"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top/core/include -I$top/core $(pkg-config --cflags json-c)"
 libs="$(pkg-config --libs json-c)"
 clang=$(command -v clang-14 || command -v clang || true)

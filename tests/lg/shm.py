@@ -10,7 +10,7 @@
 B7 layout (DESIGN.md): "LGMP" magic 0x504d474c @0, version 6 @4, session id @8,
 timestamp in ms @16; a KVMFR record ("KVMFR---", version u32, host version string)
 after the header. "newer" is the layout this project assumes for later releases: the
-same header at offset 4096, version 7 (see core/lg_status.c)."""
+same header at offset 4096, version 7 (see core/lg/lg_status.c)."""
 import mmap
 import os
 import random

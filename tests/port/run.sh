@@ -20,7 +20,7 @@ ok() { passed=$((passed + 1)); echo "ok: $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -s "$T/why" ] && sed 's/^/    /' "$T/why" | head -20; }
 
 # What a Windows build leaves out, its own platform file(s) taking their place.
-SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/spawn.c core/tls_fd.c"
+SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/spawn.c core/guest/tls_fd.c"
 is_system() { case " $SYSTEM_FILES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- the portable part
@@ -31,15 +31,17 @@ for f in agent/*.c; do
 done
 # the members of libneuron.a that the link of those objects pulls in (ld -t -t)
 members=$(cc -nostdlib -no-pie -Wl,-t,-t -Wl,--unresolved-symbols=ignore-all -o "$T/agent" $objs \
-	"$BUILD/libneuron.a" 2>/dev/null | sed -n 's/^(.*libneuron\.a)\(.*\)\.o$/core\/\1.c/p')
-for f in $members; do
+	"$BUILD/libneuron.a" 2>/dev/null | sed -n 's/^(.*libneuron\.a)\(.*\)\.o$/\1.c/p')
+# an archive keeps member names without their folder: find each under core/
+for m in $members; do
+	f=$(cd "$top" && ls core/*/"$m")
 	is_system "$f" && continue
 	portable="$portable $f" objs="$objs $BUILD/obj/${f%.c}.o"
 done
 : >"$T/why"
 case " $portable " in
-*" agent/main.c "*" core/tls.c "*) ok "portable part:$portable" ;;
-*) echo "found:$portable" >"$T/why"; bad "the portable part holds agent/main.c and core/tls.c" ;;
+*" agent/main.c "*" core/guest/tls.c "*) ok "portable part:$portable" ;;
+*) echo "found:$portable" >"$T/why"; bad "the portable part holds agent/main.c and core/guest/tls.c" ;;
 esac
 
 # ---- headers

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
 
-#include "virt_internal.h"
+#include "vm/virt_internal.h"
 #include "neuron/ctx.h"
 #include "neuron/error.h"
 #include "neuron/lg.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "boot.h"
+#include "vfio/boot.h"
 #include "neuron/vfio.h"
 
 static const char *const intel[] = { "intel_iommu=on", "iommu=pt", NULL };

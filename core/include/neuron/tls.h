@@ -26,8 +26,8 @@ const char *nr_tls_creds_peer_fingerprint(const struct nr_tls_creds *creds);
 
 struct nr_tls_link;
 
-/* The byte stream under a link: a transport. core/tls.c does no I/O of its own, so that
- * it builds unchanged on any system; core/tls_fd.c is the POSIX transport (file
+/* The byte stream under a link: a transport. core/guest/tls.c does no I/O of its own, so that
+ * it builds unchanged on any system; core/guest/tls_fd.c is the POSIX transport (file
  * descriptors, poll) and nr_tls_link_new its constructor. A port to another system
  * (Windows: a HANDLE from CreateFile with overlapped I/O) brings its own struct nr_tls_io
  * and nr_tls_now_ms. None of the three functions blocks except wait. */
@@ -53,7 +53,7 @@ struct nr_tls_io {
  * creds must outlive the link. */
 int nr_tls_link_new_io(const struct nr_tls_io *io, const struct nr_tls_creds *creds,
 		       struct nr_tls_link **out, struct nr_error *err);
-/* POSIX (core/tls_fd.c): a link over rfd/wfd (the same fd twice for a socket). The fds
+/* POSIX (core/guest/tls_fd.c): a link over rfd/wfd (the same fd twice for a socket). The fds
  * are borrowed and made non-blocking. */
 int nr_tls_link_new(int rfd, int wfd, const struct nr_tls_creds *creds, struct nr_tls_link **out,
 		    struct nr_error *err);
@@ -86,7 +86,7 @@ unsigned long nr_tls_link_garbage(const struct nr_tls_link *link);
 void nr_tls_thread_done(void);
 
 /* Milliseconds on the monotonic clock, for deadlines (provided with the transport:
- * core/tls_fd.c on POSIX). */
+ * core/guest/tls_fd.c on POSIX). */
 long long nr_tls_now_ms(void);
 
 #endif

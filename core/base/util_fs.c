@@ -1,0 +1,87 @@
+/* Reading files and links (POSIX: open with O_CLOEXEC, readlink), apart from
+ * core/base/util.c so that the strings and buffers there stay portable C. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/internal.h"
+
+int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err)
+{
+	struct nr_buf b;
+	char chunk[65536];
+	ssize_t n;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		nr_error_set(err, saved == ENOENT ? -NR_E_NOTFOUND : saved == EACCES ? -NR_E_PERM : -NR_E_IO,
+			     "cannot read %s: %s", path, strerror(saved));
+		errno = saved;
+		return err ? err->code : (saved == ENOENT ? -NR_E_NOTFOUND : -NR_E_IO);
+	}
+	nr_buf_init(&b);
+	nr_buf_append(&b, "", 0);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			close(fd);
+			nr_buf_done(&b);
+			errno = saved;
+			return nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(saved));
+		}
+		nr_buf_append(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	if (b.oom) {
+		nr_buf_done(&b);
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	if (len)
+		*len = b.len;
+	*out = nr_buf_steal(&b);
+	return 0;
+}
+
+int nr_read_line(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int nr_read_link_base(const char *path, char *buf, size_t size)
+{
+	char target[4096];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *base;
+
+	if (n < 0)
+		return -1;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, base);
+	return 0;
+}

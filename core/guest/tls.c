@@ -1,0 +1,767 @@
+/* The agent channel's secure link: clear-text resync, TLS 1.3 through wolfSSL with
+ * I/O callbacks that honour a deadline, pinning, and frames. docs/PROTOCOL.md 2-4.
+ * Portable C: the bytes come and go through a struct nr_tls_io (core/guest/tls_fd.c is the
+ * POSIX one), so the guest agent builds on Windows with this file unchanged. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include "base/internal.h"
+#include "neuron/agent_proto.h"
+#include "neuron/tls.h"
+#include "guest/tls_internal.h"
+
+#define SYNC_REPEAT_MS 250
+#define NR_TLS_HANDSHAKE_MS 10000
+#define TLS_RECORD_HANDSHAKE 0x16
+
+struct nr_tls_creds {
+	enum nr_tls_role role;
+	WOLFSSL_CTX *ctx;
+	unsigned char peer_hash[32];
+	char fp[NR_TLS_FP_SIZE], peer_fp[NR_TLS_FP_SIZE];
+};
+
+struct nr_tls_link {
+	const struct nr_tls_creds *creds;
+	struct nr_tls_io io;
+	WOLFSSL *ssl;
+	long long deadline;         /* for the I/O callbacks; -1: none */
+	bool late_read;             /* the one read allowed after the deadline was made */
+	bool timed_out, eof, dead;
+	bool scanning;              /* clear text: drop until 0x16 outside a frame */
+	bool answer_sync;           /* guest: answer sync frames while scanning */
+	int handshake_ms;           /* guest: a begun handshake ends within this */
+	const char *want_ack;       /* host: the nonce whose ack ends phase 1 */
+	bool got_ack;
+	bool clr_in_frame, clr_overlong;
+	size_t clr_len;
+	char clr[256];
+	unsigned char rbuf[131072]; /* raw bytes read but not yet given to TLS */
+	size_t rpos, rlen;
+	unsigned long garbage;
+	struct nr_frame_reader reader;
+	unsigned char plain[65536]; /* decrypted bytes not yet framed */
+	size_t ppos, plen;
+	char peer_fp[NR_TLS_FP_SIZE];
+};
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_init(void)
+{
+	wolfSSL_Init();
+}
+
+void nr_tls_fingerprint_format(const unsigned char hash[32], char out[NR_TLS_FP_SIZE])
+{
+	char *p = out + sprintf(out, "SHA256:");
+
+	for (int i = 0; i < 32; i++)
+		p += sprintf(p, i ? ":%02X" : "%02X", hash[i]);
+}
+
+int nr_tls_pem_fingerprint(const char *pem, size_t len, unsigned char hash[32], char *fp,
+			   struct nr_error *err)
+{
+	unsigned char *der = malloc(len);
+	int n;
+
+	if (!der)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	n = wc_CertPemToDer((const unsigned char *)pem, (int)len, der, (int)len, CERT_TYPE);
+	if (n <= 0) {
+		free(der);
+		return nr_error_set(err, -NR_E_PARSE, "not a PEM certificate");
+	}
+	wc_Sha256Hash(der, (word32)n, hash);
+	free(der);
+	if (fp)
+		nr_tls_fingerprint_format(hash, fp);
+	return 0;
+}
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx);
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx);
+
+/* Peers are pinned, and guest clocks are often wrong (a Windows RTC in local time, a
+ * restored snapshot): validity dates are not a reason to refuse a pinned peer. */
+static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	if (preverify)
+		return 1;
+	return store->error == ASN_BEFORE_DATE_E || store->error == ASN_AFTER_DATE_E;
+}
+
+/* Read with stdio, not nr_read_file (open, read): this file stays portable C. */
+static int read_cred(const char *dir, const char *name, char **out, size_t *len, struct nr_error *err)
+{
+	char *path = nr_path_join(dir, name), chunk[4096];
+	struct nr_buf b;
+	FILE *f;
+	size_t n;
+	int rc = 0;
+
+	if (!path)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	if (!(f = fopen(path, "rb"))) {
+		int e = errno;
+		if (e == ENOENT)
+			rc = nr_error_set(err, -NR_E_AGENT_NOCERTS,
+					  "no agent credentials: %s is missing (make them with neuronctl agent certs VM)",
+					  path);
+		else
+			rc = nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot read %s: %s", path,
+					  strerror(e));
+		free(path);
+		return rc;
+	}
+	nr_buf_init(&b);
+	nr_buf_append(&b, "", 0);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		nr_buf_append(&b, chunk, n);
+	if (ferror(f))
+		rc = nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(errno));
+	else if (b.oom)
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+	fclose(f);
+	memset(chunk, 0, sizeof(chunk)); /* a piece of a private key */
+	free(path);
+	if (rc < 0) {
+		nr_buf_done(&b);
+		return rc;
+	}
+	*len = b.len;
+	*out = nr_buf_steal(&b);
+	return 0;
+}
+
+int nr_tls_creds_load(const char *dir, enum nr_tls_role role, struct nr_tls_creds **out,
+		      struct nr_error *err)
+{
+	const char *own = role == NR_TLS_HOST ? "host" : "guest";
+	const char *peer = role == NR_TLS_HOST ? "guest.pem" : "host.pem";
+	char *ca = NULL, *cert = NULL, *key = NULL, *peer_pem = NULL, name[32];
+	size_t ca_len, cert_len, key_len, peer_len;
+	unsigned char hash[32];
+	struct nr_tls_creds *c;
+	int rc;
+
+	*out = NULL;
+	pthread_once(&tls_once, tls_init);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	c->role = role;
+	snprintf(name, sizeof(name), "%s.pem", own);
+	if ((rc = read_cred(dir, "ca.pem", &ca, &ca_len, err)) < 0 ||
+	    (rc = read_cred(dir, name, &cert, &cert_len, err)) < 0)
+		goto fail;
+	snprintf(name, sizeof(name), "%s.key", own);
+	if ((rc = read_cred(dir, name, &key, &key_len, err)) < 0 ||
+	    (rc = read_cred(dir, peer, &peer_pem, &peer_len, err)) < 0)
+		goto fail;
+	if ((rc = nr_tls_pem_fingerprint(peer_pem, peer_len, c->peer_hash, c->peer_fp, err)) < 0 ||
+	    (rc = nr_tls_pem_fingerprint(cert, cert_len, hash, c->fp, err)) < 0) {
+		nr_error_prefix(err, "%s: ", dir);
+		goto fail;
+	}
+	c->ctx = wolfSSL_CTX_new(role == NR_TLS_HOST ? wolfTLSv1_3_client_method()
+						      : wolfTLSv1_3_server_method());
+	if (!c->ctx) {
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+		goto fail;
+	}
+	if (wolfSSL_CTX_load_verify_buffer(c->ctx, (unsigned char *)ca, (long)ca_len,
+					   WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+		rc = nr_error_set(err, -NR_E_AGENT_CERT, "%s/ca.pem is not a usable CA certificate", dir);
+		goto fail;
+	}
+	if (wolfSSL_CTX_use_certificate_buffer(c->ctx, (unsigned char *)cert, (long)cert_len,
+					       WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, (unsigned char *)key, (long)key_len,
+					      WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_check_private_key(c->ctx) != WOLFSSL_SUCCESS) {
+		rc = nr_error_set(err, -NR_E_AGENT_CERT, "%s/%s.pem and %s.key are not a usable pair",
+				  dir, own, own);
+		goto fail;
+	}
+	/* Without AES-NI (Debian's wolfSSL), the portable ChaCha20-Poly1305 is about twice as
+	 * fast as table AES-GCM, and a clipboard image is megabytes. */
+#ifdef WOLFSSL_AESNI
+	wolfSSL_CTX_set_cipher_list(c->ctx, "TLS13-AES128-GCM-SHA256:TLS13-CHACHA20-POLY1305-SHA256:"
+					    "TLS13-AES256-GCM-SHA384");
+#else
+	wolfSSL_CTX_set_cipher_list(c->ctx, "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"
+					    "TLS13-AES256-GCM-SHA384");
+#endif
+	wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	wolfSSL_CTX_SetIORecv(c->ctx, io_recv);
+	wolfSSL_CTX_SetIOSend(c->ctx, io_send);
+	rc = 0;
+	*out = c;
+	c = NULL;
+fail:
+	wolfSSL_ERR_clear_error();
+	if (key)
+		memset(key, 0, key_len);
+	free(ca);
+	free(cert);
+	free(key);
+	free(peer_pem);
+	nr_tls_creds_free(c);
+	return rc;
+}
+
+void nr_tls_creds_free(struct nr_tls_creds *c)
+{
+	if (!c)
+		return;
+	wolfSSL_CTX_free(c->ctx);
+	free(c);
+	nr_tls_thread_done();
+}
+
+void nr_tls_thread_done(void)
+{
+	/* wolfSSL's fixed-point ECC cache is per thread and lives until freed. */
+	wc_ecc_fp_free();
+}
+
+const char *nr_tls_creds_fingerprint(const struct nr_tls_creds *c)
+{
+	return c->fp;
+}
+
+const char *nr_tls_creds_peer_fingerprint(const struct nr_tls_creds *c)
+{
+	return c->peer_fp;
+}
+
+static void set_deadline(struct nr_tls_link *l, long long deadline)
+{
+	l->deadline = deadline;
+	l->late_read = false;
+}
+
+/* Write all of buf before the link's deadline: 0, or -1 with timed_out / eof set. */
+static int write_all(struct nr_tls_link *l, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_WRITABLE, l->deadline);
+		if (r == 0) {
+			l->timed_out = true;
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+		long n = l->io.write(l->io.ctx, p, len);
+		if (n == NR_TLS_IO_AGAIN)
+			continue;
+		if (n < 0) {
+			if (n == NR_TLS_IO_CLOSED)
+				l->eof = true;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read more raw bytes into rbuf (which must be drained): >0 bytes, 0 timeout (timed_out)
+ * or end of stream (eof), -1 error. */
+static long fill(struct nr_tls_link *l, void *dst, size_t size)
+{
+	/* A peer that never stops sending must not hold us past the deadline: after it,
+	 * one more read is allowed (a zero timeout still takes what is there), then no more. */
+	if (l->deadline >= 0 && nr_tls_now_ms() >= l->deadline) {
+		if (l->late_read) {
+			l->timed_out = true;
+			return 0;
+		}
+		l->late_read = true;
+	}
+	for (;;) {
+		/* read first, wait only when there is nothing: one system call less per record */
+		long n = l->io.read(l->io.ctx, dst, size);
+		if (n > 0)
+			return n;
+		if (n == 0) {
+			l->eof = true;
+			return 0;
+		}
+		if (n != NR_TLS_IO_AGAIN) {
+			if (n == NR_TLS_IO_CLOSED)
+				l->eof = true;
+			return -1;
+		}
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_READABLE, l->deadline);
+		if (r == 0) {
+			l->timed_out = true;
+			return 0;
+		}
+		if (r < 0)
+			return -1;
+	}
+}
+
+static void clear_frame(struct nr_tls_link *l)
+{
+	struct nr_msg m;
+	struct nr_buf ack;
+
+	if (nr_msg_decode(l->clr, l->clr_len, &m, NULL) < 0)
+		return;
+	if (m.kind == NR_MSG_SYNC && l->answer_sync) {
+		nr_buf_init(&ack);
+		nr_msg_put_sync(&ack, true, m.name);
+		if (!ack.oom)
+			write_all(l, ack.data, ack.len);
+		nr_buf_done(&ack);
+	} else if (m.kind == NR_MSG_SYNC_ACK && l->want_ack && strcmp(m.name, l->want_ack) == 0) {
+		l->got_ack = true;
+	}
+	nr_msg_done(&m);
+}
+
+/* The clear-text scanner over rbuf (docs/PROTOCOL.md 2). With stop_at_tls, the first
+ * TLS record header of a ClientHello (16 03 01..03) outside a frame ends scanning and stays
+ * in rbuf for TLS. Returns false when a possible header is cut at the end of rbuf: the
+ * caller reads more and calls again. */
+static bool scan(struct nr_tls_link *l, bool stop_at_tls)
+{
+	while (l->rpos < l->rlen) {
+		unsigned char c = l->rbuf[l->rpos];
+
+		if (!l->clr_in_frame) {
+			if (c == NR_AGENT_STX) {
+				l->clr_in_frame = true;
+				l->clr_overlong = false;
+				l->clr_len = 0;
+			} else if (c == TLS_RECORD_HANDSHAKE && stop_at_tls) {
+				if (l->rlen - l->rpos < 3)
+					return false;
+				if (l->rbuf[l->rpos + 1] == 0x03 && l->rbuf[l->rpos + 2] >= 0x01 &&
+				    l->rbuf[l->rpos + 2] <= 0x03) {
+					l->scanning = false;
+					return true;
+				}
+				l->garbage++;
+			} else {
+				l->garbage++;
+			}
+			l->rpos++;
+			continue;
+		}
+		l->rpos++;
+		if (c == NR_AGENT_ETX) {
+			l->clr_in_frame = false;
+			if (!l->clr_overlong)
+				clear_frame(l);
+			/* the resync (phase 1) ends at our ack; the rest stays in rbuf. Later, while
+			 * waiting for the guest's TLS flight, the scan must go on over every frame
+			 * there: a guest that started late answers each of the syncs that piled up,
+			 * and stopping at each of those duplicate acks made io_recv wait for more
+			 * bytes with the flight already in rbuf, until the deadline. */
+			if (l->got_ack && l->want_ack)
+				return true;
+		} else if (c == NR_AGENT_STX) {
+			l->clr_len = 0;
+			l->clr_overlong = false;
+		} else if (l->clr_len < sizeof(l->clr)) {
+			l->clr[l->clr_len++] = (char)c;
+		} else {
+			l->clr_overlong = true;
+		}
+	}
+	return true;
+}
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
+{
+	struct nr_tls_link *l = vctx;
+	long n;
+
+	(void)ssl;
+	for (;;) {
+		if (l->scanning && scan(l, true) && !l->scanning && l->handshake_ms > 0) {
+			/* A handshake has begun: it must end in time even when the guest waits
+			 * for ever for a host, or stale bytes that look like TLS would hold it. */
+			long long end = nr_tls_now_ms() + l->handshake_ms;
+			if (l->deadline < 0 || l->deadline > end)
+				set_deadline(l, end);
+		}
+		if (!l->scanning && l->rpos < l->rlen) {
+			size_t k = l->rlen - l->rpos;
+			if (k > (size_t)sz)
+				k = (size_t)sz;
+			memcpy(buf, l->rbuf + l->rpos, k);
+			l->rpos += k;
+			return (int)k;
+		}
+		/* Read ahead into rbuf, keeping what is left there (while scanning: a possibly
+		 * cut record header). Under TLS wolfSSL asks for a record header, then its body,
+		 * so reading straight into its buffer cost two system calls per 16 KiB record;
+		 * one read here serves several, and what is left when a session ends stays for
+		 * the clear-text scanner. */
+		memmove(l->rbuf, l->rbuf + l->rpos, l->rlen - l->rpos);
+		l->rlen -= l->rpos;
+		l->rpos = 0;
+		n = fill(l, l->rbuf + l->rlen, sizeof(l->rbuf) - l->rlen);
+		if (n > 0) {
+			l->rlen += (size_t)n;
+			continue;
+		}
+		if (n == 0 && l->timed_out)
+			return WOLFSSL_CBIO_ERR_WANT_READ;
+		if (l->eof)
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	}
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
+{
+	struct nr_tls_link *l = vctx;
+
+	(void)ssl;
+	for (;;) {
+		long n = l->io.write(l->io.ctx, buf, (size_t)sz);
+		if (n >= 0)
+			return (int)n;
+		if (n == NR_TLS_IO_CLOSED) {
+			l->eof = true;
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		}
+		if (n != NR_TLS_IO_AGAIN)
+			return WOLFSSL_CBIO_ERR_GENERAL;
+		int r = l->io.wait(l->io.ctx, NR_TLS_IO_WRITABLE, l->deadline);
+		if (r == 0) {
+			l->timed_out = true;
+			return WOLFSSL_CBIO_ERR_WANT_WRITE;
+		}
+		if (r < 0)
+			return WOLFSSL_CBIO_ERR_GENERAL;
+	}
+}
+
+int nr_tls_link_new_io(const struct nr_tls_io *io, const struct nr_tls_creds *creds,
+		       struct nr_tls_link **out, struct nr_error *err)
+{
+	struct nr_tls_link *l = calloc(1, sizeof(*l));
+
+	*out = NULL;
+	if (!l) {
+		if (io->done)
+			io->done(io->ctx);
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	l->creds = creds;
+	l->io = *io;
+	l->deadline = -1;
+	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
+	*out = l;
+	return 0;
+}
+
+void nr_tls_link_free(struct nr_tls_link *l)
+{
+	if (!l)
+		return;
+	wolfSSL_free(l->ssl);
+	wolfSSL_ERR_clear_error();
+	nr_frame_reader_done(&l->reader);
+	if (l->io.done)
+		l->io.done(l->io.ctx);
+	free(l);
+	nr_tls_thread_done();
+}
+
+/* A fresh session on the same stream: what was read in the clear stays in rbuf. */
+static int new_session(struct nr_tls_link *l, long long deadline, struct nr_error *err)
+{
+	wolfSSL_free(l->ssl);
+	l->ssl = wolfSSL_new(l->creds->ctx);
+	if (!l->ssl)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	wolfSSL_SetIOReadCtx(l->ssl, l);
+	wolfSSL_SetIOWriteCtx(l->ssl, l);
+	nr_frame_reader_done(&l->reader);
+	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
+	l->ppos = l->plen = 0;
+	set_deadline(l, deadline);
+	l->timed_out = l->eof = l->dead = false;
+	l->got_ack = false;
+	l->clr_in_frame = false;
+	l->peer_fp[0] = '\0';
+	return 0;
+}
+
+static bool cert_error(int e)
+{
+	return (e <= ASN_PARSE_E && e >= ASN_SIG_KEY_E) || e == VERIFY_CERT_ERROR || e == NO_PEER_CERT ||
+	       e == NO_PEER_VERIFY || e == ASN_NO_SIGNER_E || e == ASN_SELF_SIGNED_E ||
+	       e == ASN_SIG_CONFIRM_E;
+}
+
+static int tls_fail(struct nr_tls_link *l, int ret, const char *what, struct nr_error *err)
+{
+	int e = wolfSSL_get_error(l->ssl, ret);
+	char msg[WOLFSSL_MAX_ERROR_SZ];
+	WOLFSSL_ALERT_HISTORY h;
+
+	l->dead = true;
+	wolfSSL_ERR_error_string_n((unsigned long)e, msg, sizeof(msg));
+	wolfSSL_ERR_clear_error();
+	if (l->timed_out)
+		return nr_error_set(err, -NR_E_TIMEOUT, "the guest agent's peer did not answer in time (%s)", what);
+	if (l->eof)
+		return nr_error_set(err, -NR_E_AGENT_CLOSED, "the peer closed the connection (%s)", what);
+	if (cert_error(e))
+		return nr_error_set(err, -NR_E_AGENT_CERT,
+				    "%s: the peer's certificate is not signed by this VM's agent CA (%s)", what, msg);
+	memset(&h, 0, sizeof(h));
+	if (e == FATAL_ERROR && wolfSSL_get_alert_history(l->ssl, &h) == WOLFSSL_SUCCESS &&
+	    (h.last_rx.code == bad_certificate || h.last_rx.code == unknown_ca ||
+	     h.last_rx.code == certificate_unknown || h.last_rx.code == unsupported_certificate ||
+	     h.last_rx.code == 116 /* certificate_required */ || h.last_rx.code == decrypt_error))
+		return nr_error_set(err, -NR_E_AGENT_CERT,
+				    "%s: the peer refused our certificate (TLS alert %d): is its bundle from the "
+				    "latest neuronctl agent certs?", what, h.last_rx.code);
+	return nr_error_set(err, -NR_E_AGENT_TLS, "%s failed: %s (wolfSSL %d)", what, msg, e);
+}
+
+static int check_pin(struct nr_tls_link *l, struct nr_error *err)
+{
+	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(l->ssl);
+	unsigned char hash[32];
+	const unsigned char *der;
+	int len;
+
+	if (!chain || wolfSSL_get_chain_count(chain) < 1 || !(der = wolfSSL_get_chain_cert(chain, 0)) ||
+	    (len = wolfSSL_get_chain_length(chain, 0)) <= 0) {
+		l->dead = true;
+		return nr_error_set(err, -NR_E_AGENT_CERT, "the peer sent no certificate");
+	}
+	wc_Sha256Hash(der, (word32)len, hash);
+	nr_tls_fingerprint_format(hash, l->peer_fp);
+	if (memcmp(hash, l->creds->peer_hash, sizeof(hash)) != 0) {
+		l->dead = true;
+		return nr_error_set(err, -NR_E_AGENT_CERT,
+				    "the peer's certificate %s is signed by this VM's CA but is not the pinned %s",
+				    l->peer_fp, l->creds->peer_fp);
+	}
+	return 0;
+}
+
+/* The resync nonce: wolfSSL's RNG (the system's entropy source on each system). */
+static int random_bytes(unsigned char *out, size_t len, struct nr_error *err)
+{
+	WC_RNG rng;
+	int ret = wc_InitRng(&rng);
+
+	if (ret == 0) {
+		ret = wc_RNG_GenerateBlock(&rng, out, (word32)len);
+		wc_FreeRng(&rng);
+	}
+	if (ret != 0)
+		return nr_error_set(err, -NR_E_IO, "no random numbers: %s (wolfCrypt %d)", wc_GetErrorString(ret), ret);
+	return 0;
+}
+
+int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *err)
+{
+	long long deadline = nr_tls_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms), next = 0;
+	unsigned char rnd[16];
+	char nonce[33];
+	struct nr_buf sync;
+	int rc, ret;
+
+	if ((rc = new_session(l, deadline, err)) < 0)
+		return rc;
+	if ((rc = random_bytes(rnd, sizeof(rnd), err)) < 0)
+		return rc;
+	for (int i = 0; i < 16; i++)
+		sprintf(nonce + 2 * i, "%02x", rnd[i]);
+	nr_buf_init(&sync);
+	nr_msg_put_sync(&sync, false, nonce);
+	if (sync.oom)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	l->want_ack = nonce;
+	l->scanning = false;
+	for (;;) {
+		long long now = nr_tls_now_ms();
+		scan(l, false);
+		if (l->got_ack)
+			break;
+		if (now >= deadline) {
+			rc = nr_error_set(err, -NR_E_TIMEOUT,
+					  "the guest agent did not answer the resync within %d ms: is neuron-agent "
+					  "running in the guest (and no other client holding the channel)?", timeout_ms);
+			goto out;
+		}
+		if (now >= next) {
+			set_deadline(l, deadline);
+			if (write_all(l, sync.data, sync.len) < 0) {
+				rc = l->timed_out ? nr_error_set(err, -NR_E_TIMEOUT, "the channel does not take bytes")
+						  : nr_error_set(err, -NR_E_AGENT_CLOSED, "the channel is closed");
+				goto out;
+			}
+			next = now + SYNC_REPEAT_MS;
+		}
+		set_deadline(l, next < deadline ? next : deadline);
+		l->timed_out = false;
+		l->rpos = l->rlen = 0;
+		long n = fill(l, l->rbuf, sizeof(l->rbuf));
+		if (n > 0) {
+			l->rlen = (size_t)n;
+		} else if (l->eof) {
+			rc = nr_error_set(err, -NR_E_AGENT_CLOSED, "the channel closed during the resync");
+			goto out;
+		} else if (!l->timed_out) {
+			rc = nr_error_set(err, -NR_E_IO, "cannot read the channel: %s", strerror(errno));
+			goto out;
+		}
+	}
+	l->want_ack = NULL;
+	l->scanning = true;
+	set_deadline(l, deadline);
+	l->timed_out = false;
+	ret = wolfSSL_connect(l->ssl);
+	if (ret != WOLFSSL_SUCCESS) {
+		rc = tls_fail(l, ret, "TLS handshake", err);
+		goto out;
+	}
+	rc = check_pin(l, err);
+out:
+	l->want_ack = NULL;
+	if (rc < 0)
+		l->dead = true;
+	nr_buf_done(&sync);
+	return rc;
+}
+
+int nr_tls_link_accept(struct nr_tls_link *l, int timeout_ms, struct nr_error *err)
+{
+	int rc, ret;
+
+	if ((rc = new_session(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms, err)) < 0)
+		return rc;
+	l->scanning = true;
+	l->answer_sync = true;
+	l->handshake_ms = NR_TLS_HANDSHAKE_MS;
+	ret = wolfSSL_accept(l->ssl);
+	l->answer_sync = false;
+	if (ret != WOLFSSL_SUCCESS)
+		return tls_fail(l, ret, "TLS handshake", err);
+	return check_pin(l, err);
+}
+
+static int dead_error(struct nr_tls_link *l, struct nr_error *err)
+{
+	if (l->eof)
+		return nr_error_set(err, -NR_E_AGENT_CLOSED, NULL);
+	return nr_error_set(err, -NR_E_AGENT_TLS, "the session has ended");
+}
+
+int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int timeout_ms,
+		      struct nr_error *err)
+{
+	const char *p = data;
+
+	if (l->dead || !l->ssl)
+		return dead_error(l, err);
+	set_deadline(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms);
+	l->timed_out = false;
+	while (len) {
+		int k = len > (1u << 30) ? 1 << 30 : (int)len;
+		int n = wolfSSL_write(l->ssl, p, k);
+		if (n <= 0) {
+			l->dead = true;
+			wolfSSL_ERR_clear_error();
+			if (l->timed_out)
+				return nr_error_set(err, -NR_E_TIMEOUT, "the peer does not read what we send");
+			if (l->eof)
+				return nr_error_set(err, -NR_E_AGENT_CLOSED, NULL);
+			return nr_error_set(err, -NR_E_AGENT_TLS, "TLS write failed");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int timeout_ms,
+		     struct nr_error *err)
+{
+	long long deadline = timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms;
+
+	if (l->dead || !l->ssl)
+		return dead_error(l, err);
+	set_deadline(l, deadline);
+	for (;;) {
+		if (l->ppos < l->plen) {
+			size_t used = 0;
+			int r = nr_frame_reader_push(&l->reader, l->plain + l->ppos, l->plen - l->ppos, &used,
+						     text, len, err);
+			l->ppos += used;
+			if (r == NR_FRAME_OK)
+				return 0;
+			if (r == NR_FRAME_BAD)
+				return -NR_E_AGENT_FRAME;
+			if (r < 0)
+				return r;
+			continue;
+		}
+		l->timed_out = false;
+		int n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
+		if (n > 0) {
+			l->ppos = 0;
+			l->plen = (size_t)n;
+			continue;
+		}
+		int e = wolfSSL_get_error(l->ssl, n);
+		wolfSSL_ERR_clear_error();
+		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ)
+			return nr_error_set(err, -NR_E_TIMEOUT, "no answer from the guest agent within %d ms",
+					    timeout_ms);
+		l->dead = true;
+		if (l->eof || e == WOLFSSL_ERROR_ZERO_RETURN) {
+			l->eof = true;
+			if (l->reader.in_frame)
+				return nr_error_set(err, -NR_E_AGENT_CLOSED,
+						    "the peer closed the connection in the middle of a frame");
+			return nr_error_set(err, -NR_E_AGENT_CLOSED, NULL);
+		}
+		return nr_error_set(err, -NR_E_AGENT_TLS, "TLS record error (wolfSSL %d)", e);
+	}
+}
+
+const char *nr_tls_link_peer_fingerprint(const struct nr_tls_link *l)
+{
+	return l->peer_fp;
+}
+
+unsigned long nr_tls_link_bad_frames(const struct nr_tls_link *l)
+{
+	return l->reader.bad;
+}
+
+unsigned long nr_tls_link_garbage(const struct nr_tls_link *l)
+{
+	return l->garbage + l->reader.garbage;
+}
