@@ -26,5 +26,7 @@ int nr_read_link_base(const char *path, char *buf, size_t size);
 int nr_strv_add(char ***v, size_t *n, const char *s);
 /* The same, unless an equal string is already there (then 0, nothing added). */
 int nr_strv_add_unique(char ***v, size_t *n, const char *s);
+/* Free the n strings of v and v itself; NULL is a no-op. */
+void nr_strv_free(char **v, size_t n);
 
 #endif

@@ -176,6 +176,15 @@ void nr_text_sanitize(char *out, size_t size, const char *in, bool ascii_only)
 	out[o] = '\0';
 }
 
+void nr_strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int nr_strv_add(char ***v, size_t *n, const char *s)
 {
 	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));

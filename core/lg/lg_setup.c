@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "plan/plan_internal.h"
+#include "root/root.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
 

@@ -14,7 +14,7 @@
 
 #include "base/internal.h"
 #include "neuron/plan.h"
-#include "plan/plan_internal.h"
+#include "root/root.h"
 
 #define JOURNAL_MAGIC "neuron-plan 1"
 

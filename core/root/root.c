@@ -10,19 +10,10 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "plan/plan_internal.h"
+#include "root/root.h"
 
 #define MAX_LINKS 40
 #define STAGE_SUFFIX ".neuron-new"
-
-void nr_strv_free(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 static int strv_push(char ***v, size_t *n, const char *s)
 {

@@ -12,7 +12,7 @@
 #include "vfio/boot.h"
 #include "base/internal.h"
 #include "neuron/vfio.h"
-#include "plan/plan_internal.h"
+#include "root/root.h"
 
 static const char *const esp_dirs[] = { "/boot", "/efi", "/boot/efi" };
 

@@ -8,7 +8,7 @@
 #include "vfio/boot.h"
 #include "base/internal.h"
 #include "neuron/vfio.h"
-#include "plan/plan_internal.h"
+#include "root/root.h"
 
 #define MODPROBE_CONF "/etc/modprobe.d/vfio.conf"
 #define DRACUT_CONF "/etc/dracut.conf.d/10-neuron-vfio.conf"

@@ -1,6 +1,7 @@
-/* Private to the plan engine (plan.c, plan_fs.c, plan_run.c). */
-#ifndef NEURON_PLAN_INTERNAL_H
-#define NEURON_PLAN_INTERNAL_H
+/* File access confined to a target root (--root): every open, read or write, walks the path
+ * inside the root. Private to core/ (the plan engine, vfio's boot detection, lg set-up). */
+#ifndef NEURON_ROOT_H
+#define NEURON_ROOT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,7 +50,5 @@ int nr_root_unlink(const struct nr_root *r, const char *rel, struct nr_error *er
 void nr_root_rmdir(const struct nr_root *r, const char *rel);
 /* Remove a directory tree under root (for backups). */
 int nr_root_remove_tree(const struct nr_root *r, const char *rel, struct nr_error *err);
-
-void nr_strv_free(char **v, size_t n);
 
 #endif
