@@ -61,6 +61,9 @@ golden usage.extra-arg --sysroot "$SYSROOTS/demo" scan extra
 golden usage.value-missing --sysroot "$SYSROOTS/demo" check --gpu
 golden usage.bad-param --param nonsense=1 scan
 golden help.scan scan --help
+# --json: an error is one object {"error": NAME, "message": ...} on stdout, a usage error too.
+golden err.no-sysroot.json --sysroot "$tmp/nowhere" scan --json
+golden usage.unknown-option.json --sysroot "$SYSROOTS/demo" check --json --bogus
 # libvirt's parser (libxml2) must not print its own warning beside our one error line
 golden error.connect-missing-file --connect "test://$tmp/missing.xml" vm list
 golden help.top --help
