@@ -104,6 +104,30 @@ static void test_ctx(void **state)
 	nr_ctx_free(NULL);
 }
 
+/* The global options both front ends take: one table, one function. */
+static void test_ctx_options(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+
+	assert_int_equal(nr_ctx_set_option(ctx, "root", "/mnt", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "root"), "/mnt");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "lg.client=/opt/lg=x", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "lg.client"), "/opt/lg=x");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "state_dir=", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "state_dir"), "");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "nonsense=1", &err), -NR_E_USAGE);
+	assert_int_equal(err.code, -NR_E_USAGE);
+	assert_string_equal(err.msg, "unknown parameter 'nonsense'");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "root", &err), -NR_E_USAGE);
+	assert_non_null(strstr(err.msg, "NAME=VALUE"));
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "=x", &err), -NR_E_USAGE);
+	/* an option that is not a global one, even when a parameter has its name */
+	assert_int_equal(nr_ctx_set_option(ctx, "state_dir", "/x", &err), -NR_E_USAGE);
+	assert_string_equal(nr_ctx_get(ctx, "root"), "/mnt");
+	nr_ctx_free(ctx);
+}
+
 static void test_lg_size(void **state)
 {
 	unsigned w, h;
@@ -130,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_ctx),
+		cmocka_unit_test(test_ctx_options),
 		cmocka_unit_test(test_lg_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
