@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "neuron/agent.h"
 #include "neuron/certs.h"
+#include "neuron/clock.h"
 
 struct agent_opts {
 	const char *socket, *certs, *timeout, *mime, *set, *set_file, *output, *bundle, *count, *for_ms;
@@ -302,13 +302,11 @@ static int sub_watch(struct cli *cli, void *opts, int argc, char **argv)
 		nr_agent_free(a);
 		return cli_fail(cli, &err);
 	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long long t0 = nr_now_ms();
 	while (!count || seen < count) {
 		long wait = 1000;
 		if (for_ms) {
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			long left = for_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+			long left = for_ms - (long)(nr_now_ms() - t0);
 			if (left <= 0)
 				break;
 			wait = left < wait ? left : wait;

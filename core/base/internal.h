@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "neuron/clock.h"
 #include "neuron/error.h"
 #include "neuron/util.h"
 

@@ -358,22 +358,6 @@ static char *tail_lines(const char *path, int n)
 
 /* ---- the supervisor --------------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Wait up to ms (or forever when ms < 0) for one of the blocked signals in set. */
 static int wait_signal(const sigset_t *set, long ms)
 {
@@ -450,7 +434,7 @@ static void describe_exit(int status, uint64_t ran_ms, char *buf, size_t size)
 /* Stop the client: SIGTERM, then SIGKILL after stop_ms. */
 static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const struct sup_paths *p)
 {
-	uint64_t until = mono_ms() + stop_ms;
+	uint64_t until = (uint64_t)nr_now_ms() + stop_ms;
 	int status;
 
 	kill(pid, SIGTERM);
@@ -460,7 +444,7 @@ static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const s
 
 		if (r == pid || (r < 0 && errno == ECHILD))
 			return;
-		now = mono_ms();
+		now = (uint64_t)nr_now_ms();
 		if (now >= until)
 			break;
 		wait_signal(set, (long)(until - now < 50 ? until - now : 50));
@@ -525,7 +509,7 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 			log_line(p, "%s", err ? err->msg : "cannot run the client");
 			break;
 		}
-		started = mono_ms();
+		started = (uint64_t)nr_now_ms();
 		st.state = "running";
 		st.client_pid = pid;
 		write_state(p, &st);
@@ -551,7 +535,7 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 			if (r == pid)
 				break;
 		}
-		uint64_t ran = mono_ms() - started;
+		uint64_t ran = (uint64_t)nr_now_ms() - started;
 		describe_exit(status, ran, st.last_exit, sizeof(st.last_exit));
 		st.client_pid = 0;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -581,10 +565,10 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 		write_state(p, &st);
 		/* Sleep out the backoff, but a stop request ends it at once. */
 		{
-			uint64_t until = mono_ms() + backoff;
+			uint64_t until = (uint64_t)nr_now_ms() + backoff;
 			uint64_t now;
 
-			while ((now = mono_ms()) < until) {
+			while ((now = (uint64_t)nr_now_ms()) < until) {
 				sig = wait_signal(&set, (long)(until - now));
 				if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 					log_line(p, "stop requested during the backoff");
@@ -633,7 +617,7 @@ static int lock_pid_file(const struct sup_paths *p, int *fd_out, struct nr_error
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && tries < 10) {
 			/* maybe a status or stop probing a stale file this very moment */
 			close(fd);
-			sleep_ms(10);
+			nr_sleep_ms(10);
 			continue;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -935,17 +919,17 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 		return rc;
 	}
 	/* The supervisor ends its client (SIGKILL after stop_ms), then drops the lock. */
-	until = mono_ms() + stop_ms + 2000;
-	while (probe_pid_file(&p, &pid) == 1 && mono_ms() < until)
-		sleep_ms(20);
+	until = (uint64_t)nr_now_ms() + stop_ms + 2000;
+	while (probe_pid_file(&p, &pid) == 1 && (uint64_t)nr_now_ms() < until)
+		nr_sleep_ms(20);
 	if (probe_pid_file(&p, &pid) == 1) {
 		/* A hung supervisor: its client dies with it (PR_SET_PDEATHSIG). */
 		kill((pid_t)pid, SIGKILL);
 		if (info.client_pid > 1)
 			kill((pid_t)info.client_pid, SIGKILL);
-		until = mono_ms() + 2000;
-		while (probe_pid_file(&p, &pid) == 1 && mono_ms() < until)
-			sleep_ms(20);
+		until = (uint64_t)nr_now_ms() + 2000;
+		while (probe_pid_file(&p, &pid) == 1 && (uint64_t)nr_now_ms() < until)
+			nr_sleep_ms(20);
 		unlink(p.pid);
 		unlink(p.state);
 	}

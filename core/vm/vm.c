@@ -481,19 +481,11 @@ int nr_vm_start(struct nr_virt *virt, const char *name, struct nr_error *err)
 	return rc;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int nr_vm_stop(struct nr_virt *virt, const char *name, unsigned timeout_s, bool force, bool *destroyed,
 	       struct nr_error *err)
 {
 	virDomainPtr dom;
-	struct timespec t0, now;
+	long long t0;
 	int rc = lookup(virt, name, &dom, err);
 
 	if (destroyed)
@@ -510,14 +502,13 @@ int nr_vm_stop(struct nr_virt *virt, const char *name, unsigned timeout_s, bool 
 		nr_error_prefix(err, "VM %s: ", name);
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = nr_now_ms();
 	for (;;) {
 		if (!active(dom))
 			goto out;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L >= (long)timeout_s * 1000L)
+		if (nr_now_ms() - t0 >= (long long)timeout_s * 1000)
 			break;
-		sleep_ms(200);
+		nr_sleep_ms(200);
 	}
 	if (!force) {
 		rc = nr_error_set(err, -NR_E_TIMEOUT, "VM %s did not shut down within %u s (is the guest "
