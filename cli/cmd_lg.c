@@ -141,7 +141,7 @@ static int do_start(struct cli *cli, const struct start_opts *so, int argc, char
 	} else {
 		rc = nr_lg_client_start(cli->ctx, &opts, &pid, &err);
 		if (rc == 0) {
-			char *dir = nr_lg_runtime_dir(cli->ctx);
+			char *dir = nr_ctx_runtime_dir(cli->ctx);
 			printf("%s looking-glass-client for VM ", restart ? "restarted" : "started");
 			cli_put_clean(stdout, vm);
 			printf(" (pid %ld, supervised); shared memory ", pid);

@@ -113,6 +113,17 @@ const char *nr_ctx_param_name(int i, const char **help)
 	return params[i].name;
 }
 
+char *nr_ctx_runtime_dir(const struct nr_ctx *ctx)
+{
+	const char *dir = nr_ctx_get(ctx, "runtime_dir"), *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (dir && dir[0])
+		return strdup(dir);
+	if (xdg && xdg[0] == '/')
+		return nr_path_join(xdg, "neuron");
+	return strdup("/run/neuron");
+}
+
 char *nr_ctx_sys_path(const struct nr_ctx *ctx, const char *rel)
 {
 	return nr_path_join(nr_ctx_get(ctx, "sysroot"), rel);

@@ -65,42 +65,6 @@ void nr_lg_client_opts_defaults(const struct nr_ctx *ctx, struct nr_lg_client_op
 	opts->no_spice = !param_yes(ctx, "lg.spice");
 }
 
-char *nr_lg_runtime_dir(const struct nr_ctx *ctx)
-{
-	const char *dir = nr_ctx_get(ctx, "runtime_dir");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (dir && *dir)
-		return strdup(dir);
-	if (xdg && *xdg == '/')
-		return nr_path_join(xdg, "neuron");
-	return strdup("/run/neuron");
-}
-
-static int mkdir_p(const char *path, struct nr_error *err)
-{
-	char *p = strdup(path);
-	int rc = 0;
-
-	if (!p)
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-				rc = nr_error_set(err, -NR_E_IO, "cannot create %s: %s", p, strerror(errno));
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
-	return rc;
-}
-
 /* File names carry the VM name; keep them to one safe path component. */
 static int vm_file_name(const char *vm, char *out, size_t size, struct nr_error *err)
 {
@@ -135,7 +99,7 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 	rc = vm_file_name(vm, name, sizeof(name), err);
 	if (rc < 0)
 		return rc;
-	p->dir = nr_lg_runtime_dir(ctx);
+	p->dir = nr_ctx_runtime_dir(ctx);
 	if (!p->dir)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	snprintf(file, sizeof(file), "lg-%s.pid", name);
@@ -156,7 +120,7 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint32_t session,
 			    uint32_t *previous, bool *had_previous)
 {
-	char *dir = nr_lg_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
+	char *dir = nr_ctx_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
 	uint64_t h = 1469598103934665603ull; /* FNV-1a of the shm path names the note */
 	FILE *f;
 
@@ -176,7 +140,7 @@ void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint
 			*had_previous = true;
 		}
 	}
-	if (path && mkdir_p(dir, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
+	if (path && nr_mkdir_p(dir, 0700, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
 		f = fopen(tmp, "we");
 		if (f) {
 			fprintf(f, "%u\n", session);
@@ -669,7 +633,7 @@ static int prepare(const struct nr_ctx *ctx, const struct nr_lg_client_opts *opt
 	rc = paths_init(ctx, opts->vm, p, err);
 	if (rc < 0)
 		return rc;
-	rc = mkdir_p(p->dir, err);
+	rc = nr_mkdir_p(p->dir, 0700, err);
 	if (rc == 0)
 		rc = lock_pid_file(p, lock_fd, err);
 	if (rc < 0) {

@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -128,6 +130,58 @@ static void test_ctx_options(void **state)
 	nr_ctx_free(ctx);
 }
 
+/* The one runtime-directory rule: the parameter, else $XDG_RUNTIME_DIR/neuron, else /run/neuron. */
+static void test_runtime_dir(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	char *d;
+
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/user/1000/neuron");
+	free(d);
+	setenv("XDG_RUNTIME_DIR", "relative", 1);        /* not a path: ignored */
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/neuron");
+	free(d);
+	unsetenv("XDG_RUNTIME_DIR");
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/neuron");
+	free(d);
+	nr_ctx_set(ctx, "runtime_dir", "/tmp/rt", NULL);
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/tmp/rt");
+	free(d);
+	nr_ctx_free(ctx);
+}
+
+/* mkdir -p: every missing level with its mode, existing ones kept, a file in the way named. */
+static void test_mkdir_p(void **state)
+{
+	char dir[] = "/tmp/neuron-util-XXXXXX", path[256];
+	struct nr_error err = { 0 };
+	struct stat st;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_int_equal(nr_mkdir_p(path, 0700, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(nr_mkdir_p(path, 0700, &err), 0);      /* already there */
+	snprintf(path, sizeof(path), "%s/a/file", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/a/file/d", dir);
+	assert_int_equal(nr_mkdir_p(path, 0755, &err), -NR_E_IO);
+	assert_non_null(strstr(err.msg, "/a/file/d"));
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_lg_size(void **state)
 {
 	unsigned w, h;
@@ -155,6 +209,8 @@ int main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_ctx),
 		cmocka_unit_test(test_ctx_options),
+		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_runtime_dir),
 		cmocka_unit_test(test_lg_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,9 @@ int nr_ctx_set_option(struct nr_ctx *ctx, const char *option, const char *value,
 const char *nr_ctx_get(const struct nr_ctx *ctx, const char *name);
 /* Iterate the parameter table: name and help of entry i, NULL past the end. */
 const char *nr_ctx_param_name(int i, const char **help);
+/* The runtime directory (pid files, state, sockets): the runtime_dir parameter, else
+ * $XDG_RUNTIME_DIR/neuron, else /run/neuron. malloc'd, NULL on OOM. */
+char *nr_ctx_runtime_dir(const struct nr_ctx *ctx);
 /* A path under the sysroot ("sys/bus/pci" -> "/tmp/x/sys/bus/pci"); malloc'd, NULL on OOM. */
 char *nr_ctx_sys_path(const struct nr_ctx *ctx, const char *rel);
 
