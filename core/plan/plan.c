@@ -642,16 +642,10 @@ static char **words(const char *line, size_t *n)
 
 	while (*line) {
 		size_t len = strcspn(line, " ");
-		char **nv = realloc(v, (*n + 2) * sizeof(*nv));
-		char *w = nv ? unescape(line, len) : NULL;
-		if (nv)
-			v = nv;
-		if (!w) {
+		if (nr_strv_take(&v, n, unescape(line, len)) < 0) {
 			nr_strv_free(v, *n);
 			return NULL;
 		}
-		v[(*n)++] = w;
-		v[*n] = NULL;
 		line += len;
 		if (*line == ' ')
 			line++;

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "base/internal.h"
 #include "neuron/ctx.h"
 #include "neuron/error.h"
 #include "neuron/host.h"
@@ -130,6 +131,27 @@ static void test_ctx_options(void **state)
 	nr_ctx_free(ctx);
 }
 
+/* The string list: copies or takes its items, stays NULL-terminated, unchanged on failure. */
+static void test_strv(void **state)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(nr_strv_add(&v, &n, "a"), 0);
+	assert_int_equal(nr_strv_take(&v, &n, strdup("b")), 0);
+	assert_int_equal(nr_strv_add_unique(&v, &n, "a"), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[1], "b");
+	assert_null(v[2]);
+	assert_int_equal(nr_strv_take(&v, &n, NULL), -NR_E_NOMEM);   /* a failed strdup */
+	assert_int_equal(n, 2);
+	assert_null(v[2]);
+	nr_strv_free_null(v);
+	nr_strv_free(NULL, 0);
+	nr_strv_free_null(NULL);
+}
+
 /* The one runtime-directory rule: the parameter, else $XDG_RUNTIME_DIR/neuron, else /run/neuron. */
 static void test_runtime_dir(void **state)
 {
@@ -211,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_options),
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_runtime_dir),
+		cmocka_unit_test(test_strv),
 		cmocka_unit_test(test_lg_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
