@@ -22,10 +22,12 @@
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
 unset DISPLAY WAYLAND_DISPLAY XDG_RUNTIME_DIR XDG_SESSION_TYPE XAUTHORITY
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 T=$(mktemp -d /tmp/neuron-desktop-XXXXXX)
+show=$T/out
 AGENT="$BUILD/neuron-agent"
 PY=${PYTHON:-python3}
-passed=0 failed=0
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
@@ -34,9 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -f "$T/out" ] && sed 's/^/    /' "$T/out" | head -20; }
-check() { # NAME COMMAND...: passes when COMMAND succeeds (output not shown)
+check_quiet() { # NAME COMMAND...: passes when COMMAND succeeds (output not shown)
 	name=$1
 	shift
 	if "$@" >/dev/null 2>&1; then ok "$name"; else bad "$name"; fi
@@ -104,7 +104,7 @@ wlcopies() {
 for tool in Xvfb xclip xrandr weston wl-copy wl-paste; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		bad "$tool is installed (make deps installs mk/packages/desktop.txt)"
-		echo "$passed passed, $failed failed"
+		summary agent-desktop
 		exit 1
 	fi
 done
@@ -174,7 +174,7 @@ start_xvfb() { # sets X (":N") and xvfb (pid)
 if ! start_xvfb; then
 	bad "Xvfb starts on a free display"
 	cat "$T/xvfb.log"
-	echo "$passed passed, $failed failed"
+	summary agent-desktop
 	exit 1
 fi
 ok "Xvfb runs on $X"
@@ -262,7 +262,7 @@ DISPLAY="$X" "$PY" "$(dirname "$0")/xrandr-modes.py" 1280x720 1600x900 >"$T/mode
 pids="$pids $!"
 i=0
 while ! grep -q ready "$T/modes.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-check "x11: Xvfb has the modes 1280x720 and 1600x900" sh -c "DISPLAY=$X xrandr | grep -q '1600x900'"
+check_quiet "x11: Xvfb has the modes 1280x720 and 1600x900" sh -c "DISPLAY=$X xrandr | grep -q '1600x900'"
 expect "x11: set-resolution 1280x720" 0 A resolution 1280x720
 has "x11: set-resolution answers the new size" "1280x720"
 xu xrandr --current >"$T/out" 2>&1
@@ -549,5 +549,4 @@ else
 	bad "stdio: ten agents ended cleanly (statuses: $(tr '\n' ' ' <"$T/inetd.status" 2>/dev/null))"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary agent-desktop

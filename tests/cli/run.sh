@@ -3,37 +3,17 @@
 # are compared with tests/cli/expected/CASE. NEURON_REGEN=1 rewrites the golden files.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-exp="$here/expected"
+. "$(dirname "$0")/../lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 
 # golden CASE ARGS...: run neuronctl ARGS, compare with expected/CASE.
 golden() {
 	name=$1
 	shift
-	{
-		"$NEURONCTL" "$@" >"$tmp/out" 2>"$tmp/err"
-		echo "exit: $?"
-	} >"$tmp/status"
-	{
-		cat "$tmp/out"
-		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
-		cat "$tmp/status"
-	} | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g" >"$tmp/got"
-	if [ "${NEURON_REGEN:-}" = 1 ]; then
-		cp "$tmp/got" "$exp/$name"
-	fi
-	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: neuronctl $*"
-		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -40; else echo "  (no golden file)"; fi
-		echo "  to accept the new output: make && BUILD=$BUILD NEURONCTL=$NEURONCTL SYSROOTS=$SYSROOTS NEURON_REGEN=1 sh tests/cli/run.sh"
-	fi
+	"$NEURONCTL" "$@" >"$tmp/out" 2>"$tmp/err"
+	outcome "$tmp/out" "$tmp/err" $? | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g" >"$tmp/got"
+	golden_check "$name" "$tmp/got" "neuronctl $*"
 }
 
 for yaml in "$top"/tests/fixtures/machines/*.yaml; do
@@ -70,5 +50,4 @@ golden help.top --help
 # The command table's self-test: every command has help, no duplicates.
 golden self-test --self-test
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli

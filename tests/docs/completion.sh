@@ -5,9 +5,7 @@
 set -u
 comp_file=$1 prog=$2
 : "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-pass=0 fail=0
+. "$(dirname "$0")/../lib.sh"
 errs=$(mktemp)
 trap 'rm -f "$errs"' EXIT
 
@@ -162,5 +160,4 @@ if "$prog" vm list --help >/dev/null 2>&1; then
 	expect "" --sysroot "$SYSROOTS/demo" --connect "qemu:///nowhere-$$" vm start ""
 fi
 
-echo "completion: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+summary completion

@@ -9,18 +9,12 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 export LC_ALL=C MANWIDTH=160 MANPAGER=cat PAGER=cat
 unset MANOPT
 
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 
 # run PROG ARGS...: stdout in $tmp/out, stderr in $tmp/err, exit status in $rc.
 run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
@@ -327,5 +321,4 @@ cf=$(sed -n 's/^completion: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$tmp/co
 pass=$((pass + ${cp:-0})) fail=$((fail + ${cf:-1}))
 [ "$crc" = 0 ] || [ "${cf:-1}" != 0 ] || fail=$((fail + 1))
 
-echo "docs: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary docs

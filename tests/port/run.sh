@@ -11,13 +11,12 @@
 #    against the real wolfSSL and json-c headers.
 set -u
 : "${BUILD:?}"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 cd "$top" || exit 1
 T=$(mktemp -d /tmp/neuron-port-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -s "$T/why" ] && sed 's/^/    /' "$T/why" | head -20; }
+show=$T/why
 
 # What a Windows build leaves out, its own platform file(s) taking their place.
 SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/spawn.c core/guest/tls_fd.c core/base/clock.c"
@@ -96,5 +95,4 @@ else
 	bad "mingw-w64 is there"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary port
