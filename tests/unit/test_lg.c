@@ -21,24 +21,23 @@
 #include "neuron/error.h"
 #include "neuron/lg.h"
 #include "neuron/virt.h"
+#include "unit.h"
 
 #define FAKE_CLIENT "tests/lg/fake-client.sh"
 
-static char tmpdir[64];
+static char *tmpdir;
 
 static int make_tmp(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/neuron-test-lg.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	tmpdir = unit_tmpdir("lg", false);
 	return 0;
 }
 
 static int rm_tmp(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	assert_int_equal(system(cmd), 0);
+	unit_rmtree(tmpdir);
+	free(tmpdir);
+	tmpdir = NULL;
 	return 0;
 }
 
@@ -467,19 +466,6 @@ static void test_graphical_session(void **state)
 	unsetenv("DISPLAY");
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *s = calloc(1, 65536);
-
-	if (f) {
-		size_t n = fread(s, 1, 65535, f);
-		s[n] = '\0';
-		fclose(f);
-	}
-	return s;
-}
-
 static struct nr_ctx *client_ctx(void)
 {
 	struct nr_ctx *ctx = nr_ctx_new();
@@ -505,13 +491,15 @@ static void test_supervise_restarts(void **state)
 	unlink(tmp_path("record"));
 	write_file(tmp_path("modes"), "crash\nfail\nexit0\n", 17);
 	assert_int_equal(nr_lg_supervise(ctx, &o, &err), 0);
-	rec = slurp(tmp_path("record"));
+	rec = unit_slurp(tmp_path("record"));
+	assert_non_null(rec);
 	/* three runs, each with -f PATH */
 	assert_non_null(strstr(rec, "run "));
 	assert_non_null(strstr(strstr(strstr(rec, "run ") + 1, "run ") + 1, "run "));
 	assert_non_null(strstr(rec, "-f\n/dev/shm/looking-glass\n"));
 	free(rec);
-	log = slurp(tmp_path("run/lg-win11.log"));
+	log = unit_slurp(tmp_path("run/lg-win11.log"));
+	assert_non_null(log);
 	assert_non_null(strstr(log, "signal 11"));
 	assert_non_null(strstr(log, "exit status 3"));
 	assert_non_null(strstr(log, "exited normally"));

@@ -18,8 +18,9 @@
 #include "neuron/error.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
+#include "unit.h"
 
-static char root[64];
+static char *root;
 
 static char *at(const char *rel)
 {
@@ -33,37 +34,19 @@ static char *at(const char *rel)
 
 static void put(const char *rel, const char *text)
 {
-	char cmd[600];
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", at(rel));
-	assert_int_equal(system(cmd), 0);
-	f = fopen(at(rel), "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_put(at(rel), text, 0644);
 }
 
 static char *get(const char *rel)
 {
-	FILE *f = fopen(at(rel), "r");
-	char *s = calloc(1, 1 << 16);
-
-	if (!f) {
-		free(s);
-		return NULL;
-	}
-	s[fread(s, 1, (1 << 16) - 1, f)] = '\0';
-	fclose(f);
-	return s;
+	return unit_slurp(at(rel));
 }
 
 static int setup_root(void **state)
 {
 	char ids[128];
 
-	snprintf(root, sizeof(root), "/tmp/neuron-test-lgsetup.XXXXXX");
-	assert_non_null(mkdtemp(root));
+	root = unit_tmpdir("lgsetup", false);
 	snprintf(ids, sizeof(ids), "root:x:0:0::/root:/bin/sh\nalice:x:%u:%u::/home/alice:/bin/sh\n",
 		 (unsigned)getuid(), (unsigned)getgid());
 	put("/etc/passwd", ids);
@@ -74,10 +57,9 @@ static int setup_root(void **state)
 
 static int rm_root(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	unit_rmtree(root);
+	free(root);
+	root = NULL;
 	return 0;
 }
 

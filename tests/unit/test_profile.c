@@ -12,6 +12,7 @@
 
 #include "neuron/profile.h"
 #include "neuron/scan.h"
+#include "unit.h"
 
 static struct nr_profile *parse_ok(const char *yaml)
 {
@@ -33,23 +34,6 @@ static const char *parse_bad(const char *yaml, struct nr_error *err)
 	assert_null(p);
 	assert_true(err->code < 0);
 	return err->msg;
-}
-
-static struct nr_scan *load(const char *machine)
-{
-	const char *dir = getenv("SYSROOTS");
-	char path[4096];
-	struct nr_ctx *ctx = nr_ctx_new();
-	struct nr_error err = { 0 };
-	struct nr_scan *scan = NULL;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, machine);
-	assert_int_equal(nr_ctx_set(ctx, "sysroot", path, &err), 0);
-	if (nr_scan_new(ctx, &scan, &err) < 0)
-		fail_msg("scan of %s failed: %s", machine, err.msg);
-	nr_ctx_free(ctx);
-	return scan;
 }
 
 static void test_example_windows11(void **state)
@@ -240,7 +224,7 @@ static void test_bad_profiles(void **state)
 /* Rules against the machine: the GPU exists and is isolated. */
 static void test_check_against_machine(void **state)
 {
-	struct nr_scan *nv = load("intel-nvidia"), *shared = load("shared-group"), *off = load("iommu-off");
+	struct nr_scan *nv = unit_scan("intel-nvidia"), *shared = unit_scan("shared-group"), *off = unit_scan("iommu-off");
 	struct nr_error err = { 0 };
 	struct nr_profile *p;
 	const struct nr_gpu *g;
