@@ -14,11 +14,25 @@
  * error.h), USAGE for a usage error. A command that prints its own result document (vfio
  * apply) carries the same two fields in it instead. */
 
-static void prefix(const struct cli *cli, FILE *f)
+/* "neuronctl: vm stop: " and the message, made harmless, on stderr. */
+static void vsay(const struct cli *cli, const char *what, const char *fmt, va_list ap)
 {
-	fprintf(f, "%s: ", cli->prog);
-	if (cli->path)
-		fprintf(f, "%s: ", cli->path);
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s%s%s", cli->prog, cli->path ? cli->path : "", cli->path ? ": " : "", what);
+	cli_put_clean(stderr, msg);
+}
+
+static void say(const struct cli *cli, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(const struct cli *cli, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(cli, what, fmt, ap);
+	va_end(ap);
 }
 
 static void json_error(struct cli *cli, const char *name, const char *message)
@@ -38,8 +52,7 @@ int cli_fail(struct cli *cli, const struct nr_error *err)
 	int code = err && err->code ? err->code : -NR_E_INVAL;
 	const char *msg = err && err->msg[0] ? err->msg : nr_strerror(code);
 
-	prefix(cli, stderr);
-	cli_put_clean(stderr, msg);
+	say(cli, "", "%s", msg);
 	fprintf(stderr, " [%s]\n", nr_errname(code));
 	json_error(cli, nr_errname(code), msg);
 	return EXIT_FAIL;
@@ -53,8 +66,7 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	prefix(cli, stderr);
-	cli_put_clean(stderr, msg);
+	say(cli, "", "%s", msg);
 	if (cli->cmd)
 		fprintf(stderr, "\nusage: %s %s\n", cli->prog, cli->cmd->usage);
 	else
@@ -65,15 +77,11 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 
 void cli_note(struct cli *cli, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsay(cli, "note: ", fmt, ap);
 	va_end(ap);
-	prefix(cli, stderr);
-	fputs("note: ", stderr);
-	cli_put_clean(stderr, msg);
 	fputc('\n', stderr);
 }
 
@@ -176,8 +184,8 @@ bool cli_confirm(struct cli *cli, bool yes, const char *question, const char *wh
 		ok = answer[0] == 'y' || answer[0] == 'Y';
 	}
 	if (!ok) {
-		prefix(cli, stderr);
-		fprintf(stderr, "%s (answer y, or pass --yes)\n", what);
+		say(cli, "", "%s (answer y, or pass --yes)", what);
+		fputc('\n', stderr);
 	}
 	return ok;
 }

@@ -13,11 +13,17 @@
 #   ok NAME              a check passed
 #   bad NAME             a check failed: "FAIL NAME" (and $show)
 #   check NAME CMD...    ok when CMD succeeds, else bad
+#   expect_exit NAME STATUS CMD...
+#                        run CMD, its output into $show, and check that it exits with STATUS
+#   output_has NAME TEXT $show holds TEXT
+#   scratch              a scratch folder in $tmp, removed when the suite ends
 #   outcome OUT ERR RC   what a golden case of a whole run holds: stdout, "--- stderr" and
 #                        stderr when there is any, "exit: RC"
 #   golden_check NAME GOT [WHAT]
 #                        the file GOT against $expected/NAME (rewritten first under
 #                        NEURON_REGEN=1); a difference is shown with how to accept it
+#   golden NAME ARGS...  neuronctl ARGS run from $top: its outcome, with $SYSROOTS, $tmp and
+#                        $top masked, against the golden file NAME
 #   summary [NAME]       "NAME: N passed, M failed"; its status is 1 when something failed
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +51,23 @@ check() {
 	if "$@"; then ok "$_name"; else bad "$_name"; fi
 }
 
+expect_exit() {
+	_name=$1 _want=$2
+	shift 2
+	"$@" >"$show" 2>&1
+	_got=$?
+	if [ "$_got" -eq "$_want" ]; then ok "$_name"; else bad "$_name (exit $_got, want $_want)"; fi
+}
+
+output_has() {
+	if grep -qF -- "$2" "$show"; then ok "$1"; else bad "$1 (no '$2')"; fi
+}
+
+scratch() {
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+}
+
 outcome() {
 	cat "$1"
 	if [ -s "$2" ]; then
@@ -68,6 +91,14 @@ golden_check() {
 	if [ -f "$expected/$1" ]; then diff -u "$expected/$1" "$2" | head -40; else echo "  (no golden file)"; fi
 	echo "  to accept the new output: $regen"
 	return 1
+}
+
+golden() {
+	_name=$1
+	shift
+	(cd "$top" && "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
+	outcome "$tmp/out" "$tmp/err" $? | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
+	golden_check "$_name" "$tmp/got" "neuronctl $*"
 }
 
 summary() {

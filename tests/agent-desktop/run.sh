@@ -41,16 +41,8 @@ check_quiet() { # NAME COMMAND...: passes when COMMAND succeeds (output not show
 	shift
 	if "$@" >/dev/null 2>&1; then ok "$name"; else bad "$name"; fi
 }
-expect() { # NAME STATUS COMMAND...: run it, output in $T/out, check the exit status
-	name=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)"; fi
-}
-has() { # NAME TEXT: $T/out contains TEXT
-	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no '$2')"; fi
-}
+expect() { expect_exit "$@"; }    # NAME STATUS COMMAND...: output in $T/out
+has() { output_has "$@"; }         # NAME TEXT: $T/out holds TEXT
 wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
 same() { # NAME FILE1 FILE2: byte-identical
 	if cmp -s "$2" "$3"; then ok "$1"; else cmp "$2" "$3" >"$T/out" 2>&1; bad "$1 ($(wc -c <"$2") vs $(wc -c <"$3") bytes)"; fi

@@ -18,17 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# expect NAME STATUS COMMAND...: run it, output in $T/out, check the exit status
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)"; fi
-}
-has() { # NAME TEXT: $T/out contains TEXT
-	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no '$2')"; fi
-}
+expect() { expect_exit "$@"; }    # NAME STATUS COMMAND...: output in $T/out
+has() { output_has "$@"; }         # NAME TEXT: $T/out holds TEXT
 wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
 
 N="$NEURONCTL --param state_dir=$T/state"

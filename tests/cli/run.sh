@@ -4,17 +4,7 @@
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
 . "$(dirname "$0")/../lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# golden CASE ARGS...: run neuronctl ARGS, compare with expected/CASE.
-golden() {
-	name=$1
-	shift
-	"$NEURONCTL" "$@" >"$tmp/out" 2>"$tmp/err"
-	outcome "$tmp/out" "$tmp/err" $? | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g" >"$tmp/got"
-	golden_check "$name" "$tmp/got" "neuronctl $*"
-}
+scratch
 
 for yaml in "$top"/tests/fixtures/machines/*.yaml; do
 	m=$(basename "$yaml" .yaml)

@@ -8,8 +8,7 @@
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
 . "$(dirname "$0")/../lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch
 export LC_ALL=C MANWIDTH=100 MANPAGER=cat PAGER=cat
 unset MANOPT DESTDIR PREFIX BINDIR MANDIR SYSCONFDIR DATADIR
 

@@ -51,19 +51,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct nr_profile *profile(const char *yaml)
-{
-	struct nr_error err = { 0 };
-	struct nr_profile *p = NULL;
-
-	if (nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, &err) < 0)
-		fail_msg("parse: %s", err.msg);
-	return p;
-}
-
 static int create(struct env *e, const char *yaml, struct nr_vm_created *made, struct nr_error *err)
 {
-	struct nr_profile *p = profile(yaml);
+	struct nr_profile *p = unit_profile(yaml);
 	char *xml = NULL;
 	int rc;
 
@@ -241,7 +231,7 @@ static void test_define_rejected(void **state)
 {
 	struct env *e = *state;
 	struct nr_error err = { 0 };
-	struct nr_profile *p = profile("name: bad\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n");
+	struct nr_profile *p = unit_profile("name: bad\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n");
 	struct nr_vm_created made;
 
 	/* libvirt refuses the domain: the disk made for it goes again */

@@ -13,6 +13,7 @@
 
 #include "neuron/ctx.h"
 #include "neuron/error.h"
+#include "neuron/profile.h"
 #include "neuron/scan.h"
 #include "neuron/util.h"
 
@@ -78,6 +79,36 @@ UNIT_HELPER void unit_rmtree(const char *dir)
 {
 	if (dir && dir[0])
 		nftw(dir, unit_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* unit_rmtree, then free the name and forget it (a cmocka teardown's work). */
+UNIT_HELPER void unit_rmtree_free(char **dir)
+{
+	unit_rmtree(*dir);
+	free(*dir);
+	*dir = NULL;
+}
+
+/* A path under dir (one of four rotating buffers: a few may be in use at once). */
+UNIT_HELPER const char *unit_path(const char *dir, const char *rel)
+{
+	static char buf[4][512];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s%s%s", dir, rel[0] == '/' ? "" : "/", rel);
+	return buf[i];
+}
+
+/* A profile from YAML text, which must parse. */
+UNIT_HELPER struct nr_profile *unit_profile(const char *yaml)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+
+	if (nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, &err) < 0)
+		fail_msg("parse failed: %s", err.msg);
+	return p;
 }
 
 /* Write text to path (its folders made first) with mode. */

@@ -9,17 +9,7 @@
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
 . "$(dirname "$0")/../lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# golden CASE ARGS...: run neuronctl ARGS (from the top folder), compare with expected/CASE.
-golden() {
-	name=$1
-	shift
-	(cd "$top" && "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
-	outcome "$tmp/out" "$tmp/err" $? | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
-	golden_check "$name" "$tmp/got" "neuronctl $*"
-}
+scratch
 
 # 1. Every example profile on machines of different kinds. A machine where a profile
 #    cannot be built (no isolated GPU) is a golden error; every XML must validate.
