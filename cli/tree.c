@@ -28,14 +28,6 @@ static const struct cli_opt *find_opt(const struct cli_cmd *c, const char *name,
 	return NULL;
 }
 
-static bool has_json(const struct cli_cmd *c)
-{
-	for (const struct cli_opt *o = c->opts; o && o->name; o++)
-		if (o->kind == CLI_OPT_JSON)
-			return true;
-	return false;
-}
-
 /* ---- help ---------------------------------------------------------------------------------- */
 
 static size_t opt_width(const struct cli_opt *o)
@@ -176,14 +168,27 @@ static void free_lists(const struct cli_cmd *node, void *opts)
 			free(*(const char ***)((char *)opts + o->offset));
 }
 
-/* --json anywhere among a node's options (before "--") makes even a usage error JSON. */
+/* --json among a node's options makes even a usage error JSON, also where the command has
+ * no --json (then that is the error): the script asked for JSON. Words taken verbatim ("--",
+ * rest_after) are not options, nor an option's value. */
 static void spot_json(struct cli *cli, const struct cli_cmd *node, int argc, char **argv)
 {
-	if (!has_json(node))
-		return;
-	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+	int operands = 0;
+
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (!is_option(argv[i])) {
+			/* a group's options end at its subcommand, which looks for itself */
+			if (!is_leaf(node) || (node->rest_after && ++operands == node->rest_after))
+				return;
+			continue;
+		}
 		if (strcmp(argv[i], "--json") == 0)
 			cli->json = true;
+		const struct cli_opt *o = argv[i][1] == '-' && !strchr(argv[i], '=') ?
+			find_opt(node, argv[i] + 2, strlen(argv[i] + 2)) : NULL;
+		if (o && o->metavar)
+			i++;            /* its value, whatever it looks like */
+	}
 }
 
 /* ---- the dispatcher ------------------------------------------------------------------------ */

@@ -34,6 +34,7 @@ golden help.scan scan --help
 # --json: an error is one object {"error": NAME, "message": ...} on stdout, a usage error too.
 golden err.no-sysroot.json --sysroot "$tmp/nowhere" scan --json
 golden usage.unknown-option.json --sysroot "$SYSROOTS/demo" check --json --bogus
+golden usage.json-not-an-option --connect test:///default vm start x --json
 # libvirt's parser (libxml2) must not print its own warning beside our one error line
 golden error.connect-missing-file --connect "test://$tmp/missing.xml" vm list
 golden help.top --help

@@ -217,6 +217,8 @@ static void double_dash_and_pass_through(void **state)
 {
 	const char *dashes[] = { "prog", "go", "win11", "--", "--force", NULL };
 	const char *rest[] = { "prog", "launch", "--force", "win11", "notepad", "--gpu", "x", NULL };
+	const char *rest_json[] = { "prog", "launch", "win11", "notepad", "--json", NULL };
+	const char *value_json[] = { "prog", "go", "win11", "--gpu", "--json", NULL };
 
 	/* after "--" an option is an operand */
 	assert_int_equal(dispatch(5, dashes), EXIT_OK);
@@ -230,6 +232,13 @@ static void double_dash_and_pass_through(void **state)
 	assert_int_equal(seen.argc, 4);
 	assert_string_equal(seen.argv[2], "--gpu");
 	assert_string_equal(seen.argv[3], "x");
+	/* the program's --json is not ours; an option's value is not an option */
+	assert_int_equal(dispatch(5, rest_json), EXIT_OK);
+	assert_false(seen.json);
+	assert_string_equal(seen.argv[2], "--json");
+	assert_int_equal(dispatch(5, value_json), EXIT_OK);
+	assert_false(seen.json);
+	assert_string_equal(seen.o.gpu, "--json");
 }
 
 static void lists_and_usage_errors(void **state)
