@@ -21,7 +21,7 @@ struct agent_opts {
 	{ "timeout=", NULL, &(o)->timeout, NULL }, { "json", &(o)->json, NULL, NULL }
 
 #define COMMON_HELP \
-	"  --socket PATH   talk to this unix socket instead of the VM's channel from libvirt\n" \
+	"  --socket PATH   talk to this unix socket or pty instead of the VM's channel from libvirt\n" \
 	"  --certs DIR     host credentials (default STATE/agent/VM from neuronctl agent certs)\n" \
 	"  --timeout MS    per-request timeout (default 5000)\n" \
 	"  --json          print the result as JSON\n"
