@@ -114,6 +114,10 @@ struct agent_platform {
 };
 
 struct agent_platform *platform_memory_new(void);
+
+/* A clipboard content's fingerprint (FNV-1a of the mime and the bytes): how a platform
+ * tells a change from what it saw or set itself (agent/platform_common.c). */
+unsigned long long platform_clip_hash(const char *mime, const void *data, size_t len);
 struct agent_platform *platform_linux_new(void);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */

@@ -12,11 +12,11 @@ WIN_FLAGS := $(WIN_DEPS)/flags
 WIN_OUT   := $(BUILD)/win
 WIN_VERSION := $(shell sed -n 's/^\#define AGENT_VERSION "\(.*\)"/\1/p' agent/main.c)
 # agent/main.c and the core files it pulls in (tests/port/run.sh names the same set)
-WIN_PORTABLE := agent/main.c agent/platform_memory.c core/guest/tls.c core/guest/agent_proto.c \
+WIN_PORTABLE := agent/main.c agent/platform_memory.c agent/platform_common.c core/guest/tls.c core/guest/agent_proto.c \
 	core/base/util.c core/base/error.c
 WIN_AGENT_SRC  := $(WIN_PORTABLE) agent/win/service.c agent/win/system.c agent/win/desktop.c \
 	agent/win/session.c agent/win/ipc.c
-WIN_HELPER_SRC := agent/win/helper.c agent/win/desktop.c agent/win/ipc.c core/base/util.c
+WIN_HELPER_SRC := agent/win/helper.c agent/win/desktop.c agent/win/ipc.c agent/platform_common.c core/base/util.c
 WIN_CFLAGS = -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -Wno-format -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 \
 	-DWINVER=0x0A00 -Icore/include -Icore $(shell sed -n 1p $(WIN_FLAGS) 2>/dev/null)
 WIN_LIBS = $(shell sed -n 2p $(WIN_FLAGS) 2>/dev/null) -lwtsapi32 -luserenv -lwindowscodecs -lole32 -luuid \
@@ -52,8 +52,9 @@ $(WIN_OUT)/neuron-session.exe: $(call winobj,$(WIN_HELPER_SRC)) $(WIN_FLAGS)
 	$(WIN_CC) -static -municode -mwindows -o $@ $(filter %.o,$^) $(WIN_LIBS)
 	$(call win_sign,$@)
 
+# wixl takes the files' Source paths relative to where it runs (an absolute one fails)
 $(WIN_OUT)/neuron-agent.msi: agent/win/neuron-agent.wxs $(WIN_PROGRAMS)
-	wixl -a x64 -D BinDir=$(WIN_OUT) -D Version=$(WIN_VERSION) -o $@.tmp $<
+	cd $(WIN_OUT) && wixl -a x64 -D BinDir=. -D Version=$(WIN_VERSION) -o neuron-agent.msi.tmp $(abspath $<)
 	@mv $@.tmp $@
 	$(call win_sign,$@)
 

@@ -28,20 +28,6 @@ static volatile LONG clip_dirty, res_dirty;
 static unsigned long long clip_seen; /* hash of the clipboard last reported or set */
 static int res_w, res_h;
 
-static unsigned long long fnv(unsigned long long h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
-static unsigned long long clip_hash(const char *mime, const void *data, size_t len)
-{
-	return fnv(fnv(1469598103934665603ull, mime, strlen(mime) + 1), data, len);
-}
-
 static int fail(const char **code, char *why, const char *c, const char *what)
 {
 	*code = c;
@@ -154,17 +140,48 @@ out:
 	return rc;
 }
 
+/* An image in memory (a BMP or PNG file's bytes) decoded by WIC as 32-bit BGRA. */
+struct decoded {
+	IWICStream *st;
+	IWICBitmapDecoder *dec;
+	IWICBitmapFrameDecode *frame;
+	IWICBitmapSource *bgra;
+};
+
+static HRESULT decode_bgra(IWICImagingFactory *f, const void *bytes, size_t len, struct decoded *d)
+{
+	HRESULT hr;
+
+	memset(d, 0, sizeof(*d));
+	if (FAILED(hr = IWICImagingFactory_CreateStream(f, &d->st)) ||
+	    FAILED(hr = IWICStream_InitializeFromMemory(d->st, (BYTE *)bytes, (DWORD)len)) ||
+	    FAILED(hr = IWICImagingFactory_CreateDecoderFromStream(f, (IStream *)d->st, NULL,
+								   WICDecodeMetadataCacheOnDemand, &d->dec)) ||
+	    FAILED(hr = IWICBitmapDecoder_GetFrame(d->dec, 0, &d->frame)))
+		return hr;
+	return WICConvertBitmapSource(&GUID_WICPixelFormat32bppBGRA, (IWICBitmapSource *)d->frame, &d->bgra);
+}
+
+static void decoded_release(struct decoded *d)
+{
+	if (d->bgra)
+		IWICBitmapSource_Release(d->bgra);
+	if (d->frame)
+		IWICBitmapFrameDecode_Release(d->frame);
+	if (d->dec)
+		IWICBitmapDecoder_Release(d->dec);
+	if (d->st)
+		IWICStream_Release(d->st);
+}
+
 /* A CF_DIB (a BITMAPINFO and its bits) as PNG: WIC's BMP decoder reads it once it has a
  * file header in front. */
 static int dib_to_png(const void *dib, size_t len, struct nr_buf *out, const char **code, char *why)
 {
 	IWICImagingFactory *f = wic(code, why);
 	const BITMAPINFOHEADER *bi = dib;
-	IWICStream *st = NULL;
-	IWICBitmapDecoder *dec = NULL;
-	IWICBitmapFrameDecode *frame = NULL;
-	IWICBitmapSource *conv = NULL;
 	BITMAPFILEHEADER fh = { .bfType = 0x4d42 };
+	struct decoded d;
 	unsigned char *file;
 	size_t colors, off;
 	HRESULT hr;
@@ -184,25 +201,11 @@ static int dib_to_png(const void *dib, size_t len, struct nr_buf *out, const cha
 	fh.bfOffBits = (DWORD)(sizeof(fh) + off);
 	memcpy(file, &fh, sizeof(fh));
 	memcpy(file + sizeof(fh), dib, len);
-	if (FAILED(hr = IWICImagingFactory_CreateStream(f, &st)) ||
-	    FAILED(hr = IWICStream_InitializeFromMemory(st, file, (DWORD)(sizeof(fh) + len))) ||
-	    FAILED(hr = IWICImagingFactory_CreateDecoderFromStream(f, (IStream *)st, NULL, WICDecodeMetadataCacheOnDemand,
-								   &dec)) ||
-	    FAILED(hr = IWICBitmapDecoder_GetFrame(dec, 0, &frame)) ||
-	    FAILED(hr = WICConvertBitmapSource(&GUID_WICPixelFormat32bppBGRA, (IWICBitmapSource *)frame, &conv))) {
+	if (FAILED(hr = decode_bgra(f, file, sizeof(fh) + len, &d)))
 		fail_win(code, why, "reading the clipboard's bitmap", (DWORD)hr);
-		goto out;
-	}
-	rc = encode_png(f, conv, out, code, why);
-out:
-	if (conv)
-		IWICBitmapSource_Release(conv);
-	if (frame)
-		IWICBitmapFrameDecode_Release(frame);
-	if (dec)
-		IWICBitmapDecoder_Release(dec);
-	if (st)
-		IWICStream_Release(st);
+	else
+		rc = encode_png(f, d.bgra, out, code, why);
+	decoded_release(&d);
 	free(file);
 	return rc;
 }
@@ -211,23 +214,14 @@ out:
 static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *why)
 {
 	IWICImagingFactory *f = wic(code, why);
-	IWICStream *st = NULL;
-	IWICBitmapDecoder *dec = NULL;
-	IWICBitmapFrameDecode *frame = NULL;
-	IWICBitmapSource *conv = NULL;
+	struct decoded d;
 	HGLOBAL mem = NULL;
 	UINT w = 0, h = 0;
 	HRESULT hr;
 
 	if (!f)
 		return NULL;
-	if (FAILED(hr = IWICImagingFactory_CreateStream(f, &st)) ||
-	    FAILED(hr = IWICStream_InitializeFromMemory(st, (BYTE *)png, (DWORD)len)) ||
-	    FAILED(hr = IWICImagingFactory_CreateDecoderFromStream(f, (IStream *)st, &GUID_VendorMicrosoft,
-								   WICDecodeMetadataCacheOnDemand, &dec)) ||
-	    FAILED(hr = IWICBitmapDecoder_GetFrame(dec, 0, &frame)) ||
-	    FAILED(hr = WICConvertBitmapSource(&GUID_WICPixelFormat32bppBGRA, (IWICBitmapSource *)frame, &conv)) ||
-	    FAILED(hr = IWICBitmapSource_GetSize(conv, &w, &h))) {
+	if (FAILED(hr = decode_bgra(f, png, len, &d)) || FAILED(hr = IWICBitmapSource_GetSize(d.bgra, &w, &h))) {
 		*code = "bad-request";
 		win_why(why, "the image is not a PNG the system can read", (DWORD)hr);
 		goto out;
@@ -252,7 +246,7 @@ static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *
 	/* WIC's rows run top-down, a DIB's with a positive height bottom-up */
 	for (UINT y = 0; y < h && SUCCEEDED(hr); y++) {
 		WICRect r = { 0, (INT)y, (INT)w, 1 };
-		hr = IWICBitmapSource_CopyPixels(conv, &r, (UINT)stride, (UINT)stride,
+		hr = IWICBitmapSource_CopyPixels(d.bgra, &r, (UINT)stride, (UINT)stride,
 						 p + sizeof(bi) + (size_t)(h - 1 - y) * stride);
 	}
 	GlobalUnlock(mem);
@@ -262,14 +256,7 @@ static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *
 		fail_win(code, why, "decoding the image", (DWORD)hr);
 	}
 out:
-	if (conv)
-		IWICBitmapSource_Release(conv);
-	if (frame)
-		IWICBitmapFrameDecode_Release(frame);
-	if (dec)
-		IWICBitmapDecoder_Release(dec);
-	if (st)
-		IWICStream_Release(st);
+	decoded_release(&d);
 	return mem;
 }
 
@@ -405,7 +392,7 @@ int win_clip_set(const char *mime, const void *data, size_t len, const char **co
 		rc = 0;
 	CloseClipboard();
 	if (rc == 0) /* our own change is not reported back to the host */
-		clip_seen = clip_hash(mime, data, len);
+		clip_seen = platform_clip_hash(mime, data, len);
 out:
 	if (text)
 		GlobalFree(text);
@@ -501,7 +488,7 @@ int win_changes(char *mime, size_t mime_size, long long *size)
 				continue;
 			nr_buf_init(&b);
 			if (clip_read(types[i], &b, &code, why) == 0 && !b.oom) {
-				unsigned long long hsh = clip_hash(types[i], b.data ? b.data : "", b.len);
+				unsigned long long hsh = platform_clip_hash(types[i], b.data ? b.data : "", b.len);
 				if (hsh != clip_seen) {
 					clip_seen = hsh;
 					if (mime) {

@@ -184,6 +184,86 @@ has "the guest's refusal" "[AGENT_REMOTE]"
 agent_cases windows "$CHAN" "$HC" "$T/state/agent/vm2" "$T" \
 	"[ \"\$(grep -c 'service started' '$CRED/agent.log')\" -eq 1 ]"
 
+# ---- the overlapped path (virtio-win's vioserial port's): the same agent in console
+# mode serving a named pipe (--listen), the desktop in its own process; a relay in Wine
+# joins that pipe to a second pty pair, whose host end neuronctl opens. Reads stay
+# pending while writes go, as on a vioserial port.
+cat >"$T/pipe2pty.c" <<'EOF'
+#include <windows.h>
+/* pipe2pty.exe PORT PIPE: relays between a serial port (synchronous, comm timeouts) and a
+ * named pipe (overlapped, so its read and write do not wait for each other). */
+static HANDLE port, pipe;
+static void xwrite(HANDLE h, const char *p, DWORD n, BOOL ov)
+{
+	OVERLAPPED o = { .hEvent = ov ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL };
+	DWORD k;
+	while (n) {
+		if (!WriteFile(h, p, n, &k, ov ? &o : NULL) && (!ov || GetLastError() != ERROR_IO_PENDING))
+			ExitProcess(1);
+		if (ov && !GetOverlappedResult(h, &o, &k, TRUE))
+			ExitProcess(1);
+		p += k;
+		n -= k;
+	}
+	if (o.hEvent)
+		CloseHandle(o.hEvent);
+}
+static DWORD WINAPI from_pipe(void *arg)
+{
+	static char buf[65536];
+	OVERLAPPED o = { .hEvent = CreateEventW(NULL, TRUE, FALSE, NULL) };
+	DWORD n;
+	for (;;) {
+		if (!ReadFile(pipe, buf, sizeof(buf), &n, &o) && GetLastError() != ERROR_IO_PENDING)
+			ExitProcess(0);
+		if (!GetOverlappedResult(pipe, &o, &n, TRUE))
+			ExitProcess(0);
+		xwrite(port, buf, n, FALSE);
+	}
+}
+int wmain(int argc, wchar_t **argv)
+{
+	static char buf[65536];
+	COMMTIMEOUTS t = { MAXDWORD, MAXDWORD, 200, 0, 1000 };
+	DWORD n;
+	if (argc != 3)
+		return 2;
+	port = CreateFileW(argv[1], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+	for (int i = 0; i < 300; i++) {
+		pipe = CreateFileW(argv[2], GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+		if (pipe != INVALID_HANDLE_VALUE)
+			break;
+		Sleep(100);
+	}
+	if (port == INVALID_HANDLE_VALUE || pipe == INVALID_HANDLE_VALUE || !SetCommTimeouts(port, &t))
+		return 1;
+	CreateThread(NULL, 0, from_pipe, NULL, 0, NULL);
+	for (;;)
+		if (ReadFile(port, buf, sizeof(buf), &n, NULL) && n)
+			xwrite(pipe, buf, n, TRUE);
+}
+EOF
+expect "the pipe relay cross-built" 0 sh -c "x86_64-w64-mingw32-gcc -O2 -municode -o '$T/pipe2pty.exe' '$T/pipe2pty.c' &&
+	mkdir -p '$C/console' && cp '$T/pipe2pty.exe' '$W/neuron-agent.exe' '$W/neuron-session.exe' '$C/console/'"
+$as /usr/bin/python3 "$top/tests/agent/ptypair.py" "$WINEPREFIX/dosdevices/global/org.neuronos.test.1" "$T/port2.host" \
+	>"$T/ptypair2.out" 2>&1 &
+pids="$pids $!"
+wait_for "$T/port2.host"
+wine_ 'C:\console\neuron-agent.exe' --console --listen '\\.\pipe\neuron-test' --certs 'C:\ProgramData\NeuronOS\agent' \
+	--verbose >"$T/console.log" 2>&1 &
+pids="$pids $!"
+wine_ 'C:\console\pipe2pty.exe' '\\.\Global\org.neuronos.test.1' '\\.\pipe\neuron-test' >/dev/null 2>&1 &
+pids="$pids $!"
+P() { sub=$1; shift; $N agent "$sub" --socket "$T/port2.host" --certs "$HC" --timeout 15000 vm1 "$@"; }
+expect "console mode over a named pipe: ping" 0 P ping
+"$PY" "$T/png.py" "$T/img3.png" 700 500
+expect "console mode: clipboard set of a PNG" 0 P clipboard --mime image/png --set-file "$T/img3.png"
+expect "console mode: clipboard get of the PNG" 0 P clipboard --mime image/png --output "$T/back3.png"
+same "console mode: the PNG whole through the overlapped path" "$T/img3.png" "$T/back3.png"
+expect "console mode: a second host" 0 P ping
+cp "$T/console.log" "$T/out"
+has "console mode logs its sessions (--verbose)" "session with host"
+
 # ---- upgrade in place: a higher version, no CERTS: credentials kept, service back
 mkdir -p "$T/newer" && cp "$W/neuron-agent.exe" "$W/neuron-session.exe" "$T/newer/"
 expect "a newer MSI (wixl)" 0 sh -c "cd '$T' && wixl -a x64 -D BinDir=newer -D Version=99.0.0 -o newer.msi '$top/agent/win/neuron-agent.wxs'"
