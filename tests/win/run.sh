@@ -179,6 +179,23 @@ assert d['pid']==int(pid) and user.strip().upper()!='SYSTEM', (d, pid, user)"
 expect "launch of a missing program" 1 A launch 'C:\nonexistent.exe'
 has "the guest's refusal" "[AGENT_REMOTE]"
 
+# ---- a session helper that dies is started again (its pid: the process of this prefix
+# whose command line is neuron-session.exe --pipe)
+helper_pid() {
+	for d in /proc/[0-9]*; do
+		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q 'neuron-session.exe --pipe' &&
+			tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "WINEPREFIX=$WINEPREFIX" && echo "${d#/proc/}"
+	done 2>/dev/null | head -n 1
+}
+hp=$(helper_pid)
+if [ -n "$hp" ]; then ok "the session helper runs"; else bad "the session helper runs"; fi
+[ -n "$hp" ] && kill -9 "$hp"
+expect "after the helper was killed: clipboard set" 0 A clipboard --set "after a restart"
+expect "and get" 0 A clipboard
+has "the new helper has the clipboard" "after a restart"
+hp2=$(helper_pid)
+if [ -n "$hp2" ] && [ "$hp2" != "$hp" ]; then ok "a new helper process"; else bad "a new helper process ($hp, $hp2)"; fi
+
 # ---- the cases every agent passes (tests/agent/cases.sh)
 . "$top/tests/agent/cases.sh"
 agent_cases windows "$CHAN" "$HC" "$T/state/agent/vm2" "$T" \
