@@ -16,6 +16,7 @@ for t in wine Xvfb; do
 done
 [ -f "$BUILD/win/neuron-agent.msi" ] && [ -x "$BUILD/bench/agent_bench" ] || { echo "bench-win: build first (make bench)"; exit 1; }
 win_setup "$B" >/dev/null 2>&1 || { echo "bench-win: no Wine environment"; exit 1; }
+B=$WT
 L=$B.linux
 rm -rf "$L" && mkdir -p "$L"
 N="$NEURONCTL --param state_dir=$L/state"

@@ -16,13 +16,25 @@ wine_() { $as env DISPLAY="$DISP" wine "$@"; }
 xclip_() { $as env DISPLAY="$DISP" xclip "$@"; }
 wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt "${2:-200}" ]; do sleep 0.05; i=$((i + 1)); done; [ -e "$1" ]; }
 
-# win_setup DIR: everything under DIR (made afresh). Sets WINEPREFIX, HOME, DISP, C (the
-# prefix's C:) and CHAN (the host end of the port).
+# win_setup DIR: everything under DIR (made afresh), or under /tmp when nobody cannot reach
+# DIR. Sets WT (where it is), WINEPREFIX, HOME, DISP, C (the prefix's C:) and CHAN (the host
+# end of the port).
 win_setup() {
 	WT=$1
 	rm -rf "$WT"
 	mkdir -p "$WT/home" && chmod 755 "$WT" || return 1
-	[ -n "$as" ] && chown 65534:65534 "$WT" "$WT/home"
+	if [ -n "$as" ]; then
+		chown 65534:65534 "$WT" "$WT/home"
+		# a checkout nobody may not enter (under /root): the run goes to /tmp instead
+		if ! $as test -w "$WT/home"; then
+			rm -rf "$WT"
+			WT=$(mktemp -d /tmp/neuron-win-XXXXXX) && mkdir "$WT/home" && chmod 755 "$WT" &&
+				chown 65534:65534 "$WT" "$WT/home" || return 1
+			echo "note: nobody cannot reach $1: the Wine prefix is under $WT"
+		fi
+	fi
+	# what runs as nobody, where nobody can read it
+	cp "$top/tests/agent/ptypair.py" "$top/tests/agent-desktop/xrandr-modes.py" "$WT/"
 	WINEPREFIX=$WT/prefix
 	export WINEPREFIX HOME="$WT/home"
 	dn=90
@@ -32,7 +44,7 @@ win_setup() {
 	pids="$pids $!"
 	wait_for "/tmp/.X11-unix/X$dn" || { echo "Xvfb did not start"; return 1; }
 	# two more sizes than Xvfb's one, before Wine reads them (held until win_cleanup)
-	$as env DISPLAY="$DISP" XRANDR_MODES_HOLD=3600 /usr/bin/python3 "$top/tests/agent-desktop/xrandr-modes.py" \
+	$as env DISPLAY="$DISP" XRANDR_MODES_HOLD=3600 /usr/bin/python3 "$WT/xrandr-modes.py" \
 		1024x768 800x600 >"$WT/modes.out" 2>&1 </dev/null &
 	pids="$pids $!"
 	i=0
@@ -48,7 +60,7 @@ win_setup() {
 	C=$WINEPREFIX/drive_c
 	# the port: a pty pair, the guest end where Wine looks for \\.\Global\NAME
 	$as mkdir -p "$WINEPREFIX/dosdevices/global"
-	$as /usr/bin/python3 "$top/tests/agent/ptypair.py" "$WINEPREFIX/dosdevices/global/org.neuronos.agent.0" \
+	$as /usr/bin/python3 "$WT/ptypair.py" "$WINEPREFIX/dosdevices/global/org.neuronos.agent.0" \
 		"$WT/port.host" >"$WT/ptypair.out" 2>&1 &
 	pids="$pids $!"
 	wait_for "$WT/port.host" || { echo "no pty pair"; return 1; }

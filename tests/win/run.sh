@@ -38,9 +38,11 @@ for f in neuron-agent.exe neuron-session.exe neuron-agent.msi; do
 	[ -f "$W/$f" ] || { bad "$W/$f was built (make)"; finish; }
 done
 start=$(date +%s)
-win_setup "$T" >"$T.setup.log" 2>&1
+win_setup "$T" >"$BUILD/win-test.setup.log" 2>&1
 st=$?
-mv "$T.setup.log" "$T/out" 2>/dev/null
+T=$WT
+mv "$BUILD/win-test.setup.log" "$T/out" 2>/dev/null
+grep '^note:' "$T/out"
 [ "$st" -eq 0 ] && ok "a fresh prefix (wineboot), a private X server, the port as a pty pair" ||
 	{ bad "a fresh prefix (wineboot), a private X server, the port as a pty pair"; finish; }
 
@@ -262,7 +264,7 @@ int wmain(int argc, wchar_t **argv)
 EOF
 expect "the pipe relay cross-built" 0 sh -c "x86_64-w64-mingw32-gcc -O2 -municode -o '$T/pipe2pty.exe' '$T/pipe2pty.c' &&
 	mkdir -p '$C/console' && cp '$T/pipe2pty.exe' '$W/neuron-agent.exe' '$W/neuron-session.exe' '$C/console/'"
-$as /usr/bin/python3 "$top/tests/agent/ptypair.py" "$WINEPREFIX/dosdevices/global/org.neuronos.test.1" "$T/port2.host" \
+$as /usr/bin/python3 "$T/ptypair.py" "$WINEPREFIX/dosdevices/global/org.neuronos.test.1" "$T/port2.host" \
 	>"$T/ptypair2.out" 2>&1 &
 pids="$pids $!"
 wait_for "$T/port2.host"
