@@ -160,5 +160,6 @@ distclean: clean
 	rm -rf .deps
 
 include mk/install.mk
+include mk/win.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

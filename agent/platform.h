@@ -14,38 +14,24 @@
  *    name, changes), the system's own one from sys_desktop_new. Linux:
  *    agent/platform_linux.c (wl-copy/xclip, xrandr, posix_spawn, systemctl).
  *
- * A Windows port adds one file, agent/platform_windows.c, in place of platform_posix.c,
- * platform_linux.c, spawn.c, core/guest/tls_fd.c and core/base/clock.c (its Makefile target
- * leaves those out), and changes nothing else. It provides:
- * - sys_default_port "\\.\Global\org.neuronos.agent.0" (the port as virtio-win's
- *   vioser driver names it), sys_default_certs (e.g. C:\ProgramData\NeuronOS\agent),
- *   sys_desktop_name "windows" and sys_desktop_help.
- * - sys_open_port: CreateFileW on that name, GENERIC_READ | GENERIC_WRITE,
- *   OPEN_EXISTING, FILE_FLAG_OVERLAPPED. sys_stream_link: nr_tls_link_new_io with a
- *   transport whose read and write are overlapped ReadFile / WriteFile on the handle
- *   (ERROR_IO_PENDING: keep the operation, answer NR_TLS_IO_AGAIN until it completes;
- *   ERROR_BROKEN_PIPE / ERROR_NOT_CONNECTED / ERROR_OPERATION_ABORTED: NR_TLS_IO_CLOSED
- *   or the end of the stream), whose wait is WaitForSingleObject on the pending
- *   operation's event until the deadline; nr_now_ms from GetTickCount64, nr_sleep_ms: Sleep.
- *   sys_open_stdio over GetStdHandle; sys_listen, sys_accept and sys_listener_close
- *   over a named pipe, or failing with "not on Windows" (--listen is for tests).
- * - sys_init: nothing to do (no SIGPIPE on Windows). sys_hostname:
- *   GetComputerNameExW(ComputerNameDnsHostname) as UTF-8. sys_uptime_s:
- *   GetTickCount64() / 1000. sys_reap_children: nothing when
- *   spawn_detached closes its process handles at once. sys_on_test_events: nothing,
- *   or a thread waiting on two named events.
- * - spawn_detached (the memory platform's launch): CreateProcessW, handles closed.
- * - sys_desktop_new: a struct agent_platform with the clipboard through the Win32
- *   clipboard API (OpenClipboard, GetClipboardData / SetClipboardData, CF_UNICODETEXT
- *   converted from and to UTF-8, images under RegisterClipboardFormatW(L"PNG"), changes
- *   from GetClipboardSequenceNumber); launch through CreateProcessAsUserW with the
- *   logged-in user's token (WTSGetActiveConsoleSessionId, WTSQueryUserToken), as the
- *   agent runs as a service in session 0; the resolution through EnumDisplaySettingsW
- *   and ChangeDisplaySettingsExW (changes seen by comparing at each poll_changes);
- *   shutdown through InitiateSystemShutdownExW after enabling SE_SHUTDOWN_NAME;
- *   os_name from RtlGetVersion. A service in session 0 cannot reach the user's
- *   clipboard or display itself: those calls run in a helper process started in the
- *   user's session (CreateProcessAsUserW), a detail inside this one file. */
+ * Windows: agent/win/ (agent/win/win.h says which file does what), built by mk/win.mk in
+ * place of platform_posix.c, platform_linux.c, spawn.c, core/guest/tls_fd.c and
+ * core/base/clock.c; main.c is
+ * compiled with -Dmain=agent_main and run by agent/win/service.c, as a LocalSystem service
+ * or with --console. What the first plan here got wrong for Windows, and what it does:
+ * - The port is not always overlapped. virtio-win's vioserial port is (one read kept
+ *   pending, one write in flight from the transport's own copy; its "host not connected"
+ *   errors end the stream and main.c opens the port again). A port that answers
+ *   GetCommState (a COM port, Wine's view of a pty) is driven synchronously with comm
+ *   timeouts instead: under Wine 8 an overlapped read there never completes once a write
+ *   was made while it was pending.
+ * - The desktop is not in this process. A service in session 0 reaches neither the
+ *   clipboard nor the display, so sys_desktop_new returns, in the service, a platform
+ *   that forwards each call over a named pipe to neuron-session.exe, which the service
+ *   starts in the active console session with the user's token and starts again on
+ *   session changes and when it dies; with --console, the desktop itself.
+ * - sys_listen takes a named pipe (\\.\pipe\NAME); sys_on_test_events waits on two named
+ *   events (neuron-agent-test-clipboard-PID, -resolution-PID). */
 #ifndef NEURON_AGENT_PLATFORM_H
 #define NEURON_AGENT_PLATFORM_H
 
@@ -128,6 +114,10 @@ struct agent_platform {
 };
 
 struct agent_platform *platform_memory_new(void);
+
+/* A clipboard content's fingerprint (FNV-1a of the mime and the bytes): how a platform
+ * tells a change from what it saw or set itself (agent/platform_common.c). */
+unsigned long long platform_clip_hash(const char *mime, const void *data, size_t len);
 struct agent_platform *platform_linux_new(void);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */

@@ -31,19 +31,6 @@ struct linux_state {
 						  * set back (NTP after a restored snapshot) would stop the polls */
 };
 
-static unsigned long long fnv(unsigned long long h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
-static unsigned long long clip_hash(const char *mime, const void *data, size_t len)
-{
-	return fnv(fnv(1469598103934665603ull, mime, strlen(mime) + 1), data, len);
-}
 
 /* What is left of a budget that ends at deadline, for the next tool run; at least 1 ms,
  * so that a run past the deadline is one that times out at once (-2). */
@@ -262,7 +249,7 @@ static int lx_clipboard_set(struct agent_platform *p, const char *mime, const vo
 		return tool_failed(s, rc, what, code, why);
 	}
 	/* our own change is not news for the host */
-	s->clip_hash = clip_hash(mime, data, len);
+	s->clip_hash = platform_clip_hash(mime, data, len);
 	s->clip_known = true;
 	return 0;
 }
@@ -383,8 +370,8 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 		if (rc == -2)
 			s->clip_rest_until = now + POLL_REST_MS;
 		if (rc >= 0 && !out.oom) { /* an empty clipboard is a state too: the same copy again is news */
-			unsigned long long hsh = rc == 0 && offer ? clip_hash(offer, out.data, out.len)
-								  : clip_hash("", NULL, 0);
+			unsigned long long hsh = rc == 0 && offer ? platform_clip_hash(offer, out.data, out.len)
+								  : platform_clip_hash("", NULL, 0);
 			if (s->clip_known && hsh != s->clip_hash && rc == 0 && offer) {
 				snprintf(mime, mime_size, "%s", offer);
 				*size = (long long)out.len;

@@ -390,7 +390,7 @@ static int sub_certs(struct cli *cli, void *opts, int argc, char **argv)
 
 #define COMMON_OPTS \
 	CLI_VALUE("socket", "PATH", struct agent_opts, socket, \
-		  "talk to this unix socket instead of the VM's channel from libvirt"), \
+		  "talk to this unix socket or pty instead of the VM's channel from libvirt"), \
 	CLI_VALUE("certs", "DIR", struct agent_opts, certs, \
 		  "host credentials (default STATE/agent/VM from neuronctl agent certs)"), \
 	CLI_VALUE("timeout", "MS", struct agent_opts, timeout, "per-request timeout (default 5000)"), \

@@ -7,11 +7,13 @@
 # Arch (pacman):  ncurses libvirt pciutils hwdata libyaml wolfssl libxml2 json-c cmocka
 #                 python-yaml pkgconf valgrind tmux
 #                 tests: xorg-server-xvfb xclip xorg-xrandr weston wl-clipboard mingw-w64-gcc
+#                 Windows agent: cmake wine msitools osslsigncode
 # Fedora (dnf):   ncurses-devel libvirt-devel pciutils-devel pciutils hwdata libyaml-devel
 #                 wolfssl-devel libxml2-devel json-c-devel libcmocka-devel python3-pyyaml
 #                 pkgconf valgrind tmux
 #                 tests: xorg-x11-server-Xvfb xclip xrandr weston wl-clipboard
 #                 mingw64-gcc
+#                 Windows agent: cmake wine msitools osslsigncode
 # Elsewhere build with make WOLFSSL=system (mk/wolfssl.sh rebuilds Debian's wolfSSL source).
 set -u
 cd "$(dirname "$0")/.." || exit 1

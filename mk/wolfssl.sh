@@ -53,25 +53,11 @@ done
 
 src=$dir/src
 log=$dir/build.log
-rm -rf "$src" "$dir/lists" "$dir/cache" "$dir/dl" "$dir/inst"
-mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/dl" || exit 1
+rm -rf "$dir/inst"
 : >"$log"
 echo "wolfssl: building wolfSSL $ver with AES-NI and AVX2 assembly (log: $log)" >&2
-# A private source list: the machine's own apt configuration is not touched.
-{
-	echo "deb-src http://deb.debian.org/debian bookworm main"
-	echo "deb-src http://deb.debian.org/debian-security bookworm-security main"
-	echo "deb-src http://deb.debian.org/debian bookworm-updates main"
-} >"$dir/sources.list"
-apt_src() {
-	apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
-		-o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" -o Debug::NoLocking=1 \
-		-o APT::Sandbox::User="$(id -un)" "$@"
-}
-apt_src update >>"$log" 2>&1 || fallback "cannot reach Debian's source archive (see $log)"
-(cd "$dir/dl" && apt_src source --download-only "wolfssl=$ver") >>"$log" 2>&1 ||
-	fallback "cannot download the source of wolfssl $ver (see $log)"
-dpkg-source -x "$dir/dl"/wolfssl_*.dsc "$src" >>"$log" 2>&1 || fallback "cannot unpack the source (see $log)"
+. "$(dirname "$0")/debsrc.sh"
+why=$(debsrc_get wolfssl "$ver" "$src" "$log") || fallback "$why (see $log)"
 # Debian's configure flags (debian/rules), plus the assembly; static, no tests or examples.
 (
 	cd "$src" && ./autogen.sh && ./configure --prefix="$dir/inst" --enable-distro --enable-pkcs11 \
@@ -82,7 +68,7 @@ dpkg-source -x "$dir/dl"/wolfssl_*.dsc "$src" >>"$log" 2>&1 || fallback "cannot 
 ) >>"$log" 2>&1 || fallback "the wolfSSL build failed (see $log)"
 grep -q '^#define WOLFSSL_AESNI' "$dir/inst/include/wolfssl/options.h" ||
 	fallback "the build has no AES-NI (see $log)"
-rm -rf "$src" "$dir/dl" "$dir/lists" "$dir/cache" "$dir"/wolfssl_*
+rm -rf "$src"
 {
 	echo "-I$dir/inst/include"
 	echo "$dir/inst/lib/libwolfssl.a -lm -lpthread -ldl"

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,10 +334,35 @@ out:
 	return rc;
 }
 
+/* A character device: the host end of a pty channel (libvirt's <channel type='pty'>,
+ * QEMU's -chardev pty), made raw, with what was left in its input dropped. */
+static int open_chardev(struct nr_agent *a, struct nr_error *err)
+{
+	struct termios t;
+	int fd = open(a->socket_path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return nr_error_set(err, errno == EACCES ? -NR_E_PERM : -NR_E_AGENT_CLOSED, "cannot open %s: %s",
+				    a->socket_path, strerror(errno));
+	if (isatty(fd)) {
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			tcsetattr(fd, TCSANOW, &t);
+		}
+		tcflush(fd, TCIFLUSH);
+	}
+	a->rfd = a->wfd = fd;
+	return 0;
+}
+
 static int open_stream(struct nr_agent *a, struct nr_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	int fd;
+
+	if (stat(a->socket_path, &st) == 0 && S_ISCHR(st.st_mode))
+		return open_chardev(a, err);
 
 	if (strlen(a->socket_path) >= sizeof(sa.sun_path))
 		return nr_error_set(err, -NR_E_INVAL, "socket path too long: %s", a->socket_path);

@@ -1,4 +1,4 @@
-/* Where the host finds a VM's agent channel: the unix socket in its domain XML. */
+/* Where the host finds a VM's agent channel: the unix socket (or the pty) in its domain XML. */
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <stdlib.h>
@@ -32,8 +32,8 @@ int nr_agent_channel_from_xml(const char *xml, char **path, struct nr_error *err
 	}
 	xmlNodePtr ch = res->nodesetval->nodeTab[0];
 	type = xmlGetProp(ch, (const xmlChar *)"type");
-	if (!type || strcmp((const char *)type, "unix") != 0) {
-		rc = nr_error_set(err, -NR_E_AGENT_NOCHANNEL, "the %s channel is of type '%s', not 'unix'",
+	if (!type || (strcmp((const char *)type, "unix") != 0 && strcmp((const char *)type, "pty") != 0)) {
+		rc = nr_error_set(err, -NR_E_AGENT_NOCHANNEL, "the %s channel is of type '%s', not 'unix' or 'pty'",
 				  NR_AGENT_CHANNEL, type ? (const char *)type : "");
 		goto out;
 	}
@@ -42,7 +42,7 @@ int nr_agent_channel_from_xml(const char *xml, char **path, struct nr_error *err
 			p = xmlGetProp(n, (const xmlChar *)"path");
 	if (!p || !p[0]) {
 		rc = nr_error_set(err, -NR_E_AGENT_NOCHANNEL,
-				  "the %s channel has no socket path yet: is the VM running?", NR_AGENT_CHANNEL);
+				  "the %s channel has no path yet: is the VM running?", NR_AGENT_CHANNEL);
 		goto out;
 	}
 	*path = strdup((const char *)p);

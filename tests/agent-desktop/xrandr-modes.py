@@ -6,8 +6,10 @@ exits, before a second `xrandr --addmode` can attach it, and while the client th
 mode lives, the mode stays. So this makes the modes and attaches them in one connection
 (libXrandr through ctypes), prints "ready", and holds the connection until it is killed (two minutes at most),
 like a display driver that offers several sizes. Usage: xrandr-modes.py WxH...
+(XRANDR_MODES_HOLD=SECONDS holds them longer: tests/win's Wine run takes minutes.)
 """
 import ctypes
+import os
 import sys
 import time
 
@@ -57,4 +59,4 @@ for size in sys.argv[1:]:
     R.XRRAddOutputMode(dpy, output, R.XRRCreateMode(dpy, root, ctypes.byref(mode)))
 X.XSync(dpy, 0)
 print("ready", flush=True)
-time.sleep(120)
+time.sleep(int(os.environ.get("XRANDR_MODES_HOLD", "120")))

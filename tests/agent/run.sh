@@ -196,6 +196,19 @@ wait_for "$T/linux-launched"
 [ "$(cat "$T/linux-launched" 2>/dev/null)" = linux ] && ok "linux: launched program ran" || bad "linux: launched program ran"
 kill "$linux_agent"
 
+# --- the hostile-host, resync and reconnect cases (tests/agent/cases.sh, the same list
+# tests/win runs against the Windows service) on a port made of two ptys, the agent on its
+# guest end and the host opening the other as a pty channel
+. "$top/tests/agent/cases.sh"
+"${PYTHON:-python3}" "$top/tests/agent/ptypair.py" "$T/port.guest" "$T/port.host" >"$T/ptypair.out" 2>&1 &
+pids="$pids $!"
+wait_for "$T/port.host"
+"$AGENT" --port "$T/port.guest" --certs "$T/bundle" --platform memory 2>"$T/port-agent.err" &
+port_agent=$!
+pids="$pids $port_agent"
+agent_cases linux "$T/port.host" "$T/state/agent/vm1" "$T/state/agent/vm2" "$T" "kill -0 $port_agent"
+kill "$port_agent"
+
 # --- shutdown ends the memory agent cleanly (under ASan: without a leak)
 expect "shutdown" 0 $V agent shutdown vm1
 wait "$agent"

@@ -296,6 +296,27 @@ static void test_round_trip_socketpair(void **state)
 	nr_agent_free(a);
 }
 
+/* A pty channel (libvirt's <channel type='pty'>): the agent on the master side, the host
+ * opening the slave by its path as a character device. Without raw mode there, the line
+ * discipline would take ETX (0x03) for ^C and turn CR into NL, and TLS would break. */
+static void test_round_trip_pty(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char slave[128];
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	assert_int_equal(ptsname_r(master, slave, sizeof(slave)), 0);
+	pid_t pid = spawn_agent(master, NULL);
+	close(master);
+	assert_int_equal(nr_agent_open_socket(slave, fx.host_dir, &a, &err), 0);
+	check_every_message(a, pid);
+	nr_agent_free(a);
+}
+
 /* The reference agent starting late on a stream the host already writes to (a guest
  * whose agent waits for the kernel's RNG): the host's first request must get through soon
  * after the agent is up, not at the end of its long connect timeout. */
@@ -972,6 +993,17 @@ static void test_channel_from_xml(void **state)
 				 "<domain><devices><channel type='pty'><target type='virtio' "
 				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
 			 -NR_E_AGENT_NOCHANNEL);
+	/* a running VM's pty channel: the path of its host end */
+	assert_int_equal(nr_agent_channel_from_xml(
+				 "<domain><devices><channel type='pty'><source path='/dev/pts/7'/><target type='virtio' "
+				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err), 0);
+	assert_string_equal(path, "/dev/pts/7");
+	free(path);
+	assert_int_equal(nr_agent_channel_from_xml(
+				 "<domain><devices><channel type='file'><source path='/tmp/x'/><target type='virtio' "
+				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
+			 -NR_E_AGENT_NOCHANNEL);
+	assert_non_null(strstr(err.msg, "'file'"));
 	assert_int_equal(nr_agent_channel_from_xml("<domain", &path, &err), -NR_E_PARSE);
 }
 
@@ -1004,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_channel_from_xml),
 		cmocka_unit_test(test_channel_from_libvirt),
 		cmocka_unit_test(test_round_trip_socketpair),
+		cmocka_unit_test(test_round_trip_pty),
 		cmocka_unit_test(test_round_trip_agent_starts_late),
 		cmocka_unit_test(test_round_trip_unix_socket_and_restart),
 		cmocka_unit_test(test_hostile_garbage_and_stray_ids),

@@ -17,7 +17,7 @@
 
 struct nr_agent;
 
-/* The unix socket of vm's agent channel, from its domain XML (ctx's "connect"). malloc'd.
+/* The unix socket (or pty) of vm's agent channel, from its domain XML (ctx's "connect"). malloc'd.
  * -NR_E_AGENT_NOCHANNEL when the domain has no org.neuronos.agent.0 channel or no path
  * yet (libvirt fills it in when the VM starts). */
 int nr_agent_channel_path(const struct nr_ctx *ctx, const char *vm, char **path, struct nr_error *err);
@@ -27,7 +27,8 @@ int nr_agent_channel_from_xml(const char *xml, char **path, struct nr_error *err
 /* A client for vm: the channel from its domain XML, credentials from nr_certs_dir.
  * Nothing is sent until the first request (or nr_agent_connect). */
 int nr_agent_open(const struct nr_ctx *ctx, const char *vm, struct nr_agent **out, struct nr_error *err);
-/* A client on a unix socket path, with credentials in cred_dir (host role). */
+/* A client on a unix socket path, or a character device (the host end of a pty channel,
+ * made raw), with credentials in cred_dir (host role). */
 int nr_agent_open_socket(const char *path, const char *cred_dir, struct nr_agent **out,
 			 struct nr_error *err);
 /* A client on an open stream (a socketpair, a pipe pair): it owns the fds. A reconnect
