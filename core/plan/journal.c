@@ -11,7 +11,7 @@
  *                                     and the planned content itself (none: planned absent)
  *   action TYPE KEY=VALUE...          a plan action and its arguments
  *   cmd ARG...                        a command that follows
- *   note TEXT                         what the plan said the user must know
+ *   note TEXT                         what the latest plan said the user must know
  *
  * Version 1 journals (no planned contents, no actions) are still read. Every REL is
  * checked: one that leaves the root refuses the whole journal. */
@@ -694,6 +694,12 @@ int nr_journal_merge(struct journal *j, const struct nr_plan *plan, const struct
 	}
 	for (size_t i = 0; i < plan->n_actions && rc == 0; i++)
 		rc = merge_action(j, &plan->actions[i].a);
+	/* the notes are the latest plan's: what an interrupted apply of it must say again */
+	if (rc == 0) {
+		nr_strv_free(j->notes, j->n_notes);
+		j->notes = NULL;
+		j->n_notes = 0;
+	}
 	for (size_t i = 0; i < plan->n_notes && rc == 0; i++)
 		rc = nr_strv_add_unique(&j->notes, &j->n_notes, plan->notes[i]);
 	return rc < 0 ? nr_error_set(err, rc, NULL) : 0;

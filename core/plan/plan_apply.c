@@ -321,10 +321,14 @@ static int check_backups(struct op *o)
 			continue;
 		if (!(brel = nr_backup_rel(&o->p, f->rel)))
 			return nr_error_set(o->err, -NR_E_NOMEM, NULL);
-		int rc = nr_root_stat(&o->r, brel, &st, NULL);
+		int rc = nr_root_stat(&o->r, brel, &st, o->err);
 		/* an apply that stopped wrote a file only after keeping its original */
 		bool written = rc < 0 && applying && f->known && f->text && in_place(o, f);
-		if (rc == 0 && !S_ISREG(st.st_mode)) {
+		if (rc < 0 && rc != -NR_E_NOTFOUND) {
+			/* not missing but unreachable (a symbolic link on the way): said as it is */
+			nr_error_prefix(o->err, "cannot revert (nothing was changed; the journal and the "
+					"backups are kept): ");
+		} else if (rc == 0 && !S_ISREG(st.st_mode)) {
 			rc = nr_error_set(o->err, -NR_E_REFUSED, "cannot revert: the backup of /%s (%s/%s) is %s: "
 					  "nothing was changed, and the journal and the backups are kept; put "
 					  "the original file there, then revert again", f->rel, o->r.path, brel,
@@ -338,6 +342,7 @@ static int check_backups(struct op *o)
 					  "then remove the journal and %s/%s", f->rel, o->r.path, brel, o->r.path,
 					  nr_journal_file(&o->p, &o->j), f->rel, o->r.path, o->p.backup);
 		} else {
+			nr_error_clear(o->err);
 			rc = 0;
 		}
 		free(brel);

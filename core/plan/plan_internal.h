@@ -98,7 +98,7 @@ struct journal {
 	size_t n_meta;
 	struct nr_action *actions;
 	size_t n_actions;
-	char **notes;                   /* what the plans said the user must know */
+	char **notes;                   /* what the latest plan said the user must know */
 	size_t n_notes;
 };
 

@@ -567,6 +567,7 @@ mv "$r/var/lib/neuron/backup" "$tmp/outside-backup"
 printf 'OUTSIDE BYTES\n' > "$tmp/outside-backup/vfio/etc/default/grub"
 ln -s "$tmp/outside-backup" "$r/var/lib/neuron/backup"
 expect_rc 1 "backups through a symlink: revert refuses" nctl intel-nvidia "$r" vfio revert --yes
+contains "backups through a symlink: says why" "$out" "backup is a symbolic link where a directory was expected"
 grep -q "OUTSIDE BYTES" "$r/etc/default/grub" && bad "backups through a symlink: outside bytes copied in" || ok
 r=$(fresh arch-grub-mkinitcpio)
 nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1

@@ -209,7 +209,7 @@ struct nr_plan_status {
 	size_t n_meta;
 	char **actions;                 /* what the recorded actions do, one line each */
 	size_t n_actions;
-	char **notes;                   /* what the recorded plans said the user must know */
+	char **notes;                   /* what the latest recorded plan said the user must know */
 	size_t n_notes;
 	char **leftovers;               /* what a run stopped before its journal left (full paths):
 					   a revert removes them */
