@@ -1,23 +1,9 @@
-/* One printer for plans and their progress (see plan_show.h). */
+/* One printer for plans (see plan_show.h); their progress is cli_plan_progress (output.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "plan_show.h"
-
-void cli_put_text(FILE *f, const char *p)
-{
-	while (*p) {
-		size_t n = strcspn(p, "\n\t");
-		char *part = strndup(p, n);
-		if (part)
-			cli_put_clean(f, part);
-		free(part);
-		p += n;
-		if (*p)
-			fputc(*p++, f);
-	}
-}
 
 static const char *kind_word(enum nr_plan_edit_kind k)
 {
@@ -107,31 +93,4 @@ void cli_plan_json(json_object *o, const struct nr_plan *p)
 		json_object_array_add(notes, json_object_new_string(nr_plan_note(p, i)));
 	json_object_object_add(o, "notes", notes);
 	json_object_object_add(o, "noop", json_object_new_boolean(nr_plan_is_noop(p)));
-}
-
-void cli_plan_progress(void *userdata, enum nr_plan_event ev, const char *text)
-{
-	FILE *f = userdata ? userdata : stdout;
-
-	switch (ev) {
-	case NR_PLAN_EV_STEP:
-		fprintf(f, "  - ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	case NR_PLAN_EV_COMMAND:
-		fprintf(f, "$ ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	case NR_PLAN_EV_OUTPUT:
-		cli_put_text(f, text);
-		break;
-	case NR_PLAN_EV_NOTE:
-		fprintf(f, "note: ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	}
-	fflush(f);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "neuron/clock.h"
 #include "tui.h"
 
 
@@ -19,7 +20,7 @@ static void settle(struct tui *t)
 {
 	/* let libvirt's event thread deliver what the last action caused */
 	for (int i = 0; i < 5; i++) {
-		usleep(2000);
+		nr_sleep_ms(2);
 		tui_process_wakeups(t);
 		tui_agents_settle(t);
 	}

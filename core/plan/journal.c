@@ -29,6 +29,20 @@
 
 /* ------------------------------------------------------------------- places -- */
 
+/* Where the originals go, under state_dir: BACKUP_DIR/NAME/ */
+#define BACKUP_DIR "backup"
+
+char *nr_plan_backup_dir(const struct nr_ctx *ctx, const char *name)
+{
+	char *dir = nr_path_join(nr_ctx_get(ctx, "state_dir"), BACKUP_DIR), *full;
+
+	if (!dir || !name)
+		return dir;
+	full = nr_path_join(dir, name);
+	free(dir);
+	return full;
+}
+
 void nr_places_done(struct places *p)
 {
 	free(p->state);
@@ -59,7 +73,7 @@ int nr_places_get(const struct nr_ctx *ctx, const struct nr_root *r, const char 
 		p->reverting = NULL;
 	if (asprintf(&p->done, "%s/plans/%s.done", p->state, name) < 0)
 		p->done = NULL;
-	if (asprintf(&p->backup, "%s/backup/%s", p->state, name) < 0)
+	if (asprintf(&p->backup, "%s/" BACKUP_DIR "/%s", p->state, name) < 0)
 		p->backup = NULL;
 	if (!p->journal || !p->reverting || !p->done || !p->backup) {
 		nr_places_done(p);

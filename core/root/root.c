@@ -174,14 +174,8 @@ int nr_root_resolve(const struct nr_root *r, const char *path, char **rel, struc
 			/* the parent of a missing directory is known lexically */
 			continue;
 		}
-		char **ns = realloc(stack, (n_stack + 1) * sizeof(*ns));
-		if (!ns) {
-			free(comp);
-			rc = -NR_E_NOMEM;
+		if ((rc = nr_strv_take(&stack, &n_stack, comp)) < 0)
 			goto out;
-		}
-		stack = ns;
-		stack[n_stack++] = comp;
 		if (missing)
 			continue;
 		char *sofar = join_stack(stack, n_stack);

@@ -426,16 +426,7 @@ GETTER(get_gpu_rom) { return dup_or_null(p->gpu_rom); }
 
 static int list_add(char ***list, size_t *n, const char *v, struct nr_error *err)
 {
-	char **l = realloc(*list, (*n + 1) * sizeof(**list));
-	char *copy;
-
-	if (!l)
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	*list = l;
-	if (!(copy = strdup(v)))
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	l[(*n)++] = copy;
-	return 0;
+	return nr_strv_add(list, n, v) < 0 ? nr_error_set(err, -NR_E_NOMEM, NULL) : 0;
 }
 
 static void list_clear(char ***list, size_t *n)
