@@ -135,8 +135,8 @@ void cli_plan_progress(void *userdata, enum nr_plan_event ev, const char *text);
 /* Where apply progress goes: stdout, or stderr when stdout carries JSON. */
 FILE *cli_progress_file(const struct cli *cli);
 
-/* Plans shown as diffs (vfio plan, lg setup plan) get their common printer beside these,
- * in cli/output.c. */
+/* Plans shown as diffs (vfio plan, lg setup plan) have their common printer in
+ * cli/plan_show.h. */
 
 /* ---- the commands, one file each, each ending in its table ----------------------------- */
 extern const struct cli_cmd cli_cmd_scan, cli_cmd_check, cli_cmd_vfio, cli_cmd_gpu, cli_cmd_vm,

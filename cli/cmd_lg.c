@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plan_show.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
 #include "neuron/util.h"
@@ -454,63 +455,25 @@ static int setup_prepare(struct cli *cli, struct setup_args *a)
 
 static void show_plan(struct cli *cli, const struct nr_plan *plan, const struct setup_args *a)
 {
-	char *now = nr_lg_setup_now(plan);
-
 	printf("Looking Glass set-up, %s mode, %u MiB, for user ", nr_lg_mode_name(a->m), a->s.size_mib);
 	cli_put_clean(stdout, a->s.user);
 	printf(", on ");
 	cli_put_clean(stdout, nr_ctx_get(cli->ctx, "root"));
 	printf(" (plan %s)\n", nr_plan_name(plan));
-	for (size_t i = 0; i < nr_plan_n_edits(plan); i++) {
-		const struct nr_plan_edit *e = nr_plan_edit(plan, i);
-		char *diff;
-
-		printf("\n%s %s: %s\n", !e->changes ? "unchanged" : e->kind == NR_PLAN_CREATE ? "create" :
-		       e->kind == NR_PLAN_REMOVE ? "remove" : "edit", e->path, e->why);
-		if (!e->changes)
-			continue;
-		diff = nr_plan_edit_diff(plan, i);
-		put_lines_indent(stdout, diff, "");
-		free(diff);
-	}
-	if (now) {
-		printf("\nnow: %s\n", now);
-		free(now);
-	}
-	for (size_t i = 0; i < nr_plan_n_notes(plan); i++) {
-		printf("\nnote: ");
-		cli_put_clean(stdout, nr_plan_note(plan, i));
-		putchar('\n');
-	}
+	cli_plan_print(stdout, plan);
 }
 
 static json_object *plan_json(const struct nr_plan *plan, const struct setup_args *a)
 {
-	json_object *o = json_object_new_object(), *edits = json_object_new_array(),
-		    *notes = json_object_new_array();
+	json_object *o = json_object_new_object();
 	char *now = nr_lg_setup_now(plan);
 
 	json_object_object_add(o, "plan", json_object_new_string(nr_plan_name(plan)));
 	json_object_object_add(o, "mode", json_object_new_string(nr_lg_mode_name(a->m)));
 	json_object_object_add(o, "user", json_object_new_string(a->s.user));
 	json_object_object_add(o, "size_mib", json_object_new_int((int)a->s.size_mib));
-	for (size_t i = 0; i < nr_plan_n_edits(plan); i++) {
-		const struct nr_plan_edit *e = nr_plan_edit(plan, i);
-		json_object *x = json_object_new_object();
-		char *diff = nr_plan_edit_diff(plan, i);
-
-		json_object_object_add(x, "path", json_object_new_string(e->path));
-		json_object_object_add(x, "why", json_object_new_string(e->why));
-		json_object_object_add(x, "changes", json_object_new_boolean(e->changes));
-		json_object_object_add(x, "diff", json_object_new_string(diff ? diff : ""));
-		json_object_array_add(edits, x);
-		free(diff);
-	}
-	json_object_object_add(o, "edits", edits);
+	cli_plan_json(o, plan);
 	json_object_object_add(o, "now", now ? json_object_new_string(now) : NULL);
-	for (size_t i = 0; i < nr_plan_n_notes(plan); i++)
-		json_object_array_add(notes, json_object_new_string(nr_plan_note(plan, i)));
-	json_object_object_add(o, "notes", notes);
 	free(now);
 	return o;
 }

@@ -93,7 +93,7 @@ static int scan_run(struct cli *cli, void *opts, int argc, char **argv)
 
 	if (!scan->iommu)
 		printf("IOMMU is off: no IOMMU groups (enable VT-d/AMD-Vi in firmware and add %s to the kernel command line)\n",
-		       scan->host.cpu_vendor == NR_CPU_AMD ? "amd_iommu=on" : "intel_iommu=on");
+		       nr_iommu_params(scan->host.cpu_vendor)->by_hand);
 	for (size_t g = 0; g < scan->n_groups; g++)
 		for (size_t i = 0; i < scan->groups[g].n_devices; i++) {
 			printf("IOMMU Group %d: ", scan->groups[g].id);

@@ -6,20 +6,16 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plan_show.h"
 #include "neuron/plan.h"
 #include "neuron/scan.h"
 #include "neuron/vfio.h"
 
 struct vfio_args {
 	bool yes, no_regen, force, include_group;
-	const char **gpus;
+	const char **gpus, **include_devices;
 	const char *initramfs;
 };
-
-static const char *kind_word(enum nr_plan_edit_kind k)
-{
-	return k == NR_PLAN_CREATE ? "create" : k == NR_PLAN_REMOVE ? "remove" : "edit";
-}
 
 static void print_boot(const struct nr_boot_setup *b)
 {
@@ -44,6 +40,8 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 	const struct nr_plan *p = vp->plan;
 
 	printf("VFIO plan for %s on ", root);
+	if (vp->params_only)
+		printf("no GPU yet (the IOMMU is off: the kernel parameters first)");
 	for (size_t i = 0; i < vp->n_gpus; i++) {
 		const struct nr_pci_dev *d = nr_scan_device(scan, vp->gpus[i]);
 		printf("%s%s (", i ? ", " : "", vp->gpus[i]);
@@ -74,34 +72,7 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 	printf("  kernel params:   %s\n", vp->params);
 	print_boot(&vp->boot);
 
-	printf("\nFiles:\n");
-	for (size_t i = 0; i < nr_plan_n_edits(p); i++) {
-		const struct nr_plan_edit *e = nr_plan_edit(p, i);
-		printf("  %-8s ", e->changes ? kind_word(e->kind) : "keep");
-		cli_put_clean(stdout, e->path);
-		printf("  (%s)\n", e->why);
-	}
-	char *diff = nr_plan_diff(p);
-	if (diff && diff[0]) {
-		printf("\n");
-		cli_put_text(stdout, diff);
-	}
-	free(diff);
-	printf("\nCommands run inside the target after the files:\n");
-	for (size_t i = 0; i < nr_plan_n_commands(p); i++) {
-		const struct nr_plan_command *c = nr_plan_command(p, i);
-		char *line = nr_plan_command_line(c->argv);
-		printf("  %s    # %s\n", line ? line : "?", c->why);
-		free(line);
-	}
-	if (nr_plan_n_notes(p)) {
-		printf("\nNotes:\n");
-		for (size_t i = 0; i < nr_plan_n_notes(p); i++) {
-			printf("  - ");
-			cli_put_clean(stdout, nr_plan_note(p, i));
-			printf("\n");
-		}
-	}
+	cli_plan_print(stdout, p);
 	if (nr_plan_is_noop(p))
 		printf("\nNothing to change: the target already has this set-up.\n");
 }
@@ -109,8 +80,7 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 static json_object *plan_json(const struct nr_vfio_plan *vp, const char *root)
 {
 	const struct nr_plan *p = vp->plan;
-	json_object *o = json_object_new_object(), *edits = json_object_new_array();
-	json_object *cmds = json_object_new_array(), *notes = json_object_new_array();
+	json_object *o = json_object_new_object();
 	json_object *boot = json_object_new_object();
 
 	json_object_object_add(o, "root", json_object_new_string(root));
@@ -121,39 +91,15 @@ static json_object *plan_json(const struct nr_vfio_plan *vp, const char *root)
 	json_object_object_add(o, "collisions", cli_json_strv(vp->collisions, vp->n_collisions));
 	json_object_object_add(o, "blockers", cli_json_strv(vp->blockers, vp->n_blockers));
 	json_object_object_add(o, "params", json_object_new_string(vp->params));
+	json_object_object_add(o, "params_only", json_object_new_boolean(vp->params_only));
+	json_object_object_add(o, "host_needed", cli_json_strv(vp->host_needed, vp->n_host_needed));
 	json_object_object_add(boot, "initramfs", json_object_new_string(nr_initramfs_name(vp->boot.initramfs)));
 	json_object_object_add(boot, "grub_cfg", vp->boot.grub ? json_object_new_string(vp->boot.grub_cfg) : NULL);
 	json_object_object_add(boot, "sdboot_entries", cli_json_strv(vp->boot.sdboot_entries, vp->boot.n_sdboot_entries));
 	json_object_object_add(boot, "kernel_cmdline", json_object_new_boolean(vp->boot.kernel_cmdline));
 	json_object_object_add(boot, "kernels", cli_json_strv(vp->boot.kernels, vp->boot.n_kernels));
 	json_object_object_add(o, "boot", boot);
-	for (size_t i = 0; i < nr_plan_n_edits(p); i++) {
-		const struct nr_plan_edit *e = nr_plan_edit(p, i);
-		json_object *je = json_object_new_object();
-		char *d = nr_plan_edit_diff(p, i);
-		json_object_object_add(je, "path", json_object_new_string(e->path));
-		json_object_object_add(je, "kind", json_object_new_string(kind_word(e->kind)));
-		json_object_object_add(je, "changes", json_object_new_boolean(e->changes));
-		json_object_object_add(je, "why", json_object_new_string(e->why));
-		json_object_object_add(je, "diff", json_object_new_string(d ? d : ""));
-		free(d);
-		json_object_array_add(edits, je);
-	}
-	json_object_object_add(o, "edits", edits);
-	for (size_t i = 0; i < nr_plan_n_commands(p); i++) {
-		const struct nr_plan_command *c = nr_plan_command(p, i);
-		json_object *jc = json_object_new_object(), *argv = json_object_new_array();
-		for (size_t k = 0; c->argv[k]; k++)
-			json_object_array_add(argv, json_object_new_string(c->argv[k]));
-		json_object_object_add(jc, "argv", argv);
-		json_object_object_add(jc, "why", json_object_new_string(c->why));
-		json_object_array_add(cmds, jc);
-	}
-	json_object_object_add(o, "commands", cmds);
-	for (size_t i = 0; i < nr_plan_n_notes(p); i++)
-		json_object_array_add(notes, json_object_new_string(nr_plan_note(p, i)));
-	json_object_object_add(o, "notes", notes);
-	json_object_object_add(o, "noop", json_object_new_boolean(nr_plan_is_noop(p)));
+	cli_plan_json(o, p);
 	return o;
 }
 
@@ -163,6 +109,7 @@ static int build(struct cli *cli, const struct vfio_args *a, struct nr_scan **sc
 	struct nr_error err = { 0 };
 	struct nr_vfio_opts o = {
 		.gpus = a->gpus, .force = a->force, .include_group = a->include_group, .initramfs = a->initramfs,
+		.include_devices = a->include_devices,
 	};
 
 	*vp = NULL;
@@ -204,6 +151,83 @@ static void result_json(struct cli *cli, const struct nr_plan_result *r, int rc,
 	cli_json_print(cli, o);
 }
 
+/* What a failed apply leaves, and the way forward. */
+static void apply_failed(struct cli *cli, int rc)
+{
+	struct nr_plan_status st;
+
+	if (rc == -NR_E_COMMAND) {
+		fprintf(stderr, "%s: vfio apply: the files are applied and recorded; fix the cause and run "
+			"'neuronctl vfio apply' again to rerun the commands, or 'neuronctl vfio revert'\n",
+			cli->prog);
+	} else if (rc == -NR_E_NOSPACE && nr_plan_status_read(cli->ctx, NR_VFIO_PLAN_NAME, &st, NULL) == 0) {
+		if (st.state == NR_PLAN_STATE_NONE)
+			fprintf(stderr, "%s: vfio apply: nothing was changed; free some space, then run "
+				"'neuronctl vfio apply' again\n", cli->prog);
+		else
+			fprintf(stderr, "%s: vfio apply: when there is space again, run 'neuronctl vfio apply' to "
+				"finish, or 'neuronctl vfio revert' to roll back (a revert needs no free space "
+				"to start)\n", cli->prog);
+		nr_plan_status_done(&st);
+	}
+}
+
+static void print_files(FILE *out, const struct nr_plan_status *st, bool finish, bool commands)
+{
+	for (size_t i = 0; i < st->n_files; i++) {
+		fprintf(out, "  %s ", finish ? "write  " : st->files[i].created ? "remove " : "restore");
+		cli_put_clean(out, st->files[i].path);
+		fprintf(out, "%s\n", !finish && st->files[i].modified ?
+			"  (changed since the apply: those changes go too)" : "");
+	}
+	for (size_t i = 0; i < st->n_actions; i++) {
+		fprintf(out, "  %s ", finish ? "then   " : "undo   ");
+		cli_put_clean(out, st->actions[i]);
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < st->n_commands && commands; i++)
+		fprintf(out, "  then    %s\n", st->commands[i]);
+}
+
+/* An apply that was cut short is completed as it was recorded: its GPUs, its files, its
+ * commands. This run's options do not change it. */
+static int vfio_finish(struct cli *cli, const struct vfio_args *a, const struct nr_plan_status *st)
+{
+	struct nr_error err = { 0 };
+	struct nr_plan_result res;
+	FILE *out = cli_progress_file(cli);
+	const char *gpus = nr_plan_status_meta(st, "gpus");
+	bool other = (a->gpus && a->gpus[0]) || a->force || a->include_group || a->initramfs;
+
+	/* nothing is said before the engine holds the root: a run that loses the race for it
+	 * must not claim it is finishing anything */
+	if (!a->yes) {
+		fprintf(out, "An apply of the VFIO set-up of %s was interrupted. Finishing it completes it as "
+			"it was recorded (GPU %s):\n", nr_ctx_get(cli->ctx, "root"),
+			gpus && gpus[0] ? gpus : "none yet, the IOMMU parameters");
+		print_files(out, st, true, !a->no_regen);
+		if (!cli_confirm(cli, false, "Finish it?", "nothing changed"))
+			return EXIT_FAIL;
+	}
+	struct nr_plan_opts popts = { .no_commands = a->no_regen, .output = cli_plan_progress, .userdata = out };
+	int rc = nr_plan_finish(cli->ctx, NR_VFIO_PLAN_NAME, &popts, &res, &err);
+	if (cli->json)
+		result_json(cli, &res, rc, &err);
+	if (rc < 0) {
+		apply_failed(cli, rc);
+		return cli_fail(cli, &err);
+	}
+	if (!cli->json) {
+		printf("Finished the interrupted apply for GPU %s: %u file(s) changed, %u command(s) run. Reboot "
+		       "for vfio-pci to take the GPU.\n", gpus && gpus[0] ? gpus : "(none yet)", res.files_changed,
+		       res.commands_run);
+		if (other)
+			printf("The options given now were not used for it: run 'neuronctl vfio apply' again for "
+			       "another set-up.\n");
+	}
+	return EXIT_OK;
+}
+
 static int vfio_apply(struct cli *cli, void *opts, int argc, char **argv)
 {
 	const struct vfio_args *a = opts;
@@ -212,18 +236,21 @@ static int vfio_apply(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_plan_status st;
 	struct nr_error err = { 0 };
 	struct nr_plan_result res;
-	int rc = build(cli, a, &scan, &vp);
 	FILE *out = cli_progress_file(cli);
+	int rc;
 
-	if (rc != EXIT_OK)
-		goto done;
-	if (nr_plan_status_read(cli->ctx, NR_VFIO_PLAN_NAME, &st, &err) < 0) {
-		rc = cli_fail(cli, &err);
-		goto done;
+	if (nr_plan_status_read(cli->ctx, NR_VFIO_PLAN_NAME, &st, &err) < 0)
+		return cli_fail(cli, &err);
+	if (st.state == NR_PLAN_STATE_APPLYING && st.complete) {
+		rc = vfio_finish(cli, a, &st);
+		nr_plan_status_done(&st);
+		return rc;
 	}
 	bool pending = st.commands_pending && !a->no_regen;
 	enum nr_plan_state state = st.state;
 	nr_plan_status_done(&st);
+	if ((rc = build(cli, a, &scan, &vp)) != EXIT_OK)
+		goto done;
 	if (nr_plan_is_noop(vp->plan) && !pending && state != NR_PLAN_STATE_APPLYING &&
 	    state != NR_PLAN_STATE_REVERTING) {
 		if (cli->json)
@@ -239,17 +266,12 @@ static int vfio_apply(struct cli *cli, void *opts, int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	if (state == NR_PLAN_STATE_APPLYING)
-		fprintf(out, "An earlier apply was interrupted: finishing it.\n");
 	struct nr_plan_opts popts = { .no_commands = a->no_regen, .output = cli_plan_progress, .userdata = out };
 	int arc = nr_plan_apply(vp->plan, &popts, &res, &err);
 	if (cli->json)
 		result_json(cli, &res, arc, &err);
 	if (arc < 0) {
-		if (arc == -NR_E_COMMAND)
-			fprintf(stderr, "%s: vfio apply: the files are applied and recorded; fix the cause and run "
-				"'neuronctl vfio apply' again to rerun the commands, or 'neuronctl vfio revert'\n",
-				cli->prog);
+		apply_failed(cli, arc);
 		rc = cli_fail(cli, &err);
 		goto done;
 	}
@@ -259,7 +281,11 @@ static int vfio_apply(struct cli *cli, void *opts, int argc, char **argv)
 		if (a->no_regen)
 			printf("The initramfs and boot loader were not regenerated (--no-regenerate): "
 			       "run 'neuronctl vfio apply' again without it, or the commands above by hand.\n");
-		printf("Reboot for vfio-pci to take the GPU.\n");
+		if (vp->params_only)
+			printf("Turn on %s in the firmware setup, reboot, then run 'neuronctl vfio plan' to "
+			       "choose the GPU.\n", nr_iommu_params(scan->host.cpu_vendor)->firmware);
+		else
+			printf("Reboot for vfio-pci to take the GPU.\n");
 	}
 done:
 	nr_vfio_plan_free(vp);
@@ -278,7 +304,7 @@ static int vfio_revert(struct cli *cli, void *opts, int argc, char **argv)
 
 	if (nr_plan_status_read(cli->ctx, NR_VFIO_PLAN_NAME, &st, &err) < 0)
 		return cli_fail(cli, &err);
-	if (st.state == NR_PLAN_STATE_NONE) {
+	if (st.state == NR_PLAN_STATE_NONE && st.n_leftovers == 0) {
 		nr_plan_status_done(&st);
 		nr_error_set(&err, -NR_E_NOTFOUND, "nothing to revert: no VFIO set-up is recorded under %s",
 			     nr_ctx_get(cli->ctx, "root"));
@@ -287,13 +313,12 @@ static int vfio_revert(struct cli *cli, void *opts, int argc, char **argv)
 	if (!a->yes) {
 		fprintf(out, "Revert the VFIO set-up of %s (%s):\n", nr_ctx_get(cli->ctx, "root"),
 			nr_plan_state_name(st.state));
-		for (size_t i = 0; i < st.n_files; i++) {
-			fprintf(out, "  %s ", st.files[i].created ? "remove " : "restore");
-			cli_put_clean(out, st.files[i].path);
-			fprintf(out, "%s\n", st.files[i].modified ? "  (changed since the apply: those changes go too)" : "");
+		for (size_t i = 0; i < st.n_leftovers; i++) {
+			fprintf(out, "  remove  ");
+			cli_put_clean(out, st.leftovers[i]);
+			fprintf(out, "  (left by an apply that stopped before its journal)\n");
 		}
-		for (size_t i = 0; i < st.n_commands && !a->no_regen; i++)
-			fprintf(out, "  then    %s\n", st.commands[i]);
+		print_files(out, &st, false, !a->no_regen);
 		if (!cli_confirm(cli, false, "Revert?", "nothing changed")) {
 			nr_plan_status_done(&st);
 			return EXIT_FAIL;
@@ -311,8 +336,9 @@ static int vfio_revert(struct cli *cli, void *opts, int argc, char **argv)
 		return cli_fail(cli, &err);
 	}
 	if (!cli->json)
-		printf("Reverted: %u file(s) restored or removed, %u command(s) run.%s\n", res.files_changed,
-		       res.commands_run, a->no_regen ? " The initramfs and boot loader were not regenerated." : "");
+		printf("Reverted: %u file(s) restored or removed, %u command(s) run%s.%s\n", res.files_changed,
+		       res.commands_run, res.leftovers_removed ? ", what a stopped apply left removed" : "",
+		       a->no_regen ? " The initramfs and boot loader were not regenerated." : "");
 	return EXIT_OK;
 }
 
@@ -349,6 +375,8 @@ static int vfio_status(struct cli *cli, void *opts, int argc, char **argv)
 			json_object_array_add(files, f);
 		}
 		json_object_object_add(o, "files", files);
+		json_object_object_add(o, "actions", cli_json_strv(st.plan.actions, st.plan.n_actions));
+		json_object_object_add(o, "leftovers", cli_json_strv(st.plan.leftovers, st.plan.n_leftovers));
 		json_object_object_add(o, "running_kernel_scanned", json_object_new_boolean(scan != NULL));
 		json_object_object_add(o, "vfio_bound", cli_json_strv(st.bound, st.n_bound));
 		json_object_object_add(o, "all_bound", json_object_new_boolean(st.all_bound));
@@ -361,6 +389,13 @@ static int vfio_status(struct cli *cli, void *opts, int argc, char **argv)
 		printf("VFIO on %s: not configured by neuronctl.\n", root);
 		break;
 	case NR_PLAN_STATE_APPLIED:
+		if (st.n_gpus == 0) {
+			const char *params = nr_plan_status_meta(&st.plan, "params");
+			printf("VFIO on %s: configured to turn the IOMMU on (", root);
+			cli_put_clean(stdout, params ? params : "kernel parameters");
+			printf("), no GPU yet: once the IOMMU is on, run 'neuronctl vfio plan'.\n");
+			break;
+		}
 		printf("VFIO on %s: configured for GPU", root);
 		for (size_t i = 0; i < st.n_gpus; i++)
 			printf(" %s", st.gpus[i]);
@@ -376,6 +411,15 @@ static int vfio_status(struct cli *cli, void *opts, int argc, char **argv)
 	case NR_PLAN_STATE_REVERTING:
 		printf("VFIO on %s: a revert was interrupted. Run 'neuronctl vfio revert' to finish it.\n", root);
 		break;
+	}
+	if (st.plan.n_leftovers) {
+		printf("An apply stopped before it recorded anything (nothing else was changed); it left:\n");
+		for (size_t i = 0; i < st.plan.n_leftovers; i++) {
+			printf("  ");
+			cli_put_clean(stdout, st.plan.leftovers[i]);
+			printf("\n");
+		}
+		printf("Run 'neuronctl vfio revert' to remove %s.\n", st.plan.n_leftovers == 1 ? "it" : "them");
 	}
 	for (size_t i = 0; i < st.plan.n_files; i++) {
 		const struct nr_plan_status_file *sf = &st.plan.files[i];
@@ -418,13 +462,16 @@ out:
 		 "non-boot GPU); its other functions come along"), \
 	CLI_BOOL("force", struct vfio_args, force, "allow the boot GPU (the host console goes dark at boot)"), \
 	CLI_BOOL("include-group", struct vfio_args, include_group, "pass every device of the GPU's IOMMU group, listed"), \
+	CLI_LIST("include-device", "ADDR", struct vfio_args, include_devices, "with --include-group: pass this device the host needs\n" \
+		 "(its disk's controller, only network card or keyboard) anyway"), \
 	CLI_VALUE("initramfs", "NAME", struct vfio_args, initramfs, \
 		  "mkinitcpio, dracut or initramfs-tools, when several are installed")
 #define YES_OPT CLI_BOOL("yes", struct vfio_args, yes, "do not ask for confirmation")
 
 static const struct cli_cmd vfio_plan_cmd = {
 	.name = "plan",
-	.usage = "vfio plan [--gpu ADDR]... [--force] [--include-group] [--initramfs NAME] [--json]",
+	.usage = "vfio plan [--gpu ADDR]... [--force] [--include-group] [--include-device ADDR]... "
+		 "[--initramfs NAME] [--json]",
 	.help = "print each file edit as a unified diff and the commands that follow; writes nothing",
 	.run = vfio_plan,
 	.opts = (const struct cli_opt[]){ PLAN_OPTS, CLI_JSON("print the plan as JSON"), CLI_OPT_END },
@@ -434,8 +481,9 @@ static const struct cli_cmd vfio_plan_cmd = {
 static const struct cli_cmd vfio_apply_cmd = {
 	.name = "apply",
 	.usage = "vfio apply [--gpu ADDR]... [--yes] [--no-regenerate] [--force] [--include-group] "
-		 "[--initramfs NAME] [--json]",
-	.help = "apply the plan: backups, a journal, atomic writes, then the regeneration commands",
+		 "[--include-device ADDR]... [--initramfs NAME] [--json]",
+	.help = "apply the plan: backups, a journal, atomic writes, then the regeneration commands "
+		"(an interrupted apply is finished as it was recorded)",
 	.run = vfio_apply,
 	.opts = (const struct cli_opt[]){
 		PLAN_OPTS,
@@ -474,7 +522,7 @@ static const struct cli_cmd vfio_status_cmd = {
 const struct cli_cmd cli_cmd_vfio = {
 	.name = "vfio",
 	.usage = "vfio plan|apply|revert|status [--gpu ADDR]... [--yes] [--no-regenerate] [--force] "
-		 "[--include-group] [--json]",
+		 "[--include-group] [--include-device ADDR]... [--json]",
 	.help = "plan, apply, revert and report the VFIO set-up of the target root (--root)",
 	.subs = (const struct cli_cmd *const[]){
 		&vfio_plan_cmd, &vfio_apply_cmd, &vfio_revert_cmd, &vfio_status_cmd, NULL,

@@ -223,7 +223,3 @@ void cli_plan_progress(void *userdata, enum nr_plan_event ev, const char *text)
 	}
 	fflush(f);
 }
-
-/* ---- plans shown as diffs -------------------------------------------------------------------
- * vfio plan and lg setup plan show their plans through one printer that lives here (the plan
- * engine's work, issue 13); until then each command prints its own. */

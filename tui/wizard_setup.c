@@ -22,7 +22,7 @@ static const char *const step_titles[STEP_COUNT] = {
 	"1 Checklist", "2 GPU", "3 Plan", "4 Apply", "5 Done",
 };
 
-enum setup_op { OP_APPLY, OP_REVERT };
+enum setup_op { OP_APPLY, OP_REVERT, OP_FINISH };
 
 struct setup {
 	enum setup_step step;
@@ -56,9 +56,10 @@ static struct setup *S(struct tui_view *v)
 	return v->priv;
 }
 
-static bool gpu_pickable(const struct nr_gpu *g)
+/* Core decides which GPUs may be chosen (nr_gpu_choosable), for the CLI and here alike. */
+static bool gpu_pickable(const struct nr_scan *sc, const struct nr_gpu *g)
 {
-	return g->n_groups > 0 && g->isolated && !g->boot_vga;
+	return nr_gpu_choosable(sc, g, false, false, NULL) == 0;
 }
 
 static void read_status(struct tui *t, struct setup *s)
@@ -194,7 +195,7 @@ static void draw_pick_gpu(struct tui *t, struct setup *s, int y, int x, int h, i
 			tui_put(t, y + line, x, w, TUI_C_SELECTED, true, "");
 		tui_putf(t, y + line, x + 1, 3, base, "%s", strcmp(s->gpu_addr, d->addr) == 0 ? t->g->pointer : " ");
 		tui_putf(t, y + line, x + 3, 9, base, "%-8s", nr_pci_short_addr(d));
-		tui_putf(t, y + line, x + 12, 14, sel ? base : c, "%s %-9s", gpu_pickable(g) ? t->g->ok : t->g->fail, word);
+		tui_putf(t, y + line, x + 12, 14, sel ? base : c, "%s %-9s", gpu_pickable(sc, g) ? t->g->ok : t->g->fail, word);
 		tui_put_clean(t, y + line, x + 25, w - 25, base, d->name);
 		line++;
 	}
@@ -204,11 +205,11 @@ static void draw_pick_gpu(struct tui *t, struct setup *s, int y, int x, int h, i
 		char *verdict = nr_gpu_verdict(sc, g);
 		char text[1200];
 
-		snprintf(text, sizeof(text), "%s %s: %s", gpu_pickable(g) ? "Can be picked" : "Cannot be picked",
+		snprintf(text, sizeof(text), "%s %s: %s", gpu_pickable(sc, g) ? "Can be picked" : "Cannot be picked",
 			 nr_pci_short_addr(&sc->devices[g->dev]), verdict ? verdict : "");
 		free(verdict);
 		tui_hline(t, y + line - 1, x, w, TUI_C_FRAME);
-		tui_wrap(t, y + line, x + 1, h - line - 1, w - 2, gpu_pickable(g) ? TUI_C_NORMAL : TUI_C_WARN, text);
+		tui_wrap(t, y + line, x + 1, h - line - 1, w - 2, gpu_pickable(sc, g) ? TUI_C_NORMAL : TUI_C_WARN, text);
 	}
 	tui_put(t, y + h - 1, x + 1, w - 1, TUI_C_DIM, false, "Up/Down: choose; Enter: pick it and plan; Esc: back");
 }
@@ -219,10 +220,9 @@ static int pick_gpu(struct tui *t, struct setup *s)
 	const struct nr_gpu *g = &t->scan->gpus[s->gpu_sel];
 	const struct nr_pci_dev *d = &t->scan->devices[g->dev];
 
-	if (!gpu_pickable(g)) {
-		char *verdict = nr_gpu_verdict(t->scan, g);
-		tui_dialog_info(t, "This GPU cannot be picked", "%s: %s", nr_pci_short_addr(d), verdict ? verdict : "");
-		free(verdict);
+	struct nr_error why = { 0 };
+	if (nr_gpu_choosable(t->scan, g, false, false, &why) < 0) {
+		tui_dialog_info(t, "This GPU cannot be picked", "%s", why.msg);
 		return -1;
 	}
 	snprintf(s->gpu_addr, sizeof(s->gpu_addr), "%s", d->addr);
@@ -242,8 +242,11 @@ static void build_review(struct tui *t, struct setup *s)
 	nr_buf_init(&b);
 	for (size_t i = 0; i < nr_plan_n_edits(vp->plan); i++)
 		changing += nr_plan_edit(vp->plan, i)->changes;
-	nr_buf_printf(&b, "GPU %s: %zu device%s to vfio-pci at boot, bound by %s", vp->n_gpus ? vp->gpus[0] : "?",
-		      vp->n_devices, vp->n_devices == 1 ? "" : "s", vp->bind_by_address ? "address" : "id");
+	if (vp->params_only)
+		nr_buf_puts(&b, "The IOMMU is off: first turn it on (no GPU yet)");
+	else
+		nr_buf_printf(&b, "GPU %s: %zu device%s to vfio-pci at boot, bound by %s", vp->n_gpus ? vp->gpus[0] : "?",
+			      vp->n_devices, vp->n_devices == 1 ? "" : "s", vp->bind_by_address ? "address" : "id");
 	if (vp->n_ids && !vp->bind_by_address) {
 		nr_buf_puts(&b, " (");
 		for (size_t i = 0; i < vp->n_ids; i++)
@@ -284,8 +287,27 @@ static void build_review(struct tui *t, struct setup *s)
 		if (t->opts.demo)
 			nr_buf_puts(&b, "# demo: they are stand-ins that only print; nothing runs on this machine\n");
 	}
-	for (size_t i = 0; i < nr_plan_n_notes(vp->plan); i++)
-		nr_buf_printf(&b, "\nNote: %s\n", nr_plan_note(vp->plan, i));
+	for (size_t i = 0; i < nr_plan_n_notes(vp->plan); i++) {
+		/* notes are sentences, not diffs: wrapped to fit 80 columns */
+		const char *p = nr_plan_note(vp->plan, i);
+		nr_buf_puts(&b, "\nNote: ");
+		for (size_t col = 6; *p;) {
+			size_t n = strcspn(p, " ");
+			if (col > 6 && col + n > 76) {
+				nr_buf_puts(&b, "\n      ");
+				col = 6;
+			}
+			nr_buf_append(&b, p, n);
+			col += n;
+			p += n;
+			if (*p == ' ') {
+				nr_buf_puts(&b, " ");
+				col++;
+				p++;
+			}
+		}
+		nr_buf_puts(&b, "\n");
+	}
 	free(s->review);
 	s->review = nr_buf_steal(&b);
 	nr_buf_done(&b);
@@ -344,7 +366,7 @@ static void draw_review(struct tui *t, struct tui_view *v, struct setup *s, int 
 
 	v->list_h = rows;
 	tui_putf(t, y, x + 1, w - 1, TUI_C_INFO, "The plan for %s, nothing written yet (lines %zu-%zu of %zu)",
-		 s->gpu_addr, s->review_top + 1,
+		 s->vp && s->vp->params_only ? "the IOMMU" : s->gpu_addr, s->review_top + 1,
 		 s->review_top + (size_t)rows < s->review_lines ? s->review_top + (size_t)rows : s->review_lines,
 		 s->review_lines);
 	draw_lines(t, s->review, s->review_top, y + 1, x + 1, rows, w - 1);
@@ -370,7 +392,8 @@ static void draw_output(struct tui *t, struct setup *s, int y, int x, int h, int
 
 static void draw_apply(struct tui *t, struct setup *s, int y, int x, int h, int w)
 {
-	const char *what = s->op == OP_APPLY ? "Applying the plan" : "Reverting";
+	const char *what = s->op == OP_APPLY ? "Applying the plan" : s->op == OP_FINISH ?
+		"Finishing the interrupted apply" : "Reverting";
 
 	if (s->running)
 		tui_putf(t, y, x + 1, w - 1, TUI_C_INFO, "%s %s ... the screen stays live; the output streams below",
@@ -396,7 +419,7 @@ static void draw_done(struct tui *t, struct setup *s, int y, int x, int h, int w
 
 	if (s->rc < 0) {
 		tui_putf(t, y + line++, x + 1, w - 1, TUI_C_FAIL, "%s %s did not complete.", t->g->fail,
-			 s->op == OP_APPLY ? "The apply" : "The revert");
+			 s->op == OP_REVERT ? "The revert" : "The apply");
 		snprintf(text, sizeof(text),
 			 "%s\n\nThe journal keeps what was done. Open this wizard again (F2) to finish it or roll it "
 			 "back; F8 reverts. From a shell: neuronctl vfio status.", s->err.msg);
@@ -406,9 +429,20 @@ static void draw_done(struct tui *t, struct setup *s, int y, int x, int h, int w
 		tui_wrap(t, y + line + 1, x + 1, h - line - 2, w - 2, TUI_C_NORMAL,
 			 "Reboot so that the host drivers take the GPU back at boot. Nothing else is left: the "
 			 "backups and the journal are gone with the revert.");
+	} else if (s->have_status && s->status.n_gpus == 0) {
+		tui_putf(t, y + line++, x + 1, w - 1, TUI_C_OK, "%s The kernel parameters that turn the IOMMU on are set.",
+			 t->g->ok);
+		snprintf(text, sizeof(text),
+			 "What now: turn on %s in the firmware setup, reboot, then open this wizard again (F2) "
+			 "to choose the GPU.\n\nHow to undo: F8 here (or neuronctl vfio revert).",
+			 nr_iommu_params(t->scan->host.cpu_vendor)->firmware);
+		tui_wrap(t, y + line + 1, x + 1, h - line - 2, w - 2, TUI_C_NORMAL, text);
 	} else {
+		char gpus[128] = "";
+		for (size_t i = 0; s->have_status && i < s->status.n_gpus; i++)
+			snprintf(gpus + strlen(gpus), sizeof(gpus) - strlen(gpus), "%s%s", i ? " " : "", s->status.gpus[i]);
 		tui_putf(t, y + line++, x + 1, w - 1, TUI_C_OK, "%s The passthrough set-up is in place for GPU %s.", t->g->ok,
-			 s->gpu_addr);
+			 gpus[0] ? gpus : s->gpu_addr);
 		snprintf(text, sizeof(text),
 			 "What now: reboot. At the next boot vfio-pci takes the GPU before its driver does; "
 			 "then the GPUs panel (2) shows it \"on vfio-pci\", and the new-VM wizard (F3) gives it "
@@ -540,6 +574,8 @@ static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
 	sj->job = job;
 	if (s->op == OP_APPLY)
 		rc = nr_plan_apply(s->vp->plan, &sj->opts, &s->result, err);
+	else if (s->op == OP_FINISH)
+		rc = nr_plan_finish(t->ctx, NR_VFIO_PLAN_NAME, &sj->opts, &s->result, err);
 	else
 		rc = nr_plan_revert(t->ctx, NR_VFIO_PLAN_NAME, &sj->opts, &s->result, err);
 	if (sj->partial.len)
@@ -557,7 +593,7 @@ static void op_done(struct tui *t, int rc, const struct nr_error *err, void *arg
 	s->rc = rc;
 	if (rc < 0) {
 		s->err = *err;
-		tui_dialog_error(t, s->op == OP_APPLY ? "The apply failed" : "The revert failed", err);
+		tui_dialog_error(t, s->op == OP_REVERT ? "The revert failed" : "The apply failed", err);
 	}
 	nr_buf_done(&sj->partial);
 	free(sj);
@@ -581,11 +617,12 @@ static int start_op(struct tui *t, struct tui_view *v, enum setup_op op)
 	nr_error_clear(&s->err);
 	s->step = STEP_APPLY;
 	s->log_from = tui_log_count(t);
-	if (tui_job_start(t, op == OP_APPLY ? "Applying the VFIO plan" : "Reverting the VFIO set-up", op_run, op_done,
+	if (tui_job_start(t, op == OP_APPLY ? "Applying the VFIO plan" : op == OP_FINISH ?
+			  "Finishing the interrupted VFIO apply" : "Reverting the VFIO set-up", op_run, op_done,
 			  sj) < 0) {
 		s->running = false;
 		free(sj);
-		s->step = op == OP_APPLY ? STEP_REVIEW : STEP_REVERT;
+		s->step = op == OP_APPLY ? STEP_REVIEW : op == OP_FINISH ? STEP_RESUME : STEP_REVERT;
 	}
 	return TUI_REDRAW;
 }
@@ -600,11 +637,11 @@ static int revert_confirmed(struct tui *t, void *opaque)
 	return start_op(t, opaque, OP_REVERT);
 }
 
-/* The plan for the picked GPU (also to finish an interrupted apply). */
+/* The plan for the picked GPU; with the IOMMU off, the plan that turns it on. */
 static int make_plan(struct tui *t, struct setup *s)
 {
 	const char *gpus[2] = { s->gpu_addr, NULL };
-	struct nr_vfio_opts opts = { .gpus = gpus };
+	struct nr_vfio_opts opts = { .gpus = t->scan->iommu && s->gpu_addr[0] ? gpus : NULL };
 	struct nr_error err = { 0 };
 
 	nr_vfio_plan_free(s->vp);
@@ -614,8 +651,8 @@ static int make_plan(struct tui *t, struct setup *s)
 		return -1;
 	}
 	build_review(t, s);
-	tui_log(t, "setup: planned GPU %s: %zu edits, %zu commands", s->gpu_addr, nr_plan_n_edits(s->vp->plan),
-		nr_plan_n_commands(s->vp->plan));
+	tui_log(t, "setup: planned %s: %zu edits, %zu commands", s->vp->params_only ? "the IOMMU" : s->gpu_addr,
+		nr_plan_n_edits(s->vp->plan), nr_plan_n_commands(s->vp->plan));
 	return 0;
 }
 
@@ -700,11 +737,14 @@ static int setup_action(struct tui *t, struct tui_view *v, enum tui_action a)
 				s->check_sel++;
 			return TUI_HANDLED;
 		case TUI_ACT_NEXT:
-			if (t->scan->n_gpus == 0 || !t->scan->iommu) {
-				tui_dialog_info(t, "Not yet", "%s",
-						!t->scan->iommu ? "The IOMMU is off: no GPU can be passed through until "
-								  "the checklist's IOMMU lines PASS."
-								: "This machine has no GPU to give to a guest.");
+			if (!t->scan->iommu) {
+				/* not a dead end: the plan that turns the IOMMU on comes first */
+				if (make_plan(t, s) == 0)
+					s->step = STEP_REVIEW;
+				return TUI_HANDLED;
+			}
+			if (t->scan->n_gpus == 0) {
+				tui_dialog_info(t, "Not yet", "%s", "This machine has no GPU to give to a guest.");
 				return TUI_HANDLED;
 			}
 			s->step = STEP_PICK_GPU;
@@ -740,7 +780,7 @@ static int setup_action(struct tui *t, struct tui_view *v, enum tui_action a)
 			return TUI_HANDLED;
 		}
 		if (a == TUI_ACT_BACK) {
-			s->step = STEP_PICK_GPU;
+			s->step = t->scan->iommu ? STEP_PICK_GPU : STEP_CHECKLIST;
 			return TUI_HANDLED;
 		}
 		return scroll(s, v, a);
@@ -772,11 +812,9 @@ static int setup_action(struct tui *t, struct tui_view *v, enum tui_action a)
 		if (a == TUI_ACT_BACK)
 			return TUI_CLOSE;
 		if (a == TUI_ACT_FINISH && s->status.plan.state == NR_PLAN_STATE_APPLYING) {
-			/* applying the same plan again finishes it */
+			/* exactly what was started, as its journal recorded it (every GPU of it) */
 			snprintf(s->gpu_addr, sizeof(s->gpu_addr), "%s", s->status.n_gpus ? s->status.gpus[0] : "");
-			if (make_plan(t, s) == 0)
-				return start_op(t, v, OP_APPLY);
-			return TUI_HANDLED;
+			return start_op(t, v, OP_FINISH);
 		}
 		if (a == TUI_ACT_ROLLBACK) {
 			tui_dialog_confirm(t, "Roll back", revert_confirmed, v,

@@ -13,6 +13,20 @@
 /* "a" + "/" + "b" without doubled slashes; "/" + "sys" -> "/sys". malloc'd. */
 char *nr_path_join(const char *a, const char *b);
 
+struct stat;
+
+/* What nr_open_kind accepts. */
+enum { NR_OPEN_FILE = 1, NR_OPEN_DEVICE = 2 };
+/* Open path (relative to dirfd, or absolute) without ever blocking: a FIFO, a socket or a
+ * device where a file is expected is refused with its type named, never waited on. flags
+ * are open(2)'s (O_CLOEXEC and O_NOCTTY are added); kinds says what may be opened (a
+ * regular file, a character device). shown names the file in the message; st (may be NULL)
+ * gets its fstat. The fd returned is in blocking mode again. */
+int nr_open_kind(int dirfd, const char *path, int flags, unsigned kinds, const char *shown,
+		 struct stat *st, struct nr_error *err);
+/* "a FIFO (named pipe)", "a directory", ... for a st_mode. */
+const char *nr_file_type_name(unsigned mode);
+
 /* Read a whole file (NUL-terminated; *len excludes the NUL). Returns 0, or a
  * negative NR_E_* with errno kept, filling err with the path and the reason. */
 int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err);

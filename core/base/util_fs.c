@@ -10,6 +10,62 @@
 
 #include "base/internal.h"
 
+const char *nr_file_type_name(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO (named pipe)";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFLNK: return "a symbolic link";
+	default: return "not a regular file";
+	}
+}
+
+static int refuse_kind(const char *shown, unsigned mode, unsigned kinds, struct nr_error *err)
+{
+	return nr_error_set(err, -NR_E_NOTFILE, "%s is %s, not %s: neuron leaves it alone; put the real "
+			    "file there (or remove it) and try again", shown, nr_file_type_name(mode),
+			    kinds & NR_OPEN_DEVICE ? "a regular file or a device" : "a regular file");
+}
+
+int nr_open_kind(int dirfd, const char *path, int flags, unsigned kinds, const char *shown,
+		 struct stat *st, struct nr_error *err)
+{
+	struct stat local, *s = st ? st : &local;
+	int fd = openat(dirfd, path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644), e, fl;
+
+	if (fd < 0) {
+		e = errno;
+		/* a FIFO without a reader refuses a non-blocking write open: name what it is */
+		if ((e == ENXIO || e == EOPNOTSUPP) && fstatat(dirfd, path, s, AT_SYMLINK_NOFOLLOW) == 0)
+			return refuse_kind(shown, s->st_mode, kinds, err);
+		errno = e;
+		return nr_error_set(err, e == ENOENT || e == ENOTDIR ? -NR_E_NOTFOUND :
+				    e == EACCES || e == EPERM ? -NR_E_PERM : e == ELOOP ? -NR_E_ESCAPE :
+				    e == EROFS ? -NR_E_READONLY : e == ENOSPC || e == EDQUOT ? -NR_E_NOSPACE :
+				    -NR_E_IO, "cannot open %s: %s", shown, strerror(e));
+	}
+	if (fstat(fd, s) < 0) {
+		e = errno;
+		close(fd);
+		return nr_error_set(err, -NR_E_IO, "cannot open %s: %s", shown, strerror(e));
+	}
+	if (!((S_ISREG(s->st_mode) && (kinds & NR_OPEN_FILE)) || (S_ISCHR(s->st_mode) && (kinds & NR_OPEN_DEVICE)))) {
+		close(fd);
+		return refuse_kind(shown, s->st_mode, kinds, err);
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		return nr_error_set(err, -NR_E_IO, "cannot open %s: %s", shown, strerror(e));
+	}
+	return fd;
+}
+
 int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err)
 {
 	struct nr_buf b;

@@ -10,10 +10,10 @@
  *               /etc/libvirt/qemu.conf          /dev/kvmfr0 in cgroup_device_acl
  *               and a note naming the module package when no installed kernel has it.
  *
- * The file in /dev/shm is not a configuration file: the engine's journal does not
- * cover it. What apply will do to it is decided when planning and recorded in the
- * plan's meta ("shm.now"), so revert knows whether to remove the file it created or to
- * give an existing one its old owner and mode back. */
+ * The file in /dev/shm is not a configuration file but a plan action ("shm-file", one row
+ * of plan/action.h): what apply will do to it is decided when planning, and journaled
+ * with what was there before, so that revert removes the file it created or gives an
+ * existing one its old owner and mode back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -27,6 +27,7 @@
 #include "root/root.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
+#include "plan/action.h"
 
 #define SHM_PATH        "/dev/shm/looking-glass"
 #define TMPFILES_PATH   "/etc/tmpfiles.d/10-looking-glass.conf"
@@ -267,7 +268,7 @@ static void check_module(const struct nr_ctx *ctx, struct nr_plan *plan)
 			continue;
 		}
 		seen_rel[d] = rel;
-		fd = openat(r.fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = nr_root_open_dir(&r, rel, false, NULL, NULL, NULL);
 		if (fd < 0 || !(dir = fdopendir(fd))) {
 			if (fd >= 0)
 				close(fd);
@@ -279,25 +280,30 @@ static void check_module(const struct nr_ctx *ctx, struct nr_plan *plan)
 				"updates/dkms/kvmfr.ko", "updates/dkms/kvmfr.ko.xz", "updates/dkms/kvmfr.ko.zst",
 				"updates/dkms/kvmfr.ko.gz", "updates/kvmfr.ko", NULL,
 			};
-			char path[512], *dep = NULL;
+			char path[512], *dep = NULL, *krel = NULL;
 			bool has = false;
 			struct stat st;
 
 			if (e->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", rel, e->d_name);
-			if (fstatat(r.fd, path, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+			/* a kernel's directory may be a link (inside the root) */
+			snprintf(path, sizeof(path), "/%s/%s", rel, e->d_name);
+			if (nr_root_resolve(&r, path, &krel, NULL) < 0 || nr_root_stat(&r, krel, &st, NULL) < 0 ||
+			    !S_ISDIR(st.st_mode)) {
+				free(krel);
 				continue;
+			}
 			kernels++;
 			for (size_t w = 0; where[w] && !has; w++) {
-				snprintf(path, sizeof(path), "%s/%s/%s", rel, e->d_name, where[w]);
-				has = faccessat(r.fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+				snprintf(path, sizeof(path), "%s/%s", krel, where[w]);
+				has = nr_root_exists(&r, path);
 			}
-			snprintf(path, sizeof(path), "%s/%s/modules.dep", rel, e->d_name);
-			if (!has && nr_root_read(&r, path, &dep, NULL, NULL, NULL, NULL, NULL) == 0) {
+			snprintf(path, sizeof(path), "%s/modules.dep", krel);
+			if (!has && nr_root_read(&r, path, 64u << 20, &dep, NULL, NULL, NULL, NULL, NULL) == 0) {
 				has = strstr(dep, "/kvmfr.ko") != NULL;
 				free(dep);
 			}
+			free(krel);
 			if (has)
 				with++;
 			else
@@ -321,19 +327,171 @@ static void check_module(const struct nr_ctx *ctx, struct nr_plan *plan)
 	(void)with;
 }
 
-/* ---- the file in /dev/shm ------------------------------------------------------------------ */
+/* ---- the file in /dev/shm: the "shm-file" plan action ------------------------------------- */
 
-/* Decide what apply does to ROOT/dev/shm/looking-glass; recorded as meta "shm.now":
- *   "create UID GID SIZE"            absent now: apply creates it
- *   "fix UID GID SIZE OUID OGID OMODE" present with another owner, mode or a smaller size
- *   "ok" / "skip"                     nothing to do / not a running system
- * and what revert does, as meta "shm.undo": "remove", "restore OUID OGID OMODE", "none". */
+/* Arguments: path (inside the root), uid, gid, size (bytes); what was there before the
+ * first apply: before=absent, or before=file with before_uid, before_gid, before_mode. */
+
+struct shm_args {
+	const char *path;
+	unsigned long long uid, gid, size;
+	bool was_absent;
+	unsigned long long before_uid, before_gid, before_mode;
+};
+
+static int shm_args_get(const struct nr_action *a, struct shm_args *s, struct nr_error *err)
+{
+	const char *before = nr_action_get(a, "before");
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->path = nr_action_get(a, "path");
+	if (!s->path || s->path[0] != '/' || !before)
+		return nr_error_set(err, -NR_E_PARSE, "the shm-file action lacks its path or what was before");
+	if ((rc = nr_action_uint(a, "uid", &s->uid, err)) < 0 || (rc = nr_action_uint(a, "gid", &s->gid, err)) < 0 ||
+	    (rc = nr_action_uint(a, "size", &s->size, err)) < 0)
+		return rc;
+	s->was_absent = strcmp(before, "absent") == 0;
+	if (!s->was_absent &&
+	    ((rc = nr_action_uint(a, "before_uid", &s->before_uid, err)) < 0 ||
+	     (rc = nr_action_uint(a, "before_gid", &s->before_gid, err)) < 0 ||
+	     (rc = nr_action_uint(a, "before_mode", &s->before_mode, err)) < 0))
+		return rc;
+	return 0;
+}
+
+char *nr_action_shm_file_describe(const struct nr_action *a)
+{
+	struct shm_args s;
+	char *out = NULL;
+
+	if (shm_args_get(a, &s, NULL) < 0)
+		return strdup("a shm-file action with damaged arguments");
+	if (s.was_absent) {
+		if (asprintf(&out, "create %s now (owner %llu, group %llu, mode 0660, %llu MiB)", s.path, s.uid,
+			     s.gid, s.size >> 20) < 0)
+			out = NULL;
+	} else if (asprintf(&out, "give %s owner %llu, group %llu, mode 0660 and at least %llu MiB now "
+			    "(it has owner %llu, group %llu, mode %04llo)", s.path, s.uid, s.gid, s.size >> 20,
+			    s.before_uid, s.before_gid, s.before_mode) < 0) {
+		out = NULL;
+	}
+	return out;
+}
+
+/* The directory of the file inside the root, and the file's name. */
+static int shm_parent(const struct nr_root *r, const char *path, char **rel, const char **base,
+		      struct nr_error *err)
+{
+	int rc = nr_root_resolve(r, path, rel, err);
+
+	if (rc < 0)
+		return rc;
+	if (!(*rel)[0]) {
+		free(*rel);
+		*rel = NULL;
+		return nr_error_set(err, -NR_E_INVAL, "the shared memory file cannot be the root itself");
+	}
+	rc = nr_root_open_parent(r, *rel, base, NULL, NULL, err);
+	if (rc < 0) {
+		free(*rel);
+		*rel = NULL;
+	}
+	return rc;
+}
+
+int nr_action_shm_file_apply(const struct nr_root *r, const struct nr_action *a, char **done,
+			     struct nr_error *err)
+{
+	struct shm_args s;
+	const char *base;
+	char *rel = NULL;
+	struct stat st;
+	int dfd, fd, rc;
+	bool created;
+
+	*done = NULL;
+	if ((rc = shm_args_get(a, &s, err)) < 0)
+		return rc;
+	if ((dfd = shm_parent(r, s.path, &rel, &base, err)) < 0)
+		return dfd;
+	created = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0;
+	fd = nr_open_kind(dfd, base, O_WRONLY | O_NOFOLLOW | (created ? O_CREAT : 0), NR_OPEN_FILE, s.path,
+			  &st, err);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	if (st.st_uid == s.uid && st.st_gid == s.gid && (st.st_mode & 07777) == 0660 &&
+	    (unsigned long long)st.st_size >= s.size)
+		goto out_fd;    /* in place already */
+	if (fchown(fd, (uid_t)s.uid, (gid_t)s.gid) < 0 || fchmod(fd, 0660) < 0 ||
+	    ((unsigned long long)st.st_size < s.size && ftruncate(fd, (off_t)s.size) < 0)) {
+		rc = nr_error_set(err, errno == EPERM ? -NR_E_PERM : nr_root_errcode(errno),
+				  "cannot set the owner, mode or size of %s: %s", s.path, strerror(errno));
+		goto out_fd;
+	}
+	if (asprintf(done, "%s %s (owner %llu, group %llu, mode 0660, %llu MiB)", created ? "created" : "fixed",
+		     s.path, s.uid, s.gid, s.size >> 20) < 0)
+		*done = NULL;
+out_fd:
+	close(fd);
+out:
+	close(dfd);
+	free(rel);
+	return rc;
+}
+
+int nr_action_shm_file_revert(const struct nr_root *r, const struct nr_action *a, char **done,
+			      struct nr_error *err)
+{
+	struct shm_args s;
+	const char *base;
+	char *rel = NULL;
+	struct stat st;
+	int dfd, fd, rc;
+
+	*done = NULL;
+	if ((rc = shm_args_get(a, &s, err)) < 0)
+		return rc;
+	if ((dfd = shm_parent(r, s.path, &rel, &base, err)) < 0)
+		return dfd == -NR_E_NOTFOUND ? 0 : dfd;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		goto out;       /* gone already (a reboot), or not ours to touch */
+	if (s.was_absent) {
+		if (unlinkat(dfd, base, 0) < 0)
+			rc = nr_error_set(err, nr_root_errcode(errno), "cannot remove %s: %s", s.path, strerror(errno));
+		else if (asprintf(done, "removed %s", s.path) < 0)
+			*done = NULL;
+		goto out;
+	}
+	if (st.st_uid == s.before_uid && st.st_gid == s.before_gid && (st.st_mode & 07777) == s.before_mode)
+		goto out;
+	fd = nr_open_kind(dfd, base, O_RDONLY | O_NOFOLLOW, NR_OPEN_FILE, s.path, NULL, err);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	if (fchown(fd, (uid_t)s.before_uid, (gid_t)s.before_gid) < 0 || fchmod(fd, (mode_t)s.before_mode) < 0)
+		rc = nr_error_set(err, nr_root_errcode(errno), "cannot give %s its owner and mode back: %s",
+				  s.path, strerror(errno));
+	else if (asprintf(done, "gave %s its owner and mode back", s.path) < 0)
+		*done = NULL;
+	close(fd);
+out:
+	close(dfd);
+	free(rel);
+	return rc;
+}
+
+/* What apply does to ROOT/dev/shm/looking-glass, decided now: nothing when the target is
+ * not the running system (no /dev/shm), or when the file is already right; else the
+ * shm-file action, which records what was there. */
 static int plan_shm_now(const struct nr_ctx *ctx, struct nr_plan *plan, unsigned uid, unsigned gid,
 			unsigned size_mib, struct nr_error *err)
 {
-	struct nr_plan_status old;
 	struct nr_root r;
-	char *rel = NULL, val[160], undo[96] = "none";
+	char *rel = NULL, v_uid[24], v_gid[24], v_size[24], b_uid[24], b_gid[24], b_mode[24];
 	struct stat st;
 	unsigned long long size = (unsigned long long)size_mib << 20;
 	int rc;
@@ -341,48 +499,36 @@ static int plan_shm_now(const struct nr_ctx *ctx, struct nr_plan *plan, unsigned
 	rc = nr_root_open(&r, nr_ctx_get(ctx, "root"), err);
 	if (rc < 0)
 		return rc;
-	if (nr_root_resolve(&r, "/dev/shm", &rel, NULL) < 0 ||
-	    fstatat(r.fd, rel[0] ? rel : ".", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(val, sizeof(val), "skip");
+	if (nr_root_resolve(&r, "/dev/shm", &rel, NULL) < 0 || nr_root_stat(&r, rel, &st, NULL) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
 		nr_plan_add_note(plan, "/dev/shm is not there on the target (it is not the running system): "
 				       "systemd-tmpfiles creates %s at its next boot", SHM_PATH);
-	} else {
-		free(rel);
-		rel = NULL;
-		rc = nr_root_resolve(&r, SHM_PATH, &rel, err);
-		if (rc < 0)
-			goto out;
-		if (fstatat(r.fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			snprintf(val, sizeof(val), "create %u %u %llu", uid, gid, size);
-		} else if (!S_ISREG(st.st_mode)) {
-			snprintf(val, sizeof(val), "skip");
-			nr_plan_add_note(plan, "%s exists but is not a regular file: it is left alone", SHM_PATH);
-		} else if (st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == 0660 &&
-			   (unsigned long long)st.st_size >= size) {
-			snprintf(val, sizeof(val), "ok");
-		} else {
-			snprintf(val, sizeof(val), "fix %u %u %llu %u %u %o", uid, gid, size,
-				 (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
-		}
+		goto out;
 	}
-	/* What revert undoes: what this apply does, or what an earlier apply under the same
-	 * name did (a second apply finds the file in place and must not forget it). */
-	if (strncmp(val, "create ", 7) == 0) {
-		snprintf(undo, sizeof(undo), "remove");
-	} else if (strncmp(val, "fix ", 4) == 0) {
-		unsigned ouid, ogid, omode, u, g;
-		unsigned long long sz;
-		if (sscanf(val, "fix %u %u %llu %u %u %o", &u, &g, &sz, &ouid, &ogid, &omode) == 6)
-			snprintf(undo, sizeof(undo), "restore %u %u %o", ouid, ogid, omode);
+	free(rel);
+	rel = NULL;
+	if ((rc = nr_root_resolve(&r, SHM_PATH, &rel, err)) < 0)
+		goto out;
+	snprintf(v_uid, sizeof(v_uid), "%u", uid);
+	snprintf(v_gid, sizeof(v_gid), "%u", gid);
+	snprintf(v_size, sizeof(v_size), "%llu", size);
+	if (nr_root_stat(&r, rel, &st, NULL) < 0) {
+		const char *kv[] = { "path", SHM_PATH, "uid", v_uid, "gid", v_gid, "size", v_size,
+				     "before", "absent", NULL };
+		rc = nr_plan_add_action(plan, "shm-file", kv, err);
+	} else if (!S_ISREG(st.st_mode)) {
+		nr_plan_add_note(plan, "%s exists but is %s: it is left alone", SHM_PATH,
+				 nr_file_type_name(st.st_mode));
+	} else if (!(st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == 0660 &&
+		     (unsigned long long)st.st_size >= size)) {
+		snprintf(b_uid, sizeof(b_uid), "%u", (unsigned)st.st_uid);
+		snprintf(b_gid, sizeof(b_gid), "%u", (unsigned)st.st_gid);
+		snprintf(b_mode, sizeof(b_mode), "0%o", (unsigned)(st.st_mode & 07777));
+		const char *kv[] = { "path", SHM_PATH, "uid", v_uid, "gid", v_gid, "size", v_size,
+				     "before", "file", "before_uid", b_uid, "before_gid", b_gid,
+				     "before_mode", b_mode, NULL };
+		rc = nr_plan_add_action(plan, "shm-file", kv, err);
 	}
-	if (strcmp(undo, "none") == 0 && nr_plan_status_read(ctx, nr_plan_name(plan), &old, NULL) == 0) {
-		const char *prev = nr_plan_status_meta(&old, "shm.undo");
-		if (prev)
-			snprintf(undo, sizeof(undo), "%s", prev);
-		nr_plan_status_done(&old);
-	}
-	rc = nr_plan_set_meta(plan, "shm.now", val) < 0 || nr_plan_set_meta(plan, "shm.undo", undo) < 0 ?
-		nr_error_set(err, -NR_E_NOMEM, NULL) : 0;
 out:
 	free(rel);
 	nr_root_close(&r);
@@ -391,142 +537,10 @@ out:
 
 char *nr_lg_setup_now(const struct nr_plan *plan)
 {
-	const char *v = nr_plan_meta(plan, "shm.now");
-	unsigned uid, gid, ouid, ogid, omode;
-	unsigned long long size;
-	char *s = NULL;
-
-	if (!v)
-		return NULL;
-	if (sscanf(v, "create %u %u %llu", &uid, &gid, &size) == 3) {
-		if (asprintf(&s, "create %s now (owner %u, group %u, mode 0660, %llu MiB)", SHM_PATH, uid,
-			     gid, size >> 20) < 0)
-			s = NULL;
-	} else if (sscanf(v, "fix %u %u %llu %u %u %o", &uid, &gid, &size, &ouid, &ogid, &omode) == 6) {
-		if (asprintf(&s, "give %s owner %u, group %u, mode 0660 and at least %llu MiB now "
-			     "(it has owner %u, group %u, mode %04o)", SHM_PATH, uid, gid, size >> 20, ouid,
-			     ogid, omode) < 0)
-			s = NULL;
-	}
-	return s;
-}
-
-/* Open the parent of SHM_PATH inside root; *base is the file name. */
-static int open_shm_parent(const struct nr_ctx *ctx, struct nr_root *r, char **rel, int *dfd,
-			   const char **base, struct nr_error *err)
-{
-	int rc = nr_root_open(r, nr_ctx_get(ctx, "root"), err);
-
-	*rel = NULL;
-	*dfd = -1;
-	if (rc < 0)
-		return rc;
-	rc = nr_root_resolve(r, SHM_PATH, rel, err);
-	if (rc == 0)
-		rc = nr_root_open_parent(r, *rel, base, NULL, NULL, err);
-	if (rc >= 0) {
-		*dfd = rc;
-		rc = 0;
-	} else {
-		free(*rel);
-		*rel = NULL;
-		nr_root_close(r);
-	}
-	return rc;
-}
-
-static void emit(const struct nr_plan_opts *opts, const char *text)
-{
-	if (opts && opts->output)
-		opts->output(opts->userdata, NR_PLAN_EV_STEP, text);
-}
-
-static int shm_apply(const struct nr_ctx *ctx, const char *now, const struct nr_plan_opts *opts,
-		     bool *changed, struct nr_error *err)
-{
-	unsigned uid, gid, ouid, ogid, omode;
-	unsigned long long size;
-	bool create = sscanf(now, "create %u %u %llu", &uid, &gid, &size) == 3;
-	bool fix = !create && sscanf(now, "fix %u %u %llu %u %u %o", &uid, &gid, &size, &ouid, &ogid,
-				     &omode) == 6;
-	struct nr_root r;
-	const char *base;
-	char *rel, msg[256];
-	struct stat st;
-	int dfd, fd, rc;
-
-	*changed = false;
-	if (!create && !fix)
-		return 0;
-	rc = open_shm_parent(ctx, &r, &rel, &dfd, &base, err);
-	if (rc < 0)
-		return rc;
-	fd = openat(dfd, base, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT : 0), 0660);
-	if (fd < 0) {
-		rc = nr_error_set(err, -NR_E_IO, "cannot open %s: %s", SHM_PATH, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = nr_error_set(err, -NR_E_REFUSED, "%s is not a regular file: left alone", SHM_PATH);
-	} else if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0660) < 0 ||
-		   ((unsigned long long)st.st_size < size && ftruncate(fd, (off_t)size) < 0)) {
-		rc = nr_error_set(err, errno == EPERM ? -NR_E_PERM : -NR_E_IO,
-				  "cannot set the owner, mode or size of %s: %s", SHM_PATH, strerror(errno));
-	} else {
-		snprintf(msg, sizeof(msg), "%s %s (owner %u, group %u, mode 0660, %llu MiB)",
-			 create ? "created" : "fixed", SHM_PATH, uid, gid, size >> 20);
-		emit(opts, msg);
-		*changed = true;
-	}
-	close(fd);
-out:
-	close(dfd);
-	free(rel);
-	nr_root_close(&r);
-	return rc;
-}
-
-static int shm_undo(const struct nr_ctx *ctx, const char *undo, const struct nr_plan_opts *opts,
-		    bool *changed, struct nr_error *err)
-{
-	unsigned ouid, ogid, omode;
-	bool remove = strcmp(undo, "remove") == 0;
-	bool restore = !remove && sscanf(undo, "restore %u %u %o", &ouid, &ogid, &omode) == 3;
-	struct nr_root r;
-	const char *base;
-	char *rel;
-	struct stat st;
-	int dfd, fd, rc;
-
-	*changed = false;
-	if (!remove && !restore)
-		return 0;
-	rc = open_shm_parent(ctx, &r, &rel, &dfd, &base, err);
-	if (rc < 0)
-		return rc;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-		goto out; /* gone already (a reboot), or not ours to touch */
-	if (remove) {
-		if (unlinkat(dfd, base, 0) < 0)
-			rc = nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", SHM_PATH, strerror(errno));
-		else
-			emit(opts, "removed " SHM_PATH);
-	} else {
-		fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 || fchown(fd, ouid, ogid) < 0 || fchmod(fd, omode) < 0)
-			rc = nr_error_set(err, -NR_E_IO, "cannot give %s its owner and mode back: %s",
-					  SHM_PATH, strerror(errno));
-		else
-			emit(opts, "gave " SHM_PATH " its owner and mode back");
-		if (fd >= 0)
-			close(fd);
-	}
-	*changed = rc == 0;
-out:
-	close(dfd);
-	free(rel);
-	nr_root_close(&r);
-	return rc;
+	for (size_t i = 0; i < nr_plan_n_actions(plan); i++)
+		if (strcmp(nr_plan_action(plan, i)->type, "shm-file") == 0)
+			return strdup(nr_plan_action(plan, i)->text);
+	return NULL;
 }
 
 /* ---- the plan ---------------------------------------------------------------------------------- */
@@ -658,37 +672,12 @@ fail:
 int nr_lg_setup_apply(const struct nr_ctx *ctx, struct nr_plan *plan, const struct nr_plan_opts *opts,
 		      struct nr_plan_result *res, struct nr_error *err)
 {
-	const char *now = nr_plan_meta(plan, "shm.now");
-	bool changed = false;
-	int rc = nr_plan_apply(plan, opts, res, err);
-
-	if (rc < 0 || !now)
-		return rc;
-	rc = shm_apply(ctx, now, opts, &changed, err);
-	if (changed && res)
-		res->files_changed++;
-	return rc;
+	(void)ctx;
+	return nr_plan_apply(plan, opts, res, err);
 }
 
 int nr_lg_setup_revert(const struct nr_ctx *ctx, enum nr_lg_mode mode, const struct nr_plan_opts *opts,
 		       struct nr_plan_result *res, struct nr_error *err)
 {
-	struct nr_plan_status st;
-	char *undo = NULL;
-	bool changed = false;
-	int rc;
-
-	if (nr_plan_status_read(ctx, nr_lg_setup_plan_name(mode), &st, NULL) == 0) {
-		const char *v = nr_plan_status_meta(&st, "shm.undo");
-		undo = v ? strdup(v) : NULL;
-		nr_plan_status_done(&st);
-	}
-	rc = nr_plan_revert(ctx, nr_lg_setup_plan_name(mode), opts, res, err);
-	if (rc == 0 && undo) {
-		rc = shm_undo(ctx, undo, opts, &changed, err);
-		if (changed && res)
-			res->files_changed++;
-	}
-	free(undo);
-	return rc;
+	return nr_plan_revert(ctx, nr_lg_setup_plan_name(mode), opts, res, err);
 }

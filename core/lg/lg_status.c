@@ -163,20 +163,16 @@ int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *er
 	unsigned char *copy;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* never blocks: a FIFO (or a socket) where the shared memory should be is refused */
+	fd = nr_open_kind(AT_FDCWD, path, O_RDONLY, NR_OPEN_FILE | NR_OPEN_DEVICE, path, &st, err);
 	if (fd < 0) {
-		saved = errno;
-		if (saved == ENOENT)
+		if (fd == -NR_E_NOTFOUND)
 			return nr_error_set(err, -NR_E_NOTFOUND,
 					    "%s does not exist: is the VM running, and does it have a "
 					    "Looking Glass shared memory device?", path);
-		return nr_error_set(err, saved == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot open %s: %s",
-				    path, strerror(saved));
-	}
-	if (fstat(fd, &st) < 0) {
-		saved = errno;
-		close(fd);
-		return nr_error_set(err, -NR_E_IO, "cannot stat %s: %s", path, strerror(saved));
+		if (fd == -NR_E_NOTFILE && err)
+			err->code = -NR_E_INVAL;        /* neither a file nor a device, as always */
+		return fd == -NR_E_NOTFILE ? -NR_E_INVAL : fd;
 	}
 	if (S_ISREG(st.st_mode)) {
 		total = (uint64_t)st.st_size;

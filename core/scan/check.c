@@ -60,7 +60,10 @@ static void short_list(char *buf, size_t size, const struct nr_scan *scan, const
 void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_check *c)
 {
 	const struct nr_host *h = &scan->host;
-	const char *iommu_param = h->cpu_vendor == NR_CPU_AMD ? "amd_iommu" : "intel_iommu";
+	const struct nr_iommu_params *ip = nr_iommu_params(h->cpu_vendor);
+	/* an unknown vendor: whichever of the two the command line has */
+	const char *iommu_param = ip->key ? ip->key :
+		nr_cmdline_has(h->cmdline, "amd_iommu") ? "amd_iommu" : "intel_iommu";
 	const struct nr_gpu *gpu = NULL, *boot = NULL;
 	char *val, list[400];
 	size_t non_boot = 0;
@@ -97,20 +100,22 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		     "AMD kernels enable the IOMMU by default: check AMD-Vi/IOMMU in the firmware, or add amd_iommu=on",
 		     "amd_iommu not given");
 	} else {
-		item(c, NR_CHECK_iommu_cmdline, NR_CHECK_FAIL, "add intel_iommu=on to the kernel command line "
-		     "('neuronctl vfio plan' does it for you)", "intel_iommu=on missing");
+		char hint[300];
+		snprintf(hint, sizeof(hint), "add %s to the kernel command line ('neuronctl vfio plan' does "
+			 "it for you)", ip->by_hand);
+		item(c, NR_CHECK_iommu_cmdline, NR_CHECK_FAIL, hint, "%s missing", ip->by_hand);
 	}
 	free(val);
 
 	/* Groups. */
-	if (scan->iommu)
+	if (scan->iommu) {
 		item(c, NR_CHECK_iommu_groups, NR_CHECK_PASS, NULL, "%zu IOMMU groups", scan->n_groups);
-	else
-		item(c, NR_CHECK_iommu_groups, NR_CHECK_FAIL,
-		     h->cpu_vendor == NR_CPU_AMD ?
-			     "IOMMU is off: enable AMD-Vi/IOMMU in the firmware setup and add amd_iommu=on" :
-			     "IOMMU is off: enable VT-d in the firmware setup and add intel_iommu=on",
-		     "no IOMMU groups under sys/kernel/iommu_groups");
+	} else {
+		char hint[300];
+		snprintf(hint, sizeof(hint), "IOMMU is off: enable %s in the firmware setup and add %s",
+			 ip->firmware, ip->by_hand);
+		item(c, NR_CHECK_iommu_groups, NR_CHECK_FAIL, hint, "no IOMMU groups under sys/kernel/iommu_groups");
+	}
 
 	/* iommu=pt */
 	val = nr_cmdline_get(h->cmdline, "iommu");
@@ -144,10 +149,15 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL, "install a GPU for the guest",
 		     "the only display device is the BMC's %s", scan->devices[boot->dev].name);
 	} else if (non_boot == 0) {
+		/* Single-GPU mode (the GPU handed to the VM while it runs) is not built yet: say
+		 * what this machine needs instead of calling it ready. */
 		gpu = boot;
-		item(c, NR_CHECK_guest_gpu, NR_CHECK_WARN,
-		     "a second GPU lets the host keep its display; otherwise use the single-GPU path",
-		     "only the boot GPU %s: the host loses its display while the VM runs",
+		item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL,
+		     "single-GPU mode (the GPU handed to the VM while it runs) is not available yet. "
+		     "Options: add a second GPU for the host, or turn on the CPU's integrated graphics "
+		     "in the firmware setup and make it the primary display; or bind this GPU at boot "
+		     "('neuronctl vfio apply --force') and use the host without a display, over SSH",
+		     "only the boot GPU %s: the host would lose its display",
 		     nr_pci_short_addr(&scan->devices[boot->dev]));
 	} else {
 		gpu = nr_scan_best_gpu(scan);
@@ -169,7 +179,9 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 	else if (!gpu->isolated) {
 		short_list(list, sizeof(list), scan, gpu->blockers, gpu->n_blockers);
 		item(c, NR_CHECK_isolation, NR_CHECK_FAIL,
-		     "move the card to a slot wired to the CPU, or pass the whole group (--include-group)",
+		     "move the card to a slot wired to the CPU, or pass the whole group (--include-group: "
+		     "the controllers of the host's disks, its only network card and keyboard are refused "
+		     "unless named with --include-device)",
 		     "group %d also holds %s", gpu->groups[0], list);
 	} else {
 		short_list(list, sizeof(list), scan, gpu->functions, gpu->n_functions);
@@ -197,8 +209,8 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		efifb_off = val && strstr(val, "efifb:off");
 		free(val);
 		item(c, NR_CHECK_boot_vga, NR_CHECK_WARN,
-		     efifb_off ? "use the single-GPU path, or make another GPU primary in the firmware setup" :
-				 "use the single-GPU path (it frees the console), or make another GPU primary in the firmware setup",
+		     "make another GPU primary in the firmware setup (single-GPU mode, which frees the console "
+		     "while the VM runs, is not available yet)",
 		     "the guest GPU is the boot GPU: the host console (efifb/simpledrm) holds it%s",
 		     efifb_off ? "; video=efifb:off is set" : "");
 	} else if (boot) {

@@ -216,3 +216,37 @@ char *nr_gpu_verdict(const struct nr_scan *scan, const struct nr_gpu *g)
 	}
 	return nr_buf_steal(&b);
 }
+
+int nr_gpu_choosable(const struct nr_scan *scan, const struct nr_gpu *g, bool force,
+		     bool include_group, struct nr_error *err)
+{
+	const struct nr_pci_dev *d = &scan->devices[g->dev];
+	const struct nr_iommu_params *ip = nr_iommu_params(scan->host.cpu_vendor);
+	struct nr_buf b;
+
+	if (!scan->iommu || g->n_groups == 0)
+		return nr_error_set(err, -NR_E_NOIOMMU,
+				    "the IOMMU is off on this machine (no IOMMU groups): turn on %s in the "
+				    "firmware and boot with %s (the VFIO plan adds it); without groups the "
+				    "isolation of a GPU cannot be judged", ip->firmware, ip->by_hand);
+	if (g->boot_vga && !force)
+		return nr_error_set(err, -NR_E_BOOTGPU,
+				    "%s drives the host console (boot VGA): binding it to vfio-pci at boot "
+				    "leaves the host without a display. Single-GPU mode (the GPU handed over "
+				    "while the VM runs) is not available yet: pick another GPU with --gpu, or "
+				    "pass --force if another GPU really drives your console (or to use the "
+				    "host without a display, over SSH)", d->addr);
+	if (!g->isolated && !include_group) {
+		nr_buf_init(&b);
+		for (size_t i = 0; i < g->n_blockers; i++)
+			nr_buf_printf(&b, "%s%s", i ? ", " : "", scan->devices[g->blockers[i]].addr);
+		nr_error_set(err, -NR_E_GROUP,
+			     "%s is not isolated: its IOMMU group also holds %s, which would have to leave "
+			     "the host with it. Pass --include-group to give them to the guest too, move "
+			     "the card to a slot with its own group, or check the firmware's ACS setting",
+			     d->addr, b.data ? b.data : "other devices");
+		nr_buf_done(&b);
+		return -NR_E_GROUP;
+	}
+	return 0;
+}

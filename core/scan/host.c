@@ -18,6 +18,21 @@ const char *nr_cpu_vendor_name(enum nr_cpu_vendor v)
 	}
 }
 
+/* One row per vendor. An unknown vendor gets no guess: a wrong intel_iommu/amd_iommu is
+ * harmless but a guess would hide that the user must add the right one by hand, so the
+ * plan adds only iommu=pt and says which to add; the checklist accepts either. */
+static const struct nr_iommu_params iommu_rows[] = {
+	[NR_CPU_UNKNOWN] = { NULL, NULL, "iommu=pt", "intel_iommu=on (Intel) or amd_iommu=on (AMD)",
+			     "VT-d (Intel) or AMD-Vi/IOMMU (AMD)" },
+	[NR_CPU_INTEL] = { "intel_iommu=on", "intel_iommu", "iommu=pt", "intel_iommu=on", "VT-d" },
+	[NR_CPU_AMD] = { "amd_iommu=on", "amd_iommu", "iommu=pt", "amd_iommu=on", "AMD-Vi/IOMMU" },
+};
+
+const struct nr_iommu_params *nr_iommu_params(enum nr_cpu_vendor v)
+{
+	return (size_t)v < sizeof(iommu_rows) / sizeof(iommu_rows[0]) ? &iommu_rows[v] : &iommu_rows[NR_CPU_UNKNOWN];
+}
+
 /* Walk the command line the way the kernel splits it: spaces separate
  * parameters except inside double quotes. Calls fn for each "name[=value]". */
 static const char *next_param(const char *p, const char **start, size_t *len)

@@ -48,6 +48,15 @@ char *nr_mkinitcpio_prepend(const char *text, const char *name, const char *cons
 /* /etc/initramfs-tools/modules: append the missing modules, one a line. */
 char *nr_initramfs_tools_add_modules(const char *text, const char *const *modules);
 
+/* How a file quotes: a shell script (/etc/default/grub, mkinitcpio.conf: '' and "" with
+ * backslashes, NAME=(...) arrays), a kernel command line (/etc/kernel/cmdline: "" only),
+ * a systemd-boot entry (each "options" line a kernel command line). */
+enum nr_syntax { NR_SYNTAX_SHELL, NR_SYNTAX_CMDLINE, NR_SYNTAX_SDBOOT };
+/* 0 when text's quotes (and parentheses) balance; else -1 with the 1-based line where the
+ * unbalanced one opens (or the stray one is), and what it is, in words. An edit of an
+ * unbalanced file would put the parameters inside the open quote. */
+int nr_boot_balance(const char *text, enum nr_syntax syntax, size_t *line, char *what, size_t size);
+
 /* "6.1.0-13-amd64" -> 601 (major * 100 + minor); -1 when it does not parse. */
 int nr_kernel_version_code(const char *release);
 

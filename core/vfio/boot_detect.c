@@ -13,23 +13,18 @@
 #include "base/internal.h"
 #include "neuron/vfio.h"
 #include "root/root.h"
+#include "vfio/vfio_internal.h"
 
 static const char *const esp_dirs[] = { "/boot", "/efi", "/boot/efi" };
 
-const char *nr_initramfs_name(enum nr_initramfs i)
+bool nr_boot_cmdline_known(const struct nr_boot_setup *b)
 {
-	switch (i) {
-	case NR_INITRAMFS_MKINITCPIO: return "mkinitcpio";
-	case NR_INITRAMFS_DRACUT: return "dracut";
-	case NR_INITRAMFS_TOOLS: return "initramfs-tools";
-	default: return "unknown";
-	}
+	return b->grub || b->n_sdboot_entries > 0 || b->kernel_cmdline;
 }
 
 bool nr_boot_known(const struct nr_boot_setup *b)
 {
-	return b->initramfs != NR_INITRAMFS_UNKNOWN &&
-		(b->grub || b->n_sdboot_entries > 0 || b->kernel_cmdline);
+	return b->initramfs && nr_boot_cmdline_known(b);
 }
 
 void nr_boot_setup_done(struct nr_boot_setup *b)
@@ -51,8 +46,7 @@ static int probe(const struct nr_root *r, const char *path, bool dir, struct nr_
 
 	if (rc < 0)
 		return rc;
-	rc = fstatat(r->fd, rel[0] ? rel : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		(!dir || S_ISDIR(st.st_mode)) && (dir || !S_ISDIR(st.st_mode));
+	rc = nr_root_stat(r, rel, &st, NULL) == 0 && (!dir || S_ISDIR(st.st_mode)) && (dir || !S_ISDIR(st.st_mode));
 	free(rel);
 	return rc;
 }
@@ -85,7 +79,7 @@ static int list_dir(const struct nr_root *r, const char *path, char ***names, si
 	*n = 0;
 	if (rc < 0)
 		return rc;
-	fd = openat(r->fd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = nr_root_open_dir(r, rel, false, NULL, NULL, NULL);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
@@ -119,7 +113,7 @@ static int read_file(const struct nr_root *r, const char *path, char **text, str
 
 	*text = NULL;
 	if (rc == 0)
-		rc = nr_root_read(r, rel, text, NULL, NULL, NULL, NULL, err);
+		rc = nr_root_read(r, rel, 1 << 20, text, NULL, NULL, NULL, NULL, err);
 	free(rel);
 	return rc;
 }
@@ -153,89 +147,59 @@ static int detect_kernels(const struct nr_root *r, struct nr_boot_setup *b, stru
 	return 0;
 }
 
-struct generator {
-	enum nr_initramfs id;
-	const char *const *bins;
-	const char *const *confs;
-};
-
-static const char *const mk_bins[] = { "/usr/bin/mkinitcpio", "/usr/sbin/mkinitcpio", "/bin/mkinitcpio", NULL };
-static const char *const mk_confs[] = { "/etc/mkinitcpio.conf", NULL };
-static const char *const dr_bins[] = { "/usr/bin/dracut", "/usr/sbin/dracut", "/bin/dracut", "/sbin/dracut", NULL };
-static const char *const dr_confs[] = { "/etc/dracut.conf", NULL };
-static const char *const it_bins[] = { "/usr/sbin/update-initramfs", "/sbin/update-initramfs",
-				       "/usr/bin/update-initramfs", NULL };
-static const char *const it_confs[] = { "/etc/initramfs-tools/initramfs.conf", NULL };
-
-static const struct generator generators[] = {
-	{ NR_INITRAMFS_MKINITCPIO, mk_bins, mk_confs },
-	{ NR_INITRAMFS_DRACUT, dr_bins, dr_confs },
-	{ NR_INITRAMFS_TOOLS, it_bins, it_confs },
-};
-
 static int detect_initramfs(const struct nr_root *r, const char *force, struct nr_boot_setup *b,
 			    struct nr_error *err)
 {
-	int bin[3], conf[3], n_bin = 0, n_conf = 0, pick = -1;
+	const struct nr_initramfs *const *t = nr_initramfs_table;
+	int bin[16], conf[16], n_bin = 0, n_conf = 0, pick = -1, n = 0;
+	char names[256];
 
-	for (int i = 0; i < 3; i++) {
-		if ((bin[i] = probe_any(r, generators[i].bins, err)) < 0)
-			return bin[i];
-		if ((conf[i] = probe_any(r, generators[i].confs, err)) < 0)
-			return conf[i];
-		if (generators[i].id == NR_INITRAMFS_DRACUT && !conf[i]) {
-			if ((conf[i] = probe(r, "/etc/dracut.conf.d", true, err)) < 0)
-				return conf[i];
-		}
-		n_bin += bin[i];
-		n_conf += conf[i];
+	for (; t[n] && n < 16; n++) {
+		if ((bin[n] = probe_any(r, t[n]->bins, err)) < 0)
+			return bin[n];
+		if ((conf[n] = probe_any(r, t[n]->confs, err)) < 0)
+			return conf[n];
+		if (!conf[n] && t[n]->conf_dir && (conf[n] = probe(r, t[n]->conf_dir, true, err)) < 0)
+			return conf[n];
+		n_bin += bin[n];
+		n_conf += conf[n];
 	}
+	nr_initramfs_names(names, sizeof(names));
 	if (force && force[0]) {
-		for (int i = 0; i < 3; i++)
-			if (strcmp(force, nr_initramfs_name(generators[i].id)) == 0)
+		for (int i = 0; i < n; i++)
+			if (strcmp(force, t[i]->name) == 0)
 				pick = i;
 		if (pick < 0)
-			return nr_error_set(err, -NR_E_INVAL,
-					    "unknown initramfs generator '%s' (mkinitcpio, dracut, initramfs-tools)",
-					    force);
+			return nr_error_set(err, -NR_E_INVAL, "unknown initramfs generator '%s' (%s)", force, names);
 		snprintf(b->initramfs_evidence, sizeof(b->initramfs_evidence), "chosen with --initramfs");
 	} else if (n_bin == 1 || (n_bin == 0 && n_conf == 1)) {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < n; i++)
 			if (n_bin ? bin[i] : conf[i])
 				pick = i;
 		snprintf(b->initramfs_evidence, sizeof(b->initramfs_evidence), "%s%s%s",
-			 conf[pick] ? generators[pick].confs[0] : "",
-			 conf[pick] && bin[pick] ? " and the program " : "",
-			 bin[pick] ? (generators[pick].id == NR_INITRAMFS_TOOLS ? "update-initramfs" :
-				      nr_initramfs_name(generators[pick].id)) : "");
+			 conf[pick] ? t[pick]->confs[0] : "", conf[pick] && bin[pick] ? " and the program " : "",
+			 bin[pick] ? t[pick]->program : "");
 	} else {
-		struct nr_buf names;
-		nr_buf_init(&names);
-		nr_buf_append(&names, "", 0);
-		for (int i = 0; i < 3; i++)
+		struct nr_buf found;
+		nr_buf_init(&found);
+		nr_buf_append(&found, "", 0);
+		for (int i = 0; i < n; i++)
 			if (n_bin ? bin[i] : conf[i])
-				nr_buf_printf(&names, "%s%s", names.len ? ", " : "", nr_initramfs_name(generators[i].id));
-		if (names.len)
+				nr_buf_printf(&found, "%s%s", found.len ? ", " : "", t[i]->name);
+		if (found.len)
 			snprintf(b->problem, sizeof(b->problem),
 				 "several initramfs generators are installed under %s (%s) and nothing says which "
 				 "one builds the boot images: pass --initramfs NAME to name it",
-				 r->path, names.data ? names.data : "");
+				 r->path, found.data ? found.data : "");
 		else
 			snprintf(b->problem, sizeof(b->problem),
-				 "no initramfs generator under %s (looked for mkinitcpio, dracut and "
-				 "initramfs-tools): add vfio_pci vfio vfio_iommu_type1 to your initramfs by hand, "
-				 "or pass --initramfs NAME",
-				 r->path);
-		nr_buf_done(&names);
+				 "no initramfs generator under %s (looked for %s): add vfio_pci vfio "
+				 "vfio_iommu_type1 to your initramfs by hand, or pass --initramfs NAME",
+				 r->path, names);
+		nr_buf_done(&found);
 		return 0;
 	}
-	b->initramfs = generators[pick].id;
-	if (b->initramfs == NR_INITRAMFS_MKINITCPIO) {
-		int rc = probe(r, "/etc/mkinitcpio.conf.d", true, err);
-		if (rc < 0)
-			return rc;
-		b->mkinitcpio_dropins = rc;
-	}
+	b->initramfs = t[pick];
 	return 0;
 }
 
@@ -302,7 +266,7 @@ static int detect_loaders(const struct nr_root *r, struct nr_boot_setup *b, stru
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
 			rc = read_file(r, path, &text, err);
-			if (rc == -NR_E_NOTFOUND || (rc < 0 && rc != -NR_E_ESCAPE)) {
+			if (rc == -NR_E_NOTFOUND || rc == -NR_E_PERM) {
 				nr_error_clear(err);
 				rc = 0;
 				continue;

@@ -677,3 +677,148 @@ int nr_kernel_version_code(const char *release)
 		return -1;
 	return (int)(major * 100 + minor);
 }
+
+/* ----------------------------------------------------------------- balance -- */
+
+struct opener {
+	char c;                 /* the quote or '(' */
+	size_t line, col;
+};
+
+static void say_open(const struct opener *o, const char *in, size_t *line, char *what, size_t size)
+{
+	*line = o->line;
+	snprintf(what, size, "%s opened at column %zu is never closed%s",
+		 o->c == '"' ? "a double quote" : o->c == '\'' ? "a single quote" : "a '('", o->col, in);
+}
+
+static int balance_cmdline(const char *p, const char *end, size_t line0, size_t col0, const char *in,
+			   size_t *line, char *what, size_t size)
+{
+	struct opener quote = { 0, 0, 0 }, paren[64];
+	size_t depth = 0, ln = line0, col = col0;
+
+	for (; p < end; p++, col++) {
+		if (*p == '\n') {
+			ln++;
+			col = 0;
+			continue;
+		}
+		if (*p == '"') {
+			if (quote.c)
+				quote.c = 0;
+			else
+				quote = (struct opener){ '"', ln, col };
+		} else if (!quote.c && *p == '(') {
+			if (depth < 64)
+				paren[depth] = (struct opener){ '(', ln, col };
+			depth++;
+		} else if (!quote.c && *p == ')') {
+			if (depth == 0) {
+				*line = ln;
+				snprintf(what, size, "a ')' at column %zu closes nothing%s", col, in);
+				return -1;
+			}
+			depth--;
+		}
+	}
+	if (quote.c) {
+		say_open(&quote, in, line, what, size);
+		return -1;
+	}
+	if (depth) {
+		say_open(&paren[depth > 64 ? 63 : depth - 1], in, line, what, size);
+		return -1;
+	}
+	return 0;
+}
+
+static int balance_shell(const char *text, size_t *line, char *what, size_t size)
+{
+	struct opener quote = { 0, 0, 0 }, array = { 0, 0, 0 }, spans = { 0, 0, 0 };
+	size_t ln = 1, col = 1;
+	bool word_start = true;
+
+	for (const char *p = text; *p; p++, col++) {
+		char c = *p;
+		if (c == '\n' && quote.c && !spans.c)
+			spans = quote;  /* legal, but the likely culprit when nothing closes later */
+		if (c == '\n') {
+			ln++;
+			col = 0;
+			word_start = true;
+			continue;
+		}
+		if (quote.c == '\'') {
+			if (c == '\'')
+				quote.c = 0;
+			continue;
+		}
+		if (c == '\\' && p[1]) {
+			if (p[1] == '\n') {
+				ln++;
+				col = 0;
+			}
+			p++;
+			col++;
+			continue;
+		}
+		if (quote.c == '"') {
+			if (c == '"')
+				quote.c = 0;
+			continue;
+		}
+		if (c == '#' && word_start) {
+			while (p[1] && p[1] != '\n')
+				p++;
+			continue;
+		}
+		word_start = c == ' ' || c == '\t' || c == ';' || c == '(' || c == '=';
+		if (c == '\'' || c == '"') {
+			quote = (struct opener){ c, ln, col };
+		} else if (c == '(' && array.c && p > text && p[-1] != '$') {
+			/* NAME=(a b  OTHER=(...: the first array never closed */
+			say_open(&array, " (an array NAME=( ... ) needs its ')')", line, what, size);
+			return -1;
+		} else if (c == '(' && p > text && p[-1] == '=') {
+			array = (struct opener){ '(', ln, col };        /* NAME=( ... ) */
+		} else if (c == ')' && array.c) {
+			array.c = 0;
+		}
+	}
+	if (quote.c && spans.c) {
+		*line = spans.line;
+		snprintf(what, size, "%s opened at column %zu runs past the end of its line, and the quotes of "
+			 "the file never balance", spans.c == '"' ? "a double quote" : "a single quote", spans.col);
+		return -1;
+	}
+	if (quote.c) {
+		say_open(&quote, "", line, what, size);
+		return -1;
+	}
+	if (array.c) {
+		say_open(&array, " (an array NAME=( ... ) needs its ')')", line, what, size);
+		return -1;
+	}
+	return 0;
+}
+
+int nr_boot_balance(const char *text, enum nr_syntax syntax, size_t *line, char *what, size_t size)
+{
+	if (syntax == NR_SYNTAX_SHELL)
+		return balance_shell(text, line, what, size);
+	if (syntax == NR_SYNTAX_CMDLINE)
+		return balance_cmdline(text, text + strlen(text), 1, 1, "", line, what, size);
+	/* systemd-boot: each options line on its own */
+	size_t ln = 1;
+	for (const char *p = text; *p; ln++) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p), *q = p;
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if ((size_t)(end - q) > 7 && strncmp(q, "options", 7) == 0 && (q[7] == ' ' || q[7] == '\t') &&
+		    balance_cmdline(q + 8, end, ln, (size_t)(q + 8 - p) + 1, " in its options", line, what, size) < 0)
+			return -1;
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}

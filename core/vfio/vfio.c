@@ -8,11 +8,9 @@
 #include "vfio/boot.h"
 #include "base/internal.h"
 #include "neuron/vfio.h"
-#include "root/root.h"
+#include "vfio/vfio_internal.h"
 
 #define MODPROBE_CONF "/etc/modprobe.d/vfio.conf"
-#define DRACUT_CONF "/etc/dracut.conf.d/10-neuron-vfio.conf"
-#define MKINITCPIO_DROPIN "/etc/mkinitcpio.conf.d/10-neuron-vfio.conf"
 
 /* Drivers that could claim a guest device before vfio-pci (the issue's list). */
 static const char *const softdep_drivers[] = {
@@ -34,41 +32,9 @@ void nr_vfio_plan_free(struct nr_vfio_plan *vp)
 	nr_strv_free(vp->ids, vp->n_ids);
 	nr_strv_free(vp->collisions, vp->n_collisions);
 	nr_strv_free(vp->blockers, vp->n_blockers);
+	nr_strv_free(vp->host_needed, vp->n_host_needed);
 	nr_boot_setup_done(&vp->boot);
 	free(vp);
-}
-
-static void list_names(struct nr_buf *b, const struct nr_scan *scan, const size_t *idx, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		nr_buf_printf(b, "%s%s", i ? ", " : "", scan->devices[idx[i]].addr);
-}
-
-/* The refusals that depend on the GPU alone. */
-static int judge_gpu(const struct nr_scan *scan, const struct nr_gpu *g, const struct nr_vfio_opts *o,
-		     struct nr_error *err)
-{
-	const struct nr_pci_dev *d = &scan->devices[g->dev];
-	struct nr_buf b;
-
-	if (g->boot_vga && !o->force)
-		return nr_error_set(err, -NR_E_BOOTGPU,
-				    "%s drives the host console (boot VGA): binding it to vfio-pci at boot "
-				    "leaves the host without a display. Use the single-GPU path (the GPU is "
-				    "handed over when the VM starts), pick another GPU with --gpu, or pass "
-				    "--force if another GPU really drives your console", d->addr);
-	if (!g->isolated && !o->include_group) {
-		nr_buf_init(&b);
-		list_names(&b, scan, g->blockers, g->n_blockers);
-		nr_error_set(err, -NR_E_GROUP,
-			     "%s is not isolated: its IOMMU group also holds %s, which would have to leave "
-			     "the host with it. Pass --include-group to give them to the guest too, move "
-			     "the card to a slot with its own group, or check the firmware's ACS setting",
-			     d->addr, b.data ? b.data : "other devices");
-		nr_buf_done(&b);
-		return -NR_E_GROUP;
-	}
-	return 0;
 }
 
 static int choose_gpus(const struct nr_scan *scan, const struct nr_vfio_opts *o,
@@ -103,7 +69,7 @@ static int choose_gpus(const struct nr_scan *scan, const struct nr_vfio_opts *o,
 			v[n++] = g;
 		}
 	} else {
-		/* the best GPU; else the first non-boot one, else the first: judge_gpu says why not */
+		/* the best GPU; else the first non-boot one, else the first: nr_gpu_choosable says why not */
 		const struct nr_gpu *g = nr_scan_best_gpu(scan);
 		for (size_t i = 0; i < scan->n_gpus && !g; i++)
 			if (!scan->gpus[i].boot_vga)
@@ -130,8 +96,8 @@ static bool in_list(char **v, size_t n, const char *s)
 	return false;
 }
 
-static int set_text(struct nr_vfio_plan *vp, const char *path, char *text, const char *why,
-		    struct nr_error *err)
+int nr_vfio_set_text(struct nr_vfio_plan *vp, const char *path, char *text, const char *why,
+		     struct nr_error *err)
 {
 	int rc;
 
@@ -142,9 +108,20 @@ static int set_text(struct nr_vfio_plan *vp, const char *path, char *text, const
 	return rc;
 }
 
-/* Read a file under root; absent is "" with *exists false. */
-static int read_or_empty(struct nr_vfio_plan *vp, const char *path, char **text, bool *exists,
-			 struct nr_error *err)
+int nr_vfio_check_balance(const char *path, const char *text, int syntax, struct nr_error *err)
+{
+	char what[200];
+	size_t line = 0;
+
+	if (nr_boot_balance(text, (enum nr_syntax)syntax, &line, what, sizeof(what)) == 0)
+		return 0;
+	return nr_error_set(err, -NR_E_PARSE, "%s:%zu: %s: the kernel parameters or modules would land "
+			    "inside it (and every apply would add them again); fix the file, then plan again",
+			    path, line, what);
+}
+
+int nr_vfio_read_or_empty(struct nr_vfio_plan *vp, const char *path, char **text, bool *exists,
+			  struct nr_error *err)
 {
 	int rc = nr_plan_read(vp->plan, path, text, NULL, err);
 
@@ -231,114 +208,25 @@ static char *modprobe_text(const struct nr_vfio_plan *vp, const struct nr_scan *
 	return nr_buf_steal(&b);
 }
 
+/* vfio-pci early in the initramfs: what must load (vfio_virqfd for kernels before 6.2),
+ * written the way the generator reads it (its row's plan_early). */
 static int plan_initramfs(struct nr_vfio_plan *vp, struct nr_error *err)
 {
 	const struct nr_boot_setup *bs = &vp->boot;
-	bool mixed = false, all_old = bs->n_kernels > 0;
-	const char *mods[5] = { "vfio_pci", "vfio", "vfio_iommu_type1", NULL, NULL };
-	char *text = NULL;
-	int rc;
+	static const char *const mods[] = { "vfio_pci", "vfio", "vfio_iommu_type1", NULL };
+	struct nr_early e = { mods, bs->needs_virqfd, false };
+	bool all_old = bs->n_kernels > 0;
 
 	for (size_t i = 0; i < bs->n_kernels; i++)
 		if (nr_kernel_version_code(bs->kernels[i]) >= 602)
 			all_old = false;
-	mixed = bs->needs_virqfd && !all_old;
+	e.mixed = bs->needs_virqfd && !all_old;
 	if (bs->n_kernels == 0)
 		nr_plan_add_note(vp->plan, "no installed kernel found under lib/modules: assuming 6.2 or newer "
 				 "(no vfio_virqfd)");
-
-	switch (bs->initramfs) {
-	case NR_INITRAMFS_MKINITCPIO: {
-		if (bs->needs_virqfd)
-			mods[3] = mixed ? "vfio_virqfd?" : "vfio_virqfd";
-		char *conf = NULL;
-		if ((rc = read_or_empty(vp, "/etc/mkinitcpio.conf", &conf, NULL, err)) < 0)
-			return rc;
-		size_t n_hooks = 0;
-		char **hooks = nr_mkinitcpio_array(conf, "HOOKS", &n_hooks);
-		bool modconf = false;
-		for (size_t i = 0; hooks && hooks[i]; i++)
-			modconf |= strcmp(hooks[i], "modconf") == 0;
-		for (size_t i = 0; hooks && hooks[i]; i++)
-			free(hooks[i]);
-		free(hooks);
-		static const char *const files[] = { MODPROBE_CONF, NULL };
-		if (bs->mkinitcpio_dropins) {
-			/* a drop-in of our own; its items go before the user's MODULES */
-			size_t n_have = 0;
-			char **have = nr_mkinitcpio_array(conf, "MODULES", &n_have);
-			char *probe = nr_mkinitcpio_prepend(conf, "MODULES", mods);
-			bool missing = probe && strcmp(probe, conf) != 0;
-			free(probe);
-			for (size_t i = 0; have && have[i]; i++)
-				free(have[i]);
-			free(have);
-			struct nr_buf b;
-			nr_buf_init(&b);
-			nr_buf_puts(&b, "# Written by neuronctl vfio: vfio-pci loads first in the initramfs, "
-				       "before any GPU driver.\n");
-			if (missing) {
-				nr_buf_puts(&b, "MODULES=(");
-				for (size_t i = 0; mods[i]; i++)
-					nr_buf_printf(&b, "%s ", mods[i]);
-				nr_buf_puts(&b, "\"${MODULES[@]}\")\n");
-			}
-			if (!modconf)
-				nr_buf_puts(&b, "# HOOKS has no modconf: take the vfio-pci options in by hand.\n"
-					       "FILES+=(" MODPROBE_CONF ")\n");
-			free(conf);
-			if (!missing && modconf)
-				return 0;
-			if (b.oom) {
-				nr_buf_done(&b);
-				return nr_error_set(err, -NR_E_NOMEM, NULL);
-			}
-			return set_text(vp, MKINITCPIO_DROPIN, nr_buf_steal(&b),
-					"load vfio-pci early in the initramfs (mkinitcpio drop-in)", err);
-		}
-		text = nr_mkinitcpio_prepend(conf, "MODULES", mods);
-		if (text && !modconf) {
-			char *t2 = nr_mkinitcpio_prepend(text, "FILES", files);
-			free(text);
-			text = t2;
-		}
-		free(conf);
-		return set_text(vp, "/etc/mkinitcpio.conf", text,
-				"load vfio-pci early in the initramfs (MODULES)", err);
-	}
-	case NR_INITRAMFS_DRACUT: {
-		struct nr_buf b;
-		nr_buf_init(&b);
-		nr_buf_puts(&b, "# Written by neuronctl vfio: vfio-pci loads first in the initramfs, "
-			       "before any GPU driver.\n"
-			       "force_drivers+=\" vfio_pci vfio vfio_iommu_type1 ");
-		if (bs->needs_virqfd && !mixed)
-			nr_buf_puts(&b, "vfio_virqfd ");
-		nr_buf_puts(&b, "\"\n");
-		if (mixed)
-			nr_buf_puts(&b, "# vfio_virqfd exists only in the kernels older than 6.2\n"
-				       "add_drivers+=\" vfio_virqfd \"\n");
-		if (b.oom) {
-			nr_buf_done(&b);
-			return nr_error_set(err, -NR_E_NOMEM, NULL);
-		}
-		return set_text(vp, DRACUT_CONF, nr_buf_steal(&b),
-				"load vfio-pci early in the initramfs (dracut force_drivers)", err);
-	}
-	case NR_INITRAMFS_TOOLS: {
-		if (bs->needs_virqfd)
-			mods[3] = "vfio_virqfd";
-		bool exists;
-		if ((rc = read_or_empty(vp, "/etc/initramfs-tools/modules", &text, &exists, err)) < 0)
-			return rc;
-		char *edited = nr_initramfs_tools_add_modules(text, mods);
-		free(text);
-		return set_text(vp, "/etc/initramfs-tools/modules", edited,
-				"load vfio-pci early in the initramfs (initramfs-tools modules)", err);
-	}
-	default:
+	if (!bs->initramfs)
 		return nr_error_set(err, -NR_E_BOOTSETUP, "%s", bs->problem);
-	}
+	return bs->initramfs->plan_early(vp, &e, err);
 }
 
 static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct nr_error *err)
@@ -357,7 +245,10 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 			return nr_error_set(err, -NR_E_NOMEM, NULL);
 		rc = 0;
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			rc = nr_plan_read(vp->plan, i ? bs->grub_dropins[i - 1] : "/etc/default/grub", &texts[i], NULL, err);
+			const char *path = i ? bs->grub_dropins[i - 1] : "/etc/default/grub";
+			rc = nr_plan_read(vp->plan, path, &texts[i], NULL, err);
+			if (rc == 0)
+				rc = nr_vfio_check_balance(path, texts[i], NR_SYNTAX_SHELL, err);
 			if (rc == 0 && nr_grub_assigns_default(texts[i]))
 				target = i;
 		}
@@ -389,7 +280,7 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 			nr_plan_add_note(vp->plan, "%s sets GRUB_CMDLINE_LINUX_DEFAULT after /etc/default/grub: "
 					 "the parameters go there", bs->grub_dropins[target - 1]);
 		if (rc == 0)
-			rc = set_text(vp, target ? bs->grub_dropins[target - 1] : "/etc/default/grub",
+			rc = nr_vfio_set_text(vp, target ? bs->grub_dropins[target - 1] : "/etc/default/grub",
 				      before.oom || after.oom ? NULL :
 				      nr_grub_add_params_in(before.data, texts[target], after.data, want),
 				      "turn the IOMMU on (GRUB_CMDLINE_LINUX_DEFAULT)", err);
@@ -405,7 +296,11 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 	for (size_t i = 0; i < bs->n_sdboot_entries; i++) {
 		if ((rc = nr_plan_read(vp->plan, bs->sdboot_entries[i], &text, NULL, err)) < 0)
 			return rc;
-		rc = set_text(vp, bs->sdboot_entries[i], nr_sdboot_add_params(text, want),
+		if ((rc = nr_vfio_check_balance(bs->sdboot_entries[i], text, NR_SYNTAX_SDBOOT, err)) < 0) {
+			free(text);
+			return rc;
+		}
+		rc = nr_vfio_set_text(vp, bs->sdboot_entries[i], nr_sdboot_add_params(text, want),
 			      "turn the IOMMU on (systemd-boot entry options)", err);
 		free(text);
 		if (rc < 0)
@@ -414,7 +309,11 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 	if (bs->kernel_cmdline) {
 		if ((rc = nr_plan_read(vp->plan, "/etc/kernel/cmdline", &text, NULL, err)) < 0)
 			return rc;
-		rc = set_text(vp, "/etc/kernel/cmdline", nr_kernel_cmdline_add_params(text, want),
+		if ((rc = nr_vfio_check_balance("/etc/kernel/cmdline", text, NR_SYNTAX_CMDLINE, err)) < 0) {
+			free(text);
+			return rc;
+		}
+		rc = nr_vfio_set_text(vp, "/etc/kernel/cmdline", nr_kernel_cmdline_add_params(text, want),
 			      "turn the IOMMU on (/etc/kernel/cmdline: UKIs and kernel-install)", err);
 		free(text);
 		if (rc < 0)
@@ -423,31 +322,18 @@ static int plan_cmdline(struct nr_vfio_plan *vp, const char *const *want, struct
 	return 0;
 }
 
+/* What rebuilds the boot images after the edits: the generator's command (when the
+ * initramfs changes, or when it bakes the command line into UKIs), kernel-install for
+ * UKIs it does not build, grub-mkconfig. */
 static int plan_commands(struct nr_vfio_plan *vp, struct nr_error *err)
 {
 	const struct nr_boot_setup *bs = &vp->boot;
+	const struct nr_initramfs *gen = bs->initramfs;
 	int rc = 0;
 
-	switch (bs->initramfs) {
-	case NR_INITRAMFS_MKINITCPIO: {
-		static const char *const c[] = { "mkinitcpio", "-P", NULL };
-		rc = nr_plan_add_command(vp->plan, c, "rebuild every initramfs (and UKI) of the mkinitcpio presets", err);
-		break;
-	}
-	case NR_INITRAMFS_DRACUT: {
-		static const char *const c[] = { "dracut", "--regenerate-all", "-f", NULL };
-		rc = nr_plan_add_command(vp->plan, c, "rebuild the initramfs of every installed kernel", err);
-		break;
-	}
-	case NR_INITRAMFS_TOOLS: {
-		static const char *const c[] = { "update-initramfs", "-u", "-k", "all", NULL };
-		rc = nr_plan_add_command(vp->plan, c, "rebuild the initramfs of every installed kernel", err);
-		break;
-	}
-	default:
-		break;
-	}
-	if (rc == 0 && bs->kernel_install_uki && bs->initramfs != NR_INITRAMFS_MKINITCPIO) {
+	if (gen && (!vp->params_only || (bs->kernel_cmdline && gen->builds_ukis)))
+		rc = nr_plan_add_command(vp->plan, gen->regen, gen->regen_why, err);
+	if (rc == 0 && bs->kernel_install_uki && !(gen && gen->builds_ukis)) {
 		for (size_t i = 0; i < bs->n_kernels && rc == 0; i++) {
 			char image[256];
 			snprintf(image, sizeof(image), "/usr/lib/modules/%s/vmlinuz", bs->kernels[i]);
@@ -462,59 +348,40 @@ static int plan_commands(struct nr_vfio_plan *vp, struct nr_error *err)
 	return rc;
 }
 
-int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
-		     const struct nr_vfio_opts *opts, struct nr_vfio_plan **out, struct nr_error *err)
+/* The GPUs asked for (or the best one), each judged by core's one rule. */
+static int pick_gpus(struct nr_vfio_plan *vp, const struct nr_scan *scan, const struct nr_vfio_opts *o,
+		     struct nr_error *err)
 {
-	static const struct nr_vfio_opts defaults;
-	const struct nr_vfio_opts *o = opts ? opts : &defaults;
 	const struct nr_gpu **gpus = NULL;
 	size_t n_gpus = 0;
-	struct nr_vfio_plan *vp;
 	int rc;
 
-	*out = NULL;
-	if (!scan->iommu)
-		return nr_error_set(err, -NR_E_NOIOMMU,
-				    "the IOMMU is off on this machine (no IOMMU groups): turn on VT-d or "
-				    "AMD-Vi (SVM/IOMMU) in the firmware and boot with %s, then plan again; "
-				    "without groups the isolation of a GPU cannot be judged",
-				    scan->host.cpu_vendor == NR_CPU_AMD ? "amd_iommu=on" :
-				    scan->host.cpu_vendor == NR_CPU_INTEL ? "intel_iommu=on" :
-				    "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
 	if ((rc = choose_gpus(scan, o, &gpus, &n_gpus, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n_gpus; i++)
-		if ((rc = judge_gpu(scan, gpus[i], o, err)) < 0) {
+		if ((rc = nr_gpu_choosable(scan, gpus[i], o->force, o->include_group, err)) < 0) {
 			free(gpus);
 			return rc;
 		}
-	vp = calloc(1, sizeof(*vp));
-	if (!vp) {
-		free(gpus);
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	}
-	rc = 0;
 	for (size_t i = 0; i < n_gpus && rc == 0; i++) {
 		const struct nr_gpu *g = gpus[i];
 		rc = nr_strv_add_unique(&vp->gpus, &vp->n_gpus, scan->devices[g->dev].addr);
 		for (size_t k = 0; k < g->n_set && rc == 0; k++) {
 			const struct nr_pci_dev *d = &scan->devices[g->set[k]];
+			char id[10];
 			if (nr_pci_is_bridge(d))
 				continue;
 			rc = nr_strv_add_unique(&vp->devices, &vp->n_devices, d->addr);
 			for (size_t q = 0; q < g->n_blockers && rc == 0; q++)
 				if (g->blockers[q] == g->set[k])
 					rc = nr_strv_add_unique(&vp->blockers, &vp->n_blockers, d->addr);
-			char id[10];
 			if (rc == 0)
 				rc = nr_strv_add_unique(&vp->ids, &vp->n_ids, nr_vfio_id_str((uint32_t)d->vendor << 16 | d->device, id));
 		}
 	}
 	free(gpus);
-	if (rc < 0) {
-		nr_vfio_plan_free(vp);
+	if (rc < 0)
 		return nr_error_set(err, rc, NULL);
-	}
 	qsort(vp->devices, vp->n_devices, sizeof(char *), cmp_str);
 	/* host devices (not passed, not bridges) that share an id: bind by address */
 	for (size_t i = 0; i < scan->n_devices && rc == 0; i++) {
@@ -526,60 +393,78 @@ int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
 			rc = nr_strv_add_unique(&vp->collisions, &vp->n_collisions, d->addr);
 	}
 	vp->bind_by_address = vp->n_collisions > 0;
-	if (rc < 0) {
-		nr_vfio_plan_free(vp);
-		return nr_error_set(err, rc, NULL);
-	}
+	return rc < 0 ? nr_error_set(err, rc, NULL) : 0;
+}
 
-	const char *want[3] = { NULL, "iommu=pt", NULL };
-	if (scan->host.cpu_vendor == NR_CPU_AMD)
-		want[0] = "amd_iommu=on";
-	else if (scan->host.cpu_vendor == NR_CPU_INTEL)
-		want[0] = "intel_iommu=on";
-	else {
-		want[0] = "iommu=pt";
-		want[1] = NULL;
-	}
-	snprintf(vp->params, sizeof(vp->params), "%s%s%s", want[0], want[1] ? " " : "", want[1] ? want[1] : "");
+/* Devices the host needs (its disks' controllers, its only network card and keyboard)
+ * leave with the GPU only when named one by one. */
+static int check_host_needs(struct nr_vfio_plan *vp, const struct nr_ctx *ctx, const struct nr_scan *scan,
+			    const struct nr_vfio_opts *o, struct nr_error *err)
+{
+	struct nr_host_need *needs = NULL;
+	size_t n_needs = 0;
+	struct nr_buf refused;
+	char **named = NULL;
+	size_t n_named = 0;
+	int rc;
 
-	if ((rc = nr_boot_detect(ctx, o->initramfs, &vp->boot, err)) < 0) {
-		nr_vfio_plan_free(vp);
+	for (size_t i = 0; o->include_devices && o->include_devices[i]; i++) {
+		const struct nr_pci_dev *d = nr_scan_device(scan, o->include_devices[i]);
+		if (!d || !in_list(vp->devices, vp->n_devices, d->addr)) {
+			nr_strv_free(named, n_named);
+			return nr_error_set(err, -NR_E_INVAL, "--include-device %s is not one of the devices this "
+					    "plan passes to the guest (%zu of them: see the plan)",
+					    o->include_devices[i], vp->n_devices);
+		}
+		nr_strv_add_unique(&named, &n_named, d->addr);
+	}
+	if ((rc = nr_vfio_host_needs(ctx, scan, &needs, &n_needs, err)) < 0) {
+		nr_strv_free(named, n_named);
 		return rc;
 	}
-	if (!nr_boot_known(&vp->boot)) {
-		rc = nr_error_set(err, -NR_E_BOOTSETUP,
-				  "cannot tell how the target root boots: %s (kernel parameters wanted: %s; "
-				  "modules wanted early: vfio_pci vfio vfio_iommu_type1)",
-				  vp->boot.problem, vp->params);
-		nr_vfio_plan_free(vp);
-		return rc;
+	nr_buf_init(&refused);
+	for (size_t i = 0; i < n_needs; i++) {
+		bool lost = true, said = false;
+		/* a need is lost when every device that meets it leaves */
+		for (size_t k = 0; k < n_needs; k++)
+			if (needs[k].need == needs[i].need && !in_list(vp->devices, vp->n_devices, needs[k].addr))
+				lost = false;
+		for (size_t k = 0; k < i; k++)
+			said |= strcmp(needs[k].addr, needs[i].addr) == 0 &&
+				in_list(vp->devices, vp->n_devices, needs[k].addr);
+		if (!lost || said)
+			continue;
+		if (in_list(named, n_named, needs[i].addr)) {
+			if (!in_list(vp->host_needed, vp->n_host_needed, needs[i].addr))
+				nr_strv_add(&vp->host_needed, &vp->n_host_needed, needs[i].addr);
+			continue;
+		}
+		nr_buf_printf(&refused, "%s%s %s", refused.len ? "; " : "", needs[i].addr, needs[i].why);
 	}
-	vp->plan = nr_plan_new(ctx, NR_VFIO_PLAN_NAME);
-	if (!vp->plan) {
-		nr_vfio_plan_free(vp);
+	free(needs);
+	nr_strv_free(named, n_named);
+	if (refused.oom) {
+		nr_buf_done(&refused);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
-	if (scan->host.cpu_vendor == NR_CPU_UNKNOWN)
-		nr_plan_add_note(vp->plan, "the CPU vendor is unknown: add intel_iommu=on or amd_iommu=on by hand");
-	if (vp->bind_by_address)
-		nr_plan_add_note(vp->plan, "an id of the guest GPU is shared with a device the host keeps: "
-				 "the devices are bound by address (a modprobe install hook sets their "
-				 "driver_override when vfio-pci loads), never with ids=");
-	if (vp->n_blockers)
-		nr_plan_add_note(vp->plan, "--include-group: the other devices of the group go to the guest too");
-	if (vp->boot.ukis && !vp->boot.kernel_cmdline)
-		nr_plan_add_note(vp->plan, "unified kernel images found without /etc/kernel/cmdline: their "
-				 "embedded command line is not changed");
-
-	char *mp = modprobe_text(vp, scan);
-	if ((rc = set_text(vp, MODPROBE_CONF, mp, "bind the guest GPU to vfio-pci at boot", err)) < 0 ||
-	    (rc = plan_initramfs(vp, err)) < 0 ||
-	    (rc = plan_cmdline(vp, want, err)) < 0 ||
-	    (rc = plan_commands(vp, err)) < 0) {
-		nr_vfio_plan_free(vp);
-		return rc;
+	if (refused.len) {
+		nr_error_set(err, -NR_E_HOSTDEVICE,
+			     "the plan would take devices the host needs at its next boot: %s. Without them "
+			     "the host may not boot, or has no network or keyboard. Move the GPU to a slot with "
+			     "its own IOMMU group; or, if the host really does without them (its disk moved "
+			     "elsewhere, another keyboard), name each with --include-device ADDR",
+			     refused.data);
+		nr_buf_done(&refused);
+		return -NR_E_HOSTDEVICE;
 	}
+	nr_buf_done(&refused);
+	return 0;
+}
+
+static void set_meta(struct nr_vfio_plan *vp)
+{
 	struct nr_buf b;
+
 	nr_buf_init(&b);
 	for (size_t i = 0; i < vp->n_gpus; i++)
 		nr_buf_printf(&b, "%s%s", i ? " " : "", vp->gpus[i]);
@@ -591,8 +476,79 @@ int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
 	nr_plan_set_meta(vp->plan, "devices", b.data ? b.data : "");
 	nr_buf_done(&b);
 	nr_plan_set_meta(vp->plan, "bind", vp->bind_by_address ? "address" : "ids");
+	nr_plan_set_meta(vp->plan, "params", vp->params);
+}
+
+static void add_notes(struct nr_vfio_plan *vp, const struct nr_scan *scan)
+{
+	const struct nr_iommu_params *ip = nr_iommu_params(scan->host.cpu_vendor);
+
+	if (vp->params_only)
+		nr_plan_add_note(vp->plan, "the IOMMU is off: this plan only adds %s to the kernel command line. "
+				 "Turn on %s in the firmware setup too (the kernel cannot use what the firmware "
+				 "hides), reboot, then plan again to choose the GPU", vp->params, ip->firmware);
+	if (!ip->on)
+		nr_plan_add_note(vp->plan, "the CPU vendor is unknown: add %s by hand", ip->by_hand);
+	if (vp->bind_by_address)
+		nr_plan_add_note(vp->plan, "an id of the guest GPU is shared with a device the host keeps: "
+				 "the devices are bound by address (a modprobe install hook sets their "
+				 "driver_override when vfio-pci loads), never with ids=");
+	if (vp->n_blockers)
+		nr_plan_add_note(vp->plan, "--include-group: the other devices of the group go to the guest too");
+	for (size_t i = 0; i < vp->n_host_needed; i++)
+		nr_plan_add_note(vp->plan, "%s is a device the host needs: it goes to the guest because it was "
+				 "named with --include-device", vp->host_needed[i]);
+	if (vp->boot.ukis && !vp->boot.kernel_cmdline)
+		nr_plan_add_note(vp->plan, "unified kernel images found without /etc/kernel/cmdline: their "
+				 "embedded command line is not changed");
+}
+
+int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
+		     const struct nr_vfio_opts *opts, struct nr_vfio_plan **out, struct nr_error *err)
+{
+	static const struct nr_vfio_opts defaults;
+	const struct nr_vfio_opts *o = opts ? opts : &defaults;
+	const struct nr_iommu_params *ip = nr_iommu_params(scan->host.cpu_vendor);
+	const char *want[3] = { ip->on ? ip->on : ip->pt, ip->on ? ip->pt : NULL, NULL };
+	struct nr_vfio_plan *vp;
+	int rc;
+
+	*out = NULL;
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	snprintf(vp->params, sizeof(vp->params), "%s%s%s", want[0], want[1] ? " " : "", want[1] ? want[1] : "");
+	vp->params_only = !scan->iommu;
+	if (!vp->params_only && ((rc = pick_gpus(vp, scan, o, err)) < 0 ||
+				 (rc = check_host_needs(vp, ctx, scan, o, err)) < 0))
+		goto fail;
+	if ((rc = nr_boot_detect(ctx, o->initramfs, &vp->boot, err)) < 0)
+		goto fail;
+	if (vp->params_only ? !nr_boot_cmdline_known(&vp->boot) : !nr_boot_known(&vp->boot)) {
+		rc = nr_error_set(err, -NR_E_BOOTSETUP,
+				  "cannot tell how the target root boots: %s (kernel parameters wanted: %s; "
+				  "modules wanted early: vfio_pci vfio vfio_iommu_type1)",
+				  vp->boot.problem, vp->params);
+		goto fail;
+	}
+	if (!(vp->plan = nr_plan_new(ctx, NR_VFIO_PLAN_NAME))) {
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+		goto fail;
+	}
+	add_notes(vp, scan);
+	if (!vp->params_only &&
+	    ((rc = nr_vfio_set_text(vp, MODPROBE_CONF, modprobe_text(vp, scan), "bind the guest GPU to vfio-pci at boot",
+				    err)) < 0 ||
+	     (rc = plan_initramfs(vp, err)) < 0))
+		goto fail;
+	if ((rc = plan_cmdline(vp, want, err)) < 0 || (rc = plan_commands(vp, err)) < 0)
+		goto fail;
+	set_meta(vp);
 	*out = vp;
 	return 0;
+fail:
+	nr_vfio_plan_free(vp);
+	return rc;
 }
 
 /* ------------------------------------------------------------------- status -- */
@@ -639,9 +595,8 @@ int nr_vfio_status_read(const struct nr_ctx *ctx, const struct nr_scan *scan,
 			st->all_bound = false;
 	}
 	const char *cmd = scan->host.cmdline ? scan->host.cmdline : "";
-	st->iommu_params = nr_boot_param_satisfied(cmd, "iommu=pt") &&
-		(scan->host.cpu_vendor == NR_CPU_AMD ? nr_boot_param_satisfied(cmd, "amd_iommu=on") :
-		 scan->host.cpu_vendor == NR_CPU_INTEL ? nr_boot_param_satisfied(cmd, "intel_iommu=on") : true);
+	const struct nr_iommu_params *ip = nr_iommu_params(scan->host.cpu_vendor);
+	st->iommu_params = nr_boot_param_satisfied(cmd, ip->pt) && (!ip->on || nr_boot_param_satisfied(cmd, ip->on));
 	return 0;
 }
 

@@ -100,6 +100,12 @@ golden status.b7-stale.json lg status --json --shm "$tmp/b7-stale.shm"
 golden status.newer.json lg status --shm "$tmp/newer.shm" --json
 golden status.garbage.json lg status --shm "$tmp/garbage.shm" --json
 golden status.missing lg status --shm "$tmp/nowhere"
+# A FIFO where the shared memory should be: refused at once, never waited on (issue 14).
+mkfifo "$tmp/fifo.shm"
+timeout 20 "$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST lg status --shm "$tmp/fifo.shm" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect "status of a FIFO: refused, not waited on" test "$rc" = 1
+expect "status of a FIFO: says what it is" has "is a FIFO" "$tmp/err"
 
 # B7 alive: a writer process moves the timestamp like a running host application.
 mk b7 alive.shm

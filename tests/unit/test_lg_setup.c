@@ -282,6 +282,58 @@ static void test_kvmfr_plan(void **state)
 	nr_ctx_free(ctx);
 }
 
+
+/* The shm file is a typed plan action: journaled with its arguments (not a string to
+ * parse back), finished from the journal alone after a stop at any step, undone by revert. */
+static void test_shm_action_journaled(void **state)
+{
+	struct nr_ctx *ctx = ctx_on_root();
+	struct nr_lg_setup s = { NR_LG_MODE_SHM, "alice", NULL, 32 };
+	struct nr_error err = { 0 };
+	struct nr_plan *plan;
+	struct stat st;
+
+	mkdir(unit_path(root, "/dev"), 0755);
+	mkdir(unit_path(root, "/dev/shm"), 01777);
+	for (int n = 1;; n++) {
+		struct nr_plan_opts crash = { .fault_after = n };
+		struct nr_plan_result res;
+		assert_int_equal(nr_lg_setup_plan(ctx, &s, &plan, &err), 0);
+		assert_int_equal(nr_plan_n_actions(plan), 1);
+		assert_string_equal(nr_plan_action(plan, 0)->type, "shm-file");
+		int rc = nr_lg_setup_apply(ctx, plan, &crash, NULL, &err);
+		nr_plan_free(plan);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, -NR_E_FAULT);
+		if (n > 1) {
+			char *j = get("/var/lib/neuron/plans/lg-shm.journal");
+			assert_non_null(j);
+			assert_non_null(strstr(j, "\naction shm-file path=/dev/shm/looking-glass "));
+			assert_non_null(strstr(j, " size=33554432 before=absent\n"));
+			free(j);
+		}
+		/* finished from the journal, with no plan */
+		memset(&res, 0, sizeof(res));
+		int frc = nr_plan_finish(ctx, nr_lg_setup_plan_name(NR_LG_MODE_SHM), NULL, &res, &err);
+		assert_true(frc == 0 || (n == 1 && frc == 0));
+		if (n > 1) {
+			assert_int_equal(stat(unit_path(root, "/dev/shm/looking-glass"), &st), 0);
+			assert_int_equal(st.st_size, 32 << 20);
+			assert_int_equal(st.st_mode & 07777, 0660);
+			assert_int_equal(nr_lg_setup_revert(ctx, NR_LG_MODE_SHM, NULL, NULL, &err), 0);
+		}
+		assert_int_equal(access(unit_path(root, "/dev/shm/looking-glass"), F_OK), -1);
+		assert_int_equal(access(unit_path(root, "/var/lib/neuron"), F_OK), -1);
+		assert_true(n < 20);
+	}
+	assert_int_equal(nr_lg_setup_revert(ctx, NR_LG_MODE_SHM, NULL, NULL, &err), 0);
+	assert_int_equal(access(unit_path(root, "/dev/shm/looking-glass"), F_OK), -1);
+	rmdir(unit_path(root, "/dev/shm"));
+	rmdir(unit_path(root, "/dev"));
+	nr_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_plan_refusals),
 		cmocka_unit_test(test_shm_plan_apply_revert),
 		cmocka_unit_test(test_kvmfr_plan),
+		cmocka_unit_test(test_shm_action_journaled),
 	};
 
 	return cmocka_run_group_tests(tests, setup_root, rm_root);

@@ -515,9 +515,9 @@ static void test_fault_after_every_apply_step(void **state)
 		unit_rmtree(root);
 		free(root);
 	}
-	/* journal, backup a, stage+write a, stage+write b, backup old, remove old,
-	 * journal applied, the command, journal commands done */
-	assert_int_equal(total, 11);
+	/* journal staged, journal applying, backup a, stage+write a, stage+write b, backup
+	 * old, remove old, journal applied, the command, journal commands done */
+	assert_int_equal(total, 12);
 
 	for (int n = 1; n < total; n++) {
 		for (int finish = 0; finish < 2; finish++) {
@@ -534,11 +534,19 @@ static void test_fault_after_every_apply_step(void **state)
 			assert_int_equal(nr_plan_apply(plan, &crash, NULL, &err), -NR_E_FAULT);
 			nr_plan_free(plan);
 			assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
-			if (n < total - 2)
-				assert_int_equal(st.state, NR_PLAN_STATE_APPLYING);
-			else
-				assert_int_equal(st.state, NR_PLAN_STATE_APPLIED);
-			assert_true(st.commands_pending);
+			if (n == 1) {
+				/* stopped before its journal was in place: only staged names, nothing
+				 * recorded, nothing changed; apply and revert both remove them */
+				assert_int_equal(st.state, NR_PLAN_STATE_NONE);
+				assert_int_equal(st.n_leftovers, 1);
+			} else {
+				assert_int_equal(st.n_leftovers, 0);
+				if (n < total - 2)
+					assert_int_equal(st.state, NR_PLAN_STATE_APPLYING);
+				else
+					assert_int_equal(st.state, NR_PLAN_STATE_APPLIED);
+				assert_true(st.commands_pending);
+			}
 			nr_plan_status_done(&st);
 
 			if (finish) {
@@ -638,6 +646,232 @@ static void test_fault_after_every_revert_step(void **state)
 	free(applied);
 }
 
+
+/* ---- promises of issue 14 ---- */
+
+/* An absolute link inside the target is followed from the root (as the target sees it),
+ * never outside; a link in the middle of a path to nowhere is refused. */
+static void test_links_as_the_target_sees_them(void **state)
+{
+	char *root = unit_tmpdir("plan", true);
+	char link[4200];
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan *plan = nr_plan_new(ctx, "test");
+	char *text = NULL;
+
+	put(root, "etc/default/grub.real", "GRUB_TIMEOUT=5\n", 0644);
+	snprintf(link, sizeof(link), "%s/etc/default/grub", root);
+	assert_int_equal(symlink("/etc/default/grub.real", link), 0);
+	assert_int_equal(nr_plan_read(plan, "/etc/default/grub", &text, NULL, &err), 0);
+	assert_string_equal(text, "GRUB_TIMEOUT=5\n");
+	free(text);
+	assert_int_equal(nr_plan_set_file(plan, "/etc/default/grub", "GRUB_TIMEOUT=1\n", 15, NULL, &err), 0);
+	assert_string_equal(nr_plan_edit(plan, 0)->old_text, "GRUB_TIMEOUT=5\n");
+	assert_int_equal(nr_plan_apply(plan, NULL, NULL, &err), 0);
+	char *t = get(root, "etc/default/grub.real");
+	assert_string_equal(t, "GRUB_TIMEOUT=1\n");
+	free(t);
+	struct stat st;
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	nr_plan_free(plan);
+
+	/* a directory link to a place the target does not have */
+	plan = nr_plan_new(ctx, "other");
+	snprintf(link, sizeof(link), "%s/etc/modprobe.d", root);
+	assert_int_equal(symlink("/usr/lib/nowhere", link), 0);
+	assert_int_equal(nr_plan_set_file(plan, "/etc/modprobe.d/vfio.conf", "x\n", 2, NULL, &err), -NR_E_ESCAPE);
+	assert_non_null(strstr(err.msg, "which the target root does not have"));
+	nr_plan_free(plan);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	free(root);
+}
+
+/* FIFOs are refused at once; files with a NUL byte or too big are not text to edit. */
+static void test_fifo_nul_and_huge_refused(void **state)
+{
+	char *root = unit_tmpdir("plan", true);
+	char path[4200];
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan *plan = nr_plan_new(ctx, "test");
+	char *text = NULL;
+
+	put(root, "etc/x", "", 0644);
+	snprintf(path, sizeof(path), "%s/etc/fifo", root);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(nr_plan_read(plan, "/etc/fifo", &text, NULL, &err), -NR_E_NOTFILE);
+	assert_non_null(strstr(err.msg, "is a FIFO (named pipe)"));
+	assert_int_equal(nr_plan_set_file(plan, "/etc/fifo", "x\n", 2, NULL, &err), -NR_E_NOTFILE);
+
+	snprintf(path, sizeof(path), "%s/etc/nul", root);
+	FILE *f = fopen(path, "w");
+	fwrite("one\ntwo\0three\n", 1, 14, f);
+	fclose(f);
+	assert_int_equal(nr_plan_read(plan, "/etc/nul", &text, NULL, &err), -NR_E_NOTTEXT);
+	assert_non_null(strstr(err.msg, "/etc/nul:2 has a NUL byte"));
+
+	snprintf(path, sizeof(path), "%s/etc/huge", root);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_int_equal(ftruncate(fd, (off_t)2 << 30), 0);
+	close(fd);
+	assert_int_equal(nr_plan_set_file(plan, "/etc/huge", "x\n", 2, NULL, &err), -NR_E_NOTTEXT);
+	assert_non_null(strstr(err.msg, "2147483648 bytes"));
+	assert_int_equal(nr_plan_n_edits(plan), 0);
+	nr_plan_free(plan);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	free(root);
+}
+
+/* A missing backup outside an interrupted apply: revert refuses before changing anything. */
+static void test_revert_refuses_a_missing_backup(void **state)
+{
+	char *root = unit_tmpdir("plan", true);
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan_opts opts = { .fault_after = -1 };
+	struct nr_plan *plan;
+	char path[4200];
+
+	seed(root);
+	plan = standard_plan(ctx, NULL);
+	assert_int_equal(nr_plan_apply(plan, &opts, NULL, &err), 0);
+	nr_plan_free(plan);
+	snprintf(path, sizeof(path), "%s/var/lib/neuron/backup/test/etc/a.conf", root);
+	assert_int_equal(unlink(path), 0);
+	char *before = snapshot(root);
+	assert_int_equal(nr_plan_revert(ctx, "test", &opts, NULL, &err), -NR_E_REFUSED);
+	assert_non_null(strstr(err.msg, "the original of /etc/a.conf is missing"));
+	char *after = snapshot(root);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	free(root);
+}
+
+/* A journal that names a path outside the root is refused whole. */
+static void test_journal_leaving_the_root(void **state)
+{
+	char *root = unit_tmpdir("plan", true), *outside = unit_tmpdir("plan", true);
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan_opts opts = { .fault_after = -1 };
+	struct nr_plan_status st;
+	struct nr_plan *plan;
+	char path[4200];
+
+	seed(root);
+	put(outside, "secret", "outside\n", 0644);
+	plan = standard_plan(ctx, NULL);
+	assert_int_equal(nr_plan_apply(plan, &opts, NULL, &err), 0);
+	nr_plan_free(plan);
+	snprintf(path, sizeof(path), "%s/var/lib/neuron/plans/test.journal", root);
+	FILE *f = fopen(path, "a");
+	fprintf(f, "file R 0000000000000000 ../../../../../../..%s/secret\n", outside);
+	fclose(f);
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), -NR_E_ESCAPE);
+	assert_non_null(strstr(err.msg, "not a path inside the target root"));
+	assert_int_equal(nr_plan_revert(ctx, "test", &opts, NULL, &err), -NR_E_ESCAPE);
+	char *t = get(outside, "secret");
+	assert_string_equal(t, "outside\n");
+	free(t);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	unit_rmtree(outside);
+	free(root);
+	free(outside);
+}
+
+static void capture_notes(void *ud, enum nr_plan_event ev, const char *text)
+{
+	if (ev == NR_PLAN_EV_NOTE) {
+		nr_buf_puts(ud, text);
+		nr_buf_puts(ud, "\n");
+	}
+}
+
+/* Finishing completes what was recorded, not what another plan would say now. */
+static void test_finish_as_recorded(void **state)
+{
+	char *root = unit_tmpdir("plan", true);
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan_opts crash = { .fault_after = 3 }, opts = { .fault_after = -1 };
+	struct nr_plan_result res;
+	struct nr_plan *plan = nr_plan_new(ctx, "test");
+
+	put(root, "etc/a.conf", "a\n", 0644);
+	put(root, "etc/b.conf", "b\n", 0644);
+	assert_int_equal(nr_plan_set_file(plan, "/etc/a.conf", "A for both\n", 11, NULL, &err), 0);
+	assert_int_equal(nr_plan_set_file(plan, "/etc/b.conf", "B for both\n", 11, NULL, &err), 0);
+	nr_plan_add_note(plan, "a note that must not be lost");
+	assert_int_equal(nr_plan_apply(plan, &crash, NULL, &err), -NR_E_FAULT);
+	nr_plan_free(plan);
+	struct nr_plan_status st;
+	assert_int_equal(nr_plan_status_read(ctx, "test", &st, &err), 0);
+	assert_int_equal(st.state, NR_PLAN_STATE_APPLYING);
+	assert_true(st.complete);
+	assert_int_equal(st.n_notes, 1);
+	nr_plan_status_done(&st);
+
+	struct nr_buf notes;
+	nr_buf_init(&notes);
+	nr_buf_append(&notes, "", 0);
+	opts.output = capture_notes;
+	opts.userdata = &notes;
+	assert_int_equal(nr_plan_finish(ctx, "test", &opts, &res, &err), 0);
+	assert_true(res.finished_interrupted);
+	assert_non_null(strstr(notes.data, "a note that must not be lost"));
+	nr_buf_done(&notes);
+	char *a = get(root, "etc/a.conf"), *b = get(root, "etc/b.conf");
+	assert_string_equal(a, "A for both\n");
+	assert_string_equal(b, "B for both\n");
+	free(a);
+	free(b);
+	assert_int_equal(nr_plan_revert(ctx, "test", NULL, NULL, &err), 0);
+	a = get(root, "etc/a.conf");
+	assert_string_equal(a, "a\n");
+	free(a);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	free(root);
+}
+
+/* The directories apply makes are 0755 whatever the umask. */
+static void test_dirs_ignore_umask(void **state)
+{
+	char *root = unit_tmpdir("plan", true);
+	struct nr_ctx *ctx = ctx_for(root);
+	struct nr_error err = { 0 };
+	struct nr_plan *plan = nr_plan_new(ctx, "test");
+	char path[4200];
+	struct stat st;
+	mode_t old = umask(077);
+
+	assert_int_equal(nr_plan_set_file(plan, "/etc/new.d/x.conf", "x\n", 2, NULL, &err), 0);
+	assert_int_equal(nr_plan_apply(plan, NULL, NULL, &err), 0);
+	umask(old);
+	static const char *const dirs[] = { "etc", "etc/new.d", "var", "var/lib/neuron", "var/lib/neuron/plans" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		assert_int_equal(stat(path, &st), 0);
+		if ((st.st_mode & 07777) != 0755)
+			fail_msg("%s is %o under umask 077", dirs[i], st.st_mode & 07777);
+	}
+	snprintf(path, sizeof(path), "%s/etc/new.d/x.conf", root);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	nr_plan_free(plan);
+	nr_ctx_free(ctx);
+	unit_rmtree(root);
+	free(root);
+}
+
 /* Two changes to one root at once: the second waits its turn (refused, nothing written). */
 static void test_one_change_at_a_time(void **state)
 {
@@ -692,6 +926,12 @@ int main(void)
 		cmocka_unit_test(test_fault_after_every_revert_step),
 		cmocka_unit_test(test_one_change_at_a_time),
 		cmocka_unit_test(test_command_line_quoting),
+		cmocka_unit_test(test_links_as_the_target_sees_them),
+		cmocka_unit_test(test_fifo_nul_and_huge_refused),
+		cmocka_unit_test(test_revert_refuses_a_missing_backup),
+		cmocka_unit_test(test_journal_leaving_the_root),
+		cmocka_unit_test(test_finish_as_recorded),
+		cmocka_unit_test(test_dirs_ignore_umask),
 	};
 
 	unsetenv("NEURON_FAULT_AFTER");

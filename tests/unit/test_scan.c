@@ -149,16 +149,26 @@ static void test_iommu_off(void **state)
 	nr_scan_free(s);
 }
 
-static void test_single_gpu_warns(void **state)
+/* The only GPU is the boot GPU: not "ready" (issue 14); the checklist says what the
+ * machine needs while single-GPU mode does not exist. */
+static void test_single_gpu_says_what_it_needs(void **state)
 {
 	struct nr_scan *s = unit_scan("single-gpu");
 	struct nr_check c;
 
 	assert_null(nr_scan_best_gpu(s));
 	nr_check_run(s, NULL, &c);
-	assert_false(c.blocked);
-	assert_int_equal(c.items[NR_CHECK_guest_gpu].status, NR_CHECK_WARN);
+	assert_true(c.blocked);
+	assert_int_equal(c.items[NR_CHECK_guest_gpu].status, NR_CHECK_FAIL);
+	assert_non_null(strstr(c.items[NR_CHECK_guest_gpu].hint, "not available yet"));
+	assert_non_null(strstr(c.items[NR_CHECK_guest_gpu].hint, "second GPU"));
+	assert_non_null(strstr(c.items[NR_CHECK_guest_gpu].hint, "--force"));
 	assert_int_equal(c.items[NR_CHECK_boot_vga].status, NR_CHECK_WARN);
+	/* and core's one rule says why the GPU cannot be chosen */
+	struct nr_error err = { 0 };
+	assert_int_equal(nr_gpu_choosable(s, c.guest_gpu, false, false, &err), -NR_E_BOOTGPU);
+	assert_non_null(strstr(err.msg, "not available yet"));
+	assert_int_equal(nr_gpu_choosable(s, c.guest_gpu, true, false, &err), 0);
 	nr_scan_free(s);
 }
 
@@ -223,7 +233,7 @@ int main(void)
 		cmocka_unit_test(test_shared_audio_id_collides),
 		cmocka_unit_test(test_3d_controller_is_gpu),
 		cmocka_unit_test(test_iommu_off),
-		cmocka_unit_test(test_single_gpu_warns),
+		cmocka_unit_test(test_single_gpu_says_what_it_needs),
 		cmocka_unit_test(test_bmc_only_fails),
 		cmocka_unit_test(test_acs_override_warns),
 		cmocka_unit_test(test_drivers_and_names),

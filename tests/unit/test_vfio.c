@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "vfio/boot.h"
+#include "vfio/vfio_internal.h"
+#include "neuron/check.h"
 #include "neuron/vfio.h"
 
 static const char *const intel[] = { "intel_iommu=on", "iommu=pt", NULL };
@@ -322,10 +324,20 @@ static void test_vfio_refusals(void **state)
 	struct nr_error err = { 0 };
 	const char *boot_gpu[] = { "02:00.0", NULL };
 
+	/* the IOMMU off is not a dead end (issue 14): the plan turns it on, and only that */
 	fake_init(&f, false, 0);
-	assert_int_equal(nr_vfio_plan_new(ctx, &f.scan, NULL, &vp, &err), -NR_E_NOIOMMU);
-	assert_non_null(strstr(err.msg, "intel_iommu=on"));
-	assert_null(vp);
+	assert_int_equal(nr_vfio_plan_new(ctx, &f.scan, NULL, &vp, &err), 0);
+	assert_true(vp->params_only);
+	assert_int_equal(vp->n_gpus, 0);
+	assert_string_equal(vp->params, "intel_iommu=on iommu=pt");
+	assert_int_equal(nr_plan_n_edits(vp->plan), 1);
+	assert_string_equal(nr_plan_edit(vp->plan, 0)->path, "/etc/default/grub");
+	assert_non_null(strstr(nr_plan_edit(vp->plan, 0)->new_text, "quiet intel_iommu=on iommu=pt"));
+	assert_int_equal(nr_plan_n_commands(vp->plan), 1);
+	assert_string_equal(nr_plan_command(vp->plan, 0)->argv[0], "grub-mkconfig");
+	assert_non_null(strstr(nr_plan_note(vp->plan, 0), "Turn on VT-d in the firmware setup"));
+	nr_vfio_plan_free(vp);
+	vp = NULL;
 
 	fake_init(&f, true, 0);
 	struct nr_vfio_opts o = { .gpus = boot_gpu };
@@ -380,7 +392,7 @@ static void test_vfio_ids_or_address(void **state)
 	assert_false(vp->bind_by_address);
 	assert_int_equal(vp->n_ids, 2);
 	assert_string_equal(vp->params, "intel_iommu=on iommu=pt");
-	assert_int_equal(vp->boot.initramfs, NR_INITRAMFS_TOOLS);
+	assert_string_equal(nr_initramfs_name(vp->boot.initramfs), "initramfs-tools");
 	assert_false(vp->boot.needs_virqfd);
 	const struct nr_plan_edit *e = nr_plan_edit(vp->plan, 0);
 	assert_string_equal(e->path, "/etc/modprobe.d/vfio.conf");
@@ -426,6 +438,154 @@ static void test_vfio_ids_or_address(void **state)
 	free(root);
 }
 
+
+/* One quote/paren check for the command-line editors: file line and what is open. */
+static void test_balance(void **state)
+{
+	char what[200];
+	size_t line = 0;
+
+	assert_int_equal(nr_boot_balance("root=/dev/sda2 rootflags=\"subvol=@\" quiet\n", NR_SYNTAX_CMDLINE,
+					 &line, what, sizeof(what)), 0);
+	assert_int_equal(nr_boot_balance("root=UUID=1e2f rootflags=\"subvol=@ quiet\n", NR_SYNTAX_CMDLINE,
+					 &line, what, sizeof(what)), -1);
+	assert_int_equal(line, 1);
+	assert_string_equal(what, "a double quote opened at column 26 is never closed");
+	assert_int_equal(nr_boot_balance("quiet acpi_osi=(Linux\n", NR_SYNTAX_CMDLINE, &line, what, sizeof(what)), -1);
+	assert_non_null(strstr(what, "a '(' opened at column 16"));
+	assert_int_equal(nr_boot_balance("quiet x)\n", NR_SYNTAX_CMDLINE, &line, what, sizeof(what)), -1);
+	assert_non_null(strstr(what, "closes nothing"));
+	/* GRUB: shell quoting, comments, escapes */
+	assert_int_equal(nr_boot_balance("# it's a comment\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet \\\"x\\\"\"\n"
+					 "GRUB_CMDLINE_LINUX='a \"b'\n", NR_SYNTAX_SHELL, &line, what, sizeof(what)), 0);
+	assert_int_equal(nr_boot_balance("GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\nGRUB_CMDLINE_LINUX=\"\"\n",
+					 NR_SYNTAX_SHELL, &line, what, sizeof(what)), -1);
+	assert_int_equal(line, 2);
+	assert_non_null(strstr(what, "runs past the end of its line"));
+	/* mkinitcpio: an array without its ')' */
+	assert_int_equal(nr_boot_balance("MODULES=(i915\nHOOKS=(base udev)\n", NR_SYNTAX_SHELL, &line, what, sizeof(what)), -1);
+	/* a systemd-boot entry: each options line on its own, the title may say anything */
+	assert_int_equal(nr_boot_balance("title Arch (fallback\nlinux /vmlinuz\noptions root=/dev/sda2 rw\n",
+					 NR_SYNTAX_SDBOOT, &line, what, sizeof(what)), 0);
+	assert_int_equal(nr_boot_balance("title Arch\nlinux /vmlinuz\noptions root=/dev/sda2 \"rw\n",
+					 NR_SYNTAX_SDBOOT, &line, what, sizeof(what)), -1);
+	assert_int_equal(line, 3);
+	assert_non_null(strstr(what, "in its options"));
+}
+
+/* The IOMMU parameters per CPU vendor come from one rule; an unknown vendor gets no guess
+ * (only iommu=pt, and a note says what to add), in the plan, the checklist and status. */
+static void test_iommu_params_rule(void **state)
+{
+	struct fake f;
+	char *root;
+	struct nr_ctx *ctx = debian_root(&root);
+	struct nr_vfio_plan *vp = NULL;
+	struct nr_error err = { 0 };
+	struct nr_check c;
+
+	assert_string_equal(nr_iommu_params(NR_CPU_INTEL)->on, "intel_iommu=on");
+	assert_string_equal(nr_iommu_params(NR_CPU_AMD)->on, "amd_iommu=on");
+	assert_null(nr_iommu_params(NR_CPU_UNKNOWN)->on);
+	assert_string_equal(nr_iommu_params(NR_CPU_UNKNOWN)->pt, "iommu=pt");
+	assert_non_null(strstr(nr_iommu_params(NR_CPU_UNKNOWN)->by_hand, "intel_iommu=on (Intel) or amd_iommu=on (AMD)"));
+
+	fake_init(&f, true, 0);
+	f.scan.host.cpu_vendor = NR_CPU_UNKNOWN;
+	assert_int_equal(nr_vfio_plan_new(ctx, &f.scan, NULL, &vp, &err), 0);
+	assert_string_equal(vp->params, "iommu=pt");
+	bool note = false;
+	for (size_t i = 0; i < nr_plan_n_notes(vp->plan); i++)
+		note |= strstr(nr_plan_note(vp->plan, i), "add intel_iommu=on (Intel) or amd_iommu=on (AMD) by hand") != NULL;
+	assert_true(note);
+	nr_vfio_plan_free(vp);
+
+	/* the checklist: neither guessed as Intel; either accepted */
+	fake_init(&f, false, 0);
+	f.scan.host.cpu_vendor = NR_CPU_UNKNOWN;
+	nr_check_run(&f.scan, NULL, &c);
+	assert_int_equal(c.items[NR_CHECK_iommu_cmdline].status, NR_CHECK_FAIL);
+	assert_non_null(strstr(c.items[NR_CHECK_iommu_cmdline].hint, "intel_iommu=on (Intel) or amd_iommu=on (AMD)"));
+	assert_non_null(strstr(c.items[NR_CHECK_iommu_groups].hint, "VT-d (Intel) or AMD-Vi/IOMMU (AMD)"));
+	f.scan.host.cmdline = (char *)"quiet amd_iommu=on";
+	nr_check_run(&f.scan, NULL, &c);
+	assert_int_equal(c.items[NR_CHECK_iommu_cmdline].status, NR_CHECK_PASS);
+
+	nr_ctx_free(ctx);
+	rmroot(root);
+	free(root);
+}
+
+/* One row per generator: complete, names unique. */
+static void test_initramfs_table(void **state)
+{
+	char names[256];
+	size_t n = 0;
+
+	for (; nr_initramfs_table[n]; n++) {
+		const struct nr_initramfs *g = nr_initramfs_table[n];
+		assert_non_null(g->name);
+		assert_non_null(g->program);
+		assert_non_null(g->bins[0]);
+		assert_non_null(g->confs[0]);
+		assert_non_null(g->regen[0]);
+		assert_non_null(g->regen_why);
+		assert_non_null(g->plan_early);
+		assert_string_equal(nr_initramfs_name(g), g->name);
+		for (size_t k = 0; k < n; k++)
+			assert_string_not_equal(nr_initramfs_table[k]->name, g->name);
+	}
+	assert_int_equal(n, 3);
+	assert_string_equal(nr_initramfs_name(NULL), "unknown");
+	nr_initramfs_names(names, sizeof(names));
+	assert_string_equal(names, "mkinitcpio, dracut, initramfs-tools");
+}
+
+/* What the host needs, read from a fixture machine's sysroot and a root's fstab. */
+static void test_host_needs(void **state)
+{
+	const char *dir = getenv("SYSROOTS");
+	char path[4096], *root = tmproot();
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_host_need *needs = NULL;
+	struct nr_error err = { 0 };
+	struct nr_scan *scan = NULL;
+	size_t n = 0;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/shared-group", dir);
+	nr_ctx_set(ctx, "sysroot", path, NULL);
+	nr_ctx_set(ctx, "root", root, NULL);
+	assert_int_equal(nr_scan_new(ctx, &scan, &err), 0);
+	assert_int_equal(nr_vfio_host_needs(ctx, scan, &needs, &n, &err), 0);
+	bool disk = false, net = false, kbd = false;
+	for (size_t i = 0; i < n; i++) {
+		disk |= strcmp(needs[i].addr, "0000:03:00.1") == 0 && strstr(needs[i].why, "the root file system");
+		net |= strcmp(needs[i].addr, "0000:22:00.0") == 0 && strstr(needs[i].why, "only network interface");
+		kbd |= strcmp(needs[i].addr, "0000:03:00.0") == 0 && strstr(needs[i].why, "only keyboard");
+		/* the power button is no keyboard; lo is no network card */
+		assert_null(strstr(needs[i].why, "Power Button"));
+		assert_null(strstr(needs[i].why, "(lo)"));
+	}
+	assert_true(disk && net && kbd);
+	free(needs);
+	nr_scan_free(scan);
+
+	/* a target's fstab names its /boot by UUID: its controller is needed too */
+	snprintf(path, sizeof(path), "%s/intel-nvidia", dir);
+	nr_ctx_set(ctx, "sysroot", path, NULL);
+	assert_int_equal(nr_scan_new(ctx, &scan, &err), 0);
+	assert_int_equal(nr_vfio_host_needs(ctx, scan, &needs, &n, &err), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_null(strstr(needs[i].why, "fstab"));     /* no fstab yet */
+	free(needs);
+	nr_scan_free(scan);
+
+	nr_ctx_free(ctx);
+	rmroot(root);
+	free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +600,10 @@ int main(void)
 		cmocka_unit_test(test_kernel_versions),
 		cmocka_unit_test(test_vfio_refusals),
 		cmocka_unit_test(test_vfio_ids_or_address),
+		cmocka_unit_test(test_balance),
+		cmocka_unit_test(test_iommu_params_rule),
+		cmocka_unit_test(test_initramfs_table),
+		cmocka_unit_test(test_host_needs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,7 +96,8 @@ golden debian-sdboot-kernel-install--amd-navi-split-audio.plan debian-sdboot-ker
 golden arch-grub-mkinitcpio--intel-nvidia.plan arch-grub-mkinitcpio intel-nvidia
 golden arch-grub-mkinitcpio--nvidia-turing-4fn.plan arch-grub-mkinitcpio nvidia-turing-4fn
 golden arch-grub-mkinitcpio--two-identical.plan arch-grub-mkinitcpio two-identical --gpu 02:00.0
-golden arch-grub-mkinitcpio--shared-group-include.plan arch-grub-mkinitcpio shared-group --gpu 1f:00.0 --include-group
+golden arch-grub-mkinitcpio--shared-group-include.plan arch-grub-mkinitcpio shared-group --gpu 1f:00.0 --include-group \
+	--include-device 03:00.0 --include-device 03:00.1 --include-device 22:00.0
 golden arch-grub-mkinitcpio--intel-nvidia.json arch-grub-mkinitcpio intel-nvidia --json
 golden arch-sdboot-mkinitcpio--demo.plan arch-sdboot-mkinitcpio demo
 golden arch-uki-mkinitcpio--amd-two-dgpu.plan arch-uki-mkinitcpio amd-two-dgpu
@@ -111,9 +112,6 @@ golden two-identical-force-boot-gpu.plan arch-grub-mkinitcpio two-identical --gp
 # ---------------------------------------------------------------- refusals
 r=$(fresh arch-grub-mkinitcpio)
 snap "$r" > "$tmp/orig.snap"
-expect_rc 1 "IOMMU off" nctl iommu-off "$r" vfio apply --yes
-contains "IOMMU off" "$out" "IOMMU is off"
-contains "IOMMU off: way forward" "$out" "intel_iommu=on"
 expect_rc 1 "boot GPU" nctl two-identical "$r" vfio apply --yes --gpu 01:00.0
 contains "boot GPU" "$out" "drives the host console"
 contains "boot GPU: way forward" "$out" "--force"
@@ -128,6 +126,28 @@ contains "no such device" "$out" "no PCI device 05:00.0"
 expect_rc 1 "refusal as JSON" nctl shared-group "$r" vfio plan --json
 contains "refusal as JSON" "$out" '"error": "GROUP"'
 same_tree "refusals change nothing" "$tmp/orig.snap" "$r"
+
+# The IOMMU off is not a dead end (issue 14): the plan turns it on, and only that, and
+# says the firmware must too; after the reboot the GPU's plan goes on top, and one revert
+# undoes both.
+r=$(fresh arch-grub-mkinitcpio)
+snap "$r" > "$tmp/orig.snap"
+expect_rc 0 "IOMMU off: plan" nctl iommu-off "$r" vfio plan
+contains "IOMMU off: the plan says so" "$out" "the IOMMU is off: this plan only adds intel_iommu=on iommu=pt"
+contains "IOMMU off: the firmware too" "$out" "Turn on VT-d in the firmware setup"
+lacks "IOMMU off: no vfio-pci binding yet" "$out" "/etc/modprobe.d/vfio.conf"
+expect_rc 0 "IOMMU off: apply" nctl iommu-off "$r" vfio apply --yes
+contains "IOMMU off: the way forward" "$out" "then run 'neuronctl vfio plan' to choose the GPU"
+grep -q 'GRUB_CMDLINE_LINUX_DEFAULT="loglevel=3 quiet intel_iommu=on iommu=pt"' "$r/etc/default/grub" && ok ||
+	bad "IOMMU off: GRUB did not get the parameters"
+[ -e "$r/etc/modprobe.d/vfio.conf" ] && bad "IOMMU off: vfio-pci was bound" || ok
+expect_rc 0 "IOMMU off: status" nctl iommu-off "$r" vfio status
+contains "IOMMU off: status" "$out" "configured to turn the IOMMU on (intel_iommu=on iommu=pt), no GPU yet"
+expect_rc 0 "IOMMU on now: the GPU on top" nctl intel-nvidia "$r" vfio apply --yes
+expect_rc 0 "IOMMU on now: status" nctl intel-nvidia "$r" vfio status
+contains "IOMMU on now: status" "$out" "configured for GPU 0000:01:00.0"
+expect_rc 0 "IOMMU on now: one revert" nctl intel-nvidia "$r" vfio revert --yes
+same_tree "IOMMU off, then on: one revert undoes both" "$tmp/orig.snap" "$r"
 
 r=$(fresh unknown-boot)
 snap "$r" > "$tmp/orig.snap"
@@ -411,6 +431,9 @@ crash() {
 			st=$(nctl "$machine" "$r" vfio status 2>&1)
 			case "$st" in
 			*"an apply was interrupted"*|*"have not completed"*) ok ;;
+			*"An apply stopped before it recorded anything"*)
+				# stopped between staging its journal and renaming it into place
+				[ "$n" -eq 1 ] && ok || bad "$rootname: nothing recorded after step $n" ;;
 			*"configured for GPU"*)
 				# stopped after the very last step: nothing is left to finish
 				same_tree "$rootname: complete at the last step $n" "$tmp/applied-$rootname.snap" "$r" ;;
@@ -459,5 +482,274 @@ while [ "$n" -lt 12 ]; do
 	n=$((n + 1))
 done
 [ "$n" -gt 8 ] && ok || bad "revert finished after only $n steps"
+
+
+# ---------------------------------------------------------------- promises (issue 14)
+# Each of these failed before its fix.
+
+# Two GPUs, an apply stopped at step 4, finished by the advised 'vfio apply --yes' (which
+# would plan one GPU by itself): it ends as the uninterrupted apply of both, and the
+# notes the plan had are said again.
+r0=$(fresh grub-dropin-cloudimg)
+nctl two-identical "$r0" vfio apply --gpu 02:00.0 --gpu 01:00.0 --force --yes > /dev/null 2>&1
+snap "$r0" > "$tmp/two-applied.snap"
+r=$(fresh grub-dropin-cloudimg)
+plan_out=$(nctl two-identical "$r" vfio plan --gpu 02:00.0 --gpu 01:00.0 --force 2>&1)
+expect_rc 1 "two GPUs: stopped" env NEURON_FAULT_AFTER=4 "$NEURONCTL" --sysroot "$SYSROOTS/two-identical" \
+	--root "$r" --param run.standins="$standins" vfio apply --gpu 02:00.0 --gpu 01:00.0 --force --yes
+expect_rc 0 "two GPUs: status" nctl two-identical "$r" vfio status
+contains "two GPUs: status says interrupted" "$out" "an apply was interrupted"
+expect_rc 0 "two GPUs: the advised apply finishes it" nctl two-identical "$r" vfio apply --yes
+finish_out=$out
+echo "$plan_out" | sed -n '/^Notes:/,$s/^  - //p' > "$tmp/notes"
+[ -s "$tmp/notes" ] || bad "two GPUs: the plan has no note to carry"
+while IFS= read -r note; do contains "two GPUs: no note lost" "$finish_out" "note: $note"; done < "$tmp/notes"
+expect_rc 0 "two GPUs: status after" nctl two-identical "$r" vfio status
+contains "two GPUs: configured for both" "$out" "configured for GPU 0000:02:00.0 0000:01:00.0"
+same_tree "two GPUs: as the uninterrupted apply" "$tmp/two-applied.snap" "$r"
+# the TUI's finish key does the same
+if [ -x "$BUILD/neuron-tui" ]; then
+	# (the demo's stand-ins are mkinitcpio's and grub-mkconfig's: an Arch root)
+	r=$(fresh arch-grub-mkinitcpio)
+	NEURON_FAULT_AFTER=4 nctl two-identical "$r" vfio apply --gpu 02:00.0 --gpu 01:00.0 --force --yes > /dev/null 2>&1
+	printf 'key F2\nkey f\nwait\ndump finished\n' > "$tmp/finish.keys"
+	NEURON_DEMO_SYSROOT="$SYSROOTS/demo" LC_ALL=C "$BUILD/neuron-tui" --demo --sysroot "$SYSROOTS/two-identical" \
+		--root "$r" --test-script "$tmp/finish.keys" --test-dump "$tmp/finish.dump" 2> "$tmp/tui.err"
+	grep -q "The passthrough set-up is in place for GPU 0000:02:00.0 0000:01:00.0\|Finishing the interrupted apply: done" \
+		"$tmp/finish.dump" && ok || { bad "two GPUs: the TUI's finish key"; cat "$tmp/finish.dump" "$tmp/tui.err"; }
+	expect_rc 0 "two GPUs, TUI: status" nctl two-identical "$r" vfio status
+	contains "two GPUs, TUI: configured for both" "$out" "configured for GPU 0000:02:00.0 0000:01:00.0"
+	cmp -s "$r/etc/modprobe.d/vfio.conf" "$r0/etc/modprobe.d/vfio.conf" && ok ||
+		bad "two GPUs, TUI: vfio.conf is not the one of both GPUs"
+fi
+
+# A missing backup outside an apply that stopped: revert refuses, keeps everything, says
+# what is missing and what to do (it used to report success and leave GRUB changed).
+r=$(fresh arch-grub-mkinitcpio)
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+rm "$r/var/lib/neuron/backup/vfio/etc/default/grub"
+snap "$r" > "$tmp/before.snap"
+expect_rc 1 "missing backup: revert refuses" nctl intel-nvidia "$r" vfio revert --yes
+contains "missing backup: what is missing" "$out" "the original of /etc/default/grub is missing"
+contains "missing backup: what to do" "$out" "Put the original back there"
+same_tree "missing backup: journal and backups kept, nothing changed" "$tmp/before.snap" "$r"
+
+# A journal entry that leaves the root: refused by status and revert, nothing read outside.
+r=$(fresh arch-grub-mkinitcpio)
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+printf 'outside\n' > "$tmp/outside-file"
+echo "file R 0000000000000000 ../../../../../../../../..$tmp/outside-file" >> "$r/var/lib/neuron/plans/vfio.journal"
+snap "$r" > "$tmp/before.snap"
+expect_rc 1 "journal leaving the root: status" nctl intel-nvidia "$r" vfio status
+contains "journal leaving the root: status says why" "$out" "not a path inside the target root"
+expect_rc 1 "journal leaving the root: revert" nctl intel-nvidia "$r" vfio revert --yes
+same_tree "journal leaving the root: kept" "$tmp/before.snap" "$r"
+[ "$(cat "$tmp/outside-file")" = outside ] && ok || bad "journal leaving the root: the outside file changed"
+
+# Reads are confined like writes: backups or plans behind a symlink out of the root.
+r=$(fresh arch-grub-mkinitcpio)
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+mv "$r/var/lib/neuron/backup" "$tmp/outside-backup"
+printf 'OUTSIDE BYTES\n' > "$tmp/outside-backup/vfio/etc/default/grub"
+ln -s "$tmp/outside-backup" "$r/var/lib/neuron/backup"
+expect_rc 1 "backups through a symlink: revert refuses" nctl intel-nvidia "$r" vfio revert --yes
+contains "backups through a symlink: says why" "$out" "backup is a symbolic link where a directory was expected"
+grep -q "OUTSIDE BYTES" "$r/etc/default/grub" && bad "backups through a symlink: outside bytes copied in" || ok
+r=$(fresh arch-grub-mkinitcpio)
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+mv "$r/var/lib/neuron/plans" "$tmp/outside-plans"
+ln -s "$tmp/outside-plans" "$r/var/lib/neuron/plans"
+expect_rc 1 "journal through a symlink: status refuses" nctl intel-nvidia "$r" vfio status
+contains "journal through a symlink: says why" "$out" "symbolic link"
+lacks "journal through a symlink: nothing read" "$out" "configured for GPU"
+expect_rc 1 "journal through a symlink: revert refuses" nctl intel-nvidia "$r" vfio revert --yes
+
+# FIFOs where files are expected: refused at once, never waited on (timeout says 124).
+fifo_check() { # NAME ROOT-NAME MACHINE PATH-IN-ROOT SUBCOMMAND...
+	name=$1 rn=$2 m=$3 path=$4
+	shift 4
+	r=$(fresh "$rn")
+	rm -f "$r/$path"
+	mkfifo "$r/$path"
+	expect_rc 1 "FIFO $name: $*" timeout 20 "$NEURONCTL" --sysroot "$SYSROOTS/$m" --root "$r" \
+		--param run.standins="$standins" "$@"
+	contains "FIFO $name: named" "$out" "FIFO"
+}
+fifo_check grub arch-grub-mkinitcpio intel-nvidia etc/default/grub vfio plan
+fifo_check grub arch-grub-mkinitcpio intel-nvidia etc/default/grub vfio apply --yes
+fifo_check mkinitcpio.conf arch-grub-mkinitcpio intel-nvidia etc/mkinitcpio.conf vfio plan
+fifo_check "loader entry" arch-sdboot-mkinitcpio demo boot/loader/entries/arch.conf vfio plan
+r=$(fresh arch-grub-mkinitcpio)
+nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+rm "$r/var/lib/neuron/plans/vfio.journal"
+mkfifo "$r/var/lib/neuron/plans/vfio.journal"
+for sub in status "revert --yes" "apply --yes"; do
+	# shellcheck disable=SC2086
+	expect_rc 1 "FIFO journal: $sub" timeout 20 "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" --root "$r" \
+		--param run.standins="$standins" vfio $sub
+	contains "FIFO journal: $sub names it" "$out" "FIFO"
+done
+
+# NUL bytes and a 2 GiB sparse file: refused with the reason, nothing read whole, no backup.
+r=$(fresh arch-grub-mkinitcpio)
+printf 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n\000GRUB_TIMEOUT=5\n' > "$r/etc/default/grub"
+snap "$r" > "$tmp/before.snap"
+expect_rc 1 "NUL byte: refused" nctl intel-nvidia "$r" vfio apply --yes
+contains "NUL byte: where" "$out" "/etc/default/grub:2 has a NUL byte"
+same_tree "NUL byte: nothing written" "$tmp/before.snap" "$r"
+r=$(fresh arch-grub-mkinitcpio)
+truncate -s 2G "$r/etc/default/grub"
+snap "$r" > "$tmp/before.snap"
+expect_rc 1 "2 GiB sparse file: refused" timeout 60 "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" --root "$r" \
+	--param run.standins="$standins" vfio apply --yes
+contains "2 GiB sparse file: why" "$out" "2147483648 bytes, more than"
+same_tree "2 GiB sparse file: nothing written" "$tmp/before.snap" "$r"
+
+# Unbalanced quotes or an unclosed '(': refused with file:line and what is open.
+r=$(fresh kernel-install-uki-dracut)
+printf 'root=UUID=1e2f rootflags="subvol=@ quiet\n' > "$r/etc/kernel/cmdline"
+expect_rc 1 "unbalanced /etc/kernel/cmdline" nctl amd-navi-split-audio "$r" vfio plan
+contains "unbalanced /etc/kernel/cmdline: where" "$out" "/etc/kernel/cmdline:1: a double quote opened at column 26 is never closed"
+r=$(fresh arch-grub-mkinitcpio)
+sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT="loglevel=3 quiet"/GRUB_CMDLINE_LINUX_DEFAULT="loglevel=3 quiet/' "$r/etc/default/grub"
+line=$(grep -n '^GRUB_CMDLINE_LINUX_DEFAULT' "$r/etc/default/grub" | cut -d: -f1)
+expect_rc 1 "unbalanced GRUB" nctl intel-nvidia "$r" vfio plan
+contains "unbalanced GRUB: where" "$out" "/etc/default/grub:$line: a double quote opened at column 28 runs past the end of its line"
+r=$(fresh arch-sdboot-mkinitcpio)
+sed -i 's/^options .*/& acpi_osi=(Linux/' "$r/boot/loader/entries/arch.conf"
+expect_rc 1 "unbalanced loader entry" nctl demo "$r" vfio plan
+contains "unbalanced loader entry: where" "$out" "/boot/loader/entries/arch.conf:"
+contains "unbalanced loader entry: what" "$out" "a '(' opened at column"
+
+# Directories apply makes do not follow the caller's umask.
+r=$(fresh arch-grub-mkinitcpio)
+(umask 077 && nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1)
+for d in var var/lib var/lib/neuron var/lib/neuron/plans var/lib/neuron/backup var/lib/neuron/backup/vfio/etc; do
+	[ "$(stat -c %a "$r/$d")" = 755 ] && ok || bad "umask 077: $d is $(stat -c %a "$r/$d"), want 755"
+done
+
+# Rescue: an absolute symlink inside the target is read as the target sees it.
+r=$(fresh arch-grub-mkinitcpio)
+mv "$r/etc/default/grub" "$r/etc/default/grub.real"
+ln -s /etc/default/grub.real "$r/etc/default/grub"
+snap "$r" > "$tmp/before.snap"
+expect_rc 0 "absolute symlink in the target: apply" nctl intel-nvidia "$r" vfio apply --yes
+grep -q 'intel_iommu=on iommu=pt' "$r/etc/default/grub.real" && ok || bad "absolute symlink: grub.real not edited"
+[ "$(readlink "$r/etc/default/grub")" = /etc/default/grub.real ] && ok || bad "absolute symlink: the link changed"
+expect_rc 0 "absolute symlink in the target: revert" nctl intel-nvidia "$r" vfio revert --yes
+same_tree "absolute symlink in the target: revert" "$tmp/before.snap" "$r"
+
+# The loser of two concurrent applies says only that it lost.
+r=$(fresh arch-grub-mkinitcpio)
+NEURON_FAULT_AFTER=3 nctl intel-nvidia "$r" vfio apply --yes > /dev/null 2>&1
+flock "$r" sleep 30 &
+holder=$!
+i=0
+while [ $i -lt 50 ] && flock -n "$r" true; do sleep 0.1; i=$((i + 1)); done
+expect_rc 1 "concurrent apply: the loser" nctl intel-nvidia "$r" vfio apply --yes
+contains "concurrent apply: BUSY" "$out" "another neuronctl is changing"
+lacks "concurrent apply: nothing misleading" "$out" "finishing"
+lacks "concurrent apply: nothing misleading (2)" "$out" "interrupted"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+# Devices the host needs are refused with --include-group unless named one by one.
+r=$(fresh arch-grub-mkinitcpio)
+expect_rc 1 "host devices: refused" nctl shared-group "$r" vfio plan --gpu 1f:00.0 --include-group
+contains "host devices: the root disk's controller" "$out" "0000:03:00.1 holds the root file system (/dev/sda2"
+contains "host devices: the only network card" "$out" "0000:22:00.0 is the host's only network interface (enp34s0)"
+contains "host devices: the keyboard" "$out" "0000:03:00.0 has the host's only keyboard (Logitech USB Keyboard)"
+contains "host devices: the way forward" "$out" "--include-device"
+expect_rc 1 "host devices: two of three named" nctl shared-group "$r" vfio plan --gpu 1f:00.0 --include-group \
+	--include-device 03:00.1 --include-device 22:00.0
+contains "host devices: the third still refused" "$out" "0000:03:00.0 has the host's only keyboard"
+lacks "host devices: the named ones pass" "$out" "0000:03:00.1 holds"
+expect_rc 0 "host devices: all named" nctl shared-group "$r" vfio plan --gpu 1f:00.0 --include-group \
+	--include-device 03:00.1 --include-device 22:00.0 --include-device 03:00.0
+contains "host devices: said in the plan" "$out" "0000:03:00.1 is a device the host needs"
+expect_rc 1 "host devices: a device not in the plan" nctl shared-group "$r" vfio plan --gpu 1f:00.0 --include-group \
+	--include-device 26:00.0
+
+# A read-only /boot: the hint names that mount, not the root.
+r=$(fresh arch-sdboot-mkinitcpio)
+if unshare -m sh -c "mount --bind '$r/boot' '$r/boot' && mount -o remount,bind,ro '$r/boot'" 2>/dev/null; then
+	out=$(unshare -m sh -c "mount --bind '$r/boot' '$r/boot' && mount -o remount,bind,ro '$r/boot' &&
+		'$NEURONCTL' --sysroot '$SYSROOTS/demo' --root '$r' --param run.standins='$standins' vfio apply --yes" 2>&1)
+	contains "read-only /boot: names the mount" "$out" "on the read-only mount $r/boot;"
+	contains "read-only /boot: the command" "$out" "mount -o remount,rw $r/boot)"
+else
+	echo "skip: read-only /boot (no mount namespaces here)"
+fi
+
+# A full file system: before the journal, nothing is left and the way forward is said;
+# after it, apply says how to finish; a revert needs no free space at all.
+if unshare -m true 2>/dev/null; then
+	r=$(fresh arch-grub-mkinitcpio)
+	mkdir -p "$r/var/lib"
+	snap "$r" > "$tmp/before.snap"
+	out=$(unshare -m sh -c "mount -t tmpfs -o size=16k tmpfs '$r/var/lib' &&
+		dd if=/dev/zero of='$r/var/lib/filler' bs=4k count=64 2>/dev/null
+		'$NEURONCTL' --sysroot '$SYSROOTS/intel-nvidia' --root '$r' --param run.standins='$standins' vfio apply --yes
+		echo \"rc=\$?\"; rm -f '$r/var/lib/filler'; echo \"left: [\$(ls -A '$r/var/lib')]\"" 2>&1)
+	contains "ENOSPC before the journal: fails" "$out" "rc=1"
+	contains "ENOSPC before the journal: says so" "$out" "No space left on device"
+	contains "ENOSPC before the journal: nothing changed" "$out" "nothing was changed"
+	contains "ENOSPC before the journal: way forward" "$out" "free some space"
+	contains "ENOSPC before the journal: nothing left" "$out" "left: []"
+	lacks "ENOSPC before the journal: no finish to advise" "$out" "to finish"
+	same_tree "ENOSPC before the journal: the root as it was" "$tmp/before.snap" "$r"
+
+	# /etc on a full file system of its own: the apply stops part-way and says how to go on
+	r=$(fresh arch-grub-mkinitcpio)
+	m=$tmp/full-etc
+	mkdir -p "$m"
+	out=$(unshare -m sh -c "mount -t tmpfs -o size=4m tmpfs '$m' && cp -a '$r/.' '$m/' &&
+		mount -t tmpfs -o size=64k tmpfs '$m/etc' && cp -a '$r/etc/.' '$m/etc/' &&
+		dd if=/dev/zero of='$m/etc/filler' bs=4k count=64 2>/dev/null
+		N='$NEURONCTL --sysroot $SYSROOTS/intel-nvidia --root $m --param run.standins=$standins'
+		\$N vfio apply --yes; echo \"apply=\$?\"
+		\$N vfio status
+		rm -f '$m/etc/filler'
+		\$N vfio apply --yes; echo \"finish=\$?\"
+		\$N vfio status" 2>&1)
+	contains "ENOSPC mid-apply: fails" "$out" "apply=1"
+	contains "ENOSPC mid-apply: part-way" "$out" "the apply stopped part-way"
+	contains "ENOSPC mid-apply: way forward" "$out" "when there is space again, run 'neuronctl vfio apply' to finish"
+	contains "ENOSPC mid-apply: status" "$out" "an apply was interrupted"
+	contains "ENOSPC mid-apply: finished" "$out" "finish=0"
+	contains "ENOSPC mid-apply: configured" "$out" "configured for GPU 0000:01:00.0"
+
+	# a revert on a file system with no byte free: it starts, and completes
+	r=$(fresh arch-grub-mkinitcpio)
+	m=$tmp/full-root
+	mkdir -p "$m"
+	out=$(unshare -m sh -c "mount -t tmpfs -o size=4m tmpfs '$m' && cp -a '$r/.' '$m/' &&
+		N='$NEURONCTL --sysroot $SYSROOTS/intel-nvidia --root $m --param run.standins=$standins'
+		\$N vfio apply --yes > /dev/null; echo \"apply=\$?\"
+		dd if=/dev/zero of='$m/filler' bs=4k count=2000 2>/dev/null
+		echo \"free: \$(df --output=avail '$m' | tail -n 1 | tr -d ' ')\"
+		\$N vfio revert --yes; echo \"revert=\$?\"
+		rm -f '$m/filler'
+		cd '$m' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > '$tmp/full.sums'" 2>&1)
+	contains "ENOSPC: applied first" "$out" "apply=0"
+	contains "ENOSPC: the file system is full" "$out" "free: 0"
+	contains "ENOSPC: revert on a full file system" "$out" "revert=0"
+	(cd "$r" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) > "$tmp/orig.sums"
+	cmp -s "$tmp/orig.sums" "$tmp/full.sums" && ok || { bad "ENOSPC: revert is byte for byte"; diff "$tmp/orig.sums" "$tmp/full.sums" | head; }
+else
+	echo "skip: full file systems (no mount namespaces here)"
+fi
+
+# kill -9 before the journal is in place (NEURON_FAULT_AFTER=1 stops right there): status
+# says what was left, and the advised revert makes the root byte-identical again.
+r=$(fresh arch-grub-mkinitcpio)
+snap "$r" > "$tmp/before.snap"
+expect_rc 1 "stopped before the journal" env NEURON_FAULT_AFTER=1 "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" \
+	--root "$r" --param run.standins="$standins" vfio apply --yes
+expect_rc 0 "stopped before the journal: status" nctl intel-nvidia "$r" vfio status
+contains "stopped before the journal: status says" "$out" "An apply stopped before it recorded anything"
+contains "stopped before the journal: the advice" "$out" "Run 'neuronctl vfio revert' to remove it"
+expect_rc 0 "stopped before the journal: revert" nctl intel-nvidia "$r" vfio revert --yes
+same_tree "stopped before the journal: byte-identical again" "$tmp/before.snap" "$r"
 
 summary vfio

@@ -19,6 +19,8 @@
 	X(BUSY,       "busy") \
 	X(REFUSED,    "refused") \
 	X(USAGE,      "wrong usage: see the command's --help") \
+	X(NOTFILE,    "not a regular file") \
+	X(NOSPACE,    "no space left on the file system") \
 	/* pci, iommu, scan */ \
 	X(NOSYSFS,    "no PCI devices under the sysroot") \
 	X(PCI,        "the PCI library failed") \
@@ -36,6 +38,8 @@
 	X(GROUP,      "the GPU is not isolated in its IOMMU group") \
 	X(BOOTSETUP,  "cannot tell the boot setup of the target root") \
 	X(NOGPU,      "no GPU to pass through") \
+	X(NOTTEXT,    "not a text file neuron can edit") \
+	X(HOSTDEVICE, "the host needs a device the plan would take") \
 	/* vm, profile, domain, virt */ \
 	X(VIRT,      "libvirt failed") \
 	X(NOVM,      "no such VM") \

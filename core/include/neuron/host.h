@@ -25,4 +25,15 @@ char *nr_cmdline_get(const char *cmdline, const char *param);
 bool nr_cmdline_has(const char *cmdline, const char *param);
 const char *nr_cpu_vendor_name(enum nr_cpu_vendor v);
 
+/* The kernel parameters that turn the IOMMU on, per CPU vendor: the one rule the
+ * checklist, scan, the VFIO plan and its status follow. */
+struct nr_iommu_params {
+	const char *on;         /* "intel_iommu=on", "amd_iommu=on"; NULL for an unknown vendor */
+	const char *key;        /* "intel_iommu", "amd_iommu"; NULL for an unknown vendor */
+	const char *pt;         /* "iommu=pt", for every vendor */
+	const char *by_hand;    /* what the user adds: "intel_iommu=on", or both choices when unknown */
+	const char *firmware;   /* the firmware setting: "VT-d", "AMD-Vi/IOMMU", or both */
+};
+const struct nr_iommu_params *nr_iommu_params(enum nr_cpu_vendor v);
+
 #endif

@@ -9,9 +9,17 @@
  *     (temp file, fsync, rename, fsync of the directory) and then runs the commands;
  *   - revert restores the originals byte for byte, removes the files and directories the
  *     apply created, then runs the commands again;
- *   - an interrupted apply (a crash, a power cut, NEURON_FAULT_AFTER) is seen by
- *     nr_plan_status(); applying again finishes it, reverting rolls it back.
- * Every path is resolved inside root: a symlink that leads outside it is refused.
+ *   - the journal holds what apply writes (each file's planned content, each action with
+ *     its arguments): an interrupted apply (a crash, a power cut, NEURON_FAULT_AFTER) is
+ *     seen by nr_plan_status_read(); nr_plan_finish() completes exactly what it started,
+ *     reverting rolls it back;
+ *   - besides file edits a plan holds actions (Looking Glass's file in /dev/shm now):
+ *     typed steps with their own apply and revert, journaled with their arguments.
+ * Every path is resolved inside root, as the target itself sees it (an absolute symbolic
+ * link is read from the root); every open, read or write, walks inside it. Files that are
+ * not text, or bigger than a configuration file can be, are refused. The state the engine
+ * keeps (journal, backups) is made all at once: a run stopped before its journal was
+ * written leaves only names that the next apply or revert removes.
  * Plans are named ("vfio", "lg"): each name has its own journal and backups, and a
  * second apply under the same name keeps the first originals.
  *
@@ -45,6 +53,12 @@ struct nr_plan_edit {
 	bool changes;           /* false when the file already has the new content */
 };
 
+/* An action other than a file edit (borrowed from the plan). */
+struct nr_plan_action {
+	const char *type;       /* "shm-file" */
+	const char *text;       /* what apply does, one line ("create /dev/shm/looking-glass now ...") */
+};
+
 /* A command that follows the edits, run inside root (argv[0] looked up in root's PATH). */
 struct nr_plan_command {
 	const char *const *argv;        /* NULL-terminated */
@@ -61,14 +75,16 @@ struct nr_plan *nr_plan_new(const struct nr_ctx *ctx, const char *name);
 void nr_plan_free(struct nr_plan *plan);
 
 /* Read a file under root (the path resolved inside root). -NR_E_NOTFOUND when absent,
- * -NR_E_ESCAPE when a symlink leads outside root. Builders read through this. */
+ * -NR_E_ESCAPE when a symlink leads outside root, -NR_E_NOTFILE for a FIFO or a device,
+ * -NR_E_NOTTEXT for a file with a NUL byte or bigger than 1 MiB. Builders read through this. */
 int nr_plan_read(const struct nr_plan *plan, const char *path, char **text, size_t *len,
 		 struct nr_error *err);
 /* True when path exists under root (resolved inside root, any file type). */
 bool nr_plan_exists(const struct nr_plan *plan, const char *path);
 
 /* Plan that path holds text (created with mode 0644 when absent; an existing file
- * keeps its mode and owner). The current content is read now for the diff. */
+ * keeps its mode and owner). The current content is read now for the diff (and passes
+ * the same text check as nr_plan_read). */
 int nr_plan_set_file(struct nr_plan *plan, const char *path, const char *text, size_t len,
 		     const char *why, struct nr_error *err);
 /* Plan that path goes away (an edit that changes nothing when it is already absent). */
@@ -94,7 +110,9 @@ const struct nr_plan_command *nr_plan_command(const struct nr_plan *plan, size_t
 size_t nr_plan_n_notes(const struct nr_plan *plan);
 const char *nr_plan_note(const struct nr_plan *plan, size_t i);
 const char *nr_plan_meta(const struct nr_plan *plan, const char *key);
-/* True when no edit changes anything. */
+size_t nr_plan_n_actions(const struct nr_plan *plan);
+const struct nr_plan_action *nr_plan_action(const struct nr_plan *plan, size_t i);
+/* True when no edit changes anything and there is no action. */
 bool nr_plan_is_noop(const struct nr_plan *plan);
 
 /* The unified diff of edit i ("--- a/etc/x\n+++ b/etc/x\n@@ ...", 3 lines of context),
@@ -133,22 +151,38 @@ struct nr_plan_result {
 	unsigned files_unchanged;       /* edits already in place */
 	unsigned commands_run;
 	bool finished_interrupted;      /* an interrupted apply or revert was completed first */
+	unsigned leftovers_removed;     /* names a run stopped before its journal left, removed */
 	int failed_command;             /* index of the command that failed, -1 when none */
 	int failed_status;              /* its exit status (or 128 + signal) */
 };
 
-/* Apply: journal, backups, atomic writes, then the commands. When the files are already
- * in place and no command is pending, nothing is written or run (result says so).
- * A failed command returns -NR_E_COMMAND with the files applied and recorded; the
- * commands stay pending in the journal and the next apply runs them. */
+/* Apply: journal, backups, atomic writes, the actions, then the commands. When the files
+ * are already in place and no command is pending, nothing is written or run (result
+ * says so). An interrupted apply under the same name is completed first, as recorded,
+ * and an interrupted revert is finished first. A failed command returns -NR_E_COMMAND
+ * with the files applied and recorded; the commands stay pending in the journal and the
+ * next apply runs them. A full file system returns -NR_E_NOSPACE: the journal says where
+ * the apply stopped (apply again once there is space, or revert). */
 int nr_plan_apply(struct nr_plan *plan, const struct nr_plan_opts *opts,
 		  struct nr_plan_result *result, struct nr_error *err);
 
+/* Complete what the journal named name records, and nothing else: an interrupted apply
+ * gets the rest of its planned contents and actions, then its commands; an interrupted
+ * revert is rolled back to the end; pending commands run. -NR_E_NOTFOUND when nothing is
+ * recorded. Needs no plan: what an apply started is finished even when planning again
+ * would decide something else. */
+int nr_plan_finish(const struct nr_ctx *ctx, const char *name, const struct nr_plan_opts *opts,
+		   struct nr_plan_result *result, struct nr_error *err);
+
 /* Revert what the journal named name records (applied or interrupted): originals back
- * byte for byte, created files removed, then the recorded commands, then the journal,
- * the backups and the directories the apply created. A failed command returns
- * -NR_E_COMMAND with the originals back and the journal kept ("reverting"): the next
- * revert runs the commands again. -NR_E_NOTFOUND when there is nothing to revert. */
+ * byte for byte, created files removed, the actions undone, then the recorded commands,
+ * then the journal, the backups and the directories the apply created. Every backup is
+ * checked before anything changes: one that is missing (outside an apply that stopped
+ * before keeping it) refuses the revert with -NR_E_REFUSED, the journal and backups
+ * kept. Starting needs no free space. A failed command returns -NR_E_COMMAND with the
+ * originals back and the journal kept ("reverting"): the next revert runs the commands
+ * again. With no journal, what a run stopped before its journal left is removed (0);
+ * -NR_E_NOTFOUND when there is nothing at all. */
 int nr_plan_revert(const struct nr_ctx *ctx, const char *name, const struct nr_plan_opts *opts,
 		   struct nr_plan_result *result, struct nr_error *err);
 
@@ -176,10 +210,19 @@ struct nr_plan_status {
 	size_t n_commands;
 	char **meta_keys, **meta_values;
 	size_t n_meta;
+	char **actions;                 /* what the recorded actions do, one line each */
+	size_t n_actions;
+	char **notes;                   /* what the latest recorded plan said the user must know */
+	size_t n_notes;
+	char **leftovers;               /* what a run stopped before its journal left (full paths):
+					   a revert removes them */
+	size_t n_leftovers;
+	bool complete;                  /* the journal holds every planned content (finishable) */
 	char *journal_path;             /* where the journal lives (on the real filesystem) */
 };
 
-/* Read the journal of plan name. Never writes. */
+/* Read the journal of plan name. Never writes. A journal that names a path outside the
+ * root is refused (-NR_E_ESCAPE). */
 int nr_plan_status_read(const struct nr_ctx *ctx, const char *name, struct nr_plan_status *st,
 			struct nr_error *err);
 void nr_plan_status_done(struct nr_plan_status *st);

@@ -39,6 +39,12 @@ const struct nr_iommu_group *nr_scan_group(const struct nr_scan *scan, int id);
 /* The GPU a plan picks by default: the first isolated non-boot GPU, else NULL. */
 const struct nr_gpu *nr_scan_best_gpu(const struct nr_scan *scan);
 
+/* Whether gpu may be chosen for a guest: the one rule the CLI, the TUI and the VFIO plan
+ * follow. 0, or the refusal with its reason and the way forward: -NR_E_NOIOMMU,
+ * -NR_E_BOOTGPU (unless force), -NR_E_GROUP (unless include_group). */
+int nr_gpu_choosable(const struct nr_scan *scan, const struct nr_gpu *gpu, bool force,
+		     bool include_group, struct nr_error *err);
+
 /* Why a GPU can or cannot be passed through, one sentence (malloc'd). */
 char *nr_gpu_verdict(const struct nr_scan *scan, const struct nr_gpu *gpu);
 

@@ -15,18 +15,13 @@
 
 #define NR_VFIO_PLAN_NAME "vfio"
 
-enum nr_initramfs {
-	NR_INITRAMFS_UNKNOWN,
-	NR_INITRAMFS_MKINITCPIO,
-	NR_INITRAMFS_DRACUT,
-	NR_INITRAMFS_TOOLS,             /* Debian's initramfs-tools */
-};
+/* An initramfs generator (mkinitcpio, dracut, initramfs-tools): one row of core's table. */
+struct nr_initramfs;
 
 /* How the target boots, as read from its files. */
 struct nr_boot_setup {
-	enum nr_initramfs initramfs;
+	const struct nr_initramfs *initramfs;   /* NULL when unknown */
 	char initramfs_evidence[256];   /* "/etc/mkinitcpio.conf and /usr/bin/mkinitcpio" */
-	bool mkinitcpio_dropins;        /* /etc/mkinitcpio.conf.d/ exists */
 	bool grub;                      /* /etc/default/grub and a grub.cfg */
 	char grub_cfg[128];             /* "/boot/grub/grub.cfg" */
 	char **grub_dropins;            /* /etc/default/grub.d/\*.cfg, in the order grub-mkconfig reads them */
@@ -50,15 +45,33 @@ struct nr_boot_setup {
 int nr_boot_detect(const struct nr_ctx *ctx, const char *initramfs, struct nr_boot_setup *out,
 		   struct nr_error *err);
 void nr_boot_setup_done(struct nr_boot_setup *b);
-const char *nr_initramfs_name(enum nr_initramfs i);     /* "mkinitcpio", ..., "unknown" */
+const char *nr_initramfs_name(const struct nr_initramfs *i);  /* "mkinitcpio", ..., "unknown" (NULL) */
 /* True when the setup has an initramfs generator and at least one place for the
  * kernel command line. */
 bool nr_boot_known(const struct nr_boot_setup *b);
+/* True when it has at least one place for the kernel command line. */
+bool nr_boot_cmdline_known(const struct nr_boot_setup *b);
+
+/* A device the host cannot lose, and why ("holds the root file system (/dev/sda2, ...)").
+ * Devices with the same need are interchangeable (two network cards): the host loses it
+ * when every one of them leaves. */
+struct nr_host_need {
+	char addr[NR_ADDR_LEN];
+	char why[200];
+	int need;
+};
+/* The devices the host needs: the controllers of its root and boot file systems (the
+ * sysroot's mounts and root=, the target's /etc/fstab), its network interfaces, its
+ * keyboards' USB controllers. *out is malloc'd (free it). */
+int nr_vfio_host_needs(const struct nr_ctx *ctx, const struct nr_scan *scan, struct nr_host_need **out,
+		       size_t *n, struct nr_error *err);
 
 struct nr_vfio_opts {
 	const char *const *gpus;        /* NULL-terminated addresses; NULL or empty: the best GPU */
 	bool force;                     /* allow the boot GPU */
 	bool include_group;             /* pass every blocker of the group too */
+	const char *const *include_devices;     /* devices the host needs, passed anyway (named
+						   one by one); NULL-terminated, may be NULL */
 	const char *initramfs;          /* force the generator (see nr_boot_detect), NULL: detect */
 };
 
@@ -77,13 +90,20 @@ struct nr_vfio_plan {
 	char **blockers;                /* devices passed along with --include-group */
 	size_t n_blockers;
 	char params[128];               /* kernel parameters wanted: "intel_iommu=on iommu=pt" */
+	bool params_only;               /* the IOMMU is off: the plan only turns it on (no GPU) */
+	char **host_needed;             /* devices the host needs, passed because named */
+	size_t n_host_needed;
 	struct nr_boot_setup boot;
 };
 
-/* Plan the VFIO set-up of the GPU(s) on the scanned machine for the ctx's root.
- * Refusals, each with its reason and the way forward in err: -NR_E_NOIOMMU,
- * -NR_E_NOGPU, -NR_E_NODEVICE (not a GPU), -NR_E_BOOTGPU (unless force),
- * -NR_E_GROUP (unless include_group), -NR_E_BOOTSETUP, -NR_E_ESCAPE. */
+/* Plan the VFIO set-up of the GPU(s) on the scanned machine for the ctx's root. When the
+ * IOMMU is off the plan only adds the kernel parameters that turn it on (params_only,
+ * with a note that the firmware's VT-d/AMD-Vi must be on); plan again after the reboot.
+ * Refusals, each with its reason and the way forward in err: -NR_E_NOGPU,
+ * -NR_E_NODEVICE (not a GPU), -NR_E_BOOTGPU (unless force), -NR_E_GROUP (unless
+ * include_group), -NR_E_HOSTDEVICE (a device the host needs, unless named in
+ * include_devices), -NR_E_BOOTSETUP, -NR_E_PARSE (a file whose quotes do not balance),
+ * -NR_E_NOTTEXT, -NR_E_NOTFILE, -NR_E_ESCAPE. */
 int nr_vfio_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan,
 		     const struct nr_vfio_opts *opts, struct nr_vfio_plan **out, struct nr_error *err);
 void nr_vfio_plan_free(struct nr_vfio_plan *vp);
