@@ -18,6 +18,7 @@
 	X(TIMEOUT,    "timed out") \
 	X(BUSY,       "busy") \
 	X(REFUSED,    "refused") \
+	X(TOOBIG,     "too large") \
 	/* pci, iommu, scan */ \
 	X(NOSYSFS,    "no PCI devices under the sysroot") \
 	X(PCI,        "the PCI library failed") \
