@@ -81,7 +81,7 @@ int cmd_scan(struct cli *cli, int argc, char **argv)
 	struct nr_scan *scan;
 	int argi, rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags, "  --json    print DESIGN.md's scan object\n", &argi, &rc))
+	if (cli_parse_flags(cli, argc, argv, flags, "  --json    print the scan as one JSON object (its fields: neuronctl(1))\n", &argi, &rc))
 		return rc;
 	if (argi < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
