@@ -7,6 +7,7 @@
  *   nowait libvirt    from here on, keys and dumps do not wait for libvirt's answers
  *                     (a daemon that never answers: the screen must stay live meanwhile)
  *   signal NAME       the program gets signal NAME (INT, TERM, HUP), as from kill
+ *   shell COMMAND     run COMMAND with sh -c (to release a stand-in a test holds)
  *   resize COLS LINES the terminal changes size (KEY_RESIZE, as on SIGWINCH)
  *   dump LABEL        the screen's text, after a heading line
  *   dumpattr LABEL    one hex digit per cell: bold 1, reverse 2, dim 4, underline 8
@@ -88,6 +89,12 @@ int tui_script_run(struct tui *t)
 			tui_redraw(t);
 		} else if (strcmp(cmd, "nowait") == 0 && arg && strcmp(arg, "libvirt") == 0) {
 			t->virt_nowait = true;
+		} else if (strcmp(cmd, "shell") == 0 && arg && arg[0]) {
+			int status = system(arg);
+			if (status != 0) {
+				fprintf(out, "script line %d: '%s' failed (%d)\n", lineno, arg, status);
+				rc = 1;
+			}
 		} else if (strcmp(cmd, "signal") == 0) {
 			int sig = !arg ? 0 : strcmp(arg, "INT") == 0 ? SIGINT : strcmp(arg, "TERM") == 0 ? SIGTERM :
 				  strcmp(arg, "HUP") == 0 ? SIGHUP : 0;

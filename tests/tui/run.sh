@@ -6,10 +6,10 @@
 #   sh tests/tui/run.sh [NAME...]                 run (all scripts, or the named ones)
 #   NEURON_TUI_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
 #
-# A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
-# $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
+# A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS,
+# $SCRATCH and $HERE are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
 # (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
-# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE expanded), and
+# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE and $SCRATCH expanded), and
 # "# daemon: silent|frozen" (a libvirt daemon that does not answer, tests/fixtures/
 # fake-libvirtd.py, listening on libvirt.sock in the folder the program runs in, so
 # that the screen shows the same relative path every time).
@@ -50,8 +50,8 @@ for name in $names; do
 		tag=${loc#C.}
 		scratch=$work/$name.$tag
 		mkdir -p "$scratch/root"
-		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
-		envs_x=$(HERE=$here eval "echo $envs")
+		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root HERE=$here eval "echo $args")
+		envs_x=$(HERE=$here SCRATCH=$scratch/root eval "echo $envs")
 		if [ -n "$before" ]; then
 			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
 				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
