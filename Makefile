@@ -100,6 +100,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB) $(WOLFSSL_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS) $(CMOCKA_LIBS)
 
+# The CLI's command tree (its dispatcher and table check) is tested apart from the commands.
+$(BUILD)/tests/test_cli: $(BUILD)/obj/tests/unit/test_cli.o $(call obj,cli/tree.c cli/output.c) $(LIB) $(WOLFSSL_FLAGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS) $(CMOCKA_LIBS)
+
 # One sysroot per machine description, rebuilt when it or the generator changes.
 $(BUILD)/sysroots/%/.stamp: tests/fixtures/machines/%.yaml tests/fixtures/gen-sysroot.py
 	@$(PYTHON) tests/fixtures/gen-sysroot.py $< $(BUILD)/sysroots/$*

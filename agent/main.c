@@ -586,7 +586,7 @@ int main(int argc, char **argv)
 			sys_stream_close(stream);
 			if (done == 1)
 				break;
-			sys_sleep_ms(500); /* the host is not connected: try again in a while */
+			nr_sleep_ms(500); /* the host is not connected: try again in a while */
 		}
 	}
 out:

@@ -7,15 +7,16 @@
  * brings is declared here, in two parts:
  *
  * 1. The system: the sys_* functions and spawn_detached below, and under the secure
- *    link a transport (struct nr_tls_io in neuron/tls.h) with nr_tls_now_ms.
- *    Linux: agent/platform_posix.c, agent/spawn.c and core/guest/tls_fd.c.
+ *    link a transport (struct nr_tls_io in neuron/tls.h), and the clock and sleep of
+ *    neuron/clock.h (nr_now_ms, nr_sleep_ms).
+ *    Linux: agent/platform_posix.c, agent/spawn.c, core/guest/tls_fd.c and core/base/clock.c.
  * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS
  *    name, changes), the system's own one from sys_desktop_new. Linux:
  *    agent/platform_linux.c (wl-copy/xclip, xrandr, posix_spawn, systemctl).
  *
  * A Windows port adds one file, agent/platform_windows.c, in place of platform_posix.c,
- * platform_linux.c, spawn.c and core/guest/tls_fd.c (its Makefile target leaves those out),
- * and changes nothing else. It provides:
+ * platform_linux.c, spawn.c, core/guest/tls_fd.c and core/base/clock.c (its Makefile target
+ * leaves those out), and changes nothing else. It provides:
  * - sys_default_port "\\.\Global\org.neuronos.agent.0" (the port as virtio-win's
  *   vioser driver names it), sys_default_certs (e.g. C:\ProgramData\NeuronOS\agent),
  *   sys_desktop_name "windows" and sys_desktop_help.
@@ -25,12 +26,12 @@
  *   (ERROR_IO_PENDING: keep the operation, answer NR_TLS_IO_AGAIN until it completes;
  *   ERROR_BROKEN_PIPE / ERROR_NOT_CONNECTED / ERROR_OPERATION_ABORTED: NR_TLS_IO_CLOSED
  *   or the end of the stream), whose wait is WaitForSingleObject on the pending
- *   operation's event until the deadline, and nr_tls_now_ms from GetTickCount64.
+ *   operation's event until the deadline; nr_now_ms from GetTickCount64, nr_sleep_ms: Sleep.
  *   sys_open_stdio over GetStdHandle; sys_listen, sys_accept and sys_listener_close
  *   over a named pipe, or failing with "not on Windows" (--listen is for tests).
  * - sys_init: nothing to do (no SIGPIPE on Windows). sys_hostname:
  *   GetComputerNameExW(ComputerNameDnsHostname) as UTF-8. sys_uptime_s:
- *   GetTickCount64() / 1000. sys_sleep_ms: Sleep. sys_reap_children: nothing when
+ *   GetTickCount64() / 1000. sys_reap_children: nothing when
  *   spawn_detached closes its process handles at once. sys_on_test_events: nothing,
  *   or a thread waiting on two named events.
  * - spawn_detached (the memory platform's launch): CreateProcessW, handles closed.
@@ -93,8 +94,6 @@ void sys_hostname(char *out, size_t size);
 long long sys_uptime_s(void);
 /* Release what is left of launched programs that ended (POSIX: zombies). */
 void sys_reap_children(void);
-/* Wait before trying the port again. */
-void sys_sleep_ms(int ms);
 /* The memory platform's test hooks: call on(PLATFORM_CLIPBOARD_CHANGED) when a test
  * plays a user copying in the guest, on(PLATFORM_RESOLUTION_CHANGED) for a resolution
  * change (POSIX: SIGUSR1, SIGUSR2). on may run in a signal handler: it only sets flags. */

@@ -49,7 +49,7 @@ static unsigned long long clip_hash(const char *mime, const void *data, size_t l
  * so that a run past the deadline is one that times out at once (-2). */
 static int left_ms(long long deadline)
 {
-	long long left = deadline - nr_tls_now_ms();
+	long long left = deadline - nr_now_ms();
 
 	return left < 1 ? 1 : left > 60000 ? 60000 : (int)left;
 }
@@ -236,7 +236,7 @@ static int lx_clipboard_get(struct agent_platform *p, const char *mime, struct n
 
 	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
-	rc = clip_read(s, mime, out, nr_tls_now_ms() + REQUEST_MS, why);
+	rc = clip_read(s, mime, out, nr_now_ms() + REQUEST_MS, why);
 	if (rc != 0) {
 		snprintf(what, sizeof(what), "the clipboard holds no %.100s", mime);
 		return tool_failed(s, rc, what, code, why);
@@ -299,7 +299,7 @@ static int lx_get_resolution(struct agent_platform *p, int *w, int *h, const cha
 
 	if (!s->have_xrandr)
 		return unsupported(code, why, "no xrandr in an X11 session");
-	if ((rc = read_resolution(w, h, nr_tls_now_ms() + REQUEST_MS, why)) != 0)
+	if ((rc = read_resolution(w, h, nr_now_ms() + REQUEST_MS, why)) != 0)
 		return tool_failed(s, rc, "xrandr --current gave no resolution", code, why);
 	return 0;
 }
@@ -364,7 +364,7 @@ static void lx_os_name(struct agent_platform *p, char *out, size_t size)
 static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_size, long long *size)
 {
 	struct linux_state *s = p->state;
-	long long now = nr_tls_now_ms();
+	long long now = nr_now_ms();
 	int changed = 0, w, h, rc;
 	char why[256];
 
@@ -397,7 +397,7 @@ static int lx_poll_changes(struct agent_platform *p, char *mime, size_t mime_siz
 	}
 	/* xrandr gets what the clipboard left of the budget, at least a quarter of it */
 	if (s->have_xrandr && now >= s->xrandr_rest_until) {
-		long long xr_deadline = deadline - nr_tls_now_ms() < POLL_MS / 4 ? nr_tls_now_ms() + POLL_MS / 4 : deadline;
+		long long xr_deadline = deadline - nr_now_ms() < POLL_MS / 4 ? nr_now_ms() + POLL_MS / 4 : deadline;
 		rc = read_resolution(&w, &h, xr_deadline, why);
 		if (rc == -2)
 			s->xrandr_rest_until = now + POLL_REST_MS;

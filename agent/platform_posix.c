@@ -171,14 +171,6 @@ void sys_reap_children(void)
 		; /* launched programs that ended */
 }
 
-void sys_sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void (*test_event)(int what);
 
 static void on_test_signal(int sig)

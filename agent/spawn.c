@@ -91,7 +91,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 	posix_spawnattr_t attr;
 	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, status, rc;
 	const char *ip = input;
-	long long deadline = nr_tls_now_ms() + timeout_ms;
+	long long deadline = nr_now_ms() + timeout_ms;
 	pid_t p;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
@@ -132,7 +132,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 	}
 	while (outp[0] >= 0 || in[1] >= 0) {
 		struct pollfd pf[2] = { { .fd = outp[0], .events = POLLIN }, { .fd = in[1], .events = POLLOUT } };
-		long long left = deadline - nr_tls_now_ms();
+		long long left = deadline - nr_now_ms();
 		int n = left > 0 ? poll(pf, 2, (int)left) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -176,7 +176,7 @@ int spawn_run(const char *const *argv, const void *input, size_t input_len, stru
 			snprintf(why, 256, "%.200s: %s", argv[0], strerror(errno));
 			return -1;
 		}
-		if (nr_tls_now_ms() >= deadline)
+		if (nr_now_ms() >= deadline)
 			goto timeout;
 		poll(NULL, 0, 5);
 	}

@@ -4,39 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "neuron/agent.h"
 #include "neuron/certs.h"
+#include "neuron/clock.h"
 
 struct agent_opts {
 	const char *socket, *certs, *timeout, *mime, *set, *set_file, *output, *bundle, *count, *for_ms;
-	bool json, reboot, force;
+	bool reboot, force;
 };
-
-#define COMMON_FLAGS(o) \
-	{ "socket=", NULL, &(o)->socket, NULL }, { "certs=", NULL, &(o)->certs, NULL }, \
-	{ "timeout=", NULL, &(o)->timeout, NULL }, { "json", &(o)->json, NULL, NULL }
-
-#define COMMON_HELP \
-	"  --socket PATH   talk to this unix socket instead of the VM's channel from libvirt\n" \
-	"  --certs DIR     host credentials (default STATE/agent/VM from neuronctl agent certs)\n" \
-	"  --timeout MS    per-request timeout (default 5000)\n" \
-	"  --json          print the result as JSON\n"
-
-/* cli_fail, with the error's name so that scripts can tell a timeout from a refusal. */
-static int agent_fail(struct cli *cli, const struct nr_error *err)
-{
-	struct nr_error e = *err;
-
-	if (!e.msg[0])
-		snprintf(e.msg, sizeof(e.msg), "%s", nr_strerror(e.code));
-	size_t n = strlen(e.msg);
-	snprintf(e.msg + n, sizeof(e.msg) - n, " [%s]", nr_errname(e.code));
-	return cli_fail(cli, &e);
-}
 
 static int open_agent(struct cli *cli, const struct agent_opts *o, const char *vm, struct nr_agent **a)
 {
@@ -59,7 +37,7 @@ static int open_agent(struct cli *cli, const struct agent_opts *o, const char *v
 		rc = nr_agent_open(cli->ctx, vm, a, &err);
 	}
 	if (rc < 0)
-		return agent_fail(cli, &err);
+		return cli_fail(cli, &err);
 	if (o->timeout) {
 		char *end;
 		long ms = strtol(o->timeout, &end, 10);
@@ -72,64 +50,28 @@ static int open_agent(struct cli *cli, const struct agent_opts *o, const char *v
 	return EXIT_OK;
 }
 
-/* Parse flags (before or after the VM), then expect the VM and min..max more operands.
- * Returns -1 to go on, else an exit status. */
-static int parse(struct cli *cli, int argc, char **argv, const struct cli_flag *flags, const char *help,
-		 struct agent_opts *o, const char **vm, int *argi, int min, int max)
+static int sub_ping(struct cli *cli, void *opts, int argc, char **argv)
 {
-	int rc, more;
-
-	(void)o;
-	if (cli_parse_flags(cli, argc, argv, flags, help, argi, &rc))
-		return rc;
-	if (*argi >= argc)
-		return cli_usage_error(cli, "which VM?");
-	*vm = argv[(*argi)++];
-	if (*argi < argc && argv[*argi][0] == '-' && argv[*argi][1]) {
-		if (cli_parse_flags(cli, argc - *argi + 1, argv + *argi - 1, flags, help, &more, &rc))
-			return rc;
-		*argi += more - 1;
-	}
-	if (argc - *argi < min)
-		return cli_usage_error(cli, "missing argument");
-	if (max >= 0 && argc - *argi > max)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[*argi + max]);
-	return -1;
-}
-
-static void put_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-static int sub_ping(struct cli *cli, int argc, char **argv)
-{
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent_status st;
 	struct nr_agent *a;
-	const char *vm;
 	double rtt;
-	int argi, rc;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags, COMMON_HELP, &o, &vm, &argi, 0, 0)) >= 0)
-		return rc;
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
 	rc = nr_agent_ping(a, &rtt, &err);
 	nr_agent_get_status(a, &st);
 	nr_agent_free(a);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (o.json) {
+		return cli_fail(cli, &err);
+	if (cli->json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "rtt_ms", json_object_new_double(rtt));
 		json_object_object_add(j, "agent", json_object_new_string(st.agent_version));
 		json_object_object_add(j, "fingerprint", json_object_new_string(st.fingerprint));
-		put_json(j);
+		cli_json_print(cli, j);
 	} else {
 		printf("pong in %.3f ms from ", rtt);
 		cli_put_clean(stdout, st.agent_version);
@@ -138,27 +80,23 @@ static int sub_ping(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int sub_info(struct cli *cli, int argc, char **argv)
+static int sub_info(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent_info info;
 	struct nr_agent_status st;
 	struct nr_agent *a;
-	const char *vm;
-	int argi, rc;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags, COMMON_HELP, &o, &vm, &argi, 0, 0)) >= 0)
-		return rc;
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
 	rc = nr_agent_info(a, &info, &err);
 	nr_agent_get_status(a, &st);
 	nr_agent_free(a);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (o.json) {
+		return cli_fail(cli, &err);
+	if (cli->json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "os", json_object_new_string(info.os));
 		json_object_object_add(j, "hostname", json_object_new_string(info.hostname));
@@ -167,7 +105,7 @@ static int sub_info(struct cli *cli, int argc, char **argv)
 		json_object_object_add(j, "width", json_object_new_int(info.width));
 		json_object_object_add(j, "height", json_object_new_int(info.height));
 		json_object_object_add(j, "fingerprint", json_object_new_string(st.fingerprint));
-		put_json(j);
+		cli_json_print(cli, j);
 		return EXIT_OK;
 	}
 	printf("os:           "); cli_put_clean(stdout, info.os); putchar('\n');
@@ -182,31 +120,27 @@ static int sub_info(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int sub_launch(struct cli *cli, int argc, char **argv)
+static int sub_launch(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent *a;
-	const char *vm;
 	long long pid = 0;
-	int argi, rc;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags, COMMON_HELP, &o, &vm, &argi, 1, -1)) >= 0)
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
-		return rc;
-	rc = nr_agent_launch(a, argv[argi], (const char *const *)argv + argi + 1, &pid, &err);
+	rc = nr_agent_launch(a, argv[1], (const char *const *)argv + 2, &pid, &err);
 	nr_agent_free(a);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (o.json) {
+		return cli_fail(cli, &err);
+	if (cli->json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "pid", json_object_new_int64(pid));
-		put_json(j);
+		cli_json_print(cli, j);
 	} else {
 		printf("started ");
-		cli_put_clean(stdout, argv[argi]);
+		cli_put_clean(stdout, argv[1]);
 		printf(" in the guest, pid %lld\n", pid);
 	}
 	return EXIT_OK;
@@ -245,66 +179,53 @@ static int read_input(const char *path, char **data, size_t *len)
 	return 0;
 }
 
-static int sub_clipboard(struct cli *cli, int argc, char **argv)
+static int sub_clipboard(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = {
-		COMMON_FLAGS(&o), { "mime=", NULL, &o.mime, NULL }, { "set=", NULL, &o.set, NULL },
-		{ "set-file=", NULL, &o.set_file, NULL }, { "output=", NULL, &o.output, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent *a;
 	unsigned char *data = NULL;
 	char *input = NULL;
 	size_t len = 0;
-	const char *vm, *mime;
-	int argi, rc;
+	const char *mime;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags,
-			COMMON_HELP
-			"  --mime TYPE     text/plain (default) or image/png\n"
-			"  --set TEXT      put TEXT on the guest's clipboard\n"
-			"  --set-file FILE put the contents of FILE (- for stdin) on it\n"
-			"  --output FILE   write what the clipboard holds to FILE (needed for images)\n",
-			&o, &vm, &argi, 0, 0)) >= 0)
-		return rc;
-	mime = o.mime ? o.mime : "text/plain";
+	mime = o->mime ? o->mime : "text/plain";
 	if (strcmp(mime, "text/plain") != 0 && strcmp(mime, "image/png") != 0)
 		return cli_usage_error(cli, "--mime is text/plain or image/png");
-	if (o.set && o.set_file)
+	if (o->set && o->set_file)
 		return cli_usage_error(cli, "--set and --set-file exclude each other");
-	if (!o.set && !o.set_file && !o.output && strcmp(mime, "text/plain") != 0)
+	if (!o->set && !o->set_file && !o->output && strcmp(mime, "text/plain") != 0)
 		return cli_usage_error(cli, "an image needs --output FILE");
-	if (o.set_file && read_input(o.set_file, &input, &len) < 0) {
-		nr_error_set(&err, -NR_E_IO, "cannot read %s: %s", o.set_file, strerror(errno));
-		return agent_fail(cli, &err);
+	if (o->set_file && read_input(o->set_file, &input, &len) < 0) {
+		nr_error_set(&err, -NR_E_IO, "cannot read %s: %s", o->set_file, strerror(errno));
+		return cli_fail(cli, &err);
 	}
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK) {
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK) {
 		free(input);
 		return rc;
 	}
-	if (o.set || o.set_file)
-		rc = nr_agent_clipboard_set(a, mime, o.set ? o.set : input, o.set ? strlen(o.set) : len, &err);
+	if (o->set || o->set_file)
+		rc = nr_agent_clipboard_set(a, mime, o->set ? o->set : input, o->set ? strlen(o->set) : len, &err);
 	else
 		rc = nr_agent_clipboard_get(a, mime, &data, &len, &err);
 	nr_agent_free(a);
 	free(input);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (data && o.output) {
-		FILE *f = fopen(o.output, "wb");
+		return cli_fail(cli, &err);
+	if (data && o->output) {
+		FILE *f = fopen(o->output, "wb");
 		if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-			nr_error_set(&err, -NR_E_IO, "cannot write %s: %s", o.output, strerror(errno));
+			nr_error_set(&err, -NR_E_IO, "cannot write %s: %s", o->output, strerror(errno));
 			free(data);
-			return agent_fail(cli, &err);
+			return cli_fail(cli, &err);
 		}
 	} else if (data) {
-		if (o.json) {
+		if (cli->json) {
 			json_object *j = json_object_new_object();
 			json_object_object_add(j, "mime", json_object_new_string(mime));
 			json_object_object_add(j, "text", json_object_new_string_len((char *)data, (int)len));
-			put_json(j);
+			cli_json_print(cli, j);
 		} else {
 			cli_put_clean(stdout, (char *)data);
 			putchar('\n');
@@ -314,22 +235,18 @@ static int sub_clipboard(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int sub_resolution(struct cli *cli, int argc, char **argv)
+static int sub_resolution(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent *a;
-	const char *vm;
-	int argi, rc, w = 0, h = 0;
+	int rc, w = 0, h = 0;
 	char x;
 
-	if ((rc = parse(cli, argc, argv, flags, COMMON_HELP, &o, &vm, &argi, 0, 1)) >= 0)
-		return rc;
-	if (argi < argc && (sscanf(argv[argi], "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') ||
+	if (argc > 1 && (sscanf(argv[1], "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') ||
 			    w < 1 || h < 1))
-		return cli_usage_error(cli, "'%s' is not WIDTHxHEIGHT", argv[argi]);
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
+		return cli_usage_error(cli, "'%s' is not WIDTHxHEIGHT", argv[1]);
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
 	if (w)
 		rc = nr_agent_resolution_set(a, w, h, &err);
@@ -337,76 +254,59 @@ static int sub_resolution(struct cli *cli, int argc, char **argv)
 		rc = nr_agent_resolution_get(a, &w, &h, &err);
 	nr_agent_free(a);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (o.json) {
+		return cli_fail(cli, &err);
+	if (cli->json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "width", json_object_new_int(w));
 		json_object_object_add(j, "height", json_object_new_int(h));
-		put_json(j);
+		cli_json_print(cli, j);
 	} else {
 		printf("%dx%d\n", w, h);
 	}
 	return EXIT_OK;
 }
 
-static int sub_shutdown(struct cli *cli, int argc, char **argv)
+static int sub_shutdown(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { "reboot", &o.reboot, NULL, NULL },
-					  { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent *a;
-	const char *vm;
-	int argi, rc;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags, COMMON_HELP "  --reboot        reboot instead of powering off\n",
-			&o, &vm, &argi, 0, 0)) >= 0)
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
-		return rc;
-	rc = nr_agent_shutdown(a, o.reboot ? "reboot" : "poweroff", &err);
+	rc = nr_agent_shutdown(a, o->reboot ? "reboot" : "poweroff", &err);
 	nr_agent_free(a);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (!o.json)
-		printf("the guest is going to %s\n", o.reboot ? "reboot" : "power off");
+		return cli_fail(cli, &err);
+	if (!cli->json)
+		printf("the guest is going to %s\n", o->reboot ? "reboot" : "power off");
 	return EXIT_OK;
 }
 
-static int sub_watch(struct cli *cli, int argc, char **argv)
+static int sub_watch(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = { COMMON_FLAGS(&o), { "count=", NULL, &o.count, NULL },
-					  { "for=", NULL, &o.for_ms, NULL }, { NULL, NULL, NULL, NULL } };
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_agent_event ev;
 	struct nr_agent *a;
-	const char *vm;
 	long count = 0, for_ms = 0, seen = 0;
-	int argi, rc;
+	int rc;
 
-	if ((rc = parse(cli, argc, argv, flags,
-			COMMON_HELP
-			"  --count N       stop after N events\n"
-			"  --for MS        stop after MS milliseconds (exit 1 when no event came)\n",
-			&o, &vm, &argi, 0, 0)) >= 0)
-		return rc;
-	if ((o.count && (count = strtol(o.count, NULL, 10)) < 1) ||
-	    (o.for_ms && (for_ms = strtol(o.for_ms, NULL, 10)) < 1))
+	if ((o->count && (count = strtol(o->count, NULL, 10)) < 1) ||
+	    (o->for_ms && (for_ms = strtol(o->for_ms, NULL, 10)) < 1))
 		return cli_usage_error(cli, "--count and --for take positive numbers");
-	if ((rc = open_agent(cli, &o, vm, &a)) != EXIT_OK)
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
 		return rc;
 	if ((rc = nr_agent_connect(a, &err)) < 0) {
 		nr_agent_free(a);
-		return agent_fail(cli, &err);
+		return cli_fail(cli, &err);
 	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long long t0 = nr_now_ms();
 	while (!count || seen < count) {
 		long wait = 1000;
 		if (for_ms) {
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			long left = for_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+			long left = for_ms - (long)(nr_now_ms() - t0);
 			if (left <= 0)
 				break;
 			wait = left < wait ? left : wait;
@@ -414,12 +314,12 @@ static int sub_watch(struct cli *cli, int argc, char **argv)
 		rc = nr_agent_wait_event(a, (int)wait, &ev, &err);
 		if (rc < 0) {
 			nr_agent_free(a);
-			return agent_fail(cli, &err);
+			return cli_fail(cli, &err);
 		}
 		if (rc == 0)
 			continue;
 		seen++;
-		if (o.json) {
+		if (cli->json) {
 			json_object *j = json_object_new_object();
 			if (ev.type == NR_AGENT_EVENT_CLIPBOARD) {
 				json_object_object_add(j, "event", json_object_new_string("clipboard-changed"));
@@ -430,8 +330,7 @@ static int sub_watch(struct cli *cli, int argc, char **argv)
 				json_object_object_add(j, "width", json_object_new_int(ev.width));
 				json_object_object_add(j, "height", json_object_new_int(ev.height));
 			}
-			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-			json_object_put(j);
+			cli_json_print_line(cli, j);
 		} else if (ev.type == NR_AGENT_EVENT_CLIPBOARD) {
 			printf("clipboard-changed ");
 			cli_put_clean(stdout, ev.mime[0] ? ev.mime : "?");
@@ -445,48 +344,37 @@ static int sub_watch(struct cli *cli, int argc, char **argv)
 	return seen || !for_ms ? EXIT_OK : EXIT_FAIL;
 }
 
-static int sub_certs(struct cli *cli, int argc, char **argv)
+static int sub_certs(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct agent_opts o = { 0 };
-	const struct cli_flag flags[] = {
-		{ "bundle=", NULL, &o.bundle, NULL }, { "force", &o.force, NULL, NULL },
-		{ "json", &o.json, NULL, NULL }, { NULL, NULL, NULL, NULL },
-	};
+	const struct agent_opts *o = opts;
 	struct nr_error err = { 0 };
 	struct nr_certs_info info;
 	char *bundle = NULL;
-	int argi, rc;
+	int rc;
 
-	const char *vm;
 
-	if ((rc = parse(cli, argc, argv, flags,
-			"  --bundle DIR    where the guest's bundle goes (default STATE/agent/VM/bundle)\n"
-			"  --force         replace existing credentials (the guest then needs the new bundle)\n"
-			"  --json          print paths and fingerprints as JSON\n",
-			&o, &vm, &argi, 0, 0)) >= 0)
-		return rc;
-	if (!o.bundle) {
+	if (!o->bundle) {
 		char *dir;
-		if (nr_certs_dir(cli->ctx, vm, &dir, &err) < 0)
-			return agent_fail(cli, &err);
+		if (nr_certs_dir(cli->ctx, argv[0], &dir, &err) < 0)
+			return cli_fail(cli, &err);
 		if (asprintf(&bundle, "%s/bundle", dir) < 0)
 			bundle = NULL;
 		free(dir);
 		if (!bundle)
 			return cli_fail(cli, &(struct nr_error){ .code = -NR_E_NOMEM });
 	}
-	rc = nr_certs_generate(cli->ctx, vm, o.bundle ? o.bundle : bundle, o.force, &info, &err);
+	rc = nr_certs_generate(cli->ctx, argv[0], o->bundle ? o->bundle : bundle, o->force, &info, &err);
 	free(bundle);
 	if (rc < 0)
-		return agent_fail(cli, &err);
-	if (o.json) {
+		return cli_fail(cli, &err);
+	if (cli->json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "host_dir", json_object_new_string(info.host_dir));
 		json_object_object_add(j, "bundle_dir", json_object_new_string(info.bundle_dir));
 		json_object_object_add(j, "ca", json_object_new_string(info.ca_fingerprint));
 		json_object_object_add(j, "host", json_object_new_string(info.host_fingerprint));
 		json_object_object_add(j, "guest", json_object_new_string(info.guest_fingerprint));
-		put_json(j);
+		cli_json_print(cli, j);
 		return EXIT_OK;
 	}
 	printf("host credentials: %s\n", info.host_dir);
@@ -498,43 +386,78 @@ static int sub_certs(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct cli *cli, int argc, char **argv);
-	const char *usage, *help;
-} subs[] = {
-	{ "ping", sub_ping, "agent ping [OPTIONS] VM", "check that the guest agent answers; print the round trip" },
-	{ "info", sub_info, "agent info [OPTIONS] VM", "the guest's OS, hostname, agent version, uptime, resolution" },
-	{ "launch", sub_launch, "agent launch [OPTIONS] VM PROGRAM [ARG...]",
-	  "start PROGRAM in the guest user's session" },
-	{ "clipboard", sub_clipboard, "agent clipboard [OPTIONS] VM",
-	  "print the guest's clipboard, or set it with --set / --set-file" },
-	{ "resolution", sub_resolution, "agent resolution [OPTIONS] VM [WIDTHxHEIGHT]",
-	  "print the guest's resolution, or set it" },
-	{ "watch", sub_watch, "agent watch [OPTIONS] [--count N] [--for MS] VM",
-	  "print the guest's events (clipboard and resolution changes) as they come" },
-	{ "shutdown", sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)" },
-	{ "certs", sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
-	  "make the VM's CA, host and guest certificates (ECDSA P-256) and the guest's bundle" },
-};
+/* ---- the table ------------------------------------------------------------------------- */
 
-int cmd_agent(struct cli *cli, int argc, char **argv)
-{
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, cli->usage, cli->help);
-		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-			fprintf(f, "  %-11s %s\n", subs[i].name, subs[i].help);
-		fprintf(f, "\nErrors name their cause: TIMEOUT, AGENT_CLOSED, AGENT_CERT, AGENT_TLS,\n"
-			   "AGENT_PROTO, AGENT_REMOTE, AGENT_NOCHANNEL, AGENT_NOCERTS (docs/PROTOCOL.md 7).\n");
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+#define COMMON_OPTS \
+	CLI_VALUE("socket", "PATH", struct agent_opts, socket, \
+		  "talk to this unix socket instead of the VM's channel from libvirt"), \
+	CLI_VALUE("certs", "DIR", struct agent_opts, certs, \
+		  "host credentials (default STATE/agent/VM from neuronctl agent certs)"), \
+	CLI_VALUE("timeout", "MS", struct agent_opts, timeout, "per-request timeout (default 5000)"), \
+	CLI_JSON("print the result as JSON")
+
+static const struct cli_opt common_options[] = { COMMON_OPTS, CLI_OPT_END };
+
+#define AGENT_SUB(sub, fn, usage_, help_, options, min, max, ...) \
+	static const struct cli_cmd agent_##sub##_cmd = { \
+		.name = #sub, .usage = usage_, .help = help_, .run = fn, .opts = options, \
+		.opts_size = sizeof(struct agent_opts), .min_args = min, .max_args = max, \
+		.missing = min > 1 ? "which VM, and which program?" : "which VM?", __VA_ARGS__ \
 	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			cli->usage = subs[i].usage;
-			cli->help = subs[i].help;
-			return subs[i].fn(cli, argc - 1, argv + 1);
-		}
-	}
-	return cli_usage_error(cli, "unknown subcommand '%s'", argv[1]);
-}
+
+AGENT_SUB(ping, sub_ping, "agent ping [OPTIONS] VM", "check that the guest agent answers; print the round trip",
+	  common_options, 1, 1);
+AGENT_SUB(info, sub_info, "agent info [OPTIONS] VM", "the guest's OS, hostname, agent version, uptime, resolution",
+	  common_options, 1, 1);
+AGENT_SUB(launch, sub_launch, "agent launch [OPTIONS] VM PROGRAM [ARG...]",
+	  "start PROGRAM in the guest user's session", common_options, 2, -1,
+	  .rest_after = 2);
+AGENT_SUB(clipboard, sub_clipboard, "agent clipboard [OPTIONS] VM",
+	  "print the guest's clipboard, or set it with --set / --set-file",
+	  ((const struct cli_opt[]){
+		COMMON_OPTS,
+		CLI_VALUE("mime", "TYPE", struct agent_opts, mime, "text/plain (default) or image/png"),
+		CLI_VALUE("set", "TEXT", struct agent_opts, set, "put TEXT on the guest's clipboard"),
+		CLI_VALUE("set-file", "FILE", struct agent_opts, set_file, "put the contents of FILE (- for stdin) on it"),
+		CLI_VALUE("output", "FILE", struct agent_opts, output,
+			  "write what the clipboard holds to FILE (needed for images)"),
+		CLI_OPT_END,
+	  }), 1, 1);
+AGENT_SUB(resolution, sub_resolution, "agent resolution [OPTIONS] VM [WIDTHxHEIGHT]",
+	  "print the guest's resolution, or set it", common_options, 1, 2);
+AGENT_SUB(watch, sub_watch, "agent watch [OPTIONS] [--count N] [--for MS] VM",
+	  "print the guest's events (clipboard and resolution changes) as they come",
+	  ((const struct cli_opt[]){
+		COMMON_OPTS,
+		CLI_VALUE("count", "N", struct agent_opts, count, "stop after N events"),
+		CLI_VALUE("for", "MS", struct agent_opts, for_ms, "stop after MS milliseconds (exit 1 when no event came)"),
+		CLI_OPT_END,
+	  }), 1, 1);
+AGENT_SUB(shutdown, sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)",
+	  ((const struct cli_opt[]){
+		COMMON_OPTS,
+		CLI_BOOL("reboot", struct agent_opts, reboot, "reboot instead of powering off"),
+		CLI_OPT_END,
+	  }), 1, 1);
+AGENT_SUB(certs, sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
+	  "make the VM's CA, host and guest certificates (ECDSA P-256) and the guest's bundle",
+	  ((const struct cli_opt[]){
+		CLI_VALUE("bundle", "DIR", struct agent_opts, bundle,
+			  "where the guest's bundle goes (default STATE/agent/VM/bundle)"),
+		CLI_BOOL("force", struct agent_opts, force,
+			 "replace existing credentials (the guest then needs the new bundle)"),
+		CLI_JSON("print paths and fingerprints as JSON"),
+		CLI_OPT_END,
+	  }), 1, 1);
+
+const struct cli_cmd cli_cmd_agent = {
+	.name = "agent",
+	.usage = "agent ping|info|launch|clipboard|resolution|watch|shutdown|certs ... VM",
+	.help = "talk to a VM's guest agent over TLS, or make its certificates",
+	.subs = (const struct cli_cmd *const[]){
+		&agent_ping_cmd, &agent_info_cmd, &agent_launch_cmd, &agent_clipboard_cmd, &agent_resolution_cmd,
+		&agent_watch_cmd, &agent_shutdown_cmd, &agent_certs_cmd, NULL,
+	},
+	.more = "Failures end with the error's name: TIMEOUT, AGENT_CLOSED, AGENT_CERT, AGENT_TLS,\n"
+		"AGENT_PROTO, AGENT_REMOTE, AGENT_NOCHANNEL, AGENT_NOCERTS (docs/PROTOCOL.md 7).\n",
+};

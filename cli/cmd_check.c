@@ -5,32 +5,22 @@
 #include "cli.h"
 #include "neuron/check.h"
 
-int cmd_check(struct cli *cli, int argc, char **argv)
+struct check_opts {
+	const char *gpu;
+};
+
+static int check_run(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool json = false;
-	const char *gpu = NULL;
-	const struct cli_flag flags[] = {
-		{ "json", &json, NULL, NULL },
-		{ "gpu=", NULL, &gpu, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct check_opts *co = opts;
 	struct nr_error err = { 0 };
 	struct nr_scan *scan;
 	struct nr_check c;
-	int argi, rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags,
-			    "  --json       print the checklist as JSON\n"
-			    "  --gpu ADDR   judge this GPU (default: the best isolated non-boot GPU)\n",
-			    &argi, &rc))
-		return rc;
-	if (argi < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
 		return cli_fail(cli, &err);
-	nr_check_run(scan, gpu, &c);
+	nr_check_run(scan, co->gpu, &c);
 
-	if (json) {
+	if (cli->json) {
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();
 		for (size_t i = 0; i < c.n_items; i++) {
 			json_object *o = json_object_new_object();
@@ -46,9 +36,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		json_object_object_add(root, "gpu", c.guest_gpu ?
 				       json_object_new_string(scan->devices[c.guest_gpu->dev].addr) : NULL);
 		json_object_object_add(root, "checks", arr);
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(root);
+		cli_json_print(cli, root);
 	} else {
 		for (size_t i = 0; i < c.n_items; i++) {
 			printf("%s  %-40s ", nr_check_status_name(c.items[i].status), c.items[i].title);
@@ -66,3 +54,18 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	nr_scan_free(scan);
 	return c.blocked ? EXIT_FAIL : EXIT_OK;
 }
+
+static const struct cli_opt check_options[] = {
+	CLI_JSON("print the checklist as JSON"),
+	CLI_VALUE("gpu", "ADDR", struct check_opts, gpu, "judge this GPU (default: the best isolated non-boot GPU)"),
+	CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_check = {
+	.name = "check",
+	.usage = "check [--json] [--gpu ADDR]",
+	.help = "walk the passthrough readiness checklist (exit 1 when something blocks)",
+	.run = check_run,
+	.opts = check_options,
+	.opts_size = sizeof(struct check_opts),
+};

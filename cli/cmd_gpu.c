@@ -18,42 +18,20 @@ static void show_value(const char *v)
 	}
 }
 
-static int gpu_bind(struct cli *cli, int argc, char **argv, bool to_vfio)
+struct bind_opts {
+	bool force, dry_run;
+};
+
+static int gpu_bind(struct cli *cli, const struct bind_opts *o, const char *addr, bool to_vfio)
 {
-	bool force = false, dry_run = false;
-	const struct cli_flag bind_flags[] = {
-		{ "force", &force, NULL, NULL },
-		{ "dry-run", &dry_run, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
-	const struct cli_flag unbind_flags[] = {
-		{ "dry-run", &dry_run, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
 	struct nr_error err = { 0 };
 	struct nr_scan *scan = NULL;
 	struct nr_virt *virt = NULL;
 	struct nr_bind_busy busy = { 0 };
 	struct nr_bind_plan *plan = NULL;
-	const char *addr;
-	int argi, rc;
+	bool dry_run = o->dry_run;
+	int rc;
 
-	if (cli_parse_flags(cli, argc, argv, to_vfio ? bind_flags : unbind_flags,
-			    to_vfio ? "  --force     also the boot GPU (the host console goes dark: single-GPU path)\n"
-				      "  --dry-run   print the sysfs writes without doing them\n"
-				    : "  --dry-run   print the sysfs writes without doing them\n",
-			    &argi, &rc))
-		return rc;
-	if (argi >= argc)
-		return cli_usage_error(cli, "which GPU? give its PCI address (see neuronctl scan)");
-	addr = argv[argi];
-	/* options may follow the address too: gpu bind 01:00.0 --dry-run */
-	argv += argi;
-	argc -= argi;
-	if (cli_parse_flags(cli, argc, argv, to_vfio ? bind_flags : unbind_flags, "", &argi, &rc))
-		return rc;
-	if (argi < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
 		return cli_fail(cli, &err);
 	/* Devices that running VMs hold are refused; without libvirt no VM of it runs. */
@@ -63,12 +41,10 @@ static int gpu_bind(struct cli *cli, int argc, char **argv, bool to_vfio)
 			goto out;
 		}
 	} else {
-		fprintf(stderr, "%s: %s: note: running VMs not checked: ", cli->prog, cli->cmd);
-		cli_put_clean(stderr, err.msg);
-		fputc('\n', stderr);
+		cli_note(cli, "running VMs not checked: %s", err.msg);
 		nr_error_clear(&err);
 	}
-	if (nr_bind_plan_new(cli->ctx, scan, addr, to_vfio, force ? NR_BIND_FORCE : 0, &busy, &plan, &err) < 0) {
+	if (nr_bind_plan_new(cli->ctx, scan, addr, to_vfio, o->force ? NR_BIND_FORCE : 0, &busy, &plan, &err) < 0) {
 		rc = cli_fail(cli, &err);
 		goto out;
 	}
@@ -110,45 +86,52 @@ out:
 	return rc;
 }
 
-static int gpu_bind_vfio(struct cli *cli, int argc, char **argv)
+static int gpu_bind_vfio(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return gpu_bind(cli, argc, argv, true);
+	return gpu_bind(cli, opts, argv[0], true);
 }
 
-static int gpu_unbind(struct cli *cli, int argc, char **argv)
+static int gpu_unbind(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return gpu_bind(cli, argc, argv, false);
+	return gpu_bind(cli, opts, argv[0], false);
 }
 
-static const struct {
-	const char *name, *usage, *help;
-	int (*run)(struct cli *cli, int argc, char **argv);
-} subs[] = {
-	{ "bind", "gpu bind ADDR [--force] [--dry-run]",
-	  "move every function of the GPU's passthrough set to vfio-pci, remembering their drivers", gpu_bind_vfio },
-	{ "unbind", "gpu unbind ADDR [--dry-run]", "give those functions back to their original drivers",
-	  gpu_unbind },
+#define WHICH_GPU "which GPU? give its PCI address (see neuronctl scan)"
+
+static const struct cli_opt bind_options[] = {
+	CLI_BOOL("force", struct bind_opts, force, "also the boot GPU (the host console goes dark: single-GPU path)"),
+	CLI_BOOL("dry-run", struct bind_opts, dry_run, "print the sysfs writes without doing them"),
+	CLI_OPT_END,
 };
-#define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
-int cmd_gpu(struct cli *cli, int argc, char **argv)
-{
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, cli->usage, cli->help);
-		for (size_t i = 0; i < NSUBS; i++)
-			fprintf(f, "  %-38s %s\n", subs[i].usage, subs[i].help);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	for (size_t i = 0; i < NSUBS; i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			struct cli sub = *cli;
-			char cmd[32];
-			snprintf(cmd, sizeof(cmd), "gpu %s", subs[i].name);
-			sub.cmd = cmd;
-			sub.usage = subs[i].usage;
-			sub.help = subs[i].help;
-			return subs[i].run(&sub, argc - 1, argv + 1);
-		}
-	return cli_usage_error(cli, "unknown subcommand '%s' (bind, unbind)", argv[1]);
-}
+static const struct cli_opt unbind_options[] = {
+	CLI_BOOL("dry-run", struct bind_opts, dry_run, "print the sysfs writes without doing them"),
+	CLI_OPT_END,
+};
+
+static const struct cli_cmd gpu_bind_cmd = {
+	.name = "bind",
+	.usage = "gpu bind ADDR [--force] [--dry-run]",
+	.help = "move every function of the GPU's passthrough set to vfio-pci, remembering their drivers",
+	.run = gpu_bind_vfio,
+	.opts = bind_options,
+	.opts_size = sizeof(struct bind_opts),
+	.min_args = 1, .max_args = 1, .missing = WHICH_GPU,
+};
+
+static const struct cli_cmd gpu_unbind_cmd = {
+	.name = "unbind",
+	.usage = "gpu unbind ADDR [--dry-run]",
+	.help = "give those functions back to their original drivers",
+	.run = gpu_unbind,
+	.opts = unbind_options,
+	.opts_size = sizeof(struct bind_opts),
+	.min_args = 1, .max_args = 1, .missing = WHICH_GPU,
+};
+
+const struct cli_cmd cli_cmd_gpu = {
+	.name = "gpu",
+	.usage = "gpu bind|unbind ADDR ...",
+	.help = "move a GPU to vfio-pci now, or give it back to its drivers",
+	.subs = (const struct cli_cmd *const[]){ &gpu_bind_cmd, &gpu_unbind_cmd, NULL },
+};

@@ -12,51 +12,6 @@
 #include "neuron/util.h"
 #include "neuron/virt.h"
 
-struct lg_sub {
-	const char *name;
-	int (*run)(struct cli *cli, int argc, char **argv);
-	const char *usage;
-	const char *help;
-};
-
-static const int json_flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			      JSON_C_TO_STRING_NOSLASHESCAPE;
-
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, json_flags));
-}
-
-/* Let flags follow operands ("lg size 4k --hdr", "lg status win11 --json"): move every
- * "--flag" (with its value when the table says it takes one) before the operands,
- * keeping their order. Stops at "--"; argv[0] stays. */
-static void flags_first(int argc, char **argv, const struct cli_flag *flags)
-{
-	char **ops = calloc((size_t)argc + 1, sizeof(*ops));
-	int w = 1, n = 0, i;
-
-	if (!ops)
-		abort();
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			argv[w++] = argv[i];
-			for (const struct cli_flag *f = flags; f && f->name; f++) {
-				size_t len = strcspn(f->name, "=");
-				if (f->name[len] == '=' && strncmp(argv[i] + 2, f->name, len) == 0 &&
-				    argv[i][2 + len] == '\0' && i + 1 < argc) {
-					argv[w++] = argv[++i];
-					break;
-				}
-			}
-		} else {
-			ops[n++] = argv[i];
-		}
-	}
-	for (int k = 0; k < n; k++)
-		argv[w++] = ops[k];
-	free(ops);
-}
-
 /* Log lines from a file we wrote, but with the client's output in them: clean each. */
 static void put_lines_indent(FILE *f, const char *text, const char *indent)
 {
@@ -82,36 +37,26 @@ static void put_lines(FILE *f, const char *text)
 
 /* ---- lg size ---------------------------------------------------------------------- */
 
-static int lg_size(struct cli *cli, int argc, char **argv)
-{
-	bool hdr = false, json = false;
-	const struct cli_flag flags[] = {
-		{ "hdr", &hdr, NULL, NULL },
-		{ "json", &json, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
-	unsigned w, h, mib;
-	int argi, rc;
+struct size_opts {
+	bool hdr;
+};
 
-	flags_first(argc, argv, flags);
-	if (cli_parse_flags(cli, argc, argv, flags,
-			    "  --hdr    10-bit HDR frames (twice the size)\n"
-			    "  --json   print {width, height, hdr, size_mib}\n", &argi, &rc))
-		return rc;
-	if (argi + 1 != argc)
-		return cli_usage_error(cli, argi < argc ? "one resolution, please" : "a resolution is needed");
-	if (nr_lg_parse_resolution(argv[argi], &w, &h) < 0)
+static int lg_size(struct cli *cli, void *opts, int argc, char **argv)
+{
+	bool hdr = ((const struct size_opts *)opts)->hdr;
+	unsigned w, h, mib;
+
+	if (nr_lg_parse_resolution(argv[0], &w, &h) < 0)
 		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 2160p, 4k)",
-				       argv[argi]);
+				       argv[0]);
 	mib = nr_lg_shm_size_mib(w, h, hdr);
-	if (json) {
+	if (cli->json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "width", json_object_new_int((int)w));
 		json_object_object_add(o, "height", json_object_new_int((int)h));
 		json_object_object_add(o, "hdr", json_object_new_boolean(hdr));
 		json_object_object_add(o, "size_mib", json_object_new_int((int)mib));
-		print_json(o);
-		json_object_put(o);
+		cli_json_print(cli, o);
 	} else {
 		printf("%u\n", mib);
 	}
@@ -143,44 +88,20 @@ static int vm_shm_path(struct cli *cli, const char *vm, char **out, struct nr_er
 
 /* ---- lg start / stop / restart ----------------------------------------------------------- */
 
-static const char start_options[] =
-	"  --fullscreen     start full screen (config: lg.fullscreen)\n"
-	"  --escape KEY     the client's escape key, e.g. KEY_RIGHTCTRL (config: lg.escape)\n"
-	"  --no-spice       no SPICE channel (config: lg.spice=no)\n"
-	"  --spice          use SPICE even when the config says no\n"
-	"  --client PATH    the looking-glass-client binary (config: lg.client; default: PATH)\n"
-	"  --foreground     supervise in this process instead of in the background\n"
-	"  -- ARGS          more arguments for the client\n";
+struct start_opts {
+	bool fullscreen, no_spice, spice, foreground;
+	const char *escape, *client;
+};
 
-static int do_start(struct cli *cli, int argc, char **argv, bool restart)
+/* argv: the VM, then arguments for the client */
+static int do_start(struct cli *cli, const struct start_opts *so, int argc, char **argv, bool restart)
 {
-	bool fullscreen = false, no_spice = false, spice = false, foreground = false;
-	const char *escape = NULL, *client = NULL;
-	const struct cli_flag flags[] = {
-		{ "fullscreen", &fullscreen, NULL, NULL },
-		{ "escape=", NULL, &escape, NULL },
-		{ "no-spice", &no_spice, NULL, NULL },
-		{ "spice", &spice, NULL, NULL },
-		{ "client=", NULL, &client, NULL },
-		{ "foreground", &foreground, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
 	struct nr_lg_client_opts opts = { 0 };
 	struct nr_error err = { 0 };
 	char *shm = NULL, *binary = NULL;
-	const char *vm;
+	const char *vm = argv[0], *client = so->client;
 	long pid;
-	int argi, rc;
-
-	if (cli_parse_flags(cli, argc, argv, flags, start_options, &argi, &rc))
-		return rc;
-	if (argi >= argc)
-		return cli_usage_error(cli, "which VM?");
-	vm = argv[argi++];
-	if (argi < argc && strcmp(argv[argi], "--") == 0)
-		argi++;
-	if (argi < argc && argv[argi][0] == '-' && strcmp(argv[argi - 1], "--") != 0)
-		return cli_usage_error(cli, "options go before the VM name; client arguments after '--'");
+	int rc;
 
 	if (nr_lg_graphical_session(&err) < 0)
 		return cli_fail(cli, &err);
@@ -195,15 +116,15 @@ static int do_start(struct cli *cli, int argc, char **argv, bool restart)
 	opts.vm = vm;
 	opts.shm_path = shm;
 	opts.client = binary;
-	if (fullscreen)
+	if (so->fullscreen)
 		opts.fullscreen = true;
-	if (escape)
-		opts.escape_key = escape;
-	if (no_spice)
+	if (so->escape)
+		opts.escape_key = so->escape;
+	if (so->no_spice)
 		opts.no_spice = true;
-	if (spice)
+	if (so->spice)
 		opts.no_spice = false;
-	opts.extra = (const char *const *)(argv + argi);
+	opts.extra = (const char *const *)(argv + 1);
 
 	if (restart) {
 		rc = nr_lg_client_stop(cli->ctx, vm, &err);
@@ -211,7 +132,7 @@ static int do_start(struct cli *cli, int argc, char **argv, bool restart)
 			goto fail;
 		nr_error_clear(&err);
 	}
-	if (foreground) {
+	if (so->foreground) {
 		printf("supervising %s for VM ", binary);
 		cli_put_clean(stdout, vm);
 		printf(" in the foreground (Ctrl-C stops it)\n");
@@ -220,7 +141,7 @@ static int do_start(struct cli *cli, int argc, char **argv, bool restart)
 	} else {
 		rc = nr_lg_client_start(cli->ctx, &opts, &pid, &err);
 		if (rc == 0) {
-			char *dir = nr_lg_runtime_dir(cli->ctx);
+			char *dir = nr_ctx_runtime_dir(cli->ctx);
 			printf("%s looking-glass-client for VM ", restart ? "restarted" : "started");
 			cli_put_clean(stdout, vm);
 			printf(" (pid %ld, supervised); shared memory ", pid);
@@ -250,29 +171,24 @@ out:
 	return rc;
 }
 
-static int lg_start(struct cli *cli, int argc, char **argv)
+static int lg_start(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return do_start(cli, argc, argv, false);
+	return do_start(cli, opts, argc, argv, false);
 }
 
-static int lg_restart(struct cli *cli, int argc, char **argv)
+static int lg_restart(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return do_start(cli, argc, argv, true);
+	return do_start(cli, opts, argc, argv, true);
 }
 
-static int lg_stop(struct cli *cli, int argc, char **argv)
+static int lg_stop(struct cli *cli, void *opts, int argc, char **argv)
 {
 	struct nr_error err = { 0 };
-	int argi, rc;
 
-	if (cli_parse_flags(cli, argc, argv, NULL, "", &argi, &rc))
-		return rc;
-	if (argi + 1 != argc)
-		return cli_usage_error(cli, "one VM name, please");
-	if (nr_lg_client_stop(cli->ctx, argv[argi], &err) < 0)
+	if (nr_lg_client_stop(cli->ctx, argv[0], &err) < 0)
 		return cli_fail(cli, &err);
 	printf("stopped the Looking Glass client of VM ");
-	cli_put_clean(stdout, argv[argi]);
+	cli_put_clean(stdout, argv[0]);
 	putchar('\n');
 	return EXIT_OK;
 }
@@ -384,37 +300,22 @@ static const char *sup_sentence(const struct nr_lg_sup_info *i)
 	return "";
 }
 
-static int lg_status(struct cli *cli, int argc, char **argv)
+struct status_opts {
+	const char *shm;
+};
+
+static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool json = false;
-	const char *shm_flag = NULL;
-	const struct cli_flag flags[] = {
-		{ "json", &json, NULL, NULL },
-		{ "shm=", NULL, &shm_flag, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const char *shm_flag = ((const struct status_opts *)opts)->shm;
 	struct nr_error err = { 0 };
 	struct nr_lg_sup_info info = { 0 };
 	struct nr_lg_status st;
 	struct session_note sn = { false, 0 };
-	const char *vm = NULL;
+	const char *vm = argc ? argv[0] : NULL;
 	char *shm = NULL;
 	bool have_info = false, probed = false;
-	int argi, rc, probe_rc = 0;
+	int rc, probe_rc = 0;
 	json_object *root = NULL;
-
-	flags_first(argc, argv, flags);
-	if (cli_parse_flags(cli, argc, argv, flags,
-			    "  --shm PATH   read this shared memory file or device (default: the VM's,\n"
-			    "               or lg.shm under the sysroot: /dev/shm/looking-glass)\n"
-			    "  --json       print one JSON object\n"
-			    "Exit status: 0 when the guest's host application is alive, else 1.\n",
-			    &argi, &rc))
-		return rc;
-	if (argi < argc)
-		vm = argv[argi++];
-	if (argi < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 
 	if (vm) {
 		if (nr_lg_client_info(cli->ctx, vm, &info, &err) < 0)
@@ -441,7 +342,7 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 			nr_lg_session_remember(cli->ctx, shm, st.last.session_id, &sn.previous, &sn.had_previous);
 	}
 
-	if (json) {
+	if (cli->json) {
 		root = json_object_new_object();
 		if (vm)
 			json_object_object_add(root, "vm", json_object_new_string(vm));
@@ -464,12 +365,10 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 			json_object_object_add(root, "shm", shm_json(shm, &st, &sn));
 		} else {
 			json_object *e = json_object_new_object();
-			json_object_object_add(e, "error", json_object_new_string(nr_errname(err.code)));
-			json_object_object_add(e, "message", json_object_new_string(err.msg));
+			cli_json_add_error(e, &err);
 			json_object_object_add(root, "shm", e);
 		}
-		print_json(root);
-		json_object_put(root);
+		cli_json_print(cli, root);
 	} else {
 		if (have_info) {
 			printf("client         %s: %s", nr_lg_sup_state_name(info.state), sup_sentence(&info));
@@ -506,18 +405,8 @@ static int lg_status(struct cli *cli, int argc, char **argv)
 
 /* ---- lg setup plan|apply|revert|status ------------------------------------------------------ */
 
-static const char setup_options[] =
-	"  --mode shm|kvmfr     /dev/shm/looking-glass (default) or the kvmfr module's /dev/kvmfr0\n"
-	"  --user NAME          who runs the client (default: $SUDO_USER, else you)\n"
-	"  --group NAME         the group of the file or device (default: kvm)\n"
-	"  --size MIB           IVSHMEM size, a power of two (default: from --resolution)\n"
-	"  --resolution WxH     size for this resolution (default 1920x1080), with --hdr for HDR\n"
-	"  --hdr                HDR frames (twice the size)\n"
-	"  --yes                apply or revert without asking\n"
-	"  --json               (plan, status) print JSON\n";
-
 struct setup_args {
-	bool hdr, yes, json;
+	bool hdr, yes;
 	const char *mode, *user, *group, *size, *resolution;
 	enum nr_lg_mode m;
 	bool mode_given;
@@ -525,48 +414,24 @@ struct setup_args {
 	char user_buf[64];
 };
 
-static int setup_parse(struct cli *cli, int argc, char **argv, struct setup_args *a, int *rc)
+/* What the options say: the mode, the size, the user. Returns -1 to go on, else an exit status. */
+static int setup_prepare(struct cli *cli, struct setup_args *a)
 {
-	const struct cli_flag flags[] = {
-		{ "mode=", NULL, &a->mode, NULL },
-		{ "user=", NULL, &a->user, NULL },
-		{ "group=", NULL, &a->group, NULL },
-		{ "size=", NULL, &a->size, NULL },
-		{ "resolution=", NULL, &a->resolution, NULL },
-		{ "hdr", &a->hdr, NULL, NULL },
-		{ "yes", &a->yes, NULL, NULL },
-		{ "json", &a->json, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
 	unsigned w = 1920, h = 1080;
-	int argi;
 
-	flags_first(argc, argv, flags);
-	if (cli_parse_flags(cli, argc, argv, flags, setup_options, &argi, rc))
-		return 1;
-	if (argi < argc) {
-		*rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
-		return 1;
-	}
 	a->m = NR_LG_MODE_SHM;
 	a->mode_given = a->mode != NULL;
-	if (a->mode && nr_lg_mode_parse(a->mode, &a->m) < 0) {
-		*rc = cli_usage_error(cli, "--mode is shm or kvmfr, not '%s'", a->mode);
-		return 1;
-	}
-	if (a->resolution && nr_lg_parse_resolution(a->resolution, &w, &h) < 0) {
-		*rc = cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 4k)",
+	if (a->mode && nr_lg_mode_parse(a->mode, &a->m) < 0)
+		return cli_usage_error(cli, "--mode is shm or kvmfr, not '%s'", a->mode);
+	if (a->resolution && nr_lg_parse_resolution(a->resolution, &w, &h) < 0)
+		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 4k)",
 				      a->resolution);
-		return 1;
-	}
 	a->s.size_mib = nr_lg_shm_size_mib(w, h, a->hdr);
 	if (a->size) {
 		char *end;
 		unsigned long v = strtoul(a->size, &end, 10);
-		if (*end || end == a->size || v > 65536) {
-			*rc = cli_usage_error(cli, "--size takes a number of MiB, not '%s'", a->size);
-			return 1;
-		}
+		if (*end || end == a->size || v > 65536)
+			return cli_usage_error(cli, "--size takes a number of MiB, not '%s'", a->size);
 		a->s.size_mib = (unsigned)v;
 	}
 	if (!a->user) {
@@ -584,7 +449,7 @@ static int setup_parse(struct cli *cli, int argc, char **argv, struct setup_args
 	a->s.mode = a->m;
 	a->s.user = a->user;
 	a->s.group = a->group;
-	return 0;
+	return -1;
 }
 
 static void show_plan(struct cli *cli, const struct nr_plan *plan, const struct setup_args *a)
@@ -650,83 +515,57 @@ static json_object *plan_json(const struct nr_plan *plan, const struct setup_arg
 	return o;
 }
 
-static void plan_output(void *userdata, enum nr_plan_event ev, const char *text)
+static int setup_plan(struct cli *cli, void *opts, int argc, char **argv)
 {
-	(void)userdata;
-	if (ev == NR_PLAN_EV_OUTPUT) {
-		cli_put_clean(stdout, text);
-		return;
-	}
-	printf("%s", ev == NR_PLAN_EV_NOTE ? "note: " : ev == NR_PLAN_EV_COMMAND ? "running: " : "  ");
-	cli_put_clean(stdout, text);
-	putchar('\n');
-}
-
-static bool confirm(const char *question)
-{
-	char line[32];
-
-	printf("%s [y/N] ", question);
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return line[0] == 'y' || line[0] == 'Y';
-}
-
-static int setup_plan(struct cli *cli, int argc, char **argv)
-{
-	struct setup_args a = { 0 };
+	struct setup_args *a = opts;
 	struct nr_error err = { 0 };
 	struct nr_plan *plan;
 	int rc;
 
-	if (setup_parse(cli, argc, argv, &a, &rc))
+	if ((rc = setup_prepare(cli, a)) >= 0)
 		return rc;
-	if (nr_lg_setup_plan(cli->ctx, &a.s, &plan, &err) < 0)
+	if (nr_lg_setup_plan(cli->ctx, &a->s, &plan, &err) < 0)
 		return cli_fail(cli, &err);
-	if (a.json) {
-		json_object *o = plan_json(plan, &a);
-		print_json(o);
-		json_object_put(o);
+	if (cli->json) {
+		cli_json_print(cli, plan_json(plan, a));
 	} else {
 		char *now = nr_lg_setup_now(plan);
-		show_plan(cli, plan, &a);
+		show_plan(cli, plan, a);
 		if (nr_plan_is_noop(plan) && !now)
 			printf("\nNothing to change: the set-up is in place.\n");
 		else
 			printf("\nNothing was written. Apply it with: neuronctl lg setup apply --mode %s\n",
-			       nr_lg_mode_name(a.m));
+			       nr_lg_mode_name(a->m));
 		free(now);
 	}
 	nr_plan_free(plan);
 	return EXIT_OK;
 }
 
-static int setup_apply(struct cli *cli, int argc, char **argv)
+static int setup_apply(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct setup_args a = { 0 };
+	struct setup_args *a = opts;
 	struct nr_error err = { 0 };
-	struct nr_plan_opts opts = { .output = plan_output };
+	struct nr_plan_opts popts = { .output = cli_plan_progress, .userdata = cli_progress_file(cli) };
 	struct nr_plan_result res = { 0 };
 	struct nr_plan *plan;
 	char *now;
 	int rc;
 
-	if (setup_parse(cli, argc, argv, &a, &rc))
+	if ((rc = setup_prepare(cli, a)) >= 0)
 		return rc;
-	if (nr_lg_setup_plan(cli->ctx, &a.s, &plan, &err) < 0)
+	if (nr_lg_setup_plan(cli->ctx, &a->s, &plan, &err) < 0)
 		return cli_fail(cli, &err);
 	now = nr_lg_setup_now(plan);
-	show_plan(cli, plan, &a);
+	show_plan(cli, plan, a);
 	putchar('\n');
-	if (!a.yes && !(nr_plan_is_noop(plan) && !now) && !confirm("Apply this plan?")) {
-		printf("Nothing was written.\n");
+	if (!cli_confirm(cli, a->yes || (nr_plan_is_noop(plan) && !now), "Apply this plan?", "nothing was written")) {
 		free(now);
 		nr_plan_free(plan);
 		return EXIT_FAIL;
 	}
 	free(now);
-	rc = nr_lg_setup_apply(cli->ctx, plan, &opts, &res, &err);
+	rc = nr_lg_setup_apply(cli->ctx, plan, &popts, &res, &err);
 	nr_plan_free(plan);
 	if (rc < 0)
 		return cli_fail(cli, &err);
@@ -735,24 +574,24 @@ static int setup_apply(struct cli *cli, int argc, char **argv)
 	else
 		printf("Applied: %u file%s changed, %u already in place. Undo with: neuronctl lg setup "
 		       "revert --mode %s\n", res.files_changed, res.files_changed == 1 ? "" : "s",
-		       res.files_unchanged, nr_lg_mode_name(a.m));
+		       res.files_unchanged, nr_lg_mode_name(a->m));
 	return EXIT_OK;
 }
 
-static int setup_revert(struct cli *cli, int argc, char **argv)
+static int setup_revert(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct setup_args a = { 0 };
-	struct nr_plan_opts opts = { .output = plan_output };
+	struct setup_args *a = opts;
+	struct nr_plan_opts popts = { .output = cli_plan_progress, .userdata = cli_progress_file(cli) };
 	int rc, reverted = 0, failed = 0;
 
-	if (setup_parse(cli, argc, argv, &a, &rc))
+	if ((rc = setup_prepare(cli, a)) >= 0)
 		return rc;
 	for (int m = NR_LG_MODE_SHM; m <= NR_LG_MODE_KVMFR; m++) {
 		struct nr_plan_status st;
 		struct nr_plan_result res = { 0 };
 		struct nr_error err = { 0 };
 
-		if (a.mode_given && (enum nr_lg_mode)m != a.m)
+		if (a->mode_given && (enum nr_lg_mode)m != a->m)
 			continue;
 		if (nr_plan_status_read(cli->ctx, nr_lg_setup_plan_name(m), &st, &err) < 0) {
 			failed++;
@@ -771,11 +610,9 @@ static int setup_revert(struct cli *cli, int argc, char **argv)
 			putchar('\n');
 		}
 		nr_plan_status_done(&st);
-		if (!a.yes && !confirm("Revert?")) {
-			printf("Nothing was changed.\n");
+		if (!cli_confirm(cli, a->yes, "Revert?", "nothing was changed"))
 			return EXIT_FAIL;
-		}
-		if (nr_lg_setup_revert(cli->ctx, m, &opts, &res, &err) < 0) {
+		if (nr_lg_setup_revert(cli->ctx, m, &popts, &res, &err) < 0) {
 			failed++;
 			cli_fail(cli, &err);
 			continue;
@@ -787,28 +624,29 @@ static int setup_revert(struct cli *cli, int argc, char **argv)
 	if (failed)
 		return EXIT_FAIL;
 	if (!reverted) {
-		fprintf(stderr, "%s: lg: nothing to revert: no Looking Glass set-up is recorded on %s\n",
-			cli->prog, nr_ctx_get(cli->ctx, "root"));
-		return EXIT_FAIL;
+		struct nr_error err = { 0 };
+		nr_error_set(&err, -NR_E_NOTFOUND, "nothing to revert: no Looking Glass set-up is recorded on %s",
+			     nr_ctx_get(cli->ctx, "root"));
+		return cli_fail(cli, &err);
 	}
 	return EXIT_OK;
 }
 
-static int setup_status(struct cli *cli, int argc, char **argv)
+static int setup_status(struct cli *cli, void *opts, int argc, char **argv)
 {
-	struct setup_args a = { 0 };
+	struct setup_args *a = opts;
 	json_object *root = NULL;
 	int rc;
 
-	if (setup_parse(cli, argc, argv, &a, &rc))
+	if ((rc = setup_prepare(cli, a)) >= 0)
 		return rc;
-	if (a.json)
+	if (cli->json)
 		root = json_object_new_object();
 	for (int m = NR_LG_MODE_SHM; m <= NR_LG_MODE_KVMFR; m++) {
 		struct nr_plan_status st;
 		struct nr_error err = { 0 };
 
-		if (a.mode_given && (enum nr_lg_mode)m != a.m)
+		if (a->mode_given && (enum nr_lg_mode)m != a->m)
 			continue;
 		if (nr_plan_status_read(cli->ctx, nr_lg_setup_plan_name(m), &st, &err) < 0) {
 			json_object_put(root);
@@ -843,76 +681,132 @@ static int setup_status(struct cli *cli, int argc, char **argv)
 		}
 		nr_plan_status_done(&st);
 	}
-	if (root) {
-		print_json(root);
-		json_object_put(root);
-	}
+	if (root)
+		cli_json_print(cli, root);
 	return EXIT_OK;
-}
-
-static const struct lg_sub setup_subs[] = {
-	{ "plan", setup_plan, "lg setup plan [OPTIONS]",
-	  "show the set-up as diffs (tmpfiles.d rule, or modprobe.d, modules-load.d, udev, qemu.conf); "
-	  "writes nothing" },
-	{ "apply", setup_apply, "lg setup apply [OPTIONS] [--yes]",
-	  "apply the set-up with backups and a journal (and create the shm file now)" },
-	{ "revert", setup_revert, "lg setup revert [--mode shm|kvmfr] [--yes]",
-	  "restore every file the set-up changed, byte for byte, and remove what it created" },
-	{ "status", setup_status, "lg setup status [--mode shm|kvmfr] [--json]",
-	  "which set-up is applied, or interrupted" },
-};
-
-static int run_table(struct cli *cli, int argc, char **argv, const struct lg_sub *table, size_t n);
-
-static int lg_setup(struct cli *cli, int argc, char **argv)
-{
-	return run_table(cli, argc, argv, setup_subs, sizeof(setup_subs) / sizeof(setup_subs[0]));
 }
 
 /* ---- the table ------------------------------------------------------------------------- */
 
-static const struct lg_sub subs[] = {
-	{ "size", lg_size, "lg size WIDTHxHEIGHT [--hdr] [--json]",
-	  "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128; HDR doubles)" },
-	{ "setup", lg_setup, "lg setup plan|apply|revert|status [OPTIONS]",
-	  "set up the shared memory on the target root (shm file or kvmfr), as a plan" },
-	{ "start", lg_start, "lg start [OPTIONS] VM [-- CLIENT-ARGS]",
-	  "run looking-glass-client on the VM's shared memory, supervised (restarted after a crash)" },
-	{ "stop", lg_stop, "lg stop VM",
-	  "stop the supervised client of a VM (SIGTERM, then SIGKILL when it ignores it)" },
-	{ "restart", lg_restart, "lg restart [OPTIONS] VM [-- CLIENT-ARGS]",
-	  "stop the VM's client if one runs, then start it again" },
-	{ "status", lg_status, "lg status [VM] [--shm PATH] [--json]",
-	  "is the guest's host application running (read from the shared memory), and the client's state" },
+/* The four set-up subcommands take the same options (a mode, a user ... each uses what it needs). */
+static const struct cli_opt setup_options[] = {
+	CLI_VALUE("mode", "shm|kvmfr", struct setup_args, mode,
+		  "/dev/shm/looking-glass (default) or the kvmfr module's /dev/kvmfr0"),
+	CLI_VALUE("user", "NAME", struct setup_args, user, "who runs the client (default: $SUDO_USER, else you)"),
+	CLI_VALUE("group", "NAME", struct setup_args, group, "the group of the file or device (default: kvm)"),
+	CLI_VALUE("size", "MIB", struct setup_args, size, "IVSHMEM size, a power of two (default: from --resolution)"),
+	CLI_VALUE("resolution", "WxH", struct setup_args, resolution,
+		  "size for this resolution (default 1920x1080), with --hdr for HDR"),
+	CLI_BOOL("hdr", struct setup_args, hdr, "HDR frames (twice the size)"),
+	CLI_BOOL("yes", struct setup_args, yes, "apply or revert without asking"),
+	CLI_JSON("(plan, status) print JSON"),
+	CLI_OPT_END,
 };
-#define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
-static int run_table(struct cli *cli, int argc, char **argv, const struct lg_sub *table, size_t n)
-{
-	const char *usage = cli->usage, *help = cli->help;
-
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, usage, help);
-		for (size_t i = 0; i < n; i++)
-			fprintf(f, "  %-8s %s\n", table[i].name, table[i].help);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+#define SETUP_SUB(sub, fn, usage_, help_) \
+	static const struct cli_cmd setup_##sub##_cmd = { \
+		.name = #sub, .usage = usage_, .help = help_, .run = fn, \
+		.opts = setup_options, .opts_size = sizeof(struct setup_args), \
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(argv[1], table[i].name) == 0) {
-			int rc;
-			cli->usage = table[i].usage;
-			cli->help = table[i].help;
-			rc = table[i].run(cli, argc - 1, argv + 1);
-			cli->usage = usage;
-			cli->help = help;
-			return rc;
-		}
-	}
-	return cli_usage_error(cli, "unknown subcommand '%s'", argv[1]);
-}
+SETUP_SUB(plan, setup_plan, "lg setup plan [OPTIONS]",
+	  "show the set-up as diffs (tmpfiles.d rule, or modprobe.d, modules-load.d, udev, qemu.conf); "
+	  "writes nothing");
+SETUP_SUB(apply, setup_apply, "lg setup apply [OPTIONS] [--yes]",
+	  "apply the set-up with backups and a journal (and create the shm file now)");
+SETUP_SUB(revert, setup_revert, "lg setup revert [--mode shm|kvmfr] [--yes] [OPTIONS]",
+	  "restore every file the set-up changed, byte for byte, and remove what it created");
+SETUP_SUB(status, setup_status, "lg setup status [--mode shm|kvmfr] [--json] [OPTIONS]",
+	  "which set-up is applied, or interrupted");
 
-int cmd_lg(struct cli *cli, int argc, char **argv)
-{
-	return run_table(cli, argc, argv, subs, NSUBS);
-}
+static const struct cli_cmd lg_setup_cmd = {
+	.name = "setup",
+	.usage = "lg setup plan|apply|revert|status [OPTIONS]",
+	.help = "set up the shared memory on the target root (shm file or kvmfr), as a plan",
+	.subs = (const struct cli_cmd *const[]){
+		&setup_plan_cmd, &setup_apply_cmd, &setup_revert_cmd, &setup_status_cmd, NULL,
+	},
+};
+
+static const struct cli_opt start_options[] = {
+	CLI_BOOL("fullscreen", struct start_opts, fullscreen, "start full screen (config: lg.fullscreen)"),
+	CLI_VALUE("escape", "KEY", struct start_opts, escape,
+		  "the client's escape key, e.g. KEY_RIGHTCTRL (config: lg.escape)"),
+	CLI_BOOL("no-spice", struct start_opts, no_spice, "no SPICE channel (config: lg.spice=no)"),
+	CLI_BOOL("spice", struct start_opts, spice, "use SPICE even when the config says no"),
+	CLI_VALUE("client", "PATH", struct start_opts, client,
+		  "the looking-glass-client binary (config: lg.client; default: PATH)"),
+	CLI_BOOL("foreground", struct start_opts, foreground, "supervise in this process instead of in the background"),
+	CLI_OPT_END,
+};
+
+#define START_MORE "Arguments after '--' go to the client.\n"
+
+static const struct cli_cmd lg_size_cmd = {
+	.name = "size",
+	.usage = "lg size WIDTHxHEIGHT [--hdr] [--json]",
+	.help = "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128; HDR doubles)",
+	.run = lg_size,
+	.opts = (const struct cli_opt[]){
+		CLI_BOOL("hdr", struct size_opts, hdr, "10-bit HDR frames (twice the size)"),
+		CLI_JSON("print {width, height, hdr, size_mib}"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct size_opts),
+	.min_args = 1, .max_args = 1, .missing = "a resolution is needed",
+};
+
+static const struct cli_cmd lg_start_cmd = {
+	.name = "start",
+	.usage = "lg start [OPTIONS] VM [-- CLIENT-ARGS]",
+	.help = "run looking-glass-client on the VM's shared memory, supervised (restarted after a crash)",
+	.run = lg_start,
+	.opts = start_options,
+	.opts_size = sizeof(struct start_opts),
+	.min_args = 1, .max_args = -1, .missing = "which VM?",
+	.more = START_MORE,
+};
+
+static const struct cli_cmd lg_stop_cmd = {
+	.name = "stop",
+	.usage = "lg stop VM",
+	.help = "stop the supervised client of a VM (SIGTERM, then SIGKILL when it ignores it)",
+	.run = lg_stop,
+	.min_args = 1, .max_args = 1, .missing = "which VM?",
+};
+
+static const struct cli_cmd lg_restart_cmd = {
+	.name = "restart",
+	.usage = "lg restart [OPTIONS] VM [-- CLIENT-ARGS]",
+	.help = "stop the VM's client if one runs, then start it again",
+	.run = lg_restart,
+	.opts = start_options,
+	.opts_size = sizeof(struct start_opts),
+	.min_args = 1, .max_args = -1, .missing = "which VM?",
+	.more = START_MORE,
+};
+
+static const struct cli_cmd lg_status_cmd = {
+	.name = "status",
+	.usage = "lg status [VM] [--shm PATH] [--json]",
+	.help = "is the guest's host application running (read from the shared memory), and the client's state",
+	.run = lg_status,
+	.opts = (const struct cli_opt[]){
+		CLI_VALUE("shm", "PATH", struct status_opts, shm,
+			  "read this shared memory file or device (default: the VM's,\n"
+			  "or lg.shm under the sysroot: /dev/shm/looking-glass)"),
+		CLI_JSON("print one JSON object"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct status_opts),
+	.max_args = 1,
+	.more = "Exit status: 0 when the guest's host application is alive, else 1.\n",
+};
+
+const struct cli_cmd cli_cmd_lg = {
+	.name = "lg",
+	.usage = "lg size|setup|start|stop|restart|status ...",
+	.help = "Looking Glass: shared memory set-up, the client, host app status",
+	.subs = (const struct cli_cmd *const[]){
+		&lg_size_cmd, &lg_setup_cmd, &lg_start_cmd, &lg_stop_cmd, &lg_restart_cmd, &lg_status_cmd, NULL,
+	},
+};

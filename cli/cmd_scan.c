@@ -70,31 +70,22 @@ static void print_gpu(const struct nr_scan *scan, const struct nr_gpu *g)
 	free(verdict);
 }
 
-int cmd_scan(struct cli *cli, int argc, char **argv)
+static int scan_run(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool json = false;
-	const struct cli_flag flags[] = {
-		{ "json", &json, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
 	struct nr_error err = { 0 };
 	struct nr_scan *scan;
-	int argi, rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags, "  --json    print the scan as one JSON object (its fields: neuronctl(1))\n", &argi, &rc))
-		return rc;
-	if (argi < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
 		return cli_fail(cli, &err);
 
-	if (json) {
+	if (cli->json) {
 		char *s;
 		if (nr_scan_to_json(scan, true, &s, &err) < 0) {
 			nr_scan_free(scan);
 			return cli_fail(cli, &err);
 		}
 		puts(s);
+		cli->json_printed = true;
 		free(s);
 		nr_scan_free(scan);
 		return EXIT_OK;
@@ -121,3 +112,16 @@ int cmd_scan(struct cli *cli, int argc, char **argv)
 	nr_scan_free(scan);
 	return EXIT_OK;
 }
+
+static const struct cli_opt scan_opts[] = {
+	CLI_JSON("print the scan as one JSON object (its fields: neuronctl(1))"),
+	CLI_OPT_END,
+};
+
+const struct cli_cmd cli_cmd_scan = {
+	.name = "scan",
+	.usage = "scan [--json]",
+	.help = "list PCI devices by IOMMU group, then what each GPU allows",
+	.run = scan_run,
+	.opts = scan_opts,
+};

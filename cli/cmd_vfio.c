@@ -11,77 +11,10 @@
 #include "neuron/vfio.h"
 
 struct vfio_args {
-	bool json, yes, no_regen, force, include_group;
+	bool yes, no_regen, force, include_group;
 	const char **gpus;
 	const char *initramfs;
 };
-
-static const char plan_help[] =
-	"  --gpu ADDR        the GPU for the guest (repeatable; default: the best isolated\n"
-	"                    non-boot GPU); its other functions come along\n"
-	"  --force           allow the boot GPU (the host console goes dark at boot)\n"
-	"  --include-group   pass every device of the GPU's IOMMU group, listed\n"
-	"  --initramfs NAME  mkinitcpio, dracut or initramfs-tools, when several are installed\n"
-	"  --json            print the plan as JSON\n";
-static const char apply_help[] =
-	"  --gpu ADDR        the GPU for the guest (repeatable; default: the best isolated\n"
-	"                    non-boot GPU); its other functions come along\n"
-	"  --force           allow the boot GPU (the host console goes dark at boot)\n"
-	"  --include-group   pass every device of the GPU's IOMMU group, listed\n"
-	"  --initramfs NAME  mkinitcpio, dracut or initramfs-tools, when several are installed\n"
-	"  --yes             do not ask for confirmation\n"
-	"  --no-regenerate   write the files, do not run the initramfs and boot loader tools\n"
-	"  --json            print the result as JSON\n";
-static const char revert_help[] =
-	"  --yes             do not ask for confirmation\n"
-	"  --no-regenerate   restore the files, do not run the initramfs and boot loader tools\n"
-	"  --json            print the result as JSON\n";
-static const char status_help[] =
-	"  --json            print the status as JSON\n";
-
-static json_object *jstrv(char **v, size_t n)
-{
-	json_object *a = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
-static void put_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-/* A refusal: the reason on stderr; with --json also an object on stdout. */
-static int refuse(struct cli *cli, const struct vfio_args *a, const struct nr_error *err)
-{
-	if (a->json) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "error", json_object_new_string(nr_errname(err->code)));
-		json_object_object_add(o, "message", json_object_new_string(err->msg));
-		put_json(o);
-	}
-	return cli_fail(cli, err);
-}
-
-/* Text with many lines (diffs, tool output): newlines and tabs kept, every other
- * control character made harmless. */
-static void put_text(FILE *f, const char *p)
-{
-	while (*p) {
-		size_t n = strcspn(p, "\n\t");
-		char *part = strndup(p, n);
-		if (part)
-			cli_put_clean(f, part);
-		free(part);
-		p += n;
-		if (*p)
-			fputc(*p++, f);
-	}
-}
 
 static const char *kind_word(enum nr_plan_edit_kind k)
 {
@@ -151,7 +84,7 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 	char *diff = nr_plan_diff(p);
 	if (diff && diff[0]) {
 		printf("\n");
-		put_text(stdout, diff);
+		cli_put_text(stdout, diff);
 	}
 	free(diff);
 	printf("\nCommands run inside the target after the files:\n");
@@ -181,18 +114,18 @@ static json_object *plan_json(const struct nr_vfio_plan *vp, const char *root)
 	json_object *boot = json_object_new_object();
 
 	json_object_object_add(o, "root", json_object_new_string(root));
-	json_object_object_add(o, "gpus", jstrv(vp->gpus, vp->n_gpus));
-	json_object_object_add(o, "devices", jstrv(vp->devices, vp->n_devices));
-	json_object_object_add(o, "vfio_ids", jstrv(vp->ids, vp->n_ids));
+	json_object_object_add(o, "gpus", cli_json_strv(vp->gpus, vp->n_gpus));
+	json_object_object_add(o, "devices", cli_json_strv(vp->devices, vp->n_devices));
+	json_object_object_add(o, "vfio_ids", cli_json_strv(vp->ids, vp->n_ids));
 	json_object_object_add(o, "bind", json_object_new_string(vp->bind_by_address ? "address" : "ids"));
-	json_object_object_add(o, "collisions", jstrv(vp->collisions, vp->n_collisions));
-	json_object_object_add(o, "blockers", jstrv(vp->blockers, vp->n_blockers));
+	json_object_object_add(o, "collisions", cli_json_strv(vp->collisions, vp->n_collisions));
+	json_object_object_add(o, "blockers", cli_json_strv(vp->blockers, vp->n_blockers));
 	json_object_object_add(o, "params", json_object_new_string(vp->params));
 	json_object_object_add(boot, "initramfs", json_object_new_string(nr_initramfs_name(vp->boot.initramfs)));
 	json_object_object_add(boot, "grub_cfg", vp->boot.grub ? json_object_new_string(vp->boot.grub_cfg) : NULL);
-	json_object_object_add(boot, "sdboot_entries", jstrv(vp->boot.sdboot_entries, vp->boot.n_sdboot_entries));
+	json_object_object_add(boot, "sdboot_entries", cli_json_strv(vp->boot.sdboot_entries, vp->boot.n_sdboot_entries));
 	json_object_object_add(boot, "kernel_cmdline", json_object_new_boolean(vp->boot.kernel_cmdline));
-	json_object_object_add(boot, "kernels", jstrv(vp->boot.kernels, vp->boot.n_kernels));
+	json_object_object_add(boot, "kernels", cli_json_strv(vp->boot.kernels, vp->boot.n_kernels));
 	json_object_object_add(o, "boot", boot);
 	for (size_t i = 0; i < nr_plan_n_edits(p); i++) {
 		const struct nr_plan_edit *e = nr_plan_edit(p, i);
@@ -234,62 +167,22 @@ static int build(struct cli *cli, const struct vfio_args *a, struct nr_scan **sc
 
 	*vp = NULL;
 	if (nr_scan_new(cli->ctx, scan, &err) < 0)
-		return refuse(cli, a, &err);
+		return cli_fail(cli, &err);
 	if (nr_vfio_plan_new(cli->ctx, *scan, &o, vp, &err) < 0)
-		return refuse(cli, a, &err);
+		return cli_fail(cli, &err);
 	return EXIT_OK;
 }
 
-/* Progress and command output, as they come. */
-static void show(void *userdata, enum nr_plan_event ev, const char *text)
+static int vfio_plan(struct cli *cli, void *opts, int argc, char **argv)
 {
-	FILE *f = userdata;
-
-	switch (ev) {
-	case NR_PLAN_EV_STEP:
-		fprintf(f, "  - ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	case NR_PLAN_EV_COMMAND:
-		fprintf(f, "$ ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	case NR_PLAN_EV_OUTPUT:
-		put_text(f, text);
-		break;
-	case NR_PLAN_EV_NOTE:
-		fprintf(f, "note: ");
-		cli_put_clean(f, text);
-		fputc('\n', f);
-		break;
-	}
-	fflush(f);
-}
-
-static bool confirm(FILE *f, const char *question)
-{
-	char answer[16];
-
-	fprintf(f, "%s [y/N] ", question);
-	fflush(f);
-	if (!fgets(answer, sizeof(answer), stdin)) {
-		fprintf(f, "\n");
-		return false;
-	}
-	return answer[0] == 'y' || answer[0] == 'Y';
-}
-
-static int vfio_plan(struct cli *cli, const struct vfio_args *a)
-{
+	const struct vfio_args *a = opts;
 	struct nr_scan *scan = NULL;
 	struct nr_vfio_plan *vp = NULL;
 	int rc = build(cli, a, &scan, &vp);
 
 	if (rc == EXIT_OK) {
-		if (a->json)
-			put_json(plan_json(vp, nr_ctx_get(cli->ctx, "root")));
+		if (cli->json)
+			cli_json_print(cli, plan_json(vp, nr_ctx_get(cli->ctx, "root")));
 		else
 			print_plan(vp, scan, nr_ctx_get(cli->ctx, "root"));
 	}
@@ -298,7 +191,7 @@ static int vfio_plan(struct cli *cli, const struct vfio_args *a)
 	return rc;
 }
 
-static void result_json(const struct nr_plan_result *r, int rc, const struct nr_error *err)
+static void result_json(struct cli *cli, const struct nr_plan_result *r, int rc, const struct nr_error *err)
 {
 	json_object *o = json_object_new_object();
 
@@ -307,20 +200,20 @@ static void result_json(const struct nr_plan_result *r, int rc, const struct nr_
 	json_object_object_add(o, "files_unchanged", json_object_new_int((int)r->files_unchanged));
 	json_object_object_add(o, "commands_run", json_object_new_int((int)r->commands_run));
 	json_object_object_add(o, "finished_interrupted", json_object_new_boolean(r->finished_interrupted));
-	json_object_object_add(o, "error", rc < 0 ? json_object_new_string(nr_errname(err->code)) : NULL);
-	json_object_object_add(o, "message", rc < 0 ? json_object_new_string(err->msg) : NULL);
-	put_json(o);
+	cli_json_add_error(o, rc < 0 ? err : NULL);
+	cli_json_print(cli, o);
 }
 
-static int vfio_apply(struct cli *cli, const struct vfio_args *a)
+static int vfio_apply(struct cli *cli, void *opts, int argc, char **argv)
 {
+	const struct vfio_args *a = opts;
 	struct nr_scan *scan = NULL;
 	struct nr_vfio_plan *vp = NULL;
 	struct nr_plan_status st;
 	struct nr_error err = { 0 };
 	struct nr_plan_result res;
 	int rc = build(cli, a, &scan, &vp);
-	FILE *out = a->json ? stderr : stdout;
+	FILE *out = cli_progress_file(cli);
 
 	if (rc != EXIT_OK)
 		goto done;
@@ -333,28 +226,25 @@ static int vfio_apply(struct cli *cli, const struct vfio_args *a)
 	nr_plan_status_done(&st);
 	if (nr_plan_is_noop(vp->plan) && !pending && state != NR_PLAN_STATE_APPLYING &&
 	    state != NR_PLAN_STATE_REVERTING) {
-		if (a->json)
-			result_json(&(struct nr_plan_result){ .failed_command = -1,
+		if (cli->json)
+			result_json(cli, &(struct nr_plan_result){ .failed_command = -1,
 				    .files_unchanged = (unsigned)nr_plan_n_edits(vp->plan) }, 0, &err);
 		else
 			printf("Nothing to change: %s already has this VFIO set-up.\n", nr_ctx_get(cli->ctx, "root"));
 		goto done;
 	}
-	if (!a->yes) {
-		if (!a->json)
-			print_plan(vp, scan, nr_ctx_get(cli->ctx, "root"));
-		if (!confirm(out, "\nApply these changes?")) {
-			fprintf(stderr, "%s: vfio apply: not applied (answer y, or pass --yes)\n", cli->prog);
-			rc = EXIT_FAIL;
-			goto done;
-		}
+	if (!a->yes && !cli->json)
+		print_plan(vp, scan, nr_ctx_get(cli->ctx, "root"));
+	if (!cli_confirm(cli, a->yes, "\nApply these changes?", "not applied")) {
+		rc = EXIT_FAIL;
+		goto done;
 	}
 	if (state == NR_PLAN_STATE_APPLYING)
 		fprintf(out, "An earlier apply was interrupted: finishing it.\n");
-	struct nr_plan_opts opts = { .no_commands = a->no_regen, .output = show, .userdata = out };
-	int arc = nr_plan_apply(vp->plan, &opts, &res, &err);
-	if (a->json)
-		result_json(&res, arc, &err);
+	struct nr_plan_opts popts = { .no_commands = a->no_regen, .output = cli_plan_progress, .userdata = out };
+	int arc = nr_plan_apply(vp->plan, &popts, &res, &err);
+	if (cli->json)
+		result_json(cli, &res, arc, &err);
 	if (arc < 0) {
 		if (arc == -NR_E_COMMAND)
 			fprintf(stderr, "%s: vfio apply: the files are applied and recorded; fix the cause and run "
@@ -363,7 +253,7 @@ static int vfio_apply(struct cli *cli, const struct vfio_args *a)
 		rc = cli_fail(cli, &err);
 		goto done;
 	}
-	if (!a->json) {
+	if (!cli->json) {
 		printf("Applied: %u file(s) changed, %u already in place, %u command(s) run.\n",
 		       res.files_changed, res.files_unchanged, res.commands_run);
 		if (a->no_regen)
@@ -377,12 +267,13 @@ done:
 	return rc;
 }
 
-static int vfio_revert(struct cli *cli, const struct vfio_args *a)
+static int vfio_revert(struct cli *cli, void *opts, int argc, char **argv)
 {
+	const struct vfio_args *a = opts;
 	struct nr_plan_status st;
 	struct nr_error err = { 0 };
 	struct nr_plan_result res;
-	FILE *out = a->json ? stderr : stdout;
+	FILE *out = cli_progress_file(cli);
 	int rc;
 
 	if (nr_plan_status_read(cli->ctx, NR_VFIO_PLAN_NAME, &st, &err) < 0)
@@ -391,7 +282,7 @@ static int vfio_revert(struct cli *cli, const struct vfio_args *a)
 		nr_plan_status_done(&st);
 		nr_error_set(&err, -NR_E_NOTFOUND, "nothing to revert: no VFIO set-up is recorded under %s",
 			     nr_ctx_get(cli->ctx, "root"));
-		return refuse(cli, a, &err);
+		return cli_fail(cli, &err);
 	}
 	if (!a->yes) {
 		fprintf(out, "Revert the VFIO set-up of %s (%s):\n", nr_ctx_get(cli->ctx, "root"),
@@ -403,30 +294,29 @@ static int vfio_revert(struct cli *cli, const struct vfio_args *a)
 		}
 		for (size_t i = 0; i < st.n_commands && !a->no_regen; i++)
 			fprintf(out, "  then    %s\n", st.commands[i]);
-		if (!confirm(out, "Revert?")) {
+		if (!cli_confirm(cli, false, "Revert?", "nothing changed")) {
 			nr_plan_status_done(&st);
-			fprintf(stderr, "%s: vfio revert: nothing changed (answer y, or pass --yes)\n", cli->prog);
 			return EXIT_FAIL;
 		}
 	}
 	nr_plan_status_done(&st);
-	struct nr_plan_opts opts = { .no_commands = a->no_regen, .output = show, .userdata = out };
-	rc = nr_plan_revert(cli->ctx, NR_VFIO_PLAN_NAME, &opts, &res, &err);
-	if (a->json)
-		result_json(&res, rc, &err);
+	struct nr_plan_opts popts = { .no_commands = a->no_regen, .output = cli_plan_progress, .userdata = out };
+	rc = nr_plan_revert(cli->ctx, NR_VFIO_PLAN_NAME, &popts, &res, &err);
+	if (cli->json)
+		result_json(cli, &res, rc, &err);
 	if (rc < 0) {
 		if (rc == -NR_E_COMMAND)
 			fprintf(stderr, "%s: vfio revert: the original files are back; fix the cause and run "
 				"'neuronctl vfio revert' again to rerun the commands\n", cli->prog);
 		return cli_fail(cli, &err);
 	}
-	if (!a->json)
+	if (!cli->json)
 		printf("Reverted: %u file(s) restored or removed, %u command(s) run.%s\n", res.files_changed,
 		       res.commands_run, a->no_regen ? " The initramfs and boot loader were not regenerated." : "");
 	return EXIT_OK;
 }
 
-static int vfio_status(struct cli *cli, const struct vfio_args *a)
+static int vfio_status(struct cli *cli, void *opts, int argc, char **argv)
 {
 	struct nr_scan *scan = NULL;
 	struct nr_vfio_status st;
@@ -442,12 +332,12 @@ static int vfio_status(struct cli *cli, const struct vfio_args *a)
 	const char *state = st.plan.state == NR_PLAN_STATE_NONE ? "not-configured" :
 		st.plan.state == NR_PLAN_STATE_APPLIED ? "configured" :
 		st.plan.state == NR_PLAN_STATE_APPLYING ? "interrupted-apply" : "interrupted-revert";
-	if (a->json) {
+	if (cli->json) {
 		json_object *o = json_object_new_object(), *files = json_object_new_array();
 		json_object_object_add(o, "root", json_object_new_string(root));
 		json_object_object_add(o, "state", json_object_new_string(state));
-		json_object_object_add(o, "gpus", jstrv(st.gpus, st.n_gpus));
-		json_object_object_add(o, "devices", jstrv(st.devices, st.n_devices));
+		json_object_object_add(o, "gpus", cli_json_strv(st.gpus, st.n_gpus));
+		json_object_object_add(o, "devices", cli_json_strv(st.devices, st.n_devices));
 		json_object_object_add(o, "commands_pending", json_object_new_boolean(st.plan.commands_pending));
 		for (size_t i = 0; i < st.plan.n_files; i++) {
 			json_object *f = json_object_new_object();
@@ -460,10 +350,10 @@ static int vfio_status(struct cli *cli, const struct vfio_args *a)
 		}
 		json_object_object_add(o, "files", files);
 		json_object_object_add(o, "running_kernel_scanned", json_object_new_boolean(scan != NULL));
-		json_object_object_add(o, "vfio_bound", jstrv(st.bound, st.n_bound));
+		json_object_object_add(o, "vfio_bound", cli_json_strv(st.bound, st.n_bound));
 		json_object_object_add(o, "all_bound", json_object_new_boolean(st.all_bound));
 		json_object_object_add(o, "iommu_params", json_object_new_boolean(st.iommu_params));
-		put_json(o);
+		cli_json_print(cli, o);
 		goto out;
 	}
 	switch (st.plan.state) {
@@ -521,69 +411,72 @@ out:
 	return EXIT_OK;
 }
 
-static const struct subcommand {
-	const char *name, *usage, *help, *options;
-	int (*run)(struct cli *cli, const struct vfio_args *a);
-} subcommands[] = {
-	{ "plan", "vfio plan [--gpu ADDR]... [--force] [--include-group] [--initramfs NAME] [--json]",
-	  "print each file edit as a unified diff and the commands that follow; writes nothing",
-	  plan_help, vfio_plan },
-	{ "apply", "vfio apply [--gpu ADDR]... [--yes] [--no-regenerate] [--force] [--include-group] "
-		   "[--initramfs NAME] [--json]",
-	  "apply the plan: backups, a journal, atomic writes, then the regeneration commands",
-	  apply_help, vfio_apply },
-	{ "revert", "vfio revert [--yes] [--no-regenerate] [--json]",
-	  "restore every original byte for byte, remove the files the apply created, regenerate",
-	  revert_help, vfio_revert },
-	{ "status", "vfio status [--json]",
-	  "not configured / configured for which GPU (and whether vfio-pci has it now) / interrupted",
-	  status_help, vfio_status },
+/* ---- the table ------------------------------------------------------------------------ */
+
+#define PLAN_OPTS \
+	CLI_LIST("gpu", "ADDR", struct vfio_args, gpus, "the GPU for the guest (repeatable; default: the best isolated\n" \
+		 "non-boot GPU); its other functions come along"), \
+	CLI_BOOL("force", struct vfio_args, force, "allow the boot GPU (the host console goes dark at boot)"), \
+	CLI_BOOL("include-group", struct vfio_args, include_group, "pass every device of the GPU's IOMMU group, listed"), \
+	CLI_VALUE("initramfs", "NAME", struct vfio_args, initramfs, \
+		  "mkinitcpio, dracut or initramfs-tools, when several are installed")
+#define YES_OPT CLI_BOOL("yes", struct vfio_args, yes, "do not ask for confirmation")
+
+static const struct cli_cmd vfio_plan_cmd = {
+	.name = "plan",
+	.usage = "vfio plan [--gpu ADDR]... [--force] [--include-group] [--initramfs NAME] [--json]",
+	.help = "print each file edit as a unified diff and the commands that follow; writes nothing",
+	.run = vfio_plan,
+	.opts = (const struct cli_opt[]){ PLAN_OPTS, CLI_JSON("print the plan as JSON"), CLI_OPT_END },
+	.opts_size = sizeof(struct vfio_args),
 };
-#define N_SUB (sizeof(subcommands) / sizeof(subcommands[0]))
 
-int cmd_vfio(struct cli *cli, int argc, char **argv)
-{
-	struct vfio_args a = { 0 };
-	const struct subcommand *sub = NULL;
-	int argi, rc;
+static const struct cli_cmd vfio_apply_cmd = {
+	.name = "apply",
+	.usage = "vfio apply [--gpu ADDR]... [--yes] [--no-regenerate] [--force] [--include-group] "
+		 "[--initramfs NAME] [--json]",
+	.help = "apply the plan: backups, a journal, atomic writes, then the regeneration commands",
+	.run = vfio_apply,
+	.opts = (const struct cli_opt[]){
+		PLAN_OPTS,
+		YES_OPT,
+		CLI_BOOL("no-regenerate", struct vfio_args, no_regen,
+			 "write the files, do not run the initramfs and boot loader tools"),
+		CLI_JSON("print the result as JSON"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vfio_args),
+};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, cli->usage, cli->help);
-		for (size_t i = 0; i < N_SUB; i++)
-			fprintf(f, "  %-7s %s\n", subcommands[i].name, subcommands[i].help);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	for (size_t i = 0; i < N_SUB; i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			sub = &subcommands[i];
-	if (!sub)
-		return cli_usage_error(cli, "unknown subcommand '%s' (plan, apply, revert, status)", argv[1]);
+static const struct cli_cmd vfio_revert_cmd = {
+	.name = "revert",
+	.usage = "vfio revert [--yes] [--no-regenerate] [--json]",
+	.help = "restore every original byte for byte, remove the files the apply created, regenerate",
+	.run = vfio_revert,
+	.opts = (const struct cli_opt[]){
+		YES_OPT,
+		CLI_BOOL("no-regenerate", struct vfio_args, no_regen,
+			 "restore the files, do not run the initramfs and boot loader tools"),
+		CLI_JSON("print the result as JSON"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vfio_args),
+};
 
-	struct cli subcli = *cli;
-	subcli.usage = sub->usage;
-	subcli.help = sub->help;
-	bool is_plan = sub->run == vfio_plan || sub->run == vfio_apply;
-	bool writes = sub->run == vfio_apply || sub->run == vfio_revert;
-	const struct cli_flag all[] = {
-		{ "json", &a.json, NULL, NULL },
-		{ is_plan ? "gpu=" : "-", NULL, NULL, &a.gpus },
-		{ is_plan ? "force" : "-", &a.force, NULL, NULL },
-		{ is_plan ? "include-group" : "-", &a.include_group, NULL, NULL },
-		{ is_plan ? "initramfs=" : "-", NULL, &a.initramfs, NULL },
-		{ writes ? "yes" : "-", &a.yes, NULL, NULL },
-		{ writes ? "no-regenerate" : "-", &a.no_regen, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
-	if (cli_parse_flags(&subcli, argc - 1, argv + 1, all, sub->options, &argi, &rc)) {
-		free(a.gpus);
-		return rc;
-	}
-	if (argi < argc - 1) {
-		free(a.gpus);
-		return cli_usage_error(&subcli, "unexpected argument '%s'", argv[argi + 1]);
-	}
-	rc = sub->run(&subcli, &a);
-	free(a.gpus);
-	return rc;
-}
+static const struct cli_cmd vfio_status_cmd = {
+	.name = "status",
+	.usage = "vfio status [--json]",
+	.help = "not configured / configured for which GPU (and whether vfio-pci has it now) / interrupted",
+	.run = vfio_status,
+	.opts = (const struct cli_opt[]){ CLI_JSON("print the status as JSON"), CLI_OPT_END },
+};
+
+const struct cli_cmd cli_cmd_vfio = {
+	.name = "vfio",
+	.usage = "vfio plan|apply|revert|status [--gpu ADDR]... [--yes] [--no-regenerate] [--force] "
+		 "[--include-group] [--json]",
+	.help = "plan, apply, revert and report the VFIO set-up of the target root (--root)",
+	.subs = (const struct cli_cmd *const[]){
+		&vfio_plan_cmd, &vfio_apply_cmd, &vfio_revert_cmd, &vfio_status_cmd, NULL,
+	},
+};

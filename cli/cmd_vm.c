@@ -53,31 +53,21 @@ static int load_profile(struct cli *cli, const char *file, const char **sets, st
 	return 0;
 }
 
-static const char profile_help[] =
-	"  --profile FILE     the YAML profile (see docs/profiles.md)\n"
-	"  --set KEY=VALUE    change one key of it first (memory=16G, cpu.vcpus=8); repeatable\n";
+struct vm_opts {
+	const char *profile, **sets, *timeout;
+	bool start, force, remove_disk;
+};
 
-static int vm_xml(struct cli *cli, int argc, char **argv)
+static int vm_xml(struct cli *cli, void *opts, int argc, char **argv)
 {
-	const char *file = NULL, **sets = NULL;
-	const struct cli_flag flags[] = {
-		{ "profile=", NULL, &file, NULL },
-		{ "set=", NULL, NULL, &sets },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct vm_opts *o = opts;
+	const char *file = o->profile, **sets = o->sets;
 	struct nr_error err = { 0 };
 	struct nr_profile *p = NULL;
 	struct nr_scan *scan = NULL;
 	char *xml = NULL;
-	int argi, rc;
+	int rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags, profile_help, &argi, &rc))
-		goto out;
-	rc = EXIT_USAGE;
-	if (argi < argc) {
-		rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
-		goto out;
-	}
 	if (!file) {
 		rc = cli_usage_error(cli, "--profile FILE is required");
 		goto out;
@@ -93,37 +83,21 @@ out:
 	free(xml);
 	nr_scan_free(scan);
 	nr_profile_free(p);
-	free(sets);
 	return rc;
 }
 
-static int vm_create(struct cli *cli, int argc, char **argv)
+static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 {
-	const char *file = NULL, **sets = NULL;
-	bool start = false;
-	const struct cli_flag flags[] = {
-		{ "profile=", NULL, &file, NULL },
-		{ "set=", NULL, NULL, &sets },
-		{ "start", &start, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct vm_opts *o = opts;
+	const char *file = o->profile, **sets = o->sets;
 	struct nr_error err = { 0 };
 	struct nr_profile *p = NULL;
 	struct nr_scan *scan = NULL;
 	struct nr_virt *virt = NULL;
 	struct nr_vm_created made;
 	char *xml = NULL;
-	int argi, rc;
+	int rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags,
-			    "  --profile FILE     the YAML profile (see docs/profiles.md)\n"
-			    "  --set KEY=VALUE    change one key of it first (memory=16G); repeatable\n"
-			    "  --start            start the VM once it is defined\n", &argi, &rc))
-		goto out;
-	if (argi < argc) {
-		rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
-		goto out;
-	}
 	if (!file) {
 		rc = cli_usage_error(cli, "--profile FILE is required");
 		goto out;
@@ -152,7 +126,7 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	printf("VM ");
 	cli_put_clean(stdout, p->name);
 	printf(" defined on %s\n", nr_virt_uri(virt));
-	if (start) {
+	if (o->start) {
 		if (nr_vm_start(virt, p->name, &err) < 0) {
 			rc = cli_fail(cli, &err);
 			goto out;
@@ -167,41 +141,16 @@ out:
 	free(xml);
 	nr_scan_free(scan);
 	nr_profile_free(p);
-	free(sets);
 	return rc;
 }
 
-static json_object *jstr(const char *s)
+static int vm_list(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *jlist(char **items, size_t n)
-{
-	json_object *a = json_object_new_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(items[i]));
-	return a;
-}
-
-static int vm_list(struct cli *cli, int argc, char **argv)
-{
-	bool json = false;
-	const struct cli_flag flags[] = {
-		{ "json", &json, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
 	struct nr_vm_list *l = NULL;
 	struct nr_scan *scan = NULL;
-	int argi, rc;
 
-	if (cli_parse_flags(cli, argc, argv, flags, "  --json    print the list as JSON\n", &argi, &rc))
-		return rc;
-	if (argi < argc)
-		return cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_list(virt, &l, &err) < 0) {
 		nr_virt_close(virt);
 		return cli_fail(cli, &err);
@@ -211,7 +160,7 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 		scan = NULL;
 		nr_error_clear(&err);
 	}
-	if (json) {
+	if (cli->json) {
 		json_object *arr = json_object_new_array();
 		for (size_t i = 0; i < l->n; i++) {
 			const struct nr_vm *vm = &l->vms[i];
@@ -220,26 +169,24 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 			json_object_object_add(o, "name", json_object_new_string(vm->name));
 			json_object_object_add(o, "state", json_object_new_string(nr_vm_state_name(vm->state)));
 			json_object_object_add(o, "persistent", json_object_new_boolean(vm->persistent));
-			json_object_object_add(o, "pci", jlist(in->pci, in->n_pci));
-			json_object_object_add(o, "usb", jlist(in->usb, in->n_usb));
+			json_object_object_add(o, "pci", cli_json_strv(in->pci, in->n_pci));
+			json_object_object_add(o, "usb", cli_json_strv(in->usb, in->n_usb));
 			if (in->lg) {
 				lg = json_object_new_object();
-				json_object_object_add(lg, "path", jstr(in->lg_path));
+				json_object_object_add(lg, "path", cli_json_str(in->lg_path));
 				json_object_object_add(lg, "size_mib", json_object_new_int((int)in->lg_size_mib));
 			}
 			json_object_object_add(o, "looking_glass", lg);
 			if (in->agent) {
 				ag = json_object_new_object();
 				json_object_object_add(ag, "channel", json_object_new_string(NR_AGENT_CHANNEL));
-				json_object_object_add(ag, "socket", jstr(in->agent_socket));
+				json_object_object_add(ag, "socket", cli_json_str(in->agent_socket));
 			}
 			json_object_object_add(o, "agent", ag);
 			json_object_object_add(o, "tpm", json_object_new_boolean(in->tpm));
 			json_object_array_add(arr, o);
 		}
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		cli_json_print(cli, arr);
 	} else if (l->n == 0) {
 		printf("no VMs on %s (make one: neuronctl vm create --profile FILE)\n", nr_virt_uri(virt));
 	} else {
@@ -285,43 +232,14 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* start, destroy: one NAME, no options */
-static int one_name(struct cli *cli, int argc, char **argv, const struct cli_flag *flags, const char *help,
-		    const char **name, int *rc)
-{
-	int argi;
-
-	if (cli_parse_flags(cli, argc, argv, flags, help, &argi, rc))
-		return 1;
-	if (argi >= argc) {
-		*rc = cli_usage_error(cli, "which VM? give its name");
-		return 1;
-	}
-	*name = argv[argi];
-	/* options may follow the name too: vm stop win11 --force */
-	argv += argi;
-	argc -= argi;
-	if (cli_parse_flags(cli, argc, argv, flags, help, &argi, rc))
-		return 1;
-	if (argi < argc) {
-		*rc = cli_usage_error(cli, "unexpected argument '%s'", argv[argi]);
-		return 1;
-	}
-	return 0;
-}
-
 /* A subcommand that takes one VM name and calls one core action. */
-static int name_action(struct cli *cli, int argc, char **argv,
+static int name_action(struct cli *cli, const char *name,
 		       int (*action)(struct nr_virt *, const char *, struct nr_error *), const char *done)
 {
-	const struct cli_flag flags[] = { { NULL, NULL, NULL, NULL } };
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
-	const char *name;
 	int rc;
 
-	if (one_name(cli, argc, argv, flags, "", &name, &rc))
-		return rc;
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || action(virt, name, &err) < 0)
 		rc = cli_fail(cli, &err);
 	else {
@@ -334,39 +252,29 @@ static int name_action(struct cli *cli, int argc, char **argv,
 	return rc;
 }
 
-static int vm_start(struct cli *cli, int argc, char **argv)
+static int vm_start(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return name_action(cli, argc, argv, nr_vm_start, "started");
+	return name_action(cli, argv[0], nr_vm_start, "started");
 }
 
-static int vm_stop(struct cli *cli, int argc, char **argv)
+static int vm_stop(struct cli *cli, void *opts, int argc, char **argv)
 {
-	const char *timeout = NULL;
-	bool force = false, destroyed = false;
-	const struct cli_flag flags[] = {
-		{ "timeout=", NULL, &timeout, NULL },
-		{ "force", &force, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct vm_opts *o = opts;
+	const char *timeout = o->timeout, *name = argv[0];
+	bool destroyed = false;
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
-	const char *name;
 	unsigned secs = 60;
 	char *end;
 	int rc;
 
-	if (one_name(cli, argc, argv, flags,
-		     "  --timeout SECONDS  wait this long for the guest to power off (default 60)\n"
-		     "  --force            power it off (destroy) when it has not stopped by then\n",
-		     &name, &rc))
-		return rc;
 	if (timeout) {
 		unsigned long v = strtoul(timeout, &end, 10);
 		if (!timeout[0] || *end || v > 86400)
 			return cli_usage_error(cli, "--timeout takes seconds (0 to 86400), not '%s'", timeout);
 		secs = (unsigned)v;
 	}
-	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_stop(virt, name, secs, force, &destroyed, &err) < 0)
+	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_stop(virt, name, secs, o->force, &destroyed, &err) < 0)
 		rc = cli_fail(cli, &err);
 	else {
 		printf("VM ");
@@ -378,27 +286,21 @@ static int vm_stop(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-static int vm_destroy(struct cli *cli, int argc, char **argv)
+static int vm_destroy(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return name_action(cli, argc, argv, nr_vm_destroy, "powered off");
+	return name_action(cli, argv[0], nr_vm_destroy, "powered off");
 }
 
-static int vm_delete(struct cli *cli, int argc, char **argv)
+static int vm_delete(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool remove_disk = false;
-	const struct cli_flag flags[] = {
-		{ "remove-disk", &remove_disk, NULL, NULL },
-		{ NULL, NULL, NULL, NULL },
-	};
+	const struct vm_opts *o = opts;
+	const char *name = argv[0];
+	bool remove_disk = o->remove_disk;
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
-	const char *name;
 	size_t removed = 0;
 	int rc;
 
-	if (one_name(cli, argc, argv, flags, "  --remove-disk   also delete its disk images (kept by default)\n",
-		     &name, &rc))
-		return rc;
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_delete(virt, name, remove_disk, &removed, &err) < 0)
 		rc = cli_fail(cli, &err);
 	else {
@@ -414,42 +316,96 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-static const struct {
-	const char *name, *usage, *help;
-	int (*run)(struct cli *cli, int argc, char **argv);
-} subs[] = {
-	{ "xml", "vm xml --profile FILE [--set KEY=VALUE]...", "print the libvirt domain XML of a profile", vm_xml },
-	{ "create", "vm create --profile FILE [--set KEY=VALUE]... [--start]",
-	  "define the VM of a profile (and create its disk when missing)", vm_create },
-	{ "list", "vm list [--json]", "list VMs: state, GPU, Looking Glass memory, agent channel", vm_list },
-	{ "start", "vm start NAME", "start a VM", vm_start },
-	{ "stop", "vm stop NAME [--timeout SECONDS] [--force]",
-	  "ask the guest to shut down (ACPI); --force powers it off after the timeout", vm_stop },
-	{ "destroy", "vm destroy NAME", "power a VM off at once", vm_destroy },
-	{ "delete", "vm delete NAME [--remove-disk]", "remove a VM's definition (the disk stays unless asked)",
-	  vm_delete },
-};
-#define NSUBS (sizeof(subs) / sizeof(subs[0]))
+/* ---- the table ------------------------------------------------------------------------ */
 
-int cmd_vm(struct cli *cli, int argc, char **argv)
-{
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: %s %s\n\n%s\n\nSubcommands:\n", cli->prog, cli->usage, cli->help);
-		for (size_t i = 0; i < NSUBS; i++)
-			fprintf(f, "  %-52s %s\n", subs[i].usage, subs[i].help);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	for (size_t i = 0; i < NSUBS; i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			struct cli sub = *cli;
-			char cmd[32];
-			snprintf(cmd, sizeof(cmd), "vm %s", subs[i].name);
-			sub.cmd = cmd;
-			sub.usage = subs[i].usage;
-			sub.help = subs[i].help;
-			return subs[i].run(&sub, argc - 1, argv + 1);
-		}
-	return cli_usage_error(cli, "unknown subcommand '%s' (xml, create, list, start, stop, destroy, delete)",
-			       argv[1]);
-}
+#define WHICH_VM .min_args = 1, .max_args = 1, .missing = "which VM? give its name"
+#define PROFILE_OPTS(set_help) \
+	CLI_VALUE("profile", "FILE", struct vm_opts, profile, "the YAML profile (see docs/profiles.md)"), \
+	CLI_LIST("set", "KEY=VALUE", struct vm_opts, sets, set_help)
+
+static const struct cli_cmd vm_xml_cmd = {
+	.name = "xml",
+	.usage = "vm xml --profile FILE [--set KEY=VALUE]...",
+	.help = "print the libvirt domain XML of a profile",
+	.run = vm_xml,
+	.opts = (const struct cli_opt[]){
+		PROFILE_OPTS("change one key of it first (memory=16G, cpu.vcpus=8); repeatable"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
+};
+
+static const struct cli_cmd vm_create_cmd = {
+	.name = "create",
+	.usage = "vm create --profile FILE [--set KEY=VALUE]... [--start]",
+	.help = "define the VM of a profile (and create its disk when missing)",
+	.run = vm_create,
+	.opts = (const struct cli_opt[]){
+		PROFILE_OPTS("change one key of it first (memory=16G); repeatable"),
+		CLI_BOOL("start", struct vm_opts, start, "start the VM once it is defined"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
+};
+
+static const struct cli_cmd vm_list_cmd = {
+	.name = "list",
+	.usage = "vm list [--json]",
+	.help = "list VMs: state, GPU, Looking Glass memory, agent channel",
+	.run = vm_list,
+	.opts = (const struct cli_opt[]){ CLI_JSON("print the list as JSON"), CLI_OPT_END },
+};
+
+static const struct cli_cmd vm_start_cmd = {
+	.name = "start",
+	.usage = "vm start NAME",
+	.help = "start a VM",
+	.run = vm_start,
+	WHICH_VM,
+};
+
+static const struct cli_cmd vm_stop_cmd = {
+	.name = "stop",
+	.usage = "vm stop NAME [--timeout SECONDS] [--force]",
+	.help = "ask the guest to shut down (ACPI); --force powers it off after the timeout",
+	.run = vm_stop,
+	.opts = (const struct cli_opt[]){
+		CLI_VALUE("timeout", "SECONDS", struct vm_opts, timeout,
+			  "wait this long for the guest to power off (default 60)"),
+		CLI_BOOL("force", struct vm_opts, force, "power it off (destroy) when it has not stopped by then"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
+	WHICH_VM,
+};
+
+static const struct cli_cmd vm_destroy_cmd = {
+	.name = "destroy",
+	.usage = "vm destroy NAME",
+	.help = "power a VM off at once",
+	.run = vm_destroy,
+	WHICH_VM,
+};
+
+static const struct cli_cmd vm_delete_cmd = {
+	.name = "delete",
+	.usage = "vm delete NAME [--remove-disk]",
+	.help = "remove a VM's definition (the disk stays unless asked)",
+	.run = vm_delete,
+	.opts = (const struct cli_opt[]){
+		CLI_BOOL("remove-disk", struct vm_opts, remove_disk, "also delete its disk images (kept by default)"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
+	WHICH_VM,
+};
+
+const struct cli_cmd cli_cmd_vm = {
+	.name = "vm",
+	.usage = "vm xml|create|list|start|stop|destroy|delete ...",
+	.help = "VMs from YAML profiles: domain XML, define, list, start, stop, delete",
+	.subs = (const struct cli_cmd *const[]){
+		&vm_xml_cmd, &vm_create_cmd, &vm_list_cmd, &vm_start_cmd, &vm_stop_cmd, &vm_destroy_cmd,
+		&vm_delete_cmd, NULL,
+	},
+};

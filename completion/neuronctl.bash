@@ -2,7 +2,7 @@
 #
 # Commands, subcommands, options and operands are read from the program's own --help
 # (its command table), so the completion cannot drift from the program: a command added
-# to cli/commands.def completes the moment it is built. GPU addresses come from
+# to the command tree (cli/cmd_*.c) completes the moment it is built. GPU addresses come from
 # `neuronctl scan --json`, VM names from `neuronctl vm list --json`, each run with the
 # --sysroot/--root/--connect/--param options already on the command line.
 # Needs nothing from the bash-completion package; installed in its completions directory,

@@ -23,21 +23,31 @@
 #define NEURON_VERSION "0.1.0"
 #endif
 
+/* The global options of both front ends (NR_CTX_OPTIONS), then neuron-tui's own. */
+static const struct { const char *name, *metavar, *help; } global_options[] = {
+#define NR_OPTION_ROW(name, metavar, help) { name, metavar, help },
+	NR_CTX_OPTIONS(NR_OPTION_ROW)
+#undef NR_OPTION_ROW
+};
+#define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]))
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: neuron-tui [--demo] [--sysroot DIR] [--root DIR] [--connect URI]\n"
-		   "                  [--ascii] [--no-color]\n\n"
+		   "                  [--param NAME=VALUE]... [--ascii] [--no-color]\n\n"
 		   "The NeuronOS passthrough console: IOMMU groups, GPUs, VMs and guest agents,\n"
 		   "and the wizards that set up passthrough and create VMs.\n\n"
-		   "  --demo           the bundled demo machine, libvirt test:///default and a scratch\n"
-		   "                   root: walk everything without touching this machine\n"
-		   "  --sysroot DIR    observe the machine under DIR (sys/, proc/) instead of /\n"
-		   "  --root DIR       plan and apply configuration on the system under DIR\n"
-		   "  --connect URI    libvirt connection (default qemu:///system)\n"
-		   "  --ascii          ASCII line drawing even in a UTF-8 locale\n"
-		   "  --no-color       monochrome (also when NO_COLOR is set)\n"
-		   "  --self-test      check the key table (duplicate keys, actions without help)\n"
-		   "  --version        print the version\n\n"
+		   "  --demo              the bundled demo machine, libvirt test:///default and a scratch\n"
+		   "                      root: walk everything without touching this machine\n");
+	for (size_t i = 0; i < N_GLOBAL; i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s %s", global_options[i].name, global_options[i].metavar);
+		fprintf(f, "  %-19s %s\n", left, global_options[i].help);
+	}
+	fprintf(f, "  --ascii             ASCII line drawing even in a UTF-8 locale\n"
+		   "  --no-color          monochrome (also when NO_COLOR is set)\n"
+		   "  --self-test         check the key table (duplicate keys, actions without help)\n"
+		   "  --version           print the version\n\n"
 		   "Keys: F1 or ? in the program.\n");
 }
 
@@ -138,11 +148,9 @@ static int parse_size(const char *s, int *cols, int *lines)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	enum { OPT_GLOBAL = 0x100 };       /* + the row of global_options */
+	static const struct option own_options[] = {
 		{ "demo", no_argument, NULL, 'D' },
-		{ "sysroot", required_argument, NULL, 's' },
-		{ "root", required_argument, NULL, 'r' },
-		{ "connect", required_argument, NULL, 'c' },
 		{ "ascii", no_argument, NULL, 'a' },
 		{ "no-color", no_argument, NULL, 'C' },
 		{ "no-colour", no_argument, NULL, 'C' },
@@ -152,22 +160,39 @@ int main(int argc, char **argv)
 		{ "test-script", required_argument, NULL, 'S' },
 		{ "test-dump", required_argument, NULL, 'O' },
 		{ "test-size", required_argument, NULL, 'Z' },
-		{ 0, 0, 0, 0 },
 	};
+	struct option longopts[N_GLOBAL + sizeof(own_options) / sizeof(own_options[0]) + 1];
+	/* the global options in the order given: they apply after --demo's choices */
+	struct { const char *name, *value; } given[64];
+	size_t n_given = 0, n_opts = 0;
 	static struct tui app;
 	struct tui *t = &app;
+	char demo_root[PATH_MAX];       /* the demo's own root, before the options */
 	struct nr_error err = { 0 };
 	int opt, rc = 0;
+
+	for (size_t i = 0; i < N_GLOBAL; i++)
+		longopts[n_opts++] = (struct option){ global_options[i].name, required_argument, NULL,
+						      OPT_GLOBAL + (int)i };
+	for (size_t i = 0; i < sizeof(own_options) / sizeof(own_options[0]); i++)
+		longopts[n_opts++] = own_options[i];
+	longopts[n_opts] = (struct option){ 0, 0, 0, 0 };
 
 	setlocale(LC_ALL, "");
 	t->opts.script_cols = 80;
 	t->opts.script_lines = 24;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt >= OPT_GLOBAL && opt < OPT_GLOBAL + (int)N_GLOBAL) {
+			if (n_given == sizeof(given) / sizeof(given[0])) {
+				fprintf(stderr, "neuron-tui: too many options\n");
+				return 2;
+			}
+			given[n_given].name = global_options[opt - OPT_GLOBAL].name;
+			given[n_given++].value = optarg;
+			continue;
+		}
 		switch (opt) {
 		case 'D': t->opts.demo = true; break;
-		case 's': t->opts.sysroot = optarg; break;
-		case 'r': t->opts.root = optarg; break;
-		case 'c': t->opts.connect = optarg; break;
 		case 'a': t->opts.ascii = true; break;
 		case 'C': t->opts.no_color = true; break;
 		case 'S': t->opts.script = optarg; break;
@@ -212,23 +237,25 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	snprintf(demo_root, sizeof(demo_root), "%s", t->opts.demo ? nr_ctx_get(t->ctx, "root") : "");
 	/* explicit options win over the demo's choices */
-	if (t->opts.demo && t->opts.root) {
+	for (size_t i = 0; i < n_given; i++)
+		if (nr_ctx_set_option(t->ctx, given[i].name, given[i].value, &err) < 0) {
+			fprintf(stderr, "neuron-tui: %s\n", err.msg);
+			usage(stderr);
+			rc = 2;
+			goto out;
+		}
+	/* a root of the user's own for the demo gets the demo's files when it has none */
+	if (t->opts.demo && strcmp(nr_ctx_get(t->ctx, "root"), demo_root) != 0) {
 		char etc[PATH_MAX];
 		struct stat st;
-		snprintf(etc, sizeof(etc), "%s/etc", t->opts.root);
-		if (stat(etc, &st) < 0 && tui_demo_seed_root(t->opts.root) < 0) {
-			fprintf(stderr, "neuron-tui: cannot write the demo root %s\n", t->opts.root);
+		snprintf(etc, sizeof(etc), "%s/etc", nr_ctx_get(t->ctx, "root"));
+		if (stat(etc, &st) < 0 && tui_demo_seed_root(nr_ctx_get(t->ctx, "root")) < 0) {
+			fprintf(stderr, "neuron-tui: cannot write the demo root %s\n", nr_ctx_get(t->ctx, "root"));
 			rc = 1;
 			goto out;
 		}
-	}
-	if ((t->opts.sysroot && nr_ctx_set(t->ctx, "sysroot", t->opts.sysroot, &err) < 0) ||
-	    (t->opts.root && nr_ctx_set(t->ctx, "root", t->opts.root, &err) < 0) ||
-	    (t->opts.connect && nr_ctx_set(t->ctx, "connect", t->opts.connect, &err) < 0)) {
-		fprintf(stderr, "neuron-tui: %s\n", err.msg);
-		rc = 2;
-		goto out;
 	}
 
 	if (open_terminal(t) < 0) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "neuron/clock.h"
 #include "tui.h"
 
 
@@ -26,7 +27,7 @@ static void settle(struct tui *t)
 	/* let libvirt's event thread deliver what the last action caused, and the libvirt
 	 * worker answer what that asked */
 	for (int i = 0; i < 5; i++) {
-		usleep(2000);
+		nr_sleep_ms(2);
 		tui_process_wakeups(t);
 		tui_virt_settle(t);
 		tui_agents_settle(t);

@@ -193,7 +193,6 @@ typedef void (*tui_job_done_fn)(struct tui *t, int rc, const struct nr_error *er
 #define TUI_LOG_LINES 1000
 
 struct tui_opts {
-	const char *sysroot, *root, *connect, *state_dir;
 	bool demo, ascii, no_color;
 	const char *script;             /* key script (tests): no terminal needed */
 	const char *dump;               /* where script dumps go */

@@ -272,11 +272,14 @@ static void build_review(struct tui *t, struct setup *s)
 	nr_buf_printf(&b, ".\nBoot: %s initramfs%s; kernel parameters: %s.\n",
 		      nr_initramfs_name(vp->boot.initramfs), vp->boot.grub ? ", GRUB" : "",
 		      vp->params[0] ? vp->params : "none needed");
-	if (changing == 0)
+	if (changing == 0) {
 		nr_buf_puts(&b, "Nothing to change: this set-up is already in place.\n");
-	else
-		nr_buf_printf(&b, "%zu file%s change (the originals are kept under /var/lib/neuron/backup):\n",
-			      changing, changing == 1 ? "" : "s");
+	} else {
+		char *backup = nr_plan_backup_dir(t->ctx, NULL);
+		nr_buf_printf(&b, "%zu file%s change (the originals are kept under %s):\n",
+			      changing, changing == 1 ? "" : "s", backup ? backup : "the backup directory");
+		free(backup);
+	}
 	for (size_t i = 0; i < nr_plan_n_edits(vp->plan); i++) {
 		const struct nr_plan_edit *e = nr_plan_edit(vp->plan, i);
 		char *diff;
@@ -358,6 +361,7 @@ static void draw_apply(struct tui *t, struct setup *s, int y, int x, int h, int 
 static void draw_done(struct tui *t, struct setup *s, int y, int x, int h, int w)
 {
 	char text[2048];
+	char *backup = nr_plan_backup_dir(t->ctx, NULL);
 	int line = 0;
 
 	if (s->rc < 0) {
@@ -379,11 +383,13 @@ static void draw_done(struct tui *t, struct setup *s, int y, int x, int h, int w
 			 "What now: reboot. At the next boot vfio-pci takes the GPU before its driver does; "
 			 "then the GPUs panel (2) shows it \"on vfio-pci\", and the new-VM wizard (F3) gives it "
 			 "to a VM.\n\nHow to undo: F8 here (or neuronctl vfio revert) puts every file back byte for "
-			 "byte from /var/lib/neuron/backup and runs the commands again; then reboot.%s",
+			 "byte from %s and runs the commands again; then reboot.%s",
+			 backup ? backup : "the backup directory",
 			 t->opts.demo ? "\n\nDemo: this happened in a scratch root that is removed when you quit; "
 					"the commands were stand-ins." : "");
 		tui_wrap(t, y + line + 1, x + 1, h - line - 2, w - 2, TUI_C_NORMAL, text);
 	}
+	free(backup);
 	tui_put(t, y + h - 1, x + 1, w - 1, TUI_C_DIM, false, "Enter or Esc: close the wizard");
 }
 

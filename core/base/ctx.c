@@ -67,6 +67,36 @@ int nr_ctx_set(struct nr_ctx *ctx, const char *name, const char *value, struct n
 	return 0;
 }
 
+int nr_ctx_set_option(struct nr_ctx *ctx, const char *option, const char *value, struct nr_error *err)
+{
+	static const char *const options[] = {
+#define NR_OPTION_NAME(name, metavar, help) name,
+		NR_CTX_OPTIONS(NR_OPTION_NAME)
+#undef NR_OPTION_NAME
+	};
+	char name[128];
+	const char *eq;
+	int rc;
+
+	if (strcmp(option, "param") != 0) {
+		for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+			if (strcmp(options[i], option) == 0)
+				return nr_ctx_set(ctx, option, value, err);
+		return nr_error_set(err, -NR_E_USAGE, "unknown option '--%s'", option);
+	}
+	eq = strchr(value, '=');
+	if (!eq || eq == value || (size_t)(eq - value) >= sizeof(name))
+		return nr_error_set(err, -NR_E_USAGE, "--param takes NAME=VALUE, not '%s'", value);
+	memcpy(name, value, (size_t)(eq - value));
+	name[eq - value] = '\0';
+	rc = nr_ctx_set(ctx, name, eq + 1, err);
+	if (rc != -NR_E_INVAL)
+		return rc;
+	if (err)
+		err->code = -NR_E_USAGE;        /* an unknown parameter: the command line's fault */
+	return -NR_E_USAGE;
+}
+
 const char *nr_ctx_get(const struct nr_ctx *ctx, const char *name)
 {
 	int i = param_index(name);
@@ -81,6 +111,17 @@ const char *nr_ctx_param_name(int i, const char **help)
 	if (help)
 		*help = params[i].help;
 	return params[i].name;
+}
+
+char *nr_ctx_runtime_dir(const struct nr_ctx *ctx)
+{
+	const char *dir = nr_ctx_get(ctx, "runtime_dir"), *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (dir && dir[0])
+		return strdup(dir);
+	if (xdg && xdg[0] == '/')
+		return nr_path_join(xdg, "neuron");
+	return strdup("/run/neuron");
 }
 
 char *nr_ctx_sys_path(const struct nr_ctx *ctx, const char *rel)

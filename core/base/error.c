@@ -26,22 +26,16 @@ static int errindex(int code)
 
 const char *nr_strerror(int code)
 {
-	int i;
+	int i = errindex(code);
 
-	if (code == 0)
-		return "success";
-	i = errindex(code);
-	return i < 0 ? "unknown error" : errtab[i].msg;
+	return code == 0 ? "success" : i < 0 ? "unknown error" : errtab[i].msg;
 }
 
 const char *nr_errname(int code)
 {
-	int i;
+	int i = errindex(code);
 
-	if (code == 0)
-		return "OK";
-	i = errindex(code);
-	return i < 0 ? "UNKNOWN" : errtab[i].name;
+	return code == 0 ? "OK" : i < 0 ? "UNKNOWN" : errtab[i].name;
 }
 
 int nr_error_set(struct nr_error *err, int code, const char *fmt, ...)

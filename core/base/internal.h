@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "neuron/clock.h"
 #include "neuron/error.h"
 #include "neuron/util.h"
 
@@ -23,12 +24,18 @@ int nr_read_line(const char *path, char *buf, size_t size);
 /* Read the basename of a symlink's target ("../../bus/pci/drivers/nvidia" -> "nvidia"). */
 int nr_read_link_base(const char *path, char *buf, size_t size);
 
-/* Append a copy of s to the string array *v of *n items (grown as needed).
- * 0, or -NR_E_NOMEM with *v and *n unchanged. */
+/* The string list: an array *v of *n malloc'd strings, always followed by a NULL (so
+ * that it is also an argv), grown as items come. */
+/* Append a copy of s. 0, or -NR_E_NOMEM with *v and *n unchanged. */
 int nr_strv_add(char ***v, size_t *n, const char *s);
+/* Append s itself (malloc'd; the list owns it now). NULL s (a failed strdup) or no
+ * memory: s is freed, -NR_E_NOMEM, *v and *n unchanged. */
+int nr_strv_take(char ***v, size_t *n, char *s);
 /* The same, unless an equal string is already there (then 0, nothing added). */
 int nr_strv_add_unique(char ***v, size_t *n, const char *s);
 /* Free the n strings of v and v itself; NULL is a no-op. */
 void nr_strv_free(char **v, size_t n);
+/* The same for a NULL-terminated list whose count is not at hand. */
+void nr_strv_free_null(char **v);
 
 #endif

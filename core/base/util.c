@@ -185,19 +185,31 @@ void nr_strv_free(char **v, size_t n)
 	free(v);
 }
 
-int nr_strv_add(char ***v, size_t *n, const char *s)
+void nr_strv_free_null(char **v)
 {
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	char *c = strdup(s);
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int nr_strv_take(char ***v, size_t *n, char *s)
+{
+	char **nv = s ? realloc(*v, (*n + 2) * sizeof(*nv)) : NULL;
 
 	if (nv)
 		*v = nv;
-	if (!nv || !c) {
-		free(c);
+	if (!nv) {
+		free(s);
 		return -NR_E_NOMEM;
 	}
-	nv[(*n)++] = c;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
 	return 0;
+}
+
+int nr_strv_add(char ***v, size_t *n, const char *s)
+{
+	return nr_strv_take(v, n, strdup(s));
 }
 
 int nr_strv_add_unique(char ***v, size_t *n, const char *s)

@@ -1,4 +1,4 @@
-/* Reading files and links (POSIX: open with O_CLOEXEC, readlink), apart from
+/* Files, links and directories (POSIX: open with O_CLOEXEC, readlink, mkdir), apart from
  * core/base/util.c so that the strings and buffers there stay portable C. */
 #include <errno.h>
 #include <fcntl.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/internal.h"
@@ -96,4 +97,29 @@ int nr_read_link_base(const char *path, char *buf, size_t size)
 	}
 	strcpy(buf, base);
 	return 0;
+}
+
+int nr_mkdir_p(const char *path, unsigned mode, struct nr_error *err)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+			int e = errno;
+			rc = nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot make %s: %s", p, strerror(e));
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
 }

@@ -233,10 +233,10 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 	if ((rc = send_all(a, &out, err)) < 0)
 		goto broken;
 
-	deadline = nr_tls_now_ms() + timeout_ms;
+	deadline = nr_now_ms() + timeout_ms;
 	seq = 0;
 	for (;;) {
-		long long left = deadline - nr_tls_now_ms();
+		long long left = deadline - nr_now_ms();
 		const char *text;
 		size_t len;
 
@@ -286,7 +286,7 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			seq++;
 			/* each chunk is progress: the timeout counts again from here (a transfer is
 			 * at most 64 MiB, so at most 86 chunks: still bounded) */
-			deadline = nr_tls_now_ms() + timeout_ms;
+			deadline = nr_now_ms() + timeout_ms;
 			break;
 		case NR_MSG_REPLY:
 			if (m.id != id) {
@@ -421,19 +421,18 @@ static int call(struct nr_agent *a, const char *op, json_object *args, const voi
 
 int nr_agent_ping(struct nr_agent *a, double *rtt_ms, struct nr_error *err)
 {
-	struct timespec t0, t1;
+	long long t0;
 	json_object *res;
 	int rc;
 
 	if ((rc = nr_agent_connect(a, err)) < 0)
 		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = nr_now_us();
 	rc = call(a, "ping", NULL, NULL, 0, &res, NULL, err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc < 0)
 		return rc;
+	a->st.last_rtt_ms = (double)(nr_now_us() - t0) / 1e3;
 	json_object_put(res);
-	a->st.last_rtt_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	a->st.last_ping = time(NULL);
 	if (rtt_ms)
 		*rtt_ms = a->st.last_rtt_ms;
@@ -601,11 +600,11 @@ int nr_agent_shutdown(struct nr_agent *a, const char *mode, struct nr_error *err
 
 int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_event *ev, struct nr_error *err)
 {
-	long long deadline = nr_tls_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	long long deadline = nr_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int rc;
 
 	while (!a->ev_count) {
-		long long left = deadline - nr_tls_now_ms();
+		long long left = deadline - nr_now_ms();
 		const char *text;
 		size_t len;
 		struct nr_msg m;

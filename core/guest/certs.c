@@ -45,32 +45,6 @@ int nr_certs_dir(const struct nr_ctx *ctx, const char *vm, char **dir, struct nr
 	return *dir ? 0 : nr_error_set(err, -NR_E_NOMEM, NULL);
 }
 
-/* mkdir -p with mode for the directories it makes. */
-static int mkdirs(const char *path, mode_t mode, struct nr_error *err)
-{
-	char *p = strdup(path);
-
-	if (!p)
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			int e = errno;
-			nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot make %s: %s", p, strerror(e));
-			free(p);
-			return err ? err->code : -NR_E_IO;
-		}
-		*s = c;
-		if (!c)
-			break;
-	}
-	free(p);
-	return 0;
-}
-
 /* Write a file atomically with mode (temp file, fsync, rename). */
 static int write_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
 		      struct nr_error *err)
@@ -257,7 +231,7 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 	    (rc = key_pem(guest, guest_key, &guestk_len, err)) < 0)
 		goto out;
 
-	if ((rc = mkdirs(dir, 0700, err)) < 0 || (rc = write_file(dir, "ca.key", ca_key, (size_t)cak_len, 0600, err)) < 0 ||
+	if ((rc = nr_mkdir_p(dir, 0700, err)) < 0 || (rc = write_file(dir, "ca.key", ca_key, (size_t)cak_len, 0600, err)) < 0 ||
 	    (rc = write_file(dir, "host.key", host_key, (size_t)hostk_len, 0600, err)) < 0 ||
 	    (rc = write_file(dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||
 	    (rc = write_file(dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
@@ -265,7 +239,7 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 		goto out;
 	snprintf(info->host_dir, sizeof(info->host_dir), "%s", dir);
 	if (bundle_dir) {
-		if ((rc = mkdirs(bundle_dir, 0700, err)) < 0 ||
+		if ((rc = nr_mkdir_p(bundle_dir, 0700, err)) < 0 ||
 		    (rc = write_file(bundle_dir, "guest.key", guest_key, (size_t)guestk_len, 0600, err)) < 0 ||
 		    (rc = write_file(bundle_dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
 		    (rc = write_file(bundle_dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||

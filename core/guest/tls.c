@@ -288,7 +288,7 @@ static long fill(struct nr_tls_link *l, void *dst, size_t size)
 {
 	/* A peer that never stops sending must not hold us past the deadline: after it,
 	 * one more read is allowed (a zero timeout still takes what is there), then no more. */
-	if (l->deadline >= 0 && nr_tls_now_ms() >= l->deadline) {
+	if (l->deadline >= 0 && nr_now_ms() >= l->deadline) {
 		if (l->late_read) {
 			l->timed_out = true;
 			return 0;
@@ -401,7 +401,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 		if (l->scanning && scan(l, true) && !l->scanning && l->handshake_ms > 0) {
 			/* A handshake has begun: it must end in time even when the guest waits
 			 * for ever for a host, or stale bytes that look like TLS would hold it. */
-			long long end = nr_tls_now_ms() + l->handshake_ms;
+			long long end = nr_now_ms() + l->handshake_ms;
 			if (l->deadline < 0 || l->deadline > end)
 				set_deadline(l, end);
 		}
@@ -585,7 +585,7 @@ static int random_bytes(unsigned char *out, size_t len, struct nr_error *err)
 
 int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *err)
 {
-	long long deadline = nr_tls_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms), next = 0;
+	long long deadline = nr_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms), next = 0;
 	unsigned char rnd[16];
 	char nonce[33];
 	struct nr_buf sync;
@@ -604,7 +604,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 	l->want_ack = nonce;
 	l->scanning = false;
 	for (;;) {
-		long long now = nr_tls_now_ms();
+		long long now = nr_now_ms();
 		scan(l, false);
 		if (l->got_ack)
 			break;
@@ -659,7 +659,7 @@ int nr_tls_link_accept(struct nr_tls_link *l, int timeout_ms, struct nr_error *e
 {
 	int rc, ret;
 
-	if ((rc = new_session(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms, err)) < 0)
+	if ((rc = new_session(l, timeout_ms < 0 ? -1 : nr_now_ms() + timeout_ms, err)) < 0)
 		return rc;
 	l->scanning = true;
 	l->answer_sync = true;
@@ -685,7 +685,7 @@ int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int t
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);
-	set_deadline(l, timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms);
+	set_deadline(l, timeout_ms < 0 ? -1 : nr_now_ms() + timeout_ms);
 	l->timed_out = false;
 	while (len) {
 		int k = len > (1u << 30) ? 1 << 30 : (int)len;
@@ -708,7 +708,7 @@ int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int t
 int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int timeout_ms,
 		     struct nr_error *err)
 {
-	long long deadline = timeout_ms < 0 ? -1 : nr_tls_now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : nr_now_ms() + timeout_ms;
 
 	if (l->dead || !l->ssl)
 		return dead_error(l, err);

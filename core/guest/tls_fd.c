@@ -16,14 +16,6 @@ struct fd_stream {
 	int rfd, wfd;
 };
 
-long long nr_tls_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long fd_read(void *ctx, void *buf, size_t size)
 {
 	struct fd_stream *s = ctx;
@@ -65,7 +57,7 @@ static int fd_wait(void *ctx, int what, long long deadline)
 			    .events = what == NR_TLS_IO_READABLE ? POLLIN : POLLOUT };
 
 	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - nr_tls_now_ms();
+		long long left = deadline < 0 ? -1 : deadline - nr_now_ms();
 		int r;
 
 		if (deadline >= 0 && left < 0)
@@ -74,7 +66,7 @@ static int fd_wait(void *ctx, int what, long long deadline)
 		if (r > 0)
 			return 1;
 		if (r == 0) {
-			if (deadline >= 0 && nr_tls_now_ms() >= deadline)
+			if (deadline >= 0 && nr_now_ms() >= deadline)
 				return 0;
 			continue;
 		}

@@ -65,42 +65,6 @@ void nr_lg_client_opts_defaults(const struct nr_ctx *ctx, struct nr_lg_client_op
 	opts->no_spice = !param_yes(ctx, "lg.spice");
 }
 
-char *nr_lg_runtime_dir(const struct nr_ctx *ctx)
-{
-	const char *dir = nr_ctx_get(ctx, "runtime_dir");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (dir && *dir)
-		return strdup(dir);
-	if (xdg && *xdg == '/')
-		return nr_path_join(xdg, "neuron");
-	return strdup("/run/neuron");
-}
-
-static int mkdir_p(const char *path, struct nr_error *err)
-{
-	char *p = strdup(path);
-	int rc = 0;
-
-	if (!p)
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-				rc = nr_error_set(err, -NR_E_IO, "cannot create %s: %s", p, strerror(errno));
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
-	return rc;
-}
-
 /* File names carry the VM name; keep them to one safe path component. */
 static int vm_file_name(const char *vm, char *out, size_t size, struct nr_error *err)
 {
@@ -135,7 +99,7 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 	rc = vm_file_name(vm, name, sizeof(name), err);
 	if (rc < 0)
 		return rc;
-	p->dir = nr_lg_runtime_dir(ctx);
+	p->dir = nr_ctx_runtime_dir(ctx);
 	if (!p->dir)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	snprintf(file, sizeof(file), "lg-%s.pid", name);
@@ -156,7 +120,7 @@ static int paths_init(const struct nr_ctx *ctx, const char *vm, struct sup_paths
 void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint32_t session,
 			    uint32_t *previous, bool *had_previous)
 {
-	char *dir = nr_lg_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
+	char *dir = nr_ctx_runtime_dir(ctx), *path = NULL, *tmp = NULL, line[64];
 	uint64_t h = 1469598103934665603ull; /* FNV-1a of the shm path names the note */
 	FILE *f;
 
@@ -176,7 +140,7 @@ void nr_lg_session_remember(const struct nr_ctx *ctx, const char *shm_path, uint
 			*had_previous = true;
 		}
 	}
-	if (path && mkdir_p(dir, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
+	if (path && nr_mkdir_p(dir, 0700, NULL) == 0 && asprintf(&tmp, "%s.tmp", path) >= 0) {
 		f = fopen(tmp, "we");
 		if (f) {
 			fprintf(f, "%u\n", session);
@@ -358,22 +322,6 @@ static char *tail_lines(const char *path, int n)
 
 /* ---- the supervisor --------------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Wait up to ms (or forever when ms < 0) for one of the blocked signals in set. */
 static int wait_signal(const sigset_t *set, long ms)
 {
@@ -450,7 +398,7 @@ static void describe_exit(int status, uint64_t ran_ms, char *buf, size_t size)
 /* Stop the client: SIGTERM, then SIGKILL after stop_ms. */
 static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const struct sup_paths *p)
 {
-	uint64_t until = mono_ms() + stop_ms;
+	uint64_t until = (uint64_t)nr_now_ms() + stop_ms;
 	int status;
 
 	kill(pid, SIGTERM);
@@ -460,7 +408,7 @@ static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const s
 
 		if (r == pid || (r < 0 && errno == ECHILD))
 			return;
-		now = mono_ms();
+		now = (uint64_t)nr_now_ms();
 		if (now >= until)
 			break;
 		wait_signal(set, (long)(until - now < 50 ? until - now : 50));
@@ -525,7 +473,7 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 			log_line(p, "%s", err ? err->msg : "cannot run the client");
 			break;
 		}
-		started = mono_ms();
+		started = (uint64_t)nr_now_ms();
 		st.state = "running";
 		st.client_pid = pid;
 		write_state(p, &st);
@@ -551,7 +499,7 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 			if (r == pid)
 				break;
 		}
-		uint64_t ran = mono_ms() - started;
+		uint64_t ran = (uint64_t)nr_now_ms() - started;
 		describe_exit(status, ran, st.last_exit, sizeof(st.last_exit));
 		st.client_pid = 0;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -581,10 +529,10 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 		write_state(p, &st);
 		/* Sleep out the backoff, but a stop request ends it at once. */
 		{
-			uint64_t until = mono_ms() + backoff;
+			uint64_t until = (uint64_t)nr_now_ms() + backoff;
 			uint64_t now;
 
-			while ((now = mono_ms()) < until) {
+			while ((now = (uint64_t)nr_now_ms()) < until) {
 				sig = wait_signal(&set, (long)(until - now));
 				if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 					log_line(p, "stop requested during the backoff");
@@ -633,7 +581,7 @@ static int lock_pid_file(const struct sup_paths *p, int *fd_out, struct nr_error
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0 && tries < 10) {
 			/* maybe a status or stop probing a stale file this very moment */
 			close(fd);
-			sleep_ms(10);
+			nr_sleep_ms(10);
 			continue;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -685,7 +633,7 @@ static int prepare(const struct nr_ctx *ctx, const struct nr_lg_client_opts *opt
 	rc = paths_init(ctx, opts->vm, p, err);
 	if (rc < 0)
 		return rc;
-	rc = mkdir_p(p->dir, err);
+	rc = nr_mkdir_p(p->dir, 0700, err);
 	if (rc == 0)
 		rc = lock_pid_file(p, lock_fd, err);
 	if (rc < 0) {
@@ -935,17 +883,17 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 		return rc;
 	}
 	/* The supervisor ends its client (SIGKILL after stop_ms), then drops the lock. */
-	until = mono_ms() + stop_ms + 2000;
-	while (probe_pid_file(&p, &pid) == 1 && mono_ms() < until)
-		sleep_ms(20);
+	until = (uint64_t)nr_now_ms() + stop_ms + 2000;
+	while (probe_pid_file(&p, &pid) == 1 && (uint64_t)nr_now_ms() < until)
+		nr_sleep_ms(20);
 	if (probe_pid_file(&p, &pid) == 1) {
 		/* A hung supervisor: its client dies with it (PR_SET_PDEATHSIG). */
 		kill((pid_t)pid, SIGKILL);
 		if (info.client_pid > 1)
 			kill((pid_t)info.client_pid, SIGKILL);
-		until = mono_ms() + 2000;
-		while (probe_pid_file(&p, &pid) == 1 && mono_ms() < until)
-			sleep_ms(20);
+		until = (uint64_t)nr_now_ms() + 2000;
+		while (probe_pid_file(&p, &pid) == 1 && (uint64_t)nr_now_ms() < until)
+			nr_sleep_ms(20);
 		unlink(p.pid);
 		unlink(p.state);
 	}

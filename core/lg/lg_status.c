@@ -211,22 +211,6 @@ int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *er
 	return 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static enum nr_lg_host_state state_of(const struct nr_lg_snapshot *s)
 {
 	switch (s->kind) {
@@ -255,15 +239,15 @@ int nr_lg_status_read(const char *path, const struct nr_lg_watch *w, struct nr_l
 	out->host = state_of(&out->first);
 	if (out->first.kind != NR_LG_SHM_HEADER)
 		return 0;
-	t0 = now_ms();
+	t0 = (uint64_t)nr_now_ms();
 	for (;;) {
 		struct nr_lg_snapshot s;
 
-		sleep_ms(interval);
+		nr_sleep_ms(interval);
 		rc = nr_lg_read(path, &s, err);
 		if (rc < 0)
 			return rc;
-		out->watched_ms = (unsigned)(now_ms() - t0);
+		out->watched_ms = (unsigned)((uint64_t)nr_now_ms() - t0);
 		out->last = s;
 		if (s.kind != NR_LG_SHM_HEADER || s.layout != out->first.layout) {
 			/* The memory changed under us (VM reset, guest rewrote it). */

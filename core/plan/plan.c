@@ -642,16 +642,10 @@ static char **words(const char *line, size_t *n)
 
 	while (*line) {
 		size_t len = strcspn(line, " ");
-		char **nv = realloc(v, (*n + 2) * sizeof(*nv));
-		char *w = nv ? unescape(line, len) : NULL;
-		if (nv)
-			v = nv;
-		if (!w) {
+		if (nr_strv_take(&v, n, unescape(line, len)) < 0) {
 			nr_strv_free(v, *n);
 			return NULL;
 		}
-		v[(*n)++] = w;
-		v[*n] = NULL;
 		line += len;
 		if (*line == ' ')
 			line++;
@@ -761,6 +755,20 @@ struct places {
 	char *backup;           /* "var/lib/neuron/backup/vfio" */
 };
 
+/* Where the originals go, under state_dir: BACKUP_DIR/NAME/ */
+#define BACKUP_DIR "backup"
+
+char *nr_plan_backup_dir(const struct nr_ctx *ctx, const char *name)
+{
+	char *dir = nr_path_join(nr_ctx_get(ctx, "state_dir"), BACKUP_DIR), *full;
+
+	if (!dir || !name)
+		return dir;
+	full = nr_path_join(dir, name);
+	free(dir);
+	return full;
+}
+
 static void places_done(struct places *p)
 {
 	free(p->state);
@@ -780,7 +788,7 @@ static int places_get(const struct nr_ctx *ctx, const struct nr_root *r, const c
 		return rc;
 	if (asprintf(&p->journal, "%s%splans/%s.journal", p->state, p->state[0] ? "/" : "", name) < 0)
 		p->journal = NULL;
-	if (asprintf(&p->backup, "%s%sbackup/%s", p->state, p->state[0] ? "/" : "", name) < 0)
+	if (asprintf(&p->backup, "%s%s" BACKUP_DIR "/%s", p->state, p->state[0] ? "/" : "", name) < 0)
 		p->backup = NULL;
 	if (!p->journal || !p->backup) {
 		places_done(p);

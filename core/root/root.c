@@ -15,21 +15,6 @@
 #define MAX_LINKS 40
 #define STAGE_SUFFIX ".neuron-new"
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
-	char *copy = strdup(s);
-
-	if (nv)
-		*v = nv;
-	if (!nv || !copy) {
-		free(copy);
-		return -NR_E_NOMEM;
-	}
-	nv[(*n)++] = copy;
-	return 0;
-}
-
 int nr_root_open(struct nr_root *r, const char *root, struct nr_error *err)
 {
 	r->fd = -1;
@@ -72,7 +57,7 @@ static int comps_prepend(struct comps *c, const char *path)
 	if (!copy)
 		return -NR_E_NOMEM;
 	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
-		if (strcmp(tok, ".") != 0 && (rc = strv_push(&parts, &n, tok)) < 0)
+		if (strcmp(tok, ".") != 0 && (rc = nr_strv_add(&parts, &n, tok)) < 0)
 			break;
 	free(copy);
 	if (rc < 0) {
@@ -137,25 +122,10 @@ int nr_root_resolve(const struct nr_root *r, const char *path, char **rel, struc
 			/* the parent of a missing directory is known lexically */
 			continue;
 		}
-		if (missing) {
-			char **ns = realloc(stack, (n_stack + 1) * sizeof(*ns));
-			if (!ns) {
-				free(comp);
-				rc = -NR_E_NOMEM;
-				goto out;
-			}
-			stack = ns;
-			stack[n_stack++] = comp;
-			continue;
-		}
-		char **ns = realloc(stack, (n_stack + 1) * sizeof(*ns));
-		if (!ns) {
-			free(comp);
-			rc = -NR_E_NOMEM;
+		if ((rc = nr_strv_take(&stack, &n_stack, comp)) < 0)
 			goto out;
-		}
-		stack = ns;
-		stack[n_stack++] = comp;
+		if (missing)
+			continue;
 		char *sofar = join_stack(stack, n_stack);
 		if (!sofar) {
 			rc = -NR_E_NOMEM;
@@ -258,7 +228,7 @@ static int open_dir_walk(const struct nr_root *r, const char *dir, bool create,
 				nr_buf_done(&sofar);
 				return err ? err->code : -NR_E_IO;
 			}
-			if (created && strv_push(created, n_created, sofar.data) < 0) {
+			if (created && nr_strv_add(created, n_created, sofar.data) < 0) {
 				close(fd);
 				free(copy);
 				nr_buf_done(&sofar);
@@ -321,7 +291,7 @@ int nr_root_missing_dirs(const struct nr_root *r, const char *rel, char ***dirs,
 		if (!gone && fstatat(r->fd, sofar.data, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
 		gone = true;
-		if (strv_push(dirs, n, sofar.data) < 0)
+		if (nr_strv_add(dirs, n, sofar.data) < 0)
 			break;
 	}
 	free(dir);

@@ -12,17 +12,6 @@
 #include "base/internal.h"
 #include "neuron/bind.h"
 
-static char *runtime_dir(const struct nr_ctx *ctx)
-{
-	const char *dir = nr_ctx_get(ctx, "runtime_dir"), *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (dir && dir[0])
-		return strdup(dir);
-	if (xdg && xdg[0] == '/')
-		return nr_path_join(xdg, "neuron");
-	return strdup("/run/neuron");
-}
-
 static int add_write(struct nr_bind_plan *plan, const struct nr_ctx *ctx, const char *rel, const char *value,
 		     struct nr_error *err)
 {
@@ -161,7 +150,7 @@ int nr_bind_plan_new(const struct nr_ctx *ctx, const struct nr_scan *scan, const
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	memcpy(plan->gpu, dev->addr, sizeof(plan->gpu));
 	plan->to_vfio = to_vfio;
-	dir = runtime_dir(ctx);
+	dir = nr_ctx_runtime_dir(ctx);
 	if (!dir || asprintf(&plan->state_file, "%s/gpu-bind/%s", dir, dev->addr) < 0) {
 		plan->state_file = NULL;
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
@@ -228,25 +217,6 @@ out:
 	return 0;
 }
 
-static int mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int save_state(const struct nr_bind_plan *plan, struct nr_error *err)
 {
 	char *dir = strdup(plan->state_file), *slash, tmp[4200];
@@ -263,8 +233,7 @@ static int save_state(const struct nr_bind_plan *plan, struct nr_error *err)
 	}
 	slash = strrchr(dir, '/');
 	*slash = '\0';
-	if (mkdirs(dir) < 0) {
-		rc = nr_error_set(err, -NR_E_IO, "cannot make %s: %s", dir, strerror(errno));
+	if ((rc = nr_mkdir_p(dir, 0755, err)) < 0) {
 		free(dir);
 		return rc;
 	}

@@ -18,13 +18,6 @@ static char *steal_or_null(struct nr_buf *b)
 	return nr_buf_steal(b);
 }
 
-static void nr_strv_free_null(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* ------------------------------------------------------------------ params -- */
 
 bool nr_boot_param_satisfied(const char *cmdline, const char *param)
@@ -559,15 +552,11 @@ char **nr_mkinitcpio_array(const char *text, const char *name, size_t *n)
 			s++;
 			len -= 2;
 		}
-		char **nv = realloc(v, (*n + 2) * sizeof(*nv));
-		if (!nv) {
-			nr_strv_free_null(v);
+		if (nr_strv_take(&v, n, strndup(s, len)) < 0) {
+			nr_strv_free(v, *n);
 			*n = 0;
 			return NULL;
 		}
-		v = nv;
-		v[(*n)++] = strndup(s, len);
-		v[*n] = NULL;
 	}
 	if (!v)
 		v = calloc(1, sizeof(char *));

@@ -811,22 +811,6 @@ static char *prop(xmlNodePtr n, const char *name)
 	return s;
 }
 
-static int push(char ***list, size_t *n, char *s)
-{
-	char **l;
-
-	if (!s)
-		return -NR_E_NOMEM;
-	l = realloc(*list, (*n + 1) * sizeof(*l));
-	if (!l) {
-		free(s);
-		return -NR_E_NOMEM;
-	}
-	l[(*n)++] = s;
-	*list = l;
-	return 0;
-}
-
 static unsigned long hexattr(xmlNodePtr n, const char *name)
 {
 	char *v = prop(n, name);
@@ -925,13 +909,13 @@ int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_er
 				if (asprintf(&s, "%04lx:%02lx:%02lx.%lx", hexattr(a, "domain"), hexattr(a, "bus"),
 					     hexattr(a, "slot"), hexattr(a, "function")) < 0)
 					s = NULL;
-				rc = push(&info->pci, &info->n_pci, s);
+				rc = nr_strv_take(&info->pci, &info->n_pci, s);
 			} else if (type && !strcmp(type, "usb") && src && child(src, "vendor") && child(src, "product")) {
 				char *s = NULL;
 				if (asprintf(&s, "%04lx:%04lx", hexattr(child(src, "vendor"), "id"),
 					     hexattr(child(src, "product"), "id")) < 0)
 					s = NULL;
-				rc = push(&info->usb, &info->n_usb, s);
+				rc = nr_strv_take(&info->usb, &info->n_usb, s);
 			}
 			free(type);
 		} else if (!xmlStrcmp(c->name, X("shmem"))) {
@@ -963,7 +947,7 @@ int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_er
 			char *device = prop(c, "device");
 			char *file = prop(child(c, "source"), "file");
 			if (device && !strcmp(device, "disk") && file) {
-				rc = push(&info->disks, &info->n_disks, file);
+				rc = nr_strv_take(&info->disks, &info->n_disks, file);
 				file = NULL;
 			}
 			free(file);

@@ -481,19 +481,11 @@ int nr_vm_start(struct nr_virt *virt, const char *name, struct nr_error *err)
 	return rc;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int nr_vm_stop(struct nr_virt *virt, const char *name, unsigned timeout_s, bool force, bool *destroyed,
 	       struct nr_error *err)
 {
 	virDomainPtr dom;
-	struct timespec t0, now;
+	long long t0;
 	int rc = lookup(virt, name, &dom, err);
 
 	if (destroyed)
@@ -510,14 +502,13 @@ int nr_vm_stop(struct nr_virt *virt, const char *name, unsigned timeout_s, bool 
 		nr_error_prefix(err, "VM %s: ", name);
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = nr_now_ms();
 	for (;;) {
 		if (!active(dom))
 			goto out;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L >= (long)timeout_s * 1000L)
+		if (nr_now_ms() - t0 >= (long long)timeout_s * 1000)
 			break;
-		sleep_ms(200);
+		nr_sleep_ms(200);
 	}
 	if (!force) {
 		rc = nr_error_set(err, -NR_E_TIMEOUT, "VM %s did not shut down within %u s (is the guest "
@@ -621,7 +612,7 @@ int nr_vm_list_busy_pci(const struct nr_vm_list *l, char ***addrs, char ***owner
 			struct nr_error *err)
 {
 	char **a = NULL, **o = NULL;
-	size_t cnt = 0;
+	size_t na = 0, no = 0;
 	int rc = 0;
 
 	*addrs = *owners = NULL;
@@ -629,33 +620,19 @@ int nr_vm_list_busy_pci(const struct nr_vm_list *l, char ***addrs, char ***owner
 	for (size_t i = 0; l && i < l->n && rc == 0; i++) {
 		if (l->vms[i].state == NR_VM_OFF || !l->vms[i].info)
 			continue;
-		for (size_t j = 0; j < l->vms[i].info->n_pci; j++) {
-			char **na = realloc(a, (cnt + 1) * sizeof(*a)), **no;
-			if (na)
-				a = na;
-			no = na ? realloc(o, (cnt + 1) * sizeof(*o)) : NULL;
-			if (no)
-				o = no;
-			if (!na || !no) {
+		for (size_t j = 0; j < l->vms[i].info->n_pci && rc == 0; j++)
+			if (nr_strv_add(&a, &na, l->vms[i].info->pci[j]) < 0 ||
+			    nr_strv_add(&o, &no, l->vms[i].name) < 0)
 				rc = nr_error_set(err, -NR_E_NOMEM, NULL);
-				break;
-			}
-			a[cnt] = strdup(l->vms[i].info->pci[j]);
-			o[cnt] = strdup(l->vms[i].name);
-			cnt++;
-			if (!a[cnt - 1] || !o[cnt - 1]) {
-				rc = nr_error_set(err, -NR_E_NOMEM, NULL);
-				break;
-			}
-		}
 	}
 	if (rc < 0) {
-		nr_vm_busy_free(a, o, cnt);
+		nr_strv_free(a, na);
+		nr_strv_free(o, no);
 		return rc;
 	}
 	*addrs = a;
 	*owners = o;
-	*n = cnt;
+	*n = na;
 	return 0;
 }
 

@@ -22,10 +22,12 @@
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
 unset DISPLAY WAYLAND_DISPLAY XDG_RUNTIME_DIR XDG_SESSION_TYPE XAUTHORITY
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 T=$(mktemp -d /tmp/neuron-desktop-XXXXXX)
+show=$T/out
 AGENT="$BUILD/neuron-agent"
 PY=${PYTHON:-python3}
-passed=0 failed=0
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
@@ -34,23 +36,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -f "$T/out" ] && sed 's/^/    /' "$T/out" | head -20; }
-check() { # NAME COMMAND...: passes when COMMAND succeeds (output not shown)
+check_quiet() { # NAME COMMAND...: passes when COMMAND succeeds (output not shown)
 	name=$1
 	shift
 	if "$@" >/dev/null 2>&1; then ok "$name"; else bad "$name"; fi
 }
-expect() { # NAME STATUS COMMAND...: run it, output in $T/out, check the exit status
-	name=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)"; fi
-}
-has() { # NAME TEXT: $T/out contains TEXT
-	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no '$2')"; fi
-}
+expect() { expect_exit "$@"; }    # NAME STATUS COMMAND...: output in $T/out
+has() { output_has "$@"; }         # NAME TEXT: $T/out holds TEXT
 wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
 same() { # NAME FILE1 FILE2: byte-identical
 	if cmp -s "$2" "$3"; then ok "$1"; else cmp "$2" "$3" >"$T/out" 2>&1; bad "$1 ($(wc -c <"$2") vs $(wc -c <"$3") bytes)"; fi
@@ -104,7 +96,7 @@ wlcopies() {
 for tool in Xvfb xclip xrandr weston wl-copy wl-paste; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		bad "$tool is installed (make deps installs mk/packages/desktop.txt)"
-		echo "$passed passed, $failed failed"
+		summary agent-desktop
 		exit 1
 	fi
 done
@@ -174,7 +166,7 @@ start_xvfb() { # sets X (":N") and xvfb (pid)
 if ! start_xvfb; then
 	bad "Xvfb starts on a free display"
 	cat "$T/xvfb.log"
-	echo "$passed passed, $failed failed"
+	summary agent-desktop
 	exit 1
 fi
 ok "Xvfb runs on $X"
@@ -262,7 +254,7 @@ DISPLAY="$X" "$PY" "$(dirname "$0")/xrandr-modes.py" 1280x720 1600x900 >"$T/mode
 pids="$pids $!"
 i=0
 while ! grep -q ready "$T/modes.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-check "x11: Xvfb has the modes 1280x720 and 1600x900" sh -c "DISPLAY=$X xrandr | grep -q '1600x900'"
+check_quiet "x11: Xvfb has the modes 1280x720 and 1600x900" sh -c "DISPLAY=$X xrandr | grep -q '1600x900'"
 expect "x11: set-resolution 1280x720" 0 A resolution 1280x720
 has "x11: set-resolution answers the new size" "1280x720"
 xu xrandr --current >"$T/out" 2>&1
@@ -549,5 +541,4 @@ else
 	bad "stdio: ten agents ended cleanly (statuses: $(tr '\n' ' ' <"$T/inetd.status" 2>/dev/null))"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary agent-desktop

@@ -5,11 +5,12 @@
 # s_server against our host client) using the generated certificates.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 T=$(mktemp -d /tmp/neuron-agent-suite-XXXXXX)
+show=$T/out
 S=$(mktemp -d /tmp/nrXXXXXX) # openssl s_server fails on longer unix socket paths
 AGENT="$BUILD/neuron-agent"
-passed=0 failed=0
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
@@ -17,19 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -f "$T/out" ] && sed 's/^/    /' "$T/out" | head -20; }
-# expect NAME STATUS COMMAND...: run it, output in $T/out, check the exit status
-expect() {
-	name=$1 want=$2
-	shift 2
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok "$name"; else bad "$name (exit $got, want $want)"; fi
-}
-has() { # NAME TEXT: $T/out contains TEXT
-	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1 (no '$2')"; fi
-}
+expect() { expect_exit "$@"; }    # NAME STATUS COMMAND...: output in $T/out
+has() { output_has "$@"; }         # NAME TEXT: $T/out holds TEXT
 wait_for() { i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; }
 
 N="$NEURONCTL --param state_dir=$T/state"
@@ -212,5 +202,4 @@ wait "$agent"
 st=$?
 if [ "$st" -eq 0 ]; then ok "agent exit status 0"; else bad "agent exit status $st"; sed 's/^/    /' "$T/agent.err" | head -30; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary agent

@@ -3,38 +3,8 @@
 # are compared with tests/cli/expected/CASE. NEURON_REGEN=1 rewrites the golden files.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-exp="$here/expected"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-# golden CASE ARGS...: run neuronctl ARGS, compare with expected/CASE.
-golden() {
-	name=$1
-	shift
-	{
-		"$NEURONCTL" "$@" >"$tmp/out" 2>"$tmp/err"
-		echo "exit: $?"
-	} >"$tmp/status"
-	{
-		cat "$tmp/out"
-		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
-		cat "$tmp/status"
-	} | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g" >"$tmp/got"
-	if [ "${NEURON_REGEN:-}" = 1 ]; then
-		cp "$tmp/got" "$exp/$name"
-	fi
-	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: neuronctl $*"
-		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -40; else echo "  (no golden file)"; fi
-		echo "  to accept the new output: make && BUILD=$BUILD NEURONCTL=$NEURONCTL SYSROOTS=$SYSROOTS NEURON_REGEN=1 sh tests/cli/run.sh"
-	fi
-}
+. "$(dirname "$0")/../lib.sh"
+scratch
 
 for yaml in "$top"/tests/fixtures/machines/*.yaml; do
 	m=$(basename "$yaml" .yaml)
@@ -61,11 +31,14 @@ golden usage.extra-arg --sysroot "$SYSROOTS/demo" scan extra
 golden usage.value-missing --sysroot "$SYSROOTS/demo" check --gpu
 golden usage.bad-param --param nonsense=1 scan
 golden help.scan scan --help
+# --json: an error is one object {"error": NAME, "message": ...} on stdout, a usage error too.
+golden err.no-sysroot.json --sysroot "$tmp/nowhere" scan --json
+golden usage.unknown-option.json --sysroot "$SYSROOTS/demo" check --json --bogus
+golden usage.json-not-an-option --connect test:///default vm start x --json
 # libvirt's parser (libxml2) must not print its own warning beside our one error line
 golden error.connect-missing-file --connect "test://$tmp/missing.xml" vm list
 golden help.top --help
 # The command table's self-test: every command has help, no duplicates.
 golden self-test --self-test
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli

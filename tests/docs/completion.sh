@@ -5,9 +5,7 @@
 set -u
 comp_file=$1 prog=$2
 : "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-pass=0 fail=0
+. "$(dirname "$0")/../lib.sh"
 errs=$(mktemp)
 trap 'rm -f "$errs"' EXIT
 
@@ -65,13 +63,17 @@ expect_has() {
 	fi
 }
 
-# Commands: exactly the rows of the command table, plus "help".
-table=$(sed -n 's/^CMD(\([a-z_0-9]*\),.*/\1/p' "$top/cli/commands.def")
+# The command tree, one path a line ("vm stop"), from the program's own table check.
+tree=$("$prog" --self-test | grep -v ' checked$')
+[[ -n $tree ]] || { echo "FAIL $prog --self-test lists no commands"; fail=$((fail + 1)); }
+# Commands: exactly the top of the command tree, plus "help".
+table=$(grep -v ' ' <<<"$tree")
 expect "$table"$'\nhelp' ""
 first=$(head -n 1 <<<"$table")
 expect "$(grep "^${first:0:2}" <<<"$table$'\n'help")" "${first:0:2}"
-expect "--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--help" "--"
-expect "--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--help" --root "$SYSROOTS/demo" "--"
+globals="--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--self-test"$'\n'"--help"
+expect "$globals" "--"
+expect "$globals" --root "$SYSROOTS/demo" "--"
 expect "--json"$'\n'"--gpu"$'\n'"--help" check --
 expect "--json"$'\n'"--gpu"$'\n'"--help" --sysroot "$SYSROOTS/demo" check --json -
 expect "--connect" --con
@@ -80,13 +82,20 @@ expect "test:///default" --connect t
 # Directories for --sysroot / --root, in both spellings.
 expect "$SYSROOTS/demo" --sysroot "$SYSROOTS/dem"
 expect "$SYSROOTS/demo" --root = "$SYSROOTS/dem"
-# Subcommands of every command that has them, from its --help.
-for c in $table; do
-	subs=$("$prog" "$c" --help 2>/dev/null | awk -v c="$c" '$0 == "Subcommands:" { s = 1; next } s && !/^ / { exit }
-		s { print ($1 == c && NF > 1 ? $2 : $1) }')
-	[[ -n $subs ]] && expect "$subs" "$c" ""
-	[[ -n $subs ]] && expect "$subs" --sysroot "$SYSROOTS/demo" "$c" ""
-done
+# Every node of the tree, at any depth: a group completes to exactly its children (from the
+# tree, not from its --help), a command to exactly its own options (from its --help) and --help.
+while IFS= read -r node; do
+	read -r -a words <<<"$node"
+	subs=$(awk -v n="$node" 'index($0, n " ") == 1 && split(substr($0, length(n) + 2), w, " ") == 1 { print w[1] }' <<<"$tree")
+	if [[ -n $subs ]]; then
+		expect "$subs" "${words[@]}" ""
+		expect "$subs" --sysroot "$SYSROOTS/demo" "${words[@]}" ""
+	else
+		opts=$("$prog" "${words[@]}" --help 2>/dev/null | sed -n '/^Options:$/,/^$/p' |
+			grep -oE '^  --[a-z0-9][-a-z0-9]*' | sed 's/^  //')
+		expect "$opts"$'\n'"--help" "${words[@]}" --
+	fi
+done <<<"$tree"
 
 # GPU addresses: the class 03xx devices of each fixture machine, read from its YAML.
 gpus=$(/usr/bin/python3 - "$top"/tests/fixtures/machines/*.yaml <<'PY'
@@ -151,5 +160,4 @@ if "$prog" vm list --help >/dev/null 2>&1; then
 	expect "" --sysroot "$SYSROOTS/demo" --connect "qemu:///nowhere-$$" vm start ""
 fi
 
-echo "completion: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+summary completion

@@ -9,18 +9,11 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/../lib.sh"
+scratch
 export LC_ALL=C MANWIDTH=160 MANPAGER=cat PAGER=cat
 unset MANOPT
 
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL $*"; }
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 
 # run PROG ARGS...: stdout in $tmp/out, stderr in $tmp/err, exit status in $rc.
 run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
@@ -45,9 +38,14 @@ top_help=$(cat "$tmp/out")
 check "neuronctl --help exits 0 with a usage line" test "$rc" = 0 -a "$(head -n 1 "$tmp/out" | cut -c1-17)" = "usage: neuronctl "
 commands=$(section_words "Commands:" <<<"$top_help")
 check "neuronctl --help lists commands" test -n "$commands"
-# The command table is the source: every CMD() row is listed, and nothing else.
-table=$(sed -n 's/^CMD(\([a-z_0-9]*\),.*/\1/p' "$top/cli/commands.def" | sort)
-check "neuronctl --help lists exactly the rows of cli/commands.def" test "$table" = "$(sort <<<"$commands")"
+# The command tree is the source: `neuronctl --self-test` checks it and lists every command path
+# ("vm stop"); --help lists exactly its top-level commands.
+run "$NEURONCTL" --self-test
+check "neuronctl --self-test passes" test "$rc" = 0 -a ! -s "$tmp/err"
+tree=$(grep -v ' checked$' "$tmp/out")
+check "neuronctl --self-test lists the command tree" test -n "$tree"
+table=$(grep -v ' ' <<<"$tree" | sort)
+check "neuronctl --help lists exactly the top of the command tree" test "$table" = "$(sort <<<"$commands")"
 run "$NEURONCTL" help
 check "neuronctl help = --help" test "$rc" = 0 -a "$(cat "$tmp/out")" = "$top_help"
 run "$NEURONCTL" --version
@@ -68,6 +66,7 @@ grep -q 'Exit status: 0 success, 1 failure, 2 usage error' <<<"$top_help" ||
 # an unknown option exits 2 with the usage on stderr.
 help_ok() {
 	local what="neuronctl $*" usage o
+	echo "$*" >>"$walked"
 	run "$NEURONCTL" "$@" --help
 	if [ "$rc" != 0 ] || [ -s "$tmp/err" ]; then
 		bad "$what --help: exit $rc, stderr: $(head -c 200 "$tmp/err")"
@@ -196,9 +195,14 @@ walk() {
 		walk "$@" "$s"
 	done
 }
+walked=$tmp/walked
+: >"$walked"
 for c in $commands; do
 	walk "$c"
 done
+# Every node of the tree was reached through the --help pages, and nothing else was.
+check "the --help pages reach every command of the tree, and only those" \
+	test "$(sort "$walked")" = "$(sort <<<"$tree")"
 
 # ---- the man pages ---------------------------------------------------------------------------
 pages="$top/docs/neuronctl.1"
@@ -267,7 +271,8 @@ for o in $(section_options "Global options:" <<<"$top_help"); do
 done
 # Every named parameter (core/include/neuron/ctx.h) is in PARAMETERS.
 params=$(awk '/^PARAMETERS$/ { in_s = 1; next } in_s && /^[A-Z]/ { exit } in_s && /^       [a-z]/ { print $1 }' "$man1")
-for p in $(sed -n 's/^[[:space:]]*X("\([^"]*\)".*/\1/p' "$top/core/include/neuron/ctx.h"); do
+for p in $(awk '/^#define NR_PARAMS\(/ { in_t = 1; next } in_t { print } in_t && !/\\$/ { exit }' \
+		"$top/core/include/neuron/ctx.h" | sed -n 's/^[[:space:]]*X("\([^"]*\)".*/\1/p'); do
 	if grep -qxF -- "$p" <<<"$params"; then ok; else bad "neuronctl.1 PARAMETERS does not document '$p'"; fi
 done
 # The exit statuses the programs use are the documented ones.
@@ -346,5 +351,4 @@ cf=$(sed -n 's/^completion: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$tmp/co
 pass=$((pass + ${cp:-0})) fail=$((fail + ${cf:-1}))
 [ "$crc" = 0 ] || [ "${cf:-1}" != 0 ] || fail=$((fail + 1))
 
-echo "docs: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary docs

@@ -5,15 +5,14 @@
 # the target is sanitised already).
 set -u
 : "${BUILD:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 out="$BUILD/fuzz"
 mkdir -p "$out"
 srcs="$here/fuzz_agent.c $top/core/guest/agent_proto.c $top/core/base/util.c $top/core/base/error.c"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$top/core/include -I$top/core $(pkg-config --cflags json-c)"
 libs="$(pkg-config --libs json-c)"
 clang=$(command -v clang-14 || command -v clang || true)
-passed=0 failed=0
 
 if [ -n "$clang" ] && $clang -fsanitize=fuzzer,address,undefined $flags -o "$out/fuzz_agent" $srcs $libs 2>"$out/build.log"; then
 	work="$out/corpus"
@@ -27,20 +26,17 @@ if [ -n "$clang" ] && $clang -fsanitize=fuzzer,address,undefined $flags -o "$out
 	fi
 	# shellcheck disable=SC2086
 	if "$out/fuzz_agent" $args -print_final_stats=0 "$work" >"$out/run.log" 2>&1; then
-		passed=$((passed + 1))
-		echo "ok: libFuzzer $args: $(grep -o 'Done [0-9]* runs[^$]*' "$out/run.log" | tail -n 1)"
+		ok "libFuzzer $args: $(grep -o 'Done [0-9]* runs[^$]*' "$out/run.log" | tail -n 1)"
 	else
-		failed=$((failed + 1))
-		echo "FAIL: the fuzz target crashed; the input is in $out (reproduce: $out/fuzz_agent FILE)"
+		bad "the fuzz target crashed; the input is in $out (reproduce: $out/fuzz_agent FILE)"
 		tail -n 40 "$out/run.log"
 	fi
 else
 	echo "note: no clang with libFuzzer (see mk/packages/agent.txt): plain driver on the corpus"
 	if cc $flags -o "$out/fuzz_driver" "$here/driver.c" $srcs $libs && "$out/fuzz_driver" "$here"/corpus/*; then
-		passed=$((passed + 1))
+		ok "the plain driver on the corpus"
 	else
-		failed=$((failed + 1))
+		bad "the plain driver on the corpus"
 	fi
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary fuzz

@@ -7,17 +7,11 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/../lib.sh"
+scratch
 export LC_ALL=C MANWIDTH=100 MANPAGER=cat PAGER=cat
 unset MANOPT DESTDIR PREFIX BINDIR MANDIR SYSCONFDIR DATADIR
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 # make in the project with this build directory; variables of an outer make (BUILD, SANFLAGS
 # of the ASan run) come along through MAKEFLAGS, so nothing is rebuilt.
 mk() { make --no-print-directory -s -C "$top" BUILD="$BUILD" "$@"; }
@@ -268,5 +262,4 @@ if [ "${NEURON_MAKEPKG:-}" = 1 ] && command -v makepkg >/dev/null 2>&1 && comman
 	fi
 fi
 
-echo "install: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary install

@@ -7,11 +7,9 @@
 # Golden files: tests/lg/expected/; NEURON_REGEN=1 rewrites them.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-exp="$here/expected"
+. "$(dirname "$0")/../lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d /tmp/neuron-lg.XXXXXX)
-pass=0 fail=0
 writers=""
 G=""
 uid=$(id -u) gid=$(id -g)
@@ -23,14 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 # expect NAME CONDITION...: a named check.
-expect() {
-	name=$1
-	shift
-	if "$@"; then ok; else bad "$name"; fi
-}
+expect() { check "$@"; }
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
 run() {
@@ -43,20 +35,11 @@ golden() {
 	name=$1
 	shift
 	run "$@"
-	{
-		cat "$tmp/out"
-		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
-		echo "exit: $rc"
-	} | sed "s#$tmp#TMP#g; s#$here#HERE#g; s/[0-9][0-9]* ms/N ms/g; s/after [0-9.]* s/after N s/g; s/owner $uid, group $gid/owner UID, group GID/g; s/\"watched_ms\": [0-9][0-9]*/\"watched_ms\": N/; s/\"timestamp_ms\": [0-9][0-9]*/\"timestamp_ms\": N/" >"$tmp/got"
-	[ "${NEURON_REGEN:-}" = 1 ] && cp "$tmp/got" "$exp/$name"
-	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
-		ok
-	else
-		bad "$name: neuronctl $*"
-		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -30; else echo "  (no golden file)"; fi
-		echo "  to accept the new output: make && BUILD=$BUILD NEURONCTL=$NEURONCTL NEURON_REGEN=1 sh tests/lg/run.sh"
-	fi
+	outcome "$tmp/out" "$tmp/err" "$rc" |
+		sed "s#$tmp#TMP#g; s#$here#HERE#g; s/[0-9][0-9]* ms/N ms/g; s/after [0-9.]* s/after N s/g; s/owner $uid, group $gid/owner UID, group GID/g; s/\"watched_ms\": [0-9][0-9]*/\"watched_ms\": N/; s/\"timestamp_ms\": [0-9][0-9]*/\"timestamp_ms\": N/" >"$tmp/got"
+	golden_check "$name" "$tmp/got" "neuronctl $*"
 }
+
 # wait_for CMD...: poll up to 5 s.
 wait_for() {
 	i=0
@@ -385,5 +368,4 @@ run lg start --foreground win11
 expect "foreground clean exit: exit 0" test "$rc" = 0
 rm -f "$tmp/modes"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary lg

@@ -6,21 +6,20 @@
 #    mingw-w64) and GCC's x86 intrinsics, and so do the project headers it includes;
 #  - its object calls only ISO C, json-c, wolfSSL, the portable part itself, GCC's CPU
 #    detection and the system layer of agent/platform.h (sys_*, spawn_detached,
-#    nr_tls_now_ms);
+#    nr_now_ms, nr_sleep_ms);
 #  - it compiles for Windows with mingw-w64 (x86_64-w64-mingw32-gcc, mk/packages/port.txt)
 #    against the real wolfSSL and json-c headers.
 set -u
 : "${BUILD:?}"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 cd "$top" || exit 1
 T=$(mktemp -d /tmp/neuron-port-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $1"; [ -s "$T/why" ] && sed 's/^/    /' "$T/why" | head -20; }
+show=$T/why
 
 # What a Windows build leaves out, its own platform file(s) taking their place.
-SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/spawn.c core/guest/tls_fd.c"
+SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/spawn.c core/guest/tls_fd.c core/base/clock.c"
 is_system() { case " $SYSTEM_FILES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- the portable part
@@ -66,7 +65,7 @@ extra='getopt_long|optarg|optind|opterr|optopt|pthread_once'
 # the toolchain's names for the above (glibc's errno, fortify, scanf aliases; sanitizers;
 # __builtin_cpu_supports, which mingw-w64's libgcc has too)
 tool='__cpu_model|__cpu_features2|__cpu_indicator_init|__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|__ctype_b_loc|__ctype_tolower_loc|__ctype_toupper_loc|__assert_fail|__(asan|ubsan|sanitizer|lsan)_.*|__.*_chk|__isoc(99|23)_.*'
-ours='json_.*|wolfSSL.*|wolfTLS.*|wc_.*|sys_.*|spawn_detached|nr_tls_now_ms'
+ours='json_.*|wolfSSL.*|wolfTLS.*|wc_.*|sys_.*|spawn_detached|nr_now_ms|nr_sleep_ms'
 for f in $portable; do
 	nm -u "$BUILD/obj/${f%.c}.o" 2>/dev/null | awk '{ print $NF }' | sort -u |
 		grep -Ev "^($libc|$extra|$tool|$ours)\$" | comm -23 - "$T/defined" |
@@ -96,5 +95,4 @@ else
 	bad "mingw-w64 is there"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary port

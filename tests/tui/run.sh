@@ -4,7 +4,7 @@
 # table's self-test and a tmux smoke test of the built binary.
 #
 #   sh tests/tui/run.sh [NAME...]                 run (all scripts, or the named ones)
-#   NEURON_TUI_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
+#   NEURON_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
 #
 # A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS,
 # $SCRATCH and $HERE are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
@@ -14,12 +14,11 @@
 # fake-libvirtd.py, listening on libvirt.sock in the folder the program runs in, so
 # that the screen shows the same relative path every time).
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+verbose=1
 BUILD=${BUILD:-$top/build}
 SYSROOTS=${SYSROOTS:-$BUILD/sysroots}
 TUI=$BUILD/neuron-tui
-here=$top/tests/tui
-passed=0 failed=0
 work=$(mktemp -d)
 daemon_pid=
 trap 'if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; fi; rm -rf "$work"' EXIT
@@ -29,11 +28,9 @@ export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 unset NO_COLOR
 export TERM=xterm-256color
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; }
 
 # ---- the key table ----
-if out=$("$TUI" --self-test 2>&1); then ok "key table self-test ($out)"; else fail "key table self-test"; echo "$out"; fi
+if out=$("$TUI" --self-test 2>&1); then ok "key table self-test ($out)"; else bad "key table self-test"; echo "$out"; fi
 
 # ---- screen dumps ----
 names=${*:-$(cd "$here/scripts" && ls *.keys | sed 's/\.keys$//')}
@@ -54,7 +51,7 @@ for name in $names; do
 		envs_x=$(HERE=$here SCRATCH=$scratch/root eval "echo $envs")
 		if [ -n "$before" ]; then
 			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
-				{ fail "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
+				{ bad "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
 		fi
 		if [ -n "$daemon" ]; then
 			python3 "$top/tests/fixtures/fake-libvirtd.py" "$scratch/libvirt.sock" "$daemon" "$scratch/daemon.ready" &
@@ -75,23 +72,23 @@ for name in $names; do
 			wait "$daemon_pid" 2>/dev/null
 			daemon_pid=
 		fi
-		if [ "${NEURON_TUI_REGEN:-}" = 1 ]; then
+		if [ "${NEURON_REGEN:-}" = 1 ]; then
 			cp "$got" "$expected"
 			echo "wrote $expected"
 		fi
 		if [ $rc -ne 0 ]; then
-			fail "$name ($loc): exit $rc"; cat "$err"
+			bad "$name ($loc): exit $rc"; cat "$err"
 		elif [ -s "$err" ]; then
 			# libvirt, libpci and curses must never print past the screen
-			fail "$name ($loc): wrote to stderr"; head -n 20 "$err"
+			bad "$name ($loc): wrote to stderr"; head -n 20 "$err"
 		elif ! [ -f "$expected" ]; then
-			fail "$name ($loc): no golden file $expected"
-			echo "  make it: NEURON_TUI_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
+			bad "$name ($loc): no golden file $expected"
+			echo "  make it: NEURON_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
 		elif ! diff -u "$expected" "$got" >"$work/diff" 2>&1; then
-			fail "$name ($loc): screen differs from $expected"
+			bad "$name ($loc): screen differs from $expected"
 			head -n 60 "$work/diff"
 			echo "  regenerate (after checking the new screens are right):"
-			echo "  NEURON_TUI_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
+			echo "  NEURON_REGEN=1 BUILD=$BUILD sh tests/tui/run.sh $name"
 		else
 			ok "$name ($loc)"
 		fi
@@ -133,10 +130,10 @@ XML
 		for want in "agentvm           + connected   0.1.0" "1 of 1 agent connected" \
 			"+ The guest's certificate matches the pinned one" "Agent neuron-agent 0.1.0, protocol 1" "Guest resolution: 1920x1080" \
 			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
-			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else fail "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
+			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else bad "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
 		done
 	else
-		fail "live agent: neuronctl agent certs"; cat "$ag/certs.out"
+		bad "live agent: neuronctl agent certs"; cat "$ag/certs.out"
 	fi
 fi
 
@@ -154,17 +151,17 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 	}
 	tmux -S "$sock" -f /dev/null new-session -d -s smoke -x 80 -y 24 \
 		"env LC_ALL=C.UTF-8 NEURON_DEMO_SYSROOT=$NEURON_DEMO_SYSROOT LSAN_OPTIONS=$LSAN_OPTIONS $TUI --demo; echo EXITED \$?; sleep 5"
-	if waitfor "IOMMU groups, 16 devices"; then ok "tmux: first frame"; else fail "tmux: first frame"; cap; fi
+	if waitfor "IOMMU groups, 16 devices"; then ok "tmux: first frame"; else bad "tmux: first frame"; cap; fi
 	tmux -S "$sock" send-keys -t smoke 2
-	if waitfor "READY"; then ok "tmux: GPUs panel on key 2"; else fail "tmux: GPUs panel"; cap; fi
+	if waitfor "READY"; then ok "tmux: GPUs panel on key 2"; else bad "tmux: GPUs panel"; cap; fi
 	tmux -S "$sock" send-keys -t smoke F1
-	if waitfor "Show this help screen"; then ok "tmux: F1 opens help"; else fail "tmux: F1 help"; cap; fi
+	if waitfor "Show this help screen"; then ok "tmux: F1 opens help"; else bad "tmux: F1 help"; cap; fi
 	tmux -S "$sock" send-keys -t smoke Escape
 	sleep 0.2
 	tmux -S "$sock" resize-window -t smoke -x 100 -y 30 2>/dev/null
-	if waitfor "BOOT GPU" && [ "$(cap | head -n 1 | wc -c)" -gt 81 ]; then ok "tmux: resize to 100x30"; else fail "tmux: resize"; cap; fi
+	if waitfor "BOOT GPU" && [ "$(cap | head -n 1 | wc -c)" -gt 81 ]; then ok "tmux: resize to 100x30"; else bad "tmux: resize"; cap; fi
 	tmux -S "$sock" send-keys -t smoke q
-	if waitfor "EXITED 0"; then ok "tmux: q quits with status 0"; else fail "tmux: quit"; cap; fi
+	if waitfor "EXITED 0"; then ok "tmux: q quits with status 0"; else bad "tmux: quit"; cap; fi
 	tmux -S "$sock" kill-session -t smoke 2>/dev/null
 
 	# a terminal that cannot move the cursor gets a sentence, not an empty screen
@@ -173,7 +170,7 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 	if waitfor "EXITED 1" && cap | grep -q "cannot run a full-screen program"; then
 		ok "tmux: TERM=dumb says the terminal cannot run it"
 	else
-		fail "tmux: TERM=dumb"; cap
+		bad "tmux: TERM=dumb"; cap
 	fi
 	tmux -S "$sock" kill-session -t smoke 2>/dev/null
 
@@ -185,7 +182,7 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 		tmux -S "$sock" -f /dev/null new-session -d -s smoke -x 80 -y 24 \
 			"exec env TMPDIR=$td LC_ALL=C NEURON_DEMO_SYSROOT=$NEURON_DEMO_SYSROOT LSAN_OPTIONS=$LSAN_OPTIONS $TUI --demo"
 		if ! waitfor "IOMMU groups, 16 devices" || [ -z "$(ls "$td")" ]; then
-			fail "tmux: $how: the demo did not start with a scratch directory in $td"; cap
+			bad "tmux: $how: the demo did not start with a scratch directory in $td"; cap
 			tmux -S "$sock" kill-session -t smoke 2>/dev/null
 			continue
 		fi
@@ -198,10 +195,10 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 		if kill -0 "$pid" 2>/dev/null; then
-			fail "tmux: $how: neuron-tui is still running"
+			bad "tmux: $how: neuron-tui is still running"
 			kill -KILL "$pid" 2>/dev/null
 		elif [ -n "$(ls "$td")" ]; then
-			fail "tmux: $how: the demo's scratch directory stayed: $(ls "$td")"
+			bad "tmux: $how: the demo's scratch directory stayed: $(ls "$td")"
 		else
 			ok "tmux: $how: the demo's scratch directory is gone"
 		fi
@@ -210,5 +207,4 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 	tmux -S "$sock" kill-server 2>/dev/null
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary tui

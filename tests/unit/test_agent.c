@@ -310,9 +310,9 @@ static void test_round_trip_agent_starts_late(void **state)
 	close(sv[1]);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
 	nr_agent_set_timeout(a, 5000, 20000);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
-	assert_in_range(nr_tls_now_ms() - t0, 1300, 1300 + 5000);
+	assert_in_range(nr_now_ms() - t0, 1300, 1300 + 5000);
 	assert_int_equal(nr_agent_shutdown(a, "poweroff", &err), 0);
 	assert_int_equal(wait_exit(pid), 0);
 	nr_agent_free(a);
@@ -489,9 +489,9 @@ static void test_hostile_oversize_frames(void **state)
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
 	nr_agent_get_status(a, &st);
 	assert_int_equal(st.bad_frames, 1);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
-	assert_true(nr_tls_now_ms() - t0 < 3000);
+	assert_true(nr_now_ms() - t0 < 3000);
 	nr_agent_free(a);
 	pthread_join(p.thread, NULL);
 }
@@ -522,9 +522,9 @@ static void test_hostile_slow_sender(void **state)
 	struct nr_agent *a = start_peer(&p, fx.bundle, script_slow, 1500);
 
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
-	long long took = nr_tls_now_ms() - t0;
+	long long took = nr_now_ms() - t0;
 	assert_true(took >= 1400 && took < 2500);
 	nr_agent_free(a);
 	pthread_join(p.thread, NULL);
@@ -533,20 +533,20 @@ static void test_hostile_slow_sender(void **state)
 static void script_flood(struct nr_tls_link *l)
 {
 	static char junk[65536];
-	long long end = nr_tls_now_ms() + 3000;
+	long long end = nr_now_ms() + 3000;
 
 	next_request(l, NULL, 0);
 	memset(junk, 'x', sizeof(junk)); /* garbage outside frames, without end */
-	while (nr_tls_now_ms() < end && nr_tls_link_write(l, junk, sizeof(junk), 1000, NULL) == 0)
+	while (nr_now_ms() < end && nr_tls_link_write(l, junk, sizeof(junk), 1000, NULL) == 0)
 		;
 }
 
 static void script_event_flood(struct nr_tls_link *l)
 {
-	long long end = nr_tls_now_ms() + 3000;
+	long long end = nr_now_ms() + 3000;
 
 	next_request(l, NULL, 0);
-	while (nr_tls_now_ms() < end)
+	while (nr_now_ms() < end)
 		put(l, "\x02{\"event\":\"resolution-changed\",\"data\":{\"width\":640,\"height\":480}}\x03");
 }
 
@@ -558,9 +558,9 @@ static void test_hostile_flood(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		struct nr_agent *a = start_peer(&p, fx.bundle, scripts[i], 500);
-		long long t0 = nr_tls_now_ms();
+		long long t0 = nr_now_ms();
 		assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
-		assert_true(nr_tls_now_ms() - t0 < 1500);
+		assert_true(nr_now_ms() - t0 < 1500);
 		nr_agent_free(a);
 		pthread_join(p.thread, NULL);
 	}
@@ -671,9 +671,9 @@ static void check_refused(const char *bundle, const char *why, bool guest_refuse
 	struct peer p;
 	struct nr_agent *a = start_peer(&p, bundle, NULL, 2000);
 
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_CERT);
-	assert_true(nr_tls_now_ms() - t0 < 3000);
+	assert_true(nr_now_ms() - t0 < 3000);
 	if (why)
 		assert_non_null(strstr(err.msg, why));
 	nr_agent_get_status(a, &st);
@@ -702,9 +702,9 @@ static void test_silent_peer_times_out(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
 	nr_agent_set_timeout(a, 300, 600);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
-	assert_true(nr_tls_now_ms() - t0 < 2000);
+	assert_true(nr_now_ms() - t0 < 2000);
 	assert_non_null(strstr(err.msg, "resync"));
 	nr_agent_free(a);
 	close(sv[1]);
@@ -863,9 +863,9 @@ static void test_slow_guest_start(void **state)
 	assert_int_equal(pthread_create(&g.thread, NULL, slow_guest_main, &g), 0);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
 	nr_agent_set_timeout(a, 5000, 20000);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
-	assert_in_range(nr_tls_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
+	assert_in_range(nr_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
 	nr_agent_get_status(a, &st);
 	assert_int_equal(st.connects, 1);
@@ -890,12 +890,12 @@ static void test_slow_guest_start_after_timeout(void **state)
 	assert_int_equal(pthread_create(&g.thread, NULL, slow_guest_main, &g), 0);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
 	nr_agent_set_timeout(a, 5000, 600);
-	long long t0 = nr_tls_now_ms();
+	long long t0 = nr_now_ms();
 	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_TIMEOUT);
 	assert_non_null(strstr(err.msg, "resync"));
 	nr_agent_set_timeout(a, 5000, 20000);
 	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
-	assert_in_range(nr_tls_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
+	assert_in_range(nr_now_ms() - t0, g.delay_ms, g.delay_ms + 5000);
 	nr_agent_get_status(a, &st);
 	assert_int_equal(st.connects, 1);
 	nr_agent_free(a);

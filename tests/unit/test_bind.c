@@ -15,6 +15,7 @@
 #include "neuron/bind.h"
 #include "neuron/scan.h"
 #include "neuron/util.h"
+#include "unit.h"
 
 struct env {
 	char dir[64];               /* the copy: DIR/root is the sysroot, DIR/run the runtime folder */
@@ -23,45 +24,28 @@ struct env {
 	struct nr_scan *scan;
 };
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
 static void rescan(struct env *e)
 {
-	struct nr_error err = { 0 };
-
 	nr_scan_free(e->scan);
-	e->scan = NULL;
-	if (nr_scan_new(e->ctx, &e->scan, &err) < 0)
-		fail_msg("scan: %s", err.msg);
+	e->scan = unit_scan_ctx(e->ctx);
 }
 
 /* A copy of the machine with the files the kernel has and the generator leaves out:
  * drivers_probe, each driver's bind/unbind, and (vfio) the vfio-pci driver. */
 static void env_init(struct env *e, const char *machine, bool vfio)
 {
-	const char *srs = getenv("SYSROOTS");
+	struct nr_ctx *fixture = unit_machine_ctx(machine);
 	struct nr_error err = { 0 };
-	char run[160];
+	char run[160], *dir = unit_tmpdir("bind", false);
 
-	assert_non_null(srs);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/neuron-test-bind-XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
+	snprintf(e->dir, sizeof(e->dir), "%s", dir);
+	free(dir);
 	snprintf(e->root, sizeof(e->root), "%s/root", e->dir);
-	sh("cp -a '%s/%s' '%s'", srs, machine, e->root);
+	unit_sh("cp -a '%s' '%s'", nr_ctx_get(fixture, "sysroot"), e->root);
+	nr_ctx_free(fixture);
 	if (vfio)
-		sh("mkdir -p '%s/sys/bus/pci/drivers/vfio-pci'", e->root);
-	sh("cd '%s/sys/bus/pci' && : > drivers_probe && for d in drivers/*; do : > $d/bind; : > $d/unbind; done",
+		unit_sh("mkdir -p '%s/sys/bus/pci/drivers/vfio-pci'", e->root);
+	unit_sh("cd '%s/sys/bus/pci' && : > drivers_probe && for d in drivers/*; do : > $d/bind; : > $d/unbind; done",
 	   e->root);
 	e->ctx = nr_ctx_new();
 	snprintf(run, sizeof(run), "%s/run", e->dir);
@@ -75,7 +59,7 @@ static void env_done(struct env *e)
 {
 	nr_scan_free(e->scan);
 	nr_ctx_free(e->ctx);
-	sh("rm -rf '%s'", e->dir);
+	unit_rmtree(e->dir);
 }
 
 /* The plan's writes as "VALUE > PATH" lines, the sysroot shown as "S". */
@@ -97,18 +81,10 @@ static char *writes(const struct env *e, const struct nr_bind_plan *plan)
 
 static char *slurp(const struct env *e, const char *rel)
 {
-	char path[512], buf[512] = "";
-	FILE *f;
-	size_t n;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", e->root, rel);
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strdup(buf);
+	return unit_slurp(path);
 }
 
 static void assert_file(const struct env *e, const char *rel, const char *want)
@@ -125,7 +101,7 @@ static void assert_file(const struct env *e, const char *rel, const char *want)
 /* What the kernel would do after the writes: point the driver links elsewhere. */
 static void kernel_moves(struct env *e, const char *addr, const char *driver)
 {
-	sh("cd '%s/sys/bus/pci/devices/%s' && rm -f driver && ln -s ../../../bus/pci/drivers/%s driver", e->root,
+	unit_sh("cd '%s/sys/bus/pci/devices/%s' && rm -f driver && ln -s ../../../bus/pci/drivers/%s driver", e->root,
 	   addr, driver);
 }
 
@@ -171,7 +147,7 @@ static void test_bind_then_unbind(void **state)
 	/* the kernel moved them; a second bind has nothing to do and keeps the record */
 	kernel_moves(&e, "0000:01:00.0", "vfio-pci");
 	kernel_moves(&e, "0000:01:00.1", "vfio-pci");
-	sh("cd '%s/sys/bus/pci' && : > drivers_probe && for d in drivers/*; do : > $d/bind; : > $d/unbind; done", e.root);
+	unit_sh("cd '%s/sys/bus/pci' && : > drivers_probe && for d in drivers/*; do : > $d/bind; : > $d/unbind; done", e.root);
 	rescan(&e);
 	assert_int_equal(nr_bind_plan_new(e.ctx, e.scan, "0000:01:00.0", true, 0, NULL, &plan, &err), 0);
 	assert_int_equal(plan->n_writes, 0);
@@ -293,7 +269,7 @@ static void test_apply_failure(void **state)
 	struct nr_bind_plan *plan = NULL;
 
 	env_init(&e, "intel-nvidia", true);
-	sh("rm '%s/sys/bus/pci/drivers/nvidia/unbind'", e.root);
+	unit_sh("rm '%s/sys/bus/pci/drivers/nvidia/unbind'", e.root);
 	assert_int_equal(nr_bind_plan_new(e.ctx, e.scan, "01:00.0", true, 0, NULL, &plan, &err), 0);
 	assert_true(nr_bind_apply(e.ctx, plan, &err) < 0);
 	assert_non_null(strstr(err.msg, "/sys/bus/pci/drivers/nvidia/unbind: No such file or directory"));

@@ -13,6 +13,7 @@
 #include "neuron/lg.h"
 #include "neuron/profile.h"
 #include "neuron/scan.h"
+#include "unit.h"
 
 struct env {
 	struct nr_ctx *ctx;
@@ -21,17 +22,9 @@ struct env {
 
 static void env_init(struct env *e, const char *machine)
 {
-	const char *dir = getenv("SYSROOTS");
-	char path[4096];
-	struct nr_error err = { 0 };
-
-	assert_non_null(dir);
-	e->ctx = nr_ctx_new();
-	snprintf(path, sizeof(path), "%s/%s", dir, machine);
-	assert_int_equal(nr_ctx_set(e->ctx, "sysroot", path, &err), 0);
-	assert_int_equal(nr_ctx_set(e->ctx, "templates", "templates", &err), 0);
-	if (nr_scan_new(e->ctx, &e->scan, &err) < 0)
-		fail_msg("scan of %s failed: %s", machine, err.msg);
+	e->ctx = unit_machine_ctx(machine);
+	assert_int_equal(nr_ctx_set(e->ctx, "templates", "templates", NULL), 0);
+	e->scan = unit_scan_ctx(e->ctx);
 }
 
 static void env_done(struct env *e)

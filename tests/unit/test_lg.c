@@ -21,35 +21,22 @@
 #include "neuron/error.h"
 #include "neuron/lg.h"
 #include "neuron/virt.h"
+#include "unit.h"
 
 #define FAKE_CLIENT "tests/lg/fake-client.sh"
 
-static char tmpdir[64];
+static char *tmpdir;
 
 static int make_tmp(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/neuron-test-lg.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	tmpdir = unit_tmpdir("lg", false);
 	return 0;
 }
 
 static int rm_tmp(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	assert_int_equal(system(cmd), 0);
+	unit_rmtree_free(&tmpdir);
 	return 0;
-}
-
-static char *tmp_path(const char *name)
-{
-	static char buf[4][256];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", tmpdir, name);
-	return buf[i];
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -253,14 +240,14 @@ static void test_status_files(void **state)
 	struct nr_error err = { 0 };
 	char *sentence;
 
-	write_file(tmp_path("empty"), "", 0);
-	assert_int_equal(nr_lg_status_read(tmp_path("empty"), &fast, &st, &err), 0);
+	write_file(unit_path(tmpdir, "empty"), "", 0);
+	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "empty"), &fast, &st, &err), 0);
 	assert_int_equal(st.host, NR_LG_HOST_NONE);
 	assert_int_equal(st.first.kind, NR_LG_SHM_EMPTY);
 
 	lgmp(m, 6, 42, 1000);
-	write_file(tmp_path("stale"), m, BUFSZ);
-	assert_int_equal(nr_lg_status_read(tmp_path("stale"), &fast, &st, &err), 0);
+	write_file(unit_path(tmpdir, "stale"), m, BUFSZ);
+	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "stale"), &fast, &st, &err), 0);
 	assert_int_equal(st.host, NR_LG_HOST_STALE);
 	assert_true(st.watched_ms > 100);
 	assert_false(st.session_changed);
@@ -268,12 +255,12 @@ static void test_status_files(void **state)
 	assert_non_null(strstr(sentence, "not updating"));
 	free(sentence);
 
-	write_file(tmp_path("trunc"), m, 12);
-	assert_int_equal(nr_lg_status_read(tmp_path("trunc"), &fast, &st, &err), 0);
+	write_file(unit_path(tmpdir, "trunc"), m, 12);
+	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "trunc"), &fast, &st, &err), 0);
 	assert_int_equal(st.host, NR_LG_HOST_UNKNOWN);
 	assert_int_equal(st.last.kind, NR_LG_SHM_TRUNCATED);
 
-	assert_int_equal(nr_lg_status_read(tmp_path("missing"), &fast, &st, &err), -NR_E_NOTFOUND);
+	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "missing"), &fast, &st, &err), -NR_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "does not exist"));
 	assert_int_equal(nr_lg_read(tmpdir, &st.first, &err), -NR_E_INVAL);
 	free(m);
@@ -367,7 +354,7 @@ static void test_vm_shm_libvirt(void **state)
 
 static void test_access(void **state)
 {
-	const char *p = tmp_path("shm");
+	const char *p = unit_path(tmpdir, "shm");
 	struct nr_error err = { 0 };
 	/* the file is ours (no chown: makepkg's check() is not root); the user asked about is
 	 * someone else, in the file's group or not */
@@ -391,7 +378,7 @@ static void test_access(void **state)
 	assert_non_null(strstr(err.msg, "mode 0600"));
 	chmod(p, 0666);
 	assert_int_equal(nr_lg_shm_access_as(p, other, out_grp, 1, &err), 0);
-	assert_int_equal(nr_lg_shm_access_as(tmp_path("nope"), other, out_grp, 1, &err), -NR_E_NOTFOUND);
+	assert_int_equal(nr_lg_shm_access_as(unit_path(tmpdir, "nope"), other, out_grp, 1, &err), -NR_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "start the VM"));
 }
 
@@ -432,17 +419,17 @@ static void test_argv_and_find(void **state)
 
 	/* PATH lookup, then the configured binary, then a clear message */
 	old_path = strdup(getenv("PATH") ? getenv("PATH") : "");
-	mkdir(tmp_path("bin"), 0755);
-	write_file(tmp_path("bin/looking-glass-client"), "#!/bin/sh\n", 10);
-	chmod(tmp_path("bin/looking-glass-client"), 0755);
-	setenv("PATH", tmp_path("bin"), 1);
+	mkdir(unit_path(tmpdir, "bin"), 0755);
+	write_file(unit_path(tmpdir, "bin/looking-glass-client"), "#!/bin/sh\n", 10);
+	chmod(unit_path(tmpdir, "bin/looking-glass-client"), 0755);
+	setenv("PATH", unit_path(tmpdir, "bin"), 1);
 	assert_int_equal(nr_lg_client_find(ctx, NULL, &path, &err), 0);
-	assert_string_equal(path, tmp_path("bin/looking-glass-client"));
+	assert_string_equal(path, unit_path(tmpdir, "bin/looking-glass-client"));
 	free(path);
 	setenv("PATH", "/nonexistent", 1);
 	assert_int_equal(nr_lg_client_find(ctx, NULL, &path, &err), -NR_E_LG_NOCLIENT);
 	assert_non_null(strstr(err.msg, "install"));
-	nr_ctx_set(ctx, "lg.client", tmp_path("bin/looking-glass-client"), NULL);
+	nr_ctx_set(ctx, "lg.client", unit_path(tmpdir, "bin/looking-glass-client"), NULL);
 	assert_int_equal(nr_lg_client_find(ctx, NULL, &path, &err), 0);
 	free(path);
 	assert_int_equal(nr_lg_client_find(ctx, "/nonexistent/lgc", &path, &err), -NR_E_LG_NOCLIENT);
@@ -467,29 +454,16 @@ static void test_graphical_session(void **state)
 	unsetenv("DISPLAY");
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *s = calloc(1, 65536);
-
-	if (f) {
-		size_t n = fread(s, 1, 65535, f);
-		s[n] = '\0';
-		fclose(f);
-	}
-	return s;
-}
-
 static struct nr_ctx *client_ctx(void)
 {
 	struct nr_ctx *ctx = nr_ctx_new();
 
-	nr_ctx_set(ctx, "runtime_dir", tmp_path("run"), NULL);
+	nr_ctx_set(ctx, "runtime_dir", unit_path(tmpdir, "run"), NULL);
 	nr_ctx_set(ctx, "lg.client", FAKE_CLIENT, NULL);
 	nr_ctx_set(ctx, "lg.backoff_ms", "10", NULL);
 	nr_ctx_set(ctx, "lg.give_up", "3", NULL);
-	setenv("FAKE_LG_RECORD", tmp_path("record"), 1);
-	setenv("FAKE_LG_MODES", tmp_path("modes"), 1);
+	setenv("FAKE_LG_RECORD", unit_path(tmpdir, "record"), 1);
+	setenv("FAKE_LG_MODES", unit_path(tmpdir, "modes"), 1);
 	return ctx;
 }
 
@@ -502,23 +476,25 @@ static void test_supervise_restarts(void **state)
 	struct nr_error err = { 0 };
 	char *rec, *log;
 
-	unlink(tmp_path("record"));
-	write_file(tmp_path("modes"), "crash\nfail\nexit0\n", 17);
+	unlink(unit_path(tmpdir, "record"));
+	write_file(unit_path(tmpdir, "modes"), "crash\nfail\nexit0\n", 17);
 	assert_int_equal(nr_lg_supervise(ctx, &o, &err), 0);
-	rec = slurp(tmp_path("record"));
+	rec = unit_slurp(unit_path(tmpdir, "record"));
+	assert_non_null(rec);
 	/* three runs, each with -f PATH */
 	assert_non_null(strstr(rec, "run "));
 	assert_non_null(strstr(strstr(strstr(rec, "run ") + 1, "run ") + 1, "run "));
 	assert_non_null(strstr(rec, "-f\n/dev/shm/looking-glass\n"));
 	free(rec);
-	log = slurp(tmp_path("run/lg-win11.log"));
+	log = unit_slurp(unit_path(tmpdir, "run/lg-win11.log"));
+	assert_non_null(log);
 	assert_non_null(strstr(log, "signal 11"));
 	assert_non_null(strstr(log, "exit status 3"));
 	assert_non_null(strstr(log, "exited normally"));
 	assert_non_null(strstr(log, "fake looking-glass-client: failing on purpose"));
 	free(log);
 	/* nothing left behind: no pid file, not running */
-	assert_int_equal(access(tmp_path("run/lg-win11.pid"), F_OK), -1);
+	assert_int_equal(access(unit_path(tmpdir, "run/lg-win11.pid"), F_OK), -1);
 	assert_int_equal(nr_lg_client_info(ctx, "win11", &info, &err), 0);
 	assert_int_equal(info.state, NR_LG_SUP_NOT_RUNNING);
 	nr_lg_sup_info_done(&info);
@@ -532,7 +508,7 @@ static void test_supervise_gives_up(void **state)
 	struct nr_lg_sup_info info;
 	struct nr_error err = { 0 };
 
-	write_file(tmp_path("modes"), "crash\ncrash\ncrash\ncrash\ncrash\n", 30);
+	write_file(unit_path(tmpdir, "modes"), "crash\ncrash\ncrash\ncrash\ncrash\n", 30);
 	assert_int_equal(nr_lg_supervise(ctx, &o, &err), -NR_E_LG_GAVEUP);
 	assert_non_null(strstr(err.msg, "3 times in a row"));
 	assert_int_equal(nr_lg_client_info(ctx, "win11", &info, &err), 0);
@@ -543,7 +519,7 @@ static void test_supervise_gives_up(void **state)
 	assert_int_equal(info.restarts, 2);
 	nr_lg_sup_info_done(&info);
 	/* two crashes are left in the list: the next start begins afresh */
-	unlink(tmp_path("modes"));
+	unlink(unit_path(tmpdir, "modes"));
 	nr_ctx_free(ctx);
 }
 
@@ -553,18 +529,18 @@ static void test_stale_pid_file(void **state)
 	struct nr_lg_sup_info info;
 	struct nr_error err = { 0 };
 
-	mkdir(tmp_path("run"), 0700);
+	mkdir(unit_path(tmpdir, "run"), 0700);
 	/* a pid file nobody holds the lock on: its supervisor is gone, whatever the pid */
-	write_file(tmp_path("run/lg-old.pid"), "1\n", 2);
-	write_file(tmp_path("run/lg-old.state"), "state=running\nclient_pid=1\n", 27);
+	write_file(unit_path(tmpdir, "run/lg-old.pid"), "1\n", 2);
+	write_file(unit_path(tmpdir, "run/lg-old.state"), "state=running\nclient_pid=1\n", 27);
 	assert_int_equal(nr_lg_client_info(ctx, "old", &info, &err), 0);
 	assert_int_equal(info.state, NR_LG_SUP_STALE);
 	nr_lg_sup_info_done(&info);
-	assert_int_equal(access(tmp_path("run/lg-old.pid"), F_OK), -1);
+	assert_int_equal(access(unit_path(tmpdir, "run/lg-old.pid"), F_OK), -1);
 	assert_int_equal(nr_lg_client_info(ctx, "old", &info, &err), 0);
 	assert_int_equal(info.state, NR_LG_SUP_NOT_RUNNING);
 	nr_lg_sup_info_done(&info);
-	write_file(tmp_path("run/lg-old.pid"), "1\n", 2);
+	write_file(unit_path(tmpdir, "run/lg-old.pid"), "1\n", 2);
 	assert_int_equal(nr_lg_client_stop(ctx, "old", &err), -NR_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "stale"));
 	/* VM names cannot walk out of the runtime directory */
@@ -580,7 +556,7 @@ static void test_session_memory(void **state)
 	uint32_t prev;
 	bool had;
 
-	nr_ctx_set(ctx, "runtime_dir", tmp_path("rt"), NULL);
+	nr_ctx_set(ctx, "runtime_dir", unit_path(tmpdir, "rt"), NULL);
 	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 5, &prev, &had);
 	assert_false(had);
 	nr_lg_session_remember(ctx, "/dev/shm/looking-glass", 6, &prev, &had);

@@ -18,52 +18,25 @@
 #include "neuron/error.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
+#include "unit.h"
 
-static char root[64];
-
-static char *at(const char *rel)
-{
-	static char buf[4][512];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s%s", root, rel);
-	return buf[i];
-}
+static char *root;
 
 static void put(const char *rel, const char *text)
 {
-	char cmd[600];
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", at(rel));
-	assert_int_equal(system(cmd), 0);
-	f = fopen(at(rel), "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_put(unit_path(root, rel), text, 0644);
 }
 
 static char *get(const char *rel)
 {
-	FILE *f = fopen(at(rel), "r");
-	char *s = calloc(1, 1 << 16);
-
-	if (!f) {
-		free(s);
-		return NULL;
-	}
-	s[fread(s, 1, (1 << 16) - 1, f)] = '\0';
-	fclose(f);
-	return s;
+	return unit_slurp(unit_path(root, rel));
 }
 
 static int setup_root(void **state)
 {
 	char ids[128];
 
-	snprintf(root, sizeof(root), "/tmp/neuron-test-lgsetup.XXXXXX");
-	assert_non_null(mkdtemp(root));
+	root = unit_tmpdir("lgsetup", false);
 	snprintf(ids, sizeof(ids), "root:x:0:0::/root:/bin/sh\nalice:x:%u:%u::/home/alice:/bin/sh\n",
 		 (unsigned)getuid(), (unsigned)getgid());
 	put("/etc/passwd", ids);
@@ -74,10 +47,7 @@ static int setup_root(void **state)
 
 static int rm_root(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	unit_rmtree_free(&root);
 	return 0;
 }
 
@@ -207,8 +177,8 @@ static void test_shm_plan_apply_revert(void **state)
 	nr_plan_free(plan);
 
 	/* the running system: the file is made now, with owner, group, mode and size */
-	assert_int_equal(mkdir(at("/dev"), 0755), 0);
-	assert_int_equal(mkdir(at("/dev/shm"), 01777), 0);
+	assert_int_equal(mkdir(unit_path(root, "/dev"), 0755), 0);
+	assert_int_equal(mkdir(unit_path(root, "/dev/shm"), 01777), 0);
 	assert_int_equal(nr_lg_setup_plan(ctx, &s, &plan, &err), 0);
 	now = nr_lg_setup_now(plan);
 	assert_non_null(now);
@@ -219,7 +189,7 @@ static void test_shm_plan_apply_revert(void **state)
 	assert_int_equal(nr_lg_setup_apply(ctx, plan, NULL, &res, &err), 0);
 	assert_int_equal(res.files_changed, 2);
 	nr_plan_free(plan);
-	assert_int_equal(stat(at("/dev/shm/looking-glass"), &st), 0);
+	assert_int_equal(stat(unit_path(root, "/dev/shm/looking-glass"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
 	assert_int_equal(st.st_uid, getuid());
 	assert_int_equal(st.st_gid, getgid());
@@ -240,29 +210,29 @@ static void test_shm_plan_apply_revert(void **state)
 	memset(&res, 0, sizeof(res));
 	assert_int_equal(nr_lg_setup_revert(ctx, NR_LG_MODE_SHM, NULL, &res, &err), 0);
 	assert_int_equal(res.files_changed, 2);
-	assert_int_equal(access(at("/dev/shm/looking-glass"), F_OK), -1);
-	assert_int_equal(access(at("/etc/tmpfiles.d/10-looking-glass.conf"), F_OK), -1);
+	assert_int_equal(access(unit_path(root, "/dev/shm/looking-glass"), F_OK), -1);
+	assert_int_equal(access(unit_path(root, "/etc/tmpfiles.d/10-looking-glass.conf"), F_OK), -1);
 	assert_int_equal(nr_lg_setup_revert(ctx, NR_LG_MODE_SHM, NULL, &res, &err), -NR_E_NOTFOUND);
 
 	/* an existing file with another mode: fixed, and given its mode back on revert */
 	put("/dev/shm/looking-glass", "qemu was here");
-	chmod(at("/dev/shm/looking-glass"), 0600);
+	chmod(unit_path(root, "/dev/shm/looking-glass"), 0600);
 	assert_int_equal(nr_lg_setup_plan(ctx, &s, &plan, &err), 0);
 	now = nr_lg_setup_now(plan);
 	assert_non_null(strstr(now, "mode 0600"));
 	free(now);
 	assert_int_equal(nr_lg_setup_apply(ctx, plan, NULL, &res, &err), 0);
 	nr_plan_free(plan);
-	assert_int_equal(stat(at("/dev/shm/looking-glass"), &st), 0);
+	assert_int_equal(stat(unit_path(root, "/dev/shm/looking-glass"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
 	assert_int_equal(st.st_size, 64 << 20);
 	text = get("/dev/shm/looking-glass");
 	assert_string_equal(text, "qemu was here"); /* grown, never cut or rewritten */
 	free(text);
 	assert_int_equal(nr_lg_setup_revert(ctx, NR_LG_MODE_SHM, NULL, &res, &err), 0);
-	assert_int_equal(stat(at("/dev/shm/looking-glass"), &st), 0);
+	assert_int_equal(stat(unit_path(root, "/dev/shm/looking-glass"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	unlink(at("/dev/shm/looking-glass"));
+	unlink(unit_path(root, "/dev/shm/looking-glass"));
 	nr_ctx_free(ctx);
 }
 

@@ -17,53 +17,24 @@
 
 #include "neuron/plan.h"
 #include "neuron/util.h"
+#include "unit.h"
 
 /* ---- helpers ---- */
 
-static char *tmpdir(void)
-{
-	/* a tmpfs when there is one: apply fsyncs every file */
-	char *d = strdup(access("/dev/shm", W_OK) == 0 ? "/dev/shm/neuron-plan-XXXXXX" : "/tmp/neuron-plan-XXXXXX");
-	assert_non_null(mkdtemp(d));
-	return d;
-}
-
 static void put(const char *root, const char *rel, const char *text, mode_t mode)
 {
-	char path[4096], *slash;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(path, mode);
+	unit_put(path, text, mode);
 }
 
 static char *get(const char *root, const char *rel)
 {
 	char path[4096];
-	struct nr_buf b;
-	FILE *f;
-	int c;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	nr_buf_init(&b);
-	nr_buf_append(&b, "", 0);
-	while ((c = fgetc(f)) != EOF) {
-		char ch = (char)c;
-		nr_buf_append(&b, &ch, 1);
-	}
-	fclose(f);
-	return nr_buf_steal(&b);
+	return unit_slurp(path);
 }
 
 /* A snapshot of a whole tree: every entry with its type, mode and content, by path. */
@@ -125,16 +96,6 @@ static char *snapshot(const char *root)
 	return nr_buf_steal(&b);
 }
 
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void rmtree(const char *root)
-{
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static struct nr_ctx *ctx_for(const char *root)
 {
 	struct nr_ctx *ctx = nr_ctx_new();
@@ -171,7 +132,7 @@ static struct nr_plan *standard_plan(struct nr_ctx *ctx, const char *standins)
 /* A stand-in command that records its arguments and root, and exits with $REGEN_RC. */
 static char *make_standins(void)
 {
-	char *dir = tmpdir();
+	char *dir = unit_tmpdir("plan", true);
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/regen", dir);
 	FILE *f = fopen(path, "w");
@@ -214,7 +175,7 @@ static void test_diff_unified(void **state)
 
 static void test_apply_revert_roundtrip(void **state)
 {
-	char *root = tmpdir();
+	char *root = unit_tmpdir("plan", true);
 	seed(root);
 	char *before = snapshot(root);
 	struct nr_ctx *ctx = ctx_for(root);
@@ -298,13 +259,13 @@ static void test_apply_revert_roundtrip(void **state)
 	free(applied);
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
+	unit_rmtree(root);
 	free(root);
 }
 
 static void test_second_apply_keeps_first_original(void **state)
 {
-	char *root = tmpdir();
+	char *root = unit_tmpdir("plan", true);
 	seed(root);
 	char *before = snapshot(root);
 	struct nr_ctx *ctx = ctx_for(root);
@@ -328,13 +289,13 @@ static void test_second_apply_keeps_first_original(void **state)
 	free(after);
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
+	unit_rmtree(root);
 	free(root);
 }
 
 static void test_stale_plan_refused(void **state)
 {
-	char *root = tmpdir();
+	char *root = unit_tmpdir("plan", true);
 	seed(root);
 	struct nr_ctx *ctx = ctx_for(root);
 	struct nr_error err = { 0 };
@@ -349,13 +310,13 @@ static void test_stale_plan_refused(void **state)
 	assert_null(get(root, "var/lib/neuron/plans/test.journal"));
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
+	unit_rmtree(root);
 	free(root);
 }
 
 static void test_symlink_escape_refused(void **state)
 {
-	char *root = tmpdir(), *outside = tmpdir();
+	char *root = unit_tmpdir("plan", true), *outside = unit_tmpdir("plan", true);
 	char link[4200], target[4200];
 	struct nr_ctx *ctx = ctx_for(root);
 	struct nr_error err = { 0 };
@@ -412,8 +373,8 @@ static void test_symlink_escape_refused(void **state)
 	free(outside_after);
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
-	rmtree(outside);
+	unit_rmtree(root);
+	unit_rmtree(outside);
 	free(root);
 	free(outside);
 }
@@ -437,7 +398,7 @@ static void capture(void *ud, enum nr_plan_event ev, const char *text)
 
 static void test_runner_and_failed_command(void **state)
 {
-	char *root = tmpdir(), *standins = make_standins();
+	char *root = unit_tmpdir("plan", true), *standins = make_standins();
 	seed(root);
 	struct nr_ctx *ctx = ctx_for(root);
 	struct nr_error err = { 0 };
@@ -519,8 +480,8 @@ static void test_runner_and_failed_command(void **state)
 	nr_buf_done(&cap.out);
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
-	rmtree(standins);
+	unit_rmtree(root);
+	unit_rmtree(standins);
 	free(root);
 	free(standins);
 }
@@ -536,7 +497,7 @@ static void test_fault_after_every_apply_step(void **state)
 
 	/* the reference run, counting the steps */
 	{
-		char *root = tmpdir();
+		char *root = unit_tmpdir("plan", true);
 		seed(root);
 		original = snapshot(root);
 		struct nr_ctx *ctx = ctx_for(root);
@@ -551,7 +512,7 @@ static void test_fault_after_every_apply_step(void **state)
 		nr_buf_done(&cap.out);
 		nr_plan_free(plan);
 		nr_ctx_free(ctx);
-		rmtree(root);
+		unit_rmtree(root);
 		free(root);
 	}
 	/* journal, backup a, stage+write a, stage+write b, backup old, remove old,
@@ -560,7 +521,7 @@ static void test_fault_after_every_apply_step(void **state)
 
 	for (int n = 1; n < total; n++) {
 		for (int finish = 0; finish < 2; finish++) {
-			char *root = tmpdir();
+			char *root = unit_tmpdir("plan", true);
 			seed(root);
 			struct nr_ctx *ctx = ctx_for(root);
 			nr_ctx_set(ctx, "run.standins", standins, NULL);
@@ -598,13 +559,13 @@ static void test_fault_after_every_apply_step(void **state)
 				free(now);
 			}
 			nr_ctx_free(ctx);
-			rmtree(root);
+			unit_rmtree(root);
 			free(root);
 		}
 	}
 	free(original);
 	free(applied);
-	rmtree(standins);
+	unit_rmtree(standins);
 	free(standins);
 }
 
@@ -615,7 +576,7 @@ static void test_fault_after_every_revert_step(void **state)
 	char *original = NULL, *applied = NULL;
 
 	for (int n = 1; n < 64; n++) {
-		char *root = tmpdir();
+		char *root = unit_tmpdir("plan", true);
 		seed(root);
 		if (!original)
 			original = snapshot(root);
@@ -635,7 +596,7 @@ static void test_fault_after_every_revert_step(void **state)
 			assert_string_equal(now, original);
 			free(now);
 			nr_ctx_free(ctx);
-			rmtree(root);
+			unit_rmtree(root);
 			free(root);
 			assert_true(n > 3);
 			break;
@@ -670,7 +631,7 @@ static void test_fault_after_every_revert_step(void **state)
 			free(now);
 		}
 		nr_ctx_free(ctx);
-		rmtree(root);
+		unit_rmtree(root);
 		free(root);
 	}
 	free(original);
@@ -680,7 +641,7 @@ static void test_fault_after_every_revert_step(void **state)
 /* Two changes to one root at once: the second waits its turn (refused, nothing written). */
 static void test_one_change_at_a_time(void **state)
 {
-	char *root = tmpdir();
+	char *root = unit_tmpdir("plan", true);
 	seed(root);
 	char *before = snapshot(root);
 	struct nr_ctx *ctx = ctx_for(root);
@@ -705,7 +666,7 @@ static void test_one_change_at_a_time(void **state)
 	free(before);
 	nr_plan_free(plan);
 	nr_ctx_free(ctx);
-	rmtree(root);
+	unit_rmtree(root);
 	free(root);
 }
 

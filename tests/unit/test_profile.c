@@ -12,16 +12,7 @@
 
 #include "neuron/profile.h"
 #include "neuron/scan.h"
-
-static struct nr_profile *parse_ok(const char *yaml)
-{
-	struct nr_error err = { 0 };
-	struct nr_profile *p = NULL;
-
-	if (nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, &err) < 0)
-		fail_msg("parse failed: %s", err.msg);
-	return p;
-}
+#include "unit.h"
 
 /* The message for a bad profile, which must fail. */
 static const char *parse_bad(const char *yaml, struct nr_error *err)
@@ -33,23 +24,6 @@ static const char *parse_bad(const char *yaml, struct nr_error *err)
 	assert_null(p);
 	assert_true(err->code < 0);
 	return err->msg;
-}
-
-static struct nr_scan *load(const char *machine)
-{
-	const char *dir = getenv("SYSROOTS");
-	char path[4096];
-	struct nr_ctx *ctx = nr_ctx_new();
-	struct nr_error err = { 0 };
-	struct nr_scan *scan = NULL;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, machine);
-	assert_int_equal(nr_ctx_set(ctx, "sysroot", path, &err), 0);
-	if (nr_scan_new(ctx, &scan, &err) < 0)
-		fail_msg("scan of %s failed: %s", machine, err.msg);
-	nr_ctx_free(ctx);
-	return scan;
 }
 
 static void test_example_windows11(void **state)
@@ -240,12 +214,12 @@ static void test_bad_profiles(void **state)
 /* Rules against the machine: the GPU exists and is isolated. */
 static void test_check_against_machine(void **state)
 {
-	struct nr_scan *nv = load("intel-nvidia"), *shared = load("shared-group"), *off = load("iommu-off");
+	struct nr_scan *nv = unit_scan("intel-nvidia"), *shared = unit_scan("shared-group"), *off = unit_scan("iommu-off");
 	struct nr_error err = { 0 };
 	struct nr_profile *p;
 	const struct nr_gpu *g;
 
-	p = parse_ok("name: a\ntemplate: windows11\ngpu: auto\n");
+	p = unit_profile("name: a\ntemplate: windows11\ngpu: auto\n");
 	assert_int_equal(nr_profile_check(p, nv, &err), 0);
 	g = nr_profile_gpu(p, nv);
 	assert_non_null(g);
@@ -256,13 +230,13 @@ static void test_check_against_machine(void **state)
 			    "run 'neuronctl check', or set 'gpu: none'");
 	nr_profile_free(p);
 
-	p = parse_ok("name: a\ntemplate: windows10\ngpu: \"0000:09:00.0\"\n");
+	p = unit_profile("name: a\ntemplate: windows10\ngpu: \"0000:09:00.0\"\n");
 	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
 	assert_string_equal(err.msg, "t.yaml:3:6: gpu: there is no PCI device 0000:09:00.0 on this machine "
 			    "(see 'neuronctl scan')");
 	nr_profile_free(p);
 
-	p = parse_ok("name: a\ntemplate: windows10\ngpu: 02:00.0\n");
+	p = unit_profile("name: a\ntemplate: windows10\ngpu: 02:00.0\n");
 	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
 	assert_string_equal(err.msg, "t.yaml:3:6: gpu: 0000:02:00.0 is not a GPU (class 0108)");
 	nr_profile_free(p);
@@ -274,7 +248,7 @@ static void test_check_against_machine(void **state)
 		if (sg->isolated)
 			continue;
 		snprintf(yaml, sizeof(yaml), "name: a\ntemplate: windows10\ngpu: %s\n", shared->devices[sg->dev].addr);
-		p = parse_ok(yaml);
+		p = unit_profile(yaml);
 		assert_int_equal(nr_profile_check(p, shared, &err), -NR_E_REFUSED);
 		assert_non_null(strstr(err.msg, "t.yaml:3:6: gpu: "));
 		assert_non_null(strstr(err.msg, "is not isolated: its IOMMU group also holds "));
@@ -282,12 +256,12 @@ static void test_check_against_machine(void **state)
 		nr_profile_free(p);
 	}
 
-	p = parse_ok("name: a\ntemplate: linux\nhostdevs:\n  pci: [\"0000:02:00.0\", \"0000:07:00.0\"]\n");
+	p = unit_profile("name: a\ntemplate: linux\nhostdevs:\n  pci: [\"0000:02:00.0\", \"0000:07:00.0\"]\n");
 	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_NODEVICE);
 	assert_string_equal(err.msg, "t.yaml:4:25: hostdevs.pci: there is no PCI device 0000:07:00.0 on this machine");
 	nr_profile_free(p);
 
-	p = parse_ok("name: a\ntemplate: windows10\ngpu: auto\nhostdevs:\n  pci: [\"0000:01:00.1\"]\n");
+	p = unit_profile("name: a\ntemplate: windows10\ngpu: auto\nhostdevs:\n  pci: [\"0000:01:00.1\"]\n");
 	assert_int_equal(nr_profile_check(p, nv, &err), -NR_E_EXISTS);
 	assert_string_equal(err.msg, "t.yaml:5:9: hostdevs.pci: 0000:01:00.1 already goes in with the GPU; remove it here");
 	nr_profile_free(p);
@@ -300,7 +274,7 @@ static void test_check_against_machine(void **state)
 /* Values from YAML are data: quotes, null, booleans in their YAML spellings. */
 static void test_yaml_forms(void **state)
 {
-	struct nr_profile *p = parse_ok("name: \"<win&'\\\"11>\"\ntemplate: windows10\nlooking_glass: false\n"
+	struct nr_profile *p = unit_profile("name: \"<win&'\\\"11>\"\ntemplate: windows10\nlooking_glass: false\n"
 					"agent: no\niso: ~\ntpm: yes\ngpu: none\ndisk: none\n");
 
 	assert_string_equal(p->name, "<win&'\"11>");
@@ -311,7 +285,7 @@ static void test_yaml_forms(void **state)
 	assert_true(p->disk.none);
 	nr_profile_free(p);
 	/* a mapping for looking_glass turns it on for a template that has it off */
-	p = parse_ok("name: a\ntemplate: linux\nlooking_glass:\n  resolution: 1440p\n  hdr: true\n");
+	p = unit_profile("name: a\ntemplate: linux\nlooking_glass:\n  resolution: 1440p\n  hdr: true\n");
 	assert_true(p->lg.enabled);
 	assert_true(p->lg.hdr);
 	nr_profile_free(p);

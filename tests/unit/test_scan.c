@@ -13,23 +13,7 @@
 #include "neuron/ctx.h"
 #include "neuron/scan.h"
 #include "neuron/util.h"
-
-static struct nr_scan *load(const char *machine)
-{
-	const char *dir = getenv("SYSROOTS");
-	char path[4096];
-	struct nr_ctx *ctx = nr_ctx_new();
-	struct nr_error err = { 0 };
-	struct nr_scan *scan = NULL;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, machine);
-	assert_int_equal(nr_ctx_set(ctx, "sysroot", path, &err), 0);
-	if (nr_scan_new(ctx, &scan, &err) < 0)
-		fail_msg("scan of %s failed: %s", machine, err.msg);
-	nr_ctx_free(ctx);
-	return scan;
-}
+#include "unit.h"
 
 static void assert_addrs(const struct nr_scan *s, const size_t *v, size_t n, const char *want)
 {
@@ -57,7 +41,7 @@ static void assert_ids(const struct nr_gpu *g, const char *want)
 /* The root port in the GPU's group is a bridge: it stays, gets no vfio id, blocks nothing. */
 static void test_bridge_in_group_stays(void **state)
 {
-	struct nr_scan *s = load("intel-nvidia");
+	struct nr_scan *s = unit_scan("intel-nvidia");
 	const struct nr_gpu *g = nr_scan_gpu(s, "01:00.0");
 
 	assert_non_null(g);
@@ -75,7 +59,7 @@ static void test_bridge_in_group_stays(void **state)
 
 static void test_chipset_group_blocks(void **state)
 {
-	struct nr_scan *s = load("shared-group");
+	struct nr_scan *s = unit_scan("shared-group");
 	const struct nr_gpu *g = nr_scan_gpu(s, "1f:00.0");
 
 	assert_false(g->isolated);
@@ -88,7 +72,7 @@ static void test_chipset_group_blocks(void **state)
 
 static void test_turing_four_functions(void **state)
 {
-	struct nr_scan *s = load("nvidia-turing-4fn");
+	struct nr_scan *s = unit_scan("nvidia-turing-4fn");
 	const struct nr_gpu *g = nr_scan_gpu(s, "01:00.0");
 
 	assert_true(g->isolated);
@@ -100,7 +84,7 @@ static void test_turing_four_functions(void **state)
 /* Navi: audio in a group of its own; the passthrough set is the union of both groups. */
 static void test_split_audio_union(void **state)
 {
-	struct nr_scan *s = load("amd-navi-split-audio");
+	struct nr_scan *s = unit_scan("amd-navi-split-audio");
 	const struct nr_gpu *g = nr_scan_gpu(s, "0c:00.0");
 
 	assert_true(g->isolated);
@@ -114,7 +98,7 @@ static void test_split_audio_union(void **state)
 
 static void test_identical_cards_collide(void **state)
 {
-	struct nr_scan *s = load("two-identical");
+	struct nr_scan *s = unit_scan("two-identical");
 	const struct nr_gpu *g = nr_scan_gpu(s, "02:00.0");
 
 	assert_true(g->isolated);
@@ -126,7 +110,7 @@ static void test_identical_cards_collide(void **state)
 
 static void test_shared_audio_id_collides(void **state)
 {
-	struct nr_scan *s = load("shared-audio-id");
+	struct nr_scan *s = unit_scan("shared-audio-id");
 	const struct nr_gpu *g = nr_scan_gpu(s, "0c:00.0");
 
 	assert_true(g->bind_by_address);
@@ -136,7 +120,7 @@ static void test_shared_audio_id_collides(void **state)
 
 static void test_3d_controller_is_gpu(void **state)
 {
-	struct nr_scan *s = load("laptop-3d");
+	struct nr_scan *s = unit_scan("laptop-3d");
 	const struct nr_gpu *g = nr_scan_gpu(s, "01:00.0");
 
 	assert_non_null(g);
@@ -149,7 +133,7 @@ static void test_3d_controller_is_gpu(void **state)
 
 static void test_iommu_off(void **state)
 {
-	struct nr_scan *s = load("iommu-off");
+	struct nr_scan *s = unit_scan("iommu-off");
 	struct nr_check c;
 
 	assert_false(s->iommu);
@@ -167,7 +151,7 @@ static void test_iommu_off(void **state)
 
 static void test_single_gpu_warns(void **state)
 {
-	struct nr_scan *s = load("single-gpu");
+	struct nr_scan *s = unit_scan("single-gpu");
 	struct nr_check c;
 
 	assert_null(nr_scan_best_gpu(s));
@@ -180,7 +164,7 @@ static void test_single_gpu_warns(void **state)
 
 static void test_bmc_only_fails(void **state)
 {
-	struct nr_scan *s = load("server-bmc");
+	struct nr_scan *s = unit_scan("server-bmc");
 	struct nr_check c;
 
 	nr_check_run(s, NULL, &c);
@@ -192,7 +176,7 @@ static void test_bmc_only_fails(void **state)
 
 static void test_acs_override_warns(void **state)
 {
-	struct nr_scan *s = load("acs-override");
+	struct nr_scan *s = unit_scan("acs-override");
 	struct nr_check c;
 
 	nr_check_run(s, NULL, &c);
@@ -203,7 +187,7 @@ static void test_acs_override_warns(void **state)
 
 static void test_drivers_and_names(void **state)
 {
-	struct nr_scan *s = load("vfio-bound");
+	struct nr_scan *s = unit_scan("vfio-bound");
 	const struct nr_pci_dev *d = nr_scan_device(s, "0000:01:00.0");
 
 	assert_string_equal(d->driver, "vfio-pci");

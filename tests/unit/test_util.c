@@ -3,11 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
+#include "base/internal.h"
 #include "neuron/ctx.h"
 #include "neuron/error.h"
 #include "neuron/host.h"
@@ -104,6 +107,103 @@ static void test_ctx(void **state)
 	nr_ctx_free(NULL);
 }
 
+/* The global options both front ends take: one table, one function. */
+static void test_ctx_options(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_error err = { 0 };
+
+	assert_int_equal(nr_ctx_set_option(ctx, "root", "/mnt", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "root"), "/mnt");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "lg.client=/opt/lg=x", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "lg.client"), "/opt/lg=x");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "state_dir=", &err), 0);
+	assert_string_equal(nr_ctx_get(ctx, "state_dir"), "");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "nonsense=1", &err), -NR_E_USAGE);
+	assert_int_equal(err.code, -NR_E_USAGE);
+	assert_string_equal(err.msg, "unknown parameter 'nonsense'");
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "root", &err), -NR_E_USAGE);
+	assert_non_null(strstr(err.msg, "NAME=VALUE"));
+	assert_int_equal(nr_ctx_set_option(ctx, "param", "=x", &err), -NR_E_USAGE);
+	/* an option that is not a global one, even when a parameter has its name */
+	assert_int_equal(nr_ctx_set_option(ctx, "state_dir", "/x", &err), -NR_E_USAGE);
+	assert_string_equal(nr_ctx_get(ctx, "root"), "/mnt");
+	nr_ctx_free(ctx);
+}
+
+/* The string list: copies or takes its items, stays NULL-terminated, unchanged on failure. */
+static void test_strv(void **state)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(nr_strv_add(&v, &n, "a"), 0);
+	assert_int_equal(nr_strv_take(&v, &n, strdup("b")), 0);
+	assert_int_equal(nr_strv_add_unique(&v, &n, "a"), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[1], "b");
+	assert_null(v[2]);
+	assert_int_equal(nr_strv_take(&v, &n, NULL), -NR_E_NOMEM);   /* a failed strdup */
+	assert_int_equal(n, 2);
+	assert_null(v[2]);
+	nr_strv_free_null(v);
+	nr_strv_free(NULL, 0);
+	nr_strv_free_null(NULL);
+}
+
+/* The one runtime-directory rule: the parameter, else $XDG_RUNTIME_DIR/neuron, else /run/neuron. */
+static void test_runtime_dir(void **state)
+{
+	struct nr_ctx *ctx = nr_ctx_new();
+	char *d;
+
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/user/1000/neuron");
+	free(d);
+	setenv("XDG_RUNTIME_DIR", "relative", 1);        /* not a path: ignored */
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/neuron");
+	free(d);
+	unsetenv("XDG_RUNTIME_DIR");
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/run/neuron");
+	free(d);
+	nr_ctx_set(ctx, "runtime_dir", "/tmp/rt", NULL);
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	d = nr_ctx_runtime_dir(ctx);
+	assert_string_equal(d, "/tmp/rt");
+	free(d);
+	nr_ctx_free(ctx);
+}
+
+/* mkdir -p: every missing level with its mode, existing ones kept, a file in the way named. */
+static void test_mkdir_p(void **state)
+{
+	char dir[] = "/tmp/neuron-util-XXXXXX", path[256];
+	struct nr_error err = { 0 };
+	struct stat st;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_int_equal(nr_mkdir_p(path, 0700, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(nr_mkdir_p(path, 0700, &err), 0);      /* already there */
+	snprintf(path, sizeof(path), "%s/a/file", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/a/file/d", dir);
+	assert_int_equal(nr_mkdir_p(path, 0755, &err), -NR_E_IO);
+	assert_non_null(strstr(err.msg, "/a/file/d"));
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_lg_size(void **state)
 {
 	unsigned w, h;
@@ -130,6 +230,10 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_ctx),
+		cmocka_unit_test(test_ctx_options),
+		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_runtime_dir),
+		cmocka_unit_test(test_strv),
 		cmocka_unit_test(test_lg_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include "neuron/profile.h"
 #include "neuron/scan.h"
 #include "neuron/vm.h"
+#include "unit.h"
 
 struct env {
 	struct nr_ctx *ctx;
@@ -27,18 +28,12 @@ struct env {
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	const char *dir = getenv("SYSROOTS");
-	char path[4096];
 	struct nr_error err = { 0 };
 
-	assert_non_null(dir);
-	e->ctx = nr_ctx_new();
-	snprintf(path, sizeof(path), "%s/intel-nvidia", dir);
-	assert_int_equal(nr_ctx_set(e->ctx, "sysroot", path, &err), 0);
+	e->ctx = unit_machine_ctx("intel-nvidia");
 	assert_int_equal(nr_ctx_set(e->ctx, "templates", "templates", &err), 0);
 	assert_int_equal(nr_ctx_set(e->ctx, "connect", "test:///default", &err), 0);
-	if (nr_scan_new(e->ctx, &e->scan, &err) < 0)
-		fail_msg("scan: %s", err.msg);
+	e->scan = unit_scan_ctx(e->ctx);
 	if (nr_virt_open(e->ctx, &e->virt, &err) < 0)
 		fail_msg("connect: %s", err.msg);
 	*state = e;
@@ -56,19 +51,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct nr_profile *profile(const char *yaml)
-{
-	struct nr_error err = { 0 };
-	struct nr_profile *p = NULL;
-
-	if (nr_profile_parse(yaml, strlen(yaml), "t.yaml", &p, &err) < 0)
-		fail_msg("parse: %s", err.msg);
-	return p;
-}
-
 static int create(struct env *e, const char *yaml, struct nr_vm_created *made, struct nr_error *err)
 {
-	struct nr_profile *p = profile(yaml);
+	struct nr_profile *p = unit_profile(yaml);
 	char *xml = NULL;
 	int rc;
 
@@ -246,7 +231,7 @@ static void test_define_rejected(void **state)
 {
 	struct env *e = *state;
 	struct nr_error err = { 0 };
-	struct nr_profile *p = profile("name: bad\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n");
+	struct nr_profile *p = unit_profile("name: bad\ntemplate: linux\ndisk:\n  path: /default-pool/bad.qcow2\n  size: 1G\n");
 	struct nr_vm_created made;
 
 	/* libvirt refuses the domain: the disk made for it goes again */

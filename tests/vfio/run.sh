@@ -11,8 +11,7 @@ set -u
 : "${BUILD:?BUILD must be set}"
 NEURONCTL=${NEURONCTL:-$BUILD/neuronctl}
 SYSROOTS=${SYSROOTS:-$BUILD/sysroots}
-here=$(cd "$(dirname "$0")" && pwd)
-expected=$here/expected
+. "$(dirname "$0")/../lib.sh"
 standins=$here/standins
 # a tmpfs when there is one: apply fsyncs every file, which a disk makes slow
 shm=/tmp
@@ -21,10 +20,6 @@ tmp=$(mktemp -d "$shm/neuron-vfio-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export STANDIN_LOG="$tmp/calls.log"
 unset NEURON_FAULT_AFTER STANDIN_FAIL
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 # fresh NAME: a new copy of fixture root NAME; prints its path
 fresh() {
@@ -84,16 +79,7 @@ golden() {
 	rc=$?
 	sed "s|$r|@ROOT@|g" "$tmp/plan.out" > "$tmp/plan.got"
 	echo "exit $rc" >> "$tmp/plan.got"
-	if [ "${NEURON_REGEN:-}" = 1 ]; then
-		mkdir -p "$expected"
-		cp "$tmp/plan.got" "$expected/$name"
-	fi
-	if cmp -s "$expected/$name" "$tmp/plan.got"; then
-		ok
-	else
-		bad "golden $name differs (regenerate: NEURON_REGEN=1 BUILD=\$PWD/build sh tests/vfio/run.sh)"
-		diff -u "$expected/$name" "$tmp/plan.got" | head -40 | sed 's/^/    /'
-	fi
+	golden_check "$name" "$tmp/plan.got" "neuronctl vfio plan $*"
 	# planning writes nothing
 	r2=$(fresh "$rootname")
 	snap "$r2" > "$tmp/a.snap"
@@ -474,5 +460,4 @@ while [ "$n" -lt 12 ]; do
 done
 [ "$n" -gt 8 ] && ok || bad "revert finished after only $n steps"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary vfio

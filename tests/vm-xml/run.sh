@@ -8,45 +8,10 @@
 # Golden files live in expected/; NEURON_REGEN=1 rewrites them.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-exp="$here/expected"
-tmp=$(mktemp -d)
+. "$(dirname "$0")/../lib.sh"
+scratch
 daemon_pid=
 trap 'if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
-pass=0 fail=0 bound=
-regen="make && BUILD=$BUILD NEURONCTL=$NEURONCTL SYSROOTS=$SYSROOTS NEURON_REGEN=1 sh tests/vm-xml/run.sh"
-
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-}
-
-# golden CASE ARGS...: run neuronctl ARGS (from the top folder), compare with expected/CASE.
-golden() {
-	name=$1
-	shift
-	{
-		(cd "$top" && ${bound:+timeout "$bound"} "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
-		echo "exit: $?"
-	} >"$tmp/status"
-	{
-		cat "$tmp/out"
-		if [ -s "$tmp/err" ]; then echo "--- stderr"; cat "$tmp/err"; fi
-		cat "$tmp/status"
-	} | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
-	if [ "${NEURON_REGEN:-}" = 1 ]; then
-		cp "$tmp/got" "$exp/$name"
-	fi
-	if [ -f "$exp/$name" ] && cmp -s "$tmp/got" "$exp/$name"; then
-		ok
-	else
-		bad "$name: neuronctl $*"
-		if [ -f "$exp/$name" ]; then diff -u "$exp/$name" "$tmp/got" | head -40; else echo "  (no golden file)"; fi
-		echo "  to accept the new output: $regen"
-	fi
-}
 
 # 1. Every example profile on machines of different kinds. A machine where a profile
 #    cannot be built (no isolated GPU) is a golden error; every XML must validate.
@@ -177,5 +142,4 @@ golden gpu.no-libvirt --sysroot "$SYSROOTS/vfio-bound" --connect test:///nonexis
 golden gpu.help gpu --help
 golden gpu.no-addr gpu bind
 
-echo "vm-xml: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary vm-xml

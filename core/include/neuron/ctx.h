@@ -32,16 +32,30 @@
 	X("lg.quick_ms", "10000", "a client that dies sooner than this after starting crashed quickly") \
 	X("lg.stop_ms", "3000", "how long stop waits after SIGTERM before SIGKILL")
 
+/* The options both front ends (neuronctl, neuron-tui) take to set parameters, one row each:
+ * X(option, metavar, help). Each sets the parameter of its name; --param sets any. */
+#define NR_CTX_OPTIONS(X) \
+	X("sysroot", "DIR", "observe the machine under DIR (sys/, proc/) instead of /") \
+	X("root", "DIR", "plan and apply configuration on the system under DIR") \
+	X("connect", "URI", "libvirt connection (default qemu:///system)") \
+	X("param", "NAME=VALUE", "set a named parameter (neuronctl(1) lists them); repeatable")
+
 struct nr_ctx;
 
 struct nr_ctx *nr_ctx_new(void);
 void nr_ctx_free(struct nr_ctx *ctx);
 /* Set a named parameter; unknown names are an error (-NR_E_INVAL). */
 int nr_ctx_set(struct nr_ctx *ctx, const char *name, const char *value, struct nr_error *err);
+/* Apply one of NR_CTX_OPTIONS: ("root", "/mnt"), ("param", "lg.client=/bin/x"). An unknown
+ * option or parameter, or a --param without '=', is -NR_E_USAGE with the reason. */
+int nr_ctx_set_option(struct nr_ctx *ctx, const char *option, const char *value, struct nr_error *err);
 /* The value (borrowed), never NULL for a known name; NULL for an unknown one. */
 const char *nr_ctx_get(const struct nr_ctx *ctx, const char *name);
 /* Iterate the parameter table: name and help of entry i, NULL past the end. */
 const char *nr_ctx_param_name(int i, const char **help);
+/* The runtime directory (pid files, state, sockets): the runtime_dir parameter, else
+ * $XDG_RUNTIME_DIR/neuron, else /run/neuron. malloc'd, NULL on OOM. */
+char *nr_ctx_runtime_dir(const struct nr_ctx *ctx);
 /* A path under the sysroot ("sys/bus/pci" -> "/tmp/x/sys/bus/pci"); malloc'd, NULL on OOM. */
 char *nr_ctx_sys_path(const struct nr_ctx *ctx, const char *rel);
 

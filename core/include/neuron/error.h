@@ -19,6 +19,7 @@
 	X(BUSY,       "busy") \
 	X(REFUSED,    "refused") \
 	X(TOOBIG,     "too large") \
+	X(USAGE,      "wrong usage: see the command's --help") \
 	/* pci, iommu, scan */ \
 	X(NOSYSFS,    "no PCI devices under the sysroot") \
 	X(PCI,        "the PCI library failed") \

@@ -171,8 +171,6 @@ int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup
 		      struct nr_error *err);
 void nr_lg_sup_info_done(struct nr_lg_sup_info *info);
 const char *nr_lg_sup_state_name(enum nr_lg_sup_state s);
-/* The runtime directory the pid, state and log files live in (malloc'd). */
-char *nr_lg_runtime_dir(const struct nr_ctx *ctx);
 
 /* ---- set-up on the target root (a plan of the engine in plan.h) ------------------ */
 

@@ -53,6 +53,9 @@ struct nr_plan_command {
 
 /* --- building ------------------------------------------------------------------- */
 
+/* Where plan name keeps the originals, as a path in the target root (state_dir/backup/NAME:
+ * "/var/lib/neuron/backup/vfio"); name NULL: the directory of every plan's. malloc'd. */
+char *nr_plan_backup_dir(const struct nr_ctx *ctx, const char *name);
 /* An empty plan named name ("vfio") on the ctx's root and state_dir. NULL on OOM. */
 struct nr_plan *nr_plan_new(const struct nr_ctx *ctx, const char *name);
 void nr_plan_free(struct nr_plan *plan);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "neuron/clock.h"
 #include "neuron/error.h"
 
 enum nr_tls_role {
@@ -30,7 +31,7 @@ struct nr_tls_link;
  * it builds unchanged on any system; core/guest/tls_fd.c is the POSIX transport (file
  * descriptors, poll) and nr_tls_link_new its constructor. A port to another system
  * (Windows: a HANDLE from CreateFile with overlapped I/O) brings its own struct nr_tls_io
- * and nr_tls_now_ms. None of the three functions blocks except wait. */
+ * and nr_now_ms (neuron/clock.h). None of the three functions blocks except wait. */
 enum { NR_TLS_IO_AGAIN = -1, NR_TLS_IO_CLOSED = -2, NR_TLS_IO_ERROR = -3 };
 enum { NR_TLS_IO_READABLE = 1, NR_TLS_IO_WRITABLE = 2 };
 struct nr_tls_io {
@@ -43,7 +44,7 @@ struct nr_tls_io {
 	 * NR_TLS_IO_CLOSED when the peer is gone (never a signal), NR_TLS_IO_ERROR. */
 	long (*write)(void *ctx, const void *buf, size_t size);
 	/* Wait until the stream is NR_TLS_IO_READABLE or _WRITABLE, or until deadline
-	 * (nr_tls_now_ms; -1: no deadline): 1 ready, 0 the deadline passed, -1 error. */
+	 * (nr_now_ms; -1: no deadline): 1 ready, 0 the deadline passed, -1 error. */
 	int (*wait)(void *ctx, int what, long long deadline);
 	/* Called with ctx when the link is freed (or its creation failed); may be NULL. */
 	void (*done)(void *ctx);
@@ -84,9 +85,5 @@ unsigned long nr_tls_link_garbage(const struct nr_tls_link *link);
 
 /* Free what the TLS library caches for the calling thread (done by the _free calls too). */
 void nr_tls_thread_done(void);
-
-/* Milliseconds on the monotonic clock, for deadlines (provided with the transport:
- * core/guest/tls_fd.c on POSIX). */
-long long nr_tls_now_ms(void);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct nr_error;
+
 /* A growable NUL-terminated string. A failed allocation sets .oom and turns
  * later appends into no-ops, so callers check once at the end. */
 struct nr_buf {
@@ -29,5 +31,9 @@ char *nr_buf_steal(struct nr_buf *b);
  * control characters and invalid UTF-8 become '?', at most size-1 bytes, never
  * cutting a UTF-8 sequence. With ascii_only, every non-ASCII byte becomes '?'. */
 void nr_text_sanitize(char *out, size_t size, const char *in, bool ascii_only);
+
+/* mkdir -p: make every missing directory of path with mode; those that exist stay as they
+ * are. 0, or -NR_E_PERM / -NR_E_IO / -NR_E_NOMEM naming the directory that could not be made. */
+int nr_mkdir_p(const char *path, unsigned mode, struct nr_error *err);
 
 #endif
