@@ -114,7 +114,7 @@ static int scan_run(struct cli *cli, void *opts, int argc, char **argv)
 }
 
 static const struct cli_opt scan_opts[] = {
-	CLI_JSON("print DESIGN.md's scan object"),
+	CLI_JSON("print the scan as one JSON object (its fields: neuronctl(1))"),
 	CLI_OPT_END,
 };
 

@@ -8,6 +8,8 @@
 #   show=FILE      bad prints FILE's first lines under its FAIL line (the failed command's output)
 #   expected=DIR   where the golden files are (default: the suite's expected/)
 #   regen=COMMAND  the command that rewrites them, printed when one differs
+#   bound=SECONDS  golden runs neuronctl under timeout(1), so that a program that hangs
+#                  fails (exit 124) instead of hanging the suite; empty: no bound
 # Golden files of any suite are rewritten with NEURON_REGEN=1, one variable for all.
 #
 #   ok NAME              a check passed
@@ -29,7 +31,7 @@
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0
-verbose= show=
+verbose= show= bound=
 expected=$here/expected
 regen="make && NEURON_REGEN=1 BUILD=\$PWD/build NEURONCTL=\$PWD/build/neuronctl SYSROOTS=\$PWD/build/sysroots sh tests/$(basename "$here")/run.sh"
 
@@ -96,7 +98,7 @@ golden_check() {
 golden() {
 	_name=$1
 	shift
-	(cd "$top" && "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
+	(cd "$top" && ${bound:+timeout "$bound"} "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
 	outcome "$tmp/out" "$tmp/err" $? | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
 	golden_check "$_name" "$tmp/got" "neuronctl $*"
 }

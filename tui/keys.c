@@ -38,8 +38,11 @@ const struct tui_key tui_keys[] = {
 	{ KEY_F(5),    "F5",    TUI_ACT_RESCAN,      "Rescan" },
 	{ CTRL('r'),   "^R",    TUI_ACT_RESCAN,      NULL },
 	{ KEY_F(8),    "F8",    TUI_ACT_REVERT,      "Revert" },
+	{ KEY_F(9),    "F9",    TUI_ACT_VM_DELETE,   "Delete" },
+	{ KEY_DC,      "Del",   TUI_ACT_VM_DELETE,   NULL },
 	{ KEY_F(10),   "F10",   TUI_ACT_QUIT,        "Quit" },
 	{ 'q',         "q",     TUI_ACT_QUIT,        NULL },
+	{ CTRL('c'),   "^C",    TUI_ACT_QUIT,        NULL },
 	{ '\t',        "Tab",   TUI_ACT_NEXT_PANEL,  NULL },
 	{ KEY_BTAB,    "S-Tab", TUI_ACT_PREV_PANEL,  NULL },
 	{ '1',         "1",     TUI_ACT_PANEL_1,     NULL },
@@ -71,6 +74,13 @@ const struct tui_key tui_keys[] = {
 	{ KEY_RIGHT,   "Right", TUI_ACT_NEXT,        NULL },
 	{ KEY_DOWN,    "Down",  TUI_ACT_NEXT_FIELD,  NULL },
 	{ KEY_UP,      "Up",    TUI_ACT_PREV_FIELD,  NULL },
+	{ KEY_LEFT,    "Left",  TUI_ACT_FIELD_LEFT,  NULL },
+	{ KEY_RIGHT,   "Right", TUI_ACT_FIELD_RIGHT, NULL },
+	{ KEY_HOME,    "Home",  TUI_ACT_FIELD_HOME,  NULL },
+	{ CTRL('a'),   "^A",    TUI_ACT_FIELD_HOME,  NULL },
+	{ KEY_END,     "End",   TUI_ACT_FIELD_END,   NULL },
+	{ CTRL('e'),   "^E",    TUI_ACT_FIELD_END,   NULL },
+	{ KEY_DC,      "Del",   TUI_ACT_FIELD_DELETE, NULL },
 	{ KEY_BACKSPACE, "BkSp", TUI_ACT_ERASE,      NULL },
 	{ 127,         "BkSp",  TUI_ACT_ERASE,       NULL },
 	{ 8,           "^H",    TUI_ACT_ERASE,       NULL },
@@ -112,8 +122,9 @@ enum tui_action tui_key_action(int key, const enum tui_scope *scopes, size_t n_s
 }
 
 /* Scopes that are live at the same time, and so cannot share a key:
- * GLOBAL with everything; LIST with VMS (a panel); WIZARD with FORM. A wizard or
- * form key may shadow a LIST key on purpose (Up/Down move between fields). */
+ * GLOBAL with everything; LIST with VMS (a panel). A wizard or form key may shadow a
+ * LIST key on purpose (Up/Down move between fields), and a form key a wizard key
+ * (Left/Right move the cursor in a field, where elsewhere they step). */
 static bool scopes_overlap(enum tui_scope a, enum tui_scope b)
 {
 	/* a dialog takes every key while it is open */
@@ -122,8 +133,6 @@ static bool scopes_overlap(enum tui_scope a, enum tui_scope b)
 	if (a == b || a == TUI_SCOPE_GLOBAL || b == TUI_SCOPE_GLOBAL)
 		return true;
 	if ((a == TUI_SCOPE_LIST && b == TUI_SCOPE_VMS) || (a == TUI_SCOPE_VMS && b == TUI_SCOPE_LIST))
-		return true;
-	if ((a == TUI_SCOPE_WIZARD && b == TUI_SCOPE_FORM) || (a == TUI_SCOPE_FORM && b == TUI_SCOPE_WIZARD))
 		return true;
 	return false;
 }
@@ -184,7 +193,7 @@ static const struct {
 	{ "Up", KEY_UP }, { "Down", KEY_DOWN }, { "Left", KEY_LEFT }, { "Right", KEY_RIGHT },
 	{ "PgUp", KEY_PPAGE }, { "PgDn", KEY_NPAGE }, { "Home", KEY_HOME }, { "End", KEY_END },
 	{ "Enter", '\n' }, { "Esc", 27 }, { "Tab", '\t' }, { "S-Tab", KEY_BTAB },
-	{ "BkSp", KEY_BACKSPACE }, { "Space", ' ' },
+	{ "BkSp", KEY_BACKSPACE }, { "Space", ' ' }, { "Del", KEY_DC },
 };
 
 int tui_key_parse(const char *name)

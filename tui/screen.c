@@ -2,7 +2,9 @@
  * F-key bar (generated from the key table), dialogs, and overlays (wizards, help). Like
  * htop's ScreenManager, it maps keys to actions and lets the focused view answer. */
 #include <curses.h>
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,6 +134,8 @@ int tui_rescan(struct tui *t)
 	for (size_t i = 0; i < t->n_overlays; i++)
 		if (t->overlays[i].ops->reload)
 			t->overlays[i].ops->reload(t, &t->overlays[i]);
+	/* the VMs too, or a new connection when libvirt was not answering */
+	tui_virt_refresh(t);
 	return rc;
 }
 
@@ -180,6 +184,10 @@ static void draw_fkeys(struct tui *t)
 		/* over a wizard only these work: the bar shows no key that would be refused */
 		if (t->n_overlays && k->action != TUI_ACT_HELP && k->action != TUI_ACT_QUIT &&
 		    k->action != TUI_ACT_PANEL_LOG)
+			continue;
+		/* a panel's own F-key only on that panel (F9 Delete on the VMs) */
+		if (tui_action_scope(k->action) != TUI_SCOPE_GLOBAL &&
+		    tui_action_scope(k->action) != top_view(t)->ops->scope)
 			continue;
 		x += tui_put(t, y, x, t->cols - x, TUI_C_FKEY_KEY, false, k->name);
 		snprintf(label, sizeof(label), "%-7s", k->fkey_label);
@@ -246,6 +254,7 @@ void tui_redraw(struct tui *t)
 
 	getmaxyx(stdscr, t->lines, t->cols);
 	erase();
+	t->cursor_y = t->cursor_x = -1;
 	if (t->lines < 10 || t->cols < 40) {
 		tui_put(t, 0, 0, t->cols, TUI_C_WARN, false, "Terminal too small:");
 		tui_put(t, 1, 0, t->cols, TUI_C_WARN, false, "40x10 at least.");
@@ -260,9 +269,18 @@ void tui_redraw(struct tui *t)
 		tui_list_draw(t, v, 1, 0, body_h, t->cols);
 	draw_status(t);
 	draw_fkeys(t);
-	if (t->dialog.kind != TUI_DLG_NONE)
+	if (t->dialog.kind != TUI_DLG_NONE) {
 		draw_dialog(t);
-	move(t->lines - 1, t->cols - 1);
+		t->cursor_y = -1;
+	}
+	/* the terminal's cursor where a field is edited, else hidden in the corner */
+	if (t->cursor_y >= 0) {
+		move(t->cursor_y, t->cursor_x);
+		curs_set(1);
+	} else {
+		move(t->lines - 1, t->cols - 1);
+		curs_set(0);
+	}
 	refresh();
 }
 
@@ -409,6 +427,51 @@ static int handle_key(struct tui *t, int key)
 	return apply_flags(t, global_action(t, a));
 }
 
+/* ---- signals: through the wake-up pipe into the loop ---- */
+
+static volatile sig_atomic_t pending_signal;
+static int signal_fd = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = 1;
+
+	pending_signal = sig;
+	if (signal_fd >= 0 && write(signal_fd, &c, 1) < 0) {
+		/* a full pipe already holds a wake-up */
+	}
+	errno = saved;
+}
+
+void tui_signals_init(struct tui *t)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_fd = t->wake_fd[1];
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* A signal that came: SIGINT is the Quit key (it asks while an operation runs), SIGTERM
+ * and SIGHUP quit (main waits for the operation to end, then cleans up). */
+static int take_signal(struct tui *t)
+{
+	int sig = pending_signal;
+
+	if (!sig)
+		return 0;
+	pending_signal = 0;
+	if (sig == SIGINT)
+		return apply_flags(t, global_action(t, TUI_ACT_QUIT)) | TUI_REDRAW;
+	tui_log(t, "%s: quitting", sig == SIGHUP ? "the terminal hung up (SIGHUP)" : "SIGTERM");
+	return TUI_QUIT;
+}
+
 /* Wake-ups: a finished job, log lines, a libvirt event. */
 static void on_wake(struct tui *t)
 {
@@ -417,21 +480,20 @@ static void on_wake(struct tui *t)
 	while (read(t->wake_fd[0], buf, sizeof(buf)) > 0)
 		;
 	tui_job_reap(t, false);
-	if (__atomic_exchange_n(&t->vms_dirty, false, __ATOMIC_ACQ_REL)) {
-		tui_refresh_views(t);
-		for (size_t i = 0; i < t->n_overlays; i++)
-			if (t->overlays[i].ops->reload && t->overlays[i].ops != &tui_view_help_ops)
-				t->overlays[i].ops->reload(t, &t->overlays[i]);
-	}
+	/* a libvirt event: the worker reads the list again and posts it */
+	if (__atomic_exchange_n(&t->vms_dirty, false, __ATOMIC_ACQ_REL))
+		tui_virt_refresh(t);
+	tui_virt_collect(t);
 }
 
-/* Feed one key from a test script; same path as the terminal. */
+/* Feed one key from a test script (ERR: none, only what woke the loop); same path as
+ * the terminal. */
 int tui_feed_key(struct tui *t, int key)
 {
-	int flags = handle_key(t, key);
+	int flags = key == ERR ? 0 : handle_key(t, key);
 
 	on_wake(t);
-	return flags;
+	return flags | take_signal(t);
 }
 
 static void drain_stderr(struct tui *t, int fd);
@@ -468,13 +530,19 @@ int tui_run(struct tui *t)
 	nodelay(stdscr, TRUE);
 	tui_redraw(t);
 	for (;;) {
-		int ch, flags = 0;
+		int ch, flags = take_signal(t);
 
+		if (flags & TUI_QUIT)
+			return 0;
+		if (flags)
+			tui_redraw(t);
 		/* no timeout: idle means asleep in poll (no busy polling) */
 		if (poll(fds, 3, -1) < 0 && errno != EINTR)
 			return -1;
 		if (fds[1].revents & POLLIN)
 			on_wake(t);
+		if (take_signal(t) & TUI_QUIT)
+			return 0;
 		if (fds[2].revents & POLLIN)
 			drain_stderr(t, fds[2].fd);
 		/* EINTR (SIGWINCH) too: curses turns it into KEY_RESIZE */
@@ -530,10 +598,14 @@ void tui_dump_screen(struct tui *t, FILE *f, bool attrs)
 			}
 		}
 		line[keep] = '\0';
-		/* the demo's scratch directory has a random name: the same length, fixed */
+		/* the demo's scratch directory has a random name: the same length, fixed (also
+		 * where a field shows only part of the path) */
 		if (t->demo_root[0] && !attrs) {
-			size_t n = strlen(t->demo_root);
-			for (char *p = strstr(line, t->demo_root); p; p = strstr(p + n, t->demo_root))
+			const char *base = strrchr(t->demo_root, '/');
+			size_t n;
+			base = base ? base + 1 : t->demo_root;
+			n = strlen(base);
+			for (char *p = strstr(line, base); p && n > 6; p = strstr(p + n, base))
 				memcpy(p + n - 6, "XXXXXX", 6);
 		}
 		fprintf(f, "%s\n", line);

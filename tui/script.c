@@ -2,12 +2,18 @@
  * path, no terminal. One command a line:
  *   key NAME...       keys by name: j Down F2 Enter Esc ^R Space
  *   type TEXT         each character of TEXT as a key (form fields)
- *   wait              until the running operation ends (its output is in the log)
+ *   wait              until the running operation ends (its output is in the log) and
+ *                     libvirt has answered what was asked (or counted as not answering)
+ *   nowait libvirt    from here on, keys and dumps do not wait for libvirt's answers
+ *                     (a daemon that never answers: the screen must stay live meanwhile)
+ *   signal NAME       the program gets signal NAME (INT, TERM, HUP), as from kill
+ *   shell COMMAND     run COMMAND with sh -c (to release a stand-in a test holds)
  *   resize COLS LINES the terminal changes size (KEY_RESIZE, as on SIGWINCH)
  *   dump LABEL        the screen's text, after a heading line
  *   dumpattr LABEL    one hex digit per cell: bold 1, reverse 2, dim 4, underline 8
  *   # comment */
 #include <curses.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,10 +24,12 @@
 
 static void settle(struct tui *t)
 {
-	/* let libvirt's event thread deliver what the last action caused */
+	/* let libvirt's event thread deliver what the last action caused, and the libvirt
+	 * worker answer what that asked */
 	for (int i = 0; i < 5; i++) {
 		nr_sleep_ms(2);
 		tui_process_wakeups(t);
+		tui_virt_settle(t);
 		tui_agents_settle(t);
 	}
 }
@@ -59,6 +67,8 @@ int tui_script_run(struct tui *t)
 					rc = 1;
 					continue;
 				}
+				/* a key acts on what libvirt said so far: let the worker answer first */
+				tui_virt_settle(t);
 				if (tui_feed_key(t, code) & TUI_QUIT) {
 					fprintf(out, "=== quit at line %d\n", lineno);
 					goto done;
@@ -67,12 +77,38 @@ int tui_script_run(struct tui *t)
 			}
 		} else if (strcmp(cmd, "type") == 0) {
 			for (const char *p = arg ? arg : ""; *p; p++) {
+				tui_virt_settle(t);
 				tui_feed_key(t, (unsigned char)*p);
 				tui_redraw(t);
 			}
 		} else if (strcmp(cmd, "wait") == 0) {
+			bool nowait = t->virt_nowait;
 			tui_job_reap(t, true);
+			t->virt_nowait = false;
 			settle(t);
+			t->virt_nowait = nowait;
+			tui_redraw(t);
+		} else if (strcmp(cmd, "nowait") == 0 && arg && strcmp(arg, "libvirt") == 0) {
+			t->virt_nowait = true;
+		} else if (strcmp(cmd, "shell") == 0 && arg && arg[0]) {
+			int status = system(arg);
+			if (status != 0) {
+				fprintf(out, "script line %d: '%s' failed (%d)\n", lineno, arg, status);
+				rc = 1;
+			}
+		} else if (strcmp(cmd, "signal") == 0) {
+			int sig = !arg ? 0 : strcmp(arg, "INT") == 0 ? SIGINT : strcmp(arg, "TERM") == 0 ? SIGTERM :
+				  strcmp(arg, "HUP") == 0 ? SIGHUP : 0;
+			if (!sig) {
+				fprintf(out, "script line %d: signal INT, TERM or HUP\n", lineno);
+				rc = 1;
+				continue;
+			}
+			raise(sig);
+			if (tui_feed_key(t, ERR) & TUI_QUIT) {
+				fprintf(out, "=== quit at line %d (signal %s)\n", lineno, arg);
+				goto done;
+			}
 			tui_redraw(t);
 		} else if (strcmp(cmd, "resize") == 0) {
 			int cols = 0, lines = 0;

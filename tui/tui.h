@@ -70,13 +70,19 @@ enum tui_scope {
 	X(VM_LG,      VMS,    "Open the Looking Glass client (supervised)") \
 	X(VM_BIND,    VMS,    "Bind the VM's GPU to vfio-pci now (shows the writes, asks first)") \
 	X(VM_UNBIND,  VMS,    "Give the VM's GPU back to its host drivers (asks first)") \
+	X(VM_DELETE,  VMS,    "Delete the VM (asks first; its disk images stay)") \
 	X(NEXT,       WIZARD, "Next step / choose") \
 	X(FINISH,     WIZARD, "Finish an interrupted apply") \
 	X(ROLLBACK,   WIZARD, "Roll back an interrupted apply or revert") \
 	X(BACK,       WIZARD, "Previous step, or leave the wizard") \
 	X(NEXT_FIELD, FORM,   "Next field") \
 	X(PREV_FIELD, FORM,   "Previous field") \
-	X(ERASE,      FORM,   "Erase a character") \
+	X(FIELD_LEFT, FORM,   "Cursor left in the field") \
+	X(FIELD_RIGHT, FORM,  "Cursor right in the field") \
+	X(FIELD_HOME, FORM,   "Cursor to the start of the field") \
+	X(FIELD_END,  FORM,   "Cursor to the end of the field") \
+	X(ERASE,      FORM,   "Erase the character before the cursor") \
+	X(FIELD_DELETE, FORM, "Delete the character under the cursor") \
 	X(YES,        DIALOG, "Confirm the dialog / close a message") \
 	X(NO,         DIALOG, "Cancel the dialog")
 
@@ -113,7 +119,7 @@ int tui_key_parse(const char *name);
 #define TUI_COLORS(X) \
 	X(NORMAL) X(TITLE) X(TAB) X(TAB_ACTIVE) X(HEADER) X(FRAME) X(SELECTED) \
 	X(OK) X(WARN) X(FAIL) X(DIM) X(INFO) X(FKEY_KEY) X(FKEY_LABEL) X(STATUS) \
-	X(DIALOG) X(DIALOG_TITLE) X(FIELD) X(FIELD_ACTIVE) X(DIFF_ADD) X(DIFF_DEL) X(DIFF_HUNK)
+	X(DIALOG) X(DIALOG_TITLE) X(FIELD) X(FIELD_ACTIVE) X(CURSOR) X(DIFF_ADD) X(DIFF_DEL) X(DIFF_HUNK)
 
 enum tui_color {
 #define TUI_COLOR_ENUM(id) TUI_C_##id,
@@ -172,6 +178,11 @@ extern const struct tui_view_ops tui_view_groups_ops, tui_view_gpus_ops, tui_vie
 enum tui_dialog_kind { TUI_DLG_NONE, TUI_DLG_INFO, TUI_DLG_ERROR, TUI_DLG_CONFIRM };
 typedef int (*tui_confirm_fn)(struct tui *t, void *opaque);
 
+/* ---- libvirt's state, as the worker last posted it ---- */
+enum tui_virt_state { TUI_VIRT_CONNECTING = 0, TUI_VIRT_UP, TUI_VIRT_DOWN };
+struct tui_virt;
+struct nr_vm_list;
+
 /* ---- background jobs: a long operation in a thread, the screen stays live ---- */
 struct tui_job;
 typedef int (*tui_job_fn)(struct tui_job *job, void *arg, struct nr_error *err);
@@ -193,8 +204,14 @@ struct tui {
 	struct nr_ctx *ctx;
 	struct nr_scan *scan;
 	struct nr_error scan_err;       /* why scan is NULL */
-	struct nr_virt *virt;
-	struct nr_error virt_err;       /* why virt is NULL */
+	/* libvirt: the worker (virt.c) owns the connection; these are what it last posted */
+	struct tui_virt *vw;
+	enum tui_virt_state virt_state;
+	struct nr_virt *virt;           /* for jobs; NULL unless UP */
+	struct nr_error virt_err;       /* why DOWN */
+	struct nr_vm_list *vms;         /* the VMs, NULL while there is no list */
+	struct nr_error vms_err;        /* why vms is NULL */
+	bool virt_nowait;               /* tests: dumps do not wait for libvirt's answers */
 	char demo_root[256];            /* the scratch root of --demo, removed at exit */
 
 	bool utf8, color;
@@ -229,8 +246,8 @@ struct tui {
 	struct tui_job *job;
 	bool vms_dirty;                 /* set from the event thread */
 	char want_vm[256];              /* the VMs panel selects this VM at its next reload */
-	void *vm_watch;                 /* the libvirt event registration */
 	int lines, cols;
+	int cursor_y, cursor_x;         /* where a text field wants the terminal's cursor, -1: hidden */
 	bool script_mode;
 };
 
@@ -272,6 +289,36 @@ int tui_text_width(const char *s);
 /* "WORD" plus glyph for a check status */
 enum tui_color tui_status_color(int nr_check_status);
 
+/* pane.c: the one scrolling text pane (the plan, the domain XML, the help screen) */
+struct tui_pane {
+	char *text;                     /* owned; lines separated by '\n' */
+	size_t lines, top;              /* how many, the first one shown */
+	int rows;                       /* rows shown in the last frame (paging) */
+	enum tui_color (*color)(const char *line);  /* NULL: normal text */
+};
+/* A copy of text to show from its first line. */
+void tui_pane_set(struct tui_pane *p, const char *text);
+void tui_pane_done(struct tui_pane *p);
+void tui_pane_draw(struct tui *t, struct tui_pane *p, int y, int x, int h, int w);
+/* Up/Down (also as field keys), PgUp/PgDn, Home/End: TUI_HANDLED; anything else TUI_IGNORED. */
+int tui_pane_action(struct tui_pane *p, enum tui_action a);
+/* "lines 1-20 of 46" into buf */
+const char *tui_pane_range(const struct tui_pane *p, char *buf, size_t size);
+
+/* field.c: a one-line text field with a cursor, scrolling sideways while typing */
+struct tui_field {
+	char text[256];
+	size_t cur, scroll;             /* byte offsets: the cursor, the first byte shown */
+};
+/* The text, with the cursor at its end. */
+void tui_field_set(struct tui_field *f, const char *text);
+/* A printable ASCII key at the cursor. */
+void tui_field_insert(struct tui_field *f, int ch);
+/* FIELD_LEFT/RIGHT/HOME/END, ERASE, FIELD_DELETE: TUI_HANDLED; else TUI_IGNORED. */
+int tui_field_action(struct tui_field *f, enum tui_action a);
+/* The field in w columns at y, x; the active one shows its cursor and takes the terminal's. */
+void tui_field_draw(struct tui *t, struct tui_field *f, int y, int x, int w, bool active);
+
 /* list.c: the generic list with a details pane */
 void tui_list_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, int w);
 int tui_list_action(struct tui *t, struct tui_view *v, enum tui_action a, int page);
@@ -294,9 +341,22 @@ struct tui *tui_job_tui(struct tui_job *job);
 /* main thread: collect a finished job (calls its done); wait blocks until it ends */
 void tui_job_reap(struct tui *t, bool wait);
 
-/* events.c: libvirt domain events wake the loop (no polling) */
-int tui_events_start(struct tui *t);
-void tui_events_stop(struct tui *t);
+/* virt.c: libvirt in a worker that owns the connection; the loop never waits on it.
+ * Results (the connection's state, the VM list) are posted and taken by collect at the
+ * next wake-up; domain events ask for a new list. */
+int tui_virt_start(struct tui *t);
+/* Ask for a new VM list (connects again when the connection is down). Never blocks. */
+void tui_virt_refresh(struct tui *t);
+/* Main thread: take what the worker posted, reload the views when something changed. */
+void tui_virt_collect(struct tui *t);
+/* Tests: until the worker has answered everything asked so far (unless virt_nowait). */
+void tui_virt_settle(struct tui *t);
+/* At exit, after the jobs: closes the connection, or leaves a worker stuck in libvirt. */
+void tui_virt_stop(struct tui *t);
+/* The URI in use, for text. */
+const char *tui_virt_uri(const struct tui *t);
+/* Why there is no VM list in words ("connecting to libvirt at URI ..."), "" when there is. */
+const char *tui_virt_problem(const struct tui *t, char *buf, size_t size);
 
 /* script.c: the key script of the screen tests; screen.c feeds its keys through the
  * same path as the terminal's, and processes wake-ups (jobs, events, stderr) on demand */
@@ -315,8 +375,22 @@ const struct nr_gpu *tui_gpu_of_device(const struct nr_scan *scan, size_t dev);
 /* a list of device addresses "01:00.0, 01:00.1" */
 void tui_addr_list(const struct nr_scan *scan, const size_t *v, size_t n, char *buf, size_t size);
 
-/* main.c: --demo moves to a scratch copy of its machine before writing to its sysfs */
+/* demo.c: the demo machine. setup makes the scratch directory and points the ctx at the
+ * demo's machine, root, runtime folder, stand-ins and test:///default; cleanup removes it. */
+int tui_demo_setup(struct tui *t, const char *argv0);
+void tui_demo_cleanup(struct tui *t);
+/* A freshly installed Arch system under root, as the plan engine finds it. */
+int tui_demo_seed_root(const char *root);
+/* --demo moves to a scratch copy of its machine before writing to its sysfs */
 int tui_demo_private_sysroot(struct tui *t);
+/* The kernel's part of a runtime bind in that copy: each device gets the planned driver. */
+struct nr_bind_plan;
+int tui_demo_kernel_bind(struct tui *t, const struct nr_bind_plan *plan, struct nr_error *err);
+
+/* screen.c: SIGINT asks like the Quit key (a running operation is not cut short without
+ * the question), SIGTERM and SIGHUP quit; all through the loop, so the demo's scratch
+ * directory and the terminal are cleaned up. */
+void tui_signals_init(struct tui *t);
 
 /* aborting allocation helpers (allowed in tui/) */
 void *tui_xcalloc(size_t n, size_t size);

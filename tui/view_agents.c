@@ -175,7 +175,7 @@ void tui_agents_settle(struct tui *t)
 static void agents_reload(struct tui *t, struct tui_view *v)
 {
 	struct agents_priv *p = v->priv;
-	struct nr_vm_list *list = NULL;
+	const struct nr_vm_list *list = NULL;
 	struct agent_row *old;
 	size_t n_old;
 
@@ -187,11 +187,15 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 		if (pthread_create(&p->thread, NULL, worker, p) == 0)
 			p->started = true;
 	}
+	/* the list the libvirt worker read (virt.c): no call to libvirt on this thread */
 	nr_error_clear(&p->list_err);
-	if (!t->virt)
-		p->list_err = t->virt_err;
-	else
-		nr_vm_list(t->virt, &list, &p->list_err);
+	if (t->virt_state == TUI_VIRT_UP && t->vms) {
+		list = t->vms;
+	} else {
+		char why[1100];
+		nr_error_set(&p->list_err, t->virt_state == TUI_VIRT_CONNECTING ? -NR_E_BUSY : -NR_E_VIRT, "%s",
+			     tui_virt_problem(t, why, sizeof(why)));
+	}
 
 	pthread_mutex_lock(&p->lock);
 	old = malloc(sizeof(p->rows));
@@ -228,7 +232,6 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 	p->request = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-	nr_vm_list_free(list);
 	/* tests dump deterministic screens: wait for the round the reload asked for */
 	if (t->script_mode)
 		tui_agents_settle(t);

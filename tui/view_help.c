@@ -1,13 +1,19 @@
-/* The help screen, generated from the key table: every action with its keys, by scope. */
+/* The help screen, generated from the key table: every action with its keys, by scope,
+ * in the scrolling text pane. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
+#include "neuron/util.h"
 
-/* Rows: a scope title, or an action line. Built on the fly from tui_keys[]. */
-static size_t help_lines(char lines[][160], size_t max, enum tui_color *colors)
+/* Scope titles start at the left edge, action lines are indented. */
+static enum tui_color help_color(const char *line)
 {
-	size_t n = 0;
+	return line[0] && line[0] != ' ' ? TUI_C_INFO : TUI_C_NORMAL;
+}
 
+static void help_text(struct nr_buf *b)
+{
 	for (int s = 0; s < TUI_SCOPE_COUNT; s++) {
 		bool titled = false;
 
@@ -25,72 +31,57 @@ static size_t help_lines(char lines[][160], size_t max, enum tui_color *colors)
 					continue;
 				o += (size_t)snprintf(keys + o, sizeof(keys) - o, "%s%s", o ? " " : "", tui_keys[i].name);
 			}
-			if (!titled && n < max) {
-				if (n && n < max) {
-					lines[n][0] = '\0';
-					colors[n++] = TUI_C_NORMAL;
-				}
-				snprintf(lines[n], 160, "%s", tui_scope_title((enum tui_scope)s));
-				colors[n++] = TUI_C_INFO;
+			if (!titled) {
+				nr_buf_printf(b, "%s%s\n", b->len ? "\n" : "", tui_scope_title((enum tui_scope)s));
 				titled = true;
 			}
-			if (n < max) {
-				snprintf(lines[n], 160, "  %-16s %s", keys, tui_action_help((enum tui_action)a));
-				colors[n++] = TUI_C_NORMAL;
-			}
+			nr_buf_printf(b, "  %-16s %s\n", keys, tui_action_help((enum tui_action)a));
 		}
 	}
-	return n;
+}
+
+static void help_reload(struct tui *t, struct tui_view *v)
+{
+	struct tui_pane *p = v->priv;
+	struct nr_buf b;
+
+	(void)t;
+	if (p)
+		return;
+	p = v->priv = tui_xcalloc(1, sizeof(*p));
+	nr_buf_init(&b);
+	help_text(&b);
+	tui_pane_set(p, b.data);
+	p->color = help_color;
+	nr_buf_done(&b);
+}
+
+static void help_done(struct tui *t, struct tui_view *v)
+{
+	(void)t;
+	if (v->priv)
+		tui_pane_done(v->priv);
+	free(v->priv);
+	v->priv = NULL;
 }
 
 static void help_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, int w)
 {
-	static char lines[128][160];
-	enum tui_color colors[128];
-	size_t n = help_lines(lines, 128, colors);
-	int rows = h - 1;
+	struct tui_pane *p = v->priv;
+	char range[64];
 
-	v->n_rows = n;
-	v->list_h = rows;
-	if (n > (size_t)rows && v->top > n - (size_t)rows)
-		v->top = n - (size_t)rows;
-	if (n <= (size_t)rows)
-		v->top = 0;
-	tui_putf(t, y0, x0, w, TUI_C_HEADER, " Keys (Up/Down scroll, Esc or q closes)  %zu-%zu of %zu%*s",
-		 v->top + 1, v->top + (size_t)rows < n ? v->top + (size_t)rows : n, n, w, "");
-	for (int i = 0; i < rows && v->top + (size_t)i < n; i++)
-		tui_put(t, y0 + 1 + i, x0 + 1, w - 1, colors[v->top + (size_t)i], false, lines[v->top + (size_t)i]);
+	tui_pane_draw(t, p, y0 + 1, x0 + 1, h - 1, w - 1);
+	tui_putf(t, y0, x0, w, TUI_C_HEADER, " Keys (Up/Down scroll, Esc or q closes)  %s%*s",
+		 tui_pane_range(p, range, sizeof(range)), w, "");
 }
 
 static int help_action(struct tui *t, struct tui_view *v, enum tui_action a)
 {
 	(void)t;
-	switch (a) {
-	case TUI_ACT_UP: case TUI_ACT_PREV_FIELD:
-		if (v->top)
-			v->top--;
-		return TUI_HANDLED;
-	case TUI_ACT_DOWN: case TUI_ACT_NEXT_FIELD:
-		if (v->top + (size_t)v->list_h < v->n_rows)
-			v->top++;
-		return TUI_HANDLED;
-	case TUI_ACT_PAGE_UP:
-		v->top = v->top > (size_t)v->list_h ? v->top - (size_t)v->list_h : 0;
-		return TUI_HANDLED;
-	case TUI_ACT_PAGE_DOWN:
-		v->top += (size_t)v->list_h;
-		return TUI_HANDLED;
-	case TUI_ACT_TOP:
-		v->top = 0;
-		return TUI_HANDLED;
-	case TUI_ACT_BOTTOM:
-		v->top = v->n_rows;
-		return TUI_HANDLED;
-	case TUI_ACT_BACK: case TUI_ACT_QUIT: case TUI_ACT_HELP:
+	if (a == TUI_ACT_BACK || a == TUI_ACT_QUIT || a == TUI_ACT_HELP)
 		return TUI_CLOSE;
-	default:
-		return TUI_HANDLED;
-	}
+	tui_pane_action(v->priv, a);
+	return TUI_HANDLED;
 }
 
 static void help_status(struct tui *t, struct tui_view *v, char *buf, size_t size)
@@ -104,7 +95,9 @@ const struct tui_view_ops tui_view_help_ops = {
 	.name = "help",
 	.title = "Help",
 	.scope = TUI_SCOPE_WIZARD,
+	.reload = help_reload,
 	.draw = help_draw,
 	.action = help_action,
 	.status = help_status,
+	.done = help_done,
 };

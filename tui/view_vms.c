@@ -19,9 +19,8 @@ struct vm_lg {
 };
 
 struct vms_priv {
-	struct nr_vm_list *list;
+	const struct nr_vm_list *list;  /* t->vms, borrowed until the next reload */
 	struct vm_lg *lg;               /* parallel to list->vms */
-	struct nr_error err;            /* why list is NULL */
 };
 
 static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
@@ -61,6 +60,7 @@ static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
 }
 
 struct vm_op {
+	struct nr_virt *virt;           /* the connection (the worker's; outlives the job) */
 	char name[256];
 	enum tui_action what;
 	char shm[4096];                 /* VM_LG: the shared memory under the sysroot */
@@ -76,15 +76,47 @@ static void op_free(void *p)
 	free(op);
 }
 
+/* One row per operation on a VM: its title, whether it goes through libvirt, the state it
+ * needs, and the question asked first (NULL: none). "%s" is the VM's name. */
+enum vm_needs { NEEDS_ANY, NEEDS_RUNNING, NEEDS_STOPPED };
+static const struct vm_op_kind {
+	enum tui_action what;
+	const char *title;              /* the job's title */
+	bool libvirt;
+	enum vm_needs needs;
+	const char *ask_title, *ask;
+	const char *done;               /* the log line when it worked */
+} op_kinds[] = {
+	{ TUI_ACT_VM_START, "Starting VM %s", true, NEEDS_STOPPED, NULL, NULL, "VM %s started" },
+	{ TUI_ACT_VM_SHUTDOWN, "Shutting down VM %s", true, NEEDS_RUNNING, "Shut down",
+	  "Ask VM %s to shut down (ACPI power button)? The guest closes its programs; unsaved work in it may "
+	  "ask first.", "VM %s shut down" },
+	{ TUI_ACT_VM_FORCEOFF, "Forcing off VM %s", true, NEEDS_RUNNING, "Force off",
+	  "Pull the plug on VM %s? It stops at once, like a power cut: unsaved work in the guest is lost.",
+	  "VM %s forced off" },
+	{ TUI_ACT_VM_DELETE, "Deleting VM %s", true, NEEDS_STOPPED, "Delete the VM",
+	  "Delete VM %s? Its definition goes, with its UEFI variables and TPM state. Its disk images stay "
+	  "(neuronctl vm delete --remove-disk removes them too).", "VM %s deleted; its disk images stay" },
+	{ TUI_ACT_VM_LG, "Looking Glass for VM %s", false, NEEDS_ANY, NULL, NULL, NULL },
+	{ TUI_ACT_VM_BIND, "Binding the GPU of VM %s", false, NEEDS_ANY, NULL, NULL, NULL },
+	{ TUI_ACT_VM_UNBIND, "Giving back the GPU of VM %s", false, NEEDS_ANY, NULL, NULL, NULL },
+};
+
+static const struct vm_op_kind *op_kind(enum tui_action a)
+{
+	for (size_t i = 0; i < sizeof(op_kinds) / sizeof(op_kinds[0]); i++)
+		if (op_kinds[i].what == a)
+			return &op_kinds[i];
+	return NULL;
+}
+
 static void vms_done(struct tui *t, struct tui_view *v)
 {
 	struct vms_priv *p = v->priv;
 
 	(void)t;
-	if (p) {
-		nr_vm_list_free(p->list);
+	if (p)
 		free(p->lg);
-	}
 	free(p);
 	v->priv = NULL;
 }
@@ -102,18 +134,14 @@ static void vms_reload(struct tui *t, struct tui_view *v)
 	} else if (p->list && v->sel < p->list->n) {
 		snprintf(keep, sizeof(keep), "%s", p->list->vms[v->sel].name);
 	}
-	nr_vm_list_free(p->list);
 	p->list = NULL;
 	free(p->lg);
 	p->lg = NULL;
 	v->n_rows = 0;
-	nr_error_clear(&p->err);
-	if (!t->virt) {
-		p->err = t->virt_err;
+	/* what the libvirt worker last posted: no call to libvirt here */
+	if (t->virt_state != TUI_VIRT_UP || !t->vms)
 		return;
-	}
-	if (nr_vm_list(t->virt, &p->list, &p->err) < 0)
-		return;
+	p->list = t->vms;
 	v->n_rows = p->list->n;
 	p->lg = tui_xcalloc(p->list->n, sizeof(*p->lg));
 	for (size_t i = 0; i < p->list->n; i++)
@@ -173,7 +201,7 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 
 	tui_clean(t, buf, sizeof(buf), vm->name);
 	tui_putf(t, y + line++, x, w, TUI_C_INFO, "VM %s: %s%s on %s", buf, nr_vm_state_name(vm->state),
-		 vm->persistent ? "" : " (transient)", nr_virt_uri(t->virt));
+		 vm->persistent ? "" : " (transient)", tui_virt_uri(t));
 	if (!info) {
 		tui_put(t, y + line, x, w, TUI_C_DIM, false, "Its domain XML could not be read.");
 		return;
@@ -220,21 +248,18 @@ static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
 
 	switch (op->what) {
 	case TUI_ACT_VM_START:
-		rc = nr_vm_start(t->virt, op->name, err);
-		if (rc == 0)
-			tui_job_log(job, "VM %s started", op->name);
-		return rc;
+		rc = nr_vm_start(op->virt, op->name, err);
+		break;
 	case TUI_ACT_VM_SHUTDOWN:
 		tui_job_log(job, "VM %s: ACPI shutdown sent, waiting up to 120 s", op->name);
-		rc = nr_vm_stop(t->virt, op->name, 120, false, &destroyed, err);
-		if (rc == 0)
-			tui_job_log(job, "VM %s shut down", op->name);
-		return rc;
+		rc = nr_vm_stop(op->virt, op->name, 120, false, &destroyed, err);
+		break;
 	case TUI_ACT_VM_FORCEOFF:
-		rc = nr_vm_destroy(t->virt, op->name, err);
-		if (rc == 0)
-			tui_job_log(job, "VM %s forced off", op->name);
-		return rc;
+		rc = nr_vm_destroy(op->virt, op->name, err);
+		break;
+	case TUI_ACT_VM_DELETE:
+		rc = nr_vm_delete(op->virt, op->name, false, NULL, err);
+		break;
 	case TUI_ACT_VM_LG: {
 		struct nr_lg_client_opts opts;
 		char *binary = NULL;
@@ -257,13 +282,19 @@ static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
 		for (size_t i = 0; i < op->bind->n_writes; i++)
 			tui_job_log(job, "write %s <- %s", op->bind->writes[i].path, op->bind->writes[i].value);
 		rc = nr_bind_apply(t->ctx, op->bind, err);
+		/* the demo has no kernel to act on the writes: its stand-in moves the drivers */
+		if (rc == 0 && t->opts.demo)
+			rc = tui_demo_kernel_bind(t, op->bind, err);
 		if (rc == 0)
 			tui_job_log(job, "GPU %s %s%s", op->bind->gpu, op->bind->to_vfio ? "bound to vfio-pci" : "given back to the host",
-				    t->opts.demo ? " (demo: the writes went to the scratch sysfs; no kernel acts on them)" : "");
+				    t->opts.demo ? " (demo: in the scratch sysfs, where the demo's stand-in kernel moved the drivers)" : "");
 		return rc;
 	default:
 		return nr_error_set(err, -NR_E_INVAL, "unknown VM operation");
 	}
+	if (rc == 0 && op_kind(op->what)->done)
+		tui_job_log(job, op_kind(op->what)->done, op->name);
+	return rc;
 }
 
 static void op_done(struct tui *t, int rc, const struct nr_error *err, void *arg)
@@ -279,19 +310,26 @@ static void op_done(struct tui *t, int rc, const struct nr_error *err, void *arg
 	if (rescan)
 		tui_rescan(t);
 	else
-		tui_refresh_views(t);
+		tui_virt_refresh(t);
 }
 
 static int start_op(struct tui *t, void *opaque)
 {
 	struct vm_op *op = opaque;
+	const struct vm_op_kind *k = op_kind(op->what);
 	char title[300];
 
-	snprintf(title, sizeof(title), "%s VM %s",
-		 op->what == TUI_ACT_VM_START ? "Starting" : op->what == TUI_ACT_VM_SHUTDOWN ? "Shutting down" :
-		 op->what == TUI_ACT_VM_FORCEOFF ? "Forcing off" : op->what == TUI_ACT_VM_LG ? "Looking Glass for" :
-		 op->what == TUI_ACT_VM_BIND ? "Binding the GPU of" : "Giving back the GPU of",
-		 op->name);
+	/* the connection the worker made; none while it connects or after it failed */
+	op->virt = t->virt;
+	if (k->libvirt && !op->virt) {
+		char why[1100];
+		struct nr_error err = { 0 };
+		nr_error_set(&err, -NR_E_VIRT, "%s", tui_virt_problem(t, why, sizeof(why)));
+		tui_dialog_error(t, "No libvirt connection", &err);
+		op_free(op);
+		return TUI_REDRAW;
+	}
+	snprintf(title, sizeof(title), k->title, op->name);
 	if (tui_job_start(t, title, op_run, op_done, op) < 0)
 		op_free(op);
 	return TUI_REDRAW;
@@ -336,8 +374,9 @@ static int bind_gpu(struct tui *t, const struct nr_vm *vm, const char *name, boo
 	op = tui_xcalloc(1, sizeof(*op));
 	snprintf(op->name, sizeof(op->name), "%s", vm->name);
 	op->what = to_vfio ? TUI_ACT_VM_BIND : TUI_ACT_VM_UNBIND;
-	/* devices a running VM holds stay where they are (its own when it runs, too) */
-	nr_vm_busy_pci(t->virt, &busy.addrs, &busy.owners, &busy.n, NULL);
+	/* devices a running VM holds stay where they are (its own when it runs, too); from the
+	 * list the worker read, never a call to libvirt on this thread */
+	nr_vm_list_busy_pci(t->vms, &busy.addrs, &busy.owners, &busy.n, NULL);
 	if (nr_bind_plan_new(t->ctx, t->scan, gpu, to_vfio, 0, &busy, &op->bind, &err) < 0) {
 		nr_vm_busy_free(busy.addrs, busy.owners, busy.n);
 		op_free(op);
@@ -373,8 +412,9 @@ static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
 	struct vm_op *op;
 	char name[256];
 
-	if (a != TUI_ACT_VM_START && a != TUI_ACT_VM_SHUTDOWN && a != TUI_ACT_VM_FORCEOFF && a != TUI_ACT_VM_LG &&
-	    a != TUI_ACT_VM_BIND && a != TUI_ACT_VM_UNBIND)
+	const struct vm_op_kind *k = op_kind(a);
+
+	if (!k)
 		return TUI_IGNORED;
 	if (!p || !p->list || v->sel >= p->list->n) {
 		tui_set_status(t, "No VM selected.");
@@ -393,28 +433,24 @@ static int vms_action(struct tui *t, struct tui_view *v, enum tui_action a)
 		return open_lg(t, vm, name);
 	if (a == TUI_ACT_VM_BIND || a == TUI_ACT_VM_UNBIND)
 		return bind_gpu(t, vm, name, a == TUI_ACT_VM_BIND);
-	if (a == TUI_ACT_VM_START && vm->state == NR_VM_RUNNING) {
-		tui_set_status(t, "VM %s is already running.", name);
-		return TUI_HANDLED;
-	}
-	if (a != TUI_ACT_VM_START && vm->state != NR_VM_RUNNING && vm->state != NR_VM_PAUSED &&
-	    vm->state != NR_VM_STOPPING) {
-		tui_set_status(t, "VM %s is not running.", name);
-		return TUI_HANDLED;
+	{
+		bool running = vm->state == NR_VM_RUNNING || vm->state == NR_VM_PAUSED || vm->state == NR_VM_STOPPING;
+		if (k->needs == NEEDS_STOPPED && running) {
+			tui_set_status(t, a == TUI_ACT_VM_START ? "VM %s is already running." :
+				       "VM %s is running: shut it down first (d).", name);
+			return TUI_HANDLED;
+		}
+		if (k->needs == NEEDS_RUNNING && !running) {
+			tui_set_status(t, "VM %s is not running.", name);
+			return TUI_HANDLED;
+		}
 	}
 	op = tui_xcalloc(1, sizeof(*op));
 	snprintf(op->name, sizeof(op->name), "%s", vm->name);
 	op->what = a;
-	if (a == TUI_ACT_VM_START)
+	if (!k->ask)
 		return start_op(t, op);
-	if (a == TUI_ACT_VM_SHUTDOWN)
-		tui_dialog_confirm(t, "Shut down", start_op, op,
-				   "Ask VM %s to shut down (ACPI power button)? The guest closes its programs; "
-				   "unsaved work in it may ask first.", name);
-	else
-		tui_dialog_confirm(t, "Force off", start_op, op,
-				   "Pull the plug on VM %s? It stops at once, like a power cut: unsaved work in "
-				   "the guest is lost.", name);
+	tui_dialog_confirm(t, k->ask_title, start_op, op, k->ask, name);
 	/* the dialog owns op now: start_op takes it, or it is freed on "no" */
 	t->dialog.free_opaque = op_free;
 	return TUI_HANDLED;
@@ -425,10 +461,11 @@ static void vms_status(struct tui *t, struct tui_view *v, char *buf, size_t size
 	struct vms_priv *p = v->priv;
 
 	if (!p || !p->list) {
-		snprintf(buf, size, "libvirt: %s", p && p->err.msg[0] ? p->err.msg : "not connected");
+		char why[1100];
+		snprintf(buf, size, "libvirt: %s", tui_virt_problem(t, why, sizeof(why)));
 		return;
 	}
-	snprintf(buf, size, "%zu VM%s. s start d shut down F force off o Looking Glass b/u bind GPU", p->list->n,
+	snprintf(buf, size, "%zu VM%s. s start d shut down F force off o Looking Glass b/u GPU F9 delete", p->list->n,
 		 p->list->n == 1 ? "" : "s");
 }
 
@@ -437,10 +474,15 @@ static void vms_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, i
 	struct vms_priv *p = v->priv;
 
 	if (!p || !p->list) {
+		char why[1100];
+		bool connecting = t->virt_state == TUI_VIRT_CONNECTING;
 		tui_put(t, y0, x0, w, TUI_C_HEADER, true, vms_header(t, v));
-		tui_put(t, y0 + 1, x0 + 1, w - 1, TUI_C_FAIL, false, "Cannot list VMs:");
-		tui_wrap(t, y0 + 2, x0 + 1, h - 2, w - 2, TUI_C_NORMAL,
-			 p && p->err.msg[0] ? p->err.msg : "no libvirt connection");
+		tui_putf(t, y0 + 1, x0 + 1, w - 1, connecting ? TUI_C_WARN : TUI_C_FAIL, "%s %s",
+			 connecting ? t->g->running : t->g->fail, connecting ? "Connecting to libvirt ..." : "Cannot list VMs:");
+		tui_wrap(t, y0 + 2, x0 + 1, h - 2, w - 2, TUI_C_NORMAL, tui_virt_problem(t, why, sizeof(why)));
+		tui_wrap(t, y0 + 5, x0 + 1, h - 5, w - 2, TUI_C_DIM, connecting ?
+			 "The other panels work meanwhile. A daemon that does not answer within "
+			 "virt.connect_ms counts as not answering." : "F5: try again.");
 		return;
 	}
 	tui_list_draw(t, v, y0, x0, h, w);

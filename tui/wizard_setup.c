@@ -31,8 +31,7 @@ struct setup {
 	size_t gpu_sel;
 	char gpu_addr[NR_ADDR_LEN];     /* the GPU picked */
 	struct nr_vfio_plan *vp;        /* the plan under review */
-	char *review;                   /* the plan as text: summary, diffs, commands, notes */
-	size_t review_top, review_lines;
+	struct tui_pane review;         /* the plan as text: summary, diffs, commands, notes */
 	struct nr_vfio_status status;   /* what the journal says (revert, resume) */
 	bool have_status;
 	/* the running or last operation */
@@ -108,7 +107,7 @@ static void setup_done(struct tui *t, struct tui_view *v)
 	if (s->running)
 		tui_job_reap(t, true);  /* the job points into the wizard */
 	nr_vfio_plan_free(s->vp);
-	free(s->review);
+	tui_pane_done(&s->review);
 	if (s->have_status)
 		nr_vfio_status_done(&s->status);
 	free(s);
@@ -233,6 +232,26 @@ static int pick_gpu(struct tui *t, struct setup *s)
 
 /* ---- the plan under review, as one text ---- */
 
+static enum tui_color review_color(const char *line)
+{
+	if (line[0] == '#')
+		return TUI_C_INFO;
+	if (strncmp(line, "+++", 3) == 0 || strncmp(line, "---", 3) == 0)
+		return TUI_C_HEADER;
+	if (line[0] == '+')
+		return TUI_C_DIFF_ADD;
+	if (line[0] == '-')
+		return TUI_C_DIFF_DEL;
+	if (line[0] == '@')
+		return TUI_C_DIFF_HUNK;
+	if (line[0] == '$')
+		return TUI_C_WARN;
+	if (strncmp(line, "Note:", 5) == 0)
+		return TUI_C_WARN;
+	return TUI_C_NORMAL;
+}
+
+
 static void build_review(struct tui *t, struct setup *s)
 {
 	const struct nr_vfio_plan *vp = s->vp;
@@ -308,68 +327,20 @@ static void build_review(struct tui *t, struct setup *s)
 		}
 		nr_buf_puts(&b, "\n");
 	}
-	free(s->review);
-	s->review = nr_buf_steal(&b);
+	tui_pane_set(&s->review, b.data);
+	s->review.color = review_color;
 	nr_buf_done(&b);
-	s->review_top = 0;
-	s->review_lines = 1;
-	for (const char *p = s->review ? s->review : ""; *p; p++)
-		s->review_lines += *p == '\n';
-}
-
-static enum tui_color review_color(const char *line)
-{
-	if (line[0] == '#')
-		return TUI_C_INFO;
-	if (strncmp(line, "+++", 3) == 0 || strncmp(line, "---", 3) == 0)
-		return TUI_C_HEADER;
-	if (line[0] == '+')
-		return TUI_C_DIFF_ADD;
-	if (line[0] == '-')
-		return TUI_C_DIFF_DEL;
-	if (line[0] == '@')
-		return TUI_C_DIFF_HUNK;
-	if (line[0] == '$')
-		return TUI_C_WARN;
-	if (strncmp(line, "Note:", 5) == 0)
-		return TUI_C_WARN;
-	return TUI_C_NORMAL;
-}
-
-/* Draw text lines from top, clipped to the width (long lines are cut, not wrapped:
- * a diff keeps its shape). */
-static void draw_lines(struct tui *t, const char *text, size_t top, int y, int x, int h, int w)
-{
-	const char *p = text ? text : "";
-	size_t ln = 0;
-
-	while (*p && ln < top + (size_t)h) {
-		size_t n = strcspn(p, "\n");
-		if (ln >= top) {
-			char line[600], clean[600];
-			size_t len = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-			memcpy(line, p, len);
-			line[len] = '\0';
-			tui_clean(t, clean, sizeof(clean), line);
-			tui_put(t, y + (int)(ln - top), x, w, review_color(clean), false, clean);
-		}
-		ln++;
-		p += n;
-		if (*p)
-			p++;
-	}
 }
 
 static void draw_review(struct tui *t, struct tui_view *v, struct setup *s, int y, int x, int h, int w)
 {
-	int rows = h - 2;
+	char range[64];
 
-	v->list_h = rows;
-	tui_putf(t, y, x + 1, w - 1, TUI_C_INFO, "The plan for %s, nothing written yet (lines %zu-%zu of %zu)",
-		 s->vp && s->vp->params_only ? "the IOMMU" : s->gpu_addr, s->review_top + 1,
-		 s->review_top + (size_t)rows < s->review_lines ? s->review_top + (size_t)rows : s->review_lines,
-		 s->review_lines);
-	draw_lines(t, s->review, s->review_top, y + 1, x + 1, rows, w - 1);
+	(void)v;
+	tui_pane_draw(t, &s->review, y + 1, x + 1, h - 2, w - 1);
+	tui_putf(t, y, x + 1, w - 1, TUI_C_INFO, "The plan for %s, nothing written yet (%s)",
+		 s->vp && s->vp->params_only ? "the IOMMU" : s->gpu_addr,
+		 tui_pane_range(&s->review, range, sizeof(range)));
 	tui_put(t, y + h - 1, x + 1, w - 1, TUI_C_DIM, false, "Up/Down/PgUp/PgDn: read; Enter: apply (asks first); Esc: back");
 }
 
@@ -677,37 +648,6 @@ static void confirm_apply(struct tui *t, struct tui_view *v, struct setup *s)
 	nr_buf_done(&cmds);
 }
 
-static int scroll(struct setup *s, struct tui_view *v, enum tui_action a)
-{
-	size_t page = v->list_h > 1 ? (size_t)v->list_h - 1 : 1;
-
-	switch (a) {
-	case TUI_ACT_UP:
-		if (s->review_top)
-			s->review_top--;
-		return TUI_HANDLED;
-	case TUI_ACT_DOWN:
-		if (s->review_top + page < s->review_lines)
-			s->review_top++;
-		return TUI_HANDLED;
-	case TUI_ACT_PAGE_UP:
-		s->review_top = s->review_top > page ? s->review_top - page : 0;
-		return TUI_HANDLED;
-	case TUI_ACT_PAGE_DOWN:
-		if (s->review_top + page < s->review_lines)
-			s->review_top += page;
-		return TUI_HANDLED;
-	case TUI_ACT_TOP:
-		s->review_top = 0;
-		return TUI_HANDLED;
-	case TUI_ACT_BOTTOM:
-		s->review_top = s->review_lines > page ? s->review_lines - page : 0;
-		return TUI_HANDLED;
-	default:
-		return TUI_IGNORED;
-	}
-}
-
 static int setup_action(struct tui *t, struct tui_view *v, enum tui_action a)
 {
 	struct setup *s = S(v);
@@ -783,7 +723,7 @@ static int setup_action(struct tui *t, struct tui_view *v, enum tui_action a)
 			s->step = t->scan->iommu ? STEP_PICK_GPU : STEP_CHECKLIST;
 			return TUI_HANDLED;
 		}
-		return scroll(s, v, a);
+		return tui_pane_action(&s->review, a);
 	case STEP_APPLY:
 		if (s->running)
 			return a == TUI_ACT_NEXT || a == TUI_ACT_BACK ? TUI_HANDLED : TUI_IGNORED;

@@ -19,19 +19,25 @@ static const char *const vstep_titles[VSTEP_COUNT] = {
 	"1 Profile", "2 Settings", "3 Review XML", "4 Define",
 };
 
-/* The form: profile keys in the user's words. "start" is the wizard's own. */
+/* The form: profile keys in the user's words. A field with a group switches that group:
+ * its off word there (disk: none, Looking Glass: off) turns it off, any other value on; a
+ * field that needs a group is skipped while the group is off, so no value on the form is
+ * ignored. "start" is the wizard's own. */
 static const struct {
 	const char *key, *label;
+	const char *group, *off;        /* the group this field switches, and its word for off */
+	const char *off_help;
+	const char *needs;              /* shown and used only while this group is on */
 } fields[] = {
-	{ "name", "Name" },
-	{ "memory", "Memory" },
-	{ "cpu.vcpus", "CPUs" },
-	{ "disk.path", "Disk image" },
-	{ "disk.size", "Disk size" },
-	{ "iso", "Install ISO" },
-	{ "gpu", "GPU" },
-	{ "looking_glass.resolution", "Looking Glass" },
-	{ "start", "Start it now" },
+	{ "name", "Name", NULL, NULL, NULL, NULL },
+	{ "memory", "Memory", NULL, NULL, NULL, NULL },
+	{ "cpu.vcpus", "CPUs", NULL, NULL, NULL, NULL },
+	{ "disk.path", "Disk image", "disk", "none", "none: a VM without a disk", NULL },
+	{ "disk.size", "Disk size", NULL, NULL, NULL, "disk" },
+	{ "iso", "Install ISO", NULL, NULL, NULL, NULL },
+	{ "gpu", "GPU", NULL, NULL, NULL, NULL },
+	{ "looking_glass.resolution", "Looking Glass", "looking_glass", "off", "off: no Looking Glass device", NULL },
+	{ "start", "Start it now", NULL, NULL, NULL, NULL },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -44,10 +50,11 @@ struct vmwiz {
 	char *descs[MAX_PROFILES];
 	size_t n_files, file_sel;
 	struct nr_profile *profile;
-	char values[NFIELDS][256];
+	struct tui_field values[NFIELDS];
+	char loaded[NFIELDS][256];      /* as read from the profile: Esc asks when they differ */
 	size_t field;
 	char *xml;
-	size_t xml_top, xml_lines;
+	struct tui_pane xml_pane;
 	/* the operation */
 	bool running, finished;
 	int rc;
@@ -57,6 +64,7 @@ struct vmwiz {
 
 struct create_job {
 	struct vmwiz *w;                /* valid while the wizard is open: it waits for the job */
+	struct nr_virt *virt;           /* the libvirt worker's connection (outlives the job) */
 	struct nr_profile *profile;
 	char *xml;
 	bool start;
@@ -145,6 +153,7 @@ static void vm_done(struct tui *t, struct tui_view *v)
 	}
 	nr_profile_free(w->profile);
 	free(w->xml);
+	tui_pane_done(&w->xml_pane);
 	free(w);
 	v->priv = NULL;
 }
@@ -166,7 +175,7 @@ static int open_profile(struct tui *t, struct vmwiz *w)
 		tui_dialog_error(t, "Cannot read the profile", &err);
 		return -1;
 	}
-	if (t->opts.demo) {
+	if (t->opts.demo && nr_profile_on(w->profile, "disk")) {
 		/* the demo makes its disk image in the scratch root, never in /var/lib/libvirt */
 		char path[600];
 		snprintf(path, sizeof(path), "%s/var/lib/libvirt/images/%s.img", nr_ctx_get(t->ctx, "root"),
@@ -183,13 +192,57 @@ static int load_profile(struct tui *t, struct vmwiz *w)
 	if (open_profile(t, w) < 0)
 		return -1;
 	for (size_t i = 0; i < NFIELDS; i++) {
-		char *val = strcmp(fields[i].key, "start") == 0 ? tui_xstrdup("yes") : nr_profile_get(w->profile, fields[i].key);
-		snprintf(w->values[i], sizeof(w->values[i]), "%s", val ? val : "");
+		char *val = strcmp(fields[i].key, "start") == 0 ? tui_xstrdup("yes") :
+			    fields[i].group && !nr_profile_on(w->profile, fields[i].group) ? tui_xstrdup(fields[i].off) :
+			    nr_profile_get(w->profile, fields[i].key);
+		tui_field_set(&w->values[i], val ? val : "");
+		snprintf(w->loaded[i], sizeof(w->loaded[i]), "%s", w->values[i].text);
 		free(val);
 	}
 	w->field = 0;
 	tui_log(t, "new VM: profile %s", w->files[w->file_sel]);
 	return 0;
+}
+
+/* The lines that pass something through to the VM stand out. */
+static enum tui_color xml_color(const char *line)
+{
+	return strstr(line, "<hostdev") || strstr(line, "<shmem") || strstr(line, "<channel") ? TUI_C_DIFF_ADD :
+											      TUI_C_NORMAL;
+}
+
+/* Whether field i applies: a field that needs a group is out while the group's field
+ * holds its off word. */
+static bool field_used(const struct vmwiz *w, size_t i)
+{
+	if (!fields[i].needs)
+		return true;
+	for (size_t j = 0; j < NFIELDS; j++)
+		if (fields[j].group && strcmp(fields[j].group, fields[i].needs) == 0)
+			return strcmp(w->values[j].text, fields[j].off) != 0;
+	return true;
+}
+
+static bool form_changed(const struct vmwiz *w)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (strcmp(w->values[i].text, w->loaded[i]) != 0)
+			return true;
+	return false;
+}
+
+/* One field into the profile, through core's checks. */
+static int set_field(struct vmwiz *w, size_t i, struct nr_error *err)
+{
+	const char *v = w->values[i].text;
+
+	if (fields[i].group) {
+		/* the off word switches the group off; anything else switches it on first */
+		bool off = strcmp(v, fields[i].off) == 0;
+		if (nr_profile_set(w->profile, fields[i].group, off ? "off" : "on", err) < 0 || off)
+			return err && err->code ? err->code : 0;
+	}
+	return nr_profile_set(w->profile, fields[i].key, v[0] ? v : NULL, err);
 }
 
 /* Push the form into the profile (core checks each value), then build the XML. */
@@ -199,15 +252,17 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 
 	for (size_t i = 0; i < NFIELDS; i++) {
 		if (strcmp(fields[i].key, "start") == 0) {
-			if (strcmp(w->values[i], "yes") && strcmp(w->values[i], "no")) {
-				nr_error_set(&err, -NR_E_INVAL, "Start it now: yes or no, not '%s'", w->values[i]);
+			if (strcmp(w->values[i].text, "yes") && strcmp(w->values[i].text, "no")) {
+				nr_error_set(&err, -NR_E_INVAL, "Start it now: yes or no, not '%s'", w->values[i].text);
 				w->field = i;
 				tui_dialog_error(t, "Check the form", &err);
 				return -1;
 			}
 			continue;
 		}
-		if (nr_profile_set(w->profile, fields[i].key, w->values[i][0] ? w->values[i] : NULL, &err) < 0) {
+		if (!field_used(w, i))
+			continue;
+		if (set_field(w, i, &err) < 0) {
 			nr_error_prefix(&err, "%s: ", fields[i].label);
 			w->field = i;
 			tui_dialog_error(t, "Check the form", &err);
@@ -220,10 +275,8 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 		tui_dialog_error(t, "Cannot build the VM", &err);
 		return -1;
 	}
-	w->xml_lines = 1;
-	for (const char *p = w->xml; *p; p++)
-		w->xml_lines += *p == '\n';
-	w->xml_top = 0;
+	tui_pane_set(&w->xml_pane, w->xml);
+	w->xml_pane.color = xml_color;
 	return 0;
 }
 
@@ -232,13 +285,12 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 {
 	struct create_job *cj = arg;
-	struct tui *t = tui_job_tui(job);
 	struct nr_vm_created made;
 	size_t o = 0;
 	int rc;
 
-	tui_job_log(job, "defining VM %s on %s", cj->profile->name, nr_virt_uri(t->virt));
-	rc = nr_vm_create(t->virt, cj->profile, cj->xml, &made, err);
+	tui_job_log(job, "defining VM %s on %s", cj->profile->name, nr_virt_uri(cj->virt));
+	rc = nr_vm_create(cj->virt, cj->profile, cj->xml, &made, err);
 	if (rc < 0)
 		return rc;
 	if (made.disk != NR_VM_DISK_NONE) {
@@ -253,9 +305,9 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 		free(path);
 	}
 	o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "VM %s defined on %s.\n",
-			      cj->profile->name, nr_virt_uri(t->virt));
+			      cj->profile->name, nr_virt_uri(cj->virt));
 	if (cj->start) {
-		rc = nr_vm_start(t->virt, cj->profile->name, err);
+		rc = nr_vm_start(cj->virt, cj->profile->name, err);
 		if (rc < 0)
 			return rc;
 		snprintf(cj->summary + o, sizeof(cj->summary) - o, "VM %s started.\n", cj->profile->name);
@@ -282,7 +334,7 @@ static void create_done(struct tui *t, int rc, const struct nr_error *err, void 
 	nr_profile_free(cj->profile);
 	free(cj->xml);
 	free(cj);
-	tui_refresh_views(t);
+	tui_virt_refresh(t);
 }
 
 static int create_confirmed(struct tui *t, void *opaque)
@@ -292,7 +344,8 @@ static int create_confirmed(struct tui *t, void *opaque)
 	struct create_job *cj = tui_xcalloc(1, sizeof(*cj));
 
 	cj->w = w;
-	cj->start = strcmp(w->values[NFIELDS - 1], "yes") == 0;
+	cj->virt = t->virt;
+	cj->start = strcmp(w->values[NFIELDS - 1].text, "yes") == 0;
 	cj->xml = tui_xstrdup(w->xml);
 	/* the job takes the profile: the form cannot change it under the job */
 	cj->profile = w->profile;
@@ -355,67 +408,47 @@ static void draw_form(struct tui *t, struct vmwiz *w, int y, int x, int h, int w
 {
 	int line = 0;
 
-	tui_putf(t, y + line++, x + 1, width - 1, TUI_C_INFO, "Settings (from %s): type to change, BkSp erases",
-		 base_name(w->files[w->file_sel]));
+	tui_putf(t, y + line++, x + 1, width - 1, TUI_C_INFO,
+		 "Settings (from %s): type to change; Left/Right move in a field", base_name(w->files[w->file_sel]));
 	line++;
 	for (size_t i = 0; i < NFIELDS && line < h - 4; i++) {
 		bool sel = i == w->field;
-		char val[256];
 
-		tui_putf(t, y + line, x + 1, 17, sel ? TUI_C_INFO : TUI_C_NORMAL, "%s%-15s", sel ? t->g->pointer : " ",
-			 fields[i].label);
-		tui_clean(t, val, sizeof(val), w->values[i]);
-		tui_put(t, y + line, x + 18, width - 20, sel ? TUI_C_FIELD_ACTIVE : TUI_C_FIELD, true, val);
-		if (sel)
-			tui_put(t, y + line, x + 18 + (tui_text_width(val) < width - 21 ? tui_text_width(val) : width - 21), 1,
-				TUI_C_FIELD_ACTIVE, false, "_");
+		tui_putf(t, y + line, x + 1, 17, sel ? TUI_C_INFO : field_used(w, i) ? TUI_C_NORMAL : TUI_C_DIM, "%s%-15s",
+			 sel ? t->g->pointer : " ", fields[i].label);
+		if (field_used(w, i))
+			tui_field_draw(t, &w->values[i], y + line, x + 18, width - 20, sel);
+		else
+			tui_putf(t, y + line, x + 19, width - 21, TUI_C_DIM, "(not used: %s is %s)",
+				 fields[i].needs, "off");
 		line++;
 	}
 	line++;
 	{
-		const char *help = NULL;
-		for (size_t i = 0; nr_profile_key(i, &help); i++)
-			if (strcmp(nr_profile_key(i, &help), fields[w->field].key) == 0)
-				break;
+		const char *help = NULL, *h0 = NULL;
+		char text[512];
+		for (size_t i = 0; nr_profile_key(i, &h0); i++)
+			if (strcmp(nr_profile_key(i, &h0), fields[w->field].key) == 0)
+				help = h0;
 		if (strcmp(fields[w->field].key, "start") == 0)
 			help = "yes: start the VM once it is defined; no: only define it";
 		if (t->opts.demo && strcmp(fields[w->field].key, "disk.path") == 0)
 			help = "demo: the image is made in the scratch root (a sparse file), never in /var/lib/libvirt";
+		snprintf(text, sizeof(text), "%s%s%s", help ? help : "", fields[w->field].off_help ? "; " : "",
+			 fields[w->field].off_help ? fields[w->field].off_help : "");
 		tui_hline(t, y + line - 1, x, width, TUI_C_FRAME);
-		if (help)
-			tui_wrap(t, y + line, x + 1, h - line - 1, width - 2, TUI_C_NORMAL, help);
+		tui_wrap(t, y + line, x + 1, h - line - 1, width - 2, TUI_C_NORMAL, text);
 	}
 	tui_put(t, y + h - 1, x + 1, width - 1, TUI_C_DIM, false, "Up/Down: field; Enter: check and build the XML; Esc: back");
 }
 
-static void draw_xml(struct tui *t, struct tui_view *v, struct vmwiz *w, int y, int x, int h, int width)
+static void draw_xml(struct tui *t, struct vmwiz *w, int y, int x, int h, int width)
 {
-	const char *p = w->xml ? w->xml : "";
-	size_t ln = 0;
-	int rows = h - 2;
+	char range[64];
 
-	v->list_h = rows;
-	tui_putf(t, y, x + 1, width - 1, TUI_C_INFO, "The domain XML for %s (lines %zu-%zu of %zu)",
-		 w->profile ? w->profile->name : "?", w->xml_top + 1,
-		 w->xml_top + (size_t)rows < w->xml_lines ? w->xml_top + (size_t)rows : w->xml_lines, w->xml_lines);
-	while (*p && ln < w->xml_top + (size_t)rows) {
-		size_t n = strcspn(p, "\n");
-		if (ln >= w->xml_top) {
-			char line[512], clean[512];
-			size_t len = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
-			memcpy(line, p, len);
-			line[len] = '\0';
-			tui_clean(t, clean, sizeof(clean), line);
-			tui_put(t, y + 1 + (int)(ln - w->xml_top), x + 1, width - 1,
-				strstr(clean, "<hostdev") || strstr(clean, "<shmem") || strstr(clean, "<channel") ?
-					TUI_C_DIFF_ADD : TUI_C_NORMAL,
-				false, clean);
-		}
-		ln++;
-		p += n;
-		if (*p)
-			p++;
-	}
+	tui_pane_draw(t, &w->xml_pane, y + 1, x + 1, h - 2, width - 1);
+	tui_putf(t, y, x + 1, width - 1, TUI_C_INFO, "The domain XML for %s (%s)", w->profile ? w->profile->name : "?",
+		 tui_pane_range(&w->xml_pane, range, sizeof(range)));
 	tui_put(t, y + h - 1, x + 1, width - 1, TUI_C_DIM, false,
 		"Up/Down/PgUp/PgDn: scroll; Enter: define the VM (asks first); Esc: back");
 }
@@ -450,7 +483,7 @@ static void vm_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, in
 	switch (wz->step) {
 	case VSTEP_PROFILE: draw_profiles(t, wz, y0 + 1, x0, h - 1, w); break;
 	case VSTEP_FORM: draw_form(t, wz, y0 + 1, x0, h - 1, w); break;
-	case VSTEP_XML: draw_xml(t, v, wz, y0 + 1, x0, h - 1, w); break;
+	case VSTEP_XML: draw_xml(t, wz, y0 + 1, x0, h - 1, w); break;
 	case VSTEP_CREATE: draw_create(t, wz, y0 + 1, x0, h - 1, w); break;
 	default: break;
 	}
@@ -461,20 +494,35 @@ static void vm_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h, in
 static int vm_text(struct tui *t, struct tui_view *v, int ch)
 {
 	struct vmwiz *w = W(v);
-	size_t len = strlen(w->values[w->field]);
 
 	(void)t;
-	if (len + 1 < sizeof(w->values[0])) {
-		w->values[w->field][len] = (char)ch;
-		w->values[w->field][len + 1] = '\0';
-	}
+	tui_field_insert(&w->values[w->field], ch);
 	return TUI_HANDLED;
+}
+
+/* The next field that applies, going by step (+1 or NFIELDS - 1). */
+static void move_field(struct vmwiz *w, size_t step)
+{
+	for (size_t n = 0; n < NFIELDS; n++) {
+		w->field = (w->field + step) % NFIELDS;
+		if (field_used(w, w->field))
+			return;
+	}
+}
+
+static int leave_form(struct tui *t, void *opaque)
+{
+	struct tui_view *v = opaque;
+
+	(void)t;
+	W(v)->step = VSTEP_PROFILE;
+	v->form_scope = TUI_SCOPE_COUNT;
+	return TUI_REDRAW;
 }
 
 static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 {
 	struct vmwiz *w = W(v);
-	size_t page = v->list_h > 1 ? (size_t)v->list_h - 1 : 1;
 
 	switch (w->step) {
 	case VSTEP_PROFILE:
@@ -493,17 +541,11 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 	case VSTEP_FORM:
 		switch (a) {
 		case TUI_ACT_NEXT_FIELD:
-			w->field = (w->field + 1) % NFIELDS;
+			move_field(w, 1);
 			return TUI_HANDLED;
 		case TUI_ACT_PREV_FIELD:
-			w->field = (w->field + NFIELDS - 1) % NFIELDS;
+			move_field(w, NFIELDS - 1);
 			return TUI_HANDLED;
-		case TUI_ACT_ERASE: {
-			size_t len = strlen(w->values[w->field]);
-			if (len)
-				w->values[w->field][len - 1] = '\0';
-			return TUI_HANDLED;
-		}
 		case TUI_ACT_NEXT:
 			if (build_xml(t, w) == 0) {
 				w->step = VSTEP_XML;
@@ -511,49 +553,40 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 			}
 			return TUI_HANDLED;
 		case TUI_ACT_BACK:
-			w->step = VSTEP_PROFILE;
-			v->form_scope = TUI_SCOPE_COUNT;
+			/* back to the profiles: edits would be lost, so ask when there are any */
+			if (!form_changed(w))
+				return leave_form(t, v);
+			tui_dialog_confirm(t, "Leave the settings", leave_form, v,
+					   "Go back to the profiles? Your changes to these settings are lost.");
 			return TUI_HANDLED;
 		default:
-			return TUI_IGNORED;
+			return tui_field_action(&w->values[w->field], a);
 		}
 	case VSTEP_XML:
 		switch (a) {
-		case TUI_ACT_UP:
-			if (w->xml_top)
-				w->xml_top--;
-			return TUI_HANDLED;
-		case TUI_ACT_DOWN:
-			if (w->xml_top + page < w->xml_lines)
-				w->xml_top++;
-			return TUI_HANDLED;
-		case TUI_ACT_PAGE_UP:
-			w->xml_top = w->xml_top > page ? w->xml_top - page : 0;
-			return TUI_HANDLED;
-		case TUI_ACT_PAGE_DOWN:
-			if (w->xml_top + page < w->xml_lines)
-				w->xml_top += page;
-			return TUI_HANDLED;
-		case TUI_ACT_TOP:
-			w->xml_top = 0;
-			return TUI_HANDLED;
-		case TUI_ACT_BOTTOM:
-			w->xml_top = w->xml_lines > page ? w->xml_lines - page : 0;
-			return TUI_HANDLED;
 		case TUI_ACT_NEXT: {
 			if (!t->virt) {
-				tui_dialog_error(t, "No libvirt connection", &t->virt_err);
+				char why[1100];
+				struct nr_error err = { 0 };
+				nr_error_set(&err, -NR_E_VIRT, "%s", tui_virt_problem(t, why, sizeof(why)));
+				tui_dialog_error(t, "No libvirt connection", &err);
 				return TUI_HANDLED;
 			}
 			char *path = nr_profile_get(w->profile, "disk.path");
-			char name[256], disk[512];
+			char name[256], disk[600];
 			tui_clean(t, name, sizeof(name), w->profile->name);
-			tui_clean(t, disk, sizeof(disk), path ? path : "none");
+			if (nr_profile_on(w->profile, "disk")) {
+				char clean[512];
+				tui_clean(t, clean, sizeof(clean), path ? path : "?");
+				snprintf(disk, sizeof(disk), "Its disk image %s is created when missing.", clean);
+			} else {
+				snprintf(disk, sizeof(disk), "It has no disk.");
+			}
 			free(path);
 			tui_dialog_confirm(t, "Define the VM", create_confirmed, v,
-					   "Define VM %s on %s%s? Its disk image %s is created when missing. "
-					   "Nothing else on the host changes.", name, nr_virt_uri(t->virt),
-					   strcmp(w->values[NFIELDS - 1], "yes") == 0 ? " and start it" : "", disk);
+					   "Define VM %s on %s%s? %s Nothing else on the host changes.", name,
+					   nr_virt_uri(t->virt),
+					   strcmp(w->values[NFIELDS - 1].text, "yes") == 0 ? " and start it" : "", disk);
 			return TUI_HANDLED;
 		}
 		case TUI_ACT_BACK:
@@ -561,7 +594,7 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 			v->form_scope = TUI_SCOPE_FORM;
 			return TUI_HANDLED;
 		default:
-			return TUI_IGNORED;
+			return tui_pane_action(&w->xml_pane, a);
 		}
 	case VSTEP_CREATE:
 		if (w->running)
@@ -591,8 +624,7 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 static void vm_status(struct tui *t, struct tui_view *v, char *buf, size_t size)
 {
 	(void)v;
-	snprintf(buf, size, "New VM on %s: nothing is defined until you confirm. F1: keys",
-		 t->virt ? nr_virt_uri(t->virt) : "(no libvirt)");
+	snprintf(buf, size, "New VM on %s: nothing is defined until you confirm. F1: keys", tui_virt_uri(t));
 }
 
 const struct tui_view_ops tui_wizard_vm_ops = {

@@ -30,6 +30,8 @@ const char *nr_file_type_name(unsigned mode);
 /* Read a whole file (NUL-terminated; *len excludes the NUL). Returns 0, or a
  * negative NR_E_* with errno kept, filling err with the path and the reason. */
 int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err);
+/* The same, refusing a file of more than max bytes (-NR_E_TOOBIG) before reading further. */
+int nr_read_file_max(const char *path, size_t max, char **out, size_t *len, struct nr_error *err);
 /* Read the first line of a small sysfs-like file into buf, newline stripped.
  * Returns 0 or -1 (errno set); never fills an nr_error (callers decide). */
 int nr_read_line(const char *path, char *buf, size_t size);

@@ -2,6 +2,7 @@
  * core/base/util.c so that the strings and buffers there stay portable C. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,11 @@ int nr_open_kind(int dirfd, const char *path, int flags, unsigned kinds, const c
 
 int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err)
 {
+	return nr_read_file_max(path, SIZE_MAX - 1, out, len, err);
+}
+
+int nr_read_file_max(const char *path, size_t max, char **out, size_t *len, struct nr_error *err)
+{
 	struct nr_buf b;
 	char chunk[65536];
 	ssize_t n;
@@ -92,6 +98,12 @@ int nr_read_file(const char *path, char **out, size_t *len, struct nr_error *err
 			nr_buf_done(&b);
 			errno = saved;
 			return nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(saved));
+		}
+		if (b.len + (size_t)n > max) {
+			/* /dev/zero, a log file given by mistake: stop, do not grow until killed */
+			close(fd);
+			nr_buf_done(&b);
+			return nr_error_set(err, -NR_E_TOOBIG, "%s is larger than %zu bytes", path, max);
 		}
 		nr_buf_append(&b, chunk, (size_t)n);
 	}

@@ -13,6 +13,7 @@
 #include <libxml/xpath.h>
 
 #include "base/internal.h"
+#include "vm/profile_internal.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
 
@@ -150,61 +151,33 @@ static int cmp_host_cpu(const void *a, const void *b)
 	return x->cpu - y->cpu;
 }
 
-/* Parse "0-3,8,10-11" into a list. */
-static int parse_cpu_list(const char *s, int **out, size_t *n)
+/* The host's online CPUs (sys/devices/system/cpu/online under the sysroot), and that
+ * file's text in text. why: what needs them, for the message. */
+static int read_online(const struct nr_ctx *ctx, const char *why, unsigned **cpus, size_t *n, char *text,
+		       size_t size, struct nr_error *err)
 {
-	int *l = NULL;
-	size_t cnt = 0;
+	char *path = nr_ctx_sys_path(ctx, "sys/devices/system/cpu/online");
+	int rc = 0;
 
-	while (*s && *s != '\n') {
-		char *end;
-		long a = strtol(s, &end, 10), b;
-		if (end == s || a < 0)
-			goto bad;
-		b = a;
-		s = end;
-		if (*s == '-') {
-			b = strtol(s + 1, &end, 10);
-			if (end == s + 1 || b < a || b - a > 4096)
-				goto bad;
-			s = end;
-		}
-		for (long c = a; c <= b; c++) {
-			int *p = realloc(l, (cnt + 1) * sizeof(*l));
-			if (!p)
-				goto bad;
-			l = p;
-			l[cnt++] = (int)c;
-		}
-		if (*s == ',')
-			s++;
-	}
-	*out = l;
-	*n = cnt;
-	return 0;
-bad:
-	free(l);
-	return -1;
+	if (!path)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	if (nr_read_line(path, text, size) < 0 || nr_cpu_list_parse(text, UINT_MAX, cpus, n, NULL) < 0)
+		rc = nr_error_set(err, -NR_E_IO, "cpu.pinning: %s: cannot read the host CPUs from %s; "
+				  "use 'pinning: none'%s", why, path, strcmp(why, "auto") == 0 ? " or a CPU list" : "");
+	free(path);
+	return rc;
 }
 
 static int read_topology(const struct nr_ctx *ctx, struct host_cpu **out, size_t *n, struct nr_error *err)
 {
-	char *path = nr_ctx_sys_path(ctx, "sys/devices/system/cpu/online");
 	char line[4096], file[PATH_MAX];
-	int *cpus = NULL;
+	unsigned *cpus = NULL;
 	size_t ncpus = 0;
 	struct host_cpu *hc;
+	int rc = read_online(ctx, "auto", &cpus, &ncpus, line, sizeof(line), err);
 
-	if (!path)
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	if (nr_read_line(path, line, sizeof(line)) < 0 || parse_cpu_list(line, &cpus, &ncpus) < 0 || !ncpus) {
-		int rc = nr_error_set(err, -NR_E_IO, "cpu.pinning: auto: cannot read the host CPUs from %s; "
-				      "use 'pinning: none' or a CPU list", path);
-		free(path);
-		free(cpus);
+	if (rc < 0)
 		return rc;
-	}
-	free(path);
 	hc = calloc(ncpus, sizeof(*hc));
 	if (!hc) {
 		free(cpus);
@@ -212,16 +185,16 @@ static int read_topology(const struct nr_ctx *ctx, struct host_cpu **out, size_t
 	}
 	for (size_t i = 0; i < ncpus; i++) {
 		char rel[128], *p;
-		hc[i].cpu = cpus[i];
-		hc[i].core = cpus[i];
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/core_id", cpus[i]);
+		hc[i].cpu = (int)cpus[i];
+		hc[i].core = (int)cpus[i];
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%u/topology/core_id", cpus[i]);
 		if ((p = nr_ctx_sys_path(ctx, rel))) {
 			snprintf(file, sizeof(file), "%s", p);
 			free(p);
 			if (nr_read_line(file, line, sizeof(line)) == 0)
 				hc[i].core = atoi(line);
 		}
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpus[i]);
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%u/topology/physical_package_id", cpus[i]);
 		if ((p = nr_ctx_sys_path(ctx, rel))) {
 			snprintf(file, sizeof(file), "%s", p);
 			free(p);
@@ -253,7 +226,7 @@ static unsigned host_smt(const struct host_cpu *hc, size_t n)
 }
 
 struct pin_plan {
-	int *vcpu;                  /* host CPU of each vCPU */
+	unsigned *vcpu;             /* host CPU of each vCPU */
 	char emulator[256];         /* host CPUs of the emulator threads, "" for none */
 	unsigned smt;
 };
@@ -263,8 +236,9 @@ static int plan_pinning(const struct nr_profile *p, const struct nr_ctx *ctx, st
 {
 	struct host_cpu *hc = NULL;
 	size_t n = 0, avail = 0, k = 0;
-	int *list = NULL;
-	size_t nlist = 0;
+	unsigned *list = NULL, *online = NULL;
+	size_t nlist = 0, nonline = 0;
+	char text[4096];
 	int rc = 0;
 
 	memset(plan, 0, sizeof(*plan));
@@ -272,12 +246,31 @@ static int plan_pinning(const struct nr_profile *p, const struct nr_ctx *ctx, st
 	if (p->pinning == NR_PINNING_NONE)
 		return 0;
 	if (p->pinning == NR_PINNING_LIST) {
-		if (parse_cpu_list(p->pin_cpus, &list, &nlist) < 0)
-			return nr_error_set(err, -NR_E_INVAL, "cpu.pinning: '%s' is not a CPU list", p->pin_cpus);
-		if (nlist < p->vcpus) {
+		/* one host CPU per vCPU, each one this host has */
+		if ((rc = nr_cpu_list_parse(p->pin_cpus, UINT_MAX, &list, &nlist, err)) < 0)
+			return nr_error_prefix(err, "cpu.pinning: "), rc;
+		if (nlist != p->vcpus) {
 			free(list);
-			return nr_error_set(err, -NR_E_INVAL, "cpu.pinning: %s names %zu CPUs for %u vCPUs; name one "
-					    "host CPU per vCPU", p->pin_cpus, nlist, p->vcpus);
+			return nr_error_set(err, -NR_E_INVAL, "cpu.pinning: %s names %zu CPU%s for %u vCPU%s; name one "
+					    "host CPU per vCPU", p->pin_cpus, nlist, nlist == 1 ? "" : "s", p->vcpus,
+					    p->vcpus == 1 ? "" : "s");
+		}
+		if ((rc = read_online(ctx, p->pin_cpus, &online, &nonline, text, sizeof(text), err)) < 0) {
+			free(list);
+			return rc;
+		}
+		for (size_t i = 0; i < nlist && rc == 0; i++) {
+			bool found = false;
+			for (size_t k2 = 0; k2 < nonline && !found; k2++)
+				found = online[k2] == list[i];
+			if (!found)
+				rc = nr_error_set(err, -NR_E_INVAL, "cpu.pinning: this host has no CPU %u (its CPUs are "
+						  "%s); see lscpu", list[i], text);
+		}
+		free(online);
+		if (rc < 0) {
+			free(list);
+			return rc;
 		}
 		plan->vcpu = list;
 		return 0;
@@ -302,16 +295,30 @@ static int plan_pinning(const struct nr_profile *p, const struct nr_ctx *ctx, st
 		free(hc);
 		return rc;
 	}
-	plan->vcpu = calloc(p->vcpus, sizeof(int));
+	plan->vcpu = calloc(p->vcpus, sizeof(*plan->vcpu));
 	if (!plan->vcpu) {
 		free(hc);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
 	for (size_t i = 0; i < n && k < p->vcpus; i++)
 		if (!(hc[i].package == hc[0].package && hc[i].core == hc[0].core))
-			plan->vcpu[k++] = hc[i].cpu;
+			plan->vcpu[k++] = (unsigned)hc[i].cpu;
 	free(hc);
 	return 0;
+}
+
+/* The host's memory (MemTotal of proc/meminfo under the sysroot) in bytes; 0 when unknown. */
+static uint64_t host_memory(const struct nr_ctx *ctx)
+{
+	char *path = nr_ctx_sys_path(ctx, "proc/meminfo"), *text = NULL, *line;
+	unsigned long long kib = 0;
+
+	if (path && nr_read_file_max(path, 1u << 16, &text, NULL, NULL) == 0 &&
+	    (line = strstr(text, "MemTotal:")) && sscanf(line + 9, "%llu", &kib) != 1)
+		kib = 0;
+	free(text);
+	free(path);
+	return (uint64_t)kib << 10;
 }
 
 /* Topology: what the profile says, else 1 socket, 2 threads per core when the count is even
@@ -631,6 +638,17 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 
 	if (!root || xmlStrcmp(root->name, X("domain")) != 0)
 		return nr_error_set(err, -NR_E_PARSE, "the template's root element is not <domain>");
+	{
+		uint64_t have = host_memory(ctx);
+		char want_s[32], have_s[32];
+		if (have && p->memory > have) {
+			rc = nr_error_set(err, -NR_E_INVAL, "memory: %s is more than this machine has (%s); give the "
+					  "VM less, and leave some to the host", nr_size_str(p->memory, want_s),
+					  nr_size_str(have & ~((1ull << 20) - 1), have_s));
+			nr_profile_locate(p, "memory", err);
+			return rc;
+		}
+	}
 	rc = plan_pinning(p, ctx, &pins, err);
 	if (rc < 0) {
 		nr_profile_locate(p, "cpu.pinning", err);
@@ -657,7 +675,7 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 		for (unsigned i = 0; i < p->vcpus; i++) {
 			xmlNodePtr v = add(tune, "vcpupin");
 			attrf(v, "vcpu", "%u", i);
-			attrf(v, "cpuset", "%d", pins.vcpu[i]);
+			attrf(v, "cpuset", "%u", pins.vcpu[i]);
 		}
 		if (pins.emulator[0])
 			attr(add(tune, "emulatorpin"), "cpuset", pins.emulator);

@@ -22,9 +22,11 @@ struct nr_virt {
 	X(virConnectClose) \
 	X(virConnectDomainEventDeregisterAny) \
 	X(virConnectDomainEventRegisterAny) \
+	X(virConnectIsAlive) \
 	X(virConnectListAllDomains) \
 	X(virConnectListAllStoragePools) \
 	X(virConnectOpen) \
+	X(virConnectSetKeepAlive) \
 	X(virDomainCreate) \
 	X(virDomainDefineXML) \
 	X(virDomainDestroy) \
@@ -44,6 +46,7 @@ struct nr_virt {
 	X(virEventRemoveTimeout) \
 	X(virEventRunDefaultImpl) \
 	X(virGetLastError) \
+	X(virResetLastError) \
 	X(virSetErrorFunc) \
 	X(virStoragePoolFree) \
 	X(virStoragePoolGetName) \
@@ -69,9 +72,11 @@ int nr_virt_load(struct nr_error *err);
 #define virConnectClose (nr_virt_api.virConnectClose)
 #define virConnectDomainEventDeregisterAny (nr_virt_api.virConnectDomainEventDeregisterAny)
 #define virConnectDomainEventRegisterAny (nr_virt_api.virConnectDomainEventRegisterAny)
+#define virConnectIsAlive (nr_virt_api.virConnectIsAlive)
 #define virConnectListAllDomains (nr_virt_api.virConnectListAllDomains)
 #define virConnectListAllStoragePools (nr_virt_api.virConnectListAllStoragePools)
 #define virConnectOpen (nr_virt_api.virConnectOpen)
+#define virConnectSetKeepAlive (nr_virt_api.virConnectSetKeepAlive)
 #define virDomainCreate (nr_virt_api.virDomainCreate)
 #define virDomainDefineXML (nr_virt_api.virDomainDefineXML)
 #define virDomainDestroy (nr_virt_api.virDomainDestroy)
@@ -91,6 +96,7 @@ int nr_virt_load(struct nr_error *err);
 #define virEventRemoveTimeout (nr_virt_api.virEventRemoveTimeout)
 #define virEventRunDefaultImpl (nr_virt_api.virEventRunDefaultImpl)
 #define virGetLastError (nr_virt_api.virGetLastError)
+#define virResetLastError (nr_virt_api.virResetLastError)
 #define virSetErrorFunc (nr_virt_api.virSetErrorFunc)
 #define virStoragePoolFree (nr_virt_api.virStoragePoolFree)
 #define virStoragePoolGetName (nr_virt_api.virStoragePoolGetName)

@@ -608,18 +608,16 @@ out:
 	return rc;
 }
 
-int nr_vm_busy_pci(struct nr_virt *virt, char ***addrs, char ***owners, size_t *n, struct nr_error *err)
+int nr_vm_list_busy_pci(const struct nr_vm_list *l, char ***addrs, char ***owners, size_t *n,
+			struct nr_error *err)
 {
-	struct nr_vm_list *l;
 	char **a = NULL, **o = NULL;
 	size_t na = 0, no = 0;
-	int rc = nr_vm_list(virt, &l, err);
+	int rc = 0;
 
 	*addrs = *owners = NULL;
 	*n = 0;
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < l->n && rc == 0; i++) {
+	for (size_t i = 0; l && i < l->n && rc == 0; i++) {
 		if (l->vms[i].state == NR_VM_OFF || !l->vms[i].info)
 			continue;
 		for (size_t j = 0; j < l->vms[i].info->n_pci && rc == 0; j++)
@@ -627,7 +625,6 @@ int nr_vm_busy_pci(struct nr_virt *virt, char ***addrs, char ***owners, size_t *
 			    nr_strv_add(&o, &no, l->vms[i].name) < 0)
 				rc = nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
-	nr_vm_list_free(l);
 	if (rc < 0) {
 		nr_strv_free(a, na);
 		nr_strv_free(o, no);
@@ -637,6 +634,20 @@ int nr_vm_busy_pci(struct nr_virt *virt, char ***addrs, char ***owners, size_t *
 	*owners = o;
 	*n = na;
 	return 0;
+}
+
+int nr_vm_busy_pci(struct nr_virt *virt, char ***addrs, char ***owners, size_t *n, struct nr_error *err)
+{
+	struct nr_vm_list *l;
+	int rc = nr_vm_list(virt, &l, err);
+
+	*addrs = *owners = NULL;
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	rc = nr_vm_list_busy_pci(l, addrs, owners, n, err);
+	nr_vm_list_free(l);
+	return rc;
 }
 
 void nr_vm_busy_free(char **addrs, char **owners, size_t n)

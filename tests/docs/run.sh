@@ -311,6 +311,39 @@ if [ -f "$top/tui/keys.c" ] && [ -f "$tmp/neuron-tui.1.txt" ]; then
 	done
 fi
 
+# A document the help or the docs cite is one the repository has (scan --help and
+# docs/profiles.md cited a DESIGN.md that is not here).
+for c in $commands; do "$NEURONCTL" "$c" --help 2>/dev/null; done >"$tmp/all-help"
+# (man pages spell a hyphen \-: "windows\-agent.md")
+for f in $(cat "$tmp/all-help" "$top/README.md" "$top"/docs/*.md "$top"/docs/*.[18] | sed 's/\\-/-/g' |
+	grep -o '[A-Za-z_][A-Za-z_-]*\.md' | sort -u); do
+	if [ -n "$(find "$top" -path "$top/build*" -prune -o -path "$top/.deps" -prune -o -name "$f" -print | head -n 1)" ]; then
+		ok
+	else
+		bad "the help or the docs cite $f, which the repository does not have"
+	fi
+done
+
+# The JSON neuronctl(1) describes is the JSON scan --json prints: every field it prints is
+# named in the page's scan section (it said "address" where the JSON says "addr").
+render "$top/docs/neuronctl.1" | awk '/^   scan$/ { in_s = 1; next } in_s && /^   [a-z]/ { exit } in_s { print }' \
+	>"$tmp/scan.man"
+fields=$("$NEURONCTL" --sysroot "$SYSROOTS/demo" scan --json |
+	python3 -c 'import json, sys
+def walk(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            print(k)
+            walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+walk(json.load(sys.stdin))' | sort -u)
+check "scan --json prints fields" test -n "$fields"
+for f in $fields; do
+	if grep -qw -- "$f" "$tmp/scan.man"; then ok; else bad "neuronctl.1 scan --json does not name the field '$f'"; fi
+done
+
 # ---- bash completion -------------------------------------------------------------------------
 bash "$here/completion.sh" "$top/completion/neuronctl.bash" "$NEURONCTL" >"$tmp/comp" 2>&1
 crc=$?

@@ -109,8 +109,9 @@ check "installed neuronctl scans the installed demo like tests/cli/expected/demo
 # neuron-tui --demo finds the installed demo machine: its first screen names the demo GPU.
 if [ -x "$BUILD/neuron-tui" ] && command -v tmux >/dev/null 2>&1; then
 	sock=$tmp/tmux
+	mkdir -p "$tmp/scratch"
 	tmux -S "$sock" -f /dev/null new-session -d -x 100 -y 30 \
-		"env -i TERM=xterm LC_ALL=C PATH=/usr/bin:/bin HOME=$tmp $bin/neuron-tui --demo; sleep 5"
+		"env -i TERM=xterm LC_ALL=C PATH=/usr/bin:/bin HOME=$tmp TMPDIR=$tmp/scratch $bin/neuron-tui --demo; sleep 5"
 	shown=
 	for _ in $(seq 50); do
 		shown=$(tmux -S "$sock" capture-pane -p 2>/dev/null)
@@ -128,11 +129,20 @@ if [ -x "$BUILD/neuron-tui" ] && command -v tmux >/dev/null 2>&1; then
 		case $shown in *windows11.yaml*) break ;; esac
 		sleep 0.1
 	done
+	demo_dir=$(ls "$tmp/scratch")
 	tmux -S "$sock" kill-server 2>/dev/null
 	case $shown in
 	*windows11.yaml*) ok ;;
 	*) bad "installed neuron-tui's new-VM wizard does not offer the installed profiles:"; printf '%s\n' "$shown" | head -8 ;;
 	esac
+	# Closing the terminal (SIGHUP) ends it cleanly: its scratch directory (in TMPDIR) goes.
+	for _ in $(seq 50); do
+		[ -z "$(ls "$tmp/scratch")" ] && break
+		sleep 0.1
+	done
+	check "neuron-tui --demo made its scratch directory in TMPDIR" test -n "$demo_dir"
+	check "neuron-tui --demo removes its scratch directory when its terminal goes (SIGHUP)" \
+		test -z "$(ls "$tmp/scratch")"
 fi
 # The installed neuronctl builds a domain from an installed profile and the installed template.
 if [ -f "$top/config/profiles/windows11.yaml" ]; then

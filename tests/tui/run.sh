@@ -6,10 +6,13 @@
 #   sh tests/tui/run.sh [NAME...]                 run (all scripts, or the named ones)
 #   NEURON_REGEN=1 sh tests/tui/run.sh NAME   rewrite NAME's golden files
 #
-# A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS and
-# $SCRATCH are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
+# A script's first lines may say "# args: ..." (options instead of --demo; $SYSROOTS,
+# $SCRATCH and $HERE are expanded), "# size: COLSxLINES" (default 80x24) and "# before: COMMAND"
 # (a shell command run first, with $TUI, $HERE and $SCRATCH set: e.g. an apply that is
-# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE expanded).
+# cut short on the same scratch root), "# env: NAME=VALUE..." ($HERE and $SCRATCH expanded), and
+# "# daemon: silent|frozen" (a libvirt daemon that does not answer, tests/fixtures/
+# fake-libvirtd.py, listening on libvirt.sock in the folder the program runs in, so
+# that the screen shows the same relative path every time).
 set -u
 . "$(dirname "$0")/../lib.sh"
 verbose=1
@@ -17,7 +20,8 @@ BUILD=${BUILD:-$top/build}
 SYSROOTS=${SYSROOTS:-$BUILD/sysroots}
 TUI=$BUILD/neuron-tui
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+daemon_pid=
+trap 'if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; fi; rm -rf "$work"' EXIT
 export NEURON_DEMO_SYSROOT="$SYSROOTS/demo"
 # ncurses and libvirt keep some memory until exit on purpose; LeakSanitizer is told so
 export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
@@ -36,24 +40,38 @@ for name in $names; do
 	size=$(sed -n 's/^# size: //p' "$script" | head -n 1)
 	before=$(sed -n 's/^# before: //p' "$script" | head -n 1)
 	envs=$(sed -n 's/^# env: //p' "$script" | head -n 1)
+	daemon=$(sed -n 's/^# daemon: //p' "$script" | head -n 1)
 	[ -n "$args" ] || args=--demo
 	[ -n "$size" ] || size=80x24
 	for loc in C C.UTF-8; do
 		tag=${loc#C.}
 		scratch=$work/$name.$tag
 		mkdir -p "$scratch/root"
-		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root eval "echo $args")
-		envs_x=$(HERE=$here eval "echo $envs")
+		expanded=$(SYSROOTS=$SYSROOTS SCRATCH=$scratch/root HERE=$here eval "echo $args")
+		envs_x=$(HERE=$here SCRATCH=$scratch/root eval "echo $envs")
 		if [ -n "$before" ]; then
 			(TUI=$TUI HERE=$here SCRATCH=$scratch/root SYSROOTS=$SYSROOTS; export LC_ALL=$loc; eval "$before") 2>"$work/before.err" ||
 				{ bad "$name ($loc): the before command failed"; cat "$work/before.err"; continue; }
+		fi
+		if [ -n "$daemon" ]; then
+			python3 "$top/tests/fixtures/fake-libvirtd.py" "$scratch/libvirt.sock" "$daemon" "$scratch/daemon.ready" &
+			daemon_pid=$!
+			i=0
+			while [ ! -e "$scratch/daemon.ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 		fi
 		got=$work/$name.$tag.txt
 		err=$work/$name.$tag.err
 		expected=$here/expected/$name.$tag.txt
 		# shellcheck disable=SC2086
-		env $envs_x LC_ALL=$loc "$TUI" $expanded --test-size "$size" --test-script "$script" --test-dump "$got" 2>"$err"
+		# timeout(1) only keeps a frozen program from hanging the suite (exit 124 fails)
+		(cd "$scratch" && env $envs_x LC_ALL=$loc timeout 300 "$TUI" $expanded --test-size "$size" \
+			--test-script "$script" --test-dump "$got") 2>"$err"
 		rc=$?
+		if [ -n "$daemon_pid" ]; then
+			kill "$daemon_pid" 2>/dev/null
+			wait "$daemon_pid" 2>/dev/null
+			daemon_pid=
+		fi
 		if [ "${NEURON_REGEN:-}" = 1 ]; then
 			cp "$got" "$expected"
 			echo "wrote $expected"
@@ -144,6 +162,48 @@ if [ $# -eq 0 ] && command -v tmux >/dev/null 2>&1; then
 	if waitfor "BOOT GPU" && [ "$(cap | head -n 1 | wc -c)" -gt 81 ]; then ok "tmux: resize to 100x30"; else bad "tmux: resize"; cap; fi
 	tmux -S "$sock" send-keys -t smoke q
 	if waitfor "EXITED 0"; then ok "tmux: q quits with status 0"; else bad "tmux: quit"; cap; fi
+	tmux -S "$sock" kill-session -t smoke 2>/dev/null
+
+	# a terminal that cannot move the cursor gets a sentence, not an empty screen
+	tmux -S "$sock" -f /dev/null new-session -d -s smoke -x 80 -y 24 \
+		"env TERM=dumb LC_ALL=C $TUI --demo; echo EXITED \$?; sleep 5"
+	if waitfor "EXITED 1" && cap | grep -q "cannot run a full-screen program"; then
+		ok "tmux: TERM=dumb says the terminal cannot run it"
+	else
+		bad "tmux: TERM=dumb"; cap
+	fi
+	tmux -S "$sock" kill-session -t smoke 2>/dev/null
+
+	# the demo's scratch directory (under TMPDIR) goes on Ctrl-C, SIGTERM and SIGHUP (an
+	# SSH drop closes the terminal: tmux sends SIGHUP when its session goes)
+	for how in C-c TERM HUP; do
+		td=$work/tmp.$how
+		mkdir -p "$td"
+		tmux -S "$sock" -f /dev/null new-session -d -s smoke -x 80 -y 24 \
+			"exec env TMPDIR=$td LC_ALL=C NEURON_DEMO_SYSROOT=$NEURON_DEMO_SYSROOT LSAN_OPTIONS=$LSAN_OPTIONS $TUI --demo"
+		if ! waitfor "IOMMU groups, 16 devices" || [ -z "$(ls "$td")" ]; then
+			bad "tmux: $how: the demo did not start with a scratch directory in $td"; cap
+			tmux -S "$sock" kill-session -t smoke 2>/dev/null
+			continue
+		fi
+		pid=$(tmux -S "$sock" display-message -p -t smoke '#{pane_pid}')
+		case $how in
+		C-c) tmux -S "$sock" send-keys -t smoke C-c ;;
+		TERM) kill -TERM "$pid" ;;
+		HUP) tmux -S "$sock" kill-session -t smoke ;;
+		esac
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		if kill -0 "$pid" 2>/dev/null; then
+			bad "tmux: $how: neuron-tui is still running"
+			kill -KILL "$pid" 2>/dev/null
+		elif [ -n "$(ls "$td")" ]; then
+			bad "tmux: $how: the demo's scratch directory stayed: $(ls "$td")"
+		else
+			ok "tmux: $how: the demo's scratch directory is gone"
+		fi
+		tmux -S "$sock" kill-session -t smoke 2>/dev/null
+	done
 	tmux -S "$sock" kill-server 2>/dev/null
 fi
 

@@ -325,6 +325,51 @@ static void test_yaml_round_trip(void **state)
 	}
 }
 
+/* A key changed after the file was read is located by its new value, never at the file's
+ * line that says something else; the file's own keys keep their lines. */
+static void test_set_after_file_is_located(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+
+	if (nr_profile_load("config/profiles/windows11.yaml", &p, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(nr_profile_set(p, "tpm", "false", &err), 0);
+	assert_true(nr_profile_check(p, NULL, &err) < 0);
+	assert_non_null(strstr(err.msg, "with tpm=false: Windows 11 needs a TPM"));
+	nr_error_set(&err, -NR_E_INVAL, "x");
+	nr_profile_locate(p, "tpm", &err);
+	assert_string_equal(err.msg, "config/profiles/windows11.yaml with tpm=false: x");
+	nr_error_set(&err, -NR_E_INVAL, "x");
+	nr_profile_locate(p, "firmware", &err);
+	assert_string_equal(err.msg, "config/profiles/windows11.yaml: x");
+	nr_error_set(&err, -NR_E_INVAL, "x");
+	nr_profile_locate(p, "memory", &err);
+	assert_true(strncmp(err.msg, "config/profiles/windows11.yaml:", 31) == 0 && strstr(err.msg, "with") == NULL);
+	nr_profile_free(p);
+}
+
+/* cpu.pinning: one reader for the CPU list; a CPU twice or a backwards range is refused
+ * when set (the count and the host's CPUs are judged when the domain is built). */
+static void test_pinning_list(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+
+	assert_int_equal(nr_profile_new("linux", "pin", &p, &err), 0);
+	assert_int_equal(nr_profile_set(p, "cpu.pinning", "2-3,6", &err), 0);
+	assert_int_equal(p->pinning, NR_PINNING_LIST);
+	assert_true(nr_profile_set(p, "cpu.pinning", "2,3,3,4", &err) < 0);
+	assert_non_null(strstr(err.msg, "names CPU 3 twice"));
+	assert_true(nr_profile_set(p, "cpu.pinning", "7-3", &err) < 0);
+	assert_non_null(strstr(err.msg, "runs backwards"));
+	assert_true(nr_profile_set(p, "cpu.pinning", "1-99999", &err) < 0);
+	assert_true(nr_profile_set(p, "cpu.pinning", "2,", &err) < 0);
+	/* a refused value leaves the last good one */
+	assert_string_equal(p->pin_cpus, "2-3,6");
+	nr_profile_free(p);
+}
+
 /* Damaged profiles never crash the reader, and every refusal says where: bytes of the
  * example files flipped, cut and duplicated with a fixed seed (run under ASan by make asan). */
 static void test_mutations_fail_cleanly(void **state)
@@ -387,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_check_against_machine),
 		cmocka_unit_test(test_yaml_forms),
 		cmocka_unit_test(test_yaml_round_trip),
+		cmocka_unit_test(test_set_after_file_is_located),
+		cmocka_unit_test(test_pinning_list),
 		cmocka_unit_test(test_mutations_fail_cleanly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@ set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
 . "$(dirname "$0")/../lib.sh"
 scratch
+daemon_pid=
+trap 'if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
 
 # 1. Every example profile on machines of different kinds. A machine where a profile
 #    cannot be built (no isolated GPU) is a golden error; every XML must validate.
@@ -45,12 +47,23 @@ if virt-xml-validate "$tmp/l.xml" domain >"$tmp/v" 2>&1; then ok; else bad "VM-l
 #    the isolation cases on the machine whose GPUs share a group.
 for f in "$here"/bad/*.yaml; do
 	b=$(basename "$f" .yaml)
-	case $b in gpu-not-isolated|gpu-auto-none-isolated) m=shared-group ;; *) m=intel-nvidia ;; esac
+	case $b in
+	gpu-not-isolated|gpu-auto-none-isolated) m=shared-group ;;
+	pinning-not-on-host|pinning-more-than-vcpus|memory-too-much) m=demo ;;  # 32 CPUs, 32G
+	*) m=intel-nvidia ;;
+	esac
 	golden "bad.$b" --sysroot "$SYSROOTS/$m" vm xml --profile "tests/vm-xml/bad/$b.yaml"
 done
 golden bad.missing-file vm xml --profile tests/vm-xml/bad/no-such-file.yaml
 golden bad.set-unknown --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml --set cpu.vcpu=4
 golden bad.set-form --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml --set memory
+# an error about a key --set changed names the --set value, not the file's line for it
+golden bad.set-located --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml --set tpm=false
+golden bad.set-located-pinning --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
+	--set cpu.pinning=40-47
+# a profile is a short file: /dev/zero (or a log given by mistake) is refused, not read until killed
+bound=120 golden bad.profile-too-large vm xml --profile /dev/zero
+bound=
 
 # 3. VMs on the libvirt test driver. test:///default starts afresh for each process, so
 #    create --start does both in one run; node.xml is a driver state with running VMs.
@@ -78,6 +91,30 @@ golden vm.help-xml vm xml --help
 golden vm.help-stop vm stop --help
 golden vm.unknown vm frobnicate
 golden vm.no-libvirt --connect test:///nonexistent/node.xml vm list
+
+# 3b. A daemon that accepts and never answers, and one that stops answering once
+#     connected: every call ends with a clear error (virt.connect_ms bounds connecting,
+#     keepalive every later call). timeout(1) only keeps a broken build from hanging
+#     the suite; what is checked is the message and the exit status.
+daemon() { # MODE: a fake libvirtd on $tmp/MODE.sock, its pid in $daemon_pid
+	rm -f "$tmp/$1.ready"
+	"$PYTHON" "$top/tests/fixtures/fake-libvirtd.py" "$tmp/$1.sock" "$1" "$tmp/$1.ready" &
+	daemon_pid=$!
+	i=0
+	while [ ! -e "$tmp/$1.ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+}
+PYTHON=${PYTHON:-python3}
+bound=120
+daemon silent
+golden vm.libvirt-not-answering --connect "qemu+unix:///system?socket=$tmp/silent.sock" \
+	--param virt.connect_ms=500 vm list
+kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null
+daemon frozen
+golden vm.libvirt-stops-answering --connect "qemu+unix:///system?socket=$tmp/frozen.sock" \
+	--param virt.keepalive_s=1 --param virt.keepalive_count=1 vm list
+kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null
+daemon_pid= bound=
+golden vm.bad-connect-param --connect test:///default --param virt.connect_ms=soon vm list
 
 # 4. gpu bind/unbind on a copy of intel-nvidia with the files the kernel would have.
 cp -a "$SYSROOTS/intel-nvidia" "$tmp/sr"

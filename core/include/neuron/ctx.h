@@ -10,6 +10,9 @@
 	X("sysroot",  "/", "where the live machine is observed (sys/, proc/, dev/)") \
 	X("root",     "/", "the installed system whose configuration is planned and applied") \
 	X("connect",  "qemu:///system", "libvirt connection URI") \
+	X("virt.connect_ms", "15000", "libvirt: how long connecting may take before the daemon counts as not answering") \
+	X("virt.keepalive_s", "5", "libvirt: seconds of silence before a keepalive probe (0: none)") \
+	X("virt.keepalive_count", "3", "libvirt: unanswered probes after which the daemon counts as gone") \
 	X("pci.ids",  "", "pci.ids file for device names (empty: libpci's default)") \
 	X("state_dir", "/var/lib/neuron", "neuron's own state, under root") \
 	X("runtime_dir", "", "pid files and sockets (empty: $XDG_RUNTIME_DIR or /run/neuron)") \

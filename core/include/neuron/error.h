@@ -18,6 +18,7 @@
 	X(TIMEOUT,    "timed out") \
 	X(BUSY,       "busy") \
 	X(REFUSED,    "refused") \
+	X(TOOBIG,     "too large") \
 	X(USAGE,      "wrong usage: see the command's --help") \
 	X(NOTFILE,    "not a regular file") \
 	X(NOSPACE,    "no space left on the file system") \

@@ -112,6 +112,10 @@ const char *nr_profile_key(size_t i, const char **help);
  * unknown key. List keys give their items joined by ", ". */
 char *nr_profile_get(const struct nr_profile *p, const char *key);
 
+/* Whether a group that one value switches off (disk: none, looking_glass: false) is on;
+ * true for any other key. */
+bool nr_profile_on(const struct nr_profile *p, const char *group);
+
 /* The profile as YAML that nr_profile_parse reads back to the same profile (for saving
  * what the TUI's form made). Every key is written, values double-quoted. malloc'd. */
 int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *err);

@@ -14,8 +14,8 @@ struct nr_virt_watch;
  * "pmsuspended", "crashed". Keep it short: set a flag, wake your own loop. */
 typedef void (*nr_virt_event_fn)(void *opaque, const char *vm, const char *event);
 
-/* Start libvirt's event loop in a thread. Call once, before nr_virt_open (libvirt
- * only delivers events on connections opened after it). Idempotent. */
+/* Start libvirt's event loop in a thread (libvirt only delivers events, and keeps a
+ * connection alive, while it runs). nr_virt_open starts it; idempotent. */
 int nr_virt_events_start(struct nr_error *err);
 /* Stop and join the thread (at exit). */
 void nr_virt_events_stop(void);

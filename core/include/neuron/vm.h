@@ -76,6 +76,9 @@ int nr_vm_delete(struct nr_virt *virt, const char *name, bool remove_disks, size
 /* The PCI devices (canonical addresses) that running VMs hold, each with its VM's name:
  * owners[i] uses addrs[i]. Both lists malloc'd, items too; free with nr_vm_busy_free. */
 int nr_vm_busy_pci(struct nr_virt *virt, char ***addrs, char ***owners, size_t *n, struct nr_error *err);
+/* The same from a list already read (no call to libvirt). */
+int nr_vm_list_busy_pci(const struct nr_vm_list *list, char ***addrs, char ***owners, size_t *n,
+			struct nr_error *err);
 void nr_vm_busy_free(char **addrs, char **owners, size_t n);
 
 #endif
