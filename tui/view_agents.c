@@ -21,6 +21,7 @@ struct agent_row {
 	char name[256];
 	bool running;
 	char socket[512];               /* the channel's host socket, "" until libvirt sets it */
+	char no_socket[256];            /* why there is none (nr_agent_channel_of) */
 	/* filled by the worker */
 	bool checked;
 	struct nr_agent_status st;
@@ -54,7 +55,7 @@ static void round_once(struct agents_priv *p)
 	struct tui *t = p->t;
 
 	for (size_t i = 0;; i++) {
-		char name[256], socket[512], cred_dir_err[512] = "";
+		char name[256], socket[512], no_socket[256], cred_dir_err[512] = "";
 		struct nr_agent *client;
 		struct nr_agent_status st;
 		struct nr_certs_info ci;
@@ -70,6 +71,7 @@ static void round_once(struct agents_priv *p)
 		}
 		snprintf(name, sizeof(name), "%s", p->rows[i].name);
 		snprintf(socket, sizeof(socket), "%s", p->rows[i].socket);
+		snprintf(no_socket, sizeof(no_socket), "%s", p->rows[i].no_socket);
 		running = p->rows[i].running;
 		client = p->rows[i].client;
 		p->rows[i].client = NULL;
@@ -81,9 +83,7 @@ static void round_once(struct agents_priv *p)
 		if (!running || !socket[0]) {
 			nr_agent_free(client);
 			client = NULL;
-			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s",
-				 !running ? "the VM is not running" :
-					    "no channel socket yet (libvirt sets it when the VM runs)");
+			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s", !running ? "the VM is not running" : no_socket);
 		} else {
 			if (!client) {
 				if (nr_certs_dir(t->ctx, name, &dir, &err) == 0)
@@ -206,13 +206,18 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 	for (size_t i = 0; list && i < list->n && p->n < MAX_AGENTS; i++) {
 		const struct nr_vm *vm = &list->vms[i];
 		struct agent_row *r = &p->rows[p->n];
+		struct nr_error err = { 0 };
+		const char *sock;
 
 		if (!vm->info || !vm->info->agent)
 			continue;
 		memset(r, 0, sizeof(*r));
 		snprintf(r->name, sizeof(r->name), "%s", vm->name);
 		r->running = vm->state == NR_VM_RUNNING;
-		snprintf(r->socket, sizeof(r->socket), "%s", vm->info->agent_socket ? vm->info->agent_socket : "");
+		if (nr_agent_channel_of(vm->info, &sock, &err) == 0)
+			snprintf(r->socket, sizeof(r->socket), "%s", sock);
+		else
+			snprintf(r->no_socket, sizeof(r->no_socket), "%.200s", err.msg);
 		/* keep what the worker knew, and its client */
 		for (size_t k = 0; old && k < n_old; k++)
 			if (strcmp(old[k].name, r->name) == 0) {
