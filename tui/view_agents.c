@@ -11,6 +11,7 @@
 
 #include "tui.h"
 #include "neuron/agent.h"
+#include "neuron/clock.h"
 #include "neuron/certs.h"
 #include "neuron/vm.h"
 
@@ -134,10 +135,7 @@ static void *worker(void *arg)
 	while (!p->stop) {
 		if (!p->request) {
 			if (any_running(p)) {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += AGENT_PERIOD_S;
-				pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+				nr_cond_wait_until(&p->cond, &p->lock, nr_now_ms() + AGENT_PERIOD_S * 1000LL);
 			} else {
 				pthread_cond_wait(&p->cond, &p->lock);
 			}
@@ -182,7 +180,7 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 	if (!p) {
 		p = v->priv = tui_xcalloc(1, sizeof(*p));
 		pthread_mutex_init(&p->lock, NULL);
-		pthread_cond_init(&p->cond, NULL);
+		nr_cond_init(&p->cond);
 		p->t = t;
 		if (pthread_create(&p->thread, NULL, worker, p) == 0)
 			p->started = true;
