@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <libvirt/libvirt.h>
 
 #include "vm/virt_internal.h"
+#include "neuron/clock.h"
 #include "neuron/ctx.h"
 #include "neuron/domain.h"
 #include "neuron/error.h"
@@ -615,6 +618,58 @@ static void test_supervise_gives_up(void **state)
 	nr_ctx_free(ctx);
 }
 
+/* A stop request that reaches another thread of the process (libvirt's and GLib's threads
+ * do not block signals: the kernel gives a process-wide SIGTERM to any of them): the
+ * supervisor still hears it and stops its client, and the process is not killed. */
+struct stopper {
+	struct nr_ctx *ctx;
+	long client;
+};
+
+static void *stop_from_another_thread(void *arg)
+{
+	struct stopper *s = arg;
+	struct nr_error err = { 0 };
+
+	for (int i = 0; i < 2000 && !s->client; i++) {
+		struct nr_lg_sup_info info;
+
+		if (nr_lg_client_info(s->ctx, "win11", &info, &err) == 0) {
+			if (info.state == NR_LG_SUP_RUNNING && info.client_pid > 0)
+				s->client = info.client_pid;
+			nr_lg_sup_info_done(&info);
+		}
+		nr_error_clear(&err);
+		if (!s->client)
+			nr_sleep_ms(10);
+	}
+	raise(SIGTERM); /* to this thread, as the kernel may choose */
+	return NULL;
+}
+
+static void test_supervise_stop_in_another_thread(void **state)
+{
+	struct nr_ctx *ctx = client_ctx();
+	struct nr_lg_client_opts o = { .vm = "win11", .shm_path = "/dev/shm/looking-glass" };
+	struct stopper s = { .ctx = ctx };
+	struct nr_lg_sup_info info;
+	struct nr_error err = { 0 };
+	pthread_t t;
+
+	unlink(unit_path(tmpdir, "modes")); /* the client stays up, ignoring SIGTERM */
+	nr_ctx_set(ctx, "lg.stop_ms", "200", NULL);
+	assert_int_equal(pthread_create(&t, NULL, stop_from_another_thread, &s), 0);
+	assert_int_equal(nr_lg_supervise(ctx, &o, &err), 0);
+	pthread_join(t, NULL);
+	assert_true(s.client > 0);
+	/* the client was ended (SIGKILL after stop_ms) and the supervisor says so */
+	assert_int_equal(kill((pid_t)s.client, 0), -1);
+	assert_int_equal(nr_lg_client_info(ctx, "win11", &info, &err), 0);
+	assert_int_equal(info.state, NR_LG_SUP_NOT_RUNNING);
+	nr_lg_sup_info_done(&info);
+	nr_ctx_free(ctx);
+}
+
 static void test_stale_pid_file(void **state)
 {
 	struct nr_ctx *ctx = client_ctx();
@@ -683,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_graphical_session),
 		cmocka_unit_test(test_supervise_restarts),
 		cmocka_unit_test(test_supervise_gives_up),
+		cmocka_unit_test(test_supervise_stop_in_another_thread),
 		cmocka_unit_test(test_stale_pid_file),
 		cmocka_unit_test(test_session_memory),
 	};
