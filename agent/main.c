@@ -208,6 +208,28 @@ static int op_launch(struct agent *ag, const struct nr_msg *m)
 	return reply(ag, m->id, res);
 }
 
+/* Whether clipboard-get could return this text: at most 512 KiB, in a reply frame (escapes
+ * included) under the 1 MiB cap (PROTOCOL.md 5). clipboard-set refuses what it could not
+ * return, rather than take it and refuse it later. */
+static bool text_fits(const char *text, size_t len)
+{
+	json_object *res;
+	struct nr_buf out;
+	bool fits;
+
+	if (len > NR_AGENT_TEXT_MAX)
+		return false;
+	res = json_object_new_object();
+	json_object_object_add(res, "mime", json_object_new_string("text/plain"));
+	json_object_object_add(res, "text", json_object_new_string_len(text, (int)len));
+	nr_buf_init(&out);
+	nr_msg_put_result(&out, NR_AGENT_ID_MAX, res);
+	fits = !out.oom && out.len - 2 <= NR_AGENT_FRAME_MAX;
+	nr_buf_done(&out);
+	json_object_put(res);
+	return fits;
+}
+
 static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 {
 	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
@@ -228,9 +250,13 @@ static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 	res = json_object_new_object();
 	json_object_object_add(res, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {
-		if (data->len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data->data ? data->data : "", data->len)) {
+		if (!nr_utf8_valid(data->data ? data->data : "", data->len)) {
 			json_object_put(res);
-			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8, or over 512 KiB");
+			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8");
+		}
+		if (data->len > NR_AGENT_TEXT_MAX) {
+			json_object_put(res);
+			return reply_error(ag, m->id, "too-large", "the clipboard text is over 512 KiB");
 		}
 		json_object_object_add(res, "text", json_object_new_string_len(data->data ? data->data : "",
 										(int)data->len));
@@ -268,6 +294,9 @@ static int op_clipboard_set(struct agent *ag, const struct nr_msg *m)
 		if (!json_object_object_get_ex(m->body, "text", &t) || !json_object_is_type(t, json_type_string))
 			return reply_error(ag, m->id, "bad-request", "clipboard-set of text needs text");
 		text = json_object_get_string(t);
+		if (!text_fits(text, (size_t)json_object_get_string_len(t)))
+			return reply_error(ag, m->id, "too-large",
+					   "clipboard text is at most 512 KiB, and 1 MiB once escaped for the frame");
 		rc = ag->platform->clipboard_set(ag->platform, mime, text, (size_t)json_object_get_string_len(t),
 						 &code, why);
 	} else {
@@ -423,7 +452,8 @@ static int serve_session(struct agent *ag)
 		}
 		struct nr_msg m;
 		if (nr_msg_decode(text, len, &m, &err) < 0) {
-			if (reply_error(ag, -1, "bad-request", err.msg) < 0)
+			/* with the id when the frame had one: the host waits for it (PROTOCOL.md 5) */
+			if (reply_error(ag, m.id, "bad-request", err.msg) < 0)
 				return 0;
 			continue;
 		}

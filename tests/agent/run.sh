@@ -118,13 +118,26 @@ done
 expect "agent --help" 0 $N agent --help
 
 # --- interop: openssl s_client (host certificate) against our agent
-printf '\002{"id":1,"op":"hello","args":{"versions":[1]}}\003\002{"id":2,"op":"ping"}\003' >"$T/req"
+# after the hello and ping: malformed requests with a valid id (the errors carry it, as
+# PROTOCOL.md 5 says), and a clipboard-set of more text than clipboard-get can return
+"${PYTHON:-python3}" -c '
+import sys
+f = lambda t: b"\x02" + t + b"\x03"
+sys.stdout.buffer.write(f(b"{\"id\":1,\"op\":\"hello\",\"args\":{\"versions\":[1]}}") + f(b"{\"id\":2,\"op\":\"ping\"}")
+    + f(b"{\"id\":11}") + f(b"{\"id\":12,\"op\":5}") + f(b"{\"id\":13,\"op\":\"ping\",\"args\":[]}")
+    + f(b"{\"id\":14,\"op\":\"clipboard-set\",\"args\":{\"mime\":\"text/plain\",\"text\":\"" + b"x" * 614400 + b"\"}}")
+    + f(b"{\"id\":15,\"op\":\"clipboard-get\"}"))' >"$T/req"
 (cat "$T/req"; sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
 	-cert "$T/state/agent/vm1/host.pem" -key "$T/state/agent/vm1/host.key" \
 	-CAfile "$T/state/agent/vm1/ca.pem" -verify_return_error >"$T/out" 2>&1
 has "s_client: TLS 1.3" "Protocol version: TLSv1.3"
 has "s_client: our certificate verifies" "Verification: OK"
 has "s_client: framed ping answered" '{"id":2,"ok":true,"result":{}}'
+has "s_client: a request with only an id is answered with it" '{"id":11,"ok":false,"error":{"code":"bad-request"'
+has "s_client: an op that is not a string is answered with its id" '{"id":12,"ok":false,"error":{"code":"bad-request"'
+has "s_client: args that are not an object are answered with their id" '{"id":13,"ok":false,"error":{"code":"bad-request"'
+has "s_client: 600 KiB of clipboard text refused" '{"id":14,"ok":false,"error":{"code":"too-large"'
+has "s_client: the clipboard kept what it had (the copy played above)" '{"id":15,"ok":true,"result":{"mime":"text/plain","text":"guest copy 1"}}'
 # and with a certificate from another VM, our agent refuses
 (sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
 	-cert "$T/state/agent/vm2/host.pem" -key "$T/state/agent/vm2/host.key" \
