@@ -487,6 +487,11 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, stru
 			rc = 0;
 			break;
 		}
+		if (rc == -NR_E_AGENT_CERT) {
+			/* a host with the wrong credentials: said always, --verbose or not */
+			fprintf(stderr, "neuron-agent: handshake refused: %s\n", err.msg);
+			continue;
+		}
 		if (rc < 0) {
 			logmsg(ag, "handshake refused: %s", err.msg);
 			continue; /* back to scanning the same stream */

@@ -219,7 +219,7 @@ wait_for "$T/port.host"
 "$AGENT" --port "$T/port.guest" --certs "$T/bundle" --platform memory 2>"$T/port-agent.err" &
 port_agent=$!
 pids="$pids $port_agent"
-agent_cases linux "$T/port.host" "$T/state/agent/vm1" "$T/state/agent/vm2" "$T" "kill -0 $port_agent"
+agent_cases linux "$T/port.host" "$T/state/agent/vm1" "$T/state/agent/vm2" "$T" "kill -0 $port_agent" "$T/port-agent.err"
 kill "$port_agent"
 
 # --- shutdown ends the memory agent cleanly (under ASan: without a leak)
