@@ -61,7 +61,16 @@ struct nr_tls_link {
 	size_t ppos, plen;
 	char peer_fp[NR_TLS_FP_SIZE];
 	enum refusal refused;       /* we refused the peer's certificate: why */
+	size_t sync_seen;           /* guest under TLS: bytes of SYNC_MARK at the end of what TLS got */
+	bool resync;                /* guest: a host's sync came under TLS: the session is over */
 };
+
+/* How every sync frame begins. Under TLS the guest watches for it (docs/PROTOCOL.md 2): a
+ * host that died in the middle of a record left the guest waiting for the rest, and the
+ * next host's syncs would otherwise be taken as that record's body until it is full. TLS
+ * records are ciphertext, where these 10 bytes come by chance once in 2^80. */
+static const char SYNC_MARK[] = "\x02{\"sync\":\"";
+#define SYNC_MARK_LEN (sizeof(SYNC_MARK) - 1)
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -508,6 +517,42 @@ static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 	return true;
 }
 
+/* Guest under TLS: whether a sync frame begins in the k bytes at rpos (or completes one cut
+ * at the end of the bytes TLS already got). Found: rpos is moved to the frame's STX when it
+ * is there (the scanner then answers this very sync), else past the mark (the host's next
+ * repetition is answered). */
+static bool sync_under_tls(struct nr_tls_link *l, size_t k)
+{
+	const unsigned char *start = l->rbuf + l->rpos, *p = start, *e = start + k;
+
+	while (l->sync_seen && p < e) {
+		if (*p != (unsigned char)SYNC_MARK[l->sync_seen]) {
+			l->sync_seen = 0;
+			break;
+		}
+		p++;
+		if (++l->sync_seen == SYNC_MARK_LEN) {
+			l->rpos += (size_t)(p - start);
+			return true;
+		}
+	}
+	while (p < e && (p = memchr(p, NR_AGENT_STX, (size_t)(e - p)))) {
+		size_t n = 1;
+		while (n < SYNC_MARK_LEN && p + n < e && p[n] == (unsigned char)SYNC_MARK[n])
+			n++;
+		if (n == SYNC_MARK_LEN) {
+			l->rpos += (size_t)(p - start);
+			return true;
+		}
+		if (p + n == e) {
+			l->sync_seen = n;
+			break;
+		}
+		p++;
+	}
+	return false;
+}
+
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
 	struct nr_tls_link *l = vctx;
@@ -526,6 +571,11 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			size_t k = l->rlen - l->rpos;
 			if (k > (size_t)sz)
 				k = (size_t)sz;
+			if (l->creds->role == NR_TLS_GUEST && sync_under_tls(l, k)) {
+				l->resync = true;
+				l->scanning = true;
+				return WOLFSSL_CBIO_ERR_GENERAL;
+			}
 			memcpy(buf, l->rbuf + l->rpos, k);
 			l->rpos += k;
 			return (int)k;
@@ -619,6 +669,8 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 	wolfSSL_SetIOWriteCtx(l->ssl, l);
 	wolfSSL_SetCertCbCtx(l->ssl, l);
 	l->refused = REFUSED_NONE;
+	l->sync_seen = 0;
+	l->resync = false;
 	nr_frame_reader_done(&l->reader);
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
 	l->ppos = l->plen = 0;
@@ -702,6 +754,8 @@ static int tls_fail(struct nr_tls_link *l, int ret, const char *what, struct nr_
 	wolfSSL_ERR_clear_error();
 	if ((rc = cert_refusal(l, err)) < 0)
 		return rc;
+	if (l->resync)
+		return nr_error_set(err, -NR_E_AGENT_TLS, "a host's sync came during the %s: a new host resyncs", what);
 	if (l->timed_out)
 		return nr_error_set(err, -NR_E_TIMEOUT, "the guest agent's peer did not answer in time (%s)", what);
 	if (l->eof)
@@ -882,6 +936,9 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		int rc = cert_refusal(l, err); /* TLS 1.3: the guest refuses a host after its Finished */
 		if (rc < 0)
 			return rc;
+		if (l->resync)
+			return nr_error_set(err, -NR_E_AGENT_TLS, "a host's sync came under TLS: a new host resyncs "
+					    "(the last one went away in the middle of a record)");
 		if (l->eof || e == WOLFSSL_ERROR_ZERO_RETURN) {
 			l->eof = true;
 			if (l->reader.in_frame)
