@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -136,11 +137,14 @@ static bool der_next(const unsigned char **p, const unsigned char *end, unsigned
 	return true;
 }
 
-/* Whether a certificate (DER) names itself as its issuer: a self-signed one. */
-static bool der_self_signed(const unsigned char *der, size_t der_len)
+/* Field n of a certificate's tbsCertificate (DER), counted as if the optional [0] version
+ * were always there: 3 issuer, 5 subject, 6 subjectPublicKeyInfo. The whole element, its
+ * tag and length included. */
+static bool der_tbs_field(const unsigned char *der, size_t der_len, int n, const unsigned char **el,
+			  size_t *el_len)
 {
-	const unsigned char *p = der, *end = der + der_len, *c, *issuer = NULL, *subject = NULL;
-	size_t len, issuer_len = 0, subject_len = 0;
+	const unsigned char *p = der, *end = der + der_len, *c, *at;
+	size_t len;
 	unsigned char tag;
 
 	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30) /* Certificate */
@@ -151,26 +155,63 @@ static bool der_self_signed(const unsigned char *der, size_t der_len)
 		return false;
 	p = c;
 	end = c + len;
-	/* [0] version (optional), serial, signature algorithm, issuer, validity, subject */
-	for (int field = 0; field < 6 && der_next(&p, end, &tag, &c, &len); field++) {
+	for (int field = 0; at = p, der_next(&p, end, &tag, &c, &len); field++) {
 		if (field == 0 && tag != 0xa0)
 			field++;
-		if (field == 3) {
-			issuer = c;
-			issuer_len = len;
-		} else if (field == 5) {
-			subject = c;
-			subject_len = len;
+		if (field == n) {
+			*el = at;
+			*el_len = (size_t)(p - at);
+			return true;
 		}
 	}
-	return issuer && subject && issuer_len == subject_len && memcmp(issuer, subject, len) == 0;
+	return false;
 }
 
-/* Peers are pinned, and guest clocks are often wrong (a Windows RTC in local time, a
- * restored snapshot): validity dates are not a reason to refuse a pinned peer. The pin is
- * checked here, inside the handshake, so that a refused peer gets its alert (bad_certificate
- * for one that is not pinned, unknown_ca for one signed by another CA or by itself) and
- * the connection ends at once instead of waiting out the peer's timeout. */
+/* Whether a certificate (DER) names itself as its issuer: a self-signed one. */
+static bool der_self_signed(const unsigned char *der, size_t der_len)
+{
+	const unsigned char *issuer, *subject;
+	size_t issuer_len, subject_len;
+
+	return der_tbs_field(der, der_len, 3, &issuer, &issuer_len) &&
+	       der_tbs_field(der, der_len, 5, &subject, &subject_len) && issuer_len == subject_len &&
+	       memcmp(issuer, subject, issuer_len) == 0;
+}
+
+/* Whether the private key (PEM) is the one whose public key the certificate (DER) carries.
+ * wolfSSL_CTX_check_private_key is not enough: built with a crypto callback (Debian's
+ * --enable-distro has WOLF_CRYPTO_CB) it let a key of another pair through. */
+static bool key_matches(const unsigned char *cert, size_t cert_len, const char *pem, size_t pem_len)
+{
+	const unsigned char *spki;
+	unsigned char *der = malloc(pem_len), a[160], b[160];
+	word32 idx = 0, a_len = sizeof(a), b_len = sizeof(b);
+	size_t spki_len;
+	ecc_key priv, pub;
+	int n;
+	bool same = false;
+
+	if (!der || !der_tbs_field(cert, cert_len, 6, &spki, &spki_len)) {
+		free(der);
+		return false;
+	}
+	n = wc_KeyPemToDer((const unsigned char *)pem, (int)pem_len, der, (int)pem_len, NULL);
+	if (n > 0 && wc_ecc_init(&priv) == 0) {
+		if (wc_EccPrivateKeyDecode(der, &idx, &priv, (word32)n) == 0 &&
+		    (wc_ecc_make_pub(&priv, NULL) == 0 || priv.type == ECC_PRIVATEKEY) &&
+		    wc_ecc_export_x963(&priv, a, &a_len) == 0 && wc_ecc_init(&pub) == 0) {
+			idx = 0;
+			same = wc_EccPublicKeyDecode(spki, &idx, &pub, (word32)spki_len) == 0 &&
+			       wc_ecc_export_x963(&pub, b, &b_len) == 0 && a_len == b_len && memcmp(a, b, a_len) == 0;
+			wc_ecc_free(&pub);
+		}
+		wc_ecc_free(&priv);
+	}
+	memset(der, 0, pem_len);
+	free(der);
+	return same;
+}
+
 /* store->error is wolfSSL's code, or OpenSSL's X509_V_ERR_* in a build with
  * OPENSSL_COMPATIBLE_DEFAULTS (Debian's --enable-distro): both are known. */
 static bool date_error(int e)
@@ -247,6 +288,20 @@ static int read_cred(const char *dir, const char *name, char **out, size_t *len,
 		free(path);
 		return rc;
 	}
+#ifndef _WIN32
+	/* A private key that others can read is no longer private (on Windows the service
+	 * restricts its directory to SYSTEM and Administrators instead). */
+	struct stat st;
+	size_t name_len = strlen(name);
+	if (name_len > 4 && strcmp(name + name_len - 4, ".key") == 0 && fstat(fileno(f), &st) == 0 &&
+	    (st.st_mode & 077)) {
+		rc = nr_error_set(err, -NR_E_PERM, "%s can be read or written by others (mode %04o): a private key "
+				  "must be 0600 (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+		fclose(f);
+		free(path);
+		return rc;
+	}
+#endif
 	nr_buf_init(&b);
 	nr_buf_append(&b, "", 0);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
@@ -300,8 +355,15 @@ int nr_tls_creds_load(const char *dir, enum nr_tls_role role, struct nr_tls_cred
 	{
 		unsigned char *der = malloc(cert_len);
 		int n = der ? wc_CertPemToDer((const unsigned char *)cert, (int)cert_len, der, (int)cert_len, CERT_TYPE) : 0;
+		bool match = n > 0 && key_matches(der, (size_t)n, key, key_len);
 		c->self_signed = n > 0 && der_self_signed(der, (size_t)n);
 		free(der);
+		if (!match) {
+			rc = nr_error_set(err, -NR_E_AGENT_CERT,
+					  "%s/%s.key is not the key of %s/%s.pem (a key and a certificate from different "
+					  "runs of neuronctl agent certs?): copy the whole bundle again", dir, own, dir, own);
+			goto fail;
+		}
 	}
 	c->ctx = wolfSSL_CTX_new(role == NR_TLS_HOST ? wolfTLSv1_3_client_method()
 						      : wolfTLSv1_3_server_method());

@@ -43,6 +43,47 @@ expect "certs kept without --force" 1 $N agent certs vm1 --bundle "$T/bundle"
 has "refusal names EXISTS" "[EXISTS]"
 expect "certs --json, default bundle dir" 0 $N agent certs vm2 --json
 has "json has the bundle dir" "\"bundle_dir\": \"$T/state/agent/vm2/bundle\""
+[ "$(stat -c %a "$T/state/agent" "$T/state/agent/vm1" "$T/bundle" | sort -u)" = 700 ] &&
+	ok "state and bundle directories 0700" || bad "state and bundle directories 0700"
+
+# --- key directories others can write to: ours are made private, another user's refused
+mkdir -m 777 "$T/open-bundle" "$T/state/agent/vm3"
+expect "certs into group/world-writable directories of ours" 0 $N agent certs vm3 --bundle "$T/open-bundle"
+[ "$(stat -c %a "$T/open-bundle" "$T/state/agent/vm3" | sort -u)" = 700 ] &&
+	ok "our open directories made 0700" || bad "our open directories made 0700 ($(stat -c %a "$T/open-bundle" "$T/state/agent/vm3"))"
+ls -a "$T/open-bundle" "$T/state/agent/vm3" | grep -q '\.new$' && bad "no temp file left" || ok "no temp file left"
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 777 "$T/their-bundle"
+	chown nobody "$T/their-bundle"
+	expect "certs into another user's world-writable bundle" 1 $N agent certs vm4 --bundle "$T/their-bundle"
+	has "says whose it is and why" "is writable by everyone and belongs to another user (uid $(id -u nobody))"
+	has "as PERM" "[PERM]"
+	[ -z "$(ls -A "$T/their-bundle")" ] && ok "nothing written there" || bad "nothing written there"
+fi
+# --- under --root: the state directory is reached by the confined walk (core/root), as
+# vfio and lg reach it: a var/lib/neuron that links out of the root is refused
+mkdir -p "$T/root/var/lib" "$T/outside"
+ln -s ../../../outside "$T/root/var/lib/neuron"
+expect "certs under --root: a state dir linking above the root" 1 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+has "refused as ESCAPE" "[ESCAPE]"
+rm "$T/root/var/lib/neuron"
+ln -s "$T/outside" "$T/root/var/lib/neuron"
+expect "certs under --root: a state dir linking to an outside path" 1 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+has "refused as ESCAPE" "[ESCAPE]"
+[ -z "$(ls -A "$T/outside")" ] && ok "nothing written outside the root" || bad "nothing written outside the root"
+rm "$T/root/var/lib/neuron"
+expect "certs under --root" 0 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+[ -f "$T/root/var/lib/neuron/agent/vm1/host.key" ] && ok "state inside the root" || bad "state inside the root"
+
+# --- neuron-agent refuses credentials it cannot trust, and says why
+cp -a "$T/bundle" "$T/loose"
+chmod 644 "$T/loose/guest.key"
+expect "agent with a key others can read" 1 timeout 5 "$AGENT" --stdio --certs "$T/loose" --platform memory
+has "says the key must be 0600" "guest.key can be read or written by others (mode 0644): a private key must be 0600"
+cp -a "$T/bundle" "$T/mismatch"
+cp "$T/open-bundle/guest.key" "$T/mismatch/guest.key"
+expect "agent with a key of another pair" 1 timeout 5 "$AGENT" --stdio --certs "$T/mismatch" --platform memory
+has "says the key is not the certificate's" "guest.key is not the key of $T/mismatch/guest.pem"
 
 # --- the reference agent on a unix socket, found through the libvirt test driver
 "$AGENT" --listen "$T/sock" --certs "$T/bundle" --platform memory 2>"$T/agent.err" &
