@@ -16,7 +16,9 @@
 
 #define AGENT_VERSION "0.1.0"
 #define IDLE_POLL_MS 250
-#define WRITE_TIMEOUT_MS 10000
+#define WRITE_TIMEOUT_MS 10000 /* a host that stops reading ends its session */
+#define STALL_MS 10000         /* a host that stops in the middle of a message ends it too */
+#define CONNECTION_MS 10000    /* --listen: from a connection to its handshake's end */
 #define MAX_ARGS 256
 
 struct agent {
@@ -471,8 +473,13 @@ static int serve_session(struct agent *ag)
 	}
 }
 
-/* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. */
-static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, struct sys_stream *s)
+/* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. A
+ * connection (--listen, where sys_listen_connections) is the only slot there is: it must
+ * bring a handshake within CONNECTION_MS (from its first byte on, however slowly the bytes
+ * come), and is closed when that fails or its session ends; a port (or stdio) has no
+ * connections and goes on scanning. */
+static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, struct sys_stream *s,
+			bool connection)
 {
 	struct nr_error err = { 0 };
 	int rc = 0;
@@ -481,9 +488,18 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, stru
 		fprintf(stderr, "neuron-agent: %s\n", err.msg);
 		return 1;
 	}
+	nr_tls_link_set_stall(ag->link, STALL_MS);
 	for (;;) {
-		rc = nr_tls_link_accept(ag->link, -1, &err);
+		rc = nr_tls_link_accept(ag->link, connection ? CONNECTION_MS : -1, &err);
 		if (rc == -NR_E_AGENT_CLOSED || rc == -NR_E_NOMEM) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0 && connection) {
+			if (rc == -NR_E_AGENT_CERT)
+				fprintf(stderr, "neuron-agent: handshake refused: %s\n", err.msg);
+			else
+				logmsg(ag, "connection closed: %s", err.msg);
 			rc = 0;
 			break;
 		}
@@ -497,8 +513,8 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, stru
 			continue; /* back to scanning the same stream */
 		}
 		logmsg(ag, "session with host %s", nr_tls_link_peer_fingerprint(ag->link));
-		if ((rc = serve_session(ag)) == 1)
-			break;
+		if ((rc = serve_session(ag)) == 1 || connection)
+			break; /* a host on a socket connects again for its next session */
 	}
 	nr_tls_link_free(ag->link);
 	ag->link = NULL;
@@ -588,7 +604,7 @@ int main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		serve_stream(&ag, creds, stream);
+		serve_stream(&ag, creds, stream, false);
 		sys_stream_close(stream);
 	} else if (listen_path) {
 		struct sys_listener *listener;
@@ -604,7 +620,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, stream);
+			int done = serve_stream(&ag, creds, stream, sys_listen_connections);
 			sys_stream_close(stream);
 			if (done == 1)
 				break;
@@ -617,7 +633,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, stream);
+			int done = serve_stream(&ag, creds, stream, false);
 			sys_stream_close(stream);
 			if (done == 1)
 				break;

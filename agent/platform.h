@@ -71,6 +71,12 @@ struct sys_listener;
 int sys_listen(const char *path, struct sys_listener **out, char *why);
 /* The next host (waits for it). */
 int sys_accept(struct sys_listener *l, struct sys_stream **out, char *why);
+/* Whether a stream from sys_accept is one host's connection: a host connects again for
+ * each session, so main.c closes a connection that brings no handshake in time or whose
+ * session ended (POSIX unix sockets). Windows' named pipe is the stand-in for vioserial's
+ * overlapped port, which a relay may join to a line several hosts use in turn
+ * (tests/win): it is served like a port. */
+extern const bool sys_listen_connections;
 /* Stops listening and removes path. */
 void sys_listener_close(struct sys_listener *l);
 

@@ -25,6 +25,7 @@
 
 const char sys_default_port[] = "\\\\.\\Global\\" NR_AGENT_CHANNEL;
 const char sys_default_certs[] = "C:\\ProgramData\\NeuronOS\\agent";
+const bool sys_listen_connections = false;
 const char sys_desktop_name[] = "windows";
 const char sys_desktop_help[] = "Win32 clipboard and WIC, display settings, CreateProcess in the user's session";
 

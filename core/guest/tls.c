@@ -62,6 +62,10 @@ struct nr_tls_link {
 	size_t ppos, plen;
 	char peer_fp[NR_TLS_FP_SIZE];
 	enum refusal refused;       /* we refused the peer's certificate: why */
+	unsigned char rec_hdr[5];   /* the TLS record header being given to TLS */
+	size_t rec_hdr_have, rec_left; /* ... and what is left of its record */
+	int stall_ms;               /* nr_tls_link_set_stall; 0: none */
+	long long partial_since;    /* when a message was first seen begun and unfinished; 0: none */
 	size_t sync_seen;           /* guest under TLS: bytes of SYNC_MARK at the end of what TLS got */
 	bool resync;                /* guest: a host's sync came under TLS: the session is over */
 };
@@ -615,6 +619,27 @@ static bool sync_under_tls(struct nr_tls_link *l, size_t k)
 	return false;
 }
 
+/* Follow the record boundaries in the bytes given to TLS, so that a record begun and not
+ * finished can be told from a quiet line (a stalled peer, nr_tls_link_set_stall). */
+static void track_records(struct nr_tls_link *l, const unsigned char *p, size_t k)
+{
+	while (k) {
+		if (l->rec_left) {
+			size_t n = k < l->rec_left ? k : l->rec_left;
+			l->rec_left -= n;
+			p += n;
+			k -= n;
+			continue;
+		}
+		l->rec_hdr[l->rec_hdr_have++] = *p++;
+		k--;
+		if (l->rec_hdr_have == sizeof(l->rec_hdr)) {
+			l->rec_left = (size_t)l->rec_hdr[3] << 8 | l->rec_hdr[4];
+			l->rec_hdr_have = 0;
+		}
+	}
+}
+
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
 	struct nr_tls_link *l = vctx;
@@ -639,6 +664,7 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 				return WOLFSSL_CBIO_ERR_GENERAL;
 			}
 			memcpy(buf, l->rbuf + l->rpos, k);
+			track_records(l, l->rbuf + l->rpos, k);
 			l->rpos += k;
 			return (int)k;
 		}
@@ -733,6 +759,8 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 	l->refused = REFUSED_NONE;
 	l->sync_seen = 0;
 	l->resync = false;
+	l->rec_hdr_have = l->rec_left = 0;
+	l->partial_since = 0;
 	nr_frame_reader_done(&l->reader);
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
 	l->ppos = l->plen = 0;
@@ -974,8 +1002,10 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 			int r = nr_frame_reader_push(&l->reader, l->plain + l->ppos, l->plen - l->ppos, &used,
 						     text, len, err);
 			l->ppos += used;
-			if (r == NR_FRAME_OK)
+			if (r == NR_FRAME_OK) {
+				l->partial_since = 0; /* progress: the next message has its own time */
 				return 0;
+			}
 			if (r == NR_FRAME_BAD)
 				return -NR_E_AGENT_FRAME;
 			if (r < 0)
@@ -991,9 +1021,21 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		}
 		int e = wolfSSL_get_error(l->ssl, n);
 		wolfSSL_ERR_clear_error();
-		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ)
+		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ) {
+			if (l->rec_hdr_have || l->rec_left || l->reader.in_frame) {
+				long long now = nr_now_ms();
+				if (!l->partial_since)
+					l->partial_since = now;
+				if (l->stall_ms > 0 && now - l->partial_since >= l->stall_ms) {
+					l->dead = true;
+					return nr_error_set(err, -NR_E_AGENT_PROTO,
+							    "the peer stopped in the middle of a message for %d ms",
+							    l->stall_ms);
+				}
+			}
 			return nr_error_set(err, -NR_E_TIMEOUT, "no answer from the guest agent within %d ms",
 					    timeout_ms);
+		}
 		l->dead = true;
 		int rc = cert_refusal(l, err); /* TLS 1.3: the guest refuses a host after its Finished */
 		if (rc < 0)
@@ -1010,6 +1052,11 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		}
 		return nr_error_set(err, -NR_E_AGENT_TLS, "TLS record error (wolfSSL %d)", e);
 	}
+}
+
+void nr_tls_link_set_stall(struct nr_tls_link *l, int stall_ms)
+{
+	l->stall_ms = stall_ms > 0 ? stall_ms : 0;
 }
 
 const char *nr_tls_link_peer_fingerprint(const struct nr_tls_link *l)

@@ -230,6 +230,60 @@ has "s_server answered the framed ping" "from openssl s_server"
 wait "$sserver"
 if grep -qF '"op":"ping"' "$T/s_server.out"; then ok "s_server got our framed ping"; else bad "s_server got our framed ping"; fi
 
+# --- --listen has one slot: a second agent does not take the socket over, and a peer that
+# is silent, slow, does not read, or stops in the middle of a message loses the slot
+expect "a second agent on the same socket" 1 timeout 5 "$AGENT" --listen "$T/sock" --certs "$T/bundle" --platform memory
+has "says another agent listens there" "another agent is listening on $T/sock"
+expect "the first agent still answers" 0 $N agent ping --socket "$T/sock" vm1
+cat >"$T/peer.py" <<'PY'
+import os, socket, ssl, sys, time
+mode, path, certs = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+end = time.time() + 60
+if mode == "silent":
+    time.sleep(60)
+elif mode == "slow":  # one byte a second, never a handshake
+    while time.time() < end:
+        s.send(b"A")
+        time.sleep(1)
+elif mode == "nonreading":  # syncs, and never a read of the acks
+    s.setblocking(False)
+    frame = b'\x02{"sync":"0123456789abcdef0123456789abcdef"}\x03' * 1000
+    while time.time() < end:
+        try:
+            s.send(frame)
+        except BlockingIOError:
+            time.sleep(0.05)
+elif mode == "stalled":  # a session, then a frame begun and fed a byte a second
+    s.sendall(b'\x02{"sync":"00112233445566778899aabbccddeeff"}\x03')
+    buf = b""
+    while b"\x03" not in buf:
+        buf += s.recv(100)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.load_verify_locations(certs + "/ca.pem")
+    ctx.load_cert_chain(certs + "/host.pem", certs + "/host.key")
+    t = ctx.wrap_socket(s)
+    t.sendall(b'\x02{"id":1,')
+    while time.time() < end:
+        t.sendall(b" ")
+        time.sleep(1)
+PY
+for mode in silent slow nonreading stalled; do
+	"${PYTHON:-python3}" "$T/peer.py" $mode "$T/sock" "$T/state/agent/vm1" >"$T/peer.out" 2>&1 &
+	peer=$!
+	pids="$pids $peer"
+	sleep 0.5
+	t0=$(date +%s)
+	expect "a $mode peer loses the slot: the next host gets in" 0 $N agent ping --socket "$T/sock" vm1 --timeout 40000
+	t=$(($(date +%s) - t0))
+	[ "$t" -le 20 ] && ok "a $mode peer held the slot ${t}s (at most 20 s)" || bad "a $mode peer held the slot ${t}s (at most 20 s)"
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+done
+
 # --- the Linux platform without a graphical session: what it cannot do is "unsupported".
 # (Never ask this one to shut down: it would run systemctl poweroff.)
 env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" --listen "$T/linux.sock" --certs "$T/bundle" 2>"$T/linux.err" &

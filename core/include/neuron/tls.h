@@ -73,9 +73,15 @@ int nr_tls_link_write(struct nr_tls_link *link, const void *data, size_t len, in
 		      struct nr_error *err);
 /* The next frame's text (borrowed until the next call). Returns 0; -NR_E_TIMEOUT when
  * none came in time (the session stays usable); -NR_E_AGENT_FRAME for a dropped frame
- * (the session goes on); -NR_E_AGENT_CLOSED / -NR_E_AGENT_TLS when the session ended. */
+ * (the session goes on); -NR_E_AGENT_CLOSED / -NR_E_AGENT_TLS when the session ended, and
+ * -NR_E_AGENT_PROTO when the peer stalled (nr_tls_link_set_stall). */
 int nr_tls_link_recv(struct nr_tls_link *link, const char **text, size_t *len, int timeout_ms,
 		     struct nr_error *err);
+
+/* A peer that stops in the middle of a message (a TLS record or a frame begun and not
+ * finished) for stall_ms ends the session, however often recv is called meanwhile; an idle
+ * peer (between messages) does not. 0 (the default): no limit. */
+void nr_tls_link_set_stall(struct nr_tls_link *link, int stall_ms);
 
 /* The peer's certificate fingerprint after a handshake, "" before. */
 const char *nr_tls_link_peer_fingerprint(const struct nr_tls_link *link);
