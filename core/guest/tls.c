@@ -191,27 +191,29 @@ static bool key_matches(const unsigned char *cert, size_t cert_len, const char *
 	unsigned char *der = malloc(pem_len), a[160], b[160];
 	word32 idx = 0, a_len = sizeof(a), b_len = sizeof(b);
 	size_t spki_len;
-	ecc_key priv, pub;
+	/* from the library, not on our stack: its size is the library's (the Windows build's
+	 * headers and library disagree about it) */
+	ecc_key *priv = wc_ecc_key_new(NULL), *pub = wc_ecc_key_new(NULL);
 	int n;
 	bool same = false;
 
-	if (!der || !der_tbs_field(cert, cert_len, 6, &spki, &spki_len)) {
-		free(der);
-		return false;
-	}
-	n = wc_KeyPemToDer((const unsigned char *)pem, (int)pem_len, der, (int)pem_len, NULL);
-	if (n > 0 && wc_ecc_init(&priv) == 0) {
-		if (wc_EccPrivateKeyDecode(der, &idx, &priv, (word32)n) == 0 &&
-		    (wc_ecc_make_pub(&priv, NULL) == 0 || priv.type == ECC_PRIVATEKEY) &&
-		    wc_ecc_export_x963(&priv, a, &a_len) == 0 && wc_ecc_init(&pub) == 0) {
-			idx = 0;
-			same = wc_EccPublicKeyDecode(spki, &idx, &pub, (word32)spki_len) == 0 &&
-			       wc_ecc_export_x963(&pub, b, &b_len) == 0 && a_len == b_len && memcmp(a, b, a_len) == 0;
-			wc_ecc_free(&pub);
+	if (der && priv && pub && der_tbs_field(cert, cert_len, 6, &spki, &spki_len) &&
+	    (n = wc_KeyPemToDer((const unsigned char *)pem, (int)pem_len, der, (int)pem_len, NULL)) > 0 &&
+	    wc_EccPrivateKeyDecode(der, &idx, priv, (word32)n) == 0) {
+		/* the public point from the private scalar when the key does not carry it */
+		if (wc_ecc_export_x963(priv, a, &a_len) != 0) {
+			a_len = sizeof(a);
+			if (wc_ecc_make_pub(priv, NULL) != 0 || wc_ecc_export_x963(priv, a, &a_len) != 0)
+				a_len = 0;
 		}
-		wc_ecc_free(&priv);
+		idx = 0;
+		same = a_len > 0 && wc_EccPublicKeyDecode(spki, &idx, pub, (word32)spki_len) == 0 &&
+		       wc_ecc_export_x963(pub, b, &b_len) == 0 && a_len == b_len && memcmp(a, b, a_len) == 0;
 	}
-	memset(der, 0, pem_len);
+	wc_ecc_key_free(priv);
+	wc_ecc_key_free(pub);
+	if (der)
+		memset(der, 0, pem_len);
 	free(der);
 	return same;
 }
