@@ -7,7 +7,8 @@
  * brings is declared here, in two parts:
  *
  * 1. The system: the sys_* functions and spawn_detached below, and under the secure
- *    link a transport (struct nr_tls_io in neuron/tls.h), and the clock and sleep of
+ *    link a transport (struct nr_tls_io in neuron/tls.h) and whether a key file is
+ *    private (nr_tls_key_private, neuron/tls.h), and the clock and sleep of
  *    neuron/clock.h (nr_now_ms, nr_sleep_ms).
  *    Linux: agent/platform_posix.c, agent/spawn.c, core/guest/tls_fd.c and core/base/clock.c.
  * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS

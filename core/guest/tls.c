@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -294,20 +293,12 @@ static int read_cred(const char *dir, const char *name, char **out, size_t *len,
 		free(path);
 		return rc;
 	}
-#ifndef _WIN32
-	/* A private key that others can read is no longer private (on Windows the service
-	 * restricts its directory to SYSTEM and Administrators instead). */
-	struct stat st;
 	size_t name_len = strlen(name);
-	if (name_len > 4 && strcmp(name + name_len - 4, ".key") == 0 && fstat(fileno(f), &st) == 0 &&
-	    (st.st_mode & 077)) {
-		rc = nr_error_set(err, -NR_E_PERM, "%s can be read or written by others (mode %04o): a private key "
-				  "must be 0600 (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	if (name_len > 4 && strcmp(name + name_len - 4, ".key") == 0 && (rc = nr_tls_key_private(f, path, err)) < 0) {
 		fclose(f);
 		free(path);
 		return rc;
 	}
-#endif
 	nr_buf_init(&b);
 	nr_buf_append(&b, "", 0);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)

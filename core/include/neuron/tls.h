@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "neuron/clock.h"
 #include "neuron/error.h"
@@ -49,6 +50,12 @@ struct nr_tls_io {
 	/* Called with ctx when the link is freed (or its creation failed); may be NULL. */
 	void (*done)(void *ctx);
 };
+
+/* Whether the private key file f (opened from path) is the caller's alone: 0, or
+ * -NR_E_PERM with err saying why and what to do. The system's, like the transport:
+ * core/guest/tls_fd.c on POSIX (no access for group or others, 0600), agent/win/system.c
+ * on Windows (the service keeps the credentials directory to SYSTEM and Administrators). */
+int nr_tls_key_private(FILE *f, const char *path, struct nr_error *err);
 
 /* A link over a transport (copied; the link owns io->ctx from here on, see done).
  * creds must outlive the link. */
