@@ -331,7 +331,8 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 		rc = dir_fd;
 		goto out;
 	}
-	if (!force && faccessat(dir_fd, "ca.pem", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+	struct stat st;
+	if (!force && fstatat(dir_fd, "ca.pem", &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		rc = nr_error_set(err, -NR_E_EXISTS,
 				  "%s already has agent credentials for %s; --force makes new ones (the guest "
 				  "then needs the new bundle)", dir, vm);
