@@ -216,7 +216,7 @@ if [ -n "$hp2" ] && [ "$hp2" != "$hp" ]; then ok "a new helper process"; else ba
 # ---- the cases every agent passes (tests/agent/cases.sh)
 . "$top/tests/agent/cases.sh"
 agent_cases windows "$CHAN" "$HC" "$T/state/agent/vm2" "$T" \
-	"[ \"\$(grep -c 'service started' '$CRED/agent.log')\" -eq 1 ]"
+	"[ \"\$(grep -c 'service started' '$CRED/agent.log')\" -eq 1 ]" "$CRED/agent.log"
 
 # ---- the overlapped path (virtio-win's vioserial port's): the same agent in console
 # mode serving a named pipe (--listen), the desktop in its own process; a relay in Wine
