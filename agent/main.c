@@ -153,6 +153,12 @@ static int op_hello(struct agent *ag, const struct nr_msg *m)
 	const char *names[] = { "ping", "info", "launch", "clipboard", "resolution", "shutdown" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		json_object_array_add(caps, json_object_new_string(names[i]));
+	/* issue 17, offered only where the platform has them: a host asks for none of these
+	 * ops of an agent that does not list it (an older agent, or a platform without) */
+	if (ag->platform->apps)
+		json_object_array_add(caps, json_object_new_string("apps"));
+	if (ag->platform->windows)
+		json_object_array_add(caps, json_object_new_string("windows"));
 	json_object_object_add(res, "version", json_object_new_int(NR_AGENT_VERSION));
 	json_object_object_add(res, "agent", json_object_new_string("neuron-agent " AGENT_VERSION));
 	json_object_object_add(res, "platform", json_object_new_string(ag->platform->name));
@@ -232,13 +238,32 @@ static bool text_fits(const char *text, size_t len)
 	return fits;
 }
 
+/* Send data as chunks of request id (PROTOCOL.md 6), and add its size and chunk count to
+ * the reply res that completes it. */
+static int send_chunks(struct agent *ag, long long id, const struct nr_buf *data, json_object *res)
+{
+	struct nr_buf out;
+	long long chunks = 0;
+	int rc = 0;
+
+	nr_buf_init(&out);
+	for (size_t off = 0; off < data->len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
+		size_t n = data->len - off < NR_AGENT_CHUNK_MAX ? data->len - off : NR_AGENT_CHUNK_MAX;
+		nr_msg_put_chunk(&out, id, chunks, data->data + off, n);
+		rc = send_buf(ag, &out);
+	}
+	nr_buf_done(&out);
+	json_object_object_add(res, "size", json_object_new_int64((long long)data->len));
+	json_object_object_add(res, "chunks", json_object_new_int64(chunks));
+	return rc;
+}
+
 static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 {
 	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
-	struct nr_buf *data = &ag->down, out;
+	struct nr_buf *data = &ag->down;
 	json_object *res;
 	char why[256] = "";
-	long long chunks = 0;
 	int rc = 0;
 
 	data->len = 0;
@@ -262,17 +287,8 @@ static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 		}
 		json_object_object_add(res, "text", json_object_new_string_len(data->data ? data->data : "",
 										(int)data->len));
-	} else {
-		nr_buf_init(&out);
-		for (size_t off = 0; off < data->len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
-			size_t n = data->len - off < NR_AGENT_CHUNK_MAX ? data->len - off : NR_AGENT_CHUNK_MAX;
-			nr_msg_put_chunk(&out, m->id, chunks, data->data + off, n);
-			rc = send_buf(ag, &out);
-		}
-		nr_buf_done(&out);
-		json_object_object_add(res, "size", json_object_new_int64((long long)data->len));
-		json_object_object_add(res, "chunks", json_object_new_int64(chunks));
-	}
+	} else
+		rc = send_chunks(ag, m->id, data, res);
 	/* kept for the next request, unless a very large image made it grow past 32 MiB */
 	if (data->cap > (32u << 20))
 		nr_buf_done(data);
@@ -360,6 +376,269 @@ static int op_shutdown(struct agent *ag, const struct nr_msg *m)
 	return 0;
 }
 
+/* ---- The guest's apps and windows (issue 17). */
+
+/* The budget of an apps or windows reply: what is left under the frame cap for the list
+ * once the envelope is written; past it the list ends and "truncated" says so. */
+#define LIST_BUDGET (NR_AGENT_FRAME_MAX - 4096)
+
+static int unsupported_op(struct agent *ag, long long id, const char *what)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "the %s platform of this agent does not %s (not yet done there)",
+		 ag->platform->name, what);
+	return reply_error(ag, id, "unsupported", why);
+}
+
+static bool utf8_ok(const char *s)
+{
+	return s && nr_utf8_valid(s, strlen(s));
+}
+
+/* A list of strings as JSON, NULL when one is not UTF-8 (the frame would be dropped). */
+static json_object *string_list(const char *const *list, size_t max)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; list && list[i] && i < max; i++) {
+		if (!utf8_ok(list[i])) {
+			json_object_put(arr);
+			return NULL;
+		}
+		json_object_array_add(arr, json_object_new_string(list[i]));
+	}
+	return arr;
+}
+
+struct list_walk {
+	json_object *items;
+	size_t bytes, skipped, max;
+	bool truncated;
+};
+
+/* Add item to the walk's list: 1 (stop) once the list is full or the reply would pass the
+ * frame cap. */
+static int list_add(struct list_walk *w, json_object *item)
+{
+	size_t len = strlen(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN)) + 1;
+
+	if (json_object_array_length(w->items) >= w->max || w->bytes + len > LIST_BUDGET) {
+		json_object_put(item);
+		w->truncated = true;
+		return 1;
+	}
+	w->bytes += len;
+	json_object_array_add(w->items, item);
+	return 0;
+}
+
+static int add_app(void *ctx, const struct agent_app *app)
+{
+	struct list_walk *w = ctx;
+	json_object *o, *args, *exts, *mimes, *icons;
+
+	/* an app whose strings are not UTF-8 cannot travel in JSON: left out and counted */
+	if (!utf8_ok(app->id) || !app->id[0] || !utf8_ok(app->name) || !utf8_ok(app->program) ||
+	    !(args = string_list(app->args, MAX_ARGS))) {
+		w->skipped++;
+		return 0;
+	}
+	exts = string_list(app->extensions, 256);
+	mimes = string_list(app->mimes, 256);
+	if (!exts || !mimes) {
+		json_object_put(args);
+		json_object_put(exts);
+		json_object_put(mimes);
+		w->skipped++;
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(app->id));
+	json_object_object_add(o, "name", json_object_new_string(app->name));
+	json_object_object_add(o, "program", json_object_new_string(app->program));
+	json_object_object_add(o, "args", args);
+	json_object_object_add(o, "extensions", exts);
+	json_object_object_add(o, "mimes", mimes);
+	icons = json_object_new_array();
+	if (app->icons & APP_ICON_48)
+		json_object_array_add(icons, json_object_new_int(48));
+	if (app->icons & APP_ICON_256)
+		json_object_array_add(icons, json_object_new_int(256));
+	json_object_object_add(o, "icons", icons);
+	return list_add(w, o);
+}
+
+static int op_apps(struct agent *ag, const struct nr_msg *m)
+{
+	struct list_walk w = { .items = json_object_new_array(), .max = NR_AGENT_APPS_MAX };
+	const char *code = "failed";
+	char why[256] = "";
+	json_object *res;
+
+	if (!ag->platform->apps) {
+		json_object_put(w.items);
+		return unsupported_op(ag, m->id, "list its apps");
+	}
+	if (ag->platform->apps(ag->platform, add_app, &w, &code, why) < 0) {
+		json_object_put(w.items);
+		return reply_error(ag, m->id, code, why);
+	}
+	if (w.skipped)
+		logmsg(ag, "apps: %zu left out (not UTF-8)", w.skipped);
+	res = json_object_new_object();
+	json_object_object_add(res, "apps", w.items);
+	json_object_object_add(res, "truncated", json_object_new_boolean(w.truncated));
+	return reply(ag, m->id, res);
+}
+
+static int op_app_icon(struct agent *ag, const struct nr_msg *m)
+{
+	const char *id = nr_msg_str(m->body, "id", NULL), *code = "failed";
+	long long size = nr_msg_int(m->body, "size", 48);
+	struct nr_buf png;
+	json_object *res;
+	char why[256] = "";
+	int rc;
+
+	if (!ag->platform->app_icon)
+		return unsupported_op(ag, m->id, "give app icons");
+	if (!id || !id[0])
+		return reply_error(ag, m->id, "bad-request", "app-icon needs an app id");
+	if (size != 48 && size != 256)
+		return reply_error(ag, m->id, "bad-request", "an icon's size is 48 or 256");
+	nr_buf_init(&png);
+	if (ag->platform->app_icon(ag->platform, id, (int)size, &png, &code, why) < 0) {
+		nr_buf_done(&png);
+		return reply_error(ag, m->id, code, why);
+	}
+	if (png.oom || png.len > NR_AGENT_ICON_MAX) {
+		nr_buf_done(&png);
+		return reply_error(ag, m->id, "too-large", "the icon is over 4 MiB");
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "mime", json_object_new_string("image/png"));
+	rc = send_chunks(ag, m->id, &png, res);
+	nr_buf_done(&png);
+	if (rc < 0) {
+		json_object_put(res);
+		return rc;
+	}
+	return reply(ag, m->id, res);
+}
+
+/* Whether path is one open may take: absolute (/x, or C:\x and \\server\x on Windows),
+ * without a ".." part, control characters or NUL; why filled when not. */
+static bool guest_path_ok(const char *path, size_t len, char *why)
+{
+	bool absolute = path[0] == '/' || path[0] == '\\' ||
+			(((path[0] | 32) >= 'a' && (path[0] | 32) <= 'z') && path[1] == ':' &&
+			 (path[2] == '\\' || path[2] == '/'));
+
+	if (!len || len > NR_AGENT_PATH_MAX || strlen(path) != len) {
+		snprintf(why, 256, "open needs a path of 1 to %d bytes", NR_AGENT_PATH_MAX);
+		return false;
+	}
+	if (!absolute) {
+		snprintf(why, 256, "open needs an absolute guest path");
+		return false;
+	}
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, 256, "the path has a control character");
+			return false;
+		}
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/\\");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			snprintf(why, 256, "the path has a \"..\" part: give it without one");
+			return false;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
+static int op_open(struct agent *ag, const struct nr_msg *m)
+{
+	const char *app = nr_msg_str(m->body, "app", NULL), *code = "failed", *path;
+	json_object *p, *res;
+	char why[256] = "";
+	long long pid = 0;
+
+	if (!ag->platform->open)
+		return unsupported_op(ag, m->id, "open files");
+	if (!m->body || !json_object_object_get_ex(m->body, "path", &p) || !json_object_is_type(p, json_type_string))
+		return reply_error(ag, m->id, "bad-request", "open needs a path");
+	path = json_object_get_string(p);
+	if (!guest_path_ok(path, (size_t)json_object_get_string_len(p), why))
+		return reply_error(ag, m->id, "bad-request", why);
+	if (app && !app[0])
+		app = NULL;
+	if (ag->platform->open(ag->platform, path, app, &pid, &code, why) < 0)
+		return reply_error(ag, m->id, code, why);
+	logmsg(ag, "opened %s with %s, pid %lld", path, app ? app : "the default", pid);
+	res = json_object_new_object();
+	json_object_object_add(res, "pid", json_object_new_int64(pid));
+	return reply(ag, m->id, res);
+}
+
+static int add_window(void *ctx, const struct agent_window *win)
+{
+	struct list_walk *w = ctx;
+	json_object *o;
+
+	if (!utf8_ok(win->id) || !win->id[0] || !utf8_ok(win->title) || !utf8_ok(win->app)) {
+		w->skipped++;
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(win->id));
+	json_object_object_add(o, "title", json_object_new_string(win->title));
+	json_object_object_add(o, "app", json_object_new_string(win->app));
+	json_object_object_add(o, "pid", json_object_new_int64(win->pid));
+	return list_add(w, o);
+}
+
+static int op_windows(struct agent *ag, const struct nr_msg *m)
+{
+	struct list_walk w = { .items = json_object_new_array(), .max = NR_AGENT_WINDOWS_MAX };
+	const char *code = "failed";
+	char why[256] = "";
+	json_object *res;
+
+	if (!ag->platform->windows) {
+		json_object_put(w.items);
+		return unsupported_op(ag, m->id, "list windows");
+	}
+	if (ag->platform->windows(ag->platform, add_window, &w, &code, why) < 0) {
+		json_object_put(w.items);
+		return reply_error(ag, m->id, code, why);
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "windows", w.items);
+	json_object_object_add(res, "truncated", json_object_new_boolean(w.truncated));
+	return reply(ag, m->id, res);
+}
+
+static int op_window(struct agent *ag, const struct nr_msg *m, bool closing)
+{
+	int (*fn)(struct agent_platform *, const char *, const char **, char *) =
+		closing ? ag->platform->window_close : ag->platform->window_focus;
+	const char *id = nr_msg_str(m->body, "id", NULL), *code = "failed";
+	char why[256] = "";
+
+	if (!fn)
+		return unsupported_op(ag, m->id, closing ? "close windows" : "focus windows");
+	if (!id || !id[0] || strlen(id) > 64)
+		return reply_error(ag, m->id, "bad-request", "a window op needs the window's id (from windows)");
+	if (fn(ag->platform, id, &code, why) < 0)
+		return reply_error(ag, m->id, code, why);
+	return reply(ag, m->id, json_object_new_object());
+}
+
 static int handle_request(struct agent *ag, const struct nr_msg *m)
 {
 	int rc;
@@ -382,6 +661,18 @@ static int handle_request(struct agent *ag, const struct nr_msg *m)
 		rc = op_resolution(ag, m, true);
 	else if (strcmp(m->name, "shutdown") == 0)
 		rc = op_shutdown(ag, m);
+	else if (strcmp(m->name, "apps") == 0)
+		rc = op_apps(ag, m);
+	else if (strcmp(m->name, "app-icon") == 0)
+		rc = op_app_icon(ag, m);
+	else if (strcmp(m->name, "open") == 0)
+		rc = op_open(ag, m);
+	else if (strcmp(m->name, "windows") == 0)
+		rc = op_windows(ag, m);
+	else if (strcmp(m->name, "window-focus") == 0)
+		rc = op_window(ag, m, false);
+	else if (strcmp(m->name, "window-close") == 0)
+		rc = op_window(ag, m, true);
 	else
 		rc = reply_error(ag, m->id, "unknown-op", "this agent does not know that operation");
 	if (ag->up_id == m->id)

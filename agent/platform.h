@@ -12,8 +12,10 @@
  *    neuron/clock.h (nr_now_ms, nr_sleep_ms).
  *    Linux: agent/platform_posix.c, agent/spawn.c, core/guest/tls_fd.c and core/base/clock.c.
  * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS
- *    name, changes), the system's own one from sys_desktop_new. Linux:
- *    agent/platform_linux.c (wl-copy/xclip, xrandr, posix_spawn, systemctl).
+ *    name, changes; apps, open and windows where the platform has them), the system's
+ *    own one from sys_desktop_new. Linux: agent/platform_linux.c (wl-copy/xclip, xrandr,
+ *    posix_spawn, systemctl) and agent/apps_linux.c (XDG desktop entries, the hicolor
+ *    icon theme, xdg-open, wmctrl for EWMH windows).
  *
  * Windows: agent/win/ (agent/win/win.h says which file does what), built by mk/win.mk in
  * place of platform_posix.c, platform_linux.c, spawn.c, core/guest/tls_fd.c and
@@ -98,6 +100,25 @@ void sys_on_test_events(void (*on)(int what));
 
 enum { PLATFORM_CLIPBOARD_CHANGED = 1, PLATFORM_RESOLUTION_CHANGED = 2 };
 
+/* An installed application (the apps op, docs/PROTOCOL.md). Strings are borrowed for the
+ * callback's duration; lists are NULL-terminated (NULL: empty). */
+enum { APP_ICON_48 = 1, APP_ICON_256 = 2 };
+struct agent_app {
+	const char *id, *name, *program;
+	const char *const *args;       /* what launch takes, without the files to open */
+	const char *const *extensions; /* ".txt" */
+	const char *const *mimes;      /* "text/plain" */
+	int icons;                     /* APP_ICON_* bits: the sizes the guest has */
+};
+/* A top-level window (the windows op). id is the guest's own, as text. */
+struct agent_window {
+	const char *id, *title, *app;
+	long long pid;                 /* 0 when unknown */
+};
+/* Called once per app or window; a nonzero return stops the walk (enough was taken). */
+typedef int (*agent_app_fn)(void *ctx, const struct agent_app *app);
+typedef int (*agent_window_fn)(void *ctx, const struct agent_window *win);
+
 struct agent_platform {
 	const char *name;
 	void *state;
@@ -112,6 +133,19 @@ struct agent_platform {
 	int (*get_resolution)(struct agent_platform *p, int *width, int *height, const char **code, char *why);
 	int (*set_resolution)(struct agent_platform *p, int width, int height, const char **code, char *why);
 	int (*shutdown)(struct agent_platform *p, const char *mode, const char **code, char *why);
+	/* The guest's apps (issue 17). A platform that cannot do one leaves it NULL: main.c
+	 * answers "unsupported" naming the platform, and hello does not offer it. */
+	int (*apps)(struct agent_platform *p, agent_app_fn each, void *ctx, const char **code, char *why);
+	/* The app's icon as PNG at size (48 or 256) into out. */
+	int (*app_icon)(struct agent_platform *p, const char *id, int size, struct nr_buf *out, const char **code,
+			char *why);
+	/* Open path (absolute, no ".." part: main.c checks) with app id, or with the guest's
+	 * default for its type when app is NULL. */
+	int (*open)(struct agent_platform *p, const char *path, const char *app, long long *pid, const char **code,
+		    char *why);
+	int (*windows)(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
+	int (*window_focus)(struct agent_platform *p, const char *id, const char **code, char *why);
+	int (*window_close)(struct agent_platform *p, const char *id, const char **code, char *why);
 	/* "Debian GNU/Linux 12 (Linux 6.1.0)" */
 	void (*os_name)(struct agent_platform *p, char *out, size_t size);
 	/* What changed since the last call (PLATFORM_*_CHANGED bits); the mime and size
