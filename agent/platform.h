@@ -18,7 +18,7 @@
  *    icon theme, xdg-open, wmctrl for EWMH windows).
  *
  * Windows: agent/win/ (agent/win/win.h says which file does what), built by mk/win.mk in
- * place of platform_posix.c, platform_linux.c, spawn.c, core/guest/tls_fd.c and
+ * place of platform_posix.c, platform_linux.c, apps_linux.c, spawn.c, core/guest/tls_fd.c and
  * core/base/clock.c; main.c is
  * compiled with -Dmain=agent_main and run by agent/win/service.c, as a LocalSystem service
  * or with --console. What the first plan here got wrong for Windows, and what it does:
@@ -160,6 +160,15 @@ struct agent_platform *platform_memory_new(void);
  * tells a change from what it saw or set itself (agent/platform_common.c). */
 unsigned long long platform_clip_hash(const char *mime, const void *data, size_t len);
 struct agent_platform *platform_linux_new(void);
+/* The Linux platform's apps, open and windows (agent/apps_linux.c). */
+int apps_linux_list(struct agent_platform *p, agent_app_fn each, void *ctx, const char **code, char *why);
+int apps_linux_icon(struct agent_platform *p, const char *id, int size, struct nr_buf *out, const char **code,
+		    char *why);
+int apps_linux_open(struct agent_platform *p, const char *path, const char *app, long long *pid,
+		    const char **code, char *why);
+int apps_linux_windows(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
+int apps_linux_window_focus(struct agent_platform *p, const char *id, const char **code, char *why);
+int apps_linux_window_close(struct agent_platform *p, const char *id, const char **code, char *why);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */

@@ -1,5 +1,6 @@
 /* The Linux platform: clipboard through wl-copy/wl-paste (Wayland) or xclip (X11),
- * resolution through xrandr, launch through posix_spawn, shutdown through systemctl.
+ * resolution through xrandr, launch through posix_spawn, shutdown through systemctl;
+ * apps, open and windows in agent/apps_linux.c.
  * Whatever is missing answers "unsupported". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +460,9 @@ struct agent_platform *platform_linux_new(void)
 		.clipboard_get = lx_clipboard_get, .clipboard_set = lx_clipboard_set,
 		.launch = lx_launch, .get_resolution = lx_get_resolution,
 		.set_resolution = lx_set_resolution, .shutdown = lx_shutdown,
+		.apps = apps_linux_list, .app_icon = apps_linux_icon, .open = apps_linux_open,
+		.windows = apps_linux_windows, .window_focus = apps_linux_window_focus,
+		.window_close = apps_linux_window_close,
 		.os_name = lx_os_name, .poll_changes = lx_poll_changes, .free = lx_free,
 	};
 	return p;
