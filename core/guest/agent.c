@@ -32,6 +32,7 @@ struct nr_agent {
 	struct nr_agent_status st;
 	struct nr_agent_event events[EVENT_QUEUE];
 	size_t ev_head, ev_count;
+	bool cap_apps, cap_windows; /* what the agent's hello offered (issue 17) */
 };
 
 static int agent_new(const char *cred_dir, struct nr_agent **out, struct nr_error *err)
@@ -411,6 +412,8 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 	arr = json_object_new_array();
 	json_object_array_add(arr, json_object_new_string("clipboard"));
 	json_object_array_add(arr, json_object_new_string("resolution"));
+	json_object_array_add(arr, json_object_new_string("apps"));
+	json_object_array_add(arr, json_object_new_string("windows"));
 	json_object_object_add(args, "capabilities", arr);
 	if ((rc = raw_call(a, "hello", args, NULL, 0, a->connect_timeout_ms, &res, NULL, err)) < 0) {
 		nr_agent_disconnect(a);
@@ -424,6 +427,15 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 		return fail(a, rc, err);
 	}
 	snprintf(a->st.agent_version, sizeof(a->st.agent_version), "%s", nr_msg_str(res, "agent", ""));
+	a->cap_apps = a->cap_windows = false;
+	if (json_object_object_get_ex(res, "capabilities", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && i < 64; i++) {
+			const char *c = json_object_get_string(json_object_array_get_idx(arr, i));
+			if (json_object_is_type(json_object_array_get_idx(arr, i), json_type_string)) {
+				a->cap_apps |= strcmp(c, "apps") == 0;
+				a->cap_windows |= strcmp(c, "windows") == 0;
+			}
+		}
 	a->st.protocol_version = NR_AGENT_VERSION;
 	json_object_put(res);
 	a->connected = true;
@@ -673,4 +685,281 @@ int nr_agent_wait_event(struct nr_agent *a, int timeout_ms, struct nr_agent_even
 void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
 {
 	*st = a->st;
+}
+
+/* ---- The guest's apps and windows (issue 17) */
+
+/* Whether the connected agent offered capability cap in its hello: an older agent, or a
+ * platform without, is never asked (it would answer unknown-op). */
+static int need_capability(struct nr_agent *a, bool have, const char *cap, struct nr_error *err)
+{
+	char version[64];
+	int rc = nr_agent_connect(a, err);
+
+	if (rc < 0 || have)
+		return rc;
+	nr_text_sanitize(version, sizeof(version), a->st.agent_version, false);
+	return fail(a, nr_error_set(err, -NR_E_UNSUPPORTED, "the guest agent (%s) does not offer %s: "
+				  "it is older than this host, or its platform has none", version, cap), err);
+}
+
+/* A guest string of at most max bytes, copied; NULL when absent, not a string or too long. */
+static char *guest_string(json_object *o, const char *key, size_t max)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) > max || strlen(json_object_get_string(v)) !=
+	    (size_t)json_object_get_string_len(v))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+/* A list of guest strings (at most max, each at most len bytes; others left out),
+ * NULL-terminated; -1 out of memory. */
+static int guest_strings(json_object *o, const char *key, size_t max, size_t len, char ***out, size_t *n)
+{
+	json_object *arr;
+	size_t count;
+
+	*n = 0;
+	if (!json_object_object_get_ex(o, key, &arr) || !json_object_is_type(arr, json_type_array))
+		count = 0;
+	else
+		count = json_object_array_length(arr);
+	if (count > max)
+		count = max;
+	if (!(*out = calloc(count + 1, sizeof(**out))))
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) > len ||
+		    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+			continue;
+		if (!((*out)[*n] = strdup(json_object_get_string(v))))
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static void strings_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void app_done(struct nr_agent_app *app)
+{
+	free(app->id);
+	free(app->name);
+	free(app->program);
+	strings_free(app->args);
+	strings_free(app->extensions);
+	strings_free(app->mimes);
+}
+
+void nr_agent_apps_done(struct nr_agent_apps *apps)
+{
+	for (size_t i = 0; apps && i < apps->n; i++)
+		app_done(&apps->v[i]);
+	if (apps) {
+		free(apps->v);
+		memset(apps, 0, sizeof(*apps));
+	}
+}
+
+int nr_agent_apps(struct nr_agent *a, struct nr_agent_apps *apps, struct nr_error *err)
+{
+	json_object *res, *list;
+	size_t count, n;
+	int rc;
+
+	memset(apps, 0, sizeof(*apps));
+	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+		return rc;
+	if ((rc = call(a, "apps", json_object_new_object(), NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	if (!json_object_object_get_ex(res, "apps", &list) || !json_object_is_type(list, json_type_array)) {
+		json_object_put(res);
+		return fail(a, nr_error_set(err, -NR_E_AGENT_PROTO, "apps: the reply has no list of apps"), err);
+	}
+	count = json_object_array_length(list);
+	apps->truncated = count > NR_AGENT_APPS_MAX || nr_msg_int(res, "truncated", 0) ||
+			  json_object_get_boolean(json_object_object_get(res, "truncated"));
+	if (count > NR_AGENT_APPS_MAX)
+		count = NR_AGENT_APPS_MAX;
+	if (!(apps->v = calloc(count ? count : 1, sizeof(*apps->v))))
+		goto oom;
+	for (size_t i = 0; i < count; i++) {
+		json_object *o = json_object_array_get_idx(list, i), *icons;
+		struct nr_agent_app *app = &apps->v[apps->n];
+		if (!json_object_is_type(o, json_type_object))
+			continue;
+		app->id = guest_string(o, "id", 255);
+		app->name = guest_string(o, "name", 1024);
+		app->program = guest_string(o, "program", 4096);
+		/* an app without an id, a name or a program is left out */
+		if (!app->id || !app->id[0] || !app->name || !app->program) {
+			app_done(app);
+			memset(app, 0, sizeof(*app));
+			continue;
+		}
+		apps->n++;
+		if (guest_strings(o, "args", 256, 4096, &app->args, &n) < 0 ||
+		    guest_strings(o, "extensions", 256, 64, &app->extensions, &n) < 0 ||
+		    guest_strings(o, "mimes", 256, 255, &app->mimes, &n) < 0)
+			goto oom;
+		if (json_object_object_get_ex(o, "icons", &icons) && json_object_is_type(icons, json_type_array))
+			for (size_t k = 0; k < json_object_array_length(icons) && k < 8; k++) {
+				long long size = json_object_get_int64(json_object_array_get_idx(icons, k));
+				app->icon48 |= size == 48;
+				app->icon256 |= size == 256;
+			}
+	}
+	json_object_put(res);
+	return 0;
+oom:
+	json_object_put(res);
+	nr_agent_apps_done(apps);
+	return nr_error_set(err, -NR_E_NOMEM, NULL);
+}
+
+int nr_agent_app_icon(struct nr_agent *a, const char *id, int size, unsigned char **png, size_t *len,
+		      struct nr_error *err)
+{
+	static const unsigned char magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	json_object *o, *res;
+	struct nr_buf down;
+	int rc;
+
+	*png = NULL;
+	*len = 0;
+	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+		return rc;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "size", json_object_new_int(size));
+	nr_buf_init(&down);
+	if ((rc = call(a, "app-icon", o, NULL, 0, &res, &down, err)) < 0) {
+		nr_buf_done(&down);
+		return rc;
+	}
+	json_object_put(res);
+	/* the guest is untrusted: what is written into the host's icon theme is a PNG */
+	if (down.len < sizeof(magic) || memcmp(down.data, magic, sizeof(magic)) != 0 || down.len > NR_AGENT_ICON_MAX) {
+		nr_buf_done(&down);
+		return nr_error_set(err, -NR_E_AGENT_PROTO, "the guest's icon is not a PNG (or over 4 MiB)");
+	}
+	*len = down.len;
+	*png = (unsigned char *)nr_buf_steal(&down);
+	return *png ? 0 : nr_error_set(err, -NR_E_NOMEM, NULL);
+}
+
+int nr_agent_open_path(struct nr_agent *a, const char *path, const char *app, long long *pid, struct nr_error *err)
+{
+	json_object *o, *res;
+	int rc;
+
+	if (!path || !path[0] || strlen(path) > NR_AGENT_PATH_MAX || !nr_utf8_valid(path, strlen(path)))
+		return nr_error_set(err, -NR_E_INVAL, "open needs a guest path in UTF-8");
+	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+		return rc;
+	o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string(path));
+	if (app)
+		json_object_object_add(o, "app", json_object_new_string(app));
+	if ((rc = call(a, "open", o, NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	if (pid)
+		*pid = nr_msg_int(res, "pid", 0);
+	json_object_put(res);
+	return 0;
+}
+
+void nr_agent_windows_done(struct nr_agent_windows *wins)
+{
+	for (size_t i = 0; wins && i < wins->n; i++) {
+		free(wins->v[i].id);
+		free(wins->v[i].title);
+		free(wins->v[i].app);
+	}
+	if (wins) {
+		free(wins->v);
+		memset(wins, 0, sizeof(*wins));
+	}
+}
+
+int nr_agent_windows(struct nr_agent *a, struct nr_agent_windows *wins, struct nr_error *err)
+{
+	json_object *res, *list;
+	size_t count;
+	int rc;
+
+	memset(wins, 0, sizeof(*wins));
+	if ((rc = need_capability(a, a->cap_windows, "windows", err)) < 0)
+		return rc;
+	if ((rc = call(a, "windows", json_object_new_object(), NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	if (!json_object_object_get_ex(res, "windows", &list) || !json_object_is_type(list, json_type_array)) {
+		json_object_put(res);
+		return fail(a, nr_error_set(err, -NR_E_AGENT_PROTO, "windows: the reply has no list of windows"), err);
+	}
+	count = json_object_array_length(list);
+	wins->truncated = count > NR_AGENT_WINDOWS_MAX ||
+			  json_object_get_boolean(json_object_object_get(res, "truncated"));
+	if (count > NR_AGENT_WINDOWS_MAX)
+		count = NR_AGENT_WINDOWS_MAX;
+	if (!(wins->v = calloc(count ? count : 1, sizeof(*wins->v)))) {
+		json_object_put(res);
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	for (size_t i = 0; i < count; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		struct nr_agent_window *w = &wins->v[wins->n];
+		if (!json_object_is_type(o, json_type_object))
+			continue;
+		w->id = guest_string(o, "id", 64);
+		w->title = guest_string(o, "title", 1024);
+		w->app = guest_string(o, "app", 255);
+		w->pid = nr_msg_int(o, "pid", 0);
+		if (!w->id || !w->id[0] || !w->title || !w->app) {
+			free(w->id);
+			free(w->title);
+			free(w->app);
+			memset(w, 0, sizeof(*w));
+			continue;
+		}
+		wins->n++;
+	}
+	json_object_put(res);
+	return 0;
+}
+
+static int window_op(struct nr_agent *a, const char *op, const char *id, struct nr_error *err)
+{
+	json_object *o, *res;
+	int rc;
+
+	if (!id || !id[0] || strlen(id) > 64)
+		return nr_error_set(err, -NR_E_INVAL, "a window id is 1 to 64 bytes (from app windows)");
+	if ((rc = need_capability(a, a->cap_windows, "windows", err)) < 0)
+		return rc;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(id));
+	if ((rc = call(a, op, o, NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	json_object_put(res);
+	return 0;
+}
+
+int nr_agent_window_focus(struct nr_agent *a, const char *id, struct nr_error *err)
+{
+	return window_op(a, "window-focus", id, err);
+}
+
+int nr_agent_window_close(struct nr_agent *a, const char *id, struct nr_error *err)
+{
+	return window_op(a, "window-close", id, err);
 }

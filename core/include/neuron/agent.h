@@ -73,6 +73,43 @@ int nr_agent_resolution_set(struct nr_agent *agent, int width, int height, struc
 /* mode: "poweroff" or "reboot". */
 int nr_agent_shutdown(struct nr_agent *agent, const char *mode, struct nr_error *err);
 
+/* ---- The guest's apps and windows (issue 17). Each needs the capability the agent's
+ * hello offered ("apps", "windows"): an agent without it is not asked, and the call
+ * fails with -NR_E_UNSUPPORTED. Strings came from the guest: sanitise before display. */
+struct nr_agent_app {
+	char *id, *name, *program;
+	char **args, **extensions, **mimes; /* NULL-terminated */
+	bool icon48, icon256;               /* the icon sizes the guest has */
+};
+struct nr_agent_apps {
+	struct nr_agent_app *v;
+	size_t n;
+	bool truncated;                     /* the guest had more than one reply holds */
+};
+/* The installed apps (at most NR_AGENT_APPS_MAX; malformed entries are left out). */
+int nr_agent_apps(struct nr_agent *agent, struct nr_agent_apps *apps, struct nr_error *err);
+void nr_agent_apps_done(struct nr_agent_apps *apps);
+/* An app's icon at size (48 or 256), a PNG (-NR_E_AGENT_PROTO when it is not one). *png malloc'd. */
+int nr_agent_app_icon(struct nr_agent *agent, const char *id, int size, unsigned char **png, size_t *len,
+		      struct nr_error *err);
+/* Open a guest path with app (an id from nr_agent_apps), or the guest's default when NULL. */
+int nr_agent_open_path(struct nr_agent *agent, const char *path, const char *app, long long *pid,
+		       struct nr_error *err);
+
+struct nr_agent_window {
+	char *id, *title, *app;
+	long long pid;                      /* 0 when unknown */
+};
+struct nr_agent_windows {
+	struct nr_agent_window *v;
+	size_t n;
+	bool truncated;
+};
+int nr_agent_windows(struct nr_agent *agent, struct nr_agent_windows *wins, struct nr_error *err);
+void nr_agent_windows_done(struct nr_agent_windows *wins);
+int nr_agent_window_focus(struct nr_agent *agent, const char *id, struct nr_error *err);
+int nr_agent_window_close(struct nr_agent *agent, const char *id, struct nr_error *err);
+
 enum nr_agent_event_type {
 	NR_AGENT_EVENT_CLIPBOARD,   /* the guest's clipboard changed */
 	NR_AGENT_EVENT_RESOLUTION,  /* the guest's resolution changed */
