@@ -138,8 +138,15 @@ FILE *cli_progress_file(const struct cli *cli);
 /* Plans shown as diffs (vfio plan, lg setup plan) have their common printer in
  * cli/plan_show.h. */
 
+/* A client for vm's guest agent as `agent` and `app` take it: --socket PATH, --certs DIR,
+ * --timeout MS (each NULL when not given). EXIT_OK with *a, or what cli_fail or
+ * cli_usage_error returned. */
+struct nr_agent;
+int cli_agent_open(struct cli *cli, const char *socket, const char *certs, const char *timeout, const char *vm,
+		   struct nr_agent **a);
+
 /* ---- the commands, one file each, each ending in its table ----------------------------- */
 extern const struct cli_cmd cli_cmd_scan, cli_cmd_check, cli_cmd_vfio, cli_cmd_gpu, cli_cmd_vm,
-	cli_cmd_lg, cli_cmd_agent;
+	cli_cmd_lg, cli_cmd_agent, cli_cmd_app;
 
 #endif

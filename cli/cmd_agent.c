@@ -16,31 +16,32 @@ struct agent_opts {
 	bool reboot, force;
 };
 
-static int open_agent(struct cli *cli, const struct agent_opts *o, const char *vm, struct nr_agent **a)
+int cli_agent_open(struct cli *cli, const char *socket, const char *certs, const char *timeout, const char *vm,
+		   struct nr_agent **a)
 {
 	struct nr_error err = { 0 };
 	char *dir = NULL;
 	int rc;
 
-	if (o->socket) {
-		if (!o->certs && (rc = nr_certs_dir(cli->ctx, vm, &dir, &err)) < 0)
+	if (socket) {
+		if (!certs && (rc = nr_certs_dir(cli->ctx, vm, &dir, &err)) < 0)
 			return cli_fail(cli, &err);
-		rc = nr_agent_open_socket(o->socket, o->certs ? o->certs : dir, a, &err);
+		rc = nr_agent_open_socket(socket, certs ? certs : dir, a, &err);
 		free(dir);
-	} else if (o->certs) {
+	} else if (certs) {
 		char *path = NULL;
 		rc = nr_agent_channel_path(cli->ctx, vm, &path, &err);
 		if (rc == 0)
-			rc = nr_agent_open_socket(path, o->certs, a, &err);
+			rc = nr_agent_open_socket(path, certs, a, &err);
 		free(path);
 	} else {
 		rc = nr_agent_open(cli->ctx, vm, a, &err);
 	}
 	if (rc < 0)
 		return cli_fail(cli, &err);
-	if (o->timeout) {
+	if (timeout) {
 		char *end;
-		long ms = strtol(o->timeout, &end, 10);
+		long ms = strtol(timeout, &end, 10);
 		if (*end || ms < 1 || ms > 3600000) {
 			nr_agent_free(*a);
 			return cli_usage_error(cli, "--timeout takes milliseconds, 1 to 3600000");
@@ -48,6 +49,11 @@ static int open_agent(struct cli *cli, const struct agent_opts *o, const char *v
 		nr_agent_set_timeout(*a, (int)ms, (int)ms);
 	}
 	return EXIT_OK;
+}
+
+static int open_agent(struct cli *cli, const struct agent_opts *o, const char *vm, struct nr_agent **a)
+{
+	return cli_agent_open(cli, o->socket, o->certs, o->timeout, vm, a);
 }
 
 static int sub_ping(struct cli *cli, void *opts, int argc, char **argv)

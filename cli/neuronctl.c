@@ -23,6 +23,7 @@ static const struct cli_cmd *const commands[] = {
 	&cli_cmd_lg,
 	/* agent */
 	&cli_cmd_agent,
+	&cli_cmd_app,
 	NULL,
 };
 
