@@ -1,7 +1,8 @@
 /* The in-memory platform, for tests: a clipboard and a resolution held in memory;
  * launch really starts the program (spawn_detached). A fixed list of apps and windows
  * with hostile values among them (control characters in names and titles, an icon that
- * is not PNG, an id with "..", a name that is not UTF-8, 300 MIME types; with
+ * is not PNG, an id with "..", a name that is not UTF-8, 300 MIME types; "true", which
+ * launch can start; with
  * NEURON_AGENT_HUGE_APPS=1 in the environment 10000 more apps): open adds a window
  * "PATH - NAME", window-close removes one, window-focus marks it as in front. The system's test events (POSIX:
  * SIGUSR1, SIGUSR2) play a user copying text in the guest and a user changing the
@@ -58,6 +59,8 @@ static const struct agent_app mem_apps[] = {
 	{ "latin1", "Caf\xe9", "cafe.exe", NULL, NULL, NULL, 0 },
 	/* more types than a host takes */
 	{ "many", "Many Types", "many.exe", NULL, NULL, many_mimes, 0 },
+	/* one that launch can really start here */
+	{ "true", "True", "true", NULL, NULL, NULL, 0 },
 };
 #define MEM_APPS (sizeof(mem_apps) / sizeof(mem_apps[0]))
 

@@ -428,7 +428,7 @@ static int install_one(struct install *in, const struct nr_agent_app *app, struc
 		icon = true;
 	}
 	nr_buf_init(&e);
-	nr_buf_puts(&e, "[Desktop Entry]\nType=Application\nVersion=1.5\nName=");
+	nr_buf_puts(&e, "[Desktop Entry]\nType=Application\nVersion=1.4\nName=");
 	put_value(&e, app->name);
 	nr_buf_puts(&e, " (");
 	put_value(&e, in->vm);

@@ -691,12 +691,12 @@ void nr_agent_get_status(const struct nr_agent *a, struct nr_agent_status *st)
 
 /* Whether the connected agent offered capability cap in its hello: an older agent, or a
  * platform without, is never asked (it would answer unknown-op). */
-static int need_capability(struct nr_agent *a, bool have, const char *cap, struct nr_error *err)
+static int need_capability(struct nr_agent *a, const char *cap, struct nr_error *err)
 {
 	char version[64];
 	int rc = nr_agent_connect(a, err);
 
-	if (rc < 0 || have)
+	if (rc < 0 || (strcmp(cap, "apps") == 0 ? a->cap_apps : a->cap_windows))
 		return rc;
 	nr_text_sanitize(version, sizeof(version), a->st.agent_version, false);
 	return fail(a, nr_error_set(err, -NR_E_UNSUPPORTED, "the guest agent (%s) does not offer %s: "
@@ -777,7 +777,7 @@ int nr_agent_apps(struct nr_agent *a, struct nr_agent_apps *apps, struct nr_erro
 	int rc;
 
 	memset(apps, 0, sizeof(*apps));
-	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+	if ((rc = need_capability(a, "apps", err)) < 0)
 		return rc;
 	if ((rc = call(a, "apps", json_object_new_object(), NULL, 0, &res, NULL, err)) < 0)
 		return rc;
@@ -836,7 +836,7 @@ int nr_agent_app_icon(struct nr_agent *a, const char *id, int size, unsigned cha
 
 	*png = NULL;
 	*len = 0;
-	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+	if ((rc = need_capability(a, "apps", err)) < 0)
 		return rc;
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(id));
@@ -864,7 +864,7 @@ int nr_agent_open_path(struct nr_agent *a, const char *path, const char *app, lo
 
 	if (!path || !path[0] || strlen(path) > NR_AGENT_PATH_MAX || !nr_utf8_valid(path, strlen(path)))
 		return nr_error_set(err, -NR_E_INVAL, "open needs a guest path in UTF-8");
-	if ((rc = need_capability(a, a->cap_apps, "apps", err)) < 0)
+	if ((rc = need_capability(a, "apps", err)) < 0)
 		return rc;
 	o = json_object_new_object();
 	json_object_object_add(o, "path", json_object_new_string(path));
@@ -898,7 +898,7 @@ int nr_agent_windows(struct nr_agent *a, struct nr_agent_windows *wins, struct n
 	int rc;
 
 	memset(wins, 0, sizeof(*wins));
-	if ((rc = need_capability(a, a->cap_windows, "windows", err)) < 0)
+	if ((rc = need_capability(a, "windows", err)) < 0)
 		return rc;
 	if ((rc = call(a, "windows", json_object_new_object(), NULL, 0, &res, NULL, err)) < 0)
 		return rc;
@@ -944,7 +944,7 @@ static int window_op(struct nr_agent *a, const char *op, const char *id, struct 
 
 	if (!id || !id[0] || strlen(id) > 64)
 		return nr_error_set(err, -NR_E_INVAL, "a window id is 1 to 64 bytes (from app windows)");
-	if ((rc = need_capability(a, a->cap_windows, "windows", err)) < 0)
+	if ((rc = need_capability(a, "windows", err)) < 0)
 		return rc;
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(id));
