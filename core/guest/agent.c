@@ -813,7 +813,8 @@ int nr_agent_apps(struct nr_agent *a, struct nr_agent_apps *apps, struct nr_erro
 			goto oom;
 		if (json_object_object_get_ex(o, "icons", &icons) && json_object_is_type(icons, json_type_array))
 			for (size_t k = 0; k < json_object_array_length(icons) && k < 8; k++) {
-				long long size = json_object_get_int64(json_object_array_get_idx(icons, k));
+				json_object *v = json_object_array_get_idx(icons, k);
+				long long size = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
 				app->icon48 |= size == 48;
 				app->icon256 |= size == 256;
 			}

@@ -414,6 +414,10 @@ static struct nr_agent *start_peer(struct peer *p, const char *bundle, void (*sc
 	return a;
 }
 
+/* What the hostile peer's hello offers beyond the basics: "" (an agent older than
+ * issue 17), or ",\"capabilities\":[...]". */
+static const char *hello_caps = "";
+
 /* The next request from the host (hello is answered on the way). */
 static long long next_request(struct nr_tls_link *l, char *op, size_t op_size)
 {
@@ -431,9 +435,9 @@ static long long next_request(struct nr_tls_link *l, char *op, size_t op_size)
 			snprintf(op, op_size, "%s", m.name);
 		nr_msg_done(&m);
 		if (hello) {
-			char r[200];
+			char r[400];
 			int n = snprintf(r, sizeof(r), "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"version\":1,"
-					 "\"agent\":\"hostile 1\"}}\x03", id);
+					 "\"agent\":\"hostile 1\"%s}}\x03", id, hello_caps);
 			nr_tls_link_write(l, r, (size_t)n, 5000, NULL);
 			continue;
 		}
@@ -1042,6 +1046,100 @@ static void test_channel_from_libvirt(void **state)
 	nr_ctx_free(ctx);
 }
 
+/* ---- apps and windows (issue 17): negotiated by hello, guest values bounded ---- */
+
+static char old_agent_ops[256];
+
+static void script_old_agent(struct nr_tls_link *l)
+{
+	char op[64];
+	long long id;
+
+	/* whatever the host sends after hello: it must not be apps or windows */
+	while ((id = next_request(l, op, sizeof(op))) > 0) {
+		strncat(old_agent_ops, op, sizeof(old_agent_ops) - strlen(old_agent_ops) - 2);
+		strcat(old_agent_ops, " ");
+		put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{}}\x03", id);
+	}
+}
+
+static void test_apps_not_asked_of_an_old_agent(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_apps apps;
+	struct nr_agent_windows wins;
+	struct peer p;
+	struct nr_agent *a;
+
+	hello_caps = "";
+	old_agent_ops[0] = '\0';
+	a = start_peer(&p, fx.bundle, script_old_agent, 2000);
+	assert_int_equal(nr_agent_apps(a, &apps, &err), -NR_E_UNSUPPORTED);
+	assert_non_null(strstr(err.msg, "does not offer apps"));
+	assert_int_equal(nr_agent_windows(a, &wins, &err), -NR_E_UNSUPPORTED);
+	assert_int_equal(nr_agent_window_close(a, "0x1", &err), -NR_E_UNSUPPORTED);
+	assert_int_equal(nr_agent_open_path(a, "/x", NULL, NULL, &err), -NR_E_UNSUPPORTED);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), 0);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	assert_string_equal(old_agent_ops, "ping ");
+}
+
+static void script_hostile_apps(struct nr_tls_link *l)
+{
+	char op[64];
+	long long id = next_request(l, op, sizeof(op));
+
+	/* entries without an id, with a number for a name, an id too long, a list of
+	 * non-strings, and one good one */
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"apps\":[7,{\"name\":\"no id\",\"program\":\"x\"},"
+	       "{\"id\":\"n\",\"name\":5,\"program\":\"x\"},{\"id\":\"%0300d\",\"name\":\"long\",\"program\":\"x\"},"
+	       "{\"id\":\"ok\",\"name\":\"Good\\u001b\",\"program\":\"p\",\"args\":[1,\"a\",null],"
+	       "\"mimes\":\"text/plain\",\"icons\":[48,\"256\",9]}],\"truncated\":false}}\x03", id, 0);
+	/* an icon that is not a PNG */
+	id = next_request(l, op, sizeof(op));
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"R0lGODlh\"}\x03", id);
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"mime\":\"image/png\",\"size\":6,\"chunks\":1}}\x03", id);
+	/* windows: no list */
+	id = next_request(l, op, sizeof(op));
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"windows\":{}}}\x03", id);
+	next_request(l, NULL, 0);
+}
+
+static void test_hostile_apps_replies(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_apps apps;
+	struct nr_agent_windows wins;
+	unsigned char *png;
+	size_t len;
+	struct peer p;
+	struct nr_agent *a;
+
+	hello_caps = ",\"capabilities\":[\"ping\",\"apps\",\"windows\"]";
+	a = start_peer(&p, fx.bundle, script_hostile_apps, 2000);
+	int rc = nr_agent_apps(a, &apps, &err);
+	if (rc)
+		print_error("%s\n", err.msg);
+	assert_int_equal(rc, 0);
+	assert_int_equal(apps.n, 1); /* the malformed ones are left out */
+	assert_string_equal(apps.v[0].id, "ok");
+	assert_string_equal(apps.v[0].name, "Good\x1b"); /* stored as it came: sanitised on display */
+	assert_string_equal(apps.v[0].args[0], "a");
+	assert_null(apps.v[0].args[1]);
+	assert_null(apps.v[0].mimes[0]);
+	assert_true(apps.v[0].icon48);
+	assert_false(apps.v[0].icon256);
+	nr_agent_apps_done(&apps);
+	assert_int_equal(nr_agent_app_icon(a, "ok", 48, &png, &len, &err), -NR_E_AGENT_PROTO);
+	assert_non_null(strstr(err.msg, "not a PNG"));
+	assert_null(png);
+	assert_int_equal(nr_agent_windows(a, &wins, &err), -NR_E_AGENT_PROTO);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	hello_caps = "";
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1066,6 +1164,8 @@ int main(void)
 		cmocka_unit_test(test_resync_after_host_restart),
 		cmocka_unit_test(test_slow_guest_start),
 		cmocka_unit_test(test_slow_guest_start_after_timeout),
+		cmocka_unit_test(test_apps_not_asked_of_an_old_agent),
+		cmocka_unit_test(test_hostile_apps_replies),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
