@@ -200,8 +200,8 @@ static void layout_text(const struct nr_lg_snapshot *s, char *buf, size_t size)
 {
 	switch (s->kind) {
 	case NR_LG_SHM_HEADER:
-		snprintf(buf, size, "%s (LGMP header at offset %llu, protocol version %u)", s->layout,
-			 (unsigned long long)s->header_offset, s->version);
+		snprintf(buf, size, "%s (LGMP protocol %u, magic at offset %llu, %u queues)", s->layout,
+			 s->version, (unsigned long long)s->header_offset, s->num_queues);
 		break;
 	case NR_LG_SHM_UNKNOWN:
 		if (s->have_version)
@@ -237,17 +237,38 @@ static json_object *shm_json(const char *path, const struct nr_lg_status *st, co
 	if (s->kind == NR_LG_SHM_HEADER) {
 		json_object_object_add(o, "session_id", json_object_new_int64(s->session_id));
 		json_object_object_add(o, "timestamp_ms", json_object_new_int64((int64_t)s->timestamp_ms));
+		json_object_object_add(o, "queues", json_object_new_int64(s->num_queues));
+		json_object_object_add(o, "udata_offset", json_object_new_int64((int64_t)s->udata_offset));
+		json_object_object_add(o, "udata_size", json_object_new_int64(s->udata_size));
 	} else {
 		json_object_object_add(o, "session_id", NULL);
 		json_object_object_add(o, "timestamp_ms", NULL);
+		json_object_object_add(o, "queues", NULL);
+		json_object_object_add(o, "udata_offset", NULL);
+		json_object_object_add(o, "udata_size", NULL);
 	}
 	if (s->kvmfr) {
-		json_object *k = json_object_new_object();
+		static const struct {
+			const char *key;
+			uint32_t bit;
+		} feats[] = {
+			{ "clipboard", NR_LG_FEATURE_CLIPBOARD }, { "window_size", NR_LG_FEATURE_WINDOWSIZE },
+			{ "input", NR_LG_FEATURE_INPUT }, { "frame_schedule", NR_LG_FEATURE_FRAME_SCHEDULE },
+			{ "cursor_position", NR_LG_FEATURE_SETCURSORPOS },
+		};
+		json_object *k = json_object_new_object(), *f = json_object_new_object();
 		json_object_object_add(k, "version", json_object_new_int64(s->kvmfr_version));
 		json_object_object_add(k, "host_version", json_object_new_string(s->host_version));
+		json_object_object_add(k, "feature_flags", json_object_new_int64(s->features));
+		for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+			json_object_object_add(f, feats[i].key, json_object_new_boolean(s->features & feats[i].bit));
+		json_object_object_add(k, "features", f);
 		json_object_object_add(o, "kvmfr", k);
+		json_object_object_add(o, "kvmfr_detail", NULL);
 	} else {
 		json_object_object_add(o, "kvmfr", NULL);
+		json_object_object_add(o, "kvmfr_detail", s->kvmfr_detail ?
+				       json_object_new_string(s->kvmfr_detail) : NULL);
 	}
 	json_object_object_add(o, "host", json_object_new_string(nr_lg_host_state_name(st->host)));
 	json_object_object_add(o, "session_changed", json_object_new_boolean(st->session_changed));
@@ -279,11 +300,18 @@ static void shm_text(const char *path, const struct nr_lg_status *st, const stru
 		else if (sn->had_previous && sn->previous != s->session_id)
 			printf(" (was %u at the last status: the host app restarted since)", sn->previous);
 		putchar('\n');
-		if (s->kvmfr)
+		printf("user data      %u bytes at offset %llu\n", s->udata_size,
+		       (unsigned long long)s->udata_offset);
+		if (s->kvmfr) {
+			char feats[128];
+
+			nr_lg_features_text(s->features, feats, sizeof(feats));
 			printf("KVMFR          version %u, host %s\n", s->kvmfr_version,
 			       s->host_version[0] ? s->host_version : "(no version string)");
-		else
-			printf("KVMFR          not found (the host application has not written it yet)\n");
+			printf("features       %s\n", feats);
+		} else {
+			printf("KVMFR          not found: %s\n", s->kvmfr_detail ? s->kvmfr_detail : "");
+		}
 	}
 	printf("host app       %s: %s\n", nr_lg_host_state_name(st->host), sentence ? sentence : "");
 	free(sentence);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Looking Glass, whole neuronctl runs: lg size, lg status on shared memory files made
-# here (empty, B7 alive with a writer process, B7 stale, the newer layout, truncated,
+# here (empty, B7 alive with a writer process, B7 stale, LGMP 10 alive and restarted, truncated,
 # garbage ...), and the supervised client with a stand-in that records its arguments,
 # crashes on request and ignores SIGTERM. libvirt is the test driver on a node file of
 # our own; nothing outside a temporary directory is touched.
@@ -92,12 +92,25 @@ mk b7-stale b7-stale.shm
 FAST=""
 golden status.b7-stale lg status --shm "$tmp/b7-stale.shm"
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
-for kind in empty zeros newer lgmp-v9 truncated tiny garbage b7-evil-hostver; do
+for kind in empty zeros lgmp10-stale lgmp10-nokvmfr lgmp10-udata-lies lgmp10-truncated lgmp-v99 \
+	b7-nokvmfr truncated tiny garbage b7-evil-hostver; do
 	mk $kind $kind.shm
 	golden status.$kind lg status --shm "$tmp/$kind.shm"
 done
 golden status.b7-stale.json lg status --json --shm "$tmp/b7-stale.shm"
-golden status.newer.json lg status --shm "$tmp/newer.shm" --json
+golden status.lgmp10-stale.json lg status --shm "$tmp/lgmp10-stale.shm" --json
+run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "lgmp10: layout" test "$(json_get "['shm']['layout']")" = lgmp10
+expect "lgmp10: protocol version" test "$(json_get "['shm']['version']")" = 10
+expect "lgmp10: magic after the five queues" test "$(json_get "['shm']['header_offset']")" = 8064
+expect "lgmp10: KVMFR version" test "$(json_get "['shm']['kvmfr']['version']")" = 34
+expect "lgmp10: clipboard feature" test "$(json_get "['shm']['kvmfr']['features']['clipboard']")" = True
+expect "lgmp10: window size feature" test "$(json_get "['shm']['kvmfr']['features']['window_size']")" = True
+run lg status --shm "$tmp/lgmp10-udata-lies.shm" --json
+expect "udata size that lies: no KVMFR read" test "$(json_get "['shm']['kvmfr']")" = None
+expect "udata size that lies: said so" has "larger than the shared memory" "$tmp/out"
+run lg status --shm "$tmp/b7-stale.shm" --json
+expect "b7: only the cursor feature" test "$(json_get "['shm']['kvmfr']['features']['clipboard']")" = False
 golden status.garbage.json lg status --shm "$tmp/garbage.shm" --json
 golden status.missing lg status --shm "$tmp/nowhere"
 # A FIFO where the shared memory should be: refused at once, never waited on (issue 14).
@@ -136,6 +149,26 @@ kill $writers 2>/dev/null
 wait 2>/dev/null
 writers=""
 
+# LGMP 10: the heartbeat at offset 0 moves, then the session id after the queues changes.
+mk lgmp10 alive10.shm
+"$PY" "$here/shm.py" bump "$tmp/alive10.shm" --every 10 --for 20000 --ready "$tmp/alive10.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/alive10.ready"
+golden status.lgmp10-alive lg status --shm "$tmp/alive10.shm"
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+mk lgmp10 restart10.shm
+"$PY" "$here/shm.py" bump "$tmp/restart10.shm" --every 1000 --restart-after 100 --for 20000 \
+	--ready "$tmp/restart10.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/restart10.ready"
+run lg status --shm "$tmp/restart10.shm" --json
+expect "lgmp10 restarted: session changed" test "$(json_get "['shm']['session_changed']")" = True
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+
 # The host application restarted between two status runs: the session id is remembered.
 mk b7 sess.shm
 run lg status --shm "$tmp/sess.shm" --json
@@ -148,15 +181,15 @@ expect "same session again: previous" test "$(json_get "['shm']['previous_sessio
 
 # The default path is lg.shm under the sysroot.
 mkdir -p "$tmp/sys/dev/shm"
-mk newer sys/dev/shm/looking-glass
+mk lgmp10 sys/dev/shm/looking-glass
 run --sysroot "$tmp/sys" lg status
 expect "default shm under the sysroot" has "shared memory  $tmp/sys/dev/shm/looking-glass" "$tmp/out"
-expect "default shm: newer layout" has "layout         newer (LGMP header at offset 4096" "$tmp/out"
+expect "default shm: lgmp10 layout" has "layout         lgmp10 (LGMP protocol 10, magic at offset 8064" "$tmp/out"
 # Nothing is written to the shared memory by a status read.
 cp "$tmp/sys/dev/shm/looking-glass" "$tmp/before"
 chmod 0444 "$tmp/sys/dev/shm/looking-glass"
 run --sysroot "$tmp/sys" lg status
-expect "status reads a read-only file" has "layout         newer" "$tmp/out"
+expect "status reads a read-only file" has "layout         lgmp10" "$tmp/out"
 expect "status leaves the bytes alone" cmp -s "$tmp/before" "$tmp/sys/dev/shm/looking-glass"
 chmod 0660 "$tmp/sys/dev/shm/looking-glass"
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -92,84 +93,147 @@ static void put64(unsigned char *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static void lgmp(unsigned char *p, uint32_t version, uint32_t session, uint64_t ts)
-{
-	put32(p, 0x504d474c);
-	put32(p + 4, version);
-	put32(p + 8, session);
-	put64(p + 16, ts);
-}
+/* Headers as gnif/LGMP lgmp/src/headers.h lays out struct LGMPHeader: offsets of the
+ * magic, version, session, timestamp, queue count, udata size and udata. Written from
+ * the sources (and checked with offsetof on them), not from the code under test. */
+struct hdr_layout {
+	const char *name;
+	uint32_t version;
+	size_t magic, version_at, session, timestamp, queues, udata_size, udata;
+};
+static const struct hdr_layout B7 = { "b7", 6, 0, 4, 8, 16, 24, 5752, 5756 };
+static const struct hdr_layout LGMP7 = { "lgmp7", 7, 0, 4, 8, 16, 12, 5744, 5748 };
+static const struct hdr_layout LGMP8 = { "lgmp8", 8, 0, 4, 8, 16, 12, 7784, 7788 };
+static const struct hdr_layout LGMP9 = { "lgmp9", 9, 8, 12, 16, 0, 20, 8064, 8068 };
+static const struct hdr_layout LGMP10 = { "lgmp10", 10, 8064, 8068, 8072, 0, 8076, 8080, 8084 };
 
-static void kvmfr(unsigned char *p, uint32_t version, const char *hostver)
+#define KVMFR_LEN 48
+
+static void kvmfr(unsigned char *p, uint32_t version, const char *hostver, uint32_t features)
 {
 	memcpy(p, "KVMFR---", 8);
 	put32(p + 8, version);
-	memcpy(p + 12, hostver, strlen(hostver));
+	memcpy(p + 12, hostver, strlen(hostver) < 32 ? strlen(hostver) : 32);
+	put32(p + 44, features);
+}
+
+/* A header of layout l with a KVMFR record as its whole udata; returns where it ends. */
+static size_t write_header(unsigned char *m, const struct hdr_layout *l, uint32_t session, uint64_t ts,
+			   const char *hostver, uint32_t features)
+{
+	put32(m + l->magic, 0x504d474c);
+	put32(m + l->version_at, l->version);
+	put32(m + l->session, session);
+	put64(m + l->timestamp, ts);
+	put32(m + l->queues, 2);
+	put32(m + l->udata_size, KVMFR_LEN);
+	kvmfr(m + l->udata, l->version >= 10 ? 34 : 20, hostver, features);
+	return l->udata + KVMFR_LEN;
 }
 
 #define BUFSZ (64 * 1024)
 
-static void test_probe_b7(void **state)
+static void test_probe_layouts(void **state)
+{
+	const struct hdr_layout *rows[] = { &B7, &LGMP7, &LGMP8, &LGMP9, &LGMP10 };
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct hdr_layout *l = rows[i];
+		unsigned char *m = calloc(1, BUFSZ);
+		struct nr_lg_snapshot s;
+
+		write_header(m, l, 0xdeadbeef, 0x0102030405060708ull, "B7-412-g8cb6a687", 0x1f);
+		nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+		assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+		assert_string_equal(s.layout, l->name);
+		assert_int_equal(s.header_offset, l->magic);
+		assert_int_equal(s.version, l->version);
+		assert_int_equal(s.session_id, 0xdeadbeef);
+		assert_true(s.timestamp_ms == 0x0102030405060708ull);
+		assert_int_equal(s.num_queues, 2);
+		assert_int_equal(s.udata_offset, l->udata);
+		assert_int_equal(s.udata_size, KVMFR_LEN);
+		assert_true(s.kvmfr);
+		assert_int_equal(s.kvmfr_version, l->version >= 10 ? 34 : 20);
+		assert_string_equal(s.host_version, "B7-412-g8cb6a687");
+		assert_int_equal(s.features, 0x1f);
+		assert_true(s.size == 32u << 20);
+		free(m);
+	}
+}
+
+static void test_probe_lgmp10_sixth_queue(void **state)
 {
 	unsigned char *m = calloc(1, BUFSZ);
 	struct nr_lg_snapshot s;
+	struct hdr_layout six = LGMP10;
 
-	lgmp(m, 6, 0xdeadbeef, 0x0102030405060708ull);
-	kvmfr(m + 0x180, 20, "B7");
-	nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+	/* one more 1600-byte queue header moves every field after the queues */
+	six.magic += 1600, six.version_at += 1600, six.session += 1600, six.queues += 1600;
+	six.udata_size += 1600, six.udata += 1600;
+	six.version = 11;
+	write_header(m, &six, 5, 77, "B8", NR_LG_FEATURE_CLIPBOARD);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
-	assert_string_equal(s.layout, "b7");
-	assert_int_equal(s.header_offset, 0);
-	assert_int_equal(s.version, 6);
-	assert_int_equal(s.session_id, 0xdeadbeef);
-	assert_true(s.timestamp_ms == 0x0102030405060708ull);
+	assert_string_equal(s.layout, "lgmp10");
+	assert_int_equal(s.header_offset, 8064 + 1600);
+	assert_int_equal(s.version, 11);
+	assert_int_equal(s.timestamp_ms, 77);
 	assert_true(s.kvmfr);
-	assert_int_equal(s.kvmfr_version, 20);
-	assert_string_equal(s.host_version, "B7");
-	assert_true(s.size == 32u << 20);
+	assert_int_equal(s.features, NR_LG_FEATURE_CLIPBOARD);
+	free(m);
+}
 
-	/* no KVMFR record yet */
-	memset(m + 0x180, 0, 64);
+static void test_probe_kvmfr(void **state)
+{
+	unsigned char *m = calloc(1, BUFSZ);
+	struct nr_lg_snapshot s;
+	char text[128];
+
+	/* no KVMFR record in the udata (the host app has not written it yet) */
+	write_header(m, &LGMP10, 1, 1, "B7", 0);
+	memset(m + LGMP10.udata, 0, KVMFR_LEN);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
 	assert_false(s.kvmfr);
+	assert_non_null(strstr(s.kvmfr_detail, "no KVMFR record"));
 	assert_string_equal(s.host_version, "");
 
+	/* a record outside the udata is not read: the udata is 10 bytes */
+	write_header(m, &B7, 1, 1, "B7", 0);
+	put32(m + B7.udata_size, 10);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_false(s.kvmfr);
+
+	/* a udata size that lies (larger than the memory) */
+	put32(m + B7.udata_size, 0xfffffff0u);
+	nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+	assert_false(s.kvmfr);
+	assert_non_null(strstr(s.kvmfr_detail, "larger than the shared memory"));
+
+	/* the record found further into a larger udata */
+	memset(m + B7.udata, 0, KVMFR_LEN);
+	put32(m + B7.udata_size, 1024);
+	kvmfr(m + B7.udata + 100, 20, "B7", 0x1);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_true(s.kvmfr);
+	assert_int_equal(s.features, NR_LG_FEATURE_SETCURSORPOS);
+
 	/* a host version with control characters and no NUL in its 32 bytes */
-	kvmfr(m + 0x40, 20, "B7\x1b[2J\x07-0123456789abcdefghijklmnopq");
-	memset(m + 0x40 + 12 + 32, 'Z', 8);
+	kvmfr(m + B7.udata + 100, 20, "B7\x1b[2J\x07-0123456789abcdefghijklmnopq", 0);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_true(s.kvmfr);
 	assert_int_equal(strlen(s.host_version), 32);
 	assert_null(strchr(s.host_version, '\x1b'));
-	assert_null(strchr(s.host_version, 'Z'));
 	assert_memory_equal(s.host_version, "B7?[2J?-", 8);
-	free(m);
-}
 
-static void test_probe_newer(void **state)
-{
-	unsigned char *m = calloc(1, BUFSZ);
-	struct nr_lg_snapshot s;
-
-	lgmp(m + 4096, 7, 99, 1234);
-	kvmfr(m + 4096 + 0x300, 21, "B8");
-	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
-	assert_string_equal(s.layout, "newer");
-	assert_int_equal(s.header_offset, 4096);
-	assert_int_equal(s.version, 7);
-	assert_int_equal(s.session_id, 99);
-	assert_int_equal(s.timestamp_ms, 1234);
-	assert_string_equal(s.host_version, "B8");
-
-	/* the B7 version where the newer header lives is not a layout: never read it */
-	put32(m + 4096 + 4, 6);
-	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
-	assert_true(s.have_version);
-	assert_int_equal(s.version, 6);
-	assert_null(s.layout);
+	nr_lg_features_text(0x1f, text, sizeof(text));
+	assert_string_equal(text, "clipboard, window size, input, frame schedule, cursor position");
+	nr_lg_features_text(0, text, sizeof(text));
+	assert_string_equal(text, "none");
+	nr_lg_features_text(NR_LG_FEATURE_INPUT | 0x100, text, sizeof(text));
+	assert_string_equal(text, "input, 0x100");
 	free(m);
 }
 
@@ -179,13 +243,23 @@ static void test_probe_unknown(void **state)
 	struct nr_lg_snapshot s;
 
 	/* LGMP at 0 with a version no layout puts there */
-	lgmp(m, 9, 5, 5);
+	write_header(m, &B7, 5, 5, "B7", 0);
+	put32(m + 4, 99);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
-	assert_int_equal(s.version, 9);
+	assert_int_equal(s.version, 99);
 	assert_int_equal(s.session_id, 0);   /* not read */
 	assert_int_equal(s.timestamp_ms, 0);
+	assert_null(s.layout);
 	assert_non_null(s.detail);
+
+	/* LGMP after the queues with a version before 10: never read as LGMP 10 */
+	memset(m, 0, BUFSZ);
+	write_header(m, &LGMP10, 5, 5, "B7", 0);
+	put32(m + LGMP10.version_at, 6);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
+	assert_int_equal(s.version, 6);
 
 	/* garbage */
 	memset(m, 0, BUFSZ);
@@ -204,7 +278,46 @@ static void test_probe_unknown(void **state)
 	free(m);
 }
 
-static void test_probe_empty_truncated(void **state)
+/* Every length a header of both layouts can be cut at: truncated inside the header,
+ * a header without its KVMFR record inside the udata, the whole record after it. */
+static void test_probe_every_truncation(void **state)
+{
+	const struct hdr_layout *rows[] = { &B7, &LGMP10 };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct hdr_layout *l = rows[i];
+		unsigned char *full = calloc(1, BUFSZ);
+		size_t end = write_header(full, l, 9, 1234, "B7", 0x3);
+
+		for (size_t len = 0; len <= end; len++) {
+			/* a copy of exactly len bytes, so a read past it is caught by ASan */
+			unsigned char *m = malloc(len ? len : 1);
+			struct nr_lg_snapshot s;
+
+			memcpy(m, full, len);
+			nr_lg_probe(m, len, len, &s);
+			if (len == 0) {
+				assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
+			} else if (len < l->udata) {
+				if (s.kind != NR_LG_SHM_TRUNCATED)
+					fail_msg("%s cut at %zu: kind %d", l->name, len, s.kind);
+				assert_null(s.layout);
+			} else if (len < end) {
+				assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+				assert_false(s.kvmfr);
+				assert_non_null(s.kvmfr_detail);
+			} else {
+				assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+				assert_true(s.kvmfr);
+				assert_int_equal(s.features, 0x3);
+			}
+			free(m);
+		}
+		free(full);
+	}
+}
+
+static void test_probe_empty(void **state)
 {
 	unsigned char m[64] = { 0 };
 	struct nr_lg_snapshot s;
@@ -213,21 +326,52 @@ static void test_probe_empty_truncated(void **state)
 	assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
 	nr_lg_probe(m, sizeof(m), sizeof(m), &s);
 	assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
-
-	lgmp(m, 6, 1, 2);
-	for (size_t len = 4; len < 24; len++) {
-		nr_lg_probe(m, len, len, &s);
-		assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
-		assert_null(s.layout);
-	}
-	nr_lg_probe(m, 24, 24, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
 	/* fewer bytes than the magic */
+	m[0] = 0x4c, m[1] = 0x47;
 	nr_lg_probe(m, 2, 2, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
 	/* len beyond total is clamped: what lies past the end is not read */
-	nr_lg_probe(m, sizeof(m), 10, &s);
+	put32(m, 0x504d474c);
+	put32(m + 4, 6);
+	nr_lg_probe(m, sizeof(m), 6, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
+}
+
+/* A file truncated and rewritten while it is read: never a SIGBUS (the read copies
+ * through pread), each read sees one of the states the file passes through. */
+static void test_read_while_truncated(void **state)
+{
+	unsigned char *m = calloc(1, BUFSZ);
+	const char *path = unit_path(tmpdir, "shrinking");
+	size_t end = write_header(m, &LGMP10, 1, 1, "B7", 0);
+	pid_t child;
+	int status;
+
+	write_file(path, m, BUFSZ);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd = open(path, O_RDWR);
+
+		for (int i = 0; i < 3000 && fd >= 0; i++) {
+			if (ftruncate(fd, (off_t)(i % 2 ? end / 2 : 0)) < 0 ||
+			    pwrite(fd, m, i % 2 ? end / 2 : BUFSZ, 0) < 0)
+				break;
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 3000; i++) {
+		struct nr_lg_snapshot s;
+		struct nr_error err = { 0 };
+
+		assert_int_equal(nr_lg_read(path, &s, &err), 0);
+		assert_true(s.kind == NR_LG_SHM_EMPTY || s.kind == NR_LG_SHM_TRUNCATED ||
+			    s.kind == NR_LG_SHM_HEADER);
+		if (s.kind == NR_LG_SHM_HEADER)
+			assert_string_equal(s.layout, "lgmp10");
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	free(m);
 }
 
 /* ---- the probe on files, and the two reads -------------------------------------------- */
@@ -245,7 +389,7 @@ static void test_status_files(void **state)
 	assert_int_equal(st.host, NR_LG_HOST_NONE);
 	assert_int_equal(st.first.kind, NR_LG_SHM_EMPTY);
 
-	lgmp(m, 6, 42, 1000);
+	write_header(m, &B7, 42, 1000, "B7", 0);
 	write_file(unit_path(tmpdir, "stale"), m, BUFSZ);
 	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "stale"), &fast, &st, &err), 0);
 	assert_int_equal(st.host, NR_LG_HOST_STALE);
@@ -578,10 +722,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_table),
-		cmocka_unit_test(test_probe_b7),
-		cmocka_unit_test(test_probe_newer),
+		cmocka_unit_test(test_probe_layouts),
+		cmocka_unit_test(test_probe_lgmp10_sixth_queue),
+		cmocka_unit_test(test_probe_kvmfr),
 		cmocka_unit_test(test_probe_unknown),
-		cmocka_unit_test(test_probe_empty_truncated),
+		cmocka_unit_test(test_probe_every_truncation),
+		cmocka_unit_test(test_probe_empty),
+		cmocka_unit_test(test_read_while_truncated),
 		cmocka_unit_test(test_status_files),
 		cmocka_unit_test(test_shm_from_xml),
 		cmocka_unit_test(test_vm_shm_libvirt),

@@ -36,18 +36,31 @@ enum nr_lg_shm_kind {
 
 #define NR_LG_HOSTVER_MAX 64
 
+/* KVMFR feature flags the guest's host application announces (Looking Glass
+ * common/include/common/KVMFR.h, KVMFR_FEATURE_*; KVMFR_VERSION 34 in master). */
+#define NR_LG_FEATURE_SETCURSORPOS   0x01u
+#define NR_LG_FEATURE_WINDOWSIZE     0x02u  /* resizes the guest to the client window */
+#define NR_LG_FEATURE_FRAME_SCHEDULE 0x04u
+#define NR_LG_FEATURE_INPUT          0x08u  /* carries keyboard and mouse itself */
+#define NR_LG_FEATURE_CLIPBOARD      0x10u  /* syncs the clipboard itself */
+
 struct nr_lg_snapshot {
 	enum nr_lg_shm_kind kind;
-	const char *layout;         /* "b7", "newer"; NULL unless kind is HEADER */
+	const char *layout;         /* "b7", "lgmp7" ... "lgmp10"; NULL unless kind is HEADER */
 	const char *detail;         /* for UNKNOWN/TRUNCATED: why, in words (static text) */
 	uint64_t size;              /* bytes of shared memory seen */
-	uint64_t header_offset;     /* where the LGMP header starts */
+	uint64_t header_offset;     /* where the LGMP magic is */
 	uint32_t version;           /* LGMP protocol version (also set for an unknown one) */
 	bool have_version;
 	uint32_t session_id;
-	uint64_t timestamp_ms;      /* moves while the host application runs */
-	bool kvmfr;                 /* a KVMFR record was found after the header */
+	uint32_t num_queues;
+	uint64_t timestamp_ms;      /* the heartbeat: moves while the host application runs */
+	uint64_t udata_offset;      /* where the header's user data starts */
+	uint32_t udata_size;        /* what the header says it holds */
+	bool kvmfr;                 /* a KVMFR record was found in the user data */
+	const char *kvmfr_detail;   /* why not, when the header is there but the record is not */
 	uint32_t kvmfr_version;
+	uint32_t features;          /* NR_LG_FEATURE_* */
 	char host_version[NR_LG_HOSTVER_MAX]; /* sanitised; "" when absent */
 };
 
@@ -76,7 +89,9 @@ struct nr_lg_watch {
 	unsigned stale_ms;      /* unchanged this long means stale; 0: 1000 */
 };
 
-/* Map path read-only (a file under /dev/shm or /dev/kvmfr0) and read it once. */
+/* Read path once into a copy (pread for a file, so one truncated while it is read
+ * shows as truncated, never a SIGBUS; a read-only map for /dev/kvmfrN, which has no
+ * read() and cannot shrink). */
 int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *err);
 /* Read path, then again every interval until the timestamp moves (alive) or has not
  * moved for stale_ms (stale). w may be NULL for the defaults. */
@@ -84,6 +99,9 @@ int nr_lg_status_read(const char *path, const struct nr_lg_watch *w, struct nr_l
 		      struct nr_error *err);
 const char *nr_lg_shm_kind_name(enum nr_lg_shm_kind k);   /* "empty", "truncated", ... */
 const char *nr_lg_host_state_name(enum nr_lg_host_state s); /* "none", "alive", "stale", "unknown" */
+/* The words for the host's feature flags ("clipboard, window size, input"), into buf;
+ * "none" when there are none. Bits this program does not know show as hex. */
+void nr_lg_features_text(uint32_t features, char *buf, size_t size);
 /* Remember the session id seen in shm_path (a small file in the runtime directory) and
  * say what the last call saw: *had_previous false the first time. A host application
  * that restarted between two calls shows as a different previous session. Failing to
