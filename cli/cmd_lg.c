@@ -40,22 +40,44 @@ static void put_lines(FILE *f, const char *text)
 
 struct size_opts {
 	bool hdr;
+	const char *stack;
 };
+
+/* --stack b7|idd|auto: auto (or none given) is the installed client's stack. */
+static int stack_option(struct cli *cli, const char *given, enum nr_lg_stack *stack, bool *followed)
+{
+	*followed = false;
+	if (given && nr_lg_stack_parse(given, stack) < 0)
+		return cli_usage_error(cli, "--stack is b7, idd or auto, not '%s'", given);
+	if (!given || *stack == NR_LG_STACK_AUTO) {
+		*stack = nr_lg_stack_default(cli->ctx);
+		*followed = true;
+	}
+	return -1;
+}
 
 static int lg_size(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool hdr = ((const struct size_opts *)opts)->hdr;
+	const struct size_opts *so = opts;
+	enum nr_lg_stack stack;
+	bool followed;
 	unsigned w, h, mib;
+	int rc;
 
 	if (nr_lg_parse_resolution(argv[0], &w, &h) < 0)
-		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 2160p, 4k)",
-				       argv[0]);
-	mib = nr_lg_shm_size_mib(w, h, hdr);
+		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 720p, 1080p, 1440p, 2160p, "
+				       "4k, 5k)", argv[0]);
+	rc = stack_option(cli, so->stack, &stack, &followed);
+	if (rc >= 0)
+		return rc;
+	mib = nr_lg_shm_size_mib(stack, w, h, so->hdr);
 	if (cli->json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "width", json_object_new_int((int)w));
 		json_object_object_add(o, "height", json_object_new_int((int)h));
-		json_object_object_add(o, "hdr", json_object_new_boolean(hdr));
+		json_object_object_add(o, "hdr", json_object_new_boolean(so->hdr));
+		json_object_object_add(o, "stack", json_object_new_string(nr_lg_stack_name(stack)));
+		json_object_object_add(o, "stack_from_client", json_object_new_boolean(followed));
 		json_object_object_add(o, "size_mib", json_object_new_int((int)mib));
 		cli_json_print(cli, o);
 	} else {
@@ -436,7 +458,7 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 
 struct setup_args {
 	bool hdr, yes;
-	const char *mode, *user, *group, *size, *resolution;
+	const char *mode, *user, *group, *size, *resolution, *stack;
 	enum nr_lg_mode m;
 	bool mode_given;
 	struct nr_lg_setup s;
@@ -455,8 +477,15 @@ static int setup_prepare(struct cli *cli, struct setup_args *a)
 	if (a->resolution && nr_lg_parse_resolution(a->resolution, &w, &h) < 0)
 		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 4k)",
 				      a->resolution);
-	a->s.size_mib = nr_lg_shm_size_mib(w, h, a->hdr);
-	if (a->size) {
+	if (!a->size) {
+		enum nr_lg_stack stack;
+		bool followed;
+		int rc = stack_option(cli, a->stack, &stack, &followed);
+
+		if (rc >= 0)
+			return rc;
+		a->s.size_mib = nr_lg_shm_size_mib(stack, w, h, a->hdr);
+	} else {
 		char *end;
 		unsigned long v = strtoul(a->size, &end, 10);
 		if (*end || end == a->size || v > 65536)
@@ -688,7 +717,9 @@ static const struct cli_opt setup_options[] = {
 	CLI_VALUE("size", "MIB", struct setup_args, size, "IVSHMEM size, a power of two (default: from --resolution)"),
 	CLI_VALUE("resolution", "WxH", struct setup_args, resolution,
 		  "size for this resolution (default 1920x1080), with --hdr for HDR"),
-	CLI_BOOL("hdr", struct setup_args, hdr, "HDR frames (twice the size)"),
+	CLI_BOOL("hdr", struct setup_args, hdr, "HDR frames (B7: twice the size)"),
+	CLI_VALUE("stack", "b7|idd|auto", struct setup_args, stack,
+		  "size for the B7 host app or the IDD (default: the installed client's)"),
 	CLI_BOOL("yes", struct setup_args, yes, "apply or revert without asking"),
 	CLI_JSON("(plan, status) print JSON"),
 	CLI_OPT_END,
@@ -734,12 +765,14 @@ static const struct cli_opt start_options[] = {
 
 static const struct cli_cmd lg_size_cmd = {
 	.name = "size",
-	.usage = "lg size WIDTHxHEIGHT [--hdr] [--json]",
-	.help = "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128; HDR doubles)",
+	.usage = "lg size WIDTHxHEIGHT [--hdr] [--stack b7|idd|auto] [--json]",
+	.help = "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128)",
 	.run = lg_size,
 	.opts = (const struct cli_opt[]){
-		CLI_BOOL("hdr", struct size_opts, hdr, "10-bit HDR frames (twice the size)"),
-		CLI_JSON("print {width, height, hdr, size_mib}"),
+		CLI_BOOL("hdr", struct size_opts, hdr, "10-bit HDR frames (B7: twice the size; IDD: the same)"),
+		CLI_VALUE("stack", "b7|idd|auto", struct size_opts, stack,
+			  "the guest side: the B7 host app or the IDD after it (default: the installed client's)"),
+		CLI_JSON("print {width, height, hdr, stack, stack_from_client, size_mib}"),
 		CLI_OPT_END,
 	},
 	.opts_size = sizeof(struct size_opts),

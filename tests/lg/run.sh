@@ -57,10 +57,15 @@ json_eval() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(e
 json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$tmp/out" "$1"; }
 
 # ---- lg size -------------------------------------------------------------------------
-size_is() { # EXPECTED RES [--hdr]
+# The installed client is the stand-in in tests/lg/standins (its version from
+# FAKE_LG_VERSION), or none: an empty stand-in directory.
+mkdir -p "$tmp/noclient"
+CLIENT_NONE="--param run.standins=$tmp/noclient"
+CLIENT_FAKE="--param run.standins=$here/standins"
+size_is() { # EXPECTED RES [--hdr] [--stack S]
 	exp_mib=$1
 	shift
-	run lg size "$@"
+	run $CLIENT_NONE lg size "$@"
 	expect "lg size $*" test "$rc" = 0 -a "$(cat "$tmp/out")" = "$exp_mib"
 }
 size_is 32 1920x1080
@@ -73,7 +78,29 @@ size_is 64 1920x1080 --hdr
 size_is 128 --hdr 2560x1440
 size_is 256 4k --hdr
 size_is 64 3440x1440
-golden size.json lg size 1440p --json
+# The table for both stacks (DESIGN.md): 720p, 1080p, 1440p, 4K, 5K, each with HDR.
+for row in "720p 32 32 16 16" "1080p 32 64 32 32" "1440p 64 128 64 64" "4k 128 256 128 128" \
+	"5k 128 256 256 256"; do
+	set -- $row
+	size_is $2 $1 --stack b7
+	size_is $3 $1 --stack b7 --hdr
+	size_is $4 $1 --stack idd
+	size_is $5 $1 --stack idd --hdr
+done
+golden size.badstack lg size 1080p --stack b8
+# The default follows the installed client: none or B7 -> b7, a build past B7 -> idd.
+run $CLIENT_NONE lg size 720p --json
+expect "no client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
+FAKE_LG_VERSION=B7 FAKE_LG_ARGS=$tmp/client-args run $CLIENT_FAKE lg size 720p --json
+expect "B7 client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
+expect "the client is asked with --help (never --version: B7 would start)" \
+	test "$(cat "$tmp/client-args")" = "--help"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run $CLIENT_FAKE lg size 720p --json
+expect "client past B7: idd" test "$(json_get "['stack']")" = idd -a "$(json_get "['size_mib']")" = 16
+expect "client past B7: said where the stack came from" test "$(json_get "['stack_from_client']")" = True
+FAKE_LG_VERSION=B7-412-g8cb6a687 run $CLIENT_FAKE lg size 720p --stack b7
+expect "--stack wins over the client" test "$(cat "$tmp/out")" = 32
+golden size.json $CLIENT_NONE lg size 1440p --json
 golden size.bad lg size 1920by1080
 golden size.none lg size
 golden lg.none lg

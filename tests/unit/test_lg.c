@@ -51,32 +51,70 @@ static void write_file(const char *path, const void *data, size_t len)
 
 /* ---- size ------------------------------------------------------------------------ */
 
+/* The size table for both stacks (DESIGN.md, "Looking Glass facts"), worked by hand:
+ * B7 720p: 1280x720x8 = 7.03 MiB -> 8 + 10 = 18 -> 32; IDD 720p: 5120 x 720 x 3 =
+ * 10.55 MiB -> 11 + 4 = 15 -> 16; IDD 5K: 20480 x 2880 x 3 = 168.75 -> 169 + 4 -> 256. */
 static void test_size_table(void **state)
 {
 	static const struct {
 		unsigned w, h;
 		bool hdr;
-		unsigned mib;
+		unsigned b7, idd;
 	} rows[] = {
-		{ 1280, 720, false, 32 },
-		{ 1920, 1080, false, 32 }, { 1920, 1200, false, 32 }, { 2560, 1080, false, 32 },
-		{ 2560, 1440, false, 64 }, { 3440, 1440, false, 64 }, { 3840, 2160, false, 128 },
-		{ 5120, 2880, false, 128 }, { 1920, 1080, true, 64 }, { 2560, 1440, true, 128 },
-		{ 3840, 2160, true, 256 }, { 1, 1, false, 16 },
+		{ 1280, 720, false, 32, 16 },   { 1280, 720, true, 32, 16 },
+		{ 1920, 1080, false, 32, 32 },  { 1920, 1080, true, 64, 32 },
+		{ 2560, 1440, false, 64, 64 },  { 2560, 1440, true, 128, 64 },
+		{ 3840, 2160, false, 128, 128 }, { 3840, 2160, true, 256, 128 },
+		{ 5120, 2880, false, 128, 256 }, { 5120, 2880, true, 256, 256 },
+		{ 1920, 1200, false, 32, 32 },  { 3440, 1440, false, 64, 64 },
+		/* 1300 x 4 = 5200 bytes a row, padded to 5376: 12.3 MiB -> 13 + 4 -> 32, where
+		 * unpadded rows would give 11.9 -> 12 + 4 -> 16 */
+		{ 1300, 800, false, 32, 32 },
+		{ 1, 1, false, 16, 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		unsigned w = rows[i].w, h = rows[i].h;
-		unsigned long long mib = ((unsigned long long)w * h * 8 * (rows[i].hdr ? 2 : 1) + (1 << 20) - 1) /
-					 (1 << 20) + 10, p = 1;
-		while (p < mib)
-			p <<= 1;
-		/* the table and the rule agree */
-		assert_int_equal(p, rows[i].mib);
-		assert_int_equal(nr_lg_shm_size_mib(w, h, rows[i].hdr), rows[i].mib);
+
+		assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, w, h, rows[i].hdr), rows[i].b7);
+		assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_IDD, w, h, rows[i].hdr), rows[i].idd);
 	}
-	assert_int_equal(nr_lg_shm_size_mib(16385, 10, false), 0);
-	assert_int_equal(nr_lg_shm_size_mib(10, 0, true), 0);
+	/* auto, unresolved, is B7 */
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_AUTO, 1280, 720, false), 32);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 16385, 10, false), 0);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_IDD, 10, 0, true), 0);
+}
+
+static void test_stack_names_and_versions(void **state)
+{
+	static const struct {
+		const char *version;
+		enum nr_lg_stack stack;
+	} versions[] = {
+		{ "B7", NR_LG_STACK_B7 }, { "B7-rc1", NR_LG_STACK_B7 }, { "B7-rc1-12-gabcdef0", NR_LG_STACK_B7 },
+		{ "B6", NR_LG_STACK_B7 }, { "B6-45-g1234567", NR_LG_STACK_B7 },
+		{ "B7-412-g8cb6a687", NR_LG_STACK_IDD }, { "B8", NR_LG_STACK_IDD }, { "B10-rc2", NR_LG_STACK_IDD },
+		{ "", NR_LG_STACK_B7 }, { "garbage", NR_LG_STACK_B7 },
+	};
+	enum nr_lg_stack st;
+	char *m;
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (nr_lg_version_stack(versions[i].version) != versions[i].stack)
+			fail_msg("%s: stack %d", versions[i].version, (int)nr_lg_version_stack(versions[i].version));
+	assert_int_equal(nr_lg_stack_parse("idd", &st), 0);
+	assert_int_equal(st, NR_LG_STACK_IDD);
+	assert_int_equal(nr_lg_stack_parse("auto", &st), 0);
+	assert_int_equal(st, NR_LG_STACK_AUTO);
+	assert_int_equal(nr_lg_stack_parse("b8", &st), -NR_E_INVAL);
+	assert_string_equal(nr_lg_stack_name(NR_LG_STACK_B7), "b7");
+
+	assert_null(nr_lg_version_mismatch("B7", "B7"));
+	assert_null(nr_lg_version_mismatch("", "B7"));
+	assert_null(nr_lg_version_mismatch("B7", ""));
+	m = nr_lg_version_mismatch("B7", "B7-412-g8cb6a687");
+	assert_non_null(strstr(m, "install looking-glass-client B7-412-g8cb6a687"));
+	free(m);
 }
 
 /* ---- the probe on bytes --------------------------------------------------------------- */
@@ -722,6 +760,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_table),
+		cmocka_unit_test(test_stack_names_and_versions),
 		cmocka_unit_test(test_probe_layouts),
 		cmocka_unit_test(test_probe_lgmp10_sixth_queue),
 		cmocka_unit_test(test_probe_kvmfr),

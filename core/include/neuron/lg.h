@@ -17,10 +17,24 @@ struct nr_plan_result;
 
 /* ---- size ---------------------------------------------------------------- */
 
-/* IVSHMEM size in MiB for a resolution (Looking Glass B7 rule): width x height x 4
- * bytes x 2 frames (x 2 again for HDR), in MiB, plus 10, rounded up to a power of
- * two. 1080p 32, 1440p 64, 2160p 128. Returns 0 for a size out of range. */
-unsigned nr_lg_shm_size_mib(unsigned width, unsigned height, bool hdr);
+/* The Windows side of Looking Glass the shared memory is sized for. */
+enum nr_lg_stack {
+	NR_LG_STACK_AUTO = 0,   /* follow the installed client (nr_lg_stack_default) */
+	NR_LG_STACK_B7,         /* the B7 host application (LGMP 6) */
+	NR_LG_STACK_IDD,        /* the Indirect Display Driver of the releases after B7 */
+};
+
+/* IVSHMEM size in MiB for a resolution, rounded up to a power of two:
+ *   B7:  width x height x 4 bytes x 2 frames (x 2 again for HDR) + 10 MiB
+ *        (1080p 32, 1440p 64, 2160p 128);
+ *   IDD: ceil(width x 4 / 256) x 256 x height x 3 frames + 4 MiB, HDR the same
+ *        (1080p 32, 1440p 64, 2160p 128, 720p 16).
+ * AUTO counts as B7 here (resolve it first). Returns 0 for a size out of range. */
+unsigned nr_lg_shm_size_mib(enum nr_lg_stack stack, unsigned width, unsigned height, bool hdr);
+/* "b7", "idd", "auto". */
+int nr_lg_stack_parse(const char *s, enum nr_lg_stack *stack);
+const char *nr_lg_stack_name(enum nr_lg_stack stack);
+const char *nr_lg_stack_help(enum nr_lg_stack stack);   /* the rule in words */
 /* Parse "1920x1080" (also "1080p", "1440p", "2160p", "4k"). Returns 0 or -NR_E_INVAL. */
 int nr_lg_parse_resolution(const char *s, unsigned *width, unsigned *height);
 
@@ -188,6 +202,21 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup_info *out,
 		      struct nr_error *err);
 void nr_lg_sup_info_done(struct nr_lg_sup_info *info);
+
+/* The installed client's version ("B7", "B7-412-g8cb6a687"), sanitised, into buf: it
+ * runs ctx "lg.client" (else looking-glass-client) with --help through the command
+ * runner (inside the ctx's root; its stand-ins in tests) and reads the "Looking Glass
+ * (VERSION)" line every client prints first. -NR_E_LG_NOCLIENT when it cannot be run,
+ * -NR_E_PARSE when it names no version. */
+int nr_lg_client_version(const struct nr_ctx *ctx, char *buf, size_t size, struct nr_error *err);
+/* Which stack a version belongs to: a build past B7 or a later release is IDD; B7,
+ * its release candidates, older ones and anything unreadable are B7. */
+enum nr_lg_stack nr_lg_version_stack(const char *version);
+/* The stack of the installed client; B7 when there is none or its version is unknown. */
+enum nr_lg_stack nr_lg_stack_default(const struct nr_ctx *ctx);
+/* When client and host versions differ: a sentence saying what to install (malloc'd);
+ * NULL when they match or either is unknown (""). */
+char *nr_lg_version_mismatch(const char *client, const char *host);
 const char *nr_lg_sup_state_name(enum nr_lg_sup_state s);
 
 /* ---- set-up on the target root (a plan of the engine in plan.h) ------------------ */
