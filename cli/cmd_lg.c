@@ -240,7 +240,16 @@ static void layout_text(const struct nr_lg_snapshot *s, char *buf, size_t size)
 struct session_note {
 	bool had_previous;
 	uint32_t previous;
+	char client_version[NR_LG_HOSTVER_MAX]; /* "" when unknown */
+	char client_why[256];                   /* why it is unknown */
 };
+
+/* The installed client's version beside the host's: a mismatch is a warning saying what
+ * to install (malloc'd), NULL when they match or one is unknown. */
+static char *version_warning(const struct nr_lg_snapshot *s, const struct session_note *sn)
+{
+	return s->kvmfr ? nr_lg_version_mismatch(sn->client_version, s->host_version) : NULL;
+}
 
 static json_object *shm_json(const char *path, const struct nr_lg_status *st, const struct session_note *sn)
 {
@@ -299,6 +308,13 @@ static json_object *shm_json(const char *path, const struct nr_lg_status *st, co
 	json_object_object_add(o, "restarted_since_last_status", json_object_new_boolean(
 			       sn->had_previous && s->kind == NR_LG_SHM_HEADER && sn->previous != s->session_id));
 	json_object_object_add(o, "watched_ms", json_object_new_int((int)st->watched_ms));
+	json_object_object_add(o, "client_version", sn->client_version[0] ?
+			       json_object_new_string(sn->client_version) : NULL);
+	{
+		char *warn = version_warning(s, sn);
+		json_object_object_add(o, "version_mismatch", warn ? json_object_new_string(warn) : NULL);
+		free(warn);
+	}
 	json_object_object_add(o, "message", json_object_new_string(sentence ? sentence : ""));
 	free(sentence);
 	return o;
@@ -337,6 +353,25 @@ static void shm_text(const char *path, const struct nr_lg_status *st, const stru
 	}
 	printf("host app       %s: %s\n", nr_lg_host_state_name(st->host), sentence ? sentence : "");
 	free(sentence);
+	printf("versions       client ");
+	if (sn->client_version[0])
+		cli_put_clean(stdout, sn->client_version);
+	else
+		printf("unknown (%s)", sn->client_why);
+	if (s->kvmfr && s->host_version[0]) {
+		char *warn = version_warning(s, sn);
+
+		printf(", host %s: %s\n", s->host_version, warn ? "MISMATCH" : sn->client_version[0] ?
+		       "the same" : "cannot compare");
+		if (warn) {
+			printf("warning        ");
+			cli_put_clean(stdout, warn);
+			putchar('\n');
+		}
+		free(warn);
+	} else {
+		putchar('\n');
+	}
 }
 
 static const char *sup_sentence(const struct nr_lg_sup_info *i)
@@ -361,7 +396,7 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_lg_sup_info info = { 0 };
 	struct nr_lg_status st;
-	struct session_note sn = { false, 0 };
+	struct session_note sn = { 0 };
 	const char *vm = argc ? argv[0] : NULL;
 	char *shm = NULL;
 	bool have_info = false, probed = false;
@@ -391,6 +426,12 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 		probed = probe_rc == 0;
 		if (probed && st.last.kind == NR_LG_SHM_HEADER)
 			nr_lg_session_remember(cli->ctx, shm, st.last.session_id, &sn.previous, &sn.had_previous);
+		if (probed) {
+			struct nr_error verr = { 0 };
+
+			if (nr_lg_client_version(cli->ctx, sn.client_version, sizeof(sn.client_version), &verr) < 0)
+				snprintf(sn.client_why, sizeof(sn.client_why), "%.200s", verr.msg);
+		}
 	}
 
 	if (cli->json) {

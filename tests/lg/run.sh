@@ -25,8 +25,13 @@ trap cleanup EXIT
 expect() { check "$@"; }
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
+# The installed client (its version) is a stand-in run through the command runner:
+# none (an empty directory) unless STANDINS names tests/lg/standins.
+mkdir -p "$tmp/noclient"
+STANDINS=$tmp/noclient
 run() {
-	"$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
+	"$NEURONCTL" --param runtime_dir="$tmp/rt" --param run.standins="$STANDINS" $FAST $G "$@" \
+		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
 }
 has() { grep -q -- "$1" "$2"; }
@@ -58,14 +63,11 @@ json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(ev
 
 # ---- lg size -------------------------------------------------------------------------
 # The installed client is the stand-in in tests/lg/standins (its version from
-# FAKE_LG_VERSION), or none: an empty stand-in directory.
-mkdir -p "$tmp/noclient"
-CLIENT_NONE="--param run.standins=$tmp/noclient"
-CLIENT_FAKE="--param run.standins=$here/standins"
+# FAKE_LG_VERSION), or none (run's default).
 size_is() { # EXPECTED RES [--hdr] [--stack S]
 	exp_mib=$1
 	shift
-	run $CLIENT_NONE lg size "$@"
+	run lg size "$@"
 	expect "lg size $*" test "$rc" = 0 -a "$(cat "$tmp/out")" = "$exp_mib"
 }
 size_is 32 1920x1080
@@ -89,18 +91,20 @@ for row in "720p 32 32 16 16" "1080p 32 64 32 32" "1440p 64 128 64 64" "4k 128 2
 done
 golden size.badstack lg size 1080p --stack b8
 # The default follows the installed client: none or B7 -> b7, a build past B7 -> idd.
-run $CLIENT_NONE lg size 720p --json
+run lg size 720p --json
 expect "no client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
-FAKE_LG_VERSION=B7 FAKE_LG_ARGS=$tmp/client-args run $CLIENT_FAKE lg size 720p --json
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 FAKE_LG_ARGS=$tmp/client-args run lg size 720p --json
 expect "B7 client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
 expect "the client is asked with --help (never --version: B7 would start)" \
 	test "$(cat "$tmp/client-args")" = "--help"
-FAKE_LG_VERSION=B7-412-g8cb6a687 run $CLIENT_FAKE lg size 720p --json
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg size 720p --json
 expect "client past B7: idd" test "$(json_get "['stack']")" = idd -a "$(json_get "['size_mib']")" = 16
 expect "client past B7: said where the stack came from" test "$(json_get "['stack_from_client']")" = True
-FAKE_LG_VERSION=B7-412-g8cb6a687 run $CLIENT_FAKE lg size 720p --stack b7
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg size 720p --stack b7
 expect "--stack wins over the client" test "$(cat "$tmp/out")" = 32
-golden size.json $CLIENT_NONE lg size 1440p --json
+STANDINS=$tmp/noclient
+golden size.json lg size 1440p --json
 golden size.bad lg size 1920by1080
 golden size.none lg size
 golden lg.none lg
@@ -133,6 +137,17 @@ expect "lgmp10: magic after the five queues" test "$(json_get "['shm']['header_o
 expect "lgmp10: KVMFR version" test "$(json_get "['shm']['kvmfr']['version']")" = 34
 expect "lgmp10: clipboard feature" test "$(json_get "['shm']['kvmfr']['features']['clipboard']")" = True
 expect "lgmp10: window size feature" test "$(json_get "['shm']['kvmfr']['features']['window_size']")" = True
+# The installed client beside the host: a mismatch says what to install.
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 golden status.lgmp10-mismatch lg status --shm "$tmp/lgmp10-stale.shm"
+FAKE_LG_VERSION=B7 run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "mismatch: client version" test "$(json_get "['shm']['client_version']")" = B7
+expect "mismatch: what to install" has "install looking-glass-client B7-412-g8cb6a687" "$tmp/out"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "same build: no mismatch" test "$(json_get "['shm']['version_mismatch']")" = None
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg status --shm "$tmp/lgmp10-stale.shm"
+expect "same build: said" has "host B7-412-g8cb6a687: the same" "$tmp/out"
+STANDINS=$tmp/noclient
 run lg status --shm "$tmp/lgmp10-udata-lies.shm" --json
 expect "udata size that lies: no KVMFR read" test "$(json_get "['shm']['kvmfr']")" = None
 expect "udata size that lies: said so" has "larger than the shared memory" "$tmp/out"
