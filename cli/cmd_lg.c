@@ -693,6 +693,43 @@ static int setup_revert(struct cli *cli, void *opts, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The kvmfr set-up as the device and the target root show it, each finding with its fix;
+ * want_mib 0: the size is not compared. */
+static void kvmfr_findings(struct cli *cli, json_object *root, unsigned want_mib)
+{
+	struct nr_lg_finding f[NR_LG_KVMFR_CHECKS];
+	size_t n = nr_lg_kvmfr_check(cli->ctx, "/dev/kvmfr0", want_mib, f);
+	json_object *arr = root ? json_object_new_array() : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (arr) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(f[i].name));
+			json_object_object_add(o, "status", json_object_new_string(nr_lg_finding_status_name(f[i].status)));
+			json_object_object_add(o, "detail", json_object_new_string(f[i].detail));
+			json_object_object_add(o, "fix", json_object_new_string(f[i].fix));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		printf("  %s  %-36s ", nr_lg_finding_status_name(f[i].status), f[i].title);
+		cli_put_clean(stdout, f[i].detail);
+		putchar('\n');
+		if (f[i].fix[0] && f[i].status != NR_LG_FINDING_PASS) {
+			printf("        -> ");
+			cli_put_clean(stdout, f[i].fix);
+			putchar('\n');
+		}
+	}
+	if (arr) {
+		json_object *k = NULL;
+
+		if (json_object_object_get_ex(root, "kvmfr", &k))
+			json_object_object_add(k, "checks", arr);
+		else
+			json_object_put(arr);
+	}
+}
+
 static int setup_status(struct cli *cli, void *opts, int argc, char **argv)
 {
 	struct setup_args *a = opts;
@@ -741,6 +778,8 @@ static int setup_status(struct cli *cli, void *opts, int argc, char **argv)
 			}
 		}
 		nr_plan_status_done(&st);
+		if ((enum nr_lg_mode)m == NR_LG_MODE_KVMFR && (a->mode_given || nr_lg_kvmfr_in_use(cli->ctx)))
+			kvmfr_findings(cli, root, a->size || a->resolution ? a->s.size_mib : 0);
 	}
 	if (root)
 		cli_json_print(cli, root);

@@ -249,10 +249,14 @@ mkroot() { # NAME SRC
 same_tree() { diff -r "$tmp/$1" "$tmp/$1.orig" >"$tmp/tree.diff" 2>&1; }
 mkroot deb debian12
 mkroot arch arch
-G="--root $tmp/deb"
+# the live machine for these: a fake sysroot (no kvmfr device, AppArmor off), never /sys
+mkdir -p "$tmp/fsys/dev" "$tmp/fsys/sys/module/apparmor/parameters"
+echo N >"$tmp/fsys/sys/module/apparmor/parameters/enabled"
+S="--sysroot $tmp/fsys"
+G="--root $tmp/deb $S"
 golden setup.shm.plan lg setup plan --user alice
 golden setup.kvmfr.plan lg setup plan --mode kvmfr --user alice --resolution 2560x1440
-G="--root $tmp/arch"
+G="--root $tmp/arch $S"
 golden setup.kvmfr.arch.plan lg setup plan --mode kvmfr --user alice --size 64
 run lg setup plan --mode kvmfr --user alice --json
 expect "plan json: four edits" test "$(json_eval "len(d['edits'])")" = 4
@@ -263,8 +267,19 @@ golden setup.usage lg setup plan --mode nfs
 golden setup.nouser lg setup plan --user bob
 golden setup.badsize lg setup plan --user alice --size 48
 
+# Where AppArmor is on, the plan allows the device in the local libvirt-qemu abstraction.
+mkdir -p "$tmp/aasys/dev" "$tmp/aasys/sys/module/apparmor/parameters"
+echo Y >"$tmp/aasys/sys/module/apparmor/parameters/enabled"
+G="--root $tmp/arch --sysroot $tmp/aasys"
+run lg setup plan --mode kvmfr --user alice --size 64 --json
+expect "AppArmor on: the local abstraction is planned" \
+	test "$(json_eval "[e['path'] for e in d['edits']][-1]")" = /etc/apparmor.d/local/abstractions/libvirt-qemu
+run lg setup plan --mode kvmfr --user alice --size 64
+expect "AppArmor on: the device rule" has '^+/dev/kvmfr0 rw,$' "$tmp/out"
+expect "AppArmor on: the udev rule gives uaccess" has 'TAG+="uaccess"' "$tmp/out"
+
 # Without --yes and nobody to answer: nothing is written.
-G="--root $tmp/deb"
+G="--root $tmp/deb $S"
 run lg setup apply --user alice </dev/null
 expect "apply unconfirmed: exit 1" test "$rc" = 1
 expect "apply unconfirmed: nothing written" same_tree deb
@@ -278,6 +293,16 @@ run lg setup apply --mode kvmfr --user alice --yes
 expect "kvmfr second apply: nothing changed" has "Nothing changed" "$tmp/out"
 expect "kvmfr second apply: same bytes" diff -r "$tmp/deb" "$tmp/deb.applied"
 golden setup.kvmfr.status lg setup status
+# The kvmfr checks against the live side: a regular file where the device should be (a VM
+# started before the module), the size against what the VM needs, AppArmor on.
+: >"$tmp/fsys/dev/kvmfr0"
+golden setup.kvmfr.checks lg setup status --mode kvmfr --size 64
+run lg setup status --mode kvmfr --json
+expect "checks json: the device is a regular file" \
+	test "$(json_eval "[c['status'] for c in d['kvmfr']['checks'] if c['id'] == 'kvmfr_device'][0]")" = FAIL
+expect "checks json: size not compared without --size" \
+	test "$(json_eval "[c['status'] for c in d['kvmfr']['checks'] if c['id'] == 'kvmfr_size'][0]")" = PASS
+rm -f "$tmp/fsys/dev/kvmfr0"
 run lg setup revert --yes
 expect "kvmfr revert: exit 0" test "$rc" = 0
 expect "kvmfr revert: byte-identical" same_tree deb
@@ -310,12 +335,35 @@ expect "fault: applied after all" test "$(json_get "['kvmfr']['state']")" = appl
 run lg setup revert --mode kvmfr --yes
 expect "fault: revert byte-identical" same_tree deb
 
+# check: the Looking Glass items. The demo machine's sys and proc, with a dev of our own.
+mkdir -p "$tmp/chk/dev/shm"
+ln -s "$SYSROOTS/demo/sys" "$tmp/chk/sys"
+ln -s "$SYSROOTS/demo/proc" "$tmp/chk/proc"
+mk lgmp10 chk/dev/shm/looking-glass
+G="--sysroot $tmp/chk --root $tmp/deb"
+run check --json
+expect "check, no client: no version item" test "$(json_eval "len([c for c in d['checks'] if c['id'] == 'lg_versions'])")" = 0
+expect "check, no kvmfr: no kvmfr items" test "$(json_eval "len([c for c in d['checks'] if c['id'].startswith('kvmfr')])")" = 0
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 run check --json
+expect "check: version mismatch warns" \
+	test "$(json_eval "[c['status'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = WARN
+expect "check: version mismatch says what to install" has "install looking-glass-client B7-412-g8cb6a687" "$tmp/out"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run check --json
+expect "check: same versions pass" \
+	test "$(json_eval "[c['status'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = PASS
+STANDINS=$tmp/noclient
+: >"$tmp/chk/dev/kvmfr0"
+golden check.kvmfr check
+expect "check: a regular /dev/kvmfr0 blocks" test "$rc" = 1
+rm -f "$tmp/chk/dev/kvmfr0"
+
 # A symlink that leads out of the target root is refused: the live /etc is never edited.
 mkroot esc debian12
 mkdir -p "$tmp/elsewhere"
 rm -rf "$tmp/esc/etc/modprobe.d"
 ln -s "$tmp/elsewhere" "$tmp/esc/etc/modprobe.d"
-G="--root $tmp/esc"
+G="--root $tmp/esc $S"
 run lg setup apply --mode kvmfr --user alice --yes
 expect "escape: refused" test "$rc" = 1
 expect "escape: nothing outside root" test -z "$(ls -A "$tmp/elsewhere")"

@@ -448,6 +448,114 @@ static void test_status_files(void **state)
 	free(m);
 }
 
+/* ---- kvmfr checks on fake roots and sysroots ------------------------------------------ */
+
+static struct nr_lg_finding *finding(struct nr_lg_finding *f, const char *name)
+{
+	for (size_t i = 0; i < NR_LG_KVMFR_CHECKS; i++)
+		if (strcmp(f[i].name, name) == 0)
+			return &f[i];
+	fail_msg("no finding %s", name);
+	return NULL;
+}
+
+static void test_kvmfr_checks(void **state)
+{
+	char *top = unit_tmpdir("kvmfr", false);
+	const char *sys = unit_path(top, "sys"), *root = unit_path(top, "root");
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_lg_finding f[NR_LG_KVMFR_CHECKS];
+	char sysbuf[256], rootbuf[256];
+
+	snprintf(sysbuf, sizeof(sysbuf), "%s", sys);
+	snprintf(rootbuf, sizeof(rootbuf), "%s", root);
+	assert_int_equal(nr_mkdir_p(unit_path(sysbuf, "dev"), 0755, NULL), 0);
+	assert_int_equal(nr_mkdir_p(unit_path(rootbuf, "etc"), 0755, NULL), 0);
+	nr_ctx_set(ctx, "sysroot", sysbuf, NULL);
+	nr_ctx_set(ctx, "root", rootbuf, NULL);
+
+	/* nothing set up: every check fails with its fix (AppArmor off: passes) */
+	assert_false(nr_lg_kvmfr_in_use(ctx));
+	assert_int_equal(nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f), NR_LG_KVMFR_CHECKS);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_device")->fix, "modprobe kvmfr static_size_mb=64"));
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_FAIL);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_WARN);   /* no libvirt */
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_PASS);
+
+	/* a regular file where the device should be: a VM made it before the module */
+	unit_put(unit_path(sysbuf, "dev/kvmfr0"), "", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_device")->detail, "regular file"));
+	assert_non_null(strstr(finding(f, "kvmfr_device")->fix, "rm /dev/kvmfr0"));
+	assert_true(nr_lg_kvmfr_in_use(ctx));
+	/* a character device (a link to one: tests cannot make device nodes; never opened) */
+	unlink(unit_path(sysbuf, "dev/kvmfr0"));
+	assert_int_equal(symlink("/dev/null", unit_path(sysbuf, "dev/kvmfr0")), 0);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_PASS);
+
+	/* static_size_mb against the domain's size; a list gives one per device */
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "# size\noptions kvmfr static_size_mb=32\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_size")->detail, "static_size_mb=32"));
+	assert_non_null(strstr(finding(f, "kvmfr_size")->fix, "static_size_mb=64"));
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 32, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);   /* not compared */
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "options kvmfr static_size_mb=32,128\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr1", 128, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "#options kvmfr static_size_mb=64\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+
+	/* the udev rule: group access without uaccess warns; both pass; no MODE fails */
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "SUBSYSTEM==\"kvmfr\", OWNER=\"ann\", GROUP=\"kvm\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_FAIL);
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "SUBSYSTEM==\"kvmfr\", OWNER=\"ann\", GROUP=\"kvm\", MODE=\"0660\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_WARN);
+	assert_non_null(strstr(finding(f, "kvmfr_udev")->fix, "TAG+=\"uaccess\""));
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "# SUBSYSTEM==\"kvmfr\", GROUP=\"kvm\", MODE=\"0666\", TAG+=\"uaccess\"\n"
+		 "SUBSYSTEM==\"kvmfr\", GROUP=\"kvm\", MODE=\"0660\", TAG+=\"uaccess\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_PASS);
+
+	/* qemu.conf: the commented default list does not count, an active one does */
+	unit_put(unit_path(rootbuf, "etc/libvirt/qemu.conf"),
+		 "#cgroup_device_acl = [\n#    \"/dev/null\", \"/dev/kvmfr0\"\n#]\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_acl")->fix, "cgroup_device_acl"));
+	unit_put(unit_path(rootbuf, "etc/libvirt/qemu.conf"),
+		 "cgroup_device_acl = [\n    \"/dev/null\", \"/dev/kvmfr0\"\n]\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_PASS);
+
+	/* AppArmor on: the local abstraction must allow the device */
+	unit_put(unit_path(sysbuf, "sys/module/apparmor/parameters/enabled"), "Y\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_apparmor")->fix, "/dev/kvmfr0 rw,"));
+	unit_put(unit_path(rootbuf, "etc/apparmor.d/local/abstractions/libvirt-qemu"), "/dev/kvmfr0 rw,\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(sysbuf, "sys/module/apparmor/parameters/enabled"), "N\n", 0644);
+	assert_false(nr_lg_apparmor_on(ctx));
+
+	nr_ctx_free(ctx);
+	unit_rmtree_free(&top);
+}
+
 /* ---- the VM's shm path ---------------------------------------------------------------- */
 
 static void test_shm_from_xml(void **state)
@@ -769,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_probe_empty),
 		cmocka_unit_test(test_read_while_truncated),
 		cmocka_unit_test(test_status_files),
+		cmocka_unit_test(test_kvmfr_checks),
 		cmocka_unit_test(test_shm_from_xml),
 		cmocka_unit_test(test_vm_shm_libvirt),
 		cmocka_unit_test(test_access),

@@ -219,6 +219,39 @@ enum nr_lg_stack nr_lg_stack_default(const struct nr_ctx *ctx);
 char *nr_lg_version_mismatch(const char *client, const char *host);
 const char *nr_lg_sup_state_name(enum nr_lg_sup_state s);
 
+/* ---- checks of a kvmfr set-up, each with its fix ------------------------------------ */
+
+enum nr_lg_finding_status { NR_LG_FINDING_PASS, NR_LG_FINDING_WARN, NR_LG_FINDING_FAIL };
+
+struct nr_lg_finding {
+	const char *name;           /* "kvmfr_device" */
+	const char *title;          /* "kvmfr device" */
+	enum nr_lg_finding_status status;
+	char detail[384];           /* what was found */
+	char fix[512];              /* what to do ("" when nothing) */
+};
+
+#define NR_LG_KVMFR_CHECKS 5
+/* The kvmfr set-up for device ("/dev/kvmfr0") on the ctx's sysroot and root: the device is
+ * a character device (a VM started before the module makes it a regular file), its
+ * static_size_mb (modprobe.d) equals want_mib (the domain's size; 0: not compared), a
+ * udev rule gives the group read/write and uaccess, libvirt's cgroup_device_acl lists
+ * it, and AppArmor's local libvirt-qemu abstraction allows it where AppArmor is on.
+ * Fills out[NR_LG_KVMFR_CHECKS]; never fails. */
+size_t nr_lg_kvmfr_check(const struct nr_ctx *ctx, const char *device, unsigned want_mib,
+			 struct nr_lg_finding *out);
+/* Whether the system uses kvmfr: the device exists or modprobe.d sizes it. */
+bool nr_lg_kvmfr_in_use(const struct nr_ctx *ctx);
+/* AppArmor on the sysroot: sys/module/apparmor/parameters/enabled says Y. */
+bool nr_lg_apparmor_on(const struct nr_ctx *ctx);
+const char *nr_lg_finding_status_name(enum nr_lg_finding_status s); /* "PASS", "WARN", "FAIL" */
+struct nr_check;
+/* The Looking Glass items of the readiness checklist (check.h): the client's and the
+ * host's versions when both are known (the host from shm_path, NULL: ctx "lg.shm"), and
+ * the kvmfr checks when kvmfr is in use or shm_path is a kvmfr device; want_mib is the
+ * VM's size (0: not compared). */
+void nr_lg_check_add(const struct nr_ctx *ctx, const char *shm_path, unsigned want_mib, struct nr_check *c);
+
 /* ---- set-up on the target root (a plan of the engine in plan.h) ------------------ */
 
 enum nr_lg_mode {
