@@ -15,7 +15,8 @@
 struct vm_lg {
 	char word[24];                  /* "alive", "stale", "no app", "no shm", "unknown" */
 	char detail[160];
-	char warn[240];                 /* a version mismatch: what to install; "" when none */
+	char warn[120];                 /* a version mismatch: both versions; "" when none */
+	char fix[160];                  /* and what to install */
 	char client[48];                /* the supervised client: "running", "not running" ... */
 };
 
@@ -57,9 +58,11 @@ static void lg_look(struct tui *t, const struct nr_vm *vm, const char *client_ve
 			 out->word, st.session_changed ? ", restarted" : "", snap->layout,
 			 snap->host_version[0] ? snap->host_version : "?",
 			 client_version[0] ? client_version : "unknown");
-		if (mismatch) /* the whole sentence is in lg status; here what fits a line */
-			snprintf(out->warn, sizeof(out->warn), "client %.32s, host %.32s: install "
-				 "looking-glass-client %.32s", client_version, host, host);
+		if (mismatch) { /* the whole sentence is in lg status; here what fits two lines */
+			snprintf(out->warn, sizeof(out->warn), "client %.32s, host %.32s", client_version, host);
+			snprintf(out->fix, sizeof(out->fix), "install looking-glass-client %.32s here, or "
+				 "%.32s in the guest", host, client_version);
+		}
 		free(mismatch);
 	} else {
 		snprintf(out->word, sizeof(out->word), "%s", snap->kind == NR_LG_SHM_EMPTY ? "no app" : "unknown");
@@ -249,6 +252,8 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 		if (p->lg[i].warn[0]) {
 			tui_clean(t, path, sizeof(path), p->lg[i].warn);
 			tui_putf(t, y + line++, x, w, TUI_C_WARN, "  ! version mismatch: %s", path);
+			tui_clean(t, path, sizeof(path), p->lg[i].fix);
+			tui_putf(t, y + line++, x, w, TUI_C_WARN, "    %s", path);
 		}
 	} else {
 		tui_put(t, y + line++, x, w, TUI_C_NORMAL, false, "Looking Glass: no IVSHMEM device");
