@@ -376,7 +376,8 @@ static void test_probe_empty(void **state)
 }
 
 /* A file truncated and rewritten while it is read: never a SIGBUS (the read copies
- * through pread), each read sees one of the states the file passes through. */
+ * through pread; reading it through a map faults here), and a header it reports is the
+ * one written. */
 static void test_read_while_truncated(void **state)
 {
 	unsigned char *m = calloc(1, BUFSZ);
@@ -403,10 +404,12 @@ static void test_read_while_truncated(void **state)
 		struct nr_error err = { 0 };
 
 		assert_int_equal(nr_lg_read(path, &s, &err), 0);
-		assert_true(s.kind == NR_LG_SHM_EMPTY || s.kind == NR_LG_SHM_TRUNCATED ||
-			    s.kind == NR_LG_SHM_HEADER);
+		/* a read torn by the writer may see any mix (even no known header); what
+		 * matters is that it returns, and that a header it names is the file's */
 		if (s.kind == NR_LG_SHM_HEADER)
 			assert_string_equal(s.layout, "lgmp10");
+		if (s.kind == NR_LG_SHM_HEADER && s.kvmfr)
+			assert_string_equal(s.host_version, "B7");
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	free(m);
