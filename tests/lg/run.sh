@@ -393,6 +393,16 @@ export FAKE_LG_RECORD="$tmp/record" FAKE_LG_MODES="$tmp/modes"
 golden vm.status-idle lg status win11
 golden vm.status-nolg lg status nolg
 golden vm.status-novm lg status ghost
+# check --vm: the VM's host version beside the client's (the demo machine's sys and proc,
+# our dev). The kvmfr size against a domain's is in test_lg: the test driver keeps no
+# qemu:commandline, where a kvmfr domain says its size.
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 run --sysroot "$tmp/chk" --param lg.client=looking-glass-client check --vm win11 --json
+expect "check --vm: the VM's host version against the client" \
+	test "$(json_eval "[c['detail'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = "client B7, host B7-412-g8cb6a687"
+STANDINS=$tmp/noclient
+run --sysroot "$tmp/chk" check --vm ghost
+expect "check --vm of no such VM: exit 1, says so" test "$rc" = 1 -a -s "$tmp/err"
 
 # ---- the client --------------------------------------------------------------------------
 unset DISPLAY WAYLAND_DISPLAY

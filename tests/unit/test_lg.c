@@ -18,6 +18,7 @@
 #include <libvirt/libvirt.h>
 
 #include "vm/virt_internal.h"
+#include "neuron/check.h"
 #include "neuron/ctx.h"
 #include "neuron/error.h"
 #include "neuron/lg.h"
@@ -554,6 +555,27 @@ static void test_kvmfr_checks(void **state)
 	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_PASS);
 	unit_put(unit_path(sysbuf, "sys/module/apparmor/parameters/enabled"), "N\n", 0644);
 	assert_false(nr_lg_apparmor_on(ctx));
+
+	/* in the checklist: a VM on kvmfr1 of 64 MiB where modprobe.d gives it 128 */
+	{
+		struct nr_check c;
+		bool size_item = false;
+
+		memset(&c, 0, sizeof(c));
+		nr_ctx_set(ctx, "run.standins", unit_path(top, "no-standins"), NULL); /* no client */
+		unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "options kvmfr static_size_mb=32,128\n", 0644);
+		nr_lg_check_add(ctx, "/dev/kvmfr1", 64, &c);
+		for (size_t i = 0; i < c.n_items; i++) {
+			assert_int_not_equal(c.items[i].id, NR_CHECK_lg_versions);
+			if (c.items[i].id == NR_CHECK_kvmfr_size) {
+				size_item = true;
+				assert_int_equal(c.items[i].status, NR_CHECK_FAIL);
+				assert_non_null(strstr(c.items[i].detail, "static_size_mb=128"));
+			}
+		}
+		assert_true(size_item);
+		assert_true(c.blocked);
+	}
 
 	nr_ctx_free(ctx);
 	unit_rmtree_free(&top);
