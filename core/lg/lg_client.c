@@ -10,8 +10,8 @@
  *   lg-VM.log    the client's stdout and stderr, and the supervisor's own lines
  * The client gets PR_SET_PDEATHSIG(SIGKILL), so it never outlives its supervisor.
  *
- * The supervisor blocks SIGCHLD/SIGTERM/SIGINT/SIGHUP and waits for them with
- * sigtimedwait(), which keeps its loop free of races with signal handlers. */
+ * The supervisor hears SIGCHLD/SIGTERM/SIGINT/SIGHUP through handlers that wake a poll
+ * (see sup_signal: a process with other threads may get them in any thread). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,6 +30,7 @@
 
 #include "base/internal.h"
 #include "neuron/lg.h"
+#include "neuron/plan.h"
 
 #define BACKOFF_CAP_MS 60000u
 #define LOG_TAIL_LINES 10
@@ -943,4 +944,120 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 	}
 	paths_done(&p);
 	return 0;
+}
+
+/* ---- the installed client's version ------------------------------------------------- */
+
+/* Both B7 and master log "Looking Glass (VERSION)" on stderr before they parse their
+ * options (client/src/main.c), and --help makes them exit after the help. --version is
+ * not an option of theirs: B7 ignores it with a warning and starts the client, so it is
+ * never what we run. */
+#define CLIENT_VERSION_ARG "--help"
+#define CLIENT_OUTPUT_MAX  (64 * 1024)
+
+static void collect(void *userdata, enum nr_plan_event ev, const char *text)
+{
+	struct nr_buf *b = userdata;
+
+	if (ev == NR_PLAN_EV_OUTPUT && b->len < CLIENT_OUTPUT_MAX)
+		nr_buf_puts(b, text);
+}
+
+static bool version_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+	       c == '.' || c == '_' || c == '+';
+}
+
+/* "Looking Glass (B7-412-g8cb6a687)" anywhere in text; else a line that is only a
+ * version ("B7"). */
+static bool version_in(const char *text, char *buf, size_t size)
+{
+	const char *p = strstr(text, "Looking Glass (");
+	size_t n = 0;
+	char raw[64];
+
+	if (p) {
+		p += strlen("Looking Glass (");
+	} else {
+		for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+			if (p[0] == 'B' && p[1] >= '0' && p[1] <= '9')
+				break;
+		if (!p || !*p)
+			return false;
+	}
+	while (n < sizeof(raw) - 1 && version_char(p[n]))
+		n++;
+	if (n == 0 || (p[n] && p[n] != ')' && p[n] != '\n' && p[n] != '\r' && p[n] != ' '))
+		return false;
+	memcpy(raw, p, n);
+	raw[n] = '\0';
+	nr_text_sanitize(buf, size, raw, true);
+	return true;
+}
+
+int nr_lg_client_version(const struct nr_ctx *ctx, char *buf, size_t size, struct nr_error *err)
+{
+	const char *client = nr_ctx_get(ctx, "lg.client");
+	const char *argv[] = { client && *client ? client : "looking-glass-client", CLIENT_VERSION_ARG, NULL };
+	struct nr_buf out;
+	int status = -1, rc;
+
+	if (size)
+		buf[0] = '\0';
+	nr_buf_init(&out);
+	rc = nr_plan_run(ctx, argv, collect, &out, &status, err);
+	if (rc < 0) {
+		nr_buf_done(&out);
+		return rc;
+	}
+	if (status == 127) {
+		nr_buf_done(&out);
+		return nr_error_set(err, -NR_E_LG_NOCLIENT, "%s is not installed (or cannot be run)", argv[0]);
+	}
+	rc = out.data && version_in(out.data, buf, size) ? 0 :
+	     nr_error_set(err, -NR_E_PARSE, "%s %s printed no version (\"Looking Glass (VERSION)\")",
+			  argv[0], CLIENT_VERSION_ARG);
+	nr_buf_done(&out);
+	return rc;
+}
+
+/* "B7", "B7-rc1", "B6-12-gabc" are B7 or older; a build past B7 ("B7-412-g8cb6a687")
+ * or a later release ("B8") has the Indirect Display Driver as its Windows side. */
+enum nr_lg_stack nr_lg_version_stack(const char *version)
+{
+	unsigned long major;
+	char *end;
+
+	if (!version || version[0] != 'B' || version[1] < '0' || version[1] > '9')
+		return NR_LG_STACK_B7;
+	major = strtoul(version + 1, &end, 10);
+	if (major > 7)
+		return NR_LG_STACK_IDD;
+	if (major < 7 || *end != '-' || strncmp(end, "-rc", 3) == 0)
+		return NR_LG_STACK_B7;
+	/* B7-N-gHASH: N commits after the B7 tag */
+	return end[1] >= '0' && end[1] <= '9' && strstr(end, "-g") ? NR_LG_STACK_IDD : NR_LG_STACK_B7;
+}
+
+enum nr_lg_stack nr_lg_stack_default(const struct nr_ctx *ctx)
+{
+	char version[NR_LG_HOSTVER_MAX];
+
+	if (nr_lg_client_version(ctx, version, sizeof(version), NULL) < 0)
+		return NR_LG_STACK_B7;
+	return nr_lg_version_stack(version);
+}
+
+char *nr_lg_version_mismatch(const char *client, const char *host)
+{
+	char *s = NULL;
+
+	if (!client || !*client || !host || !*host || strcmp(client, host) == 0)
+		return NULL;
+	if (asprintf(&s, "the client is %s but the guest's host application is %s: Looking Glass needs "
+		     "both from the same build; install looking-glass-client %s on this machine, or "
+		     "the %s host application in the guest", client, host, host, client) < 0)
+		return NULL;
+	return s;
 }
