@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "neuron/domain.h"
+#include "neuron/media.h"
 #include "neuron/profile.h"
 #include "neuron/scan.h"
 #include "neuron/util.h"
@@ -126,6 +127,17 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	printf("VM ");
 	cli_put_clean(stdout, p->name);
 	printf(" defined on %s\n", nr_virt_uri(virt));
+	/* after the define, which refuses a name in use: another VM's media is never remade */
+	if (nr_profile_guest_tools(p)) {
+		struct nr_media_info media;
+		if (nr_media_make(cli->ctx, p->name, &media, &err) < 0) {
+			nr_error_prefix(&err, "VM %s is defined, but its guest-tools media is not (then: "
+					"neuronctl agent media '%s'): ", p->name, p->name);
+			rc = cli_fail(cli, &err);
+			goto out;
+		}
+		cli_media_report(cli, &media);
+	}
 	if (o->start) {
 		if (nr_vm_start(virt, p->name, &err) < 0) {
 			rc = cli_fail(cli, &err);
@@ -299,17 +311,22 @@ static int vm_delete(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
 	size_t removed = 0;
+	bool media = false;
 	int rc;
 
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_delete(virt, name, remove_disk, &removed, &err) < 0)
 		rc = cli_fail(cli, &err);
-	else {
+	else if (nr_media_remove(cli->ctx, name, &media, &err) < 0) {
+		nr_error_prefix(&err, "VM %s deleted, but ", name);
+		rc = cli_fail(cli, &err);
+	} else {
 		printf("VM ");
 		cli_put_clean(stdout, name);
 		if (remove_disk)
-			printf(" deleted with %zu disk image%s\n", removed, removed == 1 ? "" : "s");
+			printf(" deleted with %zu disk image%s", removed, removed == 1 ? "" : "s");
 		else
-			printf(" deleted; its disk images are kept\n");
+			printf(" deleted; its disk images are kept");
+		printf(media ? "; its guest-tools media removed\n" : "\n");
 		rc = EXIT_OK;
 	}
 	nr_virt_close(virt);
@@ -338,7 +355,7 @@ static const struct cli_cmd vm_xml_cmd = {
 static const struct cli_cmd vm_create_cmd = {
 	.name = "create",
 	.usage = "vm create --profile FILE [--set KEY=VALUE]... [--start]",
-	.help = "define the VM of a profile (and create its disk when missing)",
+	.help = "define the VM of a profile (and create its disk and guest-tools media)",
 	.run = vm_create,
 	.opts = (const struct cli_opt[]){
 		PROFILE_OPTS("change one key of it first (memory=16G); repeatable"),
@@ -390,7 +407,7 @@ static const struct cli_cmd vm_destroy_cmd = {
 static const struct cli_cmd vm_delete_cmd = {
 	.name = "delete",
 	.usage = "vm delete NAME [--remove-disk]",
-	.help = "remove a VM's definition (the disk stays unless asked)",
+	.help = "remove a VM's definition and guest-tools media (the disk stays unless asked)",
 	.run = vm_delete,
 	.opts = (const struct cli_opt[]){
 		CLI_BOOL("remove-disk", struct vm_opts, remove_disk, "also delete its disk images (kept by default)"),

@@ -16,6 +16,7 @@
 #include "vm/profile_internal.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
+#include "neuron/media.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 #define SHARE_TEMPLATES "/usr/share/neuron/templates"
@@ -380,7 +381,7 @@ static void add_disk(xmlNodePtr devices, const char *device, const char *file, c
 		add(d, "readonly");
 }
 
-static int build_devices(const struct nr_profile *p, const struct nr_scan *scan, xmlDocPtr doc,
+static int build_devices(const struct nr_profile *p, const struct nr_scan *scan, const char *media, xmlDocPtr doc,
 			 xmlNodePtr root, xmlNodePtr devices, struct nr_error *err)
 {
 	xmlNodePtr first = devices->children, mine = xmlNewNode(NULL, X("devices"));
@@ -413,6 +414,12 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 			continue;
 		snprintf(dev, sizeof(dev), "sd%c", sata_next++);
 		add_disk(mine, "cdrom", isos[i], "raw", scsi ? "scsi" : "sata", dev, true);
+	}
+	/* the guest-tools media: SATA whatever the disks use, so that Windows reads it without
+	 * a driver */
+	if (media) {
+		snprintf(dev, sizeof(dev), "sd%c", sata_next++);
+		add_disk(mine, "cdrom", media, "raw", "sata", dev, true);
 	}
 	if (scsi) {
 		xmlNodePtr c = add(mine, "controller");
@@ -748,7 +755,11 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	remove_children(root, "on_reboot");
 	add_text(root, "on_reboot", p->on_reboot);
 	devices = ensure(root, "devices");
-	rc = build_devices(p, scan, doc, root, devices, err);
+	char *media = NULL;
+	if (nr_profile_guest_tools(p) && (rc = nr_media_path(ctx, p->name, &media, err)) < 0)
+		return rc;
+	rc = build_devices(p, scan, media, doc, root, devices, err);
+	free(media);
 	if (rc < 0)
 		return rc;
 	reorder(root);

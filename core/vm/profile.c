@@ -40,6 +40,7 @@ static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_erro
 	p->lg.width = 1920;
 	p->lg.height = 1080;
 	p->agent = true;
+	p->guest_tools = true;
 	p->tpm = NR_AUTO;
 	p->secure_boot = strcmp(tmpl, "windows11") == 0;
 	p->hyperv = windows;

@@ -588,6 +588,11 @@ GETTER(get_lg_device) { return dup_or_null(p->lg.kvmfr_device); }
 
 SETTER(set_agent) { return parse_bool(v, &p->agent) < 0 ? bad_value(err, key, v, "true or false") : 0; }
 GETTER(get_agent) { return bool_str(p->agent); }
+SETTER(set_guest_tools)
+{
+	return parse_bool(v, &p->guest_tools) < 0 ? bad_value(err, key, v, "true or false") : 0;
+}
+GETTER(get_guest_tools) { return bool_str(p->guest_tools); }
 SETTER(set_tpm) { return parse_tri(v, &p->tpm) < 0 ? bad_value(err, key, v, "auto, true or false") : 0; }
 GETTER(get_tpm) { return tri_str(p->tpm); }
 SETTER(set_secure_boot)
@@ -698,6 +703,8 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	SCALAR("looking_glass.backend", 0, set_lg_backend, get_lg_backend, "shm (/dev/shm/looking-glass) or kvmfr"),
 	SCALAR("looking_glass.device", 0, set_lg_device, get_lg_device, "kvmfr device: /dev/kvmfr0"),
 	SCALAR("agent", 0, set_agent, get_agent, "virtio-serial channel org.neuronos.agent.0 for the guest agent"),
+	SCALAR("guest_tools", 0, set_guest_tools, get_guest_tools,
+	       "attach the guest-tools CD-ROM (agent, its credentials, setup) made by vm create"),
 	SCALAR("tpm", 0, set_tpm, get_tpm, "TPM 2.0 (swtpm); auto: on for Windows 11"),
 	SCALAR("secure_boot", 0, set_secure_boot, get_secure_boot, "OVMF with Secure Boot and enrolled keys"),
 	SCALAR("hyperv", 0, set_hyperv, get_hyperv, "Hyper-V enlightenments for Windows"),

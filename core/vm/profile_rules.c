@@ -114,6 +114,11 @@ bool nr_profile_tpm(const struct nr_profile *p)
 	return p->tpm == NR_ON || (p->tpm == NR_AUTO && strcmp(p->template_name, "windows11") == 0);
 }
 
+bool nr_profile_guest_tools(const struct nr_profile *p)
+{
+	return p->guest_tools && p->agent;
+}
+
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan)
 {
 	if (!scan || p->gpu == NR_PROFILE_GPU_NONE)

@@ -74,6 +74,7 @@ struct nr_profile {
 	size_t n_usb;
 	struct nr_profile_lg lg;
 	bool agent;
+	bool guest_tools;           /* the guest-tools media (STATE/vm/NAME/guest-tools.iso) as a CD-ROM */
 	enum nr_tristate tpm;       /* auto: on for Windows 11 */
 	bool secure_boot;
 	bool hyperv;                /* Hyper-V enlightenments */
@@ -134,6 +135,8 @@ void nr_profile_locate(const struct nr_profile *p, const char *key, struct nr_er
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan);
 /* Whether the TPM / the NVIDIA workaround are on once auto is resolved. */
 bool nr_profile_tpm(const struct nr_profile *p);
+/* Whether the VM gets its guest-tools media: guest_tools with the agent's channel. */
+bool nr_profile_guest_tools(const struct nr_profile *p);
 bool nr_profile_nvidia_workaround(const struct nr_profile *p, const struct nr_scan *scan);
 
 /* Size text: "16G", "512M", "1T", "16GiB" (binary units). Returns 0 or -NR_E_INVAL with
