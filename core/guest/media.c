@@ -427,12 +427,23 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 			 !found[F_AGENT] ? "neuron-agent" : !found[F_UNIT] ? "neuron-agent.service" : "70-neuron-agent.rules",
 			 nr_ctx_get(ctx, "media.files")[0] ? "in media.files" : "beside the program, nor in " SHARE_GUEST);
 
-	/* STATE/vm/VM: QEMU (another user) must pass through to open the ISO, not list it */
+	/* STATE/vm/VM: QEMU (another user) must pass through to open the ISO, not list it;
+	 * so must it through STATE (0700 from tmpfiles.d before, its other folders keep theirs) */
 	if ((rc = nr_mkdir_p(dir, 0711, err)) < 0)
 		goto out;
-	if (chmod(top, 0711) < 0 || chmod(dir, 0711) < 0) {
-		rc = nr_error_set(err, -NR_E_IO, "cannot set the mode of %s: %s", dir, strerror(errno));
-		goto out;
+	{
+		char *state = nr_path_join(nr_ctx_get(ctx, "root"), nr_ctx_get(ctx, "state_dir"));
+		struct stat st;
+		int bad = !state ? ENOMEM : stat(state, &st) < 0 ? errno : 0;
+		if (!bad && (st.st_mode & 0011) != 0011 && chmod(state, (st.st_mode & 07777) | 0011) < 0)
+			bad = errno;
+		if (!bad && (chmod(top, 0711) < 0 || chmod(dir, 0711) < 0))
+			bad = errno;
+		if (bad)
+			rc = nr_error_set(err, -NR_E_IO, "cannot let QEMU reach %s: %s", dir, strerror(bad));
+		free(state);
+		if (rc < 0)
+			goto out;
 	}
 	if (!(iso = nr_path_join(dir, NR_MEDIA_FILE)) || asprintf(&tmp, "%s.tmp%d", iso, (int)getpid()) < 0 ||
 	    asprintf(&staging, "%s/.media-XXXXXX", dir) < 0) {

@@ -41,7 +41,8 @@ struct nr_media_info {
  * missing or does not match the host's guest.pem is an error that names the fix. The
  * Windows MSI or the Linux agent missing is not an error: info->missing says so. The ISO
  * is 0600, given to the user that root's /etc/libvirt/qemu.conf names (when running as
- * root and that user exists); STATE/vm and STATE/vm/VM are 0711 so QEMU can reach it. */
+ * root and that user exists); STATE/vm and STATE/vm/VM are 0711, and STATE gets o+x, so
+ * that QEMU can reach it. */
 int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info *info, struct nr_error *err);
 
 /* Remove vm's media and its folder STATE/vm/VM (when nothing else is left in it).
