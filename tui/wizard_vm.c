@@ -13,6 +13,7 @@
 #include "neuron/domain.h"
 #include "neuron/media.h"
 #include "neuron/profile.h"
+#include "neuron/unattend.h"
 #include "neuron/vm.h"
 
 enum vm_step { VSTEP_PROFILE, VSTEP_FORM, VSTEP_XML, VSTEP_CREATE, VSTEP_COUNT };
@@ -314,7 +315,26 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 	if (nr_profile_guest_tools(cj->profile)) {
 		struct nr_media_info media;
 		struct nr_error merr = { 0 };
-		if (nr_media_make(cj->ctx, cj->profile->name, &media, &merr) < 0) {
+		char *password = NULL, *answers = NULL;
+		/* an unattended install: the password from its file (the TUI asks for none) */
+		if (cj->profile->unattended.enabled) {
+			if (!cj->profile->unattended.password_file)
+				nr_error_set(&merr, -NR_E_INVAL, "unattended: set unattended.password_file (mode 0600) "
+					     "for the TUI, or make the VM with neuronctl vm create, which asks");
+			else if (nr_unattend_read_password(cj->profile->unattended.password_file, &password, &merr) == 0)
+				nr_unattend_build(cj->profile, password, &answers, &merr);
+			if (password) {
+				memset(password, 0, strlen(password));
+				free(password);
+			}
+		}
+		if (merr.code == 0)
+			nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr);
+		if (answers) {
+			memset(answers, 0, strlen(answers));
+			free(answers);
+		}
+		if (merr.code < 0 || nr_media_make(cj->ctx, cj->profile->name, &media, &merr) < 0) {
 			/* the VM is defined: the screen says so, and how to make the media */
 			tui_job_log(job, "guest-tools media not made: %s", merr.msg);
 			snprintf(cj->summary + o, sizeof(cj->summary) - o,

@@ -19,6 +19,7 @@
 #define XORRISO_TIMEOUT_MS 120000
 #define SHARE_GUEST "/usr/share/neuron/guest"
 #define QEMU_CONF "/etc/libvirt/qemu.conf"
+#define UNATTEND_FILE "autounattend.xml"
 
 /* The guest's half of the credentials, named one by one: nothing else of the bundle's
  * folder (nor of the host's, where ca.key and host.key live) can reach the media. */
@@ -511,6 +512,17 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 			if (rc < 0)
 				goto nomem;
 		}
+		char *answers = nr_path_join(dir, UNATTEND_FILE);
+		if (!answers)
+			goto nomem;
+		info->has_unattend = readable_file(answers);
+		if (info->has_unattend) {
+			const char *map[] = { "-map", answers, "/" UNATTEND_FILE, NULL };
+			rc = add_args(&argv, &argc, map);
+		}
+		free(answers);
+		if (rc < 0)
+			goto nomem;
 		for (int i = 0; i < F_COUNT; i++) {
 			if (!found[i] || (i != F_MSI && !info->has_linux))
 				continue;
@@ -526,6 +538,11 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 					"-chmod", "0755", "/setup.sh", "--", "-chmod", "0600", "/certs/guest.key", "--", NULL };
 		if (add_args(&argv, &argc, modes) < 0)
 			goto nomem;
+		if (info->has_unattend) {
+			const char *x[] = { "-chmod", "0600", "/" UNATTEND_FILE, "--", NULL };
+			if (add_args(&argv, &argc, x) < 0)
+				goto nomem;
+		}
 		if (info->has_linux) {
 			const char *x[] = { "-chmod", "0755", "/linux/neuron-agent", "--", NULL };
 			if (add_args(&argv, &argc, x) < 0)
@@ -591,6 +608,44 @@ out:
 	return rc;
 }
 
+int nr_media_set_unattend(const struct nr_ctx *ctx, const char *vm, const char *xml, struct nr_error *err)
+{
+	char *top, *dir, *path = NULL, *tmp = NULL;
+	int rc = vm_dirs(ctx, vm, &top, &dir, err), fd = -1;
+	size_t len = xml ? strlen(xml) : 0;
+
+	if (rc < 0)
+		return rc;
+	if (!(path = nr_path_join(dir, UNATTEND_FILE)) || asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0) {
+		tmp = NULL;
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (!xml) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((rc = nr_mkdir_p(dir, 0711, err)) < 0)
+		goto out;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, xml, len) != (ssize_t)len || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		rc = nr_error_set(err, errno == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot write %s: %s", path,
+				  strerror(errno));
+		unlink(tmp);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(path);
+	free(dir);
+	free(top);
+	return rc;
+}
+
 int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, struct nr_error *err)
 {
 	char *top, *dir, *iso = NULL;
@@ -600,6 +655,8 @@ int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, str
 		*removed = false;
 	if (rc < 0)
 		return rc;
+	if ((rc = nr_media_set_unattend(ctx, vm, NULL, err)) < 0)
+		goto done;
 	iso = nr_path_join(dir, NR_MEDIA_FILE);
 	if (!iso) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
@@ -613,6 +670,7 @@ int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, str
 	/* the folder goes with it when nothing else is in it */
 	if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
 		rc = nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", dir, strerror(errno));
+done:
 	free(iso);
 	free(dir);
 	free(top);

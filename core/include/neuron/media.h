@@ -4,6 +4,7 @@
  * credentials and the scripts that install them:
  *
  *   README.txt                     what to run in the guest
+ *   autounattend.xml               with `unattended` (neuron/unattend.h): Windows Setup's answers
  *   setup.cmd                      Windows: msiexec /i neuron-agent.msi /qn CERTS=<drive>\certs
  *   setup.sh                       Linux: the agent, its user unit and udev rule, the bundle
  *   certs/                         ca.pem, guest.pem, guest.key (0600), host.pem
@@ -33,6 +34,7 @@ struct nr_media_info {
 	char owner[64];              /* the user it was given to ("" when left as made) */
 	bool certs_made;             /* the VM had no credentials: made now */
 	bool has_msi, has_linux;     /* which agents it holds */
+	bool has_unattend;           /* autounattend.xml is on it */
 	char missing[2][512];        /* what is not on it and why ("" when nothing) */
 };
 
@@ -44,6 +46,10 @@ struct nr_media_info {
  * root and that user exists); STATE/vm and STATE/vm/VM are 0711, and STATE gets o+x, so
  * that QEMU can reach it. */
 int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info *info, struct nr_error *err);
+
+/* Keep xml as vm's autounattend.xml (STATE/vm/VM/autounattend.xml, 0600), which every
+ * later nr_media_make puts on the media; NULL removes it. */
+int nr_media_set_unattend(const struct nr_ctx *ctx, const char *vm, const char *xml, struct nr_error *err);
 
 /* Remove vm's media and its folder STATE/vm/VM (when nothing else is left in it).
  * *removed (may be NULL) says whether there was an ISO. No media is not an error. */

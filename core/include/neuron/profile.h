@@ -38,6 +38,18 @@ struct nr_profile_lg {
 	char *kvmfr_device;         /* "/dev/kvmfr0" for the kvmfr backend */
 };
 
+/* An unattended Windows install (autounattend.xml on the guest-tools media). No password
+ * here: it comes from password_file (a file the user points to) or a prompt. */
+struct nr_profile_unattended {
+	bool enabled;
+	char *user;                 /* the local administrator account, logged on once */
+	char *locale;               /* "en-US" */
+	char *timezone;             /* Windows time zone name: "UTC", "W. Europe Standard Time" */
+	char *product_key;          /* NULL: none (the edition by name) */
+	char *edition;              /* image name on the ISO; NULL: "Windows 11 Pro" / "Windows 10 Pro" */
+	char *password_file;        /* the password's file (its first line); NULL: asked */
+};
+
 struct nr_profile_boot {
 	char *kernel;               /* direct kernel boot; NULL: boot from the disks */
 	char *initrd;
@@ -75,6 +87,7 @@ struct nr_profile {
 	struct nr_profile_lg lg;
 	bool agent;
 	bool guest_tools;           /* the guest-tools media (STATE/vm/NAME/guest-tools.iso) as a CD-ROM */
+	struct nr_profile_unattended unattended;
 	enum nr_tristate tpm;       /* auto: on for Windows 11 */
 	bool secure_boot;
 	bool hyperv;                /* Hyper-V enlightenments */
