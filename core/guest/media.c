@@ -228,7 +228,7 @@ static const char setup_sh[] =
 	"echo \"The NeuronOS agent is installed for $user: it starts at their next login\"\n"
 	"echo \"(now: systemctl --user start neuron-agent, as $user). On the host: neuronctl agent ping VM\"\n";
 
-static char *readme_text(const char *vm, bool has_msi, bool has_linux)
+static char *readme_text(const char *vm, bool has_msi, bool has_linux, bool has_unattend)
 {
 	struct nr_buf b;
 	char clean[256];
@@ -254,10 +254,13 @@ static char *readme_text(const char *vm, bool has_msi, bool has_linux)
 		      "  the credentials to ~USER/.config/neuron-agent)\r\n"
 		      "%s"
 		      "\r\n"
-		      "Then, on the host: neuronctl agent ping VM\r\n",
+		      "Then, on the host: neuronctl agent ping VM\r\n"
+		      "%s",
 		      clean,
 		      has_msi ? "" : "  NOTE: this media has no Windows agent (the host had not built it).\r\n",
-		      has_linux ? "" : "  NOTE: this media has no Linux agent (the host had not built it).\r\n");
+		      has_linux ? "" : "  NOTE: this media has no Linux agent (the host had not built it).\r\n",
+		      has_unattend ? "\r\nautounattend.xml: Windows Setup reads it from this CD and installs by itself;\r\n"
+				     "the first logon runs virtio-win's guest tools, then setup.cmd.\r\n" : "");
 	return nr_buf_steal(&b);
 }
 
@@ -458,7 +461,14 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 		staging = NULL;
 		goto out;
 	}
-	readme = readme_text(vm, info->has_msi, info->has_linux);
+	{
+		char *answers = nr_path_join(dir, UNATTEND_FILE);
+		if (!answers)
+			goto nomem;
+		info->has_unattend = readable_file(answers);
+		free(answers);
+	}
+	readme = readme_text(vm, info->has_msi, info->has_linux, info->has_unattend);
 	if (!readme) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
 		goto out;
@@ -512,17 +522,14 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 			if (rc < 0)
 				goto nomem;
 		}
-		char *answers = nr_path_join(dir, UNATTEND_FILE);
-		if (!answers)
-			goto nomem;
-		info->has_unattend = readable_file(answers);
 		if (info->has_unattend) {
+			char *answers = nr_path_join(dir, UNATTEND_FILE);
 			const char *map[] = { "-map", answers, "/" UNATTEND_FILE, NULL };
-			rc = add_args(&argv, &argc, map);
+			rc = answers ? add_args(&argv, &argc, map) : -NR_E_NOMEM;
+			free(answers);
+			if (rc < 0)
+				goto nomem;
 		}
-		free(answers);
-		if (rc < 0)
-			goto nomem;
 		for (int i = 0; i < F_COUNT; i++) {
 			if (!found[i] || (i != F_MSI && !info->has_linux))
 				continue;

@@ -105,6 +105,8 @@ output_has "autounattend.xml at the media's root, 0600" "-rw------- '/autounatte
 xorriso -no_rc -osirrox on -indev "$iso" -extract /autounattend.xml "$tmp/on-media.xml" >/dev/null 2>&1
 chmod u+rw "$tmp/on-media.xml" 2>/dev/null
 check "it is what vm unattend prints" cmp -s "$tmp/on-media.xml" "$tmp/windows11.xml"
+xorriso -no_rc -osirrox on -indev "$iso" -extract /README.txt "$tmp/readme" >/dev/null 2>&1
+check "README.txt says Windows installs by itself" grep -q "^autounattend.xml: Windows Setup reads it" "$tmp/readme"
 check "kept 0600 beside the media" test "$(stat -c %a "$st/vm/win11/autounattend.xml")" = 600
 golden media-remade --param "state_dir=$st" agent media win11
 xorriso -no_rc -indev "$iso" -find /autounattend.xml 2>/dev/null >"$show"
