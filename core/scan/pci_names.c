@@ -34,10 +34,14 @@ struct nr_pci_label {
 	char *vendor_name, *device_name, *class_name, *name;
 };
 
-/* A top-level entry of pci.ids: its id, its name's line, and its block of nested lines. */
+/* A top-level entry of pci.ids: its id, its name's line, and its block of nested lines,
+ * whose first level (devices, subclasses) is indexed when first looked up in. */
 struct ids_entry {
 	unsigned id;
 	size_t line, body, end;     /* offsets in the text */
+	struct ids_entry *subs;     /* the nesting level 1 entries (.line: the name; no block) */
+	size_t n_subs;
+	bool indexed;
 };
 
 struct nr_pci_names {
@@ -171,6 +175,11 @@ static size_t entries_sort(struct ids_entry *v, size_t n)
 
 	if (n == 0)
 		return 0;
+	for (k = 1; k < n && v[k - 1].id < v[k].id; k++)
+		;
+	if (k == n)
+		return n;   /* pci.ids keeps its entries in order: nothing to sort or drop */
+	k = 0;
 	qsort(v, n, sizeof(*v), entry_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (v[i].id != v[k].id)
@@ -186,7 +195,7 @@ static int entries_add(struct ids_entry **v, size_t *n, size_t *cap, unsigned id
 			return -1;
 		*v = p;
 	}
-	(*v)[(*n)++] = (struct ids_entry){ .id = id, .line = line, .body = body, .end = body };
+	(*v)[(*n)++] = (struct ids_entry){ .id = id, .line = line, .body = body, .end = body, .subs = NULL };
 	return 0;
 }
 
@@ -325,7 +334,7 @@ static void ids_load(struct nr_pci_names *db)
 	}
 }
 
-static const struct ids_entry *entry_find(const struct ids_entry *v, size_t n, unsigned id)
+static struct ids_entry *entry_find(struct ids_entry *v, size_t n, unsigned id)
 {
 	size_t lo = 0, hi = n;
 
@@ -342,7 +351,7 @@ static const struct ids_entry *entry_find(const struct ids_entry *v, size_t n, u
 }
 
 /* A top-level entry's name (vendor or class) into buf; false when pci.ids lacks it. */
-static bool top_name(const struct nr_pci_names *db, bool vendor, unsigned id, char *buf, size_t size)
+static bool top_name(struct nr_pci_names *db, bool vendor, unsigned id, char *buf, size_t size)
 {
 	const struct ids_entry *e = vendor ? entry_find(db->vendors, db->n_vendors, id)
 					   : entry_find(db->classes, db->n_classes, id);
@@ -359,33 +368,56 @@ static bool top_name(const struct nr_pci_names *db, bool vendor, unsigned id, ch
 	return true;
 }
 
-/* A nested entry's name (a vendor's device, width 4, or a class's subclass, width 2). */
-static bool nested_name(const struct nr_pci_names *db, bool vendor, unsigned id, unsigned sub,
+/* Index a block's first nesting level (a vendor's devices, width 4, or a class's
+ * subclasses, width 2): one pass, once. */
+static void block_index(const struct nr_pci_names *db, struct ids_entry *e, int width)
+{
+	const char *p, *end = db->text + e->end, *next;
+	size_t cap = 0;
+
+	e->indexed = true;
+	for (p = db->text + e->body; p < end; p = next) {
+		const char *le = line_end(p, end, &next);
+		long id;
+		if (p[0] != '\t' || le - p < width + 2 || p[1] == '\t' || !white(p[1 + width]))
+			continue;   /* not nesting level 1: comments, subsystems, prog-ifs */
+		id = id_hex(p + 1, le, width);
+		if (id < 0)
+			continue;
+		if (entries_add(&e->subs, &e->n_subs, &cap, (unsigned)id, (size_t)(p + 2 + width - db->text), 0) < 0) {
+			free(e->subs);
+			e->subs = NULL;
+			e->n_subs = 0;
+			e->indexed = false; /* out of memory: try again next time */
+			return;
+		}
+	}
+	e->n_subs = entries_sort(e->subs, e->n_subs);
+}
+
+/* A nested entry's name (a vendor's device or a class's subclass). */
+static bool nested_name(struct nr_pci_names *db, bool vendor, unsigned id, unsigned sub,
 			char *buf, size_t size)
 {
-	const struct ids_entry *e = vendor ? entry_find(db->vendors, db->n_vendors, id)
-					   : entry_find(db->classes, db->n_classes, id);
-	int width = vendor ? 4 : 2;
-	const char *p, *end, *next;
+	struct ids_entry *e = vendor ? entry_find(db->vendors, db->n_vendors, id)
+				     : entry_find(db->classes, db->n_classes, id);
+	const struct ids_entry *s;
+	const char *next, *le, *name;
+	size_t len;
 
 	if (!e)
 		return false;
-	end = db->text + e->end;
-	for (p = db->text + e->body; p < end; p = next) {
-		const char *le = line_end(p, end, &next), *q, *name;
-		size_t len;
-		if (p[0] != '\t' || le - p < 2 || p[1] == '\t')
-			continue;   /* not nesting level 1: comments, subsystems, prog-ifs */
-		if (id_hex(p + 1, le, width) != (long)sub || le - p < width + 2 || !white(p[1 + width]))
-			continue;
-		q = p + 2 + width;
-		name = entry_name(q, le, &len);
-		if (!name)
-			return false;
-		snprintf(buf, size, "%.*s", (int)len, name);
-		return true;
-	}
-	return false;
+	if (!e->indexed)
+		block_index(db, e, vendor ? 4 : 2);
+	s = entry_find(e->subs, e->n_subs, sub);
+	if (!s)
+		return false;
+	le = line_end(db->text + s->line, db->text + db->len, &next);
+	name = entry_name(db->text + s->line, le, &len);
+	if (!name)
+		return false;
+	snprintf(buf, size, "%.*s", (int)len, name);
+	return true;
 }
 
 /* An id pci.ids lacks, asked of udev's hwdb through libpci; false when it has none. */
@@ -557,6 +589,10 @@ void nr_pci_names_free(struct nr_pci_names *db)
 		munmap(db->text, db->len);
 	else
 		free(db->text);
+	for (size_t i = 0; i < db->n_vendors; i++)
+		free(db->vendors[i].subs);
+	for (size_t i = 0; i < db->n_classes; i++)
+		free(db->classes[i].subs);
 	free(db->vendors);
 	free(db->classes);
 	free(db->ids_path);
