@@ -91,9 +91,16 @@ int main(int argc, char **argv)
 	}
 	/* the wolfSSL these programs were built with (make WOLFSSL=asm|system, mk/wolfssl.sh) */
 #ifdef WOLFSSL_AESNI
-	printf("wolfSSL %s, AES-NI and AVX2 assembly (make WOLFSSL=asm)\n", LIBWOLFSSL_VERSION_STRING);
+	printf("wolfSSL %s, AES-NI and AVX2 assembly (make WOLFSSL=asm)", LIBWOLFSSL_VERSION_STRING);
 #else
-	printf("wolfSSL %s, portable C (make WOLFSSL=system or no assembly build)\n", LIBWOLFSSL_VERSION_STRING);
+	printf("wolfSSL %s, portable C (make WOLFSSL=system or no assembly build)", LIBWOLFSSL_VERSION_STRING);
+#endif
+#if defined(WOLFSSL_HAVE_SP_ECC) && defined(WOLFSSL_SP_X86_64_ASM)
+	printf(", P-256 in single-precision x86-64 assembly\n");
+#elif defined(WOLFSSL_HAVE_SP_ECC)
+	printf(", P-256 in single-precision C\n");
+#else
+	printf(", P-256 in generic big-number code\n");
 #endif
 	/* ours and qemu-ga's pings alternate, so that both see the same machine (it is shared
 	 * and noisy); 50 warm-up rounds each */
@@ -126,6 +133,42 @@ int main(int argc, char **argv)
 	}
 	free(t);
 	free(tq);
+
+	/* New connections: connect, TLS 1.3 handshake (P-256, both sides' certificates) and
+	 * hello, as each neuronctl agent command does; beside a plain connect and guest-ping
+	 * to qemu-ga (a raw unix-socket round trip), alternating. */
+	int nh = 60;
+	double *th = calloc((size_t)nh, sizeof(*th)), *tr = calloc((size_t)nh, sizeof(*tr)), hs, raw = 0;
+	for (int i = -3; i < nh; i++) {
+		struct nr_agent *b;
+		double t0 = now_us();
+		if (nr_agent_open_socket(argv[1], argv[2], &b, &err) < 0 || nr_agent_connect(b, &err) < 0) {
+			fprintf(stderr, "agent: %s\n", err.msg);
+			return 1;
+		}
+		if (i >= 0)
+			th[i] = now_us() - t0;
+		nr_agent_free(b);
+		if (strcmp(argv[3], "-") != 0) {
+			t0 = now_us();
+			int fd = qga_open(argv[3]);
+			double q = fd >= 0 ? qga_ping(fd) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (i >= 0)
+				tr[i] = q < 0 ? -1 : now_us() - t0;
+		}
+	}
+	hs = median(th, nh);
+	if (strcmp(argv[3], "-") != 0 && tr[0] >= 0)
+		raw = median(tr, nh);
+	printf("new connection, TLS 1.3 handshake and hello: median %8.1f us over %d\n", hs, nh);
+	if (raw > 0)
+		printf("raw unix socket: connect and one qemu-ga guest-ping: median %8.1f us over %d: ratio %.1f\n",
+		       raw, nh, hs / raw);
+	printf("HANDSHAKE_US %.1f\n", hs); /* for bench-agent.sh's ratio to OpenSSL's */
+	free(th);
+	free(tr);
 
 	/* the image: a file (a real PNG, for an agent that decodes it: Windows), or bytes */
 	FILE *f = argc > 5 ? fopen(argv[5], "rb") : NULL;

@@ -45,4 +45,48 @@ while { [ ! -S "$T/agent.sock" ] || { [ "$qga" != - ] && [ ! -S "$qga" ]; }; } &
 	sleep 0.05
 	i=$((i + 1))
 done
-$client "$BUILD/bench/agent_bench" "$T/agent.sock" "$T/state/agent/bench" "$qga" 2000
+$client "$BUILD/bench/agent_bench" "$T/agent.sock" "$T/state/agent/bench" "$qga" 2000 >"$T/out" || status=1
+grep -v '^HANDSHAKE_US ' "$T/out"
+hs_us=$(sed -n 's/^HANDSHAKE_US //p' "$T/out")
+
+# The whole command a user waits for (process start, connect, handshake, hello, ping),
+# beside neuronctl --version (the process alone), alternating.
+"$PYTHON" - "$NEURONCTL" "$T" <<'EOF_PY'
+import statistics, subprocess, sys, time
+nc, t = sys.argv[1], sys.argv[2]
+ping = [nc, "--param", "state_dir=%s/state" % t, "agent", "ping", "--socket", t + "/agent.sock", "bench"]
+a, b = [], []
+for _ in range(31):
+    for cmd, v in ((ping, a), ([nc, "--version"], b)):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        v.append((time.perf_counter() - t0) * 1000)
+pa, pb = statistics.median(a), statistics.median(b)
+print("neuronctl agent ping (whole command): median %.1f ms; neuronctl --version %.1f ms: ratio %.2f; "
+      "ratio to the 15 ms goal %.2f" % (pa, pb, pa / pb, pa / 15))
+EOF_PY
+
+# OpenSSL's own TLS 1.3 handshake with the same certificates (P-256 keys, the same CA,
+# the client's certificate asked for and verified, ECDHE on P-256), new connections for
+# 3 s with s_time, on loopback TCP (s_time has no unix sockets).
+if command -v openssl >/dev/null 2>&1 && [ -n "$hs_us" ]; then
+	printf 'openssl_conf = oc\n[oc]\nssl_conf = sc\n[sc]\nsystem_default = sd\n[sd]\nGroups = P-256\n' >"$T/ossl.cnf"
+	port=$((20000 + $$ % 20000))
+	b=$T/bundle s=$T/state/agent/bench
+	OPENSSL_CONF=$T/ossl.cnf $server openssl s_server -quiet -accept "127.0.0.1:$port" -tls1_3 \
+		-cert "$b/guest.pem" -key "$b/guest.key" -CAfile "$b/ca.pem" -Verify 1 </dev/null >/dev/null 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	conns=$(OPENSSL_CONF=$T/ossl.cnf $client openssl s_time -connect "127.0.0.1:$port" -new -tls1_3 -time 3 \
+		-cert "$s/host.pem" -key "$s/host.key" -CAfile "$s/ca.pem" -verify 1 2>/dev/null |
+		sed -n 's/^\([0-9][0-9]*\) connections in \([0-9.]*\) real seconds.*/\1 \2/p' | tail -n 1)
+	if [ -n "$conns" ]; then
+		echo "$conns $hs_us" | awk '{ us = $2 * 1e6 / $1;
+			printf "OpenSSL TLS 1.3 handshake (s_server/s_time, same certificates, P-256): %.1f us a connection; ours / OpenSSL: %.2f (goal: within 2)\n", us, $3 / us }'
+	else
+		echo "OpenSSL handshake: s_time gave no figure (port $port busy?)"
+	fi
+else
+	echo "OpenSSL handshake: not measured (no openssl)"
+fi
+exit ${status:-0}
