@@ -86,7 +86,20 @@ if command -v openssl >/dev/null 2>&1 && [ -n "$hs_us" ]; then
 	else
 		echo "OpenSSL handshake: s_time gave no figure (port $port busy?)"
 	fi
+	# The transfer peer: OpenSSL's TLS 1.3 with AES-128-GCM (the agent's cipher with the
+	# assembly build), the same certificates, moving the clipboard's 16 MiB each way over a
+	# unix socket (tls_peer.py: Python's ssl module, large writes), best of 5 like ours.
+	printf 'Ciphersuites = TLS_AES_128_GCM_SHA256\n' >>"$T/ossl.cnf"
+	peer=$(OPENSSL_CONF=$T/ossl.cnf $client "$PYTHON" "$(dirname "$0")/tls_peer.py" "$b" "$s" 16 2>/dev/null)
+	set_mbs=$(sed -n 's/^clipboard image .*, host to guest: *\([0-9.]*\) MB\/s.*/\1/p' "$T/out")
+	get_mbs=$(sed -n 's/^clipboard image .*, guest to host: *\([0-9.]*\) MB\/s.*/\1/p' "$T/out")
+	if [ -n "$peer" ]; then
+		echo "$peer ${set_mbs:-0} ${get_mbs:-0}" | awk '{
+			printf "OpenSSL TLS 1.3 (%s), 16 MiB each way over a unix socket: %.1f MB/s out, %.1f MB/s back; clipboard / OpenSSL: set %.2f, get %.2f (goal: 0.8)\n", $1, $2, $3, $4 / $2, $5 / $3 }'
+	else
+		echo "OpenSSL transfer: tls_peer.py gave no figure"
+	fi
 else
-	echo "OpenSSL handshake: not measured (no openssl)"
+	echo "OpenSSL handshake and transfer: not measured (no openssl)"
 fi
 exit ${status:-0}
