@@ -32,7 +32,8 @@ if [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ] && command -v taskset >/dev/null 2
 	echo "CPUs: neuron-agent and qemu-ga on CPU 1, the host side on CPU 0"
 fi
 $server "$BUILD/neuron-agent" --listen "$T/agent.sock" --certs "$T/bundle" --platform memory &
-pids="$pids $!"
+agent_pid=$!
+pids="$pids $agent_pid"
 qga=-
 if command -v qemu-ga >/dev/null 2>&1; then
 	mkdir -p "$T/qga-state"
@@ -48,6 +49,18 @@ done
 $client "$BUILD/bench/agent_bench" "$T/agent.sock" "$T/state/agent/bench" "$qga" 2000 >"$T/out" || status=1
 grep -v '^HANDSHAKE_US ' "$T/out"
 hs_us=$(sed -n 's/^HANDSHAKE_US //p' "$T/out")
+
+# Memory: the agent's resident set now (idle, after the transfers above) and at its peak
+# (VmHWM: the 16 MiB clipboard each way, 5 times), beside qemu-ga's resident set.
+kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$2/status" 2>/dev/null; }
+rss=$(kib VmRSS "$agent_pid") hwm=$(kib VmHWM "$agent_pid")
+qrss=-
+[ "$qga" != - ] && [ -s "$T/qga.pid" ] && qrss=$(kib VmRSS "$(cat "$T/qga.pid")")
+if [ -n "$rss" ] && [ -n "$hwm" ]; then
+	echo "$rss $hwm $qrss" | awk '{ goal = 1.25 * 16 * 1024 + 16 * 1024;
+		printf "neuron-agent memory: steady %.1f MiB (goal 8: ratio %.2f), peak %.1f MiB after 16 MiB transfers (goal 1.25x + 16 MiB = %.0f MiB: ratio %.2f)", $1 / 1024, $1 / 8192, $2 / 1024, goal / 1024, $2 / goal;
+		if ($3 != "-" && $3 > 0) printf "; qemu-ga idle %.1f MiB: ratio %.2f", $3 / 1024, $1 / $3; print "" }'
+fi
 
 # The whole command a user waits for (process start, connect, handshake, hello, ping),
 # beside neuronctl --version (the process alone), alternating.
