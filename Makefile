@@ -142,7 +142,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB) $(WOLFSSL_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-bench: deps all $(BUILD)/bench/agent_bench
+bench: deps all $(BUILD)/bench/agent_bench $(BUILD)/sysroots/intel-nvidia/.stamp
 	@sh mk/deps.sh mk/packages/extra/bench.txt
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 
