@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "neuron/domain.h"
+#include "neuron/lg.h"
 #include "neuron/profile.h"
 #include "neuron/scan.h"
 #include "neuron/util.h"
@@ -166,15 +167,18 @@ static int vm_list(struct cli *cli, void *opts, int argc, char **argv)
 			const struct nr_vm *vm = &l->vms[i];
 			const struct nr_domain_info *in = vm->info;
 			json_object *o = json_object_new_object(), *lg = NULL, *ag = NULL;
+			const char *shm;
+			unsigned mib;
 			json_object_object_add(o, "name", json_object_new_string(vm->name));
 			json_object_object_add(o, "state", json_object_new_string(nr_vm_state_name(vm->state)));
 			json_object_object_add(o, "persistent", json_object_new_boolean(vm->persistent));
 			json_object_object_add(o, "pci", cli_json_strv(in->pci, in->n_pci));
 			json_object_object_add(o, "usb", cli_json_strv(in->usb, in->n_usb));
-			if (in->lg) {
+			if (nr_lg_shm_of(in, &shm, &mib, NULL) == 0) {
 				lg = json_object_new_object();
-				json_object_object_add(lg, "path", cli_json_str(in->lg_path));
-				json_object_object_add(lg, "size_mib", json_object_new_int((int)in->lg_size_mib));
+				json_object_object_add(lg, "backend", json_object_new_string(nr_domain_lg_name(in->lg)));
+				json_object_object_add(lg, "path", json_object_new_string(shm));
+				json_object_object_add(lg, "size_mib", mib ? json_object_new_int((int)mib) : NULL);
 			}
 			json_object_object_add(o, "looking_glass", lg);
 			if (in->agent) {
@@ -195,6 +199,8 @@ static int vm_list(struct cli *cli, void *opts, int argc, char **argv)
 			const struct nr_vm *vm = &l->vms[i];
 			const struct nr_domain_info *in = vm->info;
 			char name[64], gpu[32], lg[300];
+			const char *shm;
+			unsigned mib;
 			nr_text_sanitize(name, sizeof(name), vm->name, false);
 			/* the GPU among the PCI devices when the machine says which; +N the others */
 			size_t shown = 0;
@@ -209,8 +215,10 @@ static int vm_list(struct cli *cli, void *opts, int argc, char **argv)
 				snprintf(gpu, sizeof(gpu), "%s +%zu", in->pci[shown], in->n_pci - 1);
 			else
 				snprintf(gpu, sizeof(gpu), "%s", in->n_pci ? in->pci[shown] : "-");
-			if (in->lg)
-				snprintf(lg, sizeof(lg), "%s %uM", in->lg_path ? in->lg_path : "?", in->lg_size_mib);
+			if (nr_lg_shm_of(in, &shm, &mib, NULL) == 0 && mib)
+				snprintf(lg, sizeof(lg), "%s %uM", shm, mib);
+			else if (shm)
+				snprintf(lg, sizeof(lg), "%s (size unreadable)", shm);
 			else
 				snprintf(lg, sizeof(lg), "-");
 			printf("%-16s %-9s %-17s ", name, nr_vm_state_name(vm->state), gpu);

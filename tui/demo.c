@@ -18,6 +18,7 @@
 
 #include "tui.h"
 #include "neuron/bind.h"
+#include "neuron/util.h"
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -35,12 +36,8 @@ static int write_file(const char *dir, const char *rel, const char *text)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + strlen(dir) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(tmp, 0755);
-			*p = '/';
-		}
+	*strrchr(tmp, '/') = '\0';
+	nr_mkdir_p(tmp, 0755, NULL); /* fopen says what failed */
 	f = fopen(path, "w");
 	if (!f)
 		return -1;

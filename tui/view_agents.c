@@ -11,6 +11,7 @@
 
 #include "tui.h"
 #include "neuron/agent.h"
+#include "neuron/clock.h"
 #include "neuron/certs.h"
 #include "neuron/vm.h"
 
@@ -21,6 +22,7 @@ struct agent_row {
 	char name[256];
 	bool running;
 	char socket[512];               /* the channel's host socket, "" until libvirt sets it */
+	char no_socket[256];            /* why there is none (nr_agent_channel_of) */
 	/* filled by the worker */
 	bool checked;
 	struct nr_agent_status st;
@@ -54,7 +56,7 @@ static void round_once(struct agents_priv *p)
 	struct tui *t = p->t;
 
 	for (size_t i = 0;; i++) {
-		char name[256], socket[512], cred_dir_err[512] = "";
+		char name[256], socket[512], no_socket[256], cred_dir_err[512] = "";
 		struct nr_agent *client;
 		struct nr_agent_status st;
 		struct nr_certs_info ci;
@@ -70,6 +72,7 @@ static void round_once(struct agents_priv *p)
 		}
 		snprintf(name, sizeof(name), "%s", p->rows[i].name);
 		snprintf(socket, sizeof(socket), "%s", p->rows[i].socket);
+		snprintf(no_socket, sizeof(no_socket), "%s", p->rows[i].no_socket);
 		running = p->rows[i].running;
 		client = p->rows[i].client;
 		p->rows[i].client = NULL;
@@ -81,9 +84,7 @@ static void round_once(struct agents_priv *p)
 		if (!running || !socket[0]) {
 			nr_agent_free(client);
 			client = NULL;
-			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s",
-				 !running ? "the VM is not running" :
-					    "no channel socket yet (libvirt sets it when the VM runs)");
+			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s", !running ? "the VM is not running" : no_socket);
 		} else {
 			if (!client) {
 				if (nr_certs_dir(t->ctx, name, &dir, &err) == 0)
@@ -134,10 +135,7 @@ static void *worker(void *arg)
 	while (!p->stop) {
 		if (!p->request) {
 			if (any_running(p)) {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += AGENT_PERIOD_S;
-				pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+				nr_cond_wait_until(&p->cond, &p->lock, nr_now_ms() + AGENT_PERIOD_S * 1000LL);
 			} else {
 				pthread_cond_wait(&p->cond, &p->lock);
 			}
@@ -182,7 +180,7 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 	if (!p) {
 		p = v->priv = tui_xcalloc(1, sizeof(*p));
 		pthread_mutex_init(&p->lock, NULL);
-		pthread_cond_init(&p->cond, NULL);
+		nr_cond_init(&p->cond);
 		p->t = t;
 		if (pthread_create(&p->thread, NULL, worker, p) == 0)
 			p->started = true;
@@ -206,13 +204,18 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 	for (size_t i = 0; list && i < list->n && p->n < MAX_AGENTS; i++) {
 		const struct nr_vm *vm = &list->vms[i];
 		struct agent_row *r = &p->rows[p->n];
+		struct nr_error err = { 0 };
+		const char *sock;
 
 		if (!vm->info || !vm->info->agent)
 			continue;
 		memset(r, 0, sizeof(*r));
 		snprintf(r->name, sizeof(r->name), "%s", vm->name);
 		r->running = vm->state == NR_VM_RUNNING;
-		snprintf(r->socket, sizeof(r->socket), "%s", vm->info->agent_socket ? vm->info->agent_socket : "");
+		if (nr_agent_channel_of(vm->info, &sock, &err) == 0)
+			snprintf(r->socket, sizeof(r->socket), "%s", sock);
+		else
+			snprintf(r->no_socket, sizeof(r->no_socket), "%.200s", err.msg);
 		/* keep what the worker knew, and its client */
 		for (size_t k = 0; old && k < n_old; k++)
 			if (strcmp(old[k].name, r->name) == 0) {

@@ -28,14 +28,16 @@ static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
 	struct nr_lg_snapshot snap;
 	struct nr_lg_sup_info sup;
 	struct nr_error err = { 0 };
+	const char *shm;
+	unsigned mib;
 	char *path;
 
 	memset(out, 0, sizeof(*out));
-	if (!vm->info || !vm->info->lg || !vm->info->lg_path) {
+	if (!vm->info || nr_lg_shm_of(vm->info, &shm, &mib, NULL) < 0) {
 		snprintf(out->word, sizeof(out->word), "none");
 		return;
 	}
-	path = nr_ctx_sys_path(t->ctx, vm->info->lg_path);
+	path = nr_ctx_sys_path(t->ctx, shm);
 	if (!path || nr_lg_read(path, &snap, &err) < 0) {
 		snprintf(out->word, sizeof(out->word), err.code == -NR_E_NOTFOUND ? "no shm" : "unreadable");
 		snprintf(out->detail, sizeof(out->detail), "%.150s", err.code == -NR_E_NOTFOUND ?
@@ -176,6 +178,8 @@ static void vms_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, i
 	const struct nr_domain_info *info = vm->info;
 	enum tui_color base = sel ? TUI_C_SELECTED : TUI_C_NORMAL;
 	char name[64], gpu[16] = "none", lg[32] = "none";
+	const char *shm;
+	unsigned mib;
 
 	tui_clean(t, name, sizeof(name), vm->name);
 	tui_putf(t, y, x, w, base, " %-17.17s", name);
@@ -186,8 +190,10 @@ static void vms_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, i
 		if (nr_pci_parse_addr(info->pci[0], addr) == 0)
 			snprintf(gpu, sizeof(gpu), "%s", strncmp(addr, "0000:", 5) == 0 ? addr + 5 : addr);
 	}
-	if (info && info->lg)
-		snprintf(lg, sizeof(lg), "%uM %s", info->lg_size_mib, p->lg[i].word);
+	if (info && nr_lg_shm_of(info, &shm, &mib, NULL) == 0 && mib)
+		snprintf(lg, sizeof(lg), "%uM %.16s", mib, p->lg[i].word);
+	else if (info && shm)
+		snprintf(lg, sizeof(lg), "?M %.16s", p->lg[i].word);
 	tui_putf(t, y, x + 31, w - 31, base, "%-9s %-14s %s", gpu, lg, info && info->agent ? "channel" : "none");
 }
 
@@ -196,6 +202,8 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 	struct vms_priv *p = v->priv;
 	const struct nr_vm *vm = &p->list->vms[i];
 	const struct nr_domain_info *info = vm->info;
+	const char *shm;
+	unsigned mib;
 	char buf[512];
 	int line = 0;
 
@@ -213,15 +221,22 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", k ? ", " : "", info->pci[k]);
 		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "PCI passthrough: %s", info->n_pci ? buf : "none");
 	}
-	if (info->lg) {
-		char path[256];
-		tui_clean(t, path, sizeof(path), info->lg_path ? info->lg_path : "?");
-		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: %u MiB at %s; client %s", info->lg_size_mib, path,
+	if (nr_lg_shm_of(info, &shm, &mib, NULL) == 0) {
+		char path[256], size[24] = "? MiB (unreadable)";
+		tui_clean(t, path, sizeof(path), shm);
+		if (mib)
+			snprintf(size, sizeof(size), "%u MiB", mib);
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: %s at %s; client %s", size, path,
 			 p->lg[i].client);
 		if (p->lg[i].detail[0]) {
 			tui_clean(t, path, sizeof(path), p->lg[i].detail);
 			tui_putf(t, y + line++, x, w, TUI_C_DIM, "  %s", path);
 		}
+	} else if (info->ivshmem_other) {
+		char path[256];
+		tui_clean(t, path, sizeof(path), info->ivshmem_other);
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Looking Glass: none (IVSHMEM %s is not named %s)", path,
+			 NR_LG_SHM_NAME);
 	} else {
 		tui_put(t, y + line++, x, w, TUI_C_NORMAL, false, "Looking Glass: no IVSHMEM device");
 	}
@@ -338,9 +353,11 @@ static int start_op(struct tui *t, void *opaque)
 static int open_lg(struct tui *t, const struct nr_vm *vm, const char *name)
 {
 	struct vm_op *op;
+	const char *shm;
+	unsigned mib;
 	char *path;
 
-	if (!vm->info || !vm->info->lg || !vm->info->lg_path) {
+	if (!vm->info || nr_lg_shm_of(vm->info, &shm, &mib, NULL) < 0) {
 		tui_dialog_info(t, "Looking Glass", "VM %s has no Looking Glass shared memory: the new-VM wizard "
 				"adds it (looking_glass in the profile).", name);
 		return TUI_HANDLED;
@@ -348,8 +365,8 @@ static int open_lg(struct tui *t, const struct nr_vm *vm, const char *name)
 	op = tui_xcalloc(1, sizeof(*op));
 	snprintf(op->name, sizeof(op->name), "%s", vm->name);
 	op->what = TUI_ACT_VM_LG;
-	path = nr_ctx_sys_path(t->ctx, vm->info->lg_path);
-	snprintf(op->shm, sizeof(op->shm), "%s", path ? path : vm->info->lg_path);
+	path = nr_ctx_sys_path(t->ctx, shm);
+	snprintf(op->shm, sizeof(op->shm), "%s", path ? path : shm);
 	free(path);
 	return start_op(t, op);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tui.h"
+#include "neuron/clock.h"
 #include "neuron/virt_events.h"
 #include "neuron/vm.h"
 
@@ -167,7 +168,7 @@ int tui_virt_start(struct tui *t)
 
 	w->t = t;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	nr_cond_init(&w->cond);
 	w->state = TUI_VIRT_CONNECTING;
 	w->want_connect = true;
 	t->vw = w;
@@ -251,7 +252,7 @@ void tui_virt_settle(struct tui *t)
 void tui_virt_stop(struct tui *t)
 {
 	struct tui_virt *w = t->vw;
-	struct timespec deadline;
+	long long deadline;
 	int wait = 0;
 
 	if (!w)
@@ -271,10 +272,9 @@ void tui_virt_stop(struct tui *t)
 		return;
 	}
 	/* closing talks to the daemon; give it a moment, never more */
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 2;
+	deadline = nr_now_ms() + 2000;
 	while (w->started && wait != ETIMEDOUT)
-		wait = pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+		wait = nr_cond_wait_until(&w->cond, &w->lock, deadline);
 	if (w->started) {
 		w->detached = true;
 		pthread_mutex_unlock(&w->lock);

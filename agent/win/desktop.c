@@ -1,8 +1,10 @@
 /* The Windows desktop, in the user's session (the session helper, or --console):
  * - clipboard: CF_UNICODETEXT <-> UTF-8; images as the registered "PNG" format when it is
  *   there, else CF_DIB converted with the system's codecs (WIC, windowscodecs); setting an
- *   image puts both PNG and CF_DIB. Nothing is read while the input desktop is not the
- *   user's (the lock screen, UAC's secure desktop).
+ *   image puts PNG and offers CF_DIB by delayed rendering (decoded only when a program asks
+ *   for a bitmap: most ask for PNG, and decoding 16 MiB is most of the cost of a set).
+ *   Nothing is read while the input desktop is not the user's (the lock screen, UAC's
+ *   secure desktop).
  * - changes: a hidden window on its own thread, a clipboard format listener
  *   (AddClipboardFormatListener) and WM_DISPLAYCHANGE.
  * - resolution: EnumDisplaySettingsExW / ChangeDisplaySettingsExW on the primary display;
@@ -210,27 +212,41 @@ static int dib_to_png(const void *dib, size_t len, struct nr_buf *out, const cha
 	return rc;
 }
 
+/* The size of a decoded image, or a failure when it is not a PNG the system reads or too
+ * large for the clipboard. */
+static HRESULT png_size(IWICImagingFactory *f, const void *png, size_t len, struct decoded *d, UINT *w, UINT *h,
+			const char **code, char *why)
+{
+	HRESULT hr;
+
+	*w = *h = 0;
+	if (FAILED(hr = decode_bgra(f, png, len, d)) || FAILED(hr = IWICBitmapSource_GetSize(d->bgra, w, h))) {
+		*code = "bad-request";
+		win_why(why, "the image is not a PNG the system can read", (DWORD)hr);
+		return FAILED(hr) ? hr : E_FAIL;
+	}
+	size_t stride = (size_t)*w * 4, bytes = stride * *h;
+	if (!*w || !*h || bytes / *h != stride || bytes > NR_AGENT_TRANSFER_MAX * 4ull) {
+		fail(code, why, "too-large", "the image is too large for the clipboard");
+		return E_FAIL;
+	}
+	return S_OK;
+}
+
 /* PNG bytes to a CF_DIB: 32 bits per pixel, bottom-up, in a movable global block. */
 static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *why)
 {
 	IWICImagingFactory *f = wic(code, why);
 	struct decoded d;
 	HGLOBAL mem = NULL;
-	UINT w = 0, h = 0;
+	UINT w, h;
 	HRESULT hr;
 
 	if (!f)
 		return NULL;
-	if (FAILED(hr = decode_bgra(f, png, len, &d)) || FAILED(hr = IWICBitmapSource_GetSize(d.bgra, &w, &h))) {
-		*code = "bad-request";
-		win_why(why, "the image is not a PNG the system can read", (DWORD)hr);
+	if (FAILED(png_size(f, png, len, &d, &w, &h, code, why)))
 		goto out;
-	}
 	size_t stride = (size_t)w * 4, bytes = stride * h;
-	if (!w || !h || bytes / h != stride || bytes > NR_AGENT_TRANSFER_MAX * 4ull) {
-		fail(code, why, "too-large", "the image is too large for the clipboard");
-		goto out;
-	}
 	mem = GlobalAlloc(GMEM_MOVEABLE, sizeof(BITMAPINFOHEADER) + bytes);
 	unsigned char *p = mem ? GlobalLock(mem) : NULL;
 	if (!p) {
@@ -244,6 +260,7 @@ static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *
 				.biBitCount = 32, .biCompression = BI_RGB, .biSizeImage = (DWORD)bytes };
 	memcpy(p, &bi, sizeof(bi));
 	/* WIC's rows run top-down, a DIB's with a positive height bottom-up */
+	hr = S_OK;
 	for (UINT y = 0; y < h && SUCCEEDED(hr); y++) {
 		WICRect r = { 0, (INT)y, (INT)w, 1 };
 		hr = IWICBitmapSource_CopyPixels(d.bgra, &r, (UINT)stride, (UINT)stride,
@@ -258,6 +275,36 @@ static HGLOBAL png_to_dib(const void *png, size_t len, const char **code, char *
 out:
 	decoded_release(&d);
 	return mem;
+}
+
+/* The PNG behind the CF_DIB this agent offered and has not rendered yet (delayed
+ * rendering): set with the clipboard open, rendered on the listener's thread when a program
+ * asks (WM_RENDERFORMAT) or before the window goes (WM_RENDERALLFORMATS), dropped when the
+ * clipboard is emptied (WM_DESTROYCLIPBOARD). */
+static CRITICAL_SECTION pending_lock;
+static unsigned char *pending_png;
+static size_t pending_len;
+
+static void pending_set(unsigned char *png, size_t len)
+{
+	EnterCriticalSection(&pending_lock);
+	free(pending_png);
+	pending_png = png;
+	pending_len = len;
+	LeaveCriticalSection(&pending_lock);
+}
+
+/* Put the pending image as CF_DIB (the clipboard is open for this agent's window). */
+static void pending_render(void)
+{
+	const char *code;
+	char why[256];
+	HGLOBAL dib;
+
+	EnterCriticalSection(&pending_lock);
+	if (pending_png && (dib = png_to_dib(pending_png, pending_len, &code, why)) && !SetClipboardData(CF_DIB, dib))
+		GlobalFree(dib);
+	LeaveCriticalSection(&pending_lock);
 }
 
 /* ---- clipboard */
@@ -347,7 +394,8 @@ static HGLOBAL global_copy(const void *data, size_t len)
 
 int win_clip_set(const char *mime, const void *data, size_t len, const char **code, char *why)
 {
-	HGLOBAL text = NULL, png = NULL, dib = NULL;
+	HGLOBAL text = NULL, png = NULL;
+	unsigned char *keep = NULL;
 	int rc = -1;
 
 	if (!input_desktop_is_users())
@@ -368,12 +416,24 @@ int win_clip_set(const char *mime, const void *data, size_t len, const char **co
 		if (!text)
 			return fail(code, why, "failed", "out of memory");
 	} else if (strcmp(mime, "image/png") == 0) {
-		if (!(dib = png_to_dib(data, len, code, why)))
+		/* checked now (a PNG the system reads, a size the clipboard takes); its bitmap is
+		 * made when a program asks for one */
+		IWICImagingFactory *f = wic(code, why);
+		struct decoded d;
+		UINT w, h;
+		HRESULT hr;
+		if (!f)
 			return -1;
-		if (!(png = global_copy(data, len))) {
-			GlobalFree(dib);
+		hr = png_size(f, data, len, &d, &w, &h, code, why);
+		decoded_release(&d);
+		if (FAILED(hr))
+			return -1;
+		if (!(png = global_copy(data, len)) || !(keep = malloc(len ? len : 1))) {
+			if (png)
+				GlobalFree(png);
 			return fail(code, why, "failed", "out of memory");
 		}
+		memcpy(keep, data, len);
 	} else {
 		return fail(code, why, "unsupported", "the Windows agent carries text/plain and image/png");
 	}
@@ -381,12 +441,16 @@ int win_clip_set(const char *mime, const void *data, size_t len, const char **co
 		fail_win(code, why, "OpenClipboard", GetLastError());
 		goto out;
 	}
-	EmptyClipboard();
-	if (text && SetClipboardData(CF_UNICODETEXT, text))
+	EmptyClipboard(); /* drops what was pending (WM_DESTROYCLIPBOARD) */
+	if (text && SetClipboardData(CF_UNICODETEXT, text)) {
 		text = NULL;
-	else if (png && SetClipboardData(png_format(), png) && (png = NULL, SetClipboardData(CF_DIB, dib)))
-		dib = NULL;
-	if (text || png || dib)
+	} else if (png && SetClipboardData(png_format(), png)) {
+		png = NULL;
+		pending_set(keep, len);
+		keep = NULL;
+		SetClipboardData(CF_DIB, NULL); /* rendered on request */
+	}
+	if (text || png)
 		fail_win(code, why, "SetClipboardData", GetLastError());
 	else
 		rc = 0;
@@ -398,8 +462,7 @@ out:
 		GlobalFree(text);
 	if (png)
 		GlobalFree(png);
-	if (dib)
-		GlobalFree(dib);
+	free(keep);
 	return rc;
 }
 
@@ -415,6 +478,23 @@ static LRESULT CALLBACK listener_proc(HWND w, UINT msg, WPARAM wp, LPARAM lp)
 		InterlockedExchange(&res_dirty, 1);
 		return 0;
 	}
+	if (msg == WM_RENDERFORMAT) {
+		if (wp == CF_DIB)
+			pending_render();
+		return 0;
+	}
+	if (msg == WM_RENDERALLFORMATS) {
+		if (OpenClipboard(w)) {
+			if (GetClipboardOwner() == w)
+				pending_render();
+			CloseClipboard();
+		}
+		return 0;
+	}
+	if (msg == WM_DESTROYCLIPBOARD) {
+		pending_set(NULL, 0);
+		return 0;
+	}
 	return DefWindowProcW(w, msg, wp, lp);
 }
 
@@ -425,6 +505,8 @@ static DWORD WINAPI listener_thread(void *arg)
 			 .lpszClassName = L"NeuronAgentListener" };
 	MSG m;
 
+	/* WM_RENDERFORMAT decodes with WIC on this thread */
+	CoInitializeEx(NULL, COINIT_MULTITHREADED);
 	RegisterClassW(&wc);
 	/* a top-level window that is never shown: WM_DISPLAYCHANGE goes to top-level windows only */
 	listener = CreateWindowExW(0, wc.lpszClassName, L"NeuronOS agent", WS_POPUP, 0, 0, 0, 0, NULL, NULL,
@@ -451,6 +533,7 @@ int win_desktop_start(void)
 	 * whose first window came from another thread could not read its display settings. */
 	if (win_res_get(&res_w, &res_h, &code, why) < 0)
 		res_w = res_h = 0;
+	InitializeCriticalSection(&pending_lock);
 	if (!ready || !(t = CreateThread(NULL, 0, listener_thread, ready, 0, NULL))) {
 		if (ready)
 			CloseHandle(ready);

@@ -1,6 +1,6 @@
 /* nr_domain_build(): templates/NAME.xml + a profile -> libvirt domain XML, through libxml2
- * so that user values are always data (a name full of <>&'" stays a name).
- * nr_domain_inspect(): the passthrough pieces read back from a domain's XML. */
+ * so that user values are always data (a name full of <>&'" stays a name). Reading a domain's
+ * XML back is domain_inspect.c. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xpath.h>
 
 #include "base/internal.h"
+#include "vm/domain_internal.h"
 #include "vm/profile_internal.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
@@ -73,14 +73,6 @@ found:
 
 #define X(s) ((const xmlChar *)(s))
 
-static xmlNodePtr child(xmlNodePtr parent, const char *name)
-{
-	for (xmlNodePtr c = parent->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && xmlStrcmp(c->name, X(name)) == 0)
-			return c;
-	return NULL;
-}
-
 static void remove_children(xmlNodePtr parent, const char *name)
 {
 	xmlNodePtr c = parent->children, next;
@@ -129,7 +121,7 @@ static void attrf(xmlNodePtr n, const char *name, const char *fmt, ...)
 
 static xmlNodePtr ensure(xmlNodePtr parent, const char *name)
 {
-	xmlNodePtr n = child(parent, name);
+	xmlNodePtr n = nr_xml_child(parent, name);
 
 	return n ? n : add(parent, name);
 }
@@ -543,8 +535,8 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 	xmlFreeNode(mine);
 	/* with a passed-through GPU and Looking Glass the guest's own display is the GPU */
 	if (g && p->lg.enabled) {
-		xmlNodePtr v = child(devices, "video"), m;
-		if (v && (m = child(v, "model"))) {
+		xmlNodePtr v = nr_xml_child(devices, "video"), m;
+		if (v && (m = nr_xml_child(v, "model"))) {
 			xmlUnsetProp(m, X("vram"));
 			xmlUnsetProp(m, X("heads"));
 			xmlUnsetProp(m, X("primary"));
@@ -610,7 +602,7 @@ static const char *const top_order[] = {
 static void reorder(xmlNodePtr root)
 {
 	for (size_t i = 0; i < sizeof(top_order) / sizeof(top_order[0]); i++) {
-		xmlNodePtr n = child(root, top_order[i]);
+		xmlNodePtr n = nr_xml_child(root, top_order[i]);
 		if (!n)
 			continue;
 		xmlUnlinkNode(n);
@@ -734,7 +726,7 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	}
 	if (!kvm) {
 		/* no Hyper-V clock without KVM */
-		xmlNodePtr clock = child(root, "clock");
+		xmlNodePtr clock = nr_xml_child(root, "clock");
 		for (xmlNodePtr tm = clock ? clock->children : NULL, next; tm; tm = next) {
 			next = tm->next;
 			xmlChar *name = xmlGetProp(tm, X("name"));
@@ -798,189 +790,4 @@ out:
 	xmlFreeDoc(doc);
 	free(tmpl_path);
 	return rc;
-}
-
-/* ---- reading a domain back -------------------------------------------------------- */
-
-static char *prop(xmlNodePtr n, const char *name)
-{
-	xmlChar *v = n ? xmlGetProp(n, X(name)) : NULL;
-	char *s = v ? strdup((const char *)v) : NULL;
-
-	xmlFree(v);
-	return s;
-}
-
-static unsigned long hexattr(xmlNodePtr n, const char *name)
-{
-	char *v = prop(n, name);
-	unsigned long x = v ? strtoul(v, NULL, 0) : 0;
-
-	free(v);
-	return x;
-}
-
-static unsigned size_to_mib(const char *num, const char *unit)
-{
-	unsigned long long v = strtoull(num, NULL, 10);
-
-	if (!unit || !strcmp(unit, "M") || !strcmp(unit, "MiB"))
-		return (unsigned)v;
-	if (!strcmp(unit, "G") || !strcmp(unit, "GiB"))
-		return (unsigned)(v << 10);
-	if (!strcmp(unit, "K") || !strcmp(unit, "KiB") || !strcmp(unit, "k"))
-		return (unsigned)(v >> 10);
-	if (!strcmp(unit, "b") || !strcmp(unit, "bytes"))
-		return (unsigned)(v >> 20);
-	return (unsigned)v;
-}
-
-/* kvmfr: a qemu:arg with "mem-path":"/dev/kvmfr0" (JSON) or mem-path=/dev/kvmfr0 (legacy). */
-static void inspect_qemu_args(xmlNodePtr root, struct nr_domain_info *info)
-{
-	for (xmlNodePtr c = root->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE || xmlStrcmp(c->name, X("commandline")) != 0)
-			continue;
-		for (xmlNodePtr a = c->children; a; a = a->next) {
-			char *v = prop(a, "value"), *m, *sz;
-			if (!v)
-				continue;
-			if ((m = strstr(v, "mem-path")) && strstr(v, "memory-backend-file")) {
-				char path[256] = "";
-				if (sscanf(m, "mem-path\":\"%255[^\"]", path) == 1 ||
-				    sscanf(m, "mem-path=%255[^,]", path) == 1) {
-					info->lg = true;
-					free(info->lg_path);
-					info->lg_path = strdup(path);
-				}
-				if ((sz = strstr(v, "\"size\":")))
-					info->lg_size_mib = (unsigned)(strtoull(sz + 7, NULL, 10) >> 20);
-				else if ((sz = strstr(v, "size="))) {
-					char *end;
-					unsigned long long n = strtoull(sz + 5, &end, 10);
-					info->lg_size_mib = *end == 'M' ? (unsigned)n : *end == 'G' ? (unsigned)(n << 10) :
-							    (unsigned)(n >> 20);
-				}
-			}
-			free(v);
-		}
-	}
-}
-
-int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_error *err)
-{
-	xmlDocPtr doc;
-	xmlNodePtr root, devices, c;
-	struct nr_domain_info *info;
-	int rc = 0;
-
-	*out = NULL;
-	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc)
-		return nr_error_set(err, -NR_E_PARSE, "the domain XML is not well-formed");
-	root = xmlDocGetRootElement(doc);
-	if (!root || xmlStrcmp(root->name, X("domain")) != 0) {
-		xmlFreeDoc(doc);
-		return nr_error_set(err, -NR_E_PARSE, "not a libvirt domain (the root element is not <domain>)");
-	}
-	info = calloc(1, sizeof(*info));
-	if (!info) {
-		xmlFreeDoc(doc);
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	}
-	info->type = prop(root, "type");
-	if ((c = child(root, "name"))) {
-		xmlChar *t = xmlNodeGetContent(c);
-		info->name = strdup(t ? (const char *)t : "");
-		xmlFree(t);
-	}
-	devices = child(root, "devices");
-	for (c = devices ? devices->children : NULL; c && rc == 0; c = c->next) {
-		char *type, *name;
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		if (!xmlStrcmp(c->name, X("hostdev"))) {
-			xmlNodePtr src = child(c, "source");
-			type = prop(c, "type");
-			if (type && !strcmp(type, "pci") && src && child(src, "address")) {
-				xmlNodePtr a = child(src, "address");
-				char *s = NULL;
-				if (asprintf(&s, "%04lx:%02lx:%02lx.%lx", hexattr(a, "domain"), hexattr(a, "bus"),
-					     hexattr(a, "slot"), hexattr(a, "function")) < 0)
-					s = NULL;
-				rc = nr_strv_take(&info->pci, &info->n_pci, s);
-			} else if (type && !strcmp(type, "usb") && src && child(src, "vendor") && child(src, "product")) {
-				char *s = NULL;
-				if (asprintf(&s, "%04lx:%04lx", hexattr(child(src, "vendor"), "id"),
-					     hexattr(child(src, "product"), "id")) < 0)
-					s = NULL;
-				rc = nr_strv_take(&info->usb, &info->n_usb, s);
-			}
-			free(type);
-		} else if (!xmlStrcmp(c->name, X("shmem"))) {
-			xmlNodePtr m = child(c, "model"), sz = child(c, "size");
-			char *model = prop(m, "type");
-			name = prop(c, "name");
-			if (name && model && !strncmp(model, "ivshmem", 7) && !info->lg) {
-				char *unit = prop(sz, "unit");
-				xmlChar *num = sz ? xmlNodeGetContent(sz) : NULL;
-				info->lg = true;
-				if (asprintf(&info->lg_path, "/dev/shm/%s", name) < 0)
-					info->lg_path = NULL;
-				info->lg_size_mib = num ? size_to_mib((const char *)num, unit) : 4;
-				xmlFree(num);
-				free(unit);
-			}
-			free(model);
-			free(name);
-		} else if (!xmlStrcmp(c->name, X("channel"))) {
-			name = prop(child(c, "target"), "name");
-			if (name && !strcmp(name, NR_AGENT_CHANNEL)) {
-				info->agent = true;
-				info->agent_socket = prop(child(c, "source"), "path");
-			}
-			free(name);
-		} else if (!xmlStrcmp(c->name, X("tpm"))) {
-			info->tpm = true;
-		} else if (!xmlStrcmp(c->name, X("disk"))) {
-			char *device = prop(c, "device");
-			char *file = prop(child(c, "source"), "file");
-			if (device && !strcmp(device, "disk") && file) {
-				rc = nr_strv_take(&info->disks, &info->n_disks, file);
-				file = NULL;
-			}
-			free(file);
-			free(device);
-		}
-	}
-	if (rc == 0)
-		inspect_qemu_args(root, info);
-	xmlFreeDoc(doc);
-	if (rc < 0) {
-		nr_domain_info_free(info);
-		return nr_error_set(err, rc, NULL);
-	}
-	*out = info;
-	return 0;
-}
-
-void nr_domain_info_free(struct nr_domain_info *info)
-{
-	if (!info)
-		return;
-	free(info->name);
-	free(info->type);
-	for (size_t i = 0; i < info->n_pci; i++)
-		free(info->pci[i]);
-	free(info->pci);
-	for (size_t i = 0; i < info->n_usb; i++)
-		free(info->usb[i]);
-	free(info->usb);
-	for (size_t i = 0; i < info->n_disks; i++)
-		free(info->disks[i]);
-	free(info->disks);
-	free(info->lg_path);
-	free(info->agent_socket);
-	free(info);
 }

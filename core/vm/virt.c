@@ -118,10 +118,9 @@ static int param_long(const struct nr_ctx *ctx, const char *name, long min, long
 static int open_bounded(const char *uri, long timeout_ms, virConnectPtr *conn, struct nr_error *err)
 {
 	struct open_call *c = calloc(1, sizeof(*c));
-	pthread_condattr_t ca;
 	pthread_attr_t ta;
 	pthread_t thread;
-	struct timespec deadline;
+	long long deadline;
 	int rc = 0, wait = 0;
 
 	*conn = NULL;
@@ -130,10 +129,7 @@ static int open_bounded(const char *uri, long timeout_ms, virConnectPtr *conn, s
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->done_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	nr_cond_init(&c->done_cond);
 	pthread_attr_init(&ta);
 	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &ta, open_main, c) != 0) {
@@ -142,16 +138,10 @@ static int open_bounded(const char *uri, long timeout_ms, virConnectPtr *conn, s
 		return nr_error_set(err, -NR_E_NOMEM, "cannot start a thread to connect to libvirt");
 	}
 	pthread_attr_destroy(&ta);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = nr_now_ms() + timeout_ms;
 	pthread_mutex_lock(&c->lock);
 	while (!c->done && wait != ETIMEDOUT)
-		wait = pthread_cond_timedwait(&c->done_cond, &c->lock, &deadline);
+		wait = nr_cond_wait_until(&c->done_cond, &c->lock, deadline);
 	if (!c->done) {
 		/* the thread frees the record when libvirt lets it go */
 		c->abandoned = true;

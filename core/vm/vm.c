@@ -358,22 +358,19 @@ static int remove_disk(struct nr_virt *virt, const char *path, struct nr_error *
 
 /* ---- define, start, stop ------------------------------------------------------------ */
 
-/* "<name>X</name>" of a domain XML, via libxml2 (the text may hold entities). */
+/* The <name> of a domain XML (nr_domain_inspect reads it); NULL when it has none. */
 static char *xml_name(const char *xml)
 {
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+	struct nr_domain_info *info;
 	char *name = NULL;
 
-	for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && !xmlStrcmp(c->name, (const xmlChar *)"name")) {
-			xmlChar *t = xmlNodeGetContent(c);
-			name = strdup(t ? (const char *)t : "");
-			xmlFree(t);
-			break;
+	if (nr_domain_inspect(xml, &info, NULL) == 0) {
+		if (info->name && info->name[0]) {
+			name = info->name;
+			info->name = NULL;
 		}
-	xmlFreeDoc(doc);
+		nr_domain_info_free(info);
+	}
 	return name;
 }
 

@@ -262,6 +262,14 @@ cat >"$tmp/node.xml" <<EOF
     <memory>1048576</memory>
     <os><type>hvm</type></os>
   </domain>
+  <domain type='test'>
+    <name>lg0</name>
+    <memory>1048576</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <shmem name='lg0'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>
+    </devices>
+  </domain>
 </node>
 EOF
 G="--connect test://$tmp/node.xml --sysroot $tmp/sys --param runtime_dir=$tmp/run"
@@ -269,6 +277,18 @@ G="$G --param lg.client=$here/fake-client.sh --param lg.backoff_ms=20 --param lg
 export FAKE_LG_RECORD="$tmp/record" FAKE_LG_MODES="$tmp/modes"
 golden vm.status-idle lg status win11
 golden vm.status-nolg lg status nolg
+golden vm.status-lg0 lg status lg0
+# vm list reads the VMs as the TUI's VMs panel does (nr_vm_list): it shows Looking Glass
+# for exactly the VMs where lg status finds it
+run vm list --json
+cp "$tmp/out" "$tmp/vms.json"
+expect "vm list: Looking Glass on win11 alone" test "$(json_eval '" ".join(v["name"] for v in d if v["looking_glass"])')" = win11
+for vm in win11 nolg lg0; do
+	in_list=$("$PY" -c "import json,sys; print(any(v['name'] == sys.argv[2] and v['looking_glass'] for v in json.load(open(sys.argv[1]))))" "$tmp/vms.json" "$vm")
+	run lg status "$vm"
+	if has "no Looking Glass shared memory" "$tmp/err"; then by_status=False; else by_status=True; fi
+	expect "$vm: vm list and lg status agree" test "$in_list" = "$by_status"
+done
 golden vm.status-novm lg status ghost
 
 # ---- the client --------------------------------------------------------------------------

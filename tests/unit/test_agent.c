@@ -23,6 +23,7 @@
 #include "neuron/agent.h"
 #include "neuron/agent_proto.h"
 #include "neuron/certs.h"
+#include "neuron/domain.h"
 #include "neuron/tls.h"
 
 extern char **environ;
@@ -974,37 +975,49 @@ static const char domain_xml[] =
 	"<target type='virtio' name='org.neuronos.agent.0'/></channel>"
 	"</devices></domain>";
 
+/* What `agent ... VM` connects to: nr_agent_channel_of on the domain as nr_domain_inspect read it. */
+static int channel_from_xml(const char *xml, char **path, struct nr_error *err)
+{
+	struct nr_domain_info *info;
+	const char *p;
+	int rc;
+
+	*path = NULL;
+	if ((rc = nr_domain_inspect(xml, &info, err)) < 0)
+		return rc;
+	if ((rc = nr_agent_channel_of(info, &p, err)) == 0)
+		*path = strdup(p);
+	nr_domain_info_free(info);
+	return rc;
+}
+
 static void test_channel_from_xml(void **state)
 {
 	struct nr_error err = { 0 };
 	char *path = NULL;
 
-	assert_int_equal(nr_agent_channel_from_xml(domain_xml, &path, &err), 0);
+	assert_int_equal(channel_from_xml(domain_xml, &path, &err), 0);
 	assert_string_equal(path, "/run/x/org.neuronos.agent.0");
 	free(path);
-	assert_int_equal(nr_agent_channel_from_xml("<domain><devices/></domain>", &path, &err),
+	assert_int_equal(channel_from_xml("<domain><devices/></domain>", &path, &err), -NR_E_AGENT_NOCHANNEL);
+	assert_int_equal(channel_from_xml("<domain><devices><channel type='unix'><target type='virtio' "
+					  "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
 			 -NR_E_AGENT_NOCHANNEL);
-	assert_int_equal(nr_agent_channel_from_xml(
-				 "<domain><devices><channel type='unix'><target type='virtio' "
-				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
-			 -NR_E_AGENT_NOCHANNEL);
-	assert_non_null(strstr(err.msg, "running"));
-	assert_int_equal(nr_agent_channel_from_xml(
-				 "<domain><devices><channel type='pty'><target type='virtio' "
-				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
+	assert_non_null(strstr(err.msg, "when the VM runs"));
+	assert_int_equal(channel_from_xml("<domain><devices><channel type='pty'><target type='virtio' "
+					  "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
 			 -NR_E_AGENT_NOCHANNEL);
 	/* a running VM's pty channel: the path of its host end */
-	assert_int_equal(nr_agent_channel_from_xml(
-				 "<domain><devices><channel type='pty'><source path='/dev/pts/7'/><target type='virtio' "
-				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err), 0);
+	assert_int_equal(channel_from_xml("<domain><devices><channel type='pty'><source path='/dev/pts/7'/><target "
+					  "type='virtio' name='org.neuronos.agent.0'/></channel></devices></domain>",
+					  &path, &err), 0);
 	assert_string_equal(path, "/dev/pts/7");
 	free(path);
-	assert_int_equal(nr_agent_channel_from_xml(
-				 "<domain><devices><channel type='file'><source path='/tmp/x'/><target type='virtio' "
-				 "name='org.neuronos.agent.0'/></channel></devices></domain>", &path, &err),
-			 -NR_E_AGENT_NOCHANNEL);
+	assert_int_equal(channel_from_xml("<domain><devices><channel type='file'><source path='/tmp/x'/><target "
+					  "type='virtio' name='org.neuronos.agent.0'/></channel></devices></domain>",
+					  &path, &err), -NR_E_AGENT_NOCHANNEL);
 	assert_non_null(strstr(err.msg, "'file'"));
-	assert_int_equal(nr_agent_channel_from_xml("<domain", &path, &err), -NR_E_PARSE);
+	assert_int_equal(channel_from_xml("<domain", &path, &err), -NR_E_PARSE);
 }
 
 static void test_channel_from_libvirt(void **state)

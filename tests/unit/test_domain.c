@@ -321,6 +321,121 @@ static void test_inspect_live_xml(void **state)
 	assert_int_equal(nr_domain_inspect("<network/>", &info, &err), -NR_E_PARSE);
 }
 
+/* ---- the one reader: where each domain keeps its Looking Glass memory ------------------- */
+
+#define QEMU_DOMAIN "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>w</name>"
+#define LG_DEVICE "<qemu:arg value='-device'/><qemu:arg value='{\"driver\":\"ivshmem-plain\",\"id\":\"shmem0\"," \
+		  "\"memdev\":\"looking-glass\"}'/>"
+
+static const struct lg_case {
+	const char *what, *xml;
+	enum nr_domain_lg lg;
+	const char *path;           /* NULL: no Looking Glass */
+	unsigned mib;
+	const char *other;          /* ivshmem_other */
+} lg_cases[] = {
+	/* the five inputs of issue 13 */
+	{ "a shmem with its size in M",
+	  "<domain><devices><shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size>"
+	  "</shmem></devices></domain>", NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 32, NULL },
+	{ "<shmem name='lg0'>: IVSHMEM memory, but not named for Looking Glass",
+	  "<domain><devices><shmem name='lg0'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>"
+	  "</devices></domain>", NR_DOMAIN_LG_NONE, NULL, 0, "/dev/shm/lg0" },
+	{ "a shmem without <size>: libvirt's 4 MiB",
+	  "<domain><devices><shmem name='looking-glass'><model type='ivshmem-plain'/></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 4, NULL },
+	{ "kvmfr, its size \"64M\" (QEMU's key=value form)",
+	  QEMU_DOMAIN "<devices/><qemu:commandline><qemu:arg value='-device'/>"
+	  "<qemu:arg value='ivshmem-plain,id=shmem0,memdev=looking-glass'/><qemu:arg value='-object'/>"
+	  "<qemu:arg value='memory-backend-file,id=looking-glass,mem-path=/dev/kvmfr0,size=64M,share=yes'/>"
+	  "</qemu:commandline></domain>", NR_DOMAIN_LG_KVMFR, "/dev/kvmfr0", 64, NULL },
+	{ "kvmfr as -device/-object JSON (the Looking Glass documentation's)",
+	  QEMU_DOMAIN "<devices/><qemu:commandline>" LG_DEVICE "<qemu:arg value='-object'/>"
+	  "<qemu:arg value='{\"qom-type\":\"memory-backend-file\",\"id\":\"looking-glass\",\"mem-path\":"
+	  "\"/dev/kvmfr0\",\"size\":33554432,\"share\":true}'/></qemu:commandline></domain>",
+	  NR_DOMAIN_LG_KVMFR, "/dev/kvmfr0", 32, NULL },
+	/* around them */
+	{ "a <size> without unit is in bytes",
+	  "<domain><devices><shmem name='looking-glass'><size>67108864</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 64, NULL },
+	{ "a name that holds looking-glass, its size in KiB, no <model>",
+	  "<domain><devices><shmem name='looking-glass-win11'><size unit='KiB'>131072</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass-win11", 128, NULL },
+	{ "a size libvirt would not take",
+	  "<domain><devices><shmem name='looking-glass'><size unit='parsecs'>3</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 0, NULL },
+	{ "Scream's IVSHMEM beside Looking Glass's",
+	  "<domain><devices><shmem name='scream-ivshmem'><size unit='M'>2</size></shmem><shmem name='looking-glass'>"
+	  "<size unit='G'>1</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 1024, "/dev/shm/scream-ivshmem" },
+	{ "a doorbell device talks to a server: no file",
+	  "<domain><devices><shmem name='looking-glass'><model type='ivshmem-doorbell'/><server path='/tmp/s'/>"
+	  "</shmem></devices></domain>", NR_DOMAIN_LG_NONE, NULL, 0, NULL },
+	{ "a JSON size as a string",
+	  QEMU_DOMAIN "<qemu:commandline>" LG_DEVICE "<qemu:arg value='-object'/>"
+	  "<qemu:arg value='{\"qom-type\":\"memory-backend-file\",\"id\":\"looking-glass\",\"mem-path\":"
+	  "\"/dev/kvmfr1\",\"size\":\"1.5G\",\"share\":true}'/></qemu:commandline></domain>",
+	  NR_DOMAIN_LG_KVMFR, "/dev/kvmfr1", 1536, NULL },
+	{ "a memory-backend-file on a /dev/shm file named for Looking Glass",
+	  QEMU_DOMAIN "<qemu:commandline><qemu:arg value='-object'/>"
+	  "<qemu:arg value='memory-backend-file,id=looking-glass,share=on,mem-path=/dev/shm/looking-glass,size=32M'/>"
+	  LG_DEVICE "</qemu:commandline></domain>", NR_DOMAIN_LG_FILE, "/dev/shm/looking-glass", 32, NULL },
+	{ "guest RAM on hugepages is no IVSHMEM memory",
+	  QEMU_DOMAIN "<qemu:commandline><qemu:arg value='-object'/>"
+	  "<qemu:arg value='memory-backend-file,id=ram,mem-path=/dev/hugepages/looking-glass,size=8G'/>"
+	  "</qemu:commandline></domain>", NR_DOMAIN_LG_NONE, NULL, 0, NULL },
+	{ "a kvmfr object that no ivshmem-plain device uses",
+	  QEMU_DOMAIN "<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='virtio-rng-pci,memdev=x'/>"
+	  "<qemu:arg value='-object'/><qemu:arg value='memory-backend-file,id=x,mem-path=/dev/kvmfr0,size=32M'/>"
+	  "</qemu:commandline></domain>", NR_DOMAIN_LG_NONE, NULL, 0, NULL },
+	{ "a comma doubled in a key=value path, a size in bytes",
+	  QEMU_DOMAIN "<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='driver=ivshmem-plain,memdev=m'/>"
+	  "<qemu:arg value='-object'/><qemu:arg value='qom-type=memory-backend-file,id=m,"
+	  "mem-path=/dev/shm/looking-glass,,b,size=16777216'/></qemu:commandline></domain>",
+	  NR_DOMAIN_LG_FILE, "/dev/shm/looking-glass,b", 16, NULL },
+};
+
+/* Each input read once by nr_domain_inspect: the backend, path and size, and the decision
+ * that `lg status`, `vm list` and the VMs panel take from them (nr_lg_shm_of). */
+static void test_inspect_lg_inputs(void **state)
+{
+	for (size_t i = 0; i < sizeof(lg_cases) / sizeof(lg_cases[0]); i++) {
+		const struct lg_case *c = &lg_cases[i];
+		struct nr_domain_info *info = inspect(c->xml);
+		struct nr_error err = { 0 };
+		const char *path;
+		unsigned mib;
+		int rc = nr_lg_shm_of(info, &path, &mib, &err);
+
+		print_message("%s\n", c->what);
+		assert_int_equal(info->lg, c->lg);
+		if (c->path) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(info->lg_path, c->path);
+			assert_string_equal(path, c->path);
+			assert_int_equal(info->lg_size_mib, c->mib);
+			assert_int_equal(mib, c->mib);
+		} else {
+			assert_int_equal(rc, -NR_E_NOTFOUND);
+			assert_null(info->lg_path);
+			assert_null(path);
+			assert_non_null(strstr(err.msg, "no Looking Glass shared memory"));
+		}
+		if (c->other) {
+			assert_string_equal(info->ivshmem_other, c->other);
+			if (!c->path)
+				assert_non_null(strstr(err.msg, c->other));
+		} else {
+			assert_null(info->ivshmem_other);
+		}
+		nr_domain_info_free(info);
+	}
+	assert_string_equal(nr_domain_lg_name(NR_DOMAIN_LG_NONE), "none");
+	assert_string_equal(nr_domain_lg_name(NR_DOMAIN_LG_SHMEM), "shmem");
+	assert_string_equal(nr_domain_lg_name(NR_DOMAIN_LG_KVMFR), "kvmfr");
+	assert_string_equal(nr_domain_lg_name(NR_DOMAIN_LG_FILE), "memory-backend-file");
+}
+
 static void test_template_missing(void **state)
 {
 	struct env e;
@@ -344,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_tcg),
 		cmocka_unit_test(test_boot_and_devices),
 		cmocka_unit_test(test_inspect_live_xml),
+		cmocka_unit_test(test_inspect_lg_inputs),
 		cmocka_unit_test(test_template_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,9 +18,11 @@
 
 #include "vm/virt_internal.h"
 #include "neuron/ctx.h"
+#include "neuron/domain.h"
 #include "neuron/error.h"
 #include "neuron/lg.h"
 #include "neuron/virt.h"
+#include "neuron/vm.h"
 #include "unit.h"
 
 #define FAKE_CLIENT "tests/lg/fake-client.sh"
@@ -268,29 +270,46 @@ static void test_status_files(void **state)
 
 /* ---- the VM's shm path ---------------------------------------------------------------- */
 
+/* What `lg status VM` and `lg start VM` open: nr_lg_shm_of on the domain as read by
+ * nr_domain_inspect (the inputs themselves: tests/unit/test_domain.c). */
+static int shm_from_xml(const char *xml, char **path, unsigned *mib, struct nr_error *err)
+{
+	struct nr_domain_info *info;
+	const char *p;
+	int rc;
+
+	*path = NULL;
+	if ((rc = nr_domain_inspect(xml, &info, err)) < 0)
+		return rc;
+	if ((rc = nr_lg_shm_of(info, &p, mib, err)) == 0)
+		*path = strdup(p);
+	nr_domain_info_free(info);
+	return rc;
+}
+
 static void test_shm_from_xml(void **state)
 {
 	struct nr_error err = { 0 };
 	char *path;
 	unsigned mib;
 
-	assert_int_equal(nr_lg_shm_from_xml("<domain><devices><shmem name='other'/>"
-					    "<shmem name='looking-glass'><model type='ivshmem-plain'/>"
-					    "<size unit='M'>64</size></shmem></devices></domain>",
-					    &path, &mib, &err), 0);
+	assert_int_equal(shm_from_xml("<domain><devices><shmem name='other'/>"
+				      "<shmem name='looking-glass'><model type='ivshmem-plain'/>"
+				      "<size unit='M'>64</size></shmem></devices></domain>",
+				      &path, &mib, &err), 0);
 	assert_string_equal(path, "/dev/shm/looking-glass");
 	assert_int_equal(mib, 64);
 	free(path);
 
-	assert_int_equal(nr_lg_shm_from_xml("<domain><devices><shmem name='looking-glass-win11'>"
-					    "<size unit='KiB'>131072</size></shmem></devices></domain>",
-					    &path, &mib, &err), 0);
+	assert_int_equal(shm_from_xml("<domain><devices><shmem name='looking-glass-win11'>"
+				      "<size unit='KiB'>131072</size></shmem></devices></domain>",
+				      &path, &mib, &err), 0);
 	assert_string_equal(path, "/dev/shm/looking-glass-win11");
 	assert_int_equal(mib, 128);
 	free(path);
 
 	/* kvmfr, in the JSON form the Looking Glass docs give for libvirt >= 7.9 */
-	assert_int_equal(nr_lg_shm_from_xml(
+	assert_int_equal(shm_from_xml(
 		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><devices/>"
 		"<qemu:commandline><qemu:arg value='-device'/>"
 		"<qemu:arg value='{\"driver\":\"ivshmem-plain\",\"id\":\"shmem0\",\"memdev\":\"looking-glass\"}'/>"
@@ -302,21 +321,22 @@ static void test_shm_from_xml(void **state)
 	assert_int_equal(mib, 32);
 	free(path);
 
-	/* and in QEMU's key=value form */
-	assert_int_equal(nr_lg_shm_from_xml(
+	/* and in QEMU's key=value form (the device that uses the memory, then the memory) */
+	assert_int_equal(shm_from_xml(
 		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-		"<qemu:commandline><qemu:arg value='-object'/>"
+		"<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='ivshmem-plain,memdev=looking-glass'/>"
+		"<qemu:arg value='-object'/>"
 		"<qemu:arg value='memory-backend-file,id=looking-glass,mem-path=/dev/kvmfr0,size=64M,share=yes'/>"
 		"</qemu:commandline></domain>", &path, &mib, &err), 0);
 	assert_string_equal(path, "/dev/kvmfr0");
 	assert_int_equal(mib, 64);
 	free(path);
 
-	assert_int_equal(nr_lg_shm_from_xml("<domain><devices><disk/></devices></domain>", &path, &mib, &err),
+	assert_int_equal(shm_from_xml("<domain><devices><disk/></devices></domain>", &path, &mib, &err),
 			 -NR_E_NOTFOUND);
 	assert_null(path);
 	assert_non_null(strstr(err.msg, "no Looking Glass shared memory"));
-	assert_int_equal(nr_lg_shm_from_xml("<domain><devices>", &path, &mib, &err), -NR_E_PARSE);
+	assert_int_equal(shm_from_xml("<domain><devices>", &path, &mib, &err), -NR_E_PARSE);
 	assert_null(path);
 }
 
@@ -346,6 +366,78 @@ static void test_vm_shm_libvirt(void **state)
 	assert_int_equal(nr_lg_vm_shm(virt, "test", &path, &mib, &err), -NR_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "VM 'test': "));
 	assert_int_equal(nr_lg_vm_shm(virt, "nope", &path, &mib, &err), -NR_E_NOVM);
+	nr_virt_close(virt);
+	nr_ctx_free(ctx);
+}
+
+/* The VMs panel (nr_vm_list, then nr_lg_shm_of on each VM's info, as tui/view_vms.c does)
+ * and `lg status VM` (nr_lg_vm_shm) reach the same verdict on every VM: the panel never shows
+ * Looking Glass for a VM that lg status says has none. */
+static void test_panel_and_status_agree(void **state)
+{
+	static const struct {
+		const char *name, *devices, *path;
+		unsigned mib;
+	} vms[] = {
+		{ "agree-lg", "<shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>64</size></shmem>",
+		  "/dev/shm/looking-glass", 64 },
+		{ "agree-lg0", "<shmem name='lg0'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>", NULL, 0 },
+		{ "agree-nosize", "<shmem name='looking-glass'/>", "/dev/shm/looking-glass", 4 },
+		{ "agree-scream", "<shmem name='scream-ivshmem'><size unit='M'>2</size></shmem>", NULL, 0 },
+		{ "agree-none", "", NULL, 0 },
+	};
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_virt *virt;
+	struct nr_vm_list *list;
+	struct nr_error err = { 0 };
+	size_t seen = 0;
+
+	assert_int_equal(nr_ctx_set(ctx, "connect", "test:///default", &err), 0);
+	assert_int_equal(nr_virt_open(ctx, &virt, &err), 0);
+	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
+		char xml[1024];
+		virDomainPtr dom;
+		snprintf(xml, sizeof(xml), "<domain type='test'><name>%s</name><memory>1048576</memory>"
+			 "<os><type>hvm</type></os><devices>%s</devices></domain>", vms[i].name, vms[i].devices);
+		assert_non_null(dom = virDomainDefineXML(virt->conn, xml));
+		virDomainFree(dom);
+	}
+	assert_int_equal(nr_vm_list(virt, &list, &err), 0);
+	for (size_t k = 0; k < list->n; k++) {
+		const struct nr_vm *vm = &list->vms[k];
+		const char *panel_path;
+		char *status_path;
+		unsigned panel_mib, status_mib;
+		int panel = nr_lg_shm_of(vm->info, &panel_path, &panel_mib, NULL);
+		int status = nr_lg_vm_shm(virt, vm->name, &status_path, &status_mib, NULL);
+
+		assert_int_equal(panel, status);
+		if (status == 0) {
+			assert_string_equal(panel_path, status_path);
+			assert_int_equal(panel_mib, status_mib);
+		}
+		for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
+			if (strcmp(vm->name, vms[i].name) != 0)
+				continue;
+			seen++;
+			if (vms[i].path) {
+				assert_int_equal(status, 0);
+				assert_string_equal(status_path, vms[i].path);
+				assert_int_equal(status_mib, vms[i].mib);
+			} else {
+				assert_int_equal(status, -NR_E_NOTFOUND);
+			}
+		}
+		free(status_path);
+	}
+	assert_int_equal(seen, sizeof(vms) / sizeof(vms[0]));
+	nr_vm_list_free(list);
+	for (size_t i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
+		virDomainPtr dom = virDomainLookupByName(virt->conn, vms[i].name);
+		assert_non_null(dom);
+		virDomainUndefine(dom);
+		virDomainFree(dom);
+	}
 	nr_virt_close(virt);
 	nr_ctx_free(ctx);
 }
@@ -585,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_status_files),
 		cmocka_unit_test(test_shm_from_xml),
 		cmocka_unit_test(test_vm_shm_libvirt),
+		cmocka_unit_test(test_panel_and_status_agree),
 		cmocka_unit_test(test_access),
 		cmocka_unit_test(test_argv_and_find),
 		cmocka_unit_test(test_graphical_session),

@@ -37,12 +37,32 @@ win_setup() {
 	cp "$top/tests/agent/ptypair.py" "$top/tests/agent-desktop/xrandr-modes.py" "$WT/"
 	WINEPREFIX=$WT/prefix
 	export WINEPREFIX HOME="$WT/home"
-	dn=90
-	while [ -e "/tmp/.X11-unix/X$dn" ] || [ -e "/tmp/.X$dn-lock" ]; do dn=$((dn + 1)); done
-	DISP=:$dn
-	$as Xvfb "$DISP" -screen 0 1280x1024x24 -nolisten tcp >"$WT/xvfb.log" 2>&1 &
-	pids="$pids $!"
-	wait_for "/tmp/.X11-unix/X$dn" || { echo "Xvfb did not start"; return 1; }
+	# A free display: no lock file and no socket here is not enough (a chroot, or another
+	# network namespace's view of /tmp, can miss an X server whose abstract socket holds
+	# the number): Xvfb reports the display once it listens (-displayfd), and a number it
+	# cannot take makes it exit, so the next one is tried.
+	dn=$((90 + $$ % 400)) tries=0 DISP=
+	while [ -z "$DISP" ] && [ $tries -lt 20 ]; do
+		if [ ! -e "/tmp/.X11-unix/X$dn" ] && [ ! -e "/tmp/.X$dn-lock" ]; then
+			: >"$WT/displayfd"
+			$as Xvfb ":$dn" -screen 0 1280x1024x24 -nolisten tcp -displayfd 3 3>"$WT/displayfd" \
+				>"$WT/xvfb.log" 2>&1 &
+			xp=$!
+			i=0
+			while [ ! -s "$WT/displayfd" ] && kill -0 $xp 2>/dev/null && [ $i -lt 400 ]; do
+				sleep 0.05
+				i=$((i + 1))
+			done
+			if [ -s "$WT/displayfd" ]; then
+				DISP=:$dn
+				pids="$pids $xp"
+			else
+				kill $xp 2>/dev/null
+			fi
+		fi
+		dn=$((dn + 1)) tries=$((tries + 1))
+	done
+	[ -n "$DISP" ] || { echo "Xvfb did not start:"; cat "$WT/xvfb.log"; return 1; }
 	# two more sizes than Xvfb's one, before Wine reads them (held until win_cleanup)
 	$as env DISPLAY="$DISP" XRANDR_MODES_HOLD=3600 /usr/bin/python3 "$WT/xrandr-modes.py" \
 		1024x768 800x600 >"$WT/modes.out" 2>&1 </dev/null &

@@ -133,6 +133,21 @@ xclip_ -selection clipboard -t image/png -o >"$T/x.png" 2>"$T/out"
 same "xclip reads the host's PNG, byte for byte" "$T/img.png" "$T/x.png"
 expect "clipboard get image/png" 0 A clipboard --mime image/png --output "$T/back.png"
 same "the PNG comes back whole" "$T/img.png" "$T/back.png"
+# the bitmap beside the PNG is made when a program asks for one (delayed rendering of
+# CF_DIB, which Wine offers to X as image/bmp): the same size, 32 bits per pixel
+xclip_ -selection clipboard -o -t TARGETS >"$T/targets" 2>&1
+expect "the X side is offered a bitmap beside the PNG" 0 grep -qx 'image/bmp' "$T/targets"
+xclip_ -selection clipboard -t image/bmp -o >"$T/x.bmp" 2>"$T/out"
+expect "a bitmap rendered on request has the PNG's size" 0 "$PY" -c "
+import struct; b=open('$T/x.bmp','rb').read()
+assert b[:2]==b'BM', b[:16]
+w, h, planes, bpp = struct.unpack('<iiHH', b[18:30])
+assert (w, abs(h), bpp) == (61, 37, 32), (w, h, bpp)"
+printf 'not a PNG at all' >"$T/notpng"
+expect "clipboard set of bytes that are not a PNG is refused" 1 A clipboard --mime image/png --set-file "$T/notpng"
+has "the refusal says why" "not a PNG"
+expect "the refused set left the PNG in place" 0 A clipboard --mime image/png --output "$T/back-after.png"
+same "the PNG is still the host's" "$T/img.png" "$T/back-after.png"
 # an image copied on the X side
 xclip_ -selection clipboard -t image/png -i "$T/img2.png" 2>/dev/null &
 pids="$pids $!"

@@ -16,13 +16,15 @@
 #define NR_AGENT_CONNECT_TIMEOUT_MS 5000 /* default resync + handshake + hello */
 
 struct nr_agent;
+struct nr_domain_info;
 
-/* The unix socket (or pty) of vm's agent channel, from its domain XML (ctx's "connect"). malloc'd.
- * -NR_E_AGENT_NOCHANNEL when the domain has no org.neuronos.agent.0 channel or no path
- * yet (libvirt fills it in when the VM starts). */
+/* The host end of the agent channel of a domain read by nr_domain_inspect (neuron/domain.h):
+ * the unix socket (or the pty) of its org.neuronos.agent.0 channel, borrowed from info.
+ * -NR_E_AGENT_NOCHANNEL when the domain has no such channel, one of another type, or none
+ * with a path yet (libvirt fills it in when the VM starts). */
+int nr_agent_channel_of(const struct nr_domain_info *info, const char **path, struct nr_error *err);
+/* The same for vm on the ctx's "connect", read through libvirt. *path malloc'd. */
 int nr_agent_channel_path(const struct nr_ctx *ctx, const char *vm, char **path, struct nr_error *err);
-/* The same from a domain XML text. */
-int nr_agent_channel_from_xml(const char *xml, char **path, struct nr_error *err);
 
 /* A client for vm: the channel from its domain XML, credentials from nr_certs_dir.
  * Nothing is sent until the first request (or nr_agent_connect). */

@@ -10,4 +10,13 @@ long long nr_now_us(void);
 /* Sleep ms milliseconds, the whole time even when a signal comes. */
 void nr_sleep_ms(long ms);
 
+#ifndef _WIN32
+#include <pthread.h>
+/* A condition variable whose timed waits run on the same clock (pthread's default is the
+ * wall clock, which a change of the date moves), and a wait on one until deadline_ms, a time
+ * of nr_now_ms: 0 when signalled, ETIMEDOUT once past it. */
+int nr_cond_init(pthread_cond_t *cond);
+int nr_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, long long deadline_ms);
+#endif
+
 #endif

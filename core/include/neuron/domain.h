@@ -24,6 +24,23 @@ int nr_domain_build(const struct nr_profile *p, const struct nr_ctx *ctx, const 
 int nr_domain_template_path(const struct nr_ctx *ctx, const char *template_name, char **path,
 			    struct nr_error *err);
 
+/* How a domain gives Looking Glass its shared memory, one row each: the name and the word
+ * that scripts see ("vm list --json"). */
+#define NR_DOMAIN_LG_BACKENDS(X)                                                                  \
+	X(NONE, "none")                /* no Looking Glass memory */                              \
+	X(SHMEM, "shmem")              /* <shmem name='looking-glass'>: QEMU backs it with          \
+	                                  /dev/shm/NAME */                                          \
+	X(KVMFR, "kvmfr")              /* <qemu:commandline>: an ivshmem-plain device on a          \
+	                                  memory-backend-file of the kvmfr module, /dev/kvmfrN */   \
+	X(FILE, "memory-backend-file") /* the same on a file named for Looking Glass */
+
+enum nr_domain_lg {
+#define NR_DOMAIN_LG_ENUM(id, name) NR_DOMAIN_LG_##id,
+	NR_DOMAIN_LG_BACKENDS(NR_DOMAIN_LG_ENUM)
+#undef NR_DOMAIN_LG_ENUM
+};
+const char *nr_domain_lg_name(enum nr_domain_lg lg);
+
 /* What a domain's XML says about passthrough. Paths are NULL when absent. */
 struct nr_domain_info {
 	char *name;
@@ -32,16 +49,25 @@ struct nr_domain_info {
 	size_t n_pci;
 	char **usb;                 /* USB host devices, "046d:c52b" */
 	size_t n_usb;
-	bool lg;                    /* a Looking Glass IVSHMEM device */
+	enum nr_domain_lg lg;       /* NR_DOMAIN_LG_NONE (0) when it has no Looking Glass memory */
 	char *lg_path;              /* "/dev/shm/looking-glass" or "/dev/kvmfr0" */
-	unsigned lg_size_mib;
+	unsigned lg_size_mib;       /* 0 when the size given cannot be read */
+	char *ivshmem_other;        /* the file of the first IVSHMEM memory not named for Looking
+	                               Glass ("/dev/shm/scream-ivshmem"): a hint when lg is NONE */
 	bool agent;                 /* the org.neuronos.agent.0 channel */
-	char *agent_socket;         /* its host socket; libvirt fills it in when the VM runs */
+	char *agent_type;           /* its type: "unix", "pty" ... */
+	char *agent_socket;         /* its host path; libvirt fills a unix socket's in when the VM runs */
 	bool tpm;
 	char **disks;               /* disk image paths (device='disk'), not CD-ROMs */
 	size_t n_disks;
 };
 
+/* The one reader of a domain's XML, for every fact the program takes from it. Looking Glass
+ * memory is the one named for it: an IVSHMEM <shmem> whose name is (or holds) looking-glass,
+ * /dev/shm/NAME, 4 MiB when it has no <size> (libvirt's default), a <size> without unit in
+ * bytes; or, in <qemu:commandline>, an ivshmem-plain -device whose memdev is a
+ * memory-backend-file -object on /dev/kvmfrN or on a file named looking-glass, in QEMU's
+ * key=value or JSON form, its size as QEMU reads it ("64M", bytes without suffix). */
 int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_error *err);
 void nr_domain_info_free(struct nr_domain_info *info);
 

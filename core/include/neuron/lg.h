@@ -11,6 +11,7 @@
 #include "neuron/error.h"
 
 struct nr_virt;
+struct nr_domain_info;
 struct nr_plan;
 struct nr_plan_opts;
 struct nr_plan_result;
@@ -95,12 +96,13 @@ char *nr_lg_status_sentence(const struct nr_lg_status *st);
 
 /* ---- a VM's shared memory ---------------------------------------------------- */
 
-/* From a domain XML: the path of the Looking Glass shared memory, either an
- * <shmem name='looking-glass'> device (/dev/shm/NAME) or a qemu:commandline
- * memory-backend-file with mem-path= (kvmfr). size_mib is 0 when not given.
- * -NR_E_NOTFOUND when the domain has no Looking Glass device. */
-int nr_lg_shm_from_xml(const char *xml, char **path, unsigned *size_mib, struct nr_error *err);
-/* The same for a defined VM, read through libvirt. */
+/* The Looking Glass shared memory of a domain read by nr_domain_inspect (neuron/domain.h):
+ * its path (borrowed from info) and size in MiB (0 when the XML's cannot be read). The one
+ * decision whether a VM has Looking Glass: `lg status`, `lg start` and the TUI's VMs panel all
+ * take it. -NR_E_NOTFOUND, with what to add, when the domain has none. */
+int nr_lg_shm_of(const struct nr_domain_info *info, const char **path, unsigned *size_mib,
+		 struct nr_error *err);
+/* The same for a defined VM, read through libvirt. *path malloc'd. */
 int nr_lg_vm_shm(struct nr_virt *virt, const char *vm, char **path, unsigned *size_mib,
 		 struct nr_error *err);
 /* Check that the current user can read and write path (under the ctx's sysroot);
