@@ -222,7 +222,7 @@ static const struct id corner_list[] = {
 
 static void test_format_corners_match_libpci(void **state)
 {
-	char *dir = unit_tmpdir("pci-names", false);
+	const char *dir = *state;
 	const char *plain = strdup(unit_path(dir, "pci.ids"));
 	const char *gzpath = strdup(unit_path(dir, "packed.ids.gz"));
 	gzFile gz;
@@ -236,14 +236,13 @@ static void test_format_corners_match_libpci(void **state)
 	compare(gzpath, corner_list, sizeof(corner_list) / sizeof(corner_list[0]));
 	free((char *)plain);
 	free((char *)gzpath);
-	unit_rmtree_free(&dir);
 }
 
 /* Nothing is read until a name is asked for: a scan whose pci.ids does not exist yet names
  * its devices from the file written after the scan. */
 static void test_names_are_read_when_asked(void **state)
 {
-	char *dir = unit_tmpdir("pci-names", false);
+	const char *dir = *state;
 	const char *ids = strdup(unit_path(dir, "late.ids"));
 	struct nr_ctx *ctx = unit_machine_ctx("vfio-bound");
 	struct nr_error err = { 0 };
@@ -266,14 +265,13 @@ static void test_names_are_read_when_asked(void **state)
 	nr_scan_free(s);
 	nr_ctx_free(ctx);
 	free((char *)ids);
-	unit_rmtree_free(&dir);
 }
 
 /* Where config is missing (or short) the attribute files give the same ids: a sysroot
  * without any config file scans like the fixture. */
 static void test_ids_without_config_from_files(void **state)
 {
-	char *dir = unit_tmpdir("pci-noconfig", false);
+	const char *dir = *state;
 	char cmd[8192];
 	struct nr_ctx *ctx = unit_machine_ctx("intel-nvidia");
 	struct nr_error err = { 0 };
@@ -301,16 +299,30 @@ static void test_ids_without_config_from_files(void **state)
 	nr_scan_free(got);
 	nr_scan_free(want);
 	nr_ctx_free(ctx);
+}
+
+/* A scratch directory per test, removed by the teardown (also when the test failed). */
+static int scratch_setup(void **state)
+{
+	*state = unit_tmpdir("pci-names", false);
+	return 0;
+}
+
+static int scratch_teardown(void **state)
+{
+	char *dir = *state;
+
 	unit_rmtree_free(&dir);
+	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_system_pci_ids_match_libpci),
-		cmocka_unit_test(test_format_corners_match_libpci),
-		cmocka_unit_test(test_names_are_read_when_asked),
-		cmocka_unit_test(test_ids_without_config_from_files),
+		cmocka_unit_test_setup_teardown(test_format_corners_match_libpci, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_names_are_read_when_asked, scratch_setup, scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_without_config_from_files, scratch_setup, scratch_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
