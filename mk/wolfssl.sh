@@ -5,16 +5,19 @@
 #   MODE system  the distribution's libwolfssl, through pkg-config.
 #   MODE asm     the same wolfSSL version as the installed libwolfssl-dev, from Debian's own
 #                source package (its patches included), configured with Debian's flags plus
-#                --enable-aesni --enable-intelasm --enable-sp=yes --enable-sp-asm, linked
-#                statically.
+#                --enable-aesni --enable-intelasm --enable-sp=ec256 --enable-sp-asm
+#                --disable-sakke, linked statically.
 #
 # Why: Debian builds wolfSSL portable (no AES-NI, no AVX2). There its fastest TLS 1.3 cipher,
 # ChaCha20-Poly1305, does about 290 MB/s on one core and table AES-GCM about 140 MB/s, so a
 # clipboard image over the agent channel cannot pass about 200 MB/s. With the assembly,
 # AES-128-GCM does several GB/s. The handshake: Debian's build verifies and signs P-256 with
 # the generic big-number code (sp_int), about 70% of an agent connection's instructions;
-# --enable-sp --enable-sp-asm adds wolfSSL's single-precision P-256 (and RSA/DH 2048-4096)
-# code in x86-64 assembly, several times faster. Where the assembly build is impossible
+# --enable-sp=ec256 --enable-sp-asm adds wolfSSL's single-precision P-256 code in x86-64
+# assembly, several times faster. P-256 only: each other curve's (and SAKKE's 1024-bit)
+# single-precision code brings a per-thread point cache (FP_ECC, thread-local), 1.3 MiB
+# in every thread of every program for curves the agent never uses; SAKKE, which nothing
+# here uses, is what pulls the 1024-bit one in. Where the assembly build is impossible
 # (not x86-64, no Debian source, offline), this says why and falls back to the system library.
 set -u
 mode=${1:?usage: mk/wolfssl.sh system|asm DIR}
@@ -66,7 +69,7 @@ why=$(debsrc_get wolfssl "$ver" "$src" "$log") || fallback "$why (see $log)"
 (
 	cd "$src" && ./autogen.sh && ./configure --prefix="$dir/inst" --enable-distro --enable-pkcs11 \
 		--disable-examples --disable-crypttests --disable-benchmark --enable-static \
-		--enable-aesni --enable-intelasm --enable-sp=yes --enable-sp-asm &&
+		--enable-aesni --enable-intelasm --enable-sp=ec256 --enable-sp-asm --disable-sakke &&
 		make -j"$(nproc 2>/dev/null || echo 2)" && make install &&
 		cp wolfssl/options.h "$dir/inst/include/wolfssl/" # what this build was configured with
 ) >>"$log" 2>&1 || fallback "the wolfSSL build failed (see $log)"
