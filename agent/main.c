@@ -16,7 +16,9 @@
 
 #define AGENT_VERSION "0.1.0"
 #define IDLE_POLL_MS 250
-#define WRITE_TIMEOUT_MS 10000
+#define WRITE_TIMEOUT_MS 10000 /* a host that stops reading ends its session */
+#define STALL_MS 10000         /* a host that stops in the middle of a message ends it too */
+#define CONNECTION_MS 10000    /* --listen: from a connection to its handshake's end */
 #define MAX_ARGS 256
 
 struct agent {
@@ -208,6 +210,28 @@ static int op_launch(struct agent *ag, const struct nr_msg *m)
 	return reply(ag, m->id, res);
 }
 
+/* Whether clipboard-get could return this text: at most 512 KiB, in a reply frame (escapes
+ * included) under the 1 MiB cap (PROTOCOL.md 5). clipboard-set refuses what it could not
+ * return, rather than take it and refuse it later. */
+static bool text_fits(const char *text, size_t len)
+{
+	json_object *res;
+	struct nr_buf out;
+	bool fits;
+
+	if (len > NR_AGENT_TEXT_MAX)
+		return false;
+	res = json_object_new_object();
+	json_object_object_add(res, "mime", json_object_new_string("text/plain"));
+	json_object_object_add(res, "text", json_object_new_string_len(text, (int)len));
+	nr_buf_init(&out);
+	nr_msg_put_result(&out, NR_AGENT_ID_MAX, res);
+	fits = !out.oom && out.len - 2 <= NR_AGENT_FRAME_MAX;
+	nr_buf_done(&out);
+	json_object_put(res);
+	return fits;
+}
+
 static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 {
 	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
@@ -228,9 +252,13 @@ static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 	res = json_object_new_object();
 	json_object_object_add(res, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {
-		if (data->len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data->data ? data->data : "", data->len)) {
+		if (!nr_utf8_valid(data->data ? data->data : "", data->len)) {
 			json_object_put(res);
-			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8, or over 512 KiB");
+			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8");
+		}
+		if (data->len > NR_AGENT_TEXT_MAX) {
+			json_object_put(res);
+			return reply_error(ag, m->id, "too-large", "the clipboard text is over 512 KiB");
 		}
 		json_object_object_add(res, "text", json_object_new_string_len(data->data ? data->data : "",
 										(int)data->len));
@@ -268,6 +296,9 @@ static int op_clipboard_set(struct agent *ag, const struct nr_msg *m)
 		if (!json_object_object_get_ex(m->body, "text", &t) || !json_object_is_type(t, json_type_string))
 			return reply_error(ag, m->id, "bad-request", "clipboard-set of text needs text");
 		text = json_object_get_string(t);
+		if (!text_fits(text, (size_t)json_object_get_string_len(t)))
+			return reply_error(ag, m->id, "too-large",
+					   "clipboard text is at most 512 KiB, and 1 MiB once escaped for the frame");
 		rc = ag->platform->clipboard_set(ag->platform, mime, text, (size_t)json_object_get_string_len(t),
 						 &code, why);
 	} else {
@@ -423,7 +454,8 @@ static int serve_session(struct agent *ag)
 		}
 		struct nr_msg m;
 		if (nr_msg_decode(text, len, &m, &err) < 0) {
-			if (reply_error(ag, -1, "bad-request", err.msg) < 0)
+			/* with the id when the frame had one: the host waits for it (PROTOCOL.md 5) */
+			if (reply_error(ag, m.id, "bad-request", err.msg) < 0)
 				return 0;
 			continue;
 		}
@@ -441,8 +473,13 @@ static int serve_session(struct agent *ag)
 	}
 }
 
-/* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. */
-static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, struct sys_stream *s)
+/* Handshakes and sessions on one stream until it ends: 0 at its end, 1 to exit. A
+ * connection (--listen, where sys_listen_connections) is the only slot there is: it must
+ * bring a handshake within CONNECTION_MS (from its first byte on, however slowly the bytes
+ * come), and is closed when that fails or its session ends; a port (or stdio) has no
+ * connections and goes on scanning. */
+static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, struct sys_stream *s,
+			bool connection)
 {
 	struct nr_error err = { 0 };
 	int rc = 0;
@@ -451,19 +488,33 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, stru
 		fprintf(stderr, "neuron-agent: %s\n", err.msg);
 		return 1;
 	}
+	nr_tls_link_set_stall(ag->link, STALL_MS);
 	for (;;) {
-		rc = nr_tls_link_accept(ag->link, -1, &err);
+		rc = nr_tls_link_accept(ag->link, connection ? CONNECTION_MS : -1, &err);
 		if (rc == -NR_E_AGENT_CLOSED || rc == -NR_E_NOMEM) {
 			rc = 0;
 			break;
+		}
+		if (rc < 0 && connection) {
+			if (rc == -NR_E_AGENT_CERT)
+				fprintf(stderr, "neuron-agent: handshake refused: %s\n", err.msg);
+			else
+				logmsg(ag, "connection closed: %s", err.msg);
+			rc = 0;
+			break;
+		}
+		if (rc == -NR_E_AGENT_CERT) {
+			/* a host with the wrong credentials: said always, --verbose or not */
+			fprintf(stderr, "neuron-agent: handshake refused: %s\n", err.msg);
+			continue;
 		}
 		if (rc < 0) {
 			logmsg(ag, "handshake refused: %s", err.msg);
 			continue; /* back to scanning the same stream */
 		}
 		logmsg(ag, "session with host %s", nr_tls_link_peer_fingerprint(ag->link));
-		if ((rc = serve_session(ag)) == 1)
-			break;
+		if ((rc = serve_session(ag)) == 1 || connection)
+			break; /* a host on a socket connects again for its next session */
 	}
 	nr_tls_link_free(ag->link);
 	ag->link = NULL;
@@ -553,7 +604,7 @@ int main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		serve_stream(&ag, creds, stream);
+		serve_stream(&ag, creds, stream, false);
 		sys_stream_close(stream);
 	} else if (listen_path) {
 		struct sys_listener *listener;
@@ -569,7 +620,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, stream);
+			int done = serve_stream(&ag, creds, stream, sys_listen_connections);
 			sys_stream_close(stream);
 			if (done == 1)
 				break;
@@ -582,7 +633,7 @@ int main(int argc, char **argv)
 				rc = 1;
 				break;
 			}
-			int done = serve_stream(&ag, creds, stream);
+			int done = serve_stream(&ag, creds, stream, false);
 			sys_stream_close(stream);
 			if (done == 1)
 				break;

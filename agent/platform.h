@@ -7,7 +7,8 @@
  * brings is declared here, in two parts:
  *
  * 1. The system: the sys_* functions and spawn_detached below, and under the secure
- *    link a transport (struct nr_tls_io in neuron/tls.h), and the clock and sleep of
+ *    link a transport (struct nr_tls_io in neuron/tls.h) and whether a key file is
+ *    private (nr_tls_key_private, neuron/tls.h), and the clock and sleep of
  *    neuron/clock.h (nr_now_ms, nr_sleep_ms).
  *    Linux: agent/platform_posix.c, agent/spawn.c, core/guest/tls_fd.c and core/base/clock.c.
  * 2. The desktop: a struct agent_platform (clipboard, launch, resolution, shutdown, OS
@@ -71,6 +72,12 @@ struct sys_listener;
 int sys_listen(const char *path, struct sys_listener **out, char *why);
 /* The next host (waits for it). */
 int sys_accept(struct sys_listener *l, struct sys_stream **out, char *why);
+/* Whether a stream from sys_accept is one host's connection: a host connects again for
+ * each session, so main.c closes a connection that brings no handshake in time or whose
+ * session ended (POSIX unix sockets). Windows' named pipe is the stand-in for vioserial's
+ * overlapped port, which a relay may join to a line several hosts use in turn
+ * (tests/win): it is served like a port. */
+extern const bool sys_listen_connections;
 /* Stops listening and removes path. */
 void sys_listener_close(struct sys_listener *l);
 

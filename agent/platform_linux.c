@@ -19,6 +19,7 @@
  * REQUEST_MS + POLL_MS stays well under 5 s. A poll whose tool hung (a clipboard owner
  * that never answers, a frozen X server) rests that tool before the next. */
 #define REQUEST_MS 3000
+#define OWNER_POLL_MS 20 /* how often a clipboard-set looks whether its owner took over */
 #define POLL_MS 1000
 #define POLL_REST_MS 30000
 
@@ -231,6 +232,36 @@ static int lx_clipboard_get(struct agent_platform *p, const char *mime, struct n
 	return 0;
 }
 
+/* Whether the clipboard serves data now. xclip and wl-copy return once their child that
+ * will own the selection is forked, before the display server has seen it take the
+ * selection: a reply then would let the host (or the user) read the old clipboard. Reading
+ * it back is the round trip that says the new owner is in place (0), or not by the
+ * deadline (a positive status, why filled). */
+static int confirm_owner(struct linux_state *s, const char *mime, const void *data, size_t len,
+			 long long deadline, char *why)
+{
+	struct nr_buf back;
+	int rc;
+
+	nr_buf_init(&back);
+	for (;;) {
+		back.len = 0;
+		rc = clip_read(s, mime, &back, deadline, why);
+		if (rc == 0 && !back.oom && back.len == len && (len == 0 || memcmp(back.data, data, len) == 0))
+			break;
+		if (rc < 0 || nr_now_ms() + OWNER_POLL_MS >= deadline) {
+			if (rc >= 0) {
+				snprintf(why, 256, "the clipboard still held something else after %d ms", REQUEST_MS);
+				rc = 1;
+			}
+			break;
+		}
+		nr_sleep_ms(OWNER_POLL_MS);
+	}
+	nr_buf_done(&back);
+	return rc;
+}
+
 static int lx_clipboard_set(struct agent_platform *p, const char *mime, const void *data, size_t len,
 			    const char **code, char *why)
 {
@@ -243,9 +274,15 @@ static int lx_clipboard_set(struct agent_platform *p, const char *mime, const vo
 
 	if (!s->wayland && !s->x11)
 		return unsupported(code, why, "no clipboard tool: install wl-clipboard or xclip, and run in a session");
+	long long deadline = nr_now_ms() + REQUEST_MS;
 	rc = spawn_run(s->wayland ? wl : xc, data, len, NULL, REQUEST_MS, why);
 	if (rc != 0) {
 		snprintf(what, sizeof(what), "%s failed (exit %d)", s->wayland ? "wl-copy" : "xclip", rc);
+		return tool_failed(s, rc, what, code, why);
+	}
+	if ((rc = confirm_owner(s, mime, data, len, deadline, why)) != 0) {
+		snprintf(what, sizeof(what), "the clipboard did not take what %s was given in time",
+			 s->wayland ? "wl-copy" : "xclip");
 		return tool_failed(s, rc, what, code, why);
 	}
 	/* our own change is not news for the host */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 
 const char sys_default_port[] = "/dev/virtio-ports/" NR_AGENT_CHANNEL;
 const char sys_default_certs[] = "/etc/neuron-agent";
+const bool sys_listen_connections = true;
 const char sys_desktop_name[] = "linux";
 const char sys_desktop_help[] = "wl-copy/xclip, xrandr, posix_spawn, systemctl";
 
@@ -100,6 +102,24 @@ int sys_listen(const char *path, struct sys_listener **out, char *why)
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(why, 256, "socket path too long");
 		return -1;
+	}
+	/* another agent listening there would lose its socket to the rename below, silently:
+	 * a socket that takes a connection is live (one that refuses it is stale, replaced) */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(why, 256, "%.200s exists and is not a socket", path);
+			return -1;
+		}
+		strcpy(sa.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			snprintf(why, 256, "another agent is listening on %.180s: stop it first, or listen elsewhere", path);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
 	}
 	/* bind a temporary name and rename it into place once listening, so that the path
 	 * never exists without a listener behind it */

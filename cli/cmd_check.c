@@ -4,9 +4,11 @@
 
 #include "cli.h"
 #include "neuron/check.h"
+#include "neuron/lg.h"
+#include "neuron/virt.h"
 
 struct check_opts {
-	const char *gpu;
+	const char *gpu, *vm;
 };
 
 static int check_run(struct cli *cli, void *opts, int argc, char **argv)
@@ -19,6 +21,27 @@ static int check_run(struct cli *cli, void *opts, int argc, char **argv)
 	if (nr_scan_new(cli->ctx, &scan, &err) < 0)
 		return cli_fail(cli, &err);
 	nr_check_run(scan, co->gpu, &c);
+	if (co->vm) {
+		/* the VM's Looking Glass memory: its host's version and, for kvmfr, its size */
+		struct nr_virt *virt;
+		char *shm = NULL;
+		unsigned mib = 0;
+
+		if (nr_virt_open(cli->ctx, &virt, &err) < 0) {
+			nr_scan_free(scan);
+			return cli_fail(cli, &err);
+		}
+		if (nr_lg_vm_shm(virt, co->vm, &shm, &mib, &err) < 0) {
+			nr_virt_close(virt);
+			nr_scan_free(scan);
+			return cli_fail(cli, &err);
+		}
+		nr_virt_close(virt);
+		nr_lg_check_add(cli->ctx, shm, mib, &c);
+		free(shm);
+	} else {
+		nr_lg_check_add(cli->ctx, NULL, 0, &c);
+	}
 
 	if (cli->json) {
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -58,12 +81,14 @@ static int check_run(struct cli *cli, void *opts, int argc, char **argv)
 static const struct cli_opt check_options[] = {
 	CLI_JSON("print the checklist as JSON"),
 	CLI_VALUE("gpu", "ADDR", struct check_opts, gpu, "judge this GPU (default: the best isolated non-boot GPU)"),
+	CLI_VALUE("vm", "NAME", struct check_opts, vm,
+		  "check this VM's Looking Glass too: versions, and the kvmfr size against its domain"),
 	CLI_OPT_END,
 };
 
 const struct cli_cmd cli_cmd_check = {
 	.name = "check",
-	.usage = "check [--json] [--gpu ADDR]",
+	.usage = "check [--json] [--gpu ADDR] [--vm NAME]",
 	.help = "walk the passthrough readiness checklist (exit 1 when something blocks)",
 	.run = check_run,
 	.opts = check_options,

@@ -40,22 +40,44 @@ static void put_lines(FILE *f, const char *text)
 
 struct size_opts {
 	bool hdr;
+	const char *stack;
 };
+
+/* --stack b7|idd|auto: auto (or none given) is the installed client's stack. */
+static int stack_option(struct cli *cli, const char *given, enum nr_lg_stack *stack, bool *followed)
+{
+	*followed = false;
+	if (given && nr_lg_stack_parse(given, stack) < 0)
+		return cli_usage_error(cli, "--stack is b7, idd or auto, not '%s'", given);
+	if (!given || *stack == NR_LG_STACK_AUTO) {
+		*stack = nr_lg_stack_default(cli->ctx);
+		*followed = true;
+	}
+	return -1;
+}
 
 static int lg_size(struct cli *cli, void *opts, int argc, char **argv)
 {
-	bool hdr = ((const struct size_opts *)opts)->hdr;
+	const struct size_opts *so = opts;
+	enum nr_lg_stack stack;
+	bool followed;
 	unsigned w, h, mib;
+	int rc;
 
 	if (nr_lg_parse_resolution(argv[0], &w, &h) < 0)
-		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 2160p, 4k)",
-				       argv[0]);
-	mib = nr_lg_shm_size_mib(w, h, hdr);
+		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 720p, 1080p, 1440p, 2160p, "
+				       "4k, 5k)", argv[0]);
+	rc = stack_option(cli, so->stack, &stack, &followed);
+	if (rc >= 0)
+		return rc;
+	mib = nr_lg_shm_size_mib(stack, w, h, so->hdr);
 	if (cli->json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "width", json_object_new_int((int)w));
 		json_object_object_add(o, "height", json_object_new_int((int)h));
-		json_object_object_add(o, "hdr", json_object_new_boolean(hdr));
+		json_object_object_add(o, "hdr", json_object_new_boolean(so->hdr));
+		json_object_object_add(o, "stack", json_object_new_string(nr_lg_stack_name(stack)));
+		json_object_object_add(o, "stack_from_client", json_object_new_boolean(followed));
 		json_object_object_add(o, "size_mib", json_object_new_int((int)mib));
 		cli_json_print(cli, o);
 	} else {
@@ -200,8 +222,8 @@ static void layout_text(const struct nr_lg_snapshot *s, char *buf, size_t size)
 {
 	switch (s->kind) {
 	case NR_LG_SHM_HEADER:
-		snprintf(buf, size, "%s (LGMP header at offset %llu, protocol version %u)", s->layout,
-			 (unsigned long long)s->header_offset, s->version);
+		snprintf(buf, size, "%s (LGMP protocol %u, magic at offset %llu, %u queues)", s->layout,
+			 s->version, (unsigned long long)s->header_offset, s->num_queues);
 		break;
 	case NR_LG_SHM_UNKNOWN:
 		if (s->have_version)
@@ -218,7 +240,16 @@ static void layout_text(const struct nr_lg_snapshot *s, char *buf, size_t size)
 struct session_note {
 	bool had_previous;
 	uint32_t previous;
+	char client_version[NR_LG_HOSTVER_MAX]; /* "" when unknown */
+	char client_why[256];                   /* why it is unknown */
 };
+
+/* The installed client's version beside the host's: a mismatch is a warning saying what
+ * to install (malloc'd), NULL when they match or one is unknown. */
+static char *version_warning(const struct nr_lg_snapshot *s, const struct session_note *sn)
+{
+	return s->kvmfr ? nr_lg_version_mismatch(sn->client_version, s->host_version) : NULL;
+}
 
 static json_object *shm_json(const char *path, const struct nr_lg_status *st, const struct session_note *sn)
 {
@@ -237,17 +268,38 @@ static json_object *shm_json(const char *path, const struct nr_lg_status *st, co
 	if (s->kind == NR_LG_SHM_HEADER) {
 		json_object_object_add(o, "session_id", json_object_new_int64(s->session_id));
 		json_object_object_add(o, "timestamp_ms", json_object_new_int64((int64_t)s->timestamp_ms));
+		json_object_object_add(o, "queues", json_object_new_int64(s->num_queues));
+		json_object_object_add(o, "udata_offset", json_object_new_int64((int64_t)s->udata_offset));
+		json_object_object_add(o, "udata_size", json_object_new_int64(s->udata_size));
 	} else {
 		json_object_object_add(o, "session_id", NULL);
 		json_object_object_add(o, "timestamp_ms", NULL);
+		json_object_object_add(o, "queues", NULL);
+		json_object_object_add(o, "udata_offset", NULL);
+		json_object_object_add(o, "udata_size", NULL);
 	}
 	if (s->kvmfr) {
-		json_object *k = json_object_new_object();
+		static const struct {
+			const char *key;
+			uint32_t bit;
+		} feats[] = {
+			{ "clipboard", NR_LG_FEATURE_CLIPBOARD }, { "window_size", NR_LG_FEATURE_WINDOWSIZE },
+			{ "input", NR_LG_FEATURE_INPUT }, { "frame_schedule", NR_LG_FEATURE_FRAME_SCHEDULE },
+			{ "cursor_position", NR_LG_FEATURE_SETCURSORPOS },
+		};
+		json_object *k = json_object_new_object(), *f = json_object_new_object();
 		json_object_object_add(k, "version", json_object_new_int64(s->kvmfr_version));
 		json_object_object_add(k, "host_version", json_object_new_string(s->host_version));
+		json_object_object_add(k, "feature_flags", json_object_new_int64(s->features));
+		for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+			json_object_object_add(f, feats[i].key, json_object_new_boolean(s->features & feats[i].bit));
+		json_object_object_add(k, "features", f);
 		json_object_object_add(o, "kvmfr", k);
+		json_object_object_add(o, "kvmfr_detail", NULL);
 	} else {
 		json_object_object_add(o, "kvmfr", NULL);
+		json_object_object_add(o, "kvmfr_detail", s->kvmfr_detail ?
+				       json_object_new_string(s->kvmfr_detail) : NULL);
 	}
 	json_object_object_add(o, "host", json_object_new_string(nr_lg_host_state_name(st->host)));
 	json_object_object_add(o, "session_changed", json_object_new_boolean(st->session_changed));
@@ -256,6 +308,13 @@ static json_object *shm_json(const char *path, const struct nr_lg_status *st, co
 	json_object_object_add(o, "restarted_since_last_status", json_object_new_boolean(
 			       sn->had_previous && s->kind == NR_LG_SHM_HEADER && sn->previous != s->session_id));
 	json_object_object_add(o, "watched_ms", json_object_new_int((int)st->watched_ms));
+	json_object_object_add(o, "client_version", sn->client_version[0] ?
+			       json_object_new_string(sn->client_version) : NULL);
+	{
+		char *warn = version_warning(s, sn);
+		json_object_object_add(o, "version_mismatch", warn ? json_object_new_string(warn) : NULL);
+		free(warn);
+	}
 	json_object_object_add(o, "message", json_object_new_string(sentence ? sentence : ""));
 	free(sentence);
 	return o;
@@ -279,14 +338,40 @@ static void shm_text(const char *path, const struct nr_lg_status *st, const stru
 		else if (sn->had_previous && sn->previous != s->session_id)
 			printf(" (was %u at the last status: the host app restarted since)", sn->previous);
 		putchar('\n');
-		if (s->kvmfr)
+		printf("user data      %u bytes at offset %llu\n", s->udata_size,
+		       (unsigned long long)s->udata_offset);
+		if (s->kvmfr) {
+			char feats[128];
+
+			nr_lg_features_text(s->features, feats, sizeof(feats));
 			printf("KVMFR          version %u, host %s\n", s->kvmfr_version,
 			       s->host_version[0] ? s->host_version : "(no version string)");
-		else
-			printf("KVMFR          not found (the host application has not written it yet)\n");
+			printf("features       %s\n", feats);
+		} else {
+			printf("KVMFR          not found: %s\n", s->kvmfr_detail ? s->kvmfr_detail : "");
+		}
 	}
 	printf("host app       %s: %s\n", nr_lg_host_state_name(st->host), sentence ? sentence : "");
 	free(sentence);
+	printf("versions       client ");
+	if (sn->client_version[0])
+		cli_put_clean(stdout, sn->client_version);
+	else
+		printf("unknown (%s)", sn->client_why);
+	if (s->kvmfr && s->host_version[0]) {
+		char *warn = version_warning(s, sn);
+
+		printf(", host %s: %s\n", s->host_version, warn ? "MISMATCH" : sn->client_version[0] ?
+		       "the same" : "cannot compare");
+		if (warn) {
+			printf("warning        ");
+			cli_put_clean(stdout, warn);
+			putchar('\n');
+		}
+		free(warn);
+	} else {
+		putchar('\n');
+	}
 }
 
 static const char *sup_sentence(const struct nr_lg_sup_info *i)
@@ -311,7 +396,7 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_lg_sup_info info = { 0 };
 	struct nr_lg_status st;
-	struct session_note sn = { false, 0 };
+	struct session_note sn = { 0 };
 	const char *vm = argc ? argv[0] : NULL;
 	char *shm = NULL;
 	bool have_info = false, probed = false;
@@ -341,6 +426,12 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 		probed = probe_rc == 0;
 		if (probed && st.last.kind == NR_LG_SHM_HEADER)
 			nr_lg_session_remember(cli->ctx, shm, st.last.session_id, &sn.previous, &sn.had_previous);
+		if (probed) {
+			struct nr_error verr = { 0 };
+
+			if (nr_lg_client_version(cli->ctx, sn.client_version, sizeof(sn.client_version), &verr) < 0)
+				snprintf(sn.client_why, sizeof(sn.client_why), "%.200s", verr.msg);
+		}
 	}
 
 	if (cli->json) {
@@ -408,7 +499,7 @@ static int lg_status(struct cli *cli, void *opts, int argc, char **argv)
 
 struct setup_args {
 	bool hdr, yes;
-	const char *mode, *user, *group, *size, *resolution;
+	const char *mode, *user, *group, *size, *resolution, *stack;
 	enum nr_lg_mode m;
 	bool mode_given;
 	struct nr_lg_setup s;
@@ -427,8 +518,15 @@ static int setup_prepare(struct cli *cli, struct setup_args *a)
 	if (a->resolution && nr_lg_parse_resolution(a->resolution, &w, &h) < 0)
 		return cli_usage_error(cli, "'%s' is not a resolution (WIDTHxHEIGHT, 1080p, 1440p, 4k)",
 				      a->resolution);
-	a->s.size_mib = nr_lg_shm_size_mib(w, h, a->hdr);
-	if (a->size) {
+	if (!a->size) {
+		enum nr_lg_stack stack;
+		bool followed;
+		int rc = stack_option(cli, a->stack, &stack, &followed);
+
+		if (rc >= 0)
+			return rc;
+		a->s.size_mib = nr_lg_shm_size_mib(stack, w, h, a->hdr);
+	} else {
 		char *end;
 		unsigned long v = strtoul(a->size, &end, 10);
 		if (*end || end == a->size || v > 65536)
@@ -595,6 +693,43 @@ static int setup_revert(struct cli *cli, void *opts, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The kvmfr set-up as the device and the target root show it, each finding with its fix;
+ * want_mib 0: the size is not compared. */
+static void kvmfr_findings(struct cli *cli, json_object *root, unsigned want_mib)
+{
+	struct nr_lg_finding f[NR_LG_KVMFR_CHECKS];
+	size_t n = nr_lg_kvmfr_check(cli->ctx, "/dev/kvmfr0", want_mib, f);
+	json_object *arr = root ? json_object_new_array() : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (arr) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(f[i].name));
+			json_object_object_add(o, "status", json_object_new_string(nr_lg_finding_status_name(f[i].status)));
+			json_object_object_add(o, "detail", json_object_new_string(f[i].detail));
+			json_object_object_add(o, "fix", json_object_new_string(f[i].fix));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		printf("  %s  %-36s ", nr_lg_finding_status_name(f[i].status), f[i].title);
+		cli_put_clean(stdout, f[i].detail);
+		putchar('\n');
+		if (f[i].fix[0] && f[i].status != NR_LG_FINDING_PASS) {
+			printf("        -> ");
+			cli_put_clean(stdout, f[i].fix);
+			putchar('\n');
+		}
+	}
+	if (arr) {
+		json_object *k = NULL;
+
+		if (json_object_object_get_ex(root, "kvmfr", &k))
+			json_object_object_add(k, "checks", arr);
+		else
+			json_object_put(arr);
+	}
+}
+
 static int setup_status(struct cli *cli, void *opts, int argc, char **argv)
 {
 	struct setup_args *a = opts;
@@ -643,6 +778,8 @@ static int setup_status(struct cli *cli, void *opts, int argc, char **argv)
 			}
 		}
 		nr_plan_status_done(&st);
+		if ((enum nr_lg_mode)m == NR_LG_MODE_KVMFR && (a->mode_given || nr_lg_kvmfr_in_use(cli->ctx)))
+			kvmfr_findings(cli, root, a->size || a->resolution ? a->s.size_mib : 0);
 	}
 	if (root)
 		cli_json_print(cli, root);
@@ -660,7 +797,9 @@ static const struct cli_opt setup_options[] = {
 	CLI_VALUE("size", "MIB", struct setup_args, size, "IVSHMEM size, a power of two (default: from --resolution)"),
 	CLI_VALUE("resolution", "WxH", struct setup_args, resolution,
 		  "size for this resolution (default 1920x1080), with --hdr for HDR"),
-	CLI_BOOL("hdr", struct setup_args, hdr, "HDR frames (twice the size)"),
+	CLI_BOOL("hdr", struct setup_args, hdr, "HDR frames (B7: twice the size)"),
+	CLI_VALUE("stack", "b7|idd|auto", struct setup_args, stack,
+		  "size for the B7 host app or the IDD (default: the installed client's)"),
 	CLI_BOOL("yes", struct setup_args, yes, "apply or revert without asking"),
 	CLI_JSON("(plan, status) print JSON"),
 	CLI_OPT_END,
@@ -706,12 +845,14 @@ static const struct cli_opt start_options[] = {
 
 static const struct cli_cmd lg_size_cmd = {
 	.name = "size",
-	.usage = "lg size WIDTHxHEIGHT [--hdr] [--json]",
-	.help = "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128; HDR doubles)",
+	.usage = "lg size WIDTHxHEIGHT [--hdr] [--stack b7|idd|auto] [--json]",
+	.help = "print the IVSHMEM size in MiB for a resolution (1080p 32, 1440p 64, 2160p 128)",
 	.run = lg_size,
 	.opts = (const struct cli_opt[]){
-		CLI_BOOL("hdr", struct size_opts, hdr, "10-bit HDR frames (twice the size)"),
-		CLI_JSON("print {width, height, hdr, size_mib}"),
+		CLI_BOOL("hdr", struct size_opts, hdr, "10-bit HDR frames (B7: twice the size; IDD: the same)"),
+		CLI_VALUE("stack", "b7|idd|auto", struct size_opts, stack,
+			  "the guest side: the B7 host app or the IDD after it (default: the installed client's)"),
+		CLI_JSON("print {width, height, hdr, stack, stack_from_client, size_mib}"),
 		CLI_OPT_END,
 	},
 	.opts_size = sizeof(struct size_opts),

@@ -10,22 +10,28 @@
 #include "neuron/util.h"
 #include "neuron/vm.h"
 
-/* What one look at a VM's Looking Glass memory and client found (no polling: read at
- * each reload, which libvirt events and F5 cause). */
+/* What a look at a VM's Looking Glass memory and client found (no polling: read at each
+ * reload, which libvirt events and F5 cause; two reads a few ms apart tell liveness). */
 struct vm_lg {
-	char word[24];                  /* "no shm", "empty", "app B7", "unknown" */
+	char word[24];                  /* "alive", "stale", "no app", "no shm", "unknown" */
 	char detail[160];
+	char warn[120];                 /* a version mismatch: both versions; "" when none */
+	char fix[160];                  /* and what to install */
 	char client[48];                /* the supervised client: "running", "not running" ... */
 };
 
 struct vms_priv {
 	const struct nr_vm_list *list;  /* t->vms, borrowed until the next reload */
 	struct vm_lg *lg;               /* parallel to list->vms */
+	char client_version[NR_LG_HOSTVER_MAX]; /* the installed client's, "" when unknown */
 };
 
-static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
+static void lg_look(struct tui *t, const struct nr_vm *vm, const char *client_version, struct vm_lg *out)
 {
-	struct nr_lg_snapshot snap;
+	/* short: the host application beats every few milliseconds while it runs */
+	static const struct nr_lg_watch quick = { .interval_ms = 40, .stale_ms = 120 };
+	struct nr_lg_status st;
+	const struct nr_lg_snapshot *snap = &st.last;
 	struct nr_lg_sup_info sup;
 	struct nr_error err = { 0 };
 	const char *shm;
@@ -38,19 +44,33 @@ static void lg_look(struct tui *t, const struct nr_vm *vm, struct vm_lg *out)
 		return;
 	}
 	path = nr_ctx_sys_path(t->ctx, shm);
-	if (!path || nr_lg_read(path, &snap, &err) < 0) {
+	if (!path || nr_lg_status_read(path, &quick, &st, &err) < 0) {
 		snprintf(out->word, sizeof(out->word), err.code == -NR_E_NOTFOUND ? "no shm" : "unreadable");
 		snprintf(out->detail, sizeof(out->detail), "%.150s", err.code == -NR_E_NOTFOUND ?
 			 "no shared memory yet: the VM makes it when it starts" : err.msg);
-	} else if (snap.kind == NR_LG_SHM_HEADER) {
-		snprintf(out->word, sizeof(out->word), "app %.16s", snap.host_version[0] ? snap.host_version : "found");
-		snprintf(out->detail, sizeof(out->detail), "the guest's host application wrote its header (%.16s layout%s%.32s)",
-			 snap.layout ? snap.layout : "?", snap.host_version[0] ? ", version " : "", snap.host_version);
+	} else if (snap->kind == NR_LG_SHM_HEADER) {
+		char *mismatch = snap->kvmfr ? nr_lg_version_mismatch(client_version, snap->host_version) : NULL;
+		char host[NR_LG_HOSTVER_MAX];
+
+		snprintf(host, sizeof(host), "%s", snap->host_version);
+
+		snprintf(out->word, sizeof(out->word), "%s", st.host == NR_LG_HOST_ALIVE ? "alive" :
+			 st.host == NR_LG_HOST_STALE ? "stale" : "unknown");
+		snprintf(out->detail, sizeof(out->detail), "host app %s%s (%s, host %.32s); client %.32s",
+			 out->word, st.session_changed ? ", restarted" : "", snap->layout,
+			 snap->host_version[0] ? snap->host_version : "?",
+			 client_version[0] ? client_version : "unknown");
+		if (mismatch) { /* the whole sentence is in lg status; here what fits two lines */
+			snprintf(out->warn, sizeof(out->warn), "client %.32s, host %.32s", client_version, host);
+			snprintf(out->fix, sizeof(out->fix), "install looking-glass-client %.32s here, or "
+				 "%.32s in the guest", host, client_version);
+		}
+		free(mismatch);
 	} else {
-		snprintf(out->word, sizeof(out->word), "%s", nr_lg_shm_kind_name(snap.kind));
-		snprintf(out->detail, sizeof(out->detail), "%s", snap.kind == NR_LG_SHM_EMPTY ?
-			 "empty: the Looking Glass host application has not run in the guest" :
-			 snap.detail ? snap.detail : "an unknown layout");
+		snprintf(out->word, sizeof(out->word), "%s", snap->kind == NR_LG_SHM_EMPTY ? "no app" : "unknown");
+		snprintf(out->detail, sizeof(out->detail), "%s", snap->kind == NR_LG_SHM_EMPTY ?
+			 "no host app: the Looking Glass host application has not run in the guest" :
+			 snap->detail ? snap->detail : "an unknown layout");
 	}
 	free(path);
 	if (nr_lg_client_info(t->ctx, vm->name, &sup, NULL) == 0) {
@@ -146,8 +166,19 @@ static void vms_reload(struct tui *t, struct tui_view *v)
 	p->list = t->vms;
 	v->n_rows = p->list->n;
 	p->lg = tui_xcalloc(p->list->n, sizeof(*p->lg));
+	p->client_version[0] = '\0';
+	for (size_t i = 0; i < p->list->n; i++) {
+		const char *shm;
+		unsigned mib;
+
+		if (p->list->vms[i].info && nr_lg_shm_of(p->list->vms[i].info, &shm, &mib, NULL) == 0) {
+			/* once a reload, and only when some VM has Looking Glass */
+			nr_lg_client_version(t->ctx, p->client_version, sizeof(p->client_version), NULL);
+			break;
+		}
+	}
 	for (size_t i = 0; i < p->list->n; i++)
-		lg_look(t, &p->list->vms[i], &p->lg[i]);
+		lg_look(t, &p->list->vms[i], p->client_version, &p->lg[i]);
 	/* the selection follows its VM when the list changes under it */
 	for (size_t i = 0; keep[0] && i < p->list->n; i++)
 		if (strcmp(p->list->vms[i].name, keep) == 0)
@@ -231,6 +262,12 @@ static void vms_details(struct tui *t, struct tui_view *v, size_t i, int y, int 
 		if (p->lg[i].detail[0]) {
 			tui_clean(t, path, sizeof(path), p->lg[i].detail);
 			tui_putf(t, y + line++, x, w, TUI_C_DIM, "  %s", path);
+		}
+		if (p->lg[i].warn[0]) {
+			tui_clean(t, path, sizeof(path), p->lg[i].warn);
+			tui_putf(t, y + line++, x, w, TUI_C_WARN, "  ! version mismatch: %s", path);
+			tui_clean(t, path, sizeof(path), p->lg[i].fix);
+			tui_putf(t, y + line++, x, w, TUI_C_WARN, "    %s", path);
 		}
 	} else if (info->ivshmem_other) {
 		char path[256];

@@ -25,6 +25,7 @@
 
 const char sys_default_port[] = "\\\\.\\Global\\" NR_AGENT_CHANNEL;
 const char sys_default_certs[] = "C:\\ProgramData\\NeuronOS\\agent";
+const bool sys_listen_connections = false;
 const char sys_desktop_name[] = "windows";
 const char sys_desktop_help[] = "Win32 clipboard and WIC, display settings, CreateProcess in the user's session";
 
@@ -58,6 +59,16 @@ struct sys_listener {
 	wchar_t *name;
 	HANDLE next; /* the pipe instance that waits for the next host */
 };
+
+/* neuron/tls.h: a key file's modes mean nothing here; the service keeps the credentials
+ * directory to SYSTEM and Administrators (service.c), which is what makes the key private */
+int nr_tls_key_private(FILE *f, const char *path, struct nr_error *err)
+{
+	(void)f;
+	(void)path;
+	(void)err;
+	return 0;
+}
 
 /* neuron/clock.h: the one clock and sleep, the Windows way (core/base/clock.c on POSIX) */
 long long nr_now_ms(void)

@@ -559,7 +559,7 @@ int nr_agent_clipboard_set(struct nr_agent *a, const char *mime, const void *dat
 
 	if (len > NR_AGENT_TRANSFER_MAX)
 		return nr_error_set(err, -NR_E_INVAL, "clipboard data over 64 MiB");
-	if (is_text(mime) && (len > NR_AGENT_FRAME_MAX / 2 || !nr_utf8_valid(data, len)))
+	if (is_text(mime) && (len > NR_AGENT_TEXT_MAX || !nr_utf8_valid(data, len)))
 		return nr_error_set(err, -NR_E_INVAL, "clipboard text must be UTF-8 without NUL, at most 512 KiB "
 				    "(and its frame at most 1 MiB)");
 	o = json_object_new_object();

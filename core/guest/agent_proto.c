@@ -442,7 +442,7 @@ const char *nr_msg_kind_name(enum nr_msg_kind kind)
 	return "?";
 }
 
-#define ID_MAX 9007199254740991LL /* 2^53 - 1 */
+#define ID_MAX NR_AGENT_ID_MAX
 
 static bool digits(const char **p, const char *end, long long *v)
 {
@@ -535,11 +535,18 @@ static bool get_id(json_object *root, long long *id, bool null_ok)
 	return *id >= 1 && *id <= ID_MAX;
 }
 
+/* A frame that is not a valid message. m->id keeps the frame's id when it had a valid
+ * one, so that the error can carry it (docs/PROTOCOL.md 5), except for a chunk: a bad
+ * chunk is dropped like any invalid frame, and an error with its id would end the
+ * transfer it belongs to (section 6). */
 static int bad(struct nr_msg *m, struct nr_error *err, const char *why)
 {
+	long long id = m->kind == NR_MSG_CHUNK ? -1 : m->id;
+
 	json_object_put(m->root);
 	free(m->data);
 	memset(m, 0, sizeof(*m));
+	m->id = id > 0 ? id : -1;
 	return nr_error_set(err, -NR_E_AGENT_FRAME, "invalid agent message: %s", why);
 }
 
@@ -579,6 +586,9 @@ int nr_msg_decode_into(const char *text, size_t len, struct nr_msg *m, struct nr
 	m->root = root;
 	if (!json_object_is_type(root, json_type_object))
 		return bad(m, err, "not a JSON object");
+	long long id;
+	if (get_id(root, &id, false))
+		m->id = id; /* for the error, should the rest be wrong */
 
 	if ((v = member(root, "sync", json_type_string))) {
 		m->kind = NR_MSG_SYNC;

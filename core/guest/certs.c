@@ -19,6 +19,7 @@
 #include "base/internal.h"
 #include "neuron/certs.h"
 #include "guest/tls_internal.h"
+#include "root/root.h"
 
 #define DER_MAX 4096
 #define PEM_MAX 8192
@@ -30,50 +31,178 @@ static bool plain_name(const char *vm)
 	       strlen(vm) < 200;
 }
 
-int nr_certs_dir(const struct nr_ctx *ctx, const char *vm, char **dir, struct nr_error *err)
+/* STATE/agent/VM resolved inside the root (--root) as the target sees it, through the
+ * same walk as vfio and lg: a state_dir behind a link out of the root is refused. */
+static int certs_rel(const struct nr_ctx *ctx, const char *vm, struct nr_root *r, char **rel,
+		     struct nr_error *err)
 {
-	char *state, *agent;
+	char *agent, *path;
+	int rc;
 
-	*dir = NULL;
+	*rel = NULL;
 	if (!plain_name(vm))
 		return nr_error_set(err, -NR_E_INVAL, "'%s' is not a VM name", vm ? vm : "");
-	state = nr_path_join(nr_ctx_get(ctx, "root"), nr_ctx_get(ctx, "state_dir"));
-	agent = state ? nr_path_join(state, "agent") : NULL;
-	*dir = agent ? nr_path_join(agent, vm) : NULL;
-	free(state);
+	agent = nr_path_join(nr_ctx_get(ctx, "state_dir"), "agent");
+	path = agent ? nr_path_join(agent, vm) : NULL;
 	free(agent);
+	if (!path)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	if ((rc = nr_root_open(r, nr_ctx_get(ctx, "root"), err)) == 0 &&
+	    (rc = nr_root_resolve(r, path, rel, err)) < 0)
+		nr_root_close(r);
+	free(path);
+	return rc;
+}
+
+int nr_certs_dir(const struct nr_ctx *ctx, const char *vm, char **dir, struct nr_error *err)
+{
+	struct nr_root r;
+	char *rel;
+	int rc;
+
+	*dir = NULL;
+	if ((rc = certs_rel(ctx, vm, &r, &rel, err)) < 0)
+		return rc;
+	*dir = nr_path_join(r.path, rel);
+	free(rel);
+	nr_root_close(&r);
 	return *dir ? 0 : nr_error_set(err, -NR_E_NOMEM, NULL);
 }
 
-/* Write a file atomically with mode (temp file, fsync, rename). */
-static int write_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+/* A directory that holds keys, open as fd: not writable by anyone else (PROTOCOL.md 3). One
+ * of ours is made 0700 whatever it was; another user's that group or others can write is
+ * refused: whoever can write there can put their own files under the names we use. */
+static int private_dir(int fd, const char *path, struct nr_error *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(errno));
+	if (st.st_uid == geteuid()) {
+		if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+			return nr_error_set(err, -NR_E_PERM, "cannot make %s private (mode 0700): %s", path,
+					    strerror(errno));
+		return 0;
+	}
+	if (st.st_mode & 022)
+		return nr_error_set(err, -NR_E_PERM,
+				    "%s is writable by %s and belongs to another user (uid %u): keys there could be "
+				    "replaced; use a directory of your own, or make it 0700", path,
+				    st.st_mode & 002 ? "everyone" : "its group", (unsigned)st.st_uid);
+	return 0;
+}
+
+/* Open (making it 0700 when missing) the directory name under dirfd, never through a link,
+ * and make sure it is private. */
+static int open_private_dir(int dirfd, const char *name, const char *path, struct nr_error *err)
+{
+	int fd, rc;
+
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return nr_error_set(err, nr_root_errcode(errno), "cannot make %s: %s", path, strerror(errno));
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP || e == ENOTDIR)
+			return nr_error_set(err, -NR_E_NOTFILE, "%s is a symbolic link or not a directory", path);
+		return nr_error_set(err, nr_root_errcode(e), "cannot open %s: %s", path, strerror(e));
+	}
+	if ((rc = private_dir(fd, path, err)) < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* STATE/agent/VM, resolved to rel, open. STATE is shared (vfio keeps its backups there) and
+ * made as vfio makes it; the two directories under it (their names as resolved) are
+ * private. */
+static int open_certs_dir(const struct nr_root *r, const char *rel, struct nr_error *err)
+{
+	char *state = strdup(rel), *names[2], *path, *slash;
+	const char *parent = "";
+	int fd, next;
+
+	if (!state)
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	if (!(slash = strrchr(state, '/'))) {
+		free(state);
+		return nr_error_set(err, -NR_E_INVAL, "%s/%s is not a directory for agent credentials", r->path, rel);
+	}
+	*slash = '\0';
+	names[1] = slash + 1;
+	if ((slash = strrchr(state, '/'))) {
+		*slash = '\0';
+		names[0] = slash + 1;
+		parent = state;
+	} else {
+		names[0] = state; /* a state_dir that is the root itself */
+	}
+	fd = nr_root_open_dir(r, parent, true, NULL, NULL, err);
+	path = nr_path_join(r->path, parent);
+	for (int i = 0; i < 2 && fd >= 0; i++) {
+		char *sub = path ? nr_path_join(path, names[i]) : NULL;
+		next = sub ? open_private_dir(fd, names[i], sub, err) : nr_error_set(err, -NR_E_NOMEM, NULL);
+		close(fd);
+		free(path);
+		path = sub;
+		fd = next;
+	}
+	free(path);
+	free(state);
+	return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write dir/name atomically with mode: a temp file with a name nobody can guess, made with
+ * O_EXCL (never someone else's file, never through a link), fsynced, renamed into place. */
+static int write_file(int dirfd, const char *dir, const char *name, const void *data, size_t len, mode_t mode,
 		      struct nr_error *err)
 {
-	char *path = nr_path_join(dir, name), *tmp = NULL;
-	int fd = -1, rc = 0;
+	unsigned char rnd[8];
+	char tmp[96];
+	int fd = -1, e;
 
-	if (!path || asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0) {
-		free(path);
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return nr_error_set(err, -NR_E_IO, "no random numbers: %s", strerror(errno));
+		snprintf(tmp, sizeof(tmp), ".%s.%02x%02x%02x%02x%02x%02x%02x%02x.new", name, rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0 || fchmod(fd, mode) < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-		rc = nr_error_set(err, errno == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot write %s: %s", tmp,
-				  strerror(errno));
-		if (fd >= 0)
+	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		e = errno;
+		if (fd >= 0) {
 			close(fd);
-		unlink(tmp);
-		goto out;
+			unlinkat(dirfd, tmp, 0);
+		}
+		return nr_error_set(err, nr_root_errcode(e), "cannot write %s/%s: %s", dir, name, strerror(e));
 	}
 	close(fd);
-	if (rename(tmp, path) < 0) {
-		rc = nr_error_set(err, -NR_E_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		unlink(tmp);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return nr_error_set(err, nr_root_errcode(e), "cannot write %s/%s: %s", dir, name, strerror(e));
 	}
-out:
-	free(tmp);
-	free(path);
-	return rc;
+	fsync(dirfd);
+	return 0;
 }
 
 struct keypair {
@@ -179,28 +308,40 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 		      struct nr_certs_info *info, struct nr_error *err)
 {
 	struct keypair *ca = NULL, *host = NULL, *guest = NULL;
-	char cn[256], *dir = NULL, *existing = NULL;
+	char cn[256], *dir = NULL, *rel = NULL;
 	char ca_pem[PEM_MAX], host_pem[PEM_MAX], guest_pem[PEM_MAX];
 	char ca_key[PEM_MAX], host_key[PEM_MAX], guest_key[PEM_MAX];
 	int ca_len, host_len, guest_len, cak_len, hostk_len, guestk_len;
+	int dir_fd = -1, bundle_fd = -1;
+	struct nr_root r;
+	bool have_root = false;
 	WC_RNG rng;
 	bool rng_ok = false;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	if ((rc = nr_certs_dir(ctx, vm, &dir, err)) < 0)
+	if ((rc = certs_rel(ctx, vm, &r, &rel, err)) < 0)
 		return rc;
-	existing = nr_path_join(dir, "ca.pem");
-	if (!existing) {
+	have_root = true;
+	if (!(dir = nr_path_join(r.path, rel))) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
 		goto out;
 	}
-	if (!force && access(existing, F_OK) == 0) {
+	if ((dir_fd = open_certs_dir(&r, rel, err)) < 0) {
+		rc = dir_fd;
+		goto out;
+	}
+	struct stat st;
+	if (!force && fstatat(dir_fd, "ca.pem", &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		rc = nr_error_set(err, -NR_E_EXISTS,
 				  "%s already has agent credentials for %s; --force makes new ones (the guest "
 				  "then needs the new bundle)", dir, vm);
 		goto out;
 	}
+	/* both directories are checked before anything is written */
+	if (bundle_dir && ((rc = nr_mkdir_p(bundle_dir, 0700, err)) < 0 ||
+			   (rc = bundle_fd = open_private_dir(AT_FDCWD, bundle_dir, bundle_dir, err)) < 0))
+		goto out;
 	ca = calloc(1, sizeof(*ca));
 	host = calloc(1, sizeof(*host));
 	guest = calloc(1, sizeof(*guest));
@@ -231,19 +372,18 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 	    (rc = key_pem(guest, guest_key, &guestk_len, err)) < 0)
 		goto out;
 
-	if ((rc = nr_mkdir_p(dir, 0700, err)) < 0 || (rc = write_file(dir, "ca.key", ca_key, (size_t)cak_len, 0600, err)) < 0 ||
-	    (rc = write_file(dir, "host.key", host_key, (size_t)hostk_len, 0600, err)) < 0 ||
-	    (rc = write_file(dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||
-	    (rc = write_file(dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
-	    (rc = write_file(dir, "ca.pem", ca_pem, (size_t)ca_len, 0644, err)) < 0)
+	if ((rc = write_file(dir_fd, dir, "ca.key", ca_key, (size_t)cak_len, 0600, err)) < 0 ||
+	    (rc = write_file(dir_fd, dir, "host.key", host_key, (size_t)hostk_len, 0600, err)) < 0 ||
+	    (rc = write_file(dir_fd, dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||
+	    (rc = write_file(dir_fd, dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
+	    (rc = write_file(dir_fd, dir, "ca.pem", ca_pem, (size_t)ca_len, 0644, err)) < 0)
 		goto out;
 	snprintf(info->host_dir, sizeof(info->host_dir), "%s", dir);
 	if (bundle_dir) {
-		if ((rc = nr_mkdir_p(bundle_dir, 0700, err)) < 0 ||
-		    (rc = write_file(bundle_dir, "guest.key", guest_key, (size_t)guestk_len, 0600, err)) < 0 ||
-		    (rc = write_file(bundle_dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
-		    (rc = write_file(bundle_dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||
-		    (rc = write_file(bundle_dir, "ca.pem", ca_pem, (size_t)ca_len, 0644, err)) < 0)
+		if ((rc = write_file(bundle_fd, bundle_dir, "guest.key", guest_key, (size_t)guestk_len, 0600, err)) < 0 ||
+		    (rc = write_file(bundle_fd, bundle_dir, "guest.pem", guest_pem, (size_t)guest_len, 0644, err)) < 0 ||
+		    (rc = write_file(bundle_fd, bundle_dir, "host.pem", host_pem, (size_t)host_len, 0644, err)) < 0 ||
+		    (rc = write_file(bundle_fd, bundle_dir, "ca.pem", ca_pem, (size_t)ca_len, 0644, err)) < 0)
 			goto out;
 		snprintf(info->bundle_dir, sizeof(info->bundle_dir), "%s", bundle_dir);
 	}
@@ -264,7 +404,13 @@ out:
 	if (rng_ok)
 		wc_FreeRng(&rng);
 	wc_ecc_fp_free();
-	free(existing);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	if (bundle_fd >= 0)
+		close(bundle_fd);
+	if (have_root)
+		nr_root_close(&r);
+	free(rel);
 	free(dir);
 	return rc;
 }

@@ -30,8 +30,13 @@ struct nr_tls_creds {
 	enum nr_tls_role role;
 	WOLFSSL_CTX *ctx;
 	unsigned char peer_hash[32];
+	bool self_signed;           /* our own certificate (what a peer's unknown_ca means) */
 	char fp[NR_TLS_FP_SIZE], peer_fp[NR_TLS_FP_SIZE];
 };
+
+/* Why a peer's certificate is refused (docs/PROTOCOL.md 3). The refusing side sends the
+ * TLS alert of its row; the refused side reads the reason back from that alert. */
+enum refusal { REFUSED_NONE, REFUSED_NOT_PINNED, REFUSED_OTHER_CA, REFUSED_SELF_SIGNED, REFUSED_INVALID };
 
 struct nr_tls_link {
 	const struct nr_tls_creds *creds;
@@ -55,7 +60,21 @@ struct nr_tls_link {
 	unsigned char plain[65536]; /* decrypted bytes not yet framed */
 	size_t ppos, plen;
 	char peer_fp[NR_TLS_FP_SIZE];
+	enum refusal refused;       /* we refused the peer's certificate: why */
+	unsigned char rec_hdr[5];   /* the TLS record header being given to TLS */
+	size_t rec_hdr_have, rec_left; /* ... and what is left of its record */
+	int stall_ms;               /* nr_tls_link_set_stall; 0: none */
+	long long partial_since;    /* when a message was first seen begun and unfinished; 0: none */
+	size_t sync_seen;           /* guest under TLS: bytes of SYNC_MARK at the end of what TLS got */
+	bool resync;                /* guest: a host's sync came under TLS: the session is over */
 };
+
+/* How every sync frame begins. Under TLS the guest watches for it (docs/PROTOCOL.md 2): a
+ * host that died in the middle of a record left the guest waiting for the rest, and the
+ * next host's syncs would otherwise be taken as that record's body until it is full. TLS
+ * records are ciphertext, where these 10 bytes come by chance once in 2^80. */
+static const char SYNC_MARK[] = "\x02{\"sync\":\"";
+#define SYNC_MARK_LEN (sizeof(SYNC_MARK) - 1)
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -95,13 +114,160 @@ int nr_tls_pem_fingerprint(const char *pem, size_t len, unsigned char hash[32], 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx);
 static int io_send(WOLFSSL *ssl, char *buf, int sz, void *vctx);
 
-/* Peers are pinned, and guest clocks are often wrong (a Windows RTC in local time, a
- * restored snapshot): validity dates are not a reason to refuse a pinned peer. */
+/* One DER element at *p: its tag, content and the position after it; false when cut. */
+static bool der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
+		     const unsigned char **content, size_t *len)
+{
+	const unsigned char *q = *p;
+	size_t n;
+
+	if (end - q < 2)
+		return false;
+	*tag = *q++;
+	n = *q++;
+	if (n & 0x80) {
+		int k = (int)(n & 0x7f);
+		if (k < 1 || k > 3 || end - q < k)
+			return false;
+		for (n = 0; k--; )
+			n = n << 8 | *q++;
+	}
+	if ((size_t)(end - q) < n)
+		return false;
+	*content = q;
+	*len = n;
+	*p = q + n;
+	return true;
+}
+
+/* Field n of a certificate's tbsCertificate (DER), counted as if the optional [0] version
+ * were always there: 3 issuer, 5 subject, 6 subjectPublicKeyInfo. The whole element, its
+ * tag and length included. */
+static bool der_tbs_field(const unsigned char *der, size_t der_len, int n, const unsigned char **el,
+			  size_t *el_len)
+{
+	const unsigned char *p = der, *end = der + der_len, *c, *at;
+	size_t len;
+	unsigned char tag;
+
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30) /* Certificate */
+		return false;
+	p = c;
+	end = c + len;
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30) /* tbsCertificate */
+		return false;
+	p = c;
+	end = c + len;
+	for (int field = 0; at = p, der_next(&p, end, &tag, &c, &len); field++) {
+		if (field == 0 && tag != 0xa0)
+			field++;
+		if (field == n) {
+			*el = at;
+			*el_len = (size_t)(p - at);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Whether a certificate (DER) names itself as its issuer: a self-signed one. */
+static bool der_self_signed(const unsigned char *der, size_t der_len)
+{
+	const unsigned char *issuer, *subject;
+	size_t issuer_len, subject_len;
+
+	return der_tbs_field(der, der_len, 3, &issuer, &issuer_len) &&
+	       der_tbs_field(der, der_len, 5, &subject, &subject_len) && issuer_len == subject_len &&
+	       memcmp(issuer, subject, issuer_len) == 0;
+}
+
+/* Whether the private key (PEM) is the one whose public key the certificate (DER) carries.
+ * wolfSSL_CTX_check_private_key is not enough: built with a crypto callback (Debian's
+ * --enable-distro has WOLF_CRYPTO_CB) it let a key of another pair through. */
+static bool key_matches(const unsigned char *cert, size_t cert_len, const char *pem, size_t pem_len)
+{
+	const unsigned char *spki;
+	unsigned char *der = malloc(pem_len), a[160], b[160];
+	word32 idx = 0, a_len = sizeof(a), b_len = sizeof(b);
+	size_t spki_len;
+	/* from the library, not on our stack: its size is the library's (the Windows build's
+	 * headers and library disagree about it) */
+	ecc_key *priv = wc_ecc_key_new(NULL), *pub = wc_ecc_key_new(NULL);
+	int n;
+	bool same = false;
+
+	if (der && priv && pub && der_tbs_field(cert, cert_len, 6, &spki, &spki_len) &&
+	    (n = wc_KeyPemToDer((const unsigned char *)pem, (int)pem_len, der, (int)pem_len, NULL)) > 0 &&
+	    wc_EccPrivateKeyDecode(der, &idx, priv, (word32)n) == 0) {
+		/* the public point from the private scalar when the key does not carry it */
+		if (wc_ecc_export_x963(priv, a, &a_len) != 0) {
+			a_len = sizeof(a);
+			if (wc_ecc_make_pub(priv, NULL) != 0 || wc_ecc_export_x963(priv, a, &a_len) != 0)
+				a_len = 0;
+		}
+		idx = 0;
+		same = a_len > 0 && wc_EccPublicKeyDecode(spki, &idx, pub, (word32)spki_len) == 0 &&
+		       wc_ecc_export_x963(pub, b, &b_len) == 0 && a_len == b_len && memcmp(a, b, a_len) == 0;
+	}
+	wc_ecc_key_free(priv);
+	wc_ecc_key_free(pub);
+	if (der)
+		memset(der, 0, pem_len);
+	free(der);
+	return same;
+}
+
+/* store->error is wolfSSL's code, or OpenSSL's X509_V_ERR_* in a build with
+ * OPENSSL_COMPATIBLE_DEFAULTS (Debian's --enable-distro): both are known. */
+static bool date_error(int e)
+{
+	return e == ASN_BEFORE_DATE_E || e == ASN_AFTER_DATE_E || e == X509_V_ERR_CERT_NOT_YET_VALID ||
+	       e == X509_V_ERR_CERT_HAS_EXPIRED || e == X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD ||
+	       e == X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD;
+}
+
+static bool no_signer_error(int e)
+{
+	return e == ASN_NO_SIGNER_E || e == ASN_SELF_SIGNED_E || e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	       e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+}
+
 static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
-	if (preverify)
+	struct nr_tls_link *l = store->userCtx;
+	bool date = date_error(store->error);
+	const WOLFSSL_BUFFER_INFO *leaf;
+	unsigned char hash[32];
+
+	if (!preverify && !date) {
+		if (l && !l->refused) {
+			bool no_signer = no_signer_error(store->error);
+			leaf = store->totalCerts > 0 && store->certs ? &store->certs[0] : NULL;
+			if (!no_signer)
+				l->refused = REFUSED_INVALID;
+			else if (leaf && store->error_depth == 0 && der_self_signed(leaf->buffer, leaf->length))
+				l->refused = REFUSED_SELF_SIGNED;
+			else
+				l->refused = REFUSED_OTHER_CA;
+			if (leaf) {
+				wc_Sha256Hash(leaf->buffer, leaf->length, hash);
+				nr_tls_fingerprint_format(hash, l->peer_fp);
+			}
+		}
+		return 0;
+	}
+	if (!l || store->error_depth != 0)
 		return 1;
-	return store->error == ASN_BEFORE_DATE_E || store->error == ASN_AFTER_DATE_E;
+	leaf = store->totalCerts > 0 && store->certs ? &store->certs[0] : NULL;
+	if (!leaf)
+		return 0;
+	wc_Sha256Hash(leaf->buffer, leaf->length, hash);
+	nr_tls_fingerprint_format(hash, l->peer_fp);
+	if (memcmp(hash, l->creds->peer_hash, sizeof(hash)) != 0) {
+		l->refused = REFUSED_NOT_PINNED;
+		return 0;
+	}
+	return 1;
 }
 
 /* Read with stdio, not nr_read_file (open, read): this file stays portable C. */
@@ -124,6 +290,12 @@ static int read_cred(const char *dir, const char *name, char **out, size_t *len,
 		else
 			rc = nr_error_set(err, e == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot read %s: %s", path,
 					  strerror(e));
+		free(path);
+		return rc;
+	}
+	size_t name_len = strlen(name);
+	if (name_len > 4 && strcmp(name + name_len - 4, ".key") == 0 && (rc = nr_tls_key_private(f, path, err)) < 0) {
+		fclose(f);
 		free(path);
 		return rc;
 	}
@@ -176,6 +348,19 @@ int nr_tls_creds_load(const char *dir, enum nr_tls_role role, struct nr_tls_cred
 	    (rc = nr_tls_pem_fingerprint(cert, cert_len, hash, c->fp, err)) < 0) {
 		nr_error_prefix(err, "%s: ", dir);
 		goto fail;
+	}
+	{
+		unsigned char *der = malloc(cert_len);
+		int n = der ? wc_CertPemToDer((const unsigned char *)cert, (int)cert_len, der, (int)cert_len, CERT_TYPE) : 0;
+		bool match = n > 0 && key_matches(der, (size_t)n, key, key_len);
+		c->self_signed = n > 0 && der_self_signed(der, (size_t)n);
+		free(der);
+		if (!match) {
+			rc = nr_error_set(err, -NR_E_AGENT_CERT,
+					  "%s/%s.key is not the key of %s/%s.pem (a key and a certificate from different "
+					  "runs of neuronctl agent certs?): copy the whole bundle again", dir, own, dir, own);
+			goto fail;
+		}
 	}
 	c->ctx = wolfSSL_CTX_new(role == NR_TLS_HOST ? wolfTLSv1_3_client_method()
 						      : wolfTLSv1_3_server_method());
@@ -391,6 +576,63 @@ static bool scan(struct nr_tls_link *l, bool stop_at_tls)
 	return true;
 }
 
+/* Guest under TLS: whether a sync frame begins in the k bytes at rpos (or completes one cut
+ * at the end of the bytes TLS already got). Found: rpos is moved to the frame's STX when it
+ * is there (the scanner then answers this very sync), else past the mark (the host's next
+ * repetition is answered). */
+static bool sync_under_tls(struct nr_tls_link *l, size_t k)
+{
+	const unsigned char *start = l->rbuf + l->rpos, *p = start, *e = start + k;
+
+	while (l->sync_seen && p < e) {
+		if (*p != (unsigned char)SYNC_MARK[l->sync_seen]) {
+			l->sync_seen = 0;
+			break;
+		}
+		p++;
+		if (++l->sync_seen == SYNC_MARK_LEN) {
+			l->rpos += (size_t)(p - start);
+			return true;
+		}
+	}
+	while (p < e && (p = memchr(p, NR_AGENT_STX, (size_t)(e - p)))) {
+		size_t n = 1;
+		while (n < SYNC_MARK_LEN && p + n < e && p[n] == (unsigned char)SYNC_MARK[n])
+			n++;
+		if (n == SYNC_MARK_LEN) {
+			l->rpos += (size_t)(p - start);
+			return true;
+		}
+		if (p + n == e) {
+			l->sync_seen = n;
+			break;
+		}
+		p++;
+	}
+	return false;
+}
+
+/* Follow the record boundaries in the bytes given to TLS, so that a record begun and not
+ * finished can be told from a quiet line (a stalled peer, nr_tls_link_set_stall). */
+static void track_records(struct nr_tls_link *l, const unsigned char *p, size_t k)
+{
+	while (k) {
+		if (l->rec_left) {
+			size_t n = k < l->rec_left ? k : l->rec_left;
+			l->rec_left -= n;
+			p += n;
+			k -= n;
+			continue;
+		}
+		l->rec_hdr[l->rec_hdr_have++] = *p++;
+		k--;
+		if (l->rec_hdr_have == sizeof(l->rec_hdr)) {
+			l->rec_left = (size_t)l->rec_hdr[3] << 8 | l->rec_hdr[4];
+			l->rec_hdr_have = 0;
+		}
+	}
+}
+
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
 	struct nr_tls_link *l = vctx;
@@ -409,7 +651,13 @@ static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 			size_t k = l->rlen - l->rpos;
 			if (k > (size_t)sz)
 				k = (size_t)sz;
+			if (l->creds->role == NR_TLS_GUEST && sync_under_tls(l, k)) {
+				l->resync = true;
+				l->scanning = true;
+				return WOLFSSL_CBIO_ERR_GENERAL;
+			}
 			memcpy(buf, l->rbuf + l->rpos, k);
+			track_records(l, l->rbuf + l->rpos, k);
 			l->rpos += k;
 			return (int)k;
 		}
@@ -500,6 +748,12 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	wolfSSL_SetIOReadCtx(l->ssl, l);
 	wolfSSL_SetIOWriteCtx(l->ssl, l);
+	wolfSSL_SetCertCbCtx(l->ssl, l);
+	l->refused = REFUSED_NONE;
+	l->sync_seen = 0;
+	l->resync = false;
+	l->rec_hdr_have = l->rec_left = 0;
+	l->partial_since = 0;
 	nr_frame_reader_done(&l->reader);
 	nr_frame_reader_init(&l->reader, NR_AGENT_FRAME_MAX);
 	l->ppos = l->plen = 0;
@@ -511,61 +765,87 @@ static int new_session(struct nr_tls_link *l, long long deadline, struct nr_erro
 	return 0;
 }
 
-static bool cert_error(int e)
+static const char *peer_name(const struct nr_tls_link *l)
 {
-	return (e <= ASN_PARSE_E && e >= ASN_SIG_KEY_E) || e == VERIFY_CERT_ERROR || e == NO_PEER_CERT ||
-	       e == NO_PEER_VERIFY || e == ASN_NO_SIGNER_E || e == ASN_SELF_SIGNED_E ||
-	       e == ASN_SIG_CONFIRM_E;
+	return l->creds->role == NR_TLS_HOST ? "the guest agent" : "the host";
+}
+
+static const char *own_name(const struct nr_tls_link *l)
+{
+	return l->creds->role == NR_TLS_HOST ? "this host's" : "this guest's";
+}
+
+/* Why a certificate was refused, in words; the refusing side's fingerprints fill %s. */
+static const char *refusal_why(enum refusal why)
+{
+	switch (why) {
+	case REFUSED_NOT_PINNED:
+		return "not pinned: it is signed by this VM's agent CA but is not the certificate pinned "
+		       "there (were the credentials made again with --force? the other side needs them too)";
+	case REFUSED_OTHER_CA:
+		return "other CA: it is not signed by this VM's agent CA (another VM's credentials, or "
+		       "older ones)";
+	case REFUSED_SELF_SIGNED:
+		return "self-signed: it is signed by itself, not by this VM's agent CA";
+	default:
+		return "it does not verify (a bad signature or a malformed certificate)";
+	}
+}
+
+/* The peer's certificate refused here, or ours refused by the peer (its alert says why:
+ * bad_certificate for not pinned, unknown_ca for another CA, or self-signed when our own
+ * certificate is), as -NR_E_AGENT_CERT; 0 when the failure was not about certificates. */
+static int cert_refusal(struct nr_tls_link *l, struct nr_error *err)
+{
+	WOLFSSL_ALERT_HISTORY h;
+	enum refusal why;
+
+	if (l->refused)
+		return nr_error_set(err, -NR_E_AGENT_CERT, "%s's certificate %s was refused: %s",
+				    peer_name(l), l->peer_fp[0] ? l->peer_fp : "(none)", refusal_why(l->refused));
+	memset(&h, 0, sizeof(h));
+	if (!l->ssl || wolfSSL_get_alert_history(l->ssl, &h) != WOLFSSL_SUCCESS || h.last_rx.level != alert_fatal)
+		return 0;
+	switch (h.last_rx.code) {
+	case bad_certificate: /* wolfSSL sends it for a self-signed one too */
+		why = l->creds->self_signed ? REFUSED_SELF_SIGNED : REFUSED_NOT_PINNED;
+		break;
+	case unknown_ca:
+		why = l->creds->self_signed ? REFUSED_SELF_SIGNED : REFUSED_OTHER_CA;
+		break;
+	case certificate_unknown:
+	case unsupported_certificate:
+	case 116: /* certificate_required */
+	case decrypt_error:
+		why = REFUSED_INVALID;
+		break;
+	default:
+		return 0;
+	}
+	l->dead = true;
+	return nr_error_set(err, -NR_E_AGENT_CERT, "%s refused %s certificate %s (TLS alert %d): %s", peer_name(l),
+			    own_name(l), l->creds->fp, h.last_rx.code, refusal_why(why));
 }
 
 static int tls_fail(struct nr_tls_link *l, int ret, const char *what, struct nr_error *err)
 {
-	int e = wolfSSL_get_error(l->ssl, ret);
+	int e = wolfSSL_get_error(l->ssl, ret), rc;
 	char msg[WOLFSSL_MAX_ERROR_SZ];
-	WOLFSSL_ALERT_HISTORY h;
 
 	l->dead = true;
 	wolfSSL_ERR_error_string_n((unsigned long)e, msg, sizeof(msg));
 	wolfSSL_ERR_clear_error();
+	if ((rc = cert_refusal(l, err)) < 0)
+		return rc;
+	if (l->resync)
+		return nr_error_set(err, -NR_E_AGENT_TLS, "a host's sync came during the %s: a new host resyncs", what);
 	if (l->timed_out)
 		return nr_error_set(err, -NR_E_TIMEOUT, "the guest agent's peer did not answer in time (%s)", what);
 	if (l->eof)
 		return nr_error_set(err, -NR_E_AGENT_CLOSED, "the peer closed the connection (%s)", what);
-	if (cert_error(e))
-		return nr_error_set(err, -NR_E_AGENT_CERT,
-				    "%s: the peer's certificate is not signed by this VM's agent CA (%s)", what, msg);
-	memset(&h, 0, sizeof(h));
-	if (e == FATAL_ERROR && wolfSSL_get_alert_history(l->ssl, &h) == WOLFSSL_SUCCESS &&
-	    (h.last_rx.code == bad_certificate || h.last_rx.code == unknown_ca ||
-	     h.last_rx.code == certificate_unknown || h.last_rx.code == unsupported_certificate ||
-	     h.last_rx.code == 116 /* certificate_required */ || h.last_rx.code == decrypt_error))
-		return nr_error_set(err, -NR_E_AGENT_CERT,
-				    "%s: the peer refused our certificate (TLS alert %d): is its bundle from the "
-				    "latest neuronctl agent certs?", what, h.last_rx.code);
+	if (e == NO_PEER_CERT)
+		return nr_error_set(err, -NR_E_AGENT_CERT, "%s sent no certificate", peer_name(l));
 	return nr_error_set(err, -NR_E_AGENT_TLS, "%s failed: %s (wolfSSL %d)", what, msg, e);
-}
-
-static int check_pin(struct nr_tls_link *l, struct nr_error *err)
-{
-	WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(l->ssl);
-	unsigned char hash[32];
-	const unsigned char *der;
-	int len;
-
-	if (!chain || wolfSSL_get_chain_count(chain) < 1 || !(der = wolfSSL_get_chain_cert(chain, 0)) ||
-	    (len = wolfSSL_get_chain_length(chain, 0)) <= 0) {
-		l->dead = true;
-		return nr_error_set(err, -NR_E_AGENT_CERT, "the peer sent no certificate");
-	}
-	wc_Sha256Hash(der, (word32)len, hash);
-	nr_tls_fingerprint_format(hash, l->peer_fp);
-	if (memcmp(hash, l->creds->peer_hash, sizeof(hash)) != 0) {
-		l->dead = true;
-		return nr_error_set(err, -NR_E_AGENT_CERT,
-				    "the peer's certificate %s is signed by this VM's CA but is not the pinned %s",
-				    l->peer_fp, l->creds->peer_fp);
-	}
-	return 0;
 }
 
 /* The resync nonce: wolfSSL's RNG (the system's entropy source on each system). */
@@ -642,11 +922,7 @@ int nr_tls_link_connect(struct nr_tls_link *l, int timeout_ms, struct nr_error *
 	set_deadline(l, deadline);
 	l->timed_out = false;
 	ret = wolfSSL_connect(l->ssl);
-	if (ret != WOLFSSL_SUCCESS) {
-		rc = tls_fail(l, ret, "TLS handshake", err);
-		goto out;
-	}
-	rc = check_pin(l, err);
+	rc = ret == WOLFSSL_SUCCESS ? 0 : tls_fail(l, ret, "TLS handshake", err);
 out:
 	l->want_ack = NULL;
 	if (rc < 0)
@@ -668,7 +944,7 @@ int nr_tls_link_accept(struct nr_tls_link *l, int timeout_ms, struct nr_error *e
 	l->answer_sync = false;
 	if (ret != WOLFSSL_SUCCESS)
 		return tls_fail(l, ret, "TLS handshake", err);
-	return check_pin(l, err);
+	return 0;
 }
 
 static int dead_error(struct nr_tls_link *l, struct nr_error *err)
@@ -719,8 +995,10 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 			int r = nr_frame_reader_push(&l->reader, l->plain + l->ppos, l->plen - l->ppos, &used,
 						     text, len, err);
 			l->ppos += used;
-			if (r == NR_FRAME_OK)
+			if (r == NR_FRAME_OK) {
+				l->partial_since = 0; /* progress: the next message has its own time */
 				return 0;
+			}
 			if (r == NR_FRAME_BAD)
 				return -NR_E_AGENT_FRAME;
 			if (r < 0)
@@ -736,10 +1014,28 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		}
 		int e = wolfSSL_get_error(l->ssl, n);
 		wolfSSL_ERR_clear_error();
-		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ)
+		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ) {
+			if (l->rec_hdr_have || l->rec_left || l->reader.in_frame) {
+				long long now = nr_now_ms();
+				if (!l->partial_since)
+					l->partial_since = now;
+				if (l->stall_ms > 0 && now - l->partial_since >= l->stall_ms) {
+					l->dead = true;
+					return nr_error_set(err, -NR_E_AGENT_PROTO,
+							    "the peer stopped in the middle of a message for %d ms",
+							    l->stall_ms);
+				}
+			}
 			return nr_error_set(err, -NR_E_TIMEOUT, "no answer from the guest agent within %d ms",
 					    timeout_ms);
+		}
 		l->dead = true;
+		int rc = cert_refusal(l, err); /* TLS 1.3: the guest refuses a host after its Finished */
+		if (rc < 0)
+			return rc;
+		if (l->resync)
+			return nr_error_set(err, -NR_E_AGENT_TLS, "a host's sync came under TLS: a new host resyncs "
+					    "(the last one went away in the middle of a record)");
 		if (l->eof || e == WOLFSSL_ERROR_ZERO_RETURN) {
 			l->eof = true;
 			if (l->reader.in_frame)
@@ -749,6 +1045,11 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		}
 		return nr_error_set(err, -NR_E_AGENT_TLS, "TLS record error (wolfSSL %d)", e);
 	}
+}
+
+void nr_tls_link_set_stall(struct nr_tls_link *l, int stall_ms)
+{
+	l->stall_ms = stall_ms > 0 ? stall_ms : 0;
 }
 
 const char *nr_tls_link_peer_fingerprint(const struct nr_tls_link *l)

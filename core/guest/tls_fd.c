@@ -1,5 +1,5 @@
 /* The POSIX half of the agent channel's secure link (core/guest/tls.c is portable): the
- * monotonic clock for deadlines and the file-descriptor transport. The fds are
+ * file-descriptor transport, and whether a key file is private (its mode). The fds are
  * non-blocking; wait is poll with a deadline; a write never raises SIGPIPE (send with
  * MSG_NOSIGNAL, or write for what is not a socket: a virtio-serial port, a pipe). */
 #include <errno.h>
@@ -7,10 +7,21 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "neuron/tls.h"
+
+int nr_tls_key_private(FILE *f, const char *path, struct nr_error *err)
+{
+	struct stat st;
+
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		return nr_error_set(err, -NR_E_PERM, "%s can be read or written by others (mode %04o): a private key "
+				    "must be 0600 (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
 
 struct fd_stream {
 	int rfd, wfd;

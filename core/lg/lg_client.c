@@ -10,10 +10,12 @@
  *   lg-VM.log    the client's stdout and stderr, and the supervisor's own lines
  * The client gets PR_SET_PDEATHSIG(SIGKILL), so it never outlives its supervisor.
  *
- * The supervisor blocks SIGCHLD/SIGTERM/SIGINT/SIGHUP and waits for them with
- * sigtimedwait(), which keeps its loop free of races with signal handlers. */
+ * The supervisor hears SIGCHLD/SIGTERM/SIGINT/SIGHUP through handlers that wake a poll
+ * (see sup_signal: a process with other threads may get them in any thread). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 
 #include "base/internal.h"
 #include "neuron/lg.h"
+#include "neuron/plan.h"
 
 #define BACKOFF_CAP_MS 60000u
 #define LOG_TAIL_LINES 10
@@ -322,16 +325,68 @@ static char *tail_lines(const char *path, int n)
 
 /* ---- the supervisor --------------------------------------------------------------- */
 
-/* Wait up to ms (or forever when ms < 0) for one of the blocked signals in set. */
-static int wait_signal(const sigset_t *set, long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	int sig;
+/* The supervisor's signals (the client's SIGCHLD, a stop request) reach it through
+ * handlers and a pipe, not by blocking them and waiting: a process with other threads
+ * (libvirt's and GLib's) gets a process-wide signal in whichever thread does not block
+ * it, where a blocked-and-waited SIGCHLD was lost (the supervisor never learnt that the
+ * client ended) and a SIGTERM killed the process without stopping the client. A handler
+ * runs in any thread; it notes a stop request and wakes the poll below. */
+static int sup_wake[2] = { -1, -1 };
+static volatile sig_atomic_t sup_stop;
 
-	do
-		sig = ms < 0 ? sigwaitinfo(set, NULL) : sigtimedwait(set, NULL, &ts);
-	while (sig < 0 && errno == EINTR);
-	return sig;
+static void sup_signal(int sig)
+{
+	int e = errno;
+
+	if (sig != SIGCHLD)
+		sup_stop = sig;
+	(void)!write(sup_wake[1], "", 1);
+	errno = e;
+}
+
+static const int sup_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+#define SUP_NSIG (sizeof(sup_signals) / sizeof(sup_signals[0]))
+
+static int sup_signals_on(struct sigaction *old, sigset_t *old_mask)
+{
+	struct sigaction sa = { .sa_handler = sup_signal, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
+	sigset_t set;
+
+	if (pipe2(sup_wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	sup_stop = 0;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	for (size_t i = 0; i < SUP_NSIG; i++) {
+		sigaction(sup_signals[i], &sa, &old[i]);
+		sigaddset(&set, sup_signals[i]);
+	}
+	pthread_sigmask(SIG_UNBLOCK, &set, old_mask);
+	return 0;
+}
+
+static void sup_signals_off(const struct sigaction *old, const sigset_t *old_mask)
+{
+	for (size_t i = 0; i < SUP_NSIG; i++)
+		sigaction(sup_signals[i], &old[i], NULL);
+	pthread_sigmask(SIG_SETMASK, old_mask, NULL);
+	close(sup_wake[0]);
+	close(sup_wake[1]);
+	sup_wake[0] = sup_wake[1] = -1;
+}
+
+/* Wait up to ms for a signal of the supervisor's; the stop signal when one came, else 0.
+ * Callers check the client with waitpid after each return (a wake-up may be for it). */
+static int wait_signal(long ms)
+{
+	struct pollfd pf = { .fd = sup_wake[0], .events = POLLIN };
+	char buf[64];
+
+	if (!sup_stop)
+		(void)poll(&pf, 1, ms < 0 ? -1 : (int)ms);
+	while (read(sup_wake[0], buf, sizeof(buf)) > 0)
+		;
+	return sup_stop;
 }
 
 /* Start the client: its output appended to the log, its signals as the caller's were. */
@@ -396,7 +451,7 @@ static void describe_exit(int status, uint64_t ran_ms, char *buf, size_t size)
 }
 
 /* Stop the client: SIGTERM, then SIGKILL after stop_ms. */
-static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const struct sup_paths *p)
+static void end_client(pid_t pid, unsigned stop_ms, const struct sup_paths *p)
 {
 	uint64_t until = (uint64_t)nr_now_ms() + stop_ms;
 	int status;
@@ -411,7 +466,7 @@ static void end_client(pid_t pid, unsigned stop_ms, const sigset_t *set, const s
 		now = (uint64_t)nr_now_ms();
 		if (now >= until)
 			break;
-		wait_signal(set, (long)(until - now < 50 ? until - now : 50));
+		wait_signal((long)(until - now < 50 ? until - now : 50));
 	}
 	log_line(p, "the client ignored SIGTERM for %u ms; killing it", stop_ms);
 	kill(pid, SIGKILL);
@@ -430,18 +485,15 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 	unsigned backoff = backoff0, quick = 0;
 	struct sup_state st = { .state = "starting", .supervisor_pid = (long)getpid(),
 				.shm = opts->shm_path, .log = p->log };
-	sigset_t set, old;
+	struct sigaction old_sa[SUP_NSIG];
+	sigset_t old;
 	char *binary = NULL, **argv = NULL;
 	int rc = 0;
 
 	if (give_up == 0)
 		give_up = 1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	if (sup_signals_on(old_sa, &old) < 0)
+		return nr_error_set(err, -NR_E_IO, "pipe: %s", strerror(errno));
 
 	rc = nr_lg_client_find(ctx, opts->client, &binary, err);
 	if (rc == 0) {
@@ -486,10 +538,10 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 		for (;;) {
 			pid_t r;
 
-			sig = wait_signal(&set, -1);
+			sig = wait_signal(1000);
 			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 				log_line(p, "stop requested (signal %d); ending the client", sig);
-				end_client(pid, stop_ms, &set, p);
+				end_client(pid, stop_ms, p);
 				st.state = "stopped";
 				st.client_pid = 0;
 				write_state(p, &st);
@@ -533,7 +585,7 @@ static int supervise(const struct nr_ctx *ctx, const struct nr_lg_client_opts *o
 			uint64_t now;
 
 			while ((now = (uint64_t)nr_now_ms()) < until) {
-				sig = wait_signal(&set, (long)(until - now));
+				sig = wait_signal((long)(until - now));
 				if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 					log_line(p, "stop requested during the backoff");
 					st.state = "stopped";
@@ -556,15 +608,8 @@ done:
 		close(report_fd);
 	nr_lg_argv_free(argv);
 	free(binary);
-	/* Reap what is left of SIGCHLD, then give the caller its mask back. */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	{
-		struct timespec zero = { 0, 0 };
-		while (sigtimedwait(&set, NULL, &zero) > 0)
-			;
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* give the caller its signal handlers and mask back */
+	sup_signals_off(old_sa, &old);
 	return rc;
 }
 
@@ -899,4 +944,120 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 	}
 	paths_done(&p);
 	return 0;
+}
+
+/* ---- the installed client's version ------------------------------------------------- */
+
+/* Both B7 and master log "Looking Glass (VERSION)" on stderr before they parse their
+ * options (client/src/main.c), and --help makes them exit after the help. --version is
+ * not an option of theirs: B7 ignores it with a warning and starts the client, so it is
+ * never what we run. */
+#define CLIENT_VERSION_ARG "--help"
+#define CLIENT_OUTPUT_MAX  (64 * 1024)
+
+static void collect(void *userdata, enum nr_plan_event ev, const char *text)
+{
+	struct nr_buf *b = userdata;
+
+	if (ev == NR_PLAN_EV_OUTPUT && b->len < CLIENT_OUTPUT_MAX)
+		nr_buf_puts(b, text);
+}
+
+static bool version_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+	       c == '.' || c == '_' || c == '+';
+}
+
+/* "Looking Glass (B7-412-g8cb6a687)" anywhere in text; else a line that is only a
+ * version ("B7"). */
+static bool version_in(const char *text, char *buf, size_t size)
+{
+	const char *p = strstr(text, "Looking Glass (");
+	size_t n = 0;
+	char raw[64];
+
+	if (p) {
+		p += strlen("Looking Glass (");
+	} else {
+		for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+			if (p[0] == 'B' && p[1] >= '0' && p[1] <= '9')
+				break;
+		if (!p || !*p)
+			return false;
+	}
+	while (n < sizeof(raw) - 1 && version_char(p[n]))
+		n++;
+	if (n == 0 || (p[n] && p[n] != ')' && p[n] != '\n' && p[n] != '\r' && p[n] != ' '))
+		return false;
+	memcpy(raw, p, n);
+	raw[n] = '\0';
+	nr_text_sanitize(buf, size, raw, true);
+	return true;
+}
+
+int nr_lg_client_version(const struct nr_ctx *ctx, char *buf, size_t size, struct nr_error *err)
+{
+	const char *client = nr_ctx_get(ctx, "lg.client");
+	const char *argv[] = { client && *client ? client : "looking-glass-client", CLIENT_VERSION_ARG, NULL };
+	struct nr_buf out;
+	int status = -1, rc;
+
+	if (size)
+		buf[0] = '\0';
+	nr_buf_init(&out);
+	rc = nr_plan_run(ctx, argv, collect, &out, &status, err);
+	if (rc < 0) {
+		nr_buf_done(&out);
+		return rc;
+	}
+	if (status == 127) {
+		nr_buf_done(&out);
+		return nr_error_set(err, -NR_E_LG_NOCLIENT, "%s is not installed (or cannot be run)", argv[0]);
+	}
+	rc = out.data && version_in(out.data, buf, size) ? 0 :
+	     nr_error_set(err, -NR_E_PARSE, "%s %s printed no version (\"Looking Glass (VERSION)\")",
+			  argv[0], CLIENT_VERSION_ARG);
+	nr_buf_done(&out);
+	return rc;
+}
+
+/* "B7", "B7-rc1", "B6-12-gabc" are B7 or older; a build past B7 ("B7-412-g8cb6a687")
+ * or a later release ("B8") has the Indirect Display Driver as its Windows side. */
+enum nr_lg_stack nr_lg_version_stack(const char *version)
+{
+	unsigned long major;
+	char *end;
+
+	if (!version || version[0] != 'B' || version[1] < '0' || version[1] > '9')
+		return NR_LG_STACK_B7;
+	major = strtoul(version + 1, &end, 10);
+	if (major > 7)
+		return NR_LG_STACK_IDD;
+	if (major < 7 || *end != '-' || strncmp(end, "-rc", 3) == 0)
+		return NR_LG_STACK_B7;
+	/* B7-N-gHASH: N commits after the B7 tag */
+	return end[1] >= '0' && end[1] <= '9' && strstr(end, "-g") ? NR_LG_STACK_IDD : NR_LG_STACK_B7;
+}
+
+enum nr_lg_stack nr_lg_stack_default(const struct nr_ctx *ctx)
+{
+	char version[NR_LG_HOSTVER_MAX];
+
+	if (nr_lg_client_version(ctx, version, sizeof(version), NULL) < 0)
+		return NR_LG_STACK_B7;
+	return nr_lg_version_stack(version);
+}
+
+char *nr_lg_version_mismatch(const char *client, const char *host)
+{
+	char *s = NULL;
+
+	if (!client || !*client || !host || !*host || strcmp(client, host) == 0)
+		return NULL;
+	if (asprintf(&s, "the client is %s but the guest's host application is %s: Looking Glass needs "
+		     "both from the same build; install looking-glass-client %s on this machine, or "
+		     "the %s host application in the guest", client, host, host, client) < 0)
+		return NULL;
+	return s;
 }

@@ -6,8 +6,10 @@
  *               directory), the file itself now: owner USER, group GROUP, 0660, SIZE.
  *   kvmfr mode  /etc/modprobe.d/kvmfr.conf      options kvmfr static_size_mb=N
  *               /etc/modules-load.d/kvmfr.conf  kvmfr
- *               /etc/udev/rules.d/99-kvmfr.rules  the device node for USER/GROUP, 0660
+ *               /etc/udev/rules.d/99-kvmfr.rules  the device node for USER/GROUP, 0660, uaccess
  *               /etc/libvirt/qemu.conf          /dev/kvmfr0 in cgroup_device_acl
+ *               /etc/apparmor.d/local/abstractions/libvirt-qemu  "/dev/kvmfr0 rw,"
+ *                                               where AppArmor is on (the sysroot says)
  *               and a note naming the module package when no installed kernel has it.
  *
  * The file in /dev/shm is not a configuration file but a plan action ("shm-file", one row
@@ -36,6 +38,7 @@
 #define UDEV_PATH       "/etc/udev/rules.d/99-kvmfr.rules"
 #define QEMU_CONF_PATH  "/etc/libvirt/qemu.conf"
 #define KVMFR_DEV       "/dev/kvmfr0"
+#define APPARMOR_LOCAL  "/etc/apparmor.d/local/abstractions/libvirt-qemu"
 
 int nr_lg_mode_parse(const char *s, enum nr_lg_mode *mode)
 {
@@ -571,7 +574,7 @@ int nr_lg_setup_plan(const struct nr_ctx *ctx, const struct nr_lg_setup *s, stru
 	const char *group = s->group && *s->group ? s->group : "kvm";
 	struct nr_plan *plan;
 	unsigned uid = 0, gid = 0;
-	char *text = NULL, *edited = NULL;
+	char *text = NULL, *edited = NULL, *apparmor = NULL;
 	size_t len;
 	int rc;
 
@@ -626,7 +629,8 @@ int nr_lg_setup_plan(const struct nr_ctx *ctx, const struct nr_lg_setup *s, stru
 		if (rc == 0)
 			rc = add_file(plan, UDEV_PATH, "let the client's user open " KVMFR_DEV, err,
 				      "# Looking Glass: %s runs the client (neuronctl lg setup)\n"
-				      "SUBSYSTEM==\"kvmfr\", OWNER=\"%s\", GROUP=\"%s\", MODE=\"0660\"\n",
+				      "SUBSYSTEM==\"kvmfr\", OWNER=\"%s\", GROUP=\"%s\", MODE=\"0660\", "
+				      "TAG+=\"uaccess\"\n",
 				      s->user, s->user, group);
 		if (rc < 0)
 			goto fail;
@@ -654,17 +658,46 @@ int nr_lg_setup_plan(const struct nr_ctx *ctx, const struct nr_lg_setup *s, stru
 			}
 		}
 		rc = 0;
+		if (nr_lg_apparmor_on(ctx)) {
+			/* the local override the libvirt-qemu abstraction includes: kept across
+			 * package updates, unlike the abstraction itself */
+			rc = nr_plan_read(plan, APPARMOR_LOCAL, &apparmor, &len, err);
+			if (rc == -NR_E_NOTFOUND) {
+				nr_error_clear(err);
+				rc = 0;
+			}
+			if (rc < 0)
+				goto fail;
+			if (!apparmor || !strstr(apparmor, KVMFR_DEV " rw,")) {
+				char *more = NULL;
+
+				if (asprintf(&more, "%s%s# Looking Glass (neuronctl lg setup)\n" KVMFR_DEV " rw,\n",
+					     apparmor ? apparmor : "", apparmor && len && apparmor[len - 1] != '\n' ?
+					     "\n" : "") < 0) {
+					rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+					goto fail;
+				}
+				rc = nr_plan_set_file(plan, APPARMOR_LOCAL, more, strlen(more),
+						      "let QEMU open " KVMFR_DEV " under AppArmor", err);
+				free(more);
+				if (rc < 0)
+					goto fail;
+				nr_plan_add_note(plan, "after apply: systemctl reload apparmor");
+			}
+		}
 		check_module(ctx, plan);
 		nr_plan_add_note(plan, "after apply: reboot, or load the module now (modprobe kvmfr "
 				       "static_size_mb=%u) and restart libvirtd", s->size_mib);
 	}
 	free(text);
 	free(edited);
+	free(apparmor);
 	*out = plan;
 	return 0;
 fail:
 	free(text);
 	free(edited);
+	free(apparmor);
 	nr_plan_free(plan);
 	return rc < 0 ? rc : (err ? err->code : -NR_E_IO);
 }

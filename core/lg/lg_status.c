@@ -1,19 +1,34 @@
 /* Is the guest's Looking Glass host application running? Read from the shared memory.
  *
  * The shared memory starts with an LGMP header written by the host application inside
- * the guest, followed (in the header's user data) by a KVMFR record naming the host's
- * version. Layouts differ between releases, so each known one is a row of a table and
- * is recognised only when every field it claims checks out; anything else is reported
- * as an unknown layout and never read as if it were a known one.
+ * the guest; the header's user data (udata) holds a KVMFR record naming the host's
+ * version and features. The header moved between LGMP protocol versions, so it is
+ * found by probing, each layout a row of the table below that is taken only when its
+ * magic and version check out; anything else is an unknown layout and never read as
+ * if it were a known one.
  *
- * Known layouts (fields relative to the header's start, little-endian):
- *   b7     header at offset 0:    "LGMP" magic (0x504d474c) @0, version 6 @4,
- *          session id (u32) @8, timestamp in ms (u64) @16.
- *   newer  header at offset 4096 (the first page left to a leading record), same
- *          fields, version 7 or later. This row is an assumption from "newer releases
- *          move the header" (DESIGN.md); it is one table row, easy to correct.
- * Both: a KVMFR record ("KVMFR---" @0, version u32 @8, host version string of up to
- * 32 bytes @12) somewhere in the first KVMFR_SEARCH bytes after the fixed fields. */
+ * Supported LGMP protocol versions, learned from gnif/LGMP lgmp/src/headers.h
+ * (struct LGMPHeader, LGMP_PROTOCOL_VERSION) at the commits named, little-endian,
+ * offsets from the start of the shared memory:
+ *   b7      LGMP 6 (up to de89c63, 2025-03-05; Looking Glass B7): magic @0, version @4,
+ *           session id @8, timestamp (u64 ms) @16, queue count @24, five queues,
+ *           udata size @5752, udata @5756.
+ *   lgmp7   LGMP 7 (f60a63d, 2025-03-09): magic @0, version @4, session @8, queue
+ *           count @12, timestamp @16, udata size @5744, udata @5748.
+ *   lgmp8   LGMP 8 (a870150, 2025-08-29): as lgmp7 with larger queues: udata size @7784,
+ *           udata @7788.
+ *   lgmp9   LGMP 9 (0f0d4d6, 2025-08-30) and the first LGMP 10 (7b08ed2, 4701ab2): the
+ *           timestamp first in a 64-byte line @0, magic @8, version @12, session @16,
+ *           queue count @20, queues from @64, udata size @8064, udata @8068.
+ *   lgmp10  LGMP 10 from c71a143 (2025-08-30) on, what Looking Glass master uses: the
+ *           timestamp alone in the 64-byte line @0, the 64-byte aligned queue headers,
+ *           then magic, version, session, queue count, udata size, udata. With five
+ *           queues the magic is @8064; it is searched for on 64-byte steps after the
+ *           first line, so a sixth queue (Looking Glass master, 2026-08) moves it
+ *           without a new row. Any version >= 10 in that place is read this way.
+ * The KVMFR record (Looking Glass common/include/common/KVMFR.h, the same shape from
+ * B7's KVMFR_VERSION 20 to master's 34): "KVMFR---" @0, version u32 @8, host version
+ * string char[32] @12, feature flags u32 @44; found by its magic inside the udata. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,22 +43,32 @@
 #include "neuron/lg.h"
 
 #define LGMP_MAGIC      0x504d474cu   /* "LGMP" little-endian */
-#define LGMP_FIXED      24            /* magic, version, session, pad, timestamp */
+#define LGMP_LINE       64            /* the cache line the LGMP 9+ headers align to */
 #define KVMFR_MAGIC     "KVMFR---"
 #define KVMFR_HOSTVER   32
-#define KVMFR_SEARCH    16384
+#define KVMFR_RECORD    48            /* magic, version, host version, features */
 #define PROBE_WINDOW    (64 * 1024)
 
+/* A layout: fields relative to the magic, except the timestamp (from the start). */
 static const struct lg_layout {
 	const char *name;
-	uint64_t offset;            /* of the LGMP header */
 	uint32_t min_version, max_version;
-	unsigned session_at, timestamp_at;
+	bool search;                /* the magic is searched after the first line */
+	unsigned magic_at;          /* when not searched */
+	unsigned timestamp_at;
+	unsigned version_at, session_at, queues_at, udata_size_at, udata_at;
 } layouts[] = {
-	{ "b7",    0,    6, 6,          8, 16 },
-	{ "newer", 4096, 7, UINT32_MAX, 8, 16 },
+	{ "b7",     6,  6,          false, 0, 16, 4, 8, 24, 5752, 5756 },
+	{ "lgmp7",  7,  7,          false, 0, 16, 4, 8, 12, 5744, 5748 },
+	{ "lgmp8",  8,  8,          false, 0, 16, 4, 8, 12, 7784, 7788 },
+	{ "lgmp9",  9,  10,         false, 8, 0,  4, 8, 12, 8056, 8060 },
+	{ "lgmp10", 10, UINT32_MAX, true,  0, 0,  4, 8, 12, 16,   20 },
 };
 #define NLAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
+/* Where the udata of an LGMP 10 header with five queues starts, the latest a header
+ * of any row ends: memory shorter than this that holds no magic and is not all zero
+ * is a cut header (the magic of LGMP 10 comes after the queues). */
+#define MIN_HEADER 8084
 
 size_t nr_lg_probe_window(void)
 {
@@ -60,25 +85,37 @@ static uint64_t le64(const unsigned char *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-static void find_kvmfr(const unsigned char *m, size_t len, size_t from, struct nr_lg_snapshot *out)
+/* The KVMFR record, looked for inside the udata only (what of it lies in the copy). */
+static void find_kvmfr(const unsigned char *m, size_t len, struct nr_lg_snapshot *out)
 {
-	size_t end = from + KVMFR_SEARCH < len ? from + KVMFR_SEARCH : len;
+	uint64_t from = out->udata_offset, end = from + out->udata_size;
 	char ver[KVMFR_HOSTVER + 1];
 
-	for (size_t i = from; i + 12 <= end; i++) {
-		size_t n = 0;
-
-		if (memcmp(m + i, KVMFR_MAGIC, 8) != 0)
-			continue;
-		out->kvmfr = true;
-		out->kvmfr_version = le32(m + i + 8);
-		while (n < KVMFR_HOSTVER && i + 12 + n < len && m[i + 12 + n])
-			n++;
-		memcpy(ver, m + i + 12, n);
-		ver[n] = '\0';
-		nr_text_sanitize(out->host_version, sizeof(out->host_version), ver, true);
+	if (end > out->size) {
+		out->kvmfr_detail = "the header says its user data is larger than the shared memory "
+				    "after it: the size is wrong, so the KVMFR record is not read";
 		return;
 	}
+	if (end > len)
+		end = len;
+	for (uint64_t i = from; i + KVMFR_RECORD <= end; i++) {
+		const unsigned char *k = m + i;
+		size_t n = 0;
+
+		if (memcmp(k, KVMFR_MAGIC, 8) != 0)
+			continue;
+		out->kvmfr = true;
+		out->kvmfr_version = le32(k + 8);
+		while (n < KVMFR_HOSTVER && k[12 + n])
+			n++;
+		memcpy(ver, k + 12, n);
+		ver[n] = '\0';
+		nr_text_sanitize(out->host_version, sizeof(out->host_version), ver, true);
+		out->features = le32(k + 12 + KVMFR_HOSTVER);
+		return;
+	}
+	out->kvmfr_detail = "no KVMFR record in the header's user data: the host application "
+			    "has not written it yet, or it is not Looking Glass";
 }
 
 static bool all_zero(const unsigned char *m, size_t len)
@@ -87,6 +124,46 @@ static bool all_zero(const unsigned char *m, size_t len)
 		if (m[i])
 			return false;
 	return true;
+}
+
+static void truncated(struct nr_lg_snapshot *out, const char *why)
+{
+	out->kind = NR_LG_SHM_TRUNCATED;
+	out->layout = NULL;
+	out->detail = why;
+}
+
+/* The magic of l is at off (version checked): read the rest, or say where it ends. */
+static void read_layout(const unsigned char *m, size_t len, const struct lg_layout *l, uint64_t off,
+			struct nr_lg_snapshot *out)
+{
+	if (off + l->udata_at > len || l->timestamp_at + 8 > len) {
+		truncated(out, "an LGMP header starts but the shared memory ends inside it");
+		return;
+	}
+	out->kind = NR_LG_SHM_HEADER;
+	out->layout = l->name;
+	out->header_offset = off;
+	out->session_id = le32(m + off + l->session_at);
+	out->num_queues = le32(m + off + l->queues_at);
+	out->timestamp_ms = le64(m + l->timestamp_at);
+	out->udata_size = le32(m + off + l->udata_size_at);
+	out->udata_offset = off + l->udata_at;
+	find_kvmfr(m, len, out);
+}
+
+/* Is the LGMP magic at off, and which version? 1: yes, 0: no, -1: cut inside. */
+static int magic_at(const unsigned char *m, size_t len, uint64_t off, const struct lg_layout *l,
+		    struct nr_lg_snapshot *out)
+{
+	if (off + 4 > len || le32(m + off) != LGMP_MAGIC)
+		return 0;
+	if (off + l->version_at + 4 > len)
+		return -1;
+	out->version = le32(m + off + l->version_at);
+	out->have_version = true;
+	out->header_offset = off;
+	return 1;
 }
 
 void nr_lg_probe(const void *mem, size_t len, uint64_t total, struct nr_lg_snapshot *out)
@@ -102,37 +179,24 @@ void nr_lg_probe(const void *mem, size_t len, uint64_t total, struct nr_lg_snaps
 		out->detail = "zero bytes long";
 		return;
 	}
-	/* Every place a known layout could put its header, in table order. */
 	for (size_t i = 0; i < NLAYOUTS; i++) {
 		const struct lg_layout *l = &layouts[i];
-		const unsigned char *h;
-		uint32_t version;
+		uint64_t off = l->search ? LGMP_LINE : l->magic_at;
 
-		if (l->offset + 4 > len || le32(m + l->offset) != LGMP_MAGIC)
-			continue;
-		h = m + l->offset;
-		out->header_offset = l->offset;
-		if (l->offset + 8 > len) {
-			out->kind = NR_LG_SHM_TRUNCATED;
-			out->detail = "an LGMP header starts but the shared memory ends inside it";
-			return;
+		for (; off + 4 <= len; off += LGMP_LINE) {
+			int found = magic_at(m, len, off, l, out);
+
+			if (found < 0) {
+				truncated(out, "an LGMP header starts but the shared memory ends inside it");
+				return;
+			}
+			if (found && out->version >= l->min_version && out->version <= l->max_version) {
+				read_layout(m, len, l, off, out);
+				return;
+			}
+			if (!l->search)
+				break;
 		}
-		version = le32(h + 4);
-		out->version = version;
-		out->have_version = true;
-		if (version < l->min_version || version > l->max_version)
-			continue; /* another row may place this version elsewhere */
-		if (l->offset + LGMP_FIXED > len) {
-			out->kind = NR_LG_SHM_TRUNCATED;
-			out->detail = "an LGMP header starts but the shared memory ends inside it";
-			return;
-		}
-		out->kind = NR_LG_SHM_HEADER;
-		out->layout = l->name;
-		out->session_id = le32(h + l->session_at);
-		out->timestamp_ms = le64(h + l->timestamp_at);
-		find_kvmfr(m, len, (size_t)l->offset + LGMP_FIXED, out);
-		return;
 	}
 	if (out->have_version) {
 		out->kind = NR_LG_SHM_UNKNOWN;
@@ -140,28 +204,48 @@ void nr_lg_probe(const void *mem, size_t len, uint64_t total, struct nr_lg_snaps
 			      "at that place; its fields are not read";
 		return;
 	}
-	if (len < 4 && !all_zero(m, len)) {
-		out->kind = NR_LG_SHM_TRUNCATED;
-		out->detail = "the shared memory is shorter than any header";
-		return;
-	}
 	if (all_zero(m, len)) {
 		out->kind = NR_LG_SHM_EMPTY;
 		out->detail = "only zero bytes: no header has been written";
 		return;
 	}
+	if (total < MIN_HEADER) {
+		truncated(out, "the shared memory is shorter than any Looking Glass header");
+		return;
+	}
 	out->kind = NR_LG_SHM_UNKNOWN;
-	out->detail = "no known Looking Glass header (LGMP at offset 0 or 4096)";
+	out->detail = "no known Looking Glass header (LGMP 6 to 9 at the start, LGMP 10 or later "
+		      "after the queue headers)";
+}
+
+/* Read up to len bytes from the start of a regular file into buf; a file that shrank
+ * since it was measured gives fewer bytes (*got), never a fault. */
+static int read_copy(int fd, unsigned char *buf, size_t len, size_t *got)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = pread(fd, buf + off, len - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	*got = off;
+	return 0;
 }
 
 int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *err)
 {
 	struct stat st;
 	uint64_t total;
-	size_t len;
-	void *map;
+	size_t len, got = 0;
 	unsigned char *copy;
-	int fd, saved;
+	int fd, rc;
 
 	/* never blocks: a FIFO (or a socket) where the shared memory should be is refused */
 	fd = nr_open_kind(AT_FDCWD, path, O_RDONLY, NR_OPEN_FILE | NR_OPEN_DEVICE, path, &st, err);
@@ -189,22 +273,67 @@ int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *er
 		nr_lg_probe("", 0, 0, out);
 		return 0;
 	}
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	saved = errno;
-	close(fd);
-	if (map == MAP_FAILED)
-		return nr_error_set(err, -NR_E_IO, "cannot map %s read-only: %s", path, strerror(saved));
 	/* Probe a copy: the guest writes while we look. */
 	copy = malloc(len);
 	if (!copy) {
-		munmap(map, len);
+		close(fd);
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	}
-	memcpy(copy, map, len);
-	munmap(map, len);
-	nr_lg_probe(copy, len, total, out);
+	if (S_ISREG(st.st_mode)) {
+		/* pread, not a map: a file truncated under a map faults (SIGBUS) on access */
+		rc = read_copy(fd, copy, len, &got);
+		if (rc == 0 && got < len)
+			total = got;    /* it shrank while we read: what is there is all there is */
+	} else {
+		/* the kvmfr device has no read(), only mmap, and its size is fixed at load */
+		void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+
+		rc = map == MAP_FAILED ? -errno : 0;
+		if (rc == 0) {
+			memcpy(copy, map, len);
+			munmap(map, len);
+		}
+		got = len;
+	}
+	close(fd);
+	if (rc < 0) {
+		free(copy);
+		return nr_error_set(err, -NR_E_IO, "cannot read %s: %s", path, strerror(-rc));
+	}
+	nr_lg_probe(copy, got, total, out);
 	free(copy);
 	return 0;
+}
+
+void nr_lg_features_text(uint32_t features, char *buf, size_t size)
+{
+	static const struct {
+		uint32_t bit;
+		const char *words;
+	} names[] = {
+		{ NR_LG_FEATURE_CLIPBOARD, "clipboard" },
+		{ NR_LG_FEATURE_WINDOWSIZE, "window size" },
+		{ NR_LG_FEATURE_INPUT, "input" },
+		{ NR_LG_FEATURE_FRAME_SCHEDULE, "frame schedule" },
+		{ NR_LG_FEATURE_SETCURSORPOS, "cursor position" },
+	};
+	uint32_t rest = features;
+	size_t at = 0;
+
+	if (!size)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(features & names[i].bit))
+			continue;
+		rest &= ~names[i].bit;
+		at += (size_t)snprintf(buf + at, at < size ? size - at : 0, "%s%s", at ? ", " : "",
+				       names[i].words);
+	}
+	if (rest)
+		at += (size_t)snprintf(buf + at, at < size ? size - at : 0, "%s0x%x", at ? ", " : "", rest);
+	if (!at)
+		snprintf(buf, size, "none");
 }
 
 static enum nr_lg_host_state state_of(const struct nr_lg_snapshot *s)

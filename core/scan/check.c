@@ -20,14 +20,15 @@ const char *nr_check_status_name(enum nr_check_status s)
 	return s == NR_CHECK_PASS ? "PASS" : s == NR_CHECK_WARN ? "WARN" : "FAIL";
 }
 
-static void item(struct nr_check *c, enum nr_check_id id, enum nr_check_status st,
-		 const char *hint, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void item(struct nr_check *c, enum nr_check_id id, enum nr_check_status st,
-		 const char *hint, const char *fmt, ...)
+void nr_check_add(struct nr_check *c, enum nr_check_id id, enum nr_check_status st, const char *hint,
+		  const char *fmt, ...)
 {
-	struct nr_check_item *it = &c->items[c->n_items++];
+	struct nr_check_item *it;
 	va_list ap;
 
+	if (c->n_items >= NR_CHECK_COUNT || id >= NR_CHECK_COUNT)
+		return;
+	it = &c->items[c->n_items++];
 	it->id = id;
 	it->name = check_table[id].name;
 	it->title = check_table[id].title;
@@ -39,6 +40,16 @@ static void item(struct nr_check *c, enum nr_check_id id, enum nr_check_status s
 	if (st == NR_CHECK_FAIL)
 		c->blocked = true;
 }
+
+enum nr_check_id nr_check_id_of(const char *name)
+{
+	for (size_t i = 0; i < NR_CHECK_COUNT; i++)
+		if (strcmp(check_table[i].name, name) == 0)
+			return (enum nr_check_id)i;
+	return NR_CHECK_COUNT;
+}
+
+#define item nr_check_add
 
 /* Display adapters of server BMCs: the boot VGA there is no GPU for a guest. */
 static bool is_bmc_vga(const struct nr_pci_dev *d)

@@ -372,8 +372,8 @@ static void add_disk(xmlNodePtr devices, const char *device, const char *file, c
 		add(d, "readonly");
 }
 
-static int build_devices(const struct nr_profile *p, const struct nr_scan *scan, xmlDocPtr doc,
-			 xmlNodePtr root, xmlNodePtr devices, struct nr_error *err)
+static int build_devices(const struct nr_profile *p, const struct nr_scan *scan, enum nr_lg_stack lg_stack,
+			 xmlDocPtr doc, xmlNodePtr root, xmlNodePtr devices, struct nr_error *err)
 {
 	xmlNodePtr first = devices->children, mine = xmlNewNode(NULL, X("devices"));
 	const struct nr_gpu *g = nr_profile_gpu(p, scan);
@@ -468,7 +468,7 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 		attrf(add(s, "product"), "id", "0x%04x", pid);
 	}
 	if (p->lg.enabled) {
-		unsigned mib = nr_lg_shm_size_mib(p->lg.width, p->lg.height, p->lg.hdr);
+		unsigned mib = nr_lg_shm_size_mib(lg_stack, p->lg.width, p->lg.height, p->lg.hdr);
 		if (mib == 0) {
 			xmlFreeNode(mine);
 			return nr_error_set(err, -NR_E_INVAL, "looking_glass: resolution %ux%u is out of range",
@@ -740,7 +740,9 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	remove_children(root, "on_reboot");
 	add_text(root, "on_reboot", p->on_reboot);
 	devices = ensure(root, "devices");
-	rc = build_devices(p, scan, doc, root, devices, err);
+	/* the shared memory is sized for the profile's stack, else the installed client's */
+	rc = build_devices(p, scan, p->lg.stack != NR_LG_STACK_AUTO ? (enum nr_lg_stack)p->lg.stack :
+			   p->lg.enabled ? nr_lg_stack_default(ctx) : NR_LG_STACK_B7, doc, root, devices, err);
 	if (rc < 0)
 		return rc;
 	reorder(root);

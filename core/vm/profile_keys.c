@@ -569,6 +569,18 @@ GETTER(get_lg_resolution)
 SETTER(set_lg_hdr) { return parse_bool(v, &p->lg.hdr) < 0 ? bad_value(err, key, v, "true or false") : 0; }
 GETTER(get_lg_hdr) { return bool_str(p->lg.hdr); }
 
+SETTER(set_lg_stack)
+{
+	enum nr_lg_stack st;
+
+	if (nr_lg_stack_parse(v, &st) < 0)
+		return bad_value(err, key, v, "b7 (the B7 host application), idd (the Indirect Display Driver "
+				 "after B7) or auto (the installed client's)");
+	p->lg.stack = (int)st;
+	return 0;
+}
+GETTER(get_lg_stack) { return strdup(nr_lg_stack_name((enum nr_lg_stack)p->lg.stack)); }
+
 SETTER(set_lg_backend)
 {
 	if (strcmp(v, "shm") && strcmp(v, "kvmfr"))
@@ -695,6 +707,7 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	SCALAR("looking_glass.enabled", KEY_ALIAS, set_lg, get_lg, "add the IVSHMEM device"),
 	SCALAR("looking_glass.resolution", 0, set_lg_resolution, get_lg_resolution, "largest guest resolution: 2560x1440, 4k"),
 	SCALAR("looking_glass.hdr", 0, set_lg_hdr, get_lg_hdr, "HDR doubles the shared memory"),
+	SCALAR("looking_glass.stack", 0, set_lg_stack, get_lg_stack, "guest side the size is for: b7, idd, auto"),
 	SCALAR("looking_glass.backend", 0, set_lg_backend, get_lg_backend, "shm (/dev/shm/looking-glass) or kvmfr"),
 	SCALAR("looking_glass.device", 0, set_lg_device, get_lg_device, "kvmfr device: /dev/kvmfr0"),
 	SCALAR("agent", 0, set_agent, get_agent, "virtio-serial channel org.neuronos.agent.0 for the guest agent"),

@@ -316,6 +316,32 @@ has "no session: ... answered unsupported" "answered unsupported"
 expect "no session: info, size 0" 0 $N agent info --socket "$T/none.sock" vm1 --json
 has "no session: ... width 0" '"width": 0'
 
+# --- an owner that takes the selection late (xclip's child, under load: xclip returns
+# before the X server has seen its child own the selection): clipboard-set is answered
+# only once the selection holds the bytes
+mkdir -p "$T/late"
+real_xclip=$(command -v xclip)
+cat >"$T/late/xclip" <<SH
+#!/bin/sh
+case "\$*" in
+*" -i "*)
+	cat >"$T/late/data.\$\$"
+	(sleep 0.7; "$real_xclip" "\$@" <"$T/late/data.\$\$"; rm -f "$T/late/data.\$\$") >/dev/null 2>&1 &
+	exit 0 ;;
+esac
+exec "$real_xclip" "\$@"
+SH
+chmod +x "$T/late/xclip"
+DISPLAY="$X" PATH="$T/late:$PATH" "$AGENT" --listen "$T/late.sock" --certs "$T/bundle" 2>"$T/late.err" &
+late=$!
+pids="$pids $late"
+wait_for "$T/late.sock"
+expect "x11, late owner: set text" 0 $N agent clipboard --socket "$T/late.sock" vm1 --set "taken late"
+xu xclip -o -selection clipboard -t UTF8_STRING >"$T/xsel.txt" 2>/dev/null
+printf 'taken late' >"$T/want.txt"
+same "x11, late owner: the selection holds the text when the agent answers" "$T/want.txt" "$T/xsel.txt"
+kill "$late"
+
 # --- a tool that hangs: the agent answers "failed" in time and stays responsive
 mkdir -p "$T/fake"
 cat >"$T/fake/xclip" <<SH

@@ -43,6 +43,47 @@ expect "certs kept without --force" 1 $N agent certs vm1 --bundle "$T/bundle"
 has "refusal names EXISTS" "[EXISTS]"
 expect "certs --json, default bundle dir" 0 $N agent certs vm2 --json
 has "json has the bundle dir" "\"bundle_dir\": \"$T/state/agent/vm2/bundle\""
+[ "$(stat -c %a "$T/state/agent" "$T/state/agent/vm1" "$T/bundle" | sort -u)" = 700 ] &&
+	ok "state and bundle directories 0700" || bad "state and bundle directories 0700"
+
+# --- key directories others can write to: ours are made private, another user's refused
+mkdir -m 777 "$T/open-bundle" "$T/state/agent/vm3"
+expect "certs into group/world-writable directories of ours" 0 $N agent certs vm3 --bundle "$T/open-bundle"
+[ "$(stat -c %a "$T/open-bundle" "$T/state/agent/vm3" | sort -u)" = 700 ] &&
+	ok "our open directories made 0700" || bad "our open directories made 0700 ($(stat -c %a "$T/open-bundle" "$T/state/agent/vm3"))"
+ls -a "$T/open-bundle" "$T/state/agent/vm3" | grep -q '\.new$' && bad "no temp file left" || ok "no temp file left"
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 777 "$T/their-bundle"
+	chown nobody "$T/their-bundle"
+	expect "certs into another user's world-writable bundle" 1 $N agent certs vm4 --bundle "$T/their-bundle"
+	has "says whose it is and why" "is writable by everyone and belongs to another user (uid $(id -u nobody))"
+	has "as PERM" "[PERM]"
+	[ -z "$(ls -A "$T/their-bundle")" ] && ok "nothing written there" || bad "nothing written there"
+fi
+# --- under --root: the state directory is reached by the confined walk (core/root), as
+# vfio and lg reach it: a var/lib/neuron that links out of the root is refused
+mkdir -p "$T/root/var/lib" "$T/outside"
+ln -s ../../../outside "$T/root/var/lib/neuron"
+expect "certs under --root: a state dir linking above the root" 1 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+has "refused as ESCAPE" "[ESCAPE]"
+rm "$T/root/var/lib/neuron"
+ln -s "$T/outside" "$T/root/var/lib/neuron"
+expect "certs under --root: a state dir linking to an outside path" 1 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+has "refused as ESCAPE" "[ESCAPE]"
+[ -z "$(ls -A "$T/outside")" ] && ok "nothing written outside the root" || bad "nothing written outside the root"
+rm "$T/root/var/lib/neuron"
+expect "certs under --root" 0 $NEURONCTL --root "$T/root" agent certs vm1 --bundle "$T/rb"
+[ -f "$T/root/var/lib/neuron/agent/vm1/host.key" ] && ok "state inside the root" || bad "state inside the root"
+
+# --- neuron-agent refuses credentials it cannot trust, and says why
+cp -a "$T/bundle" "$T/loose"
+chmod 644 "$T/loose/guest.key"
+expect "agent with a key others can read" 1 timeout 5 "$AGENT" --stdio --certs "$T/loose" --platform memory
+has "says the key must be 0600" "guest.key can be read or written by others (mode 0644): a private key must be 0600"
+cp -a "$T/bundle" "$T/mismatch"
+cp "$T/open-bundle/guest.key" "$T/mismatch/guest.key"
+expect "agent with a key of another pair" 1 timeout 5 "$AGENT" --stdio --certs "$T/mismatch" --platform memory
+has "says the key is not the certificate's" "guest.key is not the key of $T/mismatch/guest.pem"
 
 # --- the reference agent on a unix socket, found through the libvirt test driver
 "$AGENT" --listen "$T/sock" --certs "$T/bundle" --platform memory 2>"$T/agent.err" &
@@ -118,13 +159,26 @@ done
 expect "agent --help" 0 $N agent --help
 
 # --- interop: openssl s_client (host certificate) against our agent
-printf '\002{"id":1,"op":"hello","args":{"versions":[1]}}\003\002{"id":2,"op":"ping"}\003' >"$T/req"
+# after the hello and ping: malformed requests with a valid id (the errors carry it, as
+# PROTOCOL.md 5 says), and a clipboard-set of more text than clipboard-get can return
+"${PYTHON:-python3}" -c '
+import sys
+f = lambda t: b"\x02" + t + b"\x03"
+sys.stdout.buffer.write(f(b"{\"id\":1,\"op\":\"hello\",\"args\":{\"versions\":[1]}}") + f(b"{\"id\":2,\"op\":\"ping\"}")
+    + f(b"{\"id\":11}") + f(b"{\"id\":12,\"op\":5}") + f(b"{\"id\":13,\"op\":\"ping\",\"args\":[]}")
+    + f(b"{\"id\":14,\"op\":\"clipboard-set\",\"args\":{\"mime\":\"text/plain\",\"text\":\"" + b"x" * 614400 + b"\"}}")
+    + f(b"{\"id\":15,\"op\":\"clipboard-get\"}"))' >"$T/req"
 (cat "$T/req"; sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
 	-cert "$T/state/agent/vm1/host.pem" -key "$T/state/agent/vm1/host.key" \
 	-CAfile "$T/state/agent/vm1/ca.pem" -verify_return_error >"$T/out" 2>&1
 has "s_client: TLS 1.3" "Protocol version: TLSv1.3"
 has "s_client: our certificate verifies" "Verification: OK"
 has "s_client: framed ping answered" '{"id":2,"ok":true,"result":{}}'
+has "s_client: a request with only an id is answered with it" '{"id":11,"ok":false,"error":{"code":"bad-request"'
+has "s_client: an op that is not a string is answered with its id" '{"id":12,"ok":false,"error":{"code":"bad-request"'
+has "s_client: args that are not an object are answered with their id" '{"id":13,"ok":false,"error":{"code":"bad-request"'
+has "s_client: 600 KiB of clipboard text refused" '{"id":14,"ok":false,"error":{"code":"too-large"'
+has "s_client: the clipboard kept what it had (the copy played above)" '{"id":15,"ok":true,"result":{"mime":"text/plain","text":"guest copy 1"}}'
 # and with a certificate from another VM, our agent refuses
 (sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
 	-cert "$T/state/agent/vm2/host.pem" -key "$T/state/agent/vm2/host.key" \
@@ -176,6 +230,60 @@ has "s_server answered the framed ping" "from openssl s_server"
 wait "$sserver"
 if grep -qF '"op":"ping"' "$T/s_server.out"; then ok "s_server got our framed ping"; else bad "s_server got our framed ping"; fi
 
+# --- --listen has one slot: a second agent does not take the socket over, and a peer that
+# is silent, slow, does not read, or stops in the middle of a message loses the slot
+expect "a second agent on the same socket" 1 timeout 5 "$AGENT" --listen "$T/sock" --certs "$T/bundle" --platform memory
+has "says another agent listens there" "another agent is listening on $T/sock"
+expect "the first agent still answers" 0 $N agent ping --socket "$T/sock" vm1
+cat >"$T/peer.py" <<'PY'
+import os, socket, ssl, sys, time
+mode, path, certs = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+end = time.time() + 60
+if mode == "silent":
+    time.sleep(60)
+elif mode == "slow":  # one byte a second, never a handshake
+    while time.time() < end:
+        s.send(b"A")
+        time.sleep(1)
+elif mode == "nonreading":  # syncs, and never a read of the acks
+    s.setblocking(False)
+    frame = b'\x02{"sync":"0123456789abcdef0123456789abcdef"}\x03' * 1000
+    while time.time() < end:
+        try:
+            s.send(frame)
+        except BlockingIOError:
+            time.sleep(0.05)
+elif mode == "stalled":  # a session, then a frame begun and fed a byte a second
+    s.sendall(b'\x02{"sync":"00112233445566778899aabbccddeeff"}\x03')
+    buf = b""
+    while b"\x03" not in buf:
+        buf += s.recv(100)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False
+    ctx.load_verify_locations(certs + "/ca.pem")
+    ctx.load_cert_chain(certs + "/host.pem", certs + "/host.key")
+    t = ctx.wrap_socket(s)
+    t.sendall(b'\x02{"id":1,')
+    while time.time() < end:
+        t.sendall(b" ")
+        time.sleep(1)
+PY
+for mode in silent slow nonreading stalled; do
+	"${PYTHON:-python3}" "$T/peer.py" $mode "$T/sock" "$T/state/agent/vm1" >"$T/peer.out" 2>&1 &
+	peer=$!
+	pids="$pids $peer"
+	sleep 0.5
+	t0=$(date +%s)
+	expect "a $mode peer loses the slot: the next host gets in" 0 $N agent ping --socket "$T/sock" vm1 --timeout 40000
+	t=$(($(date +%s) - t0))
+	[ "$t" -le 20 ] && ok "a $mode peer held the slot ${t}s (at most 20 s)" || bad "a $mode peer held the slot ${t}s (at most 20 s)"
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+done
+
 # --- the Linux platform without a graphical session: what it cannot do is "unsupported".
 # (Never ask this one to shut down: it would run systemctl poweroff.)
 env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" --listen "$T/linux.sock" --certs "$T/bundle" 2>"$T/linux.err" &
@@ -206,7 +314,7 @@ wait_for "$T/port.host"
 "$AGENT" --port "$T/port.guest" --certs "$T/bundle" --platform memory 2>"$T/port-agent.err" &
 port_agent=$!
 pids="$pids $port_agent"
-agent_cases linux "$T/port.host" "$T/state/agent/vm1" "$T/state/agent/vm2" "$T" "kill -0 $port_agent"
+agent_cases linux "$T/port.host" "$T/state/agent/vm1" "$T/state/agent/vm2" "$T" "kill -0 $port_agent" "$T/port-agent.err"
 kill "$port_agent"
 
 # --- shutdown ends the memory agent cleanly (under ASan: without a leak)

@@ -74,8 +74,8 @@ expect "$(grep "^${first:0:2}" <<<"$table$'\n'help")" "${first:0:2}"
 globals="--sysroot"$'\n'"--root"$'\n'"--connect"$'\n'"--param"$'\n'"--version"$'\n'"--self-test"$'\n'"--help"
 expect "$globals" "--"
 expect "$globals" --root "$SYSROOTS/demo" "--"
-expect "--json"$'\n'"--gpu"$'\n'"--help" check --
-expect "--json"$'\n'"--gpu"$'\n'"--help" --sysroot "$SYSROOTS/demo" check --json -
+expect "--json"$'\n'"--gpu"$'\n'"--vm"$'\n'"--help" check --
+expect "--json"$'\n'"--gpu"$'\n'"--vm"$'\n'"--help" --sysroot "$SYSROOTS/demo" check --json -
 expect "--connect" --con
 expect "qemu:///system"$'\n'"qemu:///session"$'\n'"test:///default" --connect ""
 expect "test:///default" --connect t

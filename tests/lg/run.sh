@@ -1,6 +1,6 @@
 #!/bin/sh
 # Looking Glass, whole neuronctl runs: lg size, lg status on shared memory files made
-# here (empty, B7 alive with a writer process, B7 stale, the newer layout, truncated,
+# here (empty, B7 alive with a writer process, B7 stale, LGMP 10 alive and restarted, truncated,
 # garbage ...), and the supervised client with a stand-in that records its arguments,
 # crashes on request and ignores SIGTERM. libvirt is the test driver on a node file of
 # our own; nothing outside a temporary directory is touched.
@@ -25,8 +25,13 @@ trap cleanup EXIT
 expect() { check "$@"; }
 # run ARGS...: neuronctl with the common options; output in $tmp/out, $tmp/err, $rc.
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
+# The installed client (its version) is a stand-in run through the command runner:
+# none (an empty directory) unless STANDINS names tests/lg/standins.
+mkdir -p "$tmp/noclient"
+STANDINS=$tmp/noclient
 run() {
-	"$NEURONCTL" --param runtime_dir="$tmp/rt" $FAST $G "$@" >"$tmp/out" 2>"$tmp/err"
+	"$NEURONCTL" --param runtime_dir="$tmp/rt" --param run.standins="$STANDINS" $FAST $G "$@" \
+		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
 }
 has() { grep -q -- "$1" "$2"; }
@@ -57,7 +62,9 @@ json_eval() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(e
 json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$tmp/out" "$1"; }
 
 # ---- lg size -------------------------------------------------------------------------
-size_is() { # EXPECTED RES [--hdr]
+# The installed client is the stand-in in tests/lg/standins (its version from
+# FAKE_LG_VERSION), or none (run's default).
+size_is() { # EXPECTED RES [--hdr] [--stack S]
 	exp_mib=$1
 	shift
 	run lg size "$@"
@@ -73,6 +80,30 @@ size_is 64 1920x1080 --hdr
 size_is 128 --hdr 2560x1440
 size_is 256 4k --hdr
 size_is 64 3440x1440
+# The table for both stacks (DESIGN.md): 720p, 1080p, 1440p, 4K, 5K, each with HDR.
+for row in "720p 32 32 16 16" "1080p 32 64 32 32" "1440p 64 128 64 64" "4k 128 256 128 128" \
+	"5k 128 256 256 256"; do
+	set -- $row
+	size_is $2 $1 --stack b7
+	size_is $3 $1 --stack b7 --hdr
+	size_is $4 $1 --stack idd
+	size_is $5 $1 --stack idd --hdr
+done
+golden size.badstack lg size 1080p --stack b8
+# The default follows the installed client: none or B7 -> b7, a build past B7 -> idd.
+run lg size 720p --json
+expect "no client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 FAKE_LG_ARGS=$tmp/client-args run lg size 720p --json
+expect "B7 client: b7" test "$(json_get "['stack']")" = b7 -a "$(json_get "['size_mib']")" = 32
+expect "the client is asked with --help (never --version: B7 would start)" \
+	test "$(cat "$tmp/client-args")" = "--help"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg size 720p --json
+expect "client past B7: idd" test "$(json_get "['stack']")" = idd -a "$(json_get "['size_mib']")" = 16
+expect "client past B7: said where the stack came from" test "$(json_get "['stack_from_client']")" = True
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg size 720p --stack b7
+expect "--stack wins over the client" test "$(cat "$tmp/out")" = 32
+STANDINS=$tmp/noclient
 golden size.json lg size 1440p --json
 golden size.bad lg size 1920by1080
 golden size.none lg size
@@ -92,12 +123,36 @@ mk b7-stale b7-stale.shm
 FAST=""
 golden status.b7-stale lg status --shm "$tmp/b7-stale.shm"
 FAST="--param lg.watch_ms=50 --param lg.stale_ms=200"
-for kind in empty zeros newer lgmp-v9 truncated tiny garbage b7-evil-hostver; do
+for kind in empty zeros lgmp10-stale lgmp10-nokvmfr lgmp10-udata-lies lgmp10-truncated lgmp-v99 \
+	b7-nokvmfr truncated tiny garbage b7-evil-hostver; do
 	mk $kind $kind.shm
 	golden status.$kind lg status --shm "$tmp/$kind.shm"
 done
 golden status.b7-stale.json lg status --json --shm "$tmp/b7-stale.shm"
-golden status.newer.json lg status --shm "$tmp/newer.shm" --json
+golden status.lgmp10-stale.json lg status --shm "$tmp/lgmp10-stale.shm" --json
+run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "lgmp10: layout" test "$(json_get "['shm']['layout']")" = lgmp10
+expect "lgmp10: protocol version" test "$(json_get "['shm']['version']")" = 10
+expect "lgmp10: magic after the five queues" test "$(json_get "['shm']['header_offset']")" = 8064
+expect "lgmp10: KVMFR version" test "$(json_get "['shm']['kvmfr']['version']")" = 34
+expect "lgmp10: clipboard feature" test "$(json_get "['shm']['kvmfr']['features']['clipboard']")" = True
+expect "lgmp10: window size feature" test "$(json_get "['shm']['kvmfr']['features']['window_size']")" = True
+# The installed client beside the host: a mismatch says what to install.
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 golden status.lgmp10-mismatch lg status --shm "$tmp/lgmp10-stale.shm"
+FAKE_LG_VERSION=B7 run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "mismatch: client version" test "$(json_get "['shm']['client_version']")" = B7
+expect "mismatch: what to install" has "install looking-glass-client B7-412-g8cb6a687" "$tmp/out"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg status --shm "$tmp/lgmp10-stale.shm" --json
+expect "same build: no mismatch" test "$(json_get "['shm']['version_mismatch']")" = None
+FAKE_LG_VERSION=B7-412-g8cb6a687 run lg status --shm "$tmp/lgmp10-stale.shm"
+expect "same build: said" has "host B7-412-g8cb6a687: the same" "$tmp/out"
+STANDINS=$tmp/noclient
+run lg status --shm "$tmp/lgmp10-udata-lies.shm" --json
+expect "udata size that lies: no KVMFR read" test "$(json_get "['shm']['kvmfr']")" = None
+expect "udata size that lies: said so" has "larger than the shared memory" "$tmp/out"
+run lg status --shm "$tmp/b7-stale.shm" --json
+expect "b7: only the cursor feature" test "$(json_get "['shm']['kvmfr']['features']['clipboard']")" = False
 golden status.garbage.json lg status --shm "$tmp/garbage.shm" --json
 golden status.missing lg status --shm "$tmp/nowhere"
 # A FIFO where the shared memory should be: refused at once, never waited on (issue 14).
@@ -136,6 +191,26 @@ kill $writers 2>/dev/null
 wait 2>/dev/null
 writers=""
 
+# LGMP 10: the heartbeat at offset 0 moves, then the session id after the queues changes.
+mk lgmp10 alive10.shm
+"$PY" "$here/shm.py" bump "$tmp/alive10.shm" --every 10 --for 20000 --ready "$tmp/alive10.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/alive10.ready"
+golden status.lgmp10-alive lg status --shm "$tmp/alive10.shm"
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+mk lgmp10 restart10.shm
+"$PY" "$here/shm.py" bump "$tmp/restart10.shm" --every 1000 --restart-after 100 --for 20000 \
+	--ready "$tmp/restart10.ready" &
+writers="$writers $!"
+wait_for test -e "$tmp/restart10.ready"
+run lg status --shm "$tmp/restart10.shm" --json
+expect "lgmp10 restarted: session changed" test "$(json_get "['shm']['session_changed']")" = True
+kill $writers 2>/dev/null
+wait 2>/dev/null
+writers=""
+
 # The host application restarted between two status runs: the session id is remembered.
 mk b7 sess.shm
 run lg status --shm "$tmp/sess.shm" --json
@@ -148,15 +223,15 @@ expect "same session again: previous" test "$(json_get "['shm']['previous_sessio
 
 # The default path is lg.shm under the sysroot.
 mkdir -p "$tmp/sys/dev/shm"
-mk newer sys/dev/shm/looking-glass
+mk lgmp10 sys/dev/shm/looking-glass
 run --sysroot "$tmp/sys" lg status
 expect "default shm under the sysroot" has "shared memory  $tmp/sys/dev/shm/looking-glass" "$tmp/out"
-expect "default shm: newer layout" has "layout         newer (LGMP header at offset 4096" "$tmp/out"
+expect "default shm: lgmp10 layout" has "layout         lgmp10 (LGMP protocol 10, magic at offset 8064" "$tmp/out"
 # Nothing is written to the shared memory by a status read.
 cp "$tmp/sys/dev/shm/looking-glass" "$tmp/before"
 chmod 0444 "$tmp/sys/dev/shm/looking-glass"
 run --sysroot "$tmp/sys" lg status
-expect "status reads a read-only file" has "layout         newer" "$tmp/out"
+expect "status reads a read-only file" has "layout         lgmp10" "$tmp/out"
 expect "status leaves the bytes alone" cmp -s "$tmp/before" "$tmp/sys/dev/shm/looking-glass"
 chmod 0660 "$tmp/sys/dev/shm/looking-glass"
 
@@ -174,10 +249,14 @@ mkroot() { # NAME SRC
 same_tree() { diff -r "$tmp/$1" "$tmp/$1.orig" >"$tmp/tree.diff" 2>&1; }
 mkroot deb debian12
 mkroot arch arch
-G="--root $tmp/deb"
+# the live machine for these: a fake sysroot (no kvmfr device, AppArmor off), never /sys
+mkdir -p "$tmp/fsys/dev" "$tmp/fsys/sys/module/apparmor/parameters"
+echo N >"$tmp/fsys/sys/module/apparmor/parameters/enabled"
+S="--sysroot $tmp/fsys"
+G="--root $tmp/deb $S"
 golden setup.shm.plan lg setup plan --user alice
 golden setup.kvmfr.plan lg setup plan --mode kvmfr --user alice --resolution 2560x1440
-G="--root $tmp/arch"
+G="--root $tmp/arch $S"
 golden setup.kvmfr.arch.plan lg setup plan --mode kvmfr --user alice --size 64
 run lg setup plan --mode kvmfr --user alice --json
 expect "plan json: four edits" test "$(json_eval "len(d['edits'])")" = 4
@@ -188,8 +267,19 @@ golden setup.usage lg setup plan --mode nfs
 golden setup.nouser lg setup plan --user bob
 golden setup.badsize lg setup plan --user alice --size 48
 
+# Where AppArmor is on, the plan allows the device in the local libvirt-qemu abstraction.
+mkdir -p "$tmp/aasys/dev" "$tmp/aasys/sys/module/apparmor/parameters"
+echo Y >"$tmp/aasys/sys/module/apparmor/parameters/enabled"
+G="--root $tmp/arch --sysroot $tmp/aasys"
+run lg setup plan --mode kvmfr --user alice --size 64 --json
+expect "AppArmor on: the local abstraction is planned" \
+	test "$(json_eval "[e['path'] for e in d['edits']][-1]")" = /etc/apparmor.d/local/abstractions/libvirt-qemu
+run lg setup plan --mode kvmfr --user alice --size 64
+expect "AppArmor on: the device rule" has '^+/dev/kvmfr0 rw,$' "$tmp/out"
+expect "AppArmor on: the udev rule gives uaccess" has 'TAG+="uaccess"' "$tmp/out"
+
 # Without --yes and nobody to answer: nothing is written.
-G="--root $tmp/deb"
+G="--root $tmp/deb $S"
 run lg setup apply --user alice </dev/null
 expect "apply unconfirmed: exit 1" test "$rc" = 1
 expect "apply unconfirmed: nothing written" same_tree deb
@@ -203,6 +293,16 @@ run lg setup apply --mode kvmfr --user alice --yes
 expect "kvmfr second apply: nothing changed" has "Nothing changed" "$tmp/out"
 expect "kvmfr second apply: same bytes" diff -r "$tmp/deb" "$tmp/deb.applied"
 golden setup.kvmfr.status lg setup status
+# The kvmfr checks against the live side: a regular file where the device should be (a VM
+# started before the module), the size against what the VM needs, AppArmor on.
+: >"$tmp/fsys/dev/kvmfr0"
+golden setup.kvmfr.checks lg setup status --mode kvmfr --size 64
+run lg setup status --mode kvmfr --json
+expect "checks json: the device is a regular file" \
+	test "$(json_eval "[c['status'] for c in d['kvmfr']['checks'] if c['id'] == 'kvmfr_device'][0]")" = FAIL
+expect "checks json: size not compared without --size" \
+	test "$(json_eval "[c['status'] for c in d['kvmfr']['checks'] if c['id'] == 'kvmfr_size'][0]")" = PASS
+rm -f "$tmp/fsys/dev/kvmfr0"
 run lg setup revert --yes
 expect "kvmfr revert: exit 0" test "$rc" = 0
 expect "kvmfr revert: byte-identical" same_tree deb
@@ -235,12 +335,35 @@ expect "fault: applied after all" test "$(json_get "['kvmfr']['state']")" = appl
 run lg setup revert --mode kvmfr --yes
 expect "fault: revert byte-identical" same_tree deb
 
+# check: the Looking Glass items. The demo machine's sys and proc, with a dev of our own.
+mkdir -p "$tmp/chk/dev/shm"
+ln -s "$SYSROOTS/demo/sys" "$tmp/chk/sys"
+ln -s "$SYSROOTS/demo/proc" "$tmp/chk/proc"
+mk lgmp10 chk/dev/shm/looking-glass
+G="--sysroot $tmp/chk --root $tmp/deb"
+run check --json
+expect "check, no client: no version item" test "$(json_eval "len([c for c in d['checks'] if c['id'] == 'lg_versions'])")" = 0
+expect "check, no kvmfr: no kvmfr items" test "$(json_eval "len([c for c in d['checks'] if c['id'].startswith('kvmfr')])")" = 0
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 run check --json
+expect "check: version mismatch warns" \
+	test "$(json_eval "[c['status'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = WARN
+expect "check: version mismatch says what to install" has "install looking-glass-client B7-412-g8cb6a687" "$tmp/out"
+FAKE_LG_VERSION=B7-412-g8cb6a687 run check --json
+expect "check: same versions pass" \
+	test "$(json_eval "[c['status'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = PASS
+STANDINS=$tmp/noclient
+: >"$tmp/chk/dev/kvmfr0"
+golden check.kvmfr check
+expect "check: a regular /dev/kvmfr0 blocks" test "$rc" = 1
+rm -f "$tmp/chk/dev/kvmfr0"
+
 # A symlink that leads out of the target root is refused: the live /etc is never edited.
 mkroot esc debian12
 mkdir -p "$tmp/elsewhere"
 rm -rf "$tmp/esc/etc/modprobe.d"
 ln -s "$tmp/elsewhere" "$tmp/esc/etc/modprobe.d"
-G="--root $tmp/esc"
+G="--root $tmp/esc $S"
 run lg setup apply --mode kvmfr --user alice --yes
 expect "escape: refused" test "$rc" = 1
 expect "escape: nothing outside root" test -z "$(ls -A "$tmp/elsewhere")"
@@ -290,6 +413,16 @@ for vm in win11 nolg lg0; do
 	expect "$vm: vm list and lg status agree" test "$in_list" = "$by_status"
 done
 golden vm.status-novm lg status ghost
+# check --vm: the VM's host version beside the client's (the demo machine's sys and proc,
+# our dev). The kvmfr size against a domain's is in test_lg: the test driver keeps no
+# qemu:commandline, where a kvmfr domain says its size.
+STANDINS=$here/standins
+FAKE_LG_VERSION=B7 run --sysroot "$tmp/chk" --param lg.client=looking-glass-client check --vm win11 --json
+expect "check --vm: the VM's host version against the client" \
+	test "$(json_eval "[c['detail'] for c in d['checks'] if c['id'] == 'lg_versions'][0]")" = "client B7, host B7-412-g8cb6a687"
+STANDINS=$tmp/noclient
+run --sysroot "$tmp/chk" check --vm ghost
+expect "check --vm of no such VM: exit 1, says so" test "$rc" = 1 -a -s "$tmp/err"
 
 # ---- the client --------------------------------------------------------------------------
 unset DISPLAY WAYLAND_DISPLAY

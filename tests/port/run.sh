@@ -6,7 +6,7 @@
 #    mingw-w64) and GCC's x86 intrinsics, and so do the project headers it includes;
 #  - its object calls only ISO C, json-c, wolfSSL, the portable part itself, GCC's CPU
 #    detection and the system layer of agent/platform.h (sys_*, spawn_detached,
-#    nr_now_ms, nr_sleep_ms);
+#    nr_now_ms, nr_sleep_ms, nr_tls_key_private);
 #  - it compiles for Windows with mingw-w64 (x86_64-w64-mingw32-gcc, mk/packages/port.txt)
 #    against the real wolfSSL and json-c headers.
 set -u
@@ -65,7 +65,7 @@ extra='getopt_long|optarg|optind|opterr|optopt|pthread_once'
 # the toolchain's names for the above (glibc's errno, fortify, scanf aliases; sanitizers;
 # __builtin_cpu_supports, which mingw-w64's libgcc has too)
 tool='__cpu_model|__cpu_features2|__cpu_indicator_init|__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|__ctype_b_loc|__ctype_tolower_loc|__ctype_toupper_loc|__assert_fail|__(asan|ubsan|sanitizer|lsan)_.*|__.*_chk|__isoc(99|23)_.*'
-ours='json_.*|wolfSSL.*|wolfTLS.*|wc_.*|sys_.*|spawn_detached|nr_now_ms|nr_sleep_ms'
+ours='json_.*|wolfSSL.*|wolfTLS.*|wc_.*|sys_.*|spawn_detached|nr_now_ms|nr_sleep_ms|nr_tls_key_private'
 for f in $portable; do
 	nm -u "$BUILD/obj/${f%.c}.o" 2>/dev/null | awk '{ print $NF }' | sort -u |
 		grep -Ev "^($libc|$extra|$tool|$ours)\$" | comm -23 - "$T/defined" |

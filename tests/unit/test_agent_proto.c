@@ -318,6 +318,22 @@ static void test_decode_rejects(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(decode(bad[i], &m), -NR_E_AGENT_FRAME);
+	/* the error to a malformed message carries its id when it has a valid one
+	 * (PROTOCOL.md 5), never a bad chunk's (its transfer goes on, section 6) */
+	const struct {
+		const char *text;
+		long long id;
+	} ids[] = {
+		{ "{\"id\":11}", 11 }, { "{\"id\":11,\"op\":5}", 11 }, { "{\"id\":11,\"op\":\"ping\",\"args\":[]}", 11 },
+		{ "{\"id\":12,\"ok\":\"yes\"}", 12 }, { "{\"id\":\"11\",\"op\":\"ping\"}", -1 },
+		{ "{\"id\":0,\"op\":\"ping\"}", -1 }, { "{\"op\":\"ping\"}", -1 }, { "[11]", -1 },
+		{ "{\"id\":13,\"chunk\":0,\"data\":\"@@@@\"}", -1 }, { "{\"id\":13,\"chunk\":-1,\"data\":\"\"}", -1 },
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		assert_int_equal(decode(ids[i].text, &m), -NR_E_AGENT_FRAME);
+		if (m.id != ids[i].id)
+			fail_msg("%s: id %lld, want %lld", ids[i].text, m.id, ids[i].id);
+	}
 	/* deep nesting is refused, not recursed into */
 	struct nr_buf deep;
 	nr_buf_init(&deep);

@@ -156,14 +156,14 @@ static void test_lg_sizes(void **state)
 		struct nr_domain_info *info;
 		unsigned w, h;
 		snprintf(yaml, sizeof(yaml), "name: w\ntemplate: windows10\ngpu: none\nlooking_glass:\n"
-			 "  resolution: %s\n  hdr: %s\n", cases[i].res, cases[i].hdr ? "true" : "false");
+			 "  resolution: %s\n  hdr: %s\n  stack: b7\n", cases[i].res, cases[i].hdr ? "true" : "false");
 		xml = build(&e, yaml);
 		info = inspect(xml);
 		assert_true(info->lg);
 		assert_string_equal(info->lg_path, "/dev/shm/looking-glass");
 		assert_int_equal(info->lg_size_mib, cases[i].mib);
 		assert_int_equal(nr_lg_parse_resolution(cases[i].res, &w, &h), 0);
-		assert_int_equal(info->lg_size_mib, nr_lg_shm_size_mib(w, h, cases[i].hdr));
+		assert_int_equal(info->lg_size_mib, nr_lg_shm_size_mib(NR_LG_STACK_B7, w, h, cases[i].hdr));
 		nr_domain_info_free(info);
 		free(xml);
 	}

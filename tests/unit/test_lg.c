@@ -7,16 +7,21 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
 
 #include "vm/virt_internal.h"
+#include "neuron/check.h"
+#include "neuron/clock.h"
 #include "neuron/ctx.h"
 #include "neuron/domain.h"
 #include "neuron/error.h"
@@ -52,32 +57,70 @@ static void write_file(const char *path, const void *data, size_t len)
 
 /* ---- size ------------------------------------------------------------------------ */
 
+/* The size table for both stacks (DESIGN.md, "Looking Glass facts"), worked by hand:
+ * B7 720p: 1280x720x8 = 7.03 MiB -> 8 + 10 = 18 -> 32; IDD 720p: 5120 x 720 x 3 =
+ * 10.55 MiB -> 11 + 4 = 15 -> 16; IDD 5K: 20480 x 2880 x 3 = 168.75 -> 169 + 4 -> 256. */
 static void test_size_table(void **state)
 {
 	static const struct {
 		unsigned w, h;
 		bool hdr;
-		unsigned mib;
+		unsigned b7, idd;
 	} rows[] = {
-		{ 1280, 720, false, 32 },
-		{ 1920, 1080, false, 32 }, { 1920, 1200, false, 32 }, { 2560, 1080, false, 32 },
-		{ 2560, 1440, false, 64 }, { 3440, 1440, false, 64 }, { 3840, 2160, false, 128 },
-		{ 5120, 2880, false, 128 }, { 1920, 1080, true, 64 }, { 2560, 1440, true, 128 },
-		{ 3840, 2160, true, 256 }, { 1, 1, false, 16 },
+		{ 1280, 720, false, 32, 16 },   { 1280, 720, true, 32, 16 },
+		{ 1920, 1080, false, 32, 32 },  { 1920, 1080, true, 64, 32 },
+		{ 2560, 1440, false, 64, 64 },  { 2560, 1440, true, 128, 64 },
+		{ 3840, 2160, false, 128, 128 }, { 3840, 2160, true, 256, 128 },
+		{ 5120, 2880, false, 128, 256 }, { 5120, 2880, true, 256, 256 },
+		{ 1920, 1200, false, 32, 32 },  { 3440, 1440, false, 64, 64 },
+		/* 1300 x 4 = 5200 bytes a row, padded to 5376: 12.3 MiB -> 13 + 4 -> 32, where
+		 * unpadded rows would give 11.9 -> 12 + 4 -> 16 */
+		{ 1300, 800, false, 32, 32 },
+		{ 1, 1, false, 16, 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		unsigned w = rows[i].w, h = rows[i].h;
-		unsigned long long mib = ((unsigned long long)w * h * 8 * (rows[i].hdr ? 2 : 1) + (1 << 20) - 1) /
-					 (1 << 20) + 10, p = 1;
-		while (p < mib)
-			p <<= 1;
-		/* the table and the rule agree */
-		assert_int_equal(p, rows[i].mib);
-		assert_int_equal(nr_lg_shm_size_mib(w, h, rows[i].hdr), rows[i].mib);
+
+		assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, w, h, rows[i].hdr), rows[i].b7);
+		assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_IDD, w, h, rows[i].hdr), rows[i].idd);
 	}
-	assert_int_equal(nr_lg_shm_size_mib(16385, 10, false), 0);
-	assert_int_equal(nr_lg_shm_size_mib(10, 0, true), 0);
+	/* auto, unresolved, is B7 */
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_AUTO, 1280, 720, false), 32);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 16385, 10, false), 0);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_IDD, 10, 0, true), 0);
+}
+
+static void test_stack_names_and_versions(void **state)
+{
+	static const struct {
+		const char *version;
+		enum nr_lg_stack stack;
+	} versions[] = {
+		{ "B7", NR_LG_STACK_B7 }, { "B7-rc1", NR_LG_STACK_B7 }, { "B7-rc1-12-gabcdef0", NR_LG_STACK_B7 },
+		{ "B6", NR_LG_STACK_B7 }, { "B6-45-g1234567", NR_LG_STACK_B7 },
+		{ "B7-412-g8cb6a687", NR_LG_STACK_IDD }, { "B8", NR_LG_STACK_IDD }, { "B10-rc2", NR_LG_STACK_IDD },
+		{ "", NR_LG_STACK_B7 }, { "garbage", NR_LG_STACK_B7 },
+	};
+	enum nr_lg_stack st;
+	char *m;
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (nr_lg_version_stack(versions[i].version) != versions[i].stack)
+			fail_msg("%s: stack %d", versions[i].version, (int)nr_lg_version_stack(versions[i].version));
+	assert_int_equal(nr_lg_stack_parse("idd", &st), 0);
+	assert_int_equal(st, NR_LG_STACK_IDD);
+	assert_int_equal(nr_lg_stack_parse("auto", &st), 0);
+	assert_int_equal(st, NR_LG_STACK_AUTO);
+	assert_int_equal(nr_lg_stack_parse("b8", &st), -NR_E_INVAL);
+	assert_string_equal(nr_lg_stack_name(NR_LG_STACK_B7), "b7");
+
+	assert_null(nr_lg_version_mismatch("B7", "B7"));
+	assert_null(nr_lg_version_mismatch("", "B7"));
+	assert_null(nr_lg_version_mismatch("B7", ""));
+	m = nr_lg_version_mismatch("B7", "B7-412-g8cb6a687");
+	assert_non_null(strstr(m, "install looking-glass-client B7-412-g8cb6a687"));
+	free(m);
 }
 
 /* ---- the probe on bytes --------------------------------------------------------------- */
@@ -94,84 +137,147 @@ static void put64(unsigned char *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static void lgmp(unsigned char *p, uint32_t version, uint32_t session, uint64_t ts)
-{
-	put32(p, 0x504d474c);
-	put32(p + 4, version);
-	put32(p + 8, session);
-	put64(p + 16, ts);
-}
+/* Headers as gnif/LGMP lgmp/src/headers.h lays out struct LGMPHeader: offsets of the
+ * magic, version, session, timestamp, queue count, udata size and udata. Written from
+ * the sources (and checked with offsetof on them), not from the code under test. */
+struct hdr_layout {
+	const char *name;
+	uint32_t version;
+	size_t magic, version_at, session, timestamp, queues, udata_size, udata;
+};
+static const struct hdr_layout B7 = { "b7", 6, 0, 4, 8, 16, 24, 5752, 5756 };
+static const struct hdr_layout LGMP7 = { "lgmp7", 7, 0, 4, 8, 16, 12, 5744, 5748 };
+static const struct hdr_layout LGMP8 = { "lgmp8", 8, 0, 4, 8, 16, 12, 7784, 7788 };
+static const struct hdr_layout LGMP9 = { "lgmp9", 9, 8, 12, 16, 0, 20, 8064, 8068 };
+static const struct hdr_layout LGMP10 = { "lgmp10", 10, 8064, 8068, 8072, 0, 8076, 8080, 8084 };
 
-static void kvmfr(unsigned char *p, uint32_t version, const char *hostver)
+#define KVMFR_LEN 48
+
+static void kvmfr(unsigned char *p, uint32_t version, const char *hostver, uint32_t features)
 {
 	memcpy(p, "KVMFR---", 8);
 	put32(p + 8, version);
-	memcpy(p + 12, hostver, strlen(hostver));
+	memcpy(p + 12, hostver, strlen(hostver) < 32 ? strlen(hostver) : 32);
+	put32(p + 44, features);
+}
+
+/* A header of layout l with a KVMFR record as its whole udata; returns where it ends. */
+static size_t write_header(unsigned char *m, const struct hdr_layout *l, uint32_t session, uint64_t ts,
+			   const char *hostver, uint32_t features)
+{
+	put32(m + l->magic, 0x504d474c);
+	put32(m + l->version_at, l->version);
+	put32(m + l->session, session);
+	put64(m + l->timestamp, ts);
+	put32(m + l->queues, 2);
+	put32(m + l->udata_size, KVMFR_LEN);
+	kvmfr(m + l->udata, l->version >= 10 ? 34 : 20, hostver, features);
+	return l->udata + KVMFR_LEN;
 }
 
 #define BUFSZ (64 * 1024)
 
-static void test_probe_b7(void **state)
+static void test_probe_layouts(void **state)
+{
+	const struct hdr_layout *rows[] = { &B7, &LGMP7, &LGMP8, &LGMP9, &LGMP10 };
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct hdr_layout *l = rows[i];
+		unsigned char *m = calloc(1, BUFSZ);
+		struct nr_lg_snapshot s;
+
+		write_header(m, l, 0xdeadbeef, 0x0102030405060708ull, "B7-412-g8cb6a687", 0x1f);
+		nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+		assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+		assert_string_equal(s.layout, l->name);
+		assert_int_equal(s.header_offset, l->magic);
+		assert_int_equal(s.version, l->version);
+		assert_int_equal(s.session_id, 0xdeadbeef);
+		assert_true(s.timestamp_ms == 0x0102030405060708ull);
+		assert_int_equal(s.num_queues, 2);
+		assert_int_equal(s.udata_offset, l->udata);
+		assert_int_equal(s.udata_size, KVMFR_LEN);
+		assert_true(s.kvmfr);
+		assert_int_equal(s.kvmfr_version, l->version >= 10 ? 34 : 20);
+		assert_string_equal(s.host_version, "B7-412-g8cb6a687");
+		assert_int_equal(s.features, 0x1f);
+		assert_true(s.size == 32u << 20);
+		free(m);
+	}
+}
+
+static void test_probe_lgmp10_sixth_queue(void **state)
 {
 	unsigned char *m = calloc(1, BUFSZ);
 	struct nr_lg_snapshot s;
+	struct hdr_layout six = LGMP10;
 
-	lgmp(m, 6, 0xdeadbeef, 0x0102030405060708ull);
-	kvmfr(m + 0x180, 20, "B7");
-	nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+	/* one more 1600-byte queue header moves every field after the queues */
+	six.magic += 1600, six.version_at += 1600, six.session += 1600, six.queues += 1600;
+	six.udata_size += 1600, six.udata += 1600;
+	six.version = 11;
+	write_header(m, &six, 5, 77, "B8", NR_LG_FEATURE_CLIPBOARD);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
-	assert_string_equal(s.layout, "b7");
-	assert_int_equal(s.header_offset, 0);
-	assert_int_equal(s.version, 6);
-	assert_int_equal(s.session_id, 0xdeadbeef);
-	assert_true(s.timestamp_ms == 0x0102030405060708ull);
+	assert_string_equal(s.layout, "lgmp10");
+	assert_int_equal(s.header_offset, 8064 + 1600);
+	assert_int_equal(s.version, 11);
+	assert_int_equal(s.timestamp_ms, 77);
 	assert_true(s.kvmfr);
-	assert_int_equal(s.kvmfr_version, 20);
-	assert_string_equal(s.host_version, "B7");
-	assert_true(s.size == 32u << 20);
+	assert_int_equal(s.features, NR_LG_FEATURE_CLIPBOARD);
+	free(m);
+}
 
-	/* no KVMFR record yet */
-	memset(m + 0x180, 0, 64);
+static void test_probe_kvmfr(void **state)
+{
+	unsigned char *m = calloc(1, BUFSZ);
+	struct nr_lg_snapshot s;
+	char text[128];
+
+	/* no KVMFR record in the udata (the host app has not written it yet) */
+	write_header(m, &LGMP10, 1, 1, "B7", 0);
+	memset(m + LGMP10.udata, 0, KVMFR_LEN);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
 	assert_false(s.kvmfr);
+	assert_non_null(strstr(s.kvmfr_detail, "no KVMFR record"));
 	assert_string_equal(s.host_version, "");
 
+	/* a record outside the udata is not read: the udata is 10 bytes */
+	write_header(m, &B7, 1, 1, "B7", 0);
+	put32(m + B7.udata_size, 10);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_false(s.kvmfr);
+
+	/* a udata size that lies (larger than the memory) */
+	put32(m + B7.udata_size, 0xfffffff0u);
+	nr_lg_probe(m, BUFSZ, 32u << 20, &s);
+	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+	assert_false(s.kvmfr);
+	assert_non_null(strstr(s.kvmfr_detail, "larger than the shared memory"));
+
+	/* the record found further into a larger udata */
+	memset(m + B7.udata, 0, KVMFR_LEN);
+	put32(m + B7.udata_size, 1024);
+	kvmfr(m + B7.udata + 100, 20, "B7", 0x1);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_true(s.kvmfr);
+	assert_int_equal(s.features, NR_LG_FEATURE_SETCURSORPOS);
+
 	/* a host version with control characters and no NUL in its 32 bytes */
-	kvmfr(m + 0x40, 20, "B7\x1b[2J\x07-0123456789abcdefghijklmnopq");
-	memset(m + 0x40 + 12 + 32, 'Z', 8);
+	kvmfr(m + B7.udata + 100, 20, "B7\x1b[2J\x07-0123456789abcdefghijklmnopq", 0);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_true(s.kvmfr);
 	assert_int_equal(strlen(s.host_version), 32);
 	assert_null(strchr(s.host_version, '\x1b'));
-	assert_null(strchr(s.host_version, 'Z'));
 	assert_memory_equal(s.host_version, "B7?[2J?-", 8);
-	free(m);
-}
 
-static void test_probe_newer(void **state)
-{
-	unsigned char *m = calloc(1, BUFSZ);
-	struct nr_lg_snapshot s;
-
-	lgmp(m + 4096, 7, 99, 1234);
-	kvmfr(m + 4096 + 0x300, 21, "B8");
-	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
-	assert_string_equal(s.layout, "newer");
-	assert_int_equal(s.header_offset, 4096);
-	assert_int_equal(s.version, 7);
-	assert_int_equal(s.session_id, 99);
-	assert_int_equal(s.timestamp_ms, 1234);
-	assert_string_equal(s.host_version, "B8");
-
-	/* the B7 version where the newer header lives is not a layout: never read it */
-	put32(m + 4096 + 4, 6);
-	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
-	assert_true(s.have_version);
-	assert_int_equal(s.version, 6);
-	assert_null(s.layout);
+	nr_lg_features_text(0x1f, text, sizeof(text));
+	assert_string_equal(text, "clipboard, window size, input, frame schedule, cursor position");
+	nr_lg_features_text(0, text, sizeof(text));
+	assert_string_equal(text, "none");
+	nr_lg_features_text(NR_LG_FEATURE_INPUT | 0x100, text, sizeof(text));
+	assert_string_equal(text, "input, 0x100");
 	free(m);
 }
 
@@ -181,13 +287,23 @@ static void test_probe_unknown(void **state)
 	struct nr_lg_snapshot s;
 
 	/* LGMP at 0 with a version no layout puts there */
-	lgmp(m, 9, 5, 5);
+	write_header(m, &B7, 5, 5, "B7", 0);
+	put32(m + 4, 99);
 	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
-	assert_int_equal(s.version, 9);
+	assert_int_equal(s.version, 99);
 	assert_int_equal(s.session_id, 0);   /* not read */
 	assert_int_equal(s.timestamp_ms, 0);
+	assert_null(s.layout);
 	assert_non_null(s.detail);
+
+	/* LGMP after the queues with a version before 10: never read as LGMP 10 */
+	memset(m, 0, BUFSZ);
+	write_header(m, &LGMP10, 5, 5, "B7", 0);
+	put32(m + LGMP10.version_at, 6);
+	nr_lg_probe(m, BUFSZ, BUFSZ, &s);
+	assert_int_equal(s.kind, NR_LG_SHM_UNKNOWN);
+	assert_int_equal(s.version, 6);
 
 	/* garbage */
 	memset(m, 0, BUFSZ);
@@ -206,7 +322,46 @@ static void test_probe_unknown(void **state)
 	free(m);
 }
 
-static void test_probe_empty_truncated(void **state)
+/* Every length a header of both layouts can be cut at: truncated inside the header,
+ * a header without its KVMFR record inside the udata, the whole record after it. */
+static void test_probe_every_truncation(void **state)
+{
+	const struct hdr_layout *rows[] = { &B7, &LGMP10 };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct hdr_layout *l = rows[i];
+		unsigned char *full = calloc(1, BUFSZ);
+		size_t end = write_header(full, l, 9, 1234, "B7", 0x3);
+
+		for (size_t len = 0; len <= end; len++) {
+			/* a copy of exactly len bytes, so a read past it is caught by ASan */
+			unsigned char *m = malloc(len ? len : 1);
+			struct nr_lg_snapshot s;
+
+			memcpy(m, full, len);
+			nr_lg_probe(m, len, len, &s);
+			if (len == 0) {
+				assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
+			} else if (len < l->udata) {
+				if (s.kind != NR_LG_SHM_TRUNCATED)
+					fail_msg("%s cut at %zu: kind %d", l->name, len, s.kind);
+				assert_null(s.layout);
+			} else if (len < end) {
+				assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+				assert_false(s.kvmfr);
+				assert_non_null(s.kvmfr_detail);
+			} else {
+				assert_int_equal(s.kind, NR_LG_SHM_HEADER);
+				assert_true(s.kvmfr);
+				assert_int_equal(s.features, 0x3);
+			}
+			free(m);
+		}
+		free(full);
+	}
+}
+
+static void test_probe_empty(void **state)
 {
 	unsigned char m[64] = { 0 };
 	struct nr_lg_snapshot s;
@@ -215,21 +370,55 @@ static void test_probe_empty_truncated(void **state)
 	assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
 	nr_lg_probe(m, sizeof(m), sizeof(m), &s);
 	assert_int_equal(s.kind, NR_LG_SHM_EMPTY);
-
-	lgmp(m, 6, 1, 2);
-	for (size_t len = 4; len < 24; len++) {
-		nr_lg_probe(m, len, len, &s);
-		assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
-		assert_null(s.layout);
-	}
-	nr_lg_probe(m, 24, 24, &s);
-	assert_int_equal(s.kind, NR_LG_SHM_HEADER);
 	/* fewer bytes than the magic */
+	m[0] = 0x4c, m[1] = 0x47;
 	nr_lg_probe(m, 2, 2, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
 	/* len beyond total is clamped: what lies past the end is not read */
-	nr_lg_probe(m, sizeof(m), 10, &s);
+	put32(m, 0x504d474c);
+	put32(m + 4, 6);
+	nr_lg_probe(m, sizeof(m), 6, &s);
 	assert_int_equal(s.kind, NR_LG_SHM_TRUNCATED);
+}
+
+/* A file truncated and rewritten while it is read: never a SIGBUS (the read copies
+ * through pread; reading it through a map faults here), and a header it reports is the
+ * one written. */
+static void test_read_while_truncated(void **state)
+{
+	unsigned char *m = calloc(1, BUFSZ);
+	const char *path = unit_path(tmpdir, "shrinking");
+	size_t end = write_header(m, &LGMP10, 1, 1, "B7", 0);
+	pid_t child;
+	int status;
+
+	write_file(path, m, BUFSZ);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd = open(path, O_RDWR);
+
+		for (int i = 0; i < 3000 && fd >= 0; i++) {
+			if (ftruncate(fd, (off_t)(i % 2 ? end / 2 : 0)) < 0 ||
+			    pwrite(fd, m, i % 2 ? end / 2 : BUFSZ, 0) < 0)
+				break;
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 3000; i++) {
+		struct nr_lg_snapshot s;
+		struct nr_error err = { 0 };
+
+		assert_int_equal(nr_lg_read(path, &s, &err), 0);
+		/* a read torn by the writer may see any mix (even no known header); what
+		 * matters is that it returns, and that a header it names is the file's */
+		if (s.kind == NR_LG_SHM_HEADER)
+			assert_string_equal(s.layout, "lgmp10");
+		if (s.kind == NR_LG_SHM_HEADER && s.kvmfr)
+			assert_string_equal(s.host_version, "B7");
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	free(m);
 }
 
 /* ---- the probe on files, and the two reads -------------------------------------------- */
@@ -247,7 +436,7 @@ static void test_status_files(void **state)
 	assert_int_equal(st.host, NR_LG_HOST_NONE);
 	assert_int_equal(st.first.kind, NR_LG_SHM_EMPTY);
 
-	lgmp(m, 6, 42, 1000);
+	write_header(m, &B7, 42, 1000, "B7", 0);
 	write_file(unit_path(tmpdir, "stale"), m, BUFSZ);
 	assert_int_equal(nr_lg_status_read(unit_path(tmpdir, "stale"), &fast, &st, &err), 0);
 	assert_int_equal(st.host, NR_LG_HOST_STALE);
@@ -266,6 +455,135 @@ static void test_status_files(void **state)
 	assert_non_null(strstr(err.msg, "does not exist"));
 	assert_int_equal(nr_lg_read(tmpdir, &st.first, &err), -NR_E_INVAL);
 	free(m);
+}
+
+/* ---- kvmfr checks on fake roots and sysroots ------------------------------------------ */
+
+static struct nr_lg_finding *finding(struct nr_lg_finding *f, const char *name)
+{
+	for (size_t i = 0; i < NR_LG_KVMFR_CHECKS; i++)
+		if (strcmp(f[i].name, name) == 0)
+			return &f[i];
+	fail_msg("no finding %s", name);
+	return NULL;
+}
+
+static void test_kvmfr_checks(void **state)
+{
+	char *top = unit_tmpdir("kvmfr", false);
+	const char *sys = unit_path(top, "sys"), *root = unit_path(top, "root");
+	struct nr_ctx *ctx = nr_ctx_new();
+	struct nr_lg_finding f[NR_LG_KVMFR_CHECKS];
+	char sysbuf[256], rootbuf[256];
+
+	snprintf(sysbuf, sizeof(sysbuf), "%s", sys);
+	snprintf(rootbuf, sizeof(rootbuf), "%s", root);
+	assert_int_equal(nr_mkdir_p(unit_path(sysbuf, "dev"), 0755, NULL), 0);
+	assert_int_equal(nr_mkdir_p(unit_path(rootbuf, "etc"), 0755, NULL), 0);
+	nr_ctx_set(ctx, "sysroot", sysbuf, NULL);
+	nr_ctx_set(ctx, "root", rootbuf, NULL);
+
+	/* nothing set up: every check fails with its fix (AppArmor off: passes) */
+	assert_false(nr_lg_kvmfr_in_use(ctx));
+	assert_int_equal(nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f), NR_LG_KVMFR_CHECKS);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_device")->fix, "modprobe kvmfr static_size_mb=64"));
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_FAIL);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_WARN);   /* no libvirt */
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_PASS);
+
+	/* a regular file where the device should be: a VM made it before the module */
+	unit_put(unit_path(sysbuf, "dev/kvmfr0"), "", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_device")->detail, "regular file"));
+	assert_non_null(strstr(finding(f, "kvmfr_device")->fix, "rm /dev/kvmfr0"));
+	assert_true(nr_lg_kvmfr_in_use(ctx));
+	/* a character device (a link to one: tests cannot make device nodes; never opened) */
+	unlink(unit_path(sysbuf, "dev/kvmfr0"));
+	assert_int_equal(symlink("/dev/null", unit_path(sysbuf, "dev/kvmfr0")), 0);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_device")->status, NR_LG_FINDING_PASS);
+
+	/* static_size_mb against the domain's size; a list gives one per device */
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "# size\noptions kvmfr static_size_mb=32\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_size")->detail, "static_size_mb=32"));
+	assert_non_null(strstr(finding(f, "kvmfr_size")->fix, "static_size_mb=64"));
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 32, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);   /* not compared */
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "options kvmfr static_size_mb=32,128\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr1", 128, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "#options kvmfr static_size_mb=64\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 64, f);
+	assert_int_equal(finding(f, "kvmfr_size")->status, NR_LG_FINDING_FAIL);
+
+	/* the udev rule: group access without uaccess warns; both pass; no MODE fails */
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "SUBSYSTEM==\"kvmfr\", OWNER=\"ann\", GROUP=\"kvm\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_FAIL);
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "SUBSYSTEM==\"kvmfr\", OWNER=\"ann\", GROUP=\"kvm\", MODE=\"0660\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_WARN);
+	assert_non_null(strstr(finding(f, "kvmfr_udev")->fix, "TAG+=\"uaccess\""));
+	unit_put(unit_path(rootbuf, "etc/udev/rules.d/99-kvmfr.rules"),
+		 "# SUBSYSTEM==\"kvmfr\", GROUP=\"kvm\", MODE=\"0666\", TAG+=\"uaccess\"\n"
+		 "SUBSYSTEM==\"kvmfr\", GROUP=\"kvm\", MODE=\"0660\", TAG+=\"uaccess\"\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_udev")->status, NR_LG_FINDING_PASS);
+
+	/* qemu.conf: the commented default list does not count, an active one does */
+	unit_put(unit_path(rootbuf, "etc/libvirt/qemu.conf"),
+		 "#cgroup_device_acl = [\n#    \"/dev/null\", \"/dev/kvmfr0\"\n#]\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_acl")->fix, "cgroup_device_acl"));
+	unit_put(unit_path(rootbuf, "etc/libvirt/qemu.conf"),
+		 "cgroup_device_acl = [\n    \"/dev/null\", \"/dev/kvmfr0\"\n]\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_acl")->status, NR_LG_FINDING_PASS);
+
+	/* AppArmor on: the local abstraction must allow the device */
+	unit_put(unit_path(sysbuf, "sys/module/apparmor/parameters/enabled"), "Y\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_FAIL);
+	assert_non_null(strstr(finding(f, "kvmfr_apparmor")->fix, "/dev/kvmfr0 rw,"));
+	unit_put(unit_path(rootbuf, "etc/apparmor.d/local/abstractions/libvirt-qemu"), "/dev/kvmfr0 rw,\n", 0644);
+	nr_lg_kvmfr_check(ctx, "/dev/kvmfr0", 0, f);
+	assert_int_equal(finding(f, "kvmfr_apparmor")->status, NR_LG_FINDING_PASS);
+	unit_put(unit_path(sysbuf, "sys/module/apparmor/parameters/enabled"), "N\n", 0644);
+	assert_false(nr_lg_apparmor_on(ctx));
+
+	/* in the checklist: a VM on kvmfr1 of 64 MiB where modprobe.d gives it 128 */
+	{
+		struct nr_check c;
+		bool size_item = false;
+
+		memset(&c, 0, sizeof(c));
+		nr_ctx_set(ctx, "run.standins", unit_path(top, "no-standins"), NULL); /* no client */
+		unit_put(unit_path(rootbuf, "etc/modprobe.d/kvmfr.conf"), "options kvmfr static_size_mb=32,128\n", 0644);
+		nr_lg_check_add(ctx, "/dev/kvmfr1", 64, &c);
+		for (size_t i = 0; i < c.n_items; i++) {
+			assert_int_not_equal(c.items[i].id, NR_CHECK_lg_versions);
+			if (c.items[i].id == NR_CHECK_kvmfr_size) {
+				size_item = true;
+				assert_int_equal(c.items[i].status, NR_CHECK_FAIL);
+				assert_non_null(strstr(c.items[i].detail, "static_size_mb=128"));
+			}
+		}
+		assert_true(size_item);
+		assert_true(c.blocked);
+	}
+
+	nr_ctx_free(ctx);
+	unit_rmtree_free(&top);
 }
 
 /* ---- the VM's shm path ---------------------------------------------------------------- */
@@ -615,6 +933,58 @@ static void test_supervise_gives_up(void **state)
 	nr_ctx_free(ctx);
 }
 
+/* A stop request that reaches another thread of the process (libvirt's and GLib's threads
+ * do not block signals: the kernel gives a process-wide SIGTERM to any of them): the
+ * supervisor still hears it and stops its client, and the process is not killed. */
+struct stopper {
+	struct nr_ctx *ctx;
+	long client;
+};
+
+static void *stop_from_another_thread(void *arg)
+{
+	struct stopper *s = arg;
+	struct nr_error err = { 0 };
+
+	for (int i = 0; i < 2000 && !s->client; i++) {
+		struct nr_lg_sup_info info;
+
+		if (nr_lg_client_info(s->ctx, "win11", &info, &err) == 0) {
+			if (info.state == NR_LG_SUP_RUNNING && info.client_pid > 0)
+				s->client = info.client_pid;
+			nr_lg_sup_info_done(&info);
+		}
+		nr_error_clear(&err);
+		if (!s->client)
+			nr_sleep_ms(10);
+	}
+	raise(SIGTERM); /* to this thread, as the kernel may choose */
+	return NULL;
+}
+
+static void test_supervise_stop_in_another_thread(void **state)
+{
+	struct nr_ctx *ctx = client_ctx();
+	struct nr_lg_client_opts o = { .vm = "win11", .shm_path = "/dev/shm/looking-glass" };
+	struct stopper s = { .ctx = ctx };
+	struct nr_lg_sup_info info;
+	struct nr_error err = { 0 };
+	pthread_t t;
+
+	unlink(unit_path(tmpdir, "modes")); /* the client stays up, ignoring SIGTERM */
+	nr_ctx_set(ctx, "lg.stop_ms", "200", NULL);
+	assert_int_equal(pthread_create(&t, NULL, stop_from_another_thread, &s), 0);
+	assert_int_equal(nr_lg_supervise(ctx, &o, &err), 0);
+	pthread_join(t, NULL);
+	assert_true(s.client > 0);
+	/* the client was ended (SIGKILL after stop_ms) and the supervisor says so */
+	assert_int_equal(kill((pid_t)s.client, 0), -1);
+	assert_int_equal(nr_lg_client_info(ctx, "win11", &info, &err), 0);
+	assert_int_equal(info.state, NR_LG_SUP_NOT_RUNNING);
+	nr_lg_sup_info_done(&info);
+	nr_ctx_free(ctx);
+}
+
 static void test_stale_pid_file(void **state)
 {
 	struct nr_ctx *ctx = client_ctx();
@@ -670,11 +1040,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_table),
-		cmocka_unit_test(test_probe_b7),
-		cmocka_unit_test(test_probe_newer),
+		cmocka_unit_test(test_stack_names_and_versions),
+		cmocka_unit_test(test_probe_layouts),
+		cmocka_unit_test(test_probe_lgmp10_sixth_queue),
+		cmocka_unit_test(test_probe_kvmfr),
 		cmocka_unit_test(test_probe_unknown),
-		cmocka_unit_test(test_probe_empty_truncated),
+		cmocka_unit_test(test_probe_every_truncation),
+		cmocka_unit_test(test_probe_empty),
+		cmocka_unit_test(test_read_while_truncated),
 		cmocka_unit_test(test_status_files),
+		cmocka_unit_test(test_kvmfr_checks),
 		cmocka_unit_test(test_shm_from_xml),
 		cmocka_unit_test(test_vm_shm_libvirt),
 		cmocka_unit_test(test_panel_and_status_agree),
@@ -683,6 +1058,7 @@ int main(void)
 		cmocka_unit_test(test_graphical_session),
 		cmocka_unit_test(test_supervise_restarts),
 		cmocka_unit_test(test_supervise_gives_up),
+		cmocka_unit_test(test_supervise_stop_in_another_thread),
 		cmocka_unit_test(test_stale_pid_file),
 		cmocka_unit_test(test_session_memory),
 	};

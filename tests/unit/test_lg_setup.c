@@ -126,6 +126,8 @@ static struct nr_ctx *ctx_on_root(void)
 	struct nr_ctx *ctx = nr_ctx_new();
 
 	nr_ctx_set(ctx, "root", root, NULL);
+	/* the live side (AppArmor's switch) is read from the sysroot: never the real /sys */
+	nr_ctx_set(ctx, "sysroot", root, NULL);
 	return ctx;
 }
 
@@ -252,7 +254,8 @@ static void test_kvmfr_plan(void **state)
 			    "options kvmfr static_size_mb=128\n");
 	assert_string_equal(nr_plan_edit(plan, 1)->path, "/etc/modules-load.d/kvmfr.conf");
 	assert_non_null(strstr(nr_plan_edit(plan, 2)->new_text,
-			       "SUBSYSTEM==\"kvmfr\", OWNER=\"alice\", GROUP=\"kvm\", MODE=\"0660\"\n"));
+			       "SUBSYSTEM==\"kvmfr\", OWNER=\"alice\", GROUP=\"kvm\", MODE=\"0660\", "
+			       "TAG+=\"uaccess\"\n"));
 	for (size_t i = 0; i < nr_plan_n_notes(plan); i++) {
 		module_note |= strstr(nr_plan_note(plan, i), "no kernel was found") != NULL;
 		libvirt_note |= strstr(nr_plan_note(plan, i), "install libvirt") != NULL;

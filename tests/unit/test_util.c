@@ -208,12 +208,12 @@ static void test_lg_size(void **state)
 {
 	unsigned w, h;
 
-	assert_int_equal(nr_lg_shm_size_mib(1920, 1080, false), 32);
-	assert_int_equal(nr_lg_shm_size_mib(2560, 1440, false), 64);
-	assert_int_equal(nr_lg_shm_size_mib(3840, 2160, false), 128);
-	assert_int_equal(nr_lg_shm_size_mib(1920, 1080, true), 64);
-	assert_int_equal(nr_lg_shm_size_mib(3840, 2160, true), 256);
-	assert_int_equal(nr_lg_shm_size_mib(0, 1080, false), 0);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 1920, 1080, false), 32);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 2560, 1440, false), 64);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 3840, 2160, false), 128);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 1920, 1080, true), 64);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 3840, 2160, true), 256);
+	assert_int_equal(nr_lg_shm_size_mib(NR_LG_STACK_B7, 0, 1080, false), 0);
 	assert_int_equal(nr_lg_parse_resolution("2560x1440", &w, &h), 0);
 	assert_int_equal(w, 2560);
 	assert_int_equal(nr_lg_parse_resolution("4K", &w, &h), 0);

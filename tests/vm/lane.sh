@@ -4,7 +4,8 @@
 # usage: lane.sh [SCENARIO...]   (names or numbers: 01-scan-bind, scan-bind, 01; default all)
 # Env: BUILD (absolute build dir), VM_SCENARIO_TIMEOUT (seconds, default 480): a scenario still
 # running then is stopped (TERM to its process group, its traps stop what it started, by pid).
-# Prints one block per scenario and, last, "N passed, N failed"; exits 1 when one failed.
+# Prints one block per scenario and, last, "N passed, N failed"; exits 1 when one failed. A
+# scenario that exits 77 was skipped (it prints why: no private mount namespace in a chroot).
 set -u
 : "${BUILD:?BUILD must be set}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ export VM_KERNEL="$1" VM_BZIMAGE="$2" VM_INITRD="$3"
 shift 3
 echo "vm: guest ready in $(( $(date +%s) - t0 )) s: $(basename "$VM_KERNEL") $(basename "$VM_INITRD")"
 
-passed=0 failed=0 failed_names=""
+passed=0 failed=0 skipped=0 failed_names=""
 for want in "$@"; do
 	script=""
 	for s in "$here"/scenarios/*.sh; do
@@ -40,6 +41,9 @@ for want in "$@"; do
 	if [ $rc = 0 ]; then
 		echo "vm: $name: PASS (${took} s)"
 		passed=$((passed + 1))
+	elif [ $rc = 77 ]; then
+		echo "vm: $name: SKIP (it says why above)"
+		skipped=$((skipped + 1))
 	else
 		[ $rc = 124 ] && echo "vm: $name: stopped after ${VM_SCENARIO_TIMEOUT:-480} s"
 		echo "vm: $name: FAIL (${took} s, rc=$rc)"
@@ -48,5 +52,6 @@ for want in "$@"; do
 done
 echo "vm: lane took $(( $(date +%s) - t0 )) s"
 [ -z "$failed_names" ] || echo "vm: failed:$failed_names"
+[ "$skipped" = 0 ] || echo "vm: $skipped skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -216,7 +216,7 @@ if [ -n "$hp2" ] && [ "$hp2" != "$hp" ]; then ok "a new helper process"; else ba
 # ---- the cases every agent passes (tests/agent/cases.sh)
 . "$top/tests/agent/cases.sh"
 agent_cases windows "$CHAN" "$HC" "$T/state/agent/vm2" "$T" \
-	"[ \"\$(grep -c 'service started' '$CRED/agent.log')\" -eq 1 ]"
+	"[ \"\$(grep -c 'service started' '$CRED/agent.log')\" -eq 1 ]" "$CRED/agent.log"
 
 # ---- the overlapped path (virtio-win's vioserial port's): the same agent in console
 # mode serving a named pipe (--listen), the desktop in its own process; a relay in Wine
@@ -309,8 +309,16 @@ expect "ping after the upgrade" 0 A ping
 
 # ---- uninstall: files and service gone
 expect "msiexec /x /qn" 0 wine_ msiexec /x 'C:\newer.msi' /qn
-[ ! -e "$PF/neuron-agent.exe" ] && [ ! -e "$PF/neuron-session.exe" ] && ok "uninstall removed the programs" ||
+# (under load Wine's msiexec may return while the stopped service's files are still
+# being let go: a few seconds' grace, then what is left is shown)
+i=0
+while { [ -e "$PF/neuron-agent.exe" ] || [ -e "$PF/neuron-session.exe" ]; } && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+if [ ! -e "$PF/neuron-agent.exe" ] && [ ! -e "$PF/neuron-session.exe" ]; then
+	ok "uninstall removed the programs"
+else
+	{ ls -l "$PF"; ps -eo pid,args | grep -i 'neuron-\(agent\|session\)' | grep -v grep; } >"$T/out" 2>&1
 	bad "uninstall removed the programs"
+fi
 wine_ sc query NeuronAgent >"$T/out" 2>&1
 if grep -q RUNNING "$T/out" || grep -q STOPPED "$T/out"; then bad "uninstall removed the service"; else ok "uninstall removed the service"; fi
 

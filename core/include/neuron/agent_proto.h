@@ -17,6 +17,8 @@
 #define NR_AGENT_FRAME_MAX    (1024u * 1024u)      /* JSON text between STX and ETX */
 #define NR_AGENT_CHUNK_MAX    786000u              /* decoded bytes in one chunk: its frame stays under the cap */
 #define NR_AGENT_TRANSFER_MAX (64u * 1024u * 1024u) /* one chunked payload */
+#define NR_AGENT_TEXT_MAX     (512u * 1024u)       /* a text clipboard, in one frame */
+#define NR_AGENT_ID_MAX       9007199254740991LL   /* ids are 1 .. 2^53 - 1 */
 
 /* Incremental frame reader. Embedded: _init/_done. */
 struct nr_frame_reader {
@@ -81,7 +83,8 @@ struct nr_msg {
 };
 
 /* Decode one frame's text. -NR_E_AGENT_FRAME (err says why) for anything that is not a
- * valid message; m needs nr_msg_done only after success. */
+ * valid message, m->id then holding the frame's id when it had a valid one and was not a
+ * chunk (else -1), for the error reply; m needs nr_msg_done only after success. */
 int nr_msg_decode(const char *text, size_t len, struct nr_msg *m, struct nr_error *err);
 /* The same, but a chunk's bytes are appended to sink (when not NULL) and m->data stays
  * NULL; m->data_len says how many were appended. A receiver that collects a transfer

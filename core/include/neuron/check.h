@@ -19,7 +19,13 @@ enum nr_check_status { NR_CHECK_PASS, NR_CHECK_WARN, NR_CHECK_FAIL };
 	X(isolation, "Guest GPU isolated in its IOMMU group") \
 	X(id_collision, "vfio-pci ids unique to the guest GPU") \
 	X(boot_vga, "Boot GPU and console framebuffer") \
-	X(acs_override, "No ACS override patch in use")
+	X(acs_override, "No ACS override patch in use") \
+	X(lg_versions, "Looking Glass client and host versions") \
+	X(kvmfr_device, "kvmfr device") \
+	X(kvmfr_size, "kvmfr static_size_mb") \
+	X(kvmfr_udev, "kvmfr udev rule") \
+	X(kvmfr_acl, "kvmfr in libvirt's cgroup_device_acl") \
+	X(kvmfr_apparmor, "kvmfr allowed by AppArmor")
 
 enum nr_check_id {
 #define NR_CHECK_ENUM(id, title) NR_CHECK_##id,
@@ -47,5 +53,10 @@ struct nr_check {
 /* Walk the list on scan; never fails. gpu_addr picks the guest GPU (NULL: the best one). */
 void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_check *out);
 const char *nr_check_status_name(enum nr_check_status s); /* "PASS", "WARN", "FAIL" */
+/* Add an item (the modules that check more than the scan: lg.h's nr_lg_check_add). */
+void nr_check_add(struct nr_check *c, enum nr_check_id id, enum nr_check_status st, const char *hint,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The id of a row by its name ("kvmfr_device"); NR_CHECK_COUNT when none. */
+enum nr_check_id nr_check_id_of(const char *name);
 
 #endif

@@ -18,10 +18,24 @@ struct nr_plan_result;
 
 /* ---- size ---------------------------------------------------------------- */
 
-/* IVSHMEM size in MiB for a resolution (Looking Glass B7 rule): width x height x 4
- * bytes x 2 frames (x 2 again for HDR), in MiB, plus 10, rounded up to a power of
- * two. 1080p 32, 1440p 64, 2160p 128. Returns 0 for a size out of range. */
-unsigned nr_lg_shm_size_mib(unsigned width, unsigned height, bool hdr);
+/* The Windows side of Looking Glass the shared memory is sized for. */
+enum nr_lg_stack {
+	NR_LG_STACK_AUTO = 0,   /* follow the installed client (nr_lg_stack_default) */
+	NR_LG_STACK_B7,         /* the B7 host application (LGMP 6) */
+	NR_LG_STACK_IDD,        /* the Indirect Display Driver of the releases after B7 */
+};
+
+/* IVSHMEM size in MiB for a resolution, rounded up to a power of two:
+ *   B7:  width x height x 4 bytes x 2 frames (x 2 again for HDR) + 10 MiB
+ *        (1080p 32, 1440p 64, 2160p 128);
+ *   IDD: ceil(width x 4 / 256) x 256 x height x 3 frames + 4 MiB, HDR the same
+ *        (1080p 32, 1440p 64, 2160p 128, 720p 16).
+ * AUTO counts as B7 here (resolve it first). Returns 0 for a size out of range. */
+unsigned nr_lg_shm_size_mib(enum nr_lg_stack stack, unsigned width, unsigned height, bool hdr);
+/* "b7", "idd", "auto". */
+int nr_lg_stack_parse(const char *s, enum nr_lg_stack *stack);
+const char *nr_lg_stack_name(enum nr_lg_stack stack);
+const char *nr_lg_stack_help(enum nr_lg_stack stack);   /* the rule in words */
 /* Parse "1920x1080" (also "1080p", "1440p", "2160p", "4k"). Returns 0 or -NR_E_INVAL. */
 int nr_lg_parse_resolution(const char *s, unsigned *width, unsigned *height);
 
@@ -37,18 +51,31 @@ enum nr_lg_shm_kind {
 
 #define NR_LG_HOSTVER_MAX 64
 
+/* KVMFR feature flags the guest's host application announces (Looking Glass
+ * common/include/common/KVMFR.h, KVMFR_FEATURE_*; KVMFR_VERSION 34 in master). */
+#define NR_LG_FEATURE_SETCURSORPOS   0x01u
+#define NR_LG_FEATURE_WINDOWSIZE     0x02u  /* resizes the guest to the client window */
+#define NR_LG_FEATURE_FRAME_SCHEDULE 0x04u
+#define NR_LG_FEATURE_INPUT          0x08u  /* carries keyboard and mouse itself */
+#define NR_LG_FEATURE_CLIPBOARD      0x10u  /* syncs the clipboard itself */
+
 struct nr_lg_snapshot {
 	enum nr_lg_shm_kind kind;
-	const char *layout;         /* "b7", "newer"; NULL unless kind is HEADER */
+	const char *layout;         /* "b7", "lgmp7" ... "lgmp10"; NULL unless kind is HEADER */
 	const char *detail;         /* for UNKNOWN/TRUNCATED: why, in words (static text) */
 	uint64_t size;              /* bytes of shared memory seen */
-	uint64_t header_offset;     /* where the LGMP header starts */
+	uint64_t header_offset;     /* where the LGMP magic is */
 	uint32_t version;           /* LGMP protocol version (also set for an unknown one) */
 	bool have_version;
 	uint32_t session_id;
-	uint64_t timestamp_ms;      /* moves while the host application runs */
-	bool kvmfr;                 /* a KVMFR record was found after the header */
+	uint32_t num_queues;
+	uint64_t timestamp_ms;      /* the heartbeat: moves while the host application runs */
+	uint64_t udata_offset;      /* where the header's user data starts */
+	uint32_t udata_size;        /* what the header says it holds */
+	bool kvmfr;                 /* a KVMFR record was found in the user data */
+	const char *kvmfr_detail;   /* why not, when the header is there but the record is not */
 	uint32_t kvmfr_version;
+	uint32_t features;          /* NR_LG_FEATURE_* */
 	char host_version[NR_LG_HOSTVER_MAX]; /* sanitised; "" when absent */
 };
 
@@ -77,7 +104,9 @@ struct nr_lg_watch {
 	unsigned stale_ms;      /* unchanged this long means stale; 0: 1000 */
 };
 
-/* Map path read-only (a file under /dev/shm or /dev/kvmfr0) and read it once. */
+/* Read path once into a copy (pread for a file, so one truncated while it is read
+ * shows as truncated, never a SIGBUS; a read-only map for /dev/kvmfrN, which has no
+ * read() and cannot shrink). */
 int nr_lg_read(const char *path, struct nr_lg_snapshot *out, struct nr_error *err);
 /* Read path, then again every interval until the timestamp moves (alive) or has not
  * moved for stale_ms (stale). w may be NULL for the defaults. */
@@ -85,6 +114,9 @@ int nr_lg_status_read(const char *path, const struct nr_lg_watch *w, struct nr_l
 		      struct nr_error *err);
 const char *nr_lg_shm_kind_name(enum nr_lg_shm_kind k);   /* "empty", "truncated", ... */
 const char *nr_lg_host_state_name(enum nr_lg_host_state s); /* "none", "alive", "stale", "unknown" */
+/* The words for the host's feature flags ("clipboard, window size, input"), into buf;
+ * "none" when there are none. Bits this program does not know show as hex. */
+void nr_lg_features_text(uint32_t features, char *buf, size_t size);
 /* Remember the session id seen in shm_path (a small file in the runtime directory) and
  * say what the last call saw: *had_previous false the first time. A host application
  * that restarted between two calls shows as a different previous session. Failing to
@@ -172,7 +204,55 @@ int nr_lg_client_stop(const struct nr_ctx *ctx, const char *vm, struct nr_error 
 int nr_lg_client_info(const struct nr_ctx *ctx, const char *vm, struct nr_lg_sup_info *out,
 		      struct nr_error *err);
 void nr_lg_sup_info_done(struct nr_lg_sup_info *info);
+
+/* The installed client's version ("B7", "B7-412-g8cb6a687"), sanitised, into buf: it
+ * runs ctx "lg.client" (else looking-glass-client) with --help through the command
+ * runner (inside the ctx's root; its stand-ins in tests) and reads the "Looking Glass
+ * (VERSION)" line every client prints first. -NR_E_LG_NOCLIENT when it cannot be run,
+ * -NR_E_PARSE when it names no version. */
+int nr_lg_client_version(const struct nr_ctx *ctx, char *buf, size_t size, struct nr_error *err);
+/* Which stack a version belongs to: a build past B7 or a later release is IDD; B7,
+ * its release candidates, older ones and anything unreadable are B7. */
+enum nr_lg_stack nr_lg_version_stack(const char *version);
+/* The stack of the installed client; B7 when there is none or its version is unknown. */
+enum nr_lg_stack nr_lg_stack_default(const struct nr_ctx *ctx);
+/* When client and host versions differ: a sentence saying what to install (malloc'd);
+ * NULL when they match or either is unknown (""). */
+char *nr_lg_version_mismatch(const char *client, const char *host);
 const char *nr_lg_sup_state_name(enum nr_lg_sup_state s);
+
+/* ---- checks of a kvmfr set-up, each with its fix ------------------------------------ */
+
+enum nr_lg_finding_status { NR_LG_FINDING_PASS, NR_LG_FINDING_WARN, NR_LG_FINDING_FAIL };
+
+struct nr_lg_finding {
+	const char *name;           /* "kvmfr_device" */
+	const char *title;          /* "kvmfr device" */
+	enum nr_lg_finding_status status;
+	char detail[384];           /* what was found */
+	char fix[512];              /* what to do ("" when nothing) */
+};
+
+#define NR_LG_KVMFR_CHECKS 5
+/* The kvmfr set-up for device ("/dev/kvmfr0") on the ctx's sysroot and root: the device is
+ * a character device (a VM started before the module makes it a regular file), its
+ * static_size_mb (modprobe.d) equals want_mib (the domain's size; 0: not compared), a
+ * udev rule gives the group read/write and uaccess, libvirt's cgroup_device_acl lists
+ * it, and AppArmor's local libvirt-qemu abstraction allows it where AppArmor is on.
+ * Fills out[NR_LG_KVMFR_CHECKS]; never fails. */
+size_t nr_lg_kvmfr_check(const struct nr_ctx *ctx, const char *device, unsigned want_mib,
+			 struct nr_lg_finding *out);
+/* Whether the system uses kvmfr: the device exists or modprobe.d sizes it. */
+bool nr_lg_kvmfr_in_use(const struct nr_ctx *ctx);
+/* AppArmor on the sysroot: sys/module/apparmor/parameters/enabled says Y. */
+bool nr_lg_apparmor_on(const struct nr_ctx *ctx);
+const char *nr_lg_finding_status_name(enum nr_lg_finding_status s); /* "PASS", "WARN", "FAIL" */
+struct nr_check;
+/* The Looking Glass items of the readiness checklist (check.h): the client's and the
+ * host's versions when both are known (the host from shm_path, NULL: ctx "lg.shm"), and
+ * the kvmfr checks when kvmfr is in use or shm_path is a kvmfr device; want_mib is the
+ * VM's size (0: not compared). */
+void nr_lg_check_add(const struct nr_ctx *ctx, const char *shm_path, unsigned want_mib, struct nr_check *c);
 
 /* ---- set-up on the target root (a plan of the engine in plan.h) ------------------ */
 

@@ -34,6 +34,7 @@ struct nr_profile_lg {
 	bool enabled;
 	unsigned width, height;     /* guest resolution the shm is sized for */
 	bool hdr;
+	int stack;                  /* enum nr_lg_stack (lg.h): 0 auto, the installed client's */
 	enum nr_lg_backend backend; /* shm file (/dev/shm/looking-glass) or the kvmfr module */
 	char *kvmfr_device;         /* "/dev/kvmfr0" for the kvmfr backend */
 };

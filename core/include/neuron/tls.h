@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "neuron/clock.h"
 #include "neuron/error.h"
@@ -50,6 +51,12 @@ struct nr_tls_io {
 	void (*done)(void *ctx);
 };
 
+/* Whether the private key file f (opened from path) is the caller's alone: 0, or
+ * -NR_E_PERM with err saying why and what to do. The system's, like the transport:
+ * core/guest/tls_fd.c on POSIX (no access for group or others, 0600), agent/win/system.c
+ * on Windows (the service keeps the credentials directory to SYSTEM and Administrators). */
+int nr_tls_key_private(FILE *f, const char *path, struct nr_error *err);
+
 /* A link over a transport (copied; the link owns io->ctx from here on, see done).
  * creds must outlive the link. */
 int nr_tls_link_new_io(const struct nr_tls_io *io, const struct nr_tls_creds *creds,
@@ -73,9 +80,15 @@ int nr_tls_link_write(struct nr_tls_link *link, const void *data, size_t len, in
 		      struct nr_error *err);
 /* The next frame's text (borrowed until the next call). Returns 0; -NR_E_TIMEOUT when
  * none came in time (the session stays usable); -NR_E_AGENT_FRAME for a dropped frame
- * (the session goes on); -NR_E_AGENT_CLOSED / -NR_E_AGENT_TLS when the session ended. */
+ * (the session goes on); -NR_E_AGENT_CLOSED / -NR_E_AGENT_TLS when the session ended, and
+ * -NR_E_AGENT_PROTO when the peer stalled (nr_tls_link_set_stall). */
 int nr_tls_link_recv(struct nr_tls_link *link, const char **text, size_t *len, int timeout_ms,
 		     struct nr_error *err);
+
+/* A peer that stops in the middle of a message (a TLS record or a frame begun and not
+ * finished) for stall_ms ends the session, however often recv is called meanwhile; an idle
+ * peer (between messages) does not. 0 (the default): no limit. */
+void nr_tls_link_set_stall(struct nr_tls_link *link, int stall_ms);
 
 /* The peer's certificate fingerprint after a handshake, "" before. */
 const char *nr_tls_link_peer_fingerprint(const struct nr_tls_link *link);

@@ -15,29 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
-/* lgmp/src/headers.h (LGMP_PROTOCOL_VERSION 6, Looking Glass B7) */
+/* Where LGMP protocol 6 (Looking Glass B7; gnif/LGMP lgmp/src/headers.h up to de89c63)
+ * keeps its header's fields, from the start of the shared memory: the five queue headers
+ * between the queue count and the udata size are left zero, as a host with no queue
+ * traffic yet would show them. */
 #define LGMP_PROTOCOL_MAGIC   0x504d474cu
 #define LGMP_PROTOCOL_VERSION 6
-#define LGMP_MAX_QUEUES       5
+#define AT_MAGIC      0
+#define AT_VERSION    4
+#define AT_SESSION    8
+#define AT_TIMESTAMP  16
+#define AT_QUEUES     24
+#define AT_UDATA_SIZE 5752
+#define AT_UDATA      5756
 
-struct lgmp_header_queue {
-	uint32_t queue_id, num_messages, new_sub_count, max_time, position, messages_offset;
-	uint64_t subs;
-	uint32_t lock, start;
-	uint64_t msg_timeout;
-	uint32_t count;
-};
-
-struct lgmp_header {
-	uint32_t magic, version, session_id;
-	uint64_t timestamp;
-	uint32_t num_queues;
-	struct lgmp_header_queue queues[LGMP_MAX_QUEUES];
-	uint32_t udata_size;
-	uint8_t udata[];
-};
-
-/* common/include/common/KVMFR.h (B7) */
+/* common/include/common/KVMFR.h (B7): the record the udata starts with */
 struct kvmfr {
 	char magic[8];
 	uint32_t version;
@@ -56,11 +48,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* little-endian, like the guest and the host */
+static void put32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
 int main(int argc, char **argv)
 {
 	struct stat st;
-	struct lgmp_header *h;
 	struct kvmfr *k;
+	uint32_t session;
 	unsigned char *mem;
 	unsigned long writes = 0;
 	int fd;
@@ -84,23 +87,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(mem + STOP_AT, 0, sizeof(STOP_MAGIC));
-	h = (struct lgmp_header *)mem;
-	memset(h, 0, sizeof(*h) + sizeof(*k));
-	h->version = LGMP_PROTOCOL_VERSION;
-	h->session_id = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;
-	h->timestamp = now_ms();
-	h->udata_size = sizeof(*k);
-	k = (struct kvmfr *)h->udata;
+	memset(mem, 0, AT_UDATA + sizeof(*k));
+	session = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;
+	put32(mem + AT_VERSION, LGMP_PROTOCOL_VERSION);
+	put32(mem + AT_SESSION, session);
+	put64(mem + AT_TIMESTAMP, now_ms());
+	put32(mem + AT_QUEUES, 2);
+	put32(mem + AT_UDATA_SIZE, sizeof(*k));
+	k = (struct kvmfr *)(mem + AT_UDATA);
 	memcpy(k->magic, "KVMFR---", 8);
 	k->version = 20;
 	snprintf(k->hostver, sizeof(k->hostver), "B7-neuron-vm-lane");
 	__sync_synchronize();
-	h->magic = LGMP_PROTOCOL_MAGIC; /* last: a reader never sees a half-written header */
-	printf("lg-writer: header written, session %u, KVMFR at offset %zu\n", h->session_id,
-	       offsetof(struct lgmp_header, udata));
+	put32(mem + AT_MAGIC, LGMP_PROTOCOL_MAGIC); /* last: a reader never sees a half-written header */
+	printf("lg-writer: header written, session %u, KVMFR at offset %u\n", session, AT_UDATA);
 	fflush(stdout);
 	while (memcmp(mem + STOP_AT, STOP_MAGIC, sizeof(STOP_MAGIC)) != 0) {
-		h->timestamp = now_ms();
+		put64(mem + AT_TIMESTAMP, now_ms());
 		writes++;
 		usleep(100 * 1000);
 	}
