@@ -13,7 +13,7 @@ BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS     := ncursesw libvirt libpci yaml-0.1 libxml-2.0 json-c
+PKGS     := ncursesw libvirt libpci zlib yaml-0.1 libxml-2.0 json-c
 # wolfSSL: asm (default on x86-64: Debian's wolfSSL source built with AES-NI/AVX2, linked
 # statically) or system (the distribution's libwolfssl). See mk/wolfssl.sh.
 WOLFSSL  ?= $(if $(filter x86_64,$(shell uname -m)),asm,system)
@@ -142,7 +142,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB) $(WOLFSSL_FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-bench: deps all $(BUILD)/bench/agent_bench
+bench: deps all $(BUILD)/bench/agent_bench $(BUILD)/sysroots/intel-nvidia/.stamp
 	@sh mk/deps.sh mk/packages/extra/bench.txt
 	@BUILD=$(abspath $(BUILD)) PYTHON=$(PYTHON) sh tests/bench/bench.sh
 

@@ -135,6 +135,11 @@ void cli_plan_progress(void *userdata, enum nr_plan_event ev, const char *text);
 /* Where apply progress goes: stdout, or stderr when stdout carries JSON. */
 FILE *cli_progress_file(const struct cli *cli);
 
+/* A VM's guest-tools media just made (vm create, agent media): where it is, what to run in
+ * the guest, and a note on stderr for each agent that is not on it. */
+struct nr_media_info;
+void cli_media_report(struct cli *cli, const struct nr_media_info *info);
+
 /* Plans shown as diffs (vfio plan, lg setup plan) have their common printer in
  * cli/plan_show.h. */
 

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "neuron/agent.h"
 #include "neuron/certs.h"
+#include "neuron/media.h"
 #include "neuron/clock.h"
 
 struct agent_opts {
@@ -388,7 +389,35 @@ static int sub_certs(struct cli *cli, void *opts, int argc, char **argv)
 	printf("CA:               %s\n", info.ca_fingerprint);
 	printf("host:             %s\n", info.host_fingerprint);
 	printf("guest:            %s\n", info.guest_fingerprint);
-	printf("Copy the bundle to /etc/neuron-agent/ in the guest (guest.key stays mode 0600).\n");
+	printf("Give the guest this bundle (neuronctl agent media VM puts the default one on its CD-ROM).\n");
+	return EXIT_OK;
+}
+
+static int sub_media(struct cli *cli, void *opts, int argc, char **argv)
+{
+	struct nr_error err = { 0 };
+	struct nr_media_info info;
+
+	(void)opts;
+	if (nr_media_make(cli->ctx, argv[0], &info, &err) < 0)
+		return cli_fail(cli, &err);
+	if (cli->json) {
+		json_object *j = json_object_new_object(), *missing = json_object_new_array();
+		json_object_object_add(j, "path", json_object_new_string(info.path));
+		json_object_object_add(j, "label", json_object_new_string(NR_MEDIA_LABEL));
+		json_object_object_add(j, "owner", cli_json_str(info.owner[0] ? info.owner : NULL));
+		json_object_object_add(j, "certs_made", json_object_new_boolean(info.certs_made));
+		json_object_object_add(j, "windows_agent", json_object_new_boolean(info.has_msi));
+		json_object_object_add(j, "linux_agent", json_object_new_boolean(info.has_linux));
+		for (size_t i = 0; i < sizeof(info.missing) / sizeof(info.missing[0]); i++)
+			if (info.missing[i][0])
+				json_object_array_add(missing, json_object_new_string(info.missing[i]));
+		json_object_object_add(j, "missing", missing);
+		cli_json_print(cli, j);
+		return EXIT_OK;
+	}
+	cli_media_report(cli, &info);
+	printf("A running VM sees the new media after it is ejected and inserted again, or at its next start.\n");
 	return EXIT_OK;
 }
 
@@ -456,13 +485,24 @@ AGENT_SUB(certs, sub_certs, "agent certs [--bundle DIR] [--force] [--json] VM",
 		CLI_OPT_END,
 	  }), 1, 1);
 
+AGENT_SUB(media, sub_media, "agent media [--json] VM",
+	  "make the VM's guest-tools CD-ROM again: the agents, its credentials, setup.cmd, setup.sh",
+	  ((const struct cli_opt[]){
+		CLI_JSON("print the media's path and contents as JSON"),
+		CLI_OPT_END,
+	  }), 1, 1,
+	  .more = "The media is STATE/vm/VM/guest-tools.iso (ISO 9660, Joliet, Rock Ridge, label NEURON_TOOLS),\n"
+		  "made by xorriso; vm create makes it and attaches it as a read-only SATA CD-ROM. It holds\n"
+		  "the guest's half of the credentials only (made first when the VM has none), the Windows\n"
+		  "agent's MSI and the Linux agent with its systemd user unit when they were built.\n");
+
 const struct cli_cmd cli_cmd_agent = {
 	.name = "agent",
-	.usage = "agent ping|info|launch|clipboard|resolution|watch|shutdown|certs ... VM",
-	.help = "talk to a VM's guest agent over TLS, or make its certificates",
+	.usage = "agent ping|info|launch|clipboard|resolution|watch|shutdown|certs|media ... VM",
+	.help = "talk to a VM's guest agent over TLS, or make its certificates and guest-tools media",
 	.subs = (const struct cli_cmd *const[]){
 		&agent_ping_cmd, &agent_info_cmd, &agent_launch_cmd, &agent_clipboard_cmd, &agent_resolution_cmd,
-		&agent_watch_cmd, &agent_shutdown_cmd, &agent_certs_cmd, NULL,
+		&agent_watch_cmd, &agent_shutdown_cmd, &agent_certs_cmd, &agent_media_cmd, NULL,
 	},
 	.more = "Failures end with the error's name: TIMEOUT, AGENT_CLOSED, AGENT_CERT, AGENT_TLS,\n"
 		"AGENT_PROTO, AGENT_REMOTE, AGENT_NOCHANNEL, AGENT_NOCERTS (docs/PROTOCOL.md 7).\n",

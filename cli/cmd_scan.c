@@ -9,13 +9,13 @@ static void print_device(const struct nr_pci_dev *d)
 {
 	/* lspci -nn's form: "01:00.0 VGA compatible controller [0300]: NVIDIA ... [10de:1b80] (rev a1)" */
 	printf("%s ", nr_pci_short_addr(d));
-	cli_put_clean(stdout, d->class_name);
+	cli_put_clean(stdout, nr_pci_class_name(d));
 	printf(" [%04x]: ", d->class_id);
 	/* Like lspci -nn: an id pci.ids does not know is shown by its number only. */
-	if (d->device_known)
-		cli_put_clean(stdout, d->name);
-	else if (d->vendor_known) {
-		cli_put_clean(stdout, d->vendor_name);
+	if (nr_pci_device_known(d))
+		cli_put_clean(stdout, nr_pci_name(d));
+	else if (nr_pci_vendor_known(d)) {
+		cli_put_clean(stdout, nr_pci_vendor_name(d));
 		fputs(" Device", stdout);
 	} else
 		fputs("Device", stdout);
@@ -41,7 +41,7 @@ static void print_gpu(const struct nr_scan *scan, const struct nr_gpu *g)
 	char *verdict = nr_gpu_verdict(scan, g);
 
 	printf("\nGPU %s: ", d->addr);
-	cli_put_clean(stdout, d->name);
+	cli_put_clean(stdout, nr_pci_name(d));
 	printf("\n  driver:      %s\n", d->driver ? d->driver : "none");
 	printf("  boot GPU:    %s\n", g->boot_vga ? "yes (drives the host console)" : "no");
 	printf("  functions:   ");

@@ -45,7 +45,7 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 	for (size_t i = 0; i < vp->n_gpus; i++) {
 		const struct nr_pci_dev *d = nr_scan_device(scan, vp->gpus[i]);
 		printf("%s%s (", i ? ", " : "", vp->gpus[i]);
-		cli_put_clean(stdout, d && d->name ? d->name : "?");
+		cli_put_clean(stdout, d ? nr_pci_name(d) : "?");
 		printf(")");
 	}
 	printf("\n  to vfio-pci:    ");
@@ -64,7 +64,7 @@ static void print_plan(const struct nr_vfio_plan *vp, const struct nr_scan *scan
 		for (size_t i = 0; i < vp->n_blockers; i++) {
 			const struct nr_pci_dev *d = nr_scan_device(scan, vp->blockers[i]);
 			printf(" %s (", vp->blockers[i]);
-			cli_put_clean(stdout, d && d->name ? d->name : "?");
+			cli_put_clean(stdout, d ? nr_pci_name(d) : "?");
 			printf(")");
 		}
 		printf("\n");

@@ -1,13 +1,18 @@
 /* neuronctl vm xml|create|list|start|stop|destroy|delete: VMs from YAML profiles. */
 #include <json-c/json.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
+#include "neuron/media.h"
 #include "neuron/profile.h"
 #include "neuron/scan.h"
+#include "neuron/unattend.h"
 #include "neuron/util.h"
 #include "neuron/vm.h"
 
@@ -54,6 +59,81 @@ static int load_profile(struct cli *cli, const char *file, const char **sets, st
 	return 0;
 }
 
+/* One line from the terminal without echo; NULL at end of input. */
+static char *ask_secret(FILE *tty, const char *prompt)
+{
+	struct termios old, quiet;
+	char line[512];
+	bool echo_off = tcgetattr(fileno(tty), &old) == 0;
+	char *got;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (echo_off) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	}
+	got = fgets(line, sizeof(line), tty);
+	if (echo_off)
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	if (!got) {
+		memset(line, 0, sizeof(line));
+		return NULL;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	got = strdup(line);
+	memset(line, 0, sizeof(line));
+	return got;
+}
+
+static void drop_secret(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+/* The autounattend.xml of a profile with `unattended`: the password from its file, or
+ * asked twice on the terminal; never from the command line. */
+static int unattend_xml(struct cli *cli, const struct nr_profile *p, char **xml, struct nr_error *err)
+{
+	char *password = NULL, *again = NULL;
+	int rc;
+
+	(void)cli;
+	*xml = NULL;
+	if (p->unattended.password_file) {
+		if ((rc = nr_unattend_read_password(p->unattended.password_file, &password, err)) < 0)
+			return rc;
+	} else {
+		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		FILE *tty = fd >= 0 && isatty(fd) ? fdopen(fd, "r+") : NULL;
+		if (!tty) {
+			if (fd >= 0)
+				close(fd);
+			return nr_error_set(err, -NR_E_INVAL,
+					    "unattended: no terminal to ask the password of '%s' on: set "
+					    "unattended.password_file to a file (mode 0600) that holds it",
+					    p->unattended.user);
+		}
+		password = ask_secret(tty, "Password for the Windows account: ");
+		again = password ? ask_secret(tty, "The same again: ") : NULL;
+		fclose(tty);
+		if (!password || !again || strcmp(password, again) != 0 || !password[0]) {
+			drop_secret(password);
+			drop_secret(again);
+			return nr_error_set(err, -NR_E_INVAL, "unattended: the two passwords are empty or differ");
+		}
+		drop_secret(again);
+	}
+	rc = nr_unattend_build(p, password, xml, err);
+	drop_secret(password);
+	return rc;
+}
+
 struct vm_opts {
 	const char *profile, **sets, *timeout;
 	bool start, force, remove_disk;
@@ -96,7 +176,7 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_scan *scan = NULL;
 	struct nr_virt *virt = NULL;
 	struct nr_vm_created made;
-	char *xml = NULL;
+	char *xml = NULL, *answers = NULL;
 	int rc;
 
 	if (!file) {
@@ -104,8 +184,10 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_FAIL;
+	/* everything that can be refused (the password too) before anything is defined */
 	if (load_profile(cli, file, sets, &p, &scan, &err) < 0 ||
 	    nr_domain_build(p, cli->ctx, scan, &xml, &err) < 0 ||
+	    (p->unattended.enabled && unattend_xml(cli, p, &answers, &err) < 0) ||
 	    nr_virt_open(cli->ctx, &virt, &err) < 0 ||
 	    nr_vm_create(virt, p, xml, &made, &err) < 0) {
 		rc = cli_fail(cli, &err);
@@ -127,6 +209,21 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	printf("VM ");
 	cli_put_clean(stdout, p->name);
 	printf(" defined on %s\n", nr_virt_uri(virt));
+	/* after the define, which refuses a name in use: another VM's media is never remade */
+	if (nr_profile_guest_tools(p)) {
+		struct nr_media_info media;
+		if (nr_media_set_unattend(cli->ctx, p->name, answers, &err) < 0 ||
+		    nr_media_make(cli->ctx, p->name, &media, &err) < 0) {
+			nr_error_prefix(&err, "VM %s is defined, but its guest-tools media is not (then: "
+					"neuronctl agent media '%s'): ", p->name, p->name);
+			rc = cli_fail(cli, &err);
+			goto out;
+		}
+		cli_media_report(cli, &media);
+		if (media.has_unattend)
+			printf("  autounattend.xml on it: Windows installs by itself from the ISO (account '%s')\n",
+			       p->unattended.user);
+	}
 	if (o->start) {
 		if (nr_vm_start(virt, p->name, &err) < 0) {
 			rc = cli_fail(cli, &err);
@@ -139,7 +236,43 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	nr_virt_close(virt);
+	if (answers)
+		memset(answers, 0, strlen(answers));
+	free(answers);
 	free(xml);
+	nr_scan_free(scan);
+	nr_profile_free(p);
+	return rc;
+}
+
+/* The autounattend.xml vm create would put on the media, for a look before creating. */
+static int vm_unattend(struct cli *cli, void *opts, int argc, char **argv)
+{
+	const struct vm_opts *o = opts;
+	struct nr_error err = { 0 };
+	struct nr_profile *p = NULL;
+	struct nr_scan *scan = NULL;
+	char *domain = NULL, *answers = NULL;
+	int rc;
+
+	if (!o->profile)
+		return cli_usage_error(cli, "--profile FILE is required");
+	if (load_profile(cli, o->profile, o->sets, &p, &scan, &err) < 0 ||
+	    nr_domain_build(p, cli->ctx, scan, &domain, &err) < 0)
+		rc = cli_fail(cli, &err);
+	else if (!p->unattended.enabled)
+		rc = cli_fail(cli, &(struct nr_error){ .code = -NR_E_INVAL,
+						       .msg = "the profile has no 'unattended' install (unattended: {user: NAME})" });
+	else if (unattend_xml(cli, p, &answers, &err) < 0)
+		rc = cli_fail(cli, &err);
+	else {
+		fputs(answers, stdout);
+		rc = EXIT_OK;
+	}
+	if (answers)
+		memset(answers, 0, strlen(answers));
+	free(answers);
+	free(domain);
 	nr_scan_free(scan);
 	nr_profile_free(p);
 	return rc;
@@ -307,17 +440,22 @@ static int vm_delete(struct cli *cli, void *opts, int argc, char **argv)
 	struct nr_error err = { 0 };
 	struct nr_virt *virt = NULL;
 	size_t removed = 0;
+	bool media = false;
 	int rc;
 
 	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_vm_delete(virt, name, remove_disk, &removed, &err) < 0)
 		rc = cli_fail(cli, &err);
-	else {
+	else if (nr_media_remove(cli->ctx, name, &media, &err) < 0) {
+		nr_error_prefix(&err, "VM %s deleted, but ", name);
+		rc = cli_fail(cli, &err);
+	} else {
 		printf("VM ");
 		cli_put_clean(stdout, name);
 		if (remove_disk)
-			printf(" deleted with %zu disk image%s\n", removed, removed == 1 ? "" : "s");
+			printf(" deleted with %zu disk image%s", removed, removed == 1 ? "" : "s");
 		else
-			printf(" deleted; its disk images are kept\n");
+			printf(" deleted; its disk images are kept");
+		printf(media ? "; its guest-tools media removed\n" : "\n");
 		rc = EXIT_OK;
 	}
 	nr_virt_close(virt);
@@ -343,10 +481,24 @@ static const struct cli_cmd vm_xml_cmd = {
 	.opts_size = sizeof(struct vm_opts),
 };
 
+static const struct cli_cmd vm_unattend_cmd = {
+	.name = "unattend",
+	.usage = "vm unattend --profile FILE [--set KEY=VALUE]...",
+	.help = "print the autounattend.xml vm create puts on the media of a profile with unattended",
+	.run = vm_unattend,
+	.opts = (const struct cli_opt[]){
+		PROFILE_OPTS("change one key of it first (unattended.locale=de-DE); repeatable"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
+	.more = "The password comes from unattended.password_file (mode 0600), or is asked on the terminal;\n"
+		"the file holds it as Windows Setup's encoded form (PlainText false), never as text.\n",
+};
+
 static const struct cli_cmd vm_create_cmd = {
 	.name = "create",
 	.usage = "vm create --profile FILE [--set KEY=VALUE]... [--start]",
-	.help = "define the VM of a profile (and create its disk when missing)",
+	.help = "define the VM of a profile (and create its disk and guest-tools media)",
 	.run = vm_create,
 	.opts = (const struct cli_opt[]){
 		PROFILE_OPTS("change one key of it first (memory=16G); repeatable"),
@@ -398,7 +550,7 @@ static const struct cli_cmd vm_destroy_cmd = {
 static const struct cli_cmd vm_delete_cmd = {
 	.name = "delete",
 	.usage = "vm delete NAME [--remove-disk]",
-	.help = "remove a VM's definition (the disk stays unless asked)",
+	.help = "remove a VM's definition and guest-tools media (the disk stays unless asked)",
 	.run = vm_delete,
 	.opts = (const struct cli_opt[]){
 		CLI_BOOL("remove-disk", struct vm_opts, remove_disk, "also delete its disk images (kept by default)"),
@@ -410,10 +562,10 @@ static const struct cli_cmd vm_delete_cmd = {
 
 const struct cli_cmd cli_cmd_vm = {
 	.name = "vm",
-	.usage = "vm xml|create|list|start|stop|destroy|delete ...",
+	.usage = "vm xml|unattend|create|list|start|stop|destroy|delete ...",
 	.help = "VMs from YAML profiles: domain XML, define, list, start, stop, delete",
 	.subs = (const struct cli_cmd *const[]){
-		&vm_xml_cmd, &vm_create_cmd, &vm_list_cmd, &vm_start_cmd, &vm_stop_cmd, &vm_destroy_cmd,
+		&vm_xml_cmd, &vm_unattend_cmd, &vm_create_cmd, &vm_list_cmd, &vm_start_cmd, &vm_stop_cmd, &vm_destroy_cmd,
 		&vm_delete_cmd, NULL,
 	},
 };

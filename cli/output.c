@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "neuron/media.h"
 #include "neuron/util.h"
 
 /* ---- errors ---------------------------------------------------------------------------------
@@ -222,4 +223,24 @@ void cli_plan_progress(void *userdata, enum nr_plan_event ev, const char *text)
 		break;
 	}
 	fflush(f);
+}
+
+/* ---- the guest-tools media ------------------------------------------------------------------ */
+
+void cli_media_report(struct cli *cli, const struct nr_media_info *info)
+{
+	printf("guest tools ");
+	cli_put_clean(stdout, info->path);
+	printf(" (CD-ROM %s, mode 0600", NR_MEDIA_LABEL);
+	if (info->owner[0]) {
+		printf(", owner ");
+		cli_put_clean(stdout, info->owner);
+	}
+	printf(")\n");
+	if (info->certs_made)
+		printf("  agent credentials made for this VM (neuronctl agent certs)\n");
+	printf("  in the guest: Windows: D:\\setup.cmd as an administrator; Linux: sudo sh setup.sh USER\n");
+	for (size_t i = 0; i < sizeof(info->missing) / sizeof(info->missing[0]); i++)
+		if (info->missing[i][0])
+			cli_note(cli, "%s", info->missing[i]);
 }

@@ -11,6 +11,9 @@
 #   /usr/share/neuron/demo/                           the demo machine (a generated sysroot)
 #   /usr/share/neuron/examples/                       snippets to copy and edit (vfio ids,
 #                                                     the Looking Glass user): never active
+#   /usr/share/neuron/guest/                          what each VM's guest-tools media carries
+#                                                     beside neuron-agent: its systemd user unit,
+#                                                     its udev rule, neuron-agent.msi when built
 #   /usr/lib/tmpfiles.d/neuron.conf                   neuron's state and runtime directories
 #   /usr/lib/udev/rules.d/70-neuron-kvmfr.rules       /dev/kvmfr* for the kvm group
 #   /usr/share/doc/neuron/                            README.md, PROTOCOL.md and the other docs
@@ -40,6 +43,8 @@ DOCS      := README.md $(wildcard docs/*.md)
 DOCDIR    ?= $(DATADIR)/doc/neuron
 MAN1      := docs/neuronctl.1 $(if $(TUI_SRC),docs/neuron-tui.1)
 MAN8      := $(if $(AGENT_SRC),docs/neuron-agent.8)
+GUEST     := $(if $(AGENT_SRC),config/guest/neuron-agent.service config/guest/70-neuron-agent.rules)
+GUEST_MSI := $(BUILD)/win/neuron-agent.msi
 DEMO      := $(BUILD)/sysroots/demo
 
 .PHONY: install uninstall dist demo
@@ -57,6 +62,9 @@ install: all $(DEMO)/.stamp
 	rm -rf $(DESTDIR)$(NEURONDIR)/demo
 	$(INSTALL) -d $(DESTDIR)$(NEURONDIR)/demo
 	cd $(DEMO) && tar cf - --exclude=./.stamp . | (cd $(abspath $(DESTDIR)$(NEURONDIR))/demo && tar xf - --no-same-owner)
+	$(if $(GUEST),$(INSTALL) -d $(DESTDIR)$(NEURONDIR)/guest)
+	$(if $(GUEST),$(INSTALL) -m 0644 $(GUEST) $(DESTDIR)$(NEURONDIR)/guest/)
+	if [ -f $(GUEST_MSI) ]; then $(INSTALL) -D -m 0644 $(GUEST_MSI) $(DESTDIR)$(NEURONDIR)/guest/neuron-agent.msi; fi
 	$(INSTALL) -D -m 0644 config/tmpfiles/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
 	$(INSTALL) -D -m 0644 config/udev/70-neuron-kvmfr.rules $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1

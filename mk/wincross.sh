@@ -47,6 +47,9 @@ why=$(debsrc_get json-c "$jver" "$dir/json-c" "$log") || fail "$why"
 # rcx, rdx, r8, r9) the functions would read their arguments from the wrong registers.
 # So the Windows build is portable C (TLS 1.3 then prefers ChaCha20-Poly1305, see
 # core/guest/tls.c); WIN_AESNI=yes builds the assembly anyway, to try a later wolfSSL.
+# The same holds for the single-precision ECC assembly (sp_x86_64_asm.S): the guest's side
+# of each handshake gets wolfSSL's single-precision P-256 in C (--enable-sp, sp_c64.c),
+# still several times faster than the generic big-number code.
 # wolfSSL 5.5.4 includes <Wincrypt.h>: mingw-w64's headers are lower case
 mkdir -p "$dir/shim" && echo '#include <wincrypt.h>' >"$dir/shim/Wincrypt.h" || fail "cannot write $dir/shim"
 asm=""
@@ -56,9 +59,13 @@ why=$(debsrc_get wolfssl "$wver" "$dir/wolfssl" "$log") || fail "$why"
 	cd "$dir/wolfssl" && ./autogen.sh &&
 		./configure --host=$HOST --prefix="$dir/inst" --enable-distro --disable-pkcs11 \
 			--disable-examples --disable-crypttests --disable-benchmark --enable-static --disable-shared \
-			$asm CFLAGS="-O2 -I$dir/shim" &&
+			--enable-sp=yes $asm CFLAGS="-O2 -I$dir/shim" &&
 		make -j"$jobs" && make install && cp wolfssl/options.h "$dir/inst/include/wolfssl/"
 ) >>"$log" 2>&1 || fail "the wolfSSL build failed"
+grep -q '^#define WOLFSSL_HAVE_SP_ECC' "$dir/inst/include/wolfssl/options.h" ||
+	fail "the wolfSSL build has no single-precision ECC (WOLFSSL_HAVE_SP_ECC)"
+[ "$aesni" != yes ] && grep -q '^#define WOLFSSL_SP_X86_64_ASM' "$dir/inst/include/wolfssl/options.h" &&
+	fail "the wolfSSL build has the System V ECC assembly, wrong under Windows' calling convention"
 rm -rf "$dir/wolfssl" "$dir/json-c"
 {
 	echo "-I$dir/inst/include"

@@ -99,7 +99,7 @@ static void gpus_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, 
 	tui_clean(t, drv, sizeof(drv), d->driver ? d->driver : "none");
 	tui_putf(t, y, x + 20, 14, base, "%-14s", drv);
 	tui_putf(t, y, x + 35, 12, sel ? base : sc, "%-12s", state);
-	tui_put_clean(t, y, x + 48, w - 48, base, d->device_name ? d->device_name : d->name);
+	tui_put_clean(t, y, x + 48, w - 48, base, nr_pci_device_name(d));
 }
 
 static void gpus_details(struct tui *t, struct tui_view *v, size_t i, int y, int x, int h, int w)
@@ -115,7 +115,7 @@ static void gpus_details(struct tui *t, struct tui_view *v, size_t i, int y, int
 	int line = 0;
 
 	(void)v;
-	tui_clean(t, name, sizeof(name), d->name);
+	tui_clean(t, name, sizeof(name), nr_pci_name(d));
 	tui_putf(t, y + line++, x, w, TUI_C_INFO, "GPU %s  %s", d->addr, name);
 	tui_putf(t, y + line, x, w, vc, "%s %s: ", vc == TUI_C_OK ? t->g->ok : vc == TUI_C_WARN ? t->g->warn : t->g->fail, word);
 	line += tui_wrap(t, y + line, x + (int)strlen(word) + 4, 2, w - (int)strlen(word) - 4, TUI_C_NORMAL,

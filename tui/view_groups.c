@@ -136,7 +136,7 @@ static void groups_row(struct tui *t, struct tui_view *v, size_t i, int y, int x
 		 d->vendor, d->device);
 	tui_clean(t, drv, sizeof(drv), d->driver ? d->driver : "-");
 	tui_putf(t, y, x + 34, 14, base, "%-13s", drv);
-	tui_put_clean(t, y, x + 48, w - 48, base, d->device_name ? d->device_name : d->name);
+	tui_put_clean(t, y, x + 48, w - 48, base, nr_pci_device_name(d));
 }
 
 static void device_details(struct tui *t, const struct nr_pci_dev *d, int y, int x, int h, int w)
@@ -146,9 +146,9 @@ static void device_details(struct tui *t, const struct nr_pci_dev *d, int y, int
 	char buf[512];
 	int line = 0;
 
-	tui_clean(t, buf, sizeof(buf), d->name);
+	tui_clean(t, buf, sizeof(buf), nr_pci_name(d));
 	tui_putf(t, y + line++, x, w, TUI_C_INFO, "%s  %s", d->addr, buf);
-	tui_clean(t, buf, sizeof(buf), d->class_name);
+	tui_clean(t, buf, sizeof(buf), nr_pci_class_name(d));
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Class: %s [%04x]   IDs: %04x:%04x   Rev: %02x", buf,
 		 d->class_id, d->vendor, d->device, d->revision);
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Driver: %s   driver_override: %s   IOMMU group: %s",

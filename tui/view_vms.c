@@ -7,6 +7,7 @@
 #include "tui.h"
 #include "neuron/bind.h"
 #include "neuron/lg.h"
+#include "neuron/media.h"
 #include "neuron/util.h"
 #include "neuron/vm.h"
 
@@ -311,6 +312,14 @@ static int op_run(struct tui_job *job, void *arg, struct nr_error *err)
 		break;
 	case TUI_ACT_VM_DELETE:
 		rc = nr_vm_delete(op->virt, op->name, false, NULL, err);
+		if (rc == 0) {
+			bool media = false;
+			rc = nr_media_remove(t->ctx, op->name, &media, err);
+			if (rc < 0)
+				nr_error_prefix(err, "VM %s deleted, but ", op->name);
+			else if (media)
+				tui_job_log(job, "VM %s: its guest-tools media removed", op->name);
+		}
 		break;
 	case TUI_ACT_VM_LG: {
 		struct nr_lg_client_opts opts;

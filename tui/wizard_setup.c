@@ -195,7 +195,7 @@ static void draw_pick_gpu(struct tui *t, struct setup *s, int y, int x, int h, i
 		tui_putf(t, y + line, x + 1, 3, base, "%s", strcmp(s->gpu_addr, d->addr) == 0 ? t->g->pointer : " ");
 		tui_putf(t, y + line, x + 3, 9, base, "%-8s", nr_pci_short_addr(d));
 		tui_putf(t, y + line, x + 12, 14, sel ? base : c, "%s %-9s", gpu_pickable(sc, g) ? t->g->ok : t->g->fail, word);
-		tui_put_clean(t, y + line, x + 25, w - 25, base, d->name);
+		tui_put_clean(t, y + line, x + 25, w - 25, base, nr_pci_name(d));
 		line++;
 	}
 	line++;

@@ -1,6 +1,7 @@
 /* Wizard 2, new VM: pick a profile -> a form over its main keys (core's nr_profile_set,
  * the same names and checks as the YAML) -> the domain XML core builds (nr_domain_build)
- * -> define it and start it (nr_vm_create, nr_vm_start) as a background operation. */
+ * -> define it, make its guest-tools media and start it (nr_vm_create, nr_media_make,
+ * nr_vm_start) as a background operation; the last step says what to run in the guest. */
 #include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
@@ -10,7 +11,9 @@
 
 #include "tui.h"
 #include "neuron/domain.h"
+#include "neuron/media.h"
 #include "neuron/profile.h"
+#include "neuron/unattend.h"
 #include "neuron/vm.h"
 
 enum vm_step { VSTEP_PROFILE, VSTEP_FORM, VSTEP_XML, VSTEP_CREATE, VSTEP_COUNT };
@@ -60,14 +63,17 @@ struct vmwiz {
 	int rc;
 	struct nr_error err;
 	char result[1024];
+	bool media;                     /* the guest-tools CD-ROM was made and attached */
 };
 
 struct create_job {
 	struct vmwiz *w;                /* valid while the wizard is open: it waits for the job */
 	struct nr_virt *virt;           /* the libvirt worker's connection (outlives the job) */
+	const struct nr_ctx *ctx;       /* the program's parameters (outlive the job; only read) */
 	struct nr_profile *profile;
 	char *xml;
 	bool start;
+	bool media;
 	char summary[1024];
 };
 
@@ -306,6 +312,49 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 	}
 	o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "VM %s defined on %s.\n",
 			      cj->profile->name, nr_virt_uri(cj->virt));
+	if (nr_profile_guest_tools(cj->profile)) {
+		struct nr_media_info media;
+		struct nr_error merr = { 0 };
+		char *password = NULL, *answers = NULL;
+		/* an unattended install: the password from its file (the TUI asks for none) */
+		if (cj->profile->unattended.enabled) {
+			if (!cj->profile->unattended.password_file)
+				nr_error_set(&merr, -NR_E_INVAL, "unattended: set unattended.password_file (mode 0600) "
+					     "for the TUI, or make the VM with neuronctl vm create, which asks");
+			else if (nr_unattend_read_password(cj->profile->unattended.password_file, &password, &merr) == 0)
+				nr_unattend_build(cj->profile, password, &answers, &merr);
+			if (password) {
+				memset(password, 0, strlen(password));
+				free(password);
+			}
+		}
+		if (merr.code == 0)
+			nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr);
+		if (answers) {
+			memset(answers, 0, strlen(answers));
+			free(answers);
+		}
+		if (merr.code < 0 || nr_media_make(cj->ctx, cj->profile->name, &media, &merr) < 0) {
+			/* the VM is defined: the screen says so, and how to make the media */
+			tui_job_log(job, "guest-tools media not made: %s", merr.msg);
+			snprintf(cj->summary + o, sizeof(cj->summary) - o,
+				 "Its guest-tools CD-ROM was not made: %s. Not started; fix that, then: "
+				 "neuronctl agent media '%s'.\n", merr.msg, cj->profile->name);
+			return 0;
+		}
+		cj->media = true;
+		tui_job_log(job, "guest-tools media %s%s", media.path,
+			    media.certs_made ? " (agent credentials made)" : "");
+		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "Guest tools CD-ROM attached: %s.\n",
+				      media.path);
+		for (size_t i = 0; i < sizeof(media.missing) / sizeof(media.missing[0]); i++)
+			if (media.missing[i][0]) {
+				tui_job_log(job, "%s", media.missing[i]);
+				o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "%s.\n",
+						      i == 0 ? "It has no Windows agent (not built; see the log)"
+							     : "It has no Linux agent (not built; see the log)");
+			}
+	}
 	if (cj->start) {
 		rc = nr_vm_start(cj->virt, cj->profile->name, err);
 		if (rc < 0)
@@ -329,6 +378,7 @@ static void create_done(struct tui *t, int rc, const struct nr_error *err, void 
 		tui_dialog_error(t, "The VM was not created", err);
 	}
 	snprintf(w->result, sizeof(w->result), "%s", cj->summary);
+	w->media = cj->media;
 	if (rc == 0)
 		snprintf(t->want_vm, sizeof(t->want_vm), "%s", cj->profile->name);
 	nr_profile_free(cj->profile);
@@ -345,6 +395,7 @@ static int create_confirmed(struct tui *t, void *opaque)
 
 	cj->w = w;
 	cj->virt = t->virt;
+	cj->ctx = t->ctx;
 	cj->start = strcmp(w->values[NFIELDS - 1].text, "yes") == 0;
 	cj->xml = tui_xstrdup(w->xml);
 	/* the job takes the profile: the form cannot change it under the job */
@@ -464,11 +515,20 @@ static void draw_create(struct tui *t, struct vmwiz *w, int y, int x, int h, int
 		line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL, w->err.msg);
 	} else {
 		tui_putf(t, y + line++, x + 1, width - 1, TUI_C_OK, "%s Done.", t->g->ok);
-		line += tui_wrap(t, y + line, x + 1, 6, width - 2, TUI_C_NORMAL, w->result);
+		line += tui_wrap(t, y + line, x + 1, 8, width - 2, TUI_C_NORMAL, w->result);
 		line++;
-		line += tui_wrap(t, y + line, x + 1, 6, width - 2, TUI_C_NORMAL,
-				 "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. Install Windows "
-				 "from the ISO, then the Looking Glass host application and the NeuronOS agent in it.");
+		if (w->media)
+			line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
+					 "In the guest, from the NEURON_TOOLS CD-ROM: Windows: run D:\\setup.cmd as an "
+					 "administrator (the NeuronOS agent with this VM's credentials); Linux: "
+					 "sudo sh setup.sh USER. The Agents panel (4) then shows it connected.");
+		line++;
+		line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
+				 w->media ? "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. "
+					    "Install Windows from the ISO, then the Looking Glass host application."
+					  : "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. Install "
+					    "Windows from the ISO, then the Looking Glass host application and the "
+					    "NeuronOS agent in it.");
 	}
 	tui_put(t, y + h - 1, x + 1, width - 1, TUI_C_DIM, false,
 		w->running ? "The screen stays live; F4 shows the log." :

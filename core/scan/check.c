@@ -149,7 +149,7 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		gpu = nr_scan_gpu(scan, gpu_addr);
 		if (gpu)
 			item(c, NR_CHECK_guest_gpu, NR_CHECK_PASS, NULL, "%s %s (chosen)",
-			     nr_pci_short_addr(&scan->devices[gpu->dev]), scan->devices[gpu->dev].name);
+			     nr_pci_short_addr(&scan->devices[gpu->dev]), nr_pci_name(&scan->devices[gpu->dev]));
 		else
 			item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL, "run 'neuronctl scan' to list the GPUs",
 			     "%s is not a GPU on this machine", gpu_addr);
@@ -158,7 +158,7 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		     "no GPU found");
 	} else if (non_boot == 0 && boot && is_bmc_vga(&scan->devices[boot->dev])) {
 		item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL, "install a GPU for the guest",
-		     "the only display device is the BMC's %s", scan->devices[boot->dev].name);
+		     "the only display device is the BMC's %s", nr_pci_name(&scan->devices[boot->dev]));
 	} else if (non_boot == 0) {
 		/* Single-GPU mode (the GPU handed to the VM while it runs) is not built yet: say
 		 * what this machine needs instead of calling it ready. */
@@ -177,7 +177,7 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 				if (!scan->gpus[i].boot_vga)
 					gpu = &scan->gpus[i];
 		item(c, NR_CHECK_guest_gpu, NR_CHECK_PASS, NULL, "%s %s",
-		     nr_pci_short_addr(&scan->devices[gpu->dev]), scan->devices[gpu->dev].name);
+		     nr_pci_short_addr(&scan->devices[gpu->dev]), nr_pci_name(&scan->devices[gpu->dev]));
 	}
 	c->guest_gpu = gpu;
 

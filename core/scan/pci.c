@@ -1,38 +1,16 @@
-/* PCI devices through the real libpci, with sysfs.path moved under the sysroot. */
+/* PCI devices from SYSROOT/sys/bus/pci/devices: what lspci shows, read with the fewest system
+ * calls (config once, the driver link, driver_override). Names: pci_names.c. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include <pci/pci.h>
+#include <unistd.h>
 
 #include "base/internal.h"
 #include "scan/scan_internal.h"
-
-/* libpci's error hook must not return: jump back to the caller with the text. */
-static __thread jmp_buf *pci_jump;
-static __thread char pci_errmsg[512];
-
-static void __attribute__((noreturn)) pci_error_hook(char *msg, ...)
-{
-	va_list ap;
-
-	va_start(ap, msg);
-	vsnprintf(pci_errmsg, sizeof(pci_errmsg), msg, ap);
-	va_end(ap);
-	if (pci_jump)
-		longjmp(*pci_jump, 1);
-	abort(); /* unreachable: every libpci call below runs under a jump buffer */
-}
-
-static void pci_quiet_hook(char *msg, ...)
-{
-	(void)msg;
-}
 
 const char *nr_pci_short_addr(const struct nr_pci_dev *d)
 {
@@ -102,70 +80,26 @@ static int dev_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* A name from pci.ids, or NULL when the database does not know it. */
-static const char *lookup(struct pci_access *pa, char *buf, size_t size, int flags, int a, int b)
+/* A hex attribute ("0x10de\n"); -1 when unreadable. */
+static long read_hex(char *path, size_t dirlen, const char *attr)
 {
-	return pci_lookup_name(pa, buf, (int)size, flags | PCI_LOOKUP_NO_HWDB | PCI_LOOKUP_NO_NUMBERS, a, b);
-}
+	char line[64], *end;
+	unsigned long v;
 
-/* Names as lspci shows them: "NVIDIA Corporation", "GP104 [GeForce GTX 1080]", and
- * "Device 1b80" where pci.ids has no entry. */
-static int fill_names(struct pci_access *pa, struct nr_pci_dev *d)
-{
-	char vbuf[256], dbuf[256], cbuf[256], tmp[64];
-	const char *v, *dv, *c;
-
-	v = lookup(pa, vbuf, sizeof(vbuf), PCI_LOOKUP_VENDOR, d->vendor, 0);
-	dv = lookup(pa, dbuf, sizeof(dbuf), PCI_LOOKUP_DEVICE, d->vendor, d->device);
-	c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id, 0);
-	if (!c) {
-		/* An unknown subclass: the class's own name, else "Class ffff". */
-		c = lookup(pa, cbuf, sizeof(cbuf), PCI_LOOKUP_CLASS, d->class_id & 0xff00, 0);
-		if (!c) {
-			snprintf(cbuf, sizeof(cbuf), "Class %04x", d->class_id);
-			c = cbuf;
-		}
-	}
-	/* libpci answers a known class with an unknown subclass as "Name [ffff]". */
-	{
-		char suffix[16];
-		size_t lc = strlen(c), ls;
-		snprintf(suffix, sizeof(suffix), " [%04x]", d->class_id);
-		ls = strlen(suffix);
-		if (lc > ls && strcmp(c + lc - ls, suffix) == 0) {
-			if (c != cbuf) {
-				snprintf(cbuf, sizeof(cbuf), "%s", c);
-				c = cbuf;
-			}
-			cbuf[lc - ls] = '\0';
-		}
-	}
-	d->vendor_known = v != NULL;
-	d->device_known = dv != NULL;
-	if (!v) {
-		snprintf(vbuf, sizeof(vbuf), "Vendor %04x", d->vendor);
-		v = vbuf;
-	}
-	if (!dv) {
-		snprintf(tmp, sizeof(tmp), "Device %04x", d->device);
-		dv = tmp;
-	}
-	d->vendor_name = strdup(v);
-	d->device_name = strdup(dv);
-	d->class_name = strdup(c);
-	if (asprintf(&d->name, "%s %s", v, dv) < 0)
-		d->name = NULL;
-	if (!d->vendor_name || !d->device_name || !d->class_name || !d->name)
-		return -NR_E_NOMEM;
-	return 0;
+	snprintf(path + dirlen, 4096 - dirlen, "/%s", attr);
+	if (nr_read_line(path, line, sizeof(line)) < 0)
+		return -1;
+	errno = 0;
+	v = strtoul(line, &end, 16);
+	if (errno || end == line || v > 0xffffff)
+		return -1;
+	return (long)v;
 }
 
 /* Read a small attribute of the device whose directory is path[0..dirlen). */
-static int read_attr(const char *devdir, size_t dirlen, char *path, const char *attr,
-		     char *buf, size_t size)
+static int read_attr(char *path, size_t dirlen, const char *attr, char *buf, size_t size)
 {
 	snprintf(path + dirlen, 4096 - dirlen, "/%s", attr);
-	(void)devdir;
 	return nr_read_line(path, buf, size);
 }
 
@@ -176,46 +110,90 @@ static int read_link(char *path, size_t dirlen, const char *link, char *buf, siz
 	return nr_read_link_base(path, buf, size);
 }
 
-static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_dev *d,
-		       const char *devices_dir)
+/* The first 64 bytes of config space (all an unprivileged reader gets); its length, or -1. */
+static ssize_t read_config(char *path, size_t dirlen, unsigned char *cfg, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	snprintf(path + dirlen, 4096 - dirlen, "/config");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	do
+		n = read(fd, cfg, size);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n;
+}
+
+/* The ids. config has them all in one read where the kernel gives it (for a bridge the
+ * subsystem ids live in a capability past the first 64 bytes); the attribute files, which
+ * libpci reads, stand in where config is missing or short, or reads 0xffff (an SR-IOV
+ * virtual function's config has no vendor or device id: the kernel's files have them). */
+static int read_ids(char *path, size_t dirlen, struct nr_pci_dev *d)
+{
+	unsigned char cfg[64];
+	ssize_t n = read_config(path, dirlen, cfg, sizeof(cfg));
+	long vendor, device, cls, rev, sv, sd;
+
+	if (n >= 0x30 && (cfg[0] | cfg[1] << 8) != 0xffff && (cfg[2] | cfg[3] << 8) != 0xffff) {
+		d->vendor = (uint16_t)(cfg[0] | cfg[1] << 8);
+		d->device = (uint16_t)(cfg[2] | cfg[3] << 8);
+		d->revision = cfg[8];
+		d->prog_if = cfg[9];
+		d->class_id = (uint16_t)(cfg[10] | cfg[11] << 8);
+		if ((cfg[14] & 0x7f) == 0) {
+			d->subsys_vendor = (uint16_t)(cfg[0x2c] | cfg[0x2d] << 8);
+			d->subsys_device = (uint16_t)(cfg[0x2e] | cfg[0x2f] << 8);
+			return 0;
+		}
+	} else {
+		vendor = read_hex(path, dirlen, "vendor");
+		device = read_hex(path, dirlen, "device");
+		cls = read_hex(path, dirlen, "class");
+		if (vendor < 0 || device < 0 || cls < 0)
+			return -NR_E_PCI;
+		rev = read_hex(path, dirlen, "revision");
+		if (rev < 0 && n >= 9)
+			rev = cfg[8];
+		d->vendor = (uint16_t)vendor;
+		d->device = (uint16_t)device;
+		d->class_id = (uint16_t)(cls >> 8);
+		d->prog_if = (uint8_t)cls;
+		d->revision = rev < 0 ? 0 : (uint8_t)rev;
+	}
+	sv = read_hex(path, dirlen, "subsystem_vendor");
+	sd = read_hex(path, dirlen, "subsystem_device");
+	d->subsys_vendor = sv < 0 ? 0 : (uint16_t)sv;
+	d->subsys_device = sd < 0 ? 0 : (uint16_t)sd;
+	return 0;
+}
+
+/* One device: its ids, driver, driver_override and (a GPU's) boot_vga. Its IOMMU group
+ * comes from the group listing (scan.c), its names when asked for (pci_names.c). */
+static int fill_device(struct nr_pci_dev *d, const char *devices_dir)
 {
 	char path[4096], line[256];
 	size_t dirlen;
+	int rc;
 
-	/* Driver and IOMMU group come from two readlink()s of our own: libpci
-	 * resolves those links with realpath(), about 30 system calls each. */
-	pci_fill_info(pd, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS);
-	d->domain = (unsigned)pd->domain;
-	d->bus = pd->bus;
-	d->dev = pd->dev;
-	d->func = pd->func;
-	snprintf(d->addr, sizeof(d->addr), "%04x:%02x:%02x.%x", d->domain, d->bus, d->dev, d->func);
-	d->vendor = pd->vendor_id;
-	d->device = pd->device_id;
-	d->class_id = pd->device_class;
-	d->prog_if = pd->prog_if;
-	d->revision = pd->rev_id;
-	d->subsys_vendor = pd->subsys_vendor_id;
-	d->subsys_device = pd->subsys_id;
 	d->iommu_group = -1;
-
 	dirlen = (size_t)snprintf(path, sizeof(path), "%s/%s", devices_dir, d->addr);
 	if (dirlen >= sizeof(path) - 32)
 		return -NR_E_INVAL;
-	if (read_link(path, dirlen, "iommu_group", line, sizeof(line)) == 0 && isdigit((unsigned char)line[0]))
-		d->iommu_group = atoi(line);
+	rc = read_ids(path, dirlen, d);
+	if (rc < 0)
+		return rc;
 	if (read_link(path, dirlen, "driver", line, sizeof(line)) == 0) {
 		d->driver = strdup(line);
 		if (!d->driver)
 			return -NR_E_NOMEM;
 	}
-	if (fill_names(pa, d) < 0)
-		return -NR_E_NOMEM;
-
 	/* boot_vga exists only for VGA-class devices. */
-	if (nr_pci_is_gpu(d) && read_attr(devices_dir, dirlen, path, "boot_vga", line, sizeof(line)) == 0)
+	if (nr_pci_is_gpu(d) && read_attr(path, dirlen, "boot_vga", line, sizeof(line)) == 0)
 		d->boot_vga = strcmp(line, "1") == 0;
-	if (read_attr(devices_dir, dirlen, path, "driver_override", line, sizeof(line)) == 0 &&
+	if (read_attr(path, dirlen, "driver_override", line, sizeof(line)) == 0 &&
 	    line[0] && strcmp(line, "(null)") != 0) {
 		d->driver_override = strdup(line);
 		if (!d->driver_override)
@@ -226,82 +204,78 @@ static int fill_device(struct pci_access *pa, struct pci_dev *pd, struct nr_pci_
 
 void nr_pci_dev_done(struct nr_pci_dev *d)
 {
-	free(d->vendor_name);
-	free(d->device_name);
-	free(d->class_name);
-	free(d->name);
 	free(d->driver);
 	free(d->driver_override);
 }
 
+/* The devices the kernel lists in sys/bus/pci/devices, by the names of their links. */
+static int list_devices(DIR *dir, struct nr_scan *scan)
+{
+	size_t cap = 0;
+	struct dirent *e;
+
+	while ((e = readdir(dir))) {
+		struct nr_pci_dev *d;
+		char addr[NR_ADDR_LEN];
+		if (e->d_name[0] == '.' || nr_pci_parse_addr(e->d_name, addr) < 0)
+			continue;
+		if (scan->n_devices == cap) {
+			struct nr_pci_dev *p = realloc(scan->devices, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+			if (!p)
+				return -NR_E_NOMEM;
+			scan->devices = p;
+		}
+		d = &scan->devices[scan->n_devices++];
+		memset(d, 0, sizeof(*d));
+		memcpy(d->addr, addr, sizeof(addr));
+		sscanf(addr, "%x:%x:%x.%x", &d->domain, &d->bus, &d->dev, &d->func);
+		d->iommu_group = -1;
+	}
+	return 0;
+}
+
 int nr_pci_read(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr_error *err)
 {
-	struct pci_access *volatile pa = NULL;
-	char *volatile bus_dir = NULL;
-	char *devices_dir = NULL;
-	const char *ids = nr_ctx_get(ctx, "pci.ids");
-	jmp_buf jb;
-	struct pci_dev *pd;
-	struct stat st;
-	size_t n = 0, i;
-	int rc = 0;
+	char *devices_dir = nr_ctx_sys_path(ctx, "sys/bus/pci/devices");
+	DIR *dir;
+	int rc;
 
-	bus_dir = nr_ctx_sys_path(ctx, "sys/bus/pci");
-	if (!bus_dir)
+	if (!devices_dir)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	devices_dir = nr_path_join(bus_dir, "devices");
-	if (!devices_dir) {
-		free(bus_dir);
-		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	}
-	if (stat(devices_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	dir = opendir(devices_dir);
+	if (!dir) {
 		rc = nr_error_set(err, -NR_E_NOSYSFS,
 				  "no PCI devices: %s is missing (is --sysroot %s a Linux system with /sys mounted?)",
 				  devices_dir, nr_ctx_get(ctx, "sysroot"));
-		goto out;
+		free(devices_dir);
+		return rc;
 	}
-
-	pci_jump = &jb;
-	if (setjmp(jb)) {
-		rc = nr_error_set(err, -NR_E_PCI, "reading PCI devices under %s: %s", bus_dir, pci_errmsg);
-		goto out;
+	rc = list_devices(dir, scan);
+	closedir(dir);
+	if (rc < 0) {
+		free(devices_dir);
+		return nr_error_set(err, rc, NULL);
 	}
-	pa = pci_alloc();
-	pa->error = pci_error_hook;
-	pa->warning = pci_quiet_hook;
-	pa->debug = pci_quiet_hook;
-	pa->method = PCI_ACCESS_SYS_BUS_PCI;
-	pci_set_param(pa, "sysfs.path", bus_dir);
-	if (ids && ids[0])
-		pci_set_name_list_path(pa, (char *)ids, 0);
-	pci_init(pa);
-	pci_scan_bus(pa);
-
-	for (pd = pa->devices; pd; pd = pd->next)
-		n++;
-	scan->devices = calloc(n ? n : 1, sizeof(*scan->devices));
-	if (!scan->devices) {
-		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
-		goto out;
+	if (scan->n_devices == 0) {
+		rc = nr_error_set(err, -NR_E_NOSYSFS, "no PCI devices under %s", devices_dir);
+		free(devices_dir);
+		return rc;
 	}
-	for (pd = pa->devices, i = 0; pd; pd = pd->next, i++) {
-		scan->n_devices = i + 1;
-		rc = fill_device(pa, pd, &scan->devices[i], devices_dir);
+	qsort(scan->devices, scan->n_devices, sizeof(*scan->devices), dev_cmp);
+	for (size_t i = 0; i < scan->n_devices; i++) {
+		rc = fill_device(&scan->devices[i], devices_dir);
 		if (rc < 0) {
-			nr_error_set(err, rc, "reading PCI device %04x:%02x:%02x.%x: %s",
-				     pd->domain, pd->bus, pd->dev, pd->func, nr_strerror(rc));
-			goto out;
+			if (rc == -NR_E_PCI)
+				nr_error_set(err, rc, "reading PCI device %s: neither %s/%s/config nor its vendor, "
+					     "device and class files can be read", scan->devices[i].addr, devices_dir,
+					     scan->devices[i].addr);
+			else
+				nr_error_set(err, rc, "reading PCI device %s: %s", scan->devices[i].addr, nr_strerror(rc));
+			free(devices_dir);
+			return rc;
 		}
 	}
-	if (scan->n_devices)
-		qsort(scan->devices, scan->n_devices, sizeof(*scan->devices), dev_cmp);
-	if (scan->n_devices == 0)
-		rc = nr_error_set(err, -NR_E_NOSYSFS, "no PCI devices under %s", devices_dir);
-out:
-	pci_jump = NULL;
-	if (pa)
-		pci_cleanup(pa);
-	free(bus_dir);
 	free(devices_dir);
-	return rc;
+	rc = nr_pci_names_new(ctx, scan->devices, scan->n_devices, &scan->names);
+	return rc < 0 ? nr_error_set(err, rc, NULL) : 0;
 }

@@ -1,4 +1,4 @@
-/* nr_scan_new(): devices through libpci, IOMMU groups from sys/kernel/iommu_groups, host facts. */
+/* nr_scan_new(): devices from sysfs (pci.c), IOMMU groups from sys/kernel/iommu_groups, host facts. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +40,8 @@ static long find_dev(const struct nr_scan *scan, const char *addr)
 	return -1;
 }
 
-/* Groups: the directory listing is the truth; a device's own iommu_group link
- * must agree (a device listed in a group gets that group). */
+/* Groups: the directory listing is the truth, and the only reading (a device listed in a
+ * group gets that group; its own iommu_group link would say the same, one readlink more). */
 static int read_groups(const struct nr_ctx *ctx, struct nr_scan *scan, struct nr_error *err)
 {
 	char *dir = nr_ctx_sys_path(ctx, "sys/kernel/iommu_groups");
@@ -176,6 +176,7 @@ void nr_scan_free(struct nr_scan *scan)
 	}
 	free(scan->gpus);
 	nr_host_done(&scan->host);
+	nr_pci_names_free(scan->names);
 	free(scan);
 }
 

@@ -55,8 +55,8 @@ int nr_scan_to_json(const struct nr_scan *scan, bool pretty, char **out, struct 
 		json_object_object_add(o, "subsystem_vendor", hex(d->subsys_vendor, 4));
 		json_object_object_add(o, "subsystem_device", hex(d->subsys_device, 4));
 		json_object_object_add(o, "revision", hex(d->revision, 2));
-		json_object_object_add(o, "name", json_object_new_string(d->name));
-		json_object_object_add(o, "class_name", json_object_new_string(d->class_name));
+		json_object_object_add(o, "name", json_object_new_string(nr_pci_name(d)));
+		json_object_object_add(o, "class_name", json_object_new_string(nr_pci_class_name(d)));
 		json_object_object_add(o, "driver", nullable_string(d->driver));
 		json_object_object_add(o, "driver_override", nullable_string(d->driver_override));
 		json_object_object_add(o, "iommu_group",
@@ -85,7 +85,7 @@ int nr_scan_to_json(const struct nr_scan *scan, bool pretty, char **out, struct 
 		if (!o || !ids)
 			goto oom;
 		json_object_object_add(o, "addr", json_object_new_string(d->addr));
-		json_object_object_add(o, "name", json_object_new_string(d->name));
+		json_object_object_add(o, "name", json_object_new_string(nr_pci_name(d)));
 		json_object_object_add(o, "boot_vga", json_object_new_boolean(g->boot_vga));
 		json_object_object_add(o, "iommu_group",
 				       d->iommu_group < 0 ? NULL : json_object_new_int(d->iommu_group));

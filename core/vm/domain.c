@@ -16,6 +16,7 @@
 #include "vm/profile_internal.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
+#include "neuron/media.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 #define SHARE_TEMPLATES "/usr/share/neuron/templates"
@@ -373,7 +374,7 @@ static void add_disk(xmlNodePtr devices, const char *device, const char *file, c
 }
 
 static int build_devices(const struct nr_profile *p, const struct nr_scan *scan, enum nr_lg_stack lg_stack,
-			 xmlDocPtr doc, xmlNodePtr root, xmlNodePtr devices, struct nr_error *err)
+			 const char *media, xmlDocPtr doc, xmlNodePtr root, xmlNodePtr devices, struct nr_error *err)
 {
 	xmlNodePtr first = devices->children, mine = xmlNewNode(NULL, X("devices"));
 	const struct nr_gpu *g = nr_profile_gpu(p, scan);
@@ -405,6 +406,12 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 			continue;
 		snprintf(dev, sizeof(dev), "sd%c", sata_next++);
 		add_disk(mine, "cdrom", isos[i], "raw", scsi ? "scsi" : "sata", dev, true);
+	}
+	/* the guest-tools media: SATA whatever the disks use, so that Windows reads it without
+	 * a driver */
+	if (media) {
+		snprintf(dev, sizeof(dev), "sd%c", sata_next++);
+		add_disk(mine, "cdrom", media, "raw", "sata", dev, true);
 	}
 	if (scsi) {
 		xmlNodePtr c = add(mine, "controller");
@@ -740,9 +747,13 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	remove_children(root, "on_reboot");
 	add_text(root, "on_reboot", p->on_reboot);
 	devices = ensure(root, "devices");
+	char *media = NULL;
+	if (nr_profile_guest_tools(p) && (rc = nr_media_path(ctx, p->name, &media, err)) < 0)
+		return rc;
 	/* the shared memory is sized for the profile's stack, else the installed client's */
 	rc = build_devices(p, scan, p->lg.stack != NR_LG_STACK_AUTO ? (enum nr_lg_stack)p->lg.stack :
-			   p->lg.enabled ? nr_lg_stack_default(ctx) : NR_LG_STACK_B7, doc, root, devices, err);
+			   p->lg.enabled ? nr_lg_stack_default(ctx) : NR_LG_STACK_B7, media, doc, root, devices, err);
+	free(media);
 	if (rc < 0)
 		return rc;
 	reorder(root);

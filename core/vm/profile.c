@@ -30,7 +30,9 @@ static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_erro
 	    nr_profile_set_str(&p->firmware, "efi", err) < 0 || nr_profile_set_str(&p->disk.format, "qcow2", err) < 0 ||
 	    nr_profile_set_str(&p->disk.bus, windows ? "sata" : "virtio", err) < 0 ||
 	    nr_profile_set_str(&p->network_model, windows ? "e1000e" : "virtio", err) < 0 ||
-	    nr_profile_set_str(&p->on_reboot, "restart", err) < 0)
+	    nr_profile_set_str(&p->on_reboot, "restart", err) < 0 ||
+	    nr_profile_set_str(&p->unattended.locale, "en-US", err) < 0 ||
+	    nr_profile_set_str(&p->unattended.timezone, "UTC", err) < 0)
 		return err ? err->code : -NR_E_NOMEM;
 	p->memory = (uint64_t)(windows ? 8 : 4) << 30;
 	p->vcpus = windows ? 4 : 2;
@@ -40,6 +42,8 @@ static int apply_defaults(struct nr_profile *p, const char *tmpl, struct nr_erro
 	p->lg.width = 1920;
 	p->lg.height = 1080;
 	p->agent = true;
+	p->guest_tools = true;
+	p->unattended.enabled = false;
 	p->tpm = NR_AUTO;
 	p->secure_boot = strcmp(tmpl, "windows11") == 0;
 	p->hyperv = windows;
@@ -93,6 +97,12 @@ void nr_profile_free(struct nr_profile *p)
 	free(p->network);
 	free(p->network_model);
 	free(p->serial_log);
+	free(p->unattended.user);
+	free(p->unattended.locale);
+	free(p->unattended.timezone);
+	free(p->unattended.product_key);
+	free(p->unattended.edition);
+	free(p->unattended.password_file);
 	free(p->on_reboot);
 	free(p->boot.kernel);
 	free(p->boot.initrd);

@@ -600,6 +600,69 @@ GETTER(get_lg_device) { return dup_or_null(p->lg.kvmfr_device); }
 
 SETTER(set_agent) { return parse_bool(v, &p->agent) < 0 ? bad_value(err, key, v, "true or false") : 0; }
 GETTER(get_agent) { return bool_str(p->agent); }
+SETTER(set_guest_tools)
+{
+	return parse_bool(v, &p->guest_tools) < 0 ? bad_value(err, key, v, "true or false") : 0;
+}
+GETTER(get_guest_tools) { return bool_str(p->guest_tools); }
+SETTER(set_unattended)
+{
+	bool b;
+
+	if (parse_bool(v, &b) < 0)
+		return bad_value(err, key, v, "false, or a mapping with user, locale, timezone, product_key");
+	p->unattended.enabled = b;
+	return 0;
+}
+GETTER(get_unattended) { return bool_str(p->unattended.enabled); }
+
+/* Text that goes into autounattend.xml as is (libxml2 escapes it): printable, one line. */
+static int set_unattended_text(const char *key, const char *v, size_t max, char **field, struct nr_error *err)
+{
+	if (strlen(v) > max)
+		return nr_error_set(err, -NR_E_INVAL, "%s: longer than %zu characters", key, max);
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return nr_error_set(err, -NR_E_INVAL, "%s: no control characters", key);
+	return nr_profile_set_str(field, v[0] ? v : NULL, err);
+}
+SETTER(set_unattended_user)
+{
+	/* Windows refuses these in a user name */
+	if (!v[0] || strpbrk(v, "\"/\\[]:;|=,+*?<>@") || strlen(v) > 20)
+		return bad_value(err, key, v, "a Windows user name: up to 20 characters, none of \"/\\[]:;|=,+*?<>@");
+	return set_unattended_text(key, v, 20, &p->unattended.user, err);
+}
+GETTER(get_unattended_user) { return dup_or_null(p->unattended.user); }
+SETTER(set_unattended_locale)
+{
+	size_t n = strlen(v);
+	if (n < 2 || n > 16 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") != n)
+		return bad_value(err, key, v, "a language tag like en-US or de-DE");
+	return nr_profile_set_str(&p->unattended.locale, v, err);
+}
+GETTER(get_unattended_locale) { return dup_or_null(p->unattended.locale); }
+SETTER(set_unattended_timezone) { return set_unattended_text(key, v, 64, &p->unattended.timezone, err); }
+GETTER(get_unattended_timezone) { return dup_or_null(p->unattended.timezone); }
+SETTER(set_unattended_product_key)
+{
+	size_t n = strlen(v);
+	if (is_none(v))
+		return nr_profile_set_str(&p->unattended.product_key, NULL, err);
+	if (n != 29 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n || v[5] != '-' || v[11] != '-' ||
+	    v[17] != '-' || v[23] != '-')
+		return bad_value(err, key, v, "none, or a key like XXXXX-XXXXX-XXXXX-XXXXX-XXXXX");
+	return nr_profile_set_str(&p->unattended.product_key, v, err);
+}
+GETTER(get_unattended_product_key) { return dup_or_null(p->unattended.product_key); }
+SETTER(set_unattended_edition) { return set_unattended_text(key, v, 64, &p->unattended.edition, err); }
+GETTER(get_unattended_edition) { return dup_or_null(p->unattended.edition); }
+SETTER(set_unattended_password_file)
+{
+	return is_none(v) ? nr_profile_set_str(&p->unattended.password_file, NULL, err)
+			  : set_path(key, v, &p->unattended.password_file, err);
+}
+GETTER(get_unattended_password_file) { return dup_or_null(p->unattended.password_file); }
 SETTER(set_tpm) { return parse_tri(v, &p->tpm) < 0 ? bad_value(err, key, v, "auto, true or false") : 0; }
 GETTER(get_tpm) { return tri_str(p->tpm); }
 SETTER(set_secure_boot)
@@ -711,6 +774,20 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	SCALAR("looking_glass.backend", 0, set_lg_backend, get_lg_backend, "shm (/dev/shm/looking-glass) or kvmfr"),
 	SCALAR("looking_glass.device", 0, set_lg_device, get_lg_device, "kvmfr device: /dev/kvmfr0"),
 	SCALAR("agent", 0, set_agent, get_agent, "virtio-serial channel org.neuronos.agent.0 for the guest agent"),
+	SCALAR("guest_tools", 0, set_guest_tools, get_guest_tools,
+	       "attach the guest-tools CD-ROM (agent, its credentials, setup) made by vm create"),
+	GROUP("unattended", set_unattended, get_unattended, "false", "true",
+	      "unattended Windows install: autounattend.xml on the guest-tools media (false, or a mapping)"),
+	SCALAR("unattended.user", 0, set_unattended_user, get_unattended_user, "the local administrator, logged on once"),
+	SCALAR("unattended.locale", 0, set_unattended_locale, get_unattended_locale, "language and formats: en-US"),
+	SCALAR("unattended.timezone", 0, set_unattended_timezone, get_unattended_timezone,
+	       "Windows time zone name: UTC, W. Europe Standard Time"),
+	SCALAR("unattended.product_key", 0, set_unattended_product_key, get_unattended_product_key,
+	       "none, or XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"),
+	SCALAR("unattended.edition", 0, set_unattended_edition, get_unattended_edition,
+	       "the image on the ISO (default Windows 11 Pro / Windows 10 Pro)"),
+	SCALAR("unattended.password_file", 0, set_unattended_password_file, get_unattended_password_file,
+	       "a file (0600) whose first line is the password; none: vm create asks"),
 	SCALAR("tpm", 0, set_tpm, get_tpm, "TPM 2.0 (swtpm); auto: on for Windows 11"),
 	SCALAR("secure_boot", 0, set_secure_boot, get_secure_boot, "OVMF with Secure Boot and enrolled keys"),
 	SCALAR("hyperv", 0, set_hyperv, get_hyperv, "Hyper-V enlightenments for Windows"),

@@ -73,6 +73,29 @@ int nr_profile_rules(const struct nr_profile *p, struct nr_error *err)
 		nr_profile_locate(p, "tpm", err);
 		return rc;
 	}
+	if (p->unattended.enabled) {
+		const char *key = NULL, *why = NULL;
+		if (strncmp(p->template_name, "windows", 7) != 0)
+			key = "template", why = "an unattended install is for Windows: template windows11 or windows10";
+		else if (strcmp(p->firmware, "efi") != 0)
+			key = "firmware", why = "an unattended install lays the disk out for UEFI (GPT): set 'firmware: efi'";
+		else if (!nr_profile_guest_tools(p))
+			key = p->agent ? "guest_tools" : "agent",
+			why = "autounattend.xml travels on the guest-tools media: it needs 'agent: true' and 'guest_tools: true'";
+		else if (!p->unattended.user)
+			key = "unattended", why = "unattended: name the Windows account (unattended: {user: NAME})";
+		else if (!p->iso)
+			key = "iso", why = "unattended: set 'iso' to the Windows installation ISO";
+		else if (!p->virtio_iso)
+			key = "virtio_iso", why = "unattended: set 'virtio_iso' to the virtio-win ISO (its drivers load in Windows PE)";
+		else if (p->disk.none)
+			key = "disk", why = "unattended: Windows is installed on the profile's disk: give it one";
+		if (key) {
+			rc = nr_error_set(err, -NR_E_INVAL, "%s", why);
+			nr_profile_locate(p, key, err);
+			return rc;
+		}
+	}
 	if (strcmp(p->template_name, "windows11") == 0 && strcmp(p->firmware, "efi") != 0) {
 		rc = nr_error_set(err, -NR_E_INVAL, "Windows 11 needs UEFI: set 'firmware: efi'");
 		nr_profile_locate(p, "firmware", err);
@@ -112,6 +135,11 @@ int nr_profile_rules(const struct nr_profile *p, struct nr_error *err)
 bool nr_profile_tpm(const struct nr_profile *p)
 {
 	return p->tpm == NR_ON || (p->tpm == NR_AUTO && strcmp(p->template_name, "windows11") == 0);
+}
+
+bool nr_profile_guest_tools(const struct nr_profile *p)
+{
+	return p->guest_tools && p->agent;
 }
 
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan)

@@ -2,12 +2,15 @@
  * throughput over TLS on a unix socket (host client against neuron-agent), and
  * qemu-guest-agent's guest-ping over a plain unix socket, with the same clock and loop. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +74,59 @@ static double qga_ping(int fd)
 	return now_us() - t0;
 }
 
+/* A raw unix-socket peer: a child that answers each connection's byte with one byte. */
+static pid_t echo_server(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the bench */
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			char b;
+			if (c < 0)
+				_exit(0);
+			if (read(c, &b, 1) == 1 && write(c, &b, 1) != 1)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(fd);
+	return pid;
+}
+
+/* Connect to the echo server and one byte there and back: its time in us, or -1. */
+static double raw_round_trip(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	double t0 = now_us();
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char b = 'x';
+
+	if (strlen(path) < sizeof(sa.sun_path))
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, &b, 1) != 1 ||
+	    read(fd, &b, 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return now_us() - t0;
+}
+
 int main(int argc, char **argv)
 {
 	struct nr_error err = { 0 };
@@ -91,9 +147,16 @@ int main(int argc, char **argv)
 	}
 	/* the wolfSSL these programs were built with (make WOLFSSL=asm|system, mk/wolfssl.sh) */
 #ifdef WOLFSSL_AESNI
-	printf("wolfSSL %s, AES-NI and AVX2 assembly (make WOLFSSL=asm)\n", LIBWOLFSSL_VERSION_STRING);
+	printf("wolfSSL %s, AES-NI and AVX2 assembly (make WOLFSSL=asm)", LIBWOLFSSL_VERSION_STRING);
 #else
-	printf("wolfSSL %s, portable C (make WOLFSSL=system or no assembly build)\n", LIBWOLFSSL_VERSION_STRING);
+	printf("wolfSSL %s, portable C (make WOLFSSL=system or no assembly build)", LIBWOLFSSL_VERSION_STRING);
+#endif
+#if defined(WOLFSSL_HAVE_SP_ECC) && defined(WOLFSSL_SP_X86_64_ASM)
+	printf(", P-256 in single-precision x86-64 assembly\n");
+#elif defined(WOLFSSL_HAVE_SP_ECC)
+	printf(", P-256 in single-precision C\n");
+#else
+	printf(", P-256 in generic big-number code\n");
 #endif
 	/* ours and qemu-ga's pings alternate, so that both see the same machine (it is shared
 	 * and noisy); 50 warm-up rounds each */
@@ -166,6 +229,53 @@ int main(int argc, char **argv)
 	}
 	free(img);
 	nr_agent_free(a);
+
+	/* New connections (the agent serves one host at a time: after the first one closed):
+	 * connect, TLS 1.3 handshake (P-256, both sides' certificates) and hello, as each neuronctl agent command does; beside a raw unix-socket round trip
+	 * (connect, a byte there and back), alternating. */
+	int nh = 60;
+	double *th = calloc((size_t)nh, sizeof(*th)), *tr = calloc((size_t)nh, sizeof(*tr)), hs, raw = 0;
+	char rawpath[4096];
+	snprintf(rawpath, sizeof(rawpath), "%s.raw", argv[1]);
+	pid_t echo = echo_server(rawpath);
+	if (echo < 0)
+		raw = -1;
+	for (int i = -3; i < nh; i++) {
+		struct nr_agent *b;
+		double t0 = now_us();
+		if (nr_agent_open_socket(argv[1], argv[2], &b, &err) < 0 || nr_agent_connect(b, &err) < 0) {
+			fprintf(stderr, "agent: %s\n", err.msg);
+			if (echo > 0) {
+				kill(echo, SIGKILL);
+				waitpid(echo, NULL, 0);
+			}
+			return 1;
+		}
+		if (i >= 0)
+			th[i] = now_us() - t0;
+		nr_agent_free(b);
+		double q = raw >= 0 ? raw_round_trip(rawpath) : -1;
+		if (i >= 0)
+			tr[i] = q;
+		if (q < 0)
+			raw = -1;
+	}
+	hs = median(th, nh);
+	if (echo > 0) {
+		kill(echo, SIGKILL);
+		waitpid(echo, NULL, 0);
+		unlink(rawpath);
+	}
+	if (raw == 0)
+		raw = median(tr, nh);
+	printf("new connection, TLS 1.3 handshake and hello: median %8.1f us over %d\n", hs, nh);
+	if (raw > 0)
+		printf("raw unix socket: connect and one byte there and back: median %8.1f us over %d: ours / raw %.1f\n",
+		       raw, nh, hs / raw);
+	printf("HANDSHAKE_US %.1f\n", hs); /* for bench-agent.sh's ratio to OpenSSL's */
+	free(th);
+	free(tr);
+
 
 	struct stat st;
 	const char *over = stat(argv[1], &st) == 0 && S_ISCHR(st.st_mode) ? "pty" : "unix socket";

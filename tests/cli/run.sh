@@ -19,7 +19,8 @@ golden err.no-sysroot --sysroot "$tmp/nowhere" scan
 mkdir -p "$tmp/empty"
 golden err.no-pci --sysroot "$tmp/empty" check
 cp -a "$SYSROOTS/intel-nvidia" "$tmp/broken"
-rm "$tmp/broken/sys/devices/pci0000:01/0000:01:00.0/vendor"
+# config has the ids (one read); without it the attribute files stand in, so both go
+rm "$tmp/broken/sys/devices/pci0000:01/0000:01:00.0/vendor" "$tmp/broken/sys/devices/pci0000:01/0000:01:00.0/config"
 golden err.unreadable --sysroot "$tmp/broken" scan
 golden err.check-gpu --sysroot "$SYSROOTS/intel-nvidia" check --gpu 05:00.0
 golden check.pick-gpu --sysroot "$SYSROOTS/intel-nvidia" check --gpu 0000:00:02.0

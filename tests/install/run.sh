@@ -40,7 +40,8 @@ listing "$d" >"$tmp/manifest"
 want=$tmp/want
 grep -v -e '^#' "$here/manifest.txt" |
 	{ if [ -x "$BUILD/neuron-tui" ]; then cat; else grep -v 'neuron-tui'; fi; } |
-	{ if [ -x "$BUILD/neuron-agent" ]; then cat; else grep -v 'neuron-agent'; fi; } >"$want"
+	{ if [ -x "$BUILD/neuron-agent" ]; then cat; else grep -v 'neuron-agent'; fi; } |
+	{ if [ -f "$BUILD/win/neuron-agent.msi" ]; then cat; else grep -v 'neuron-agent.msi'; fi; } >"$want"
 if [ "${NEURON_REGEN:-}" = 1 ]; then
 	[ -x "$BUILD/neuron-tui" ] && [ -x "$BUILD/neuron-agent" ] ||
 		echo "note: neuron-tui or neuron-agent is not built: the new manifest leaves them out"
@@ -106,6 +107,17 @@ done
 echo "exit: $?" >>"$tmp/scan"
 check "installed neuronctl scans the installed demo like tests/cli/expected/demo.scan" \
 	cmp -s "$tmp/scan" "$top/tests/cli/expected/demo.scan"
+# The installed neuronctl finds what the guest-tools media carries: neuron-agent beside it,
+# the unit, the udev rule and the MSI under PREFIX/share/neuron/guest.
+if [ -x "$BUILD/neuron-agent" ] && command -v xorriso >/dev/null 2>&1; then
+	"$bin/neuronctl" --param "state_dir=$tmp/state" agent media --json inst >"$tmp/media" 2>&1
+	xorriso -no_rc -indev "$tmp/state/vm/inst/guest-tools.iso" -find / -type f 2>/dev/null | sort >"$tmp/media.list"
+	want_files="'/linux/70-neuron-agent.rules' '/linux/neuron-agent' '/linux/neuron-agent.service'"
+	[ -f "$BUILD/win/neuron-agent.msi" ] && want_files="$want_files '/windows/neuron-agent.msi'"
+	missing=
+	for f in $want_files; do grep -qxF "$f" "$tmp/media.list" || missing="$missing $f"; done
+	check "installed neuronctl puts the installed agent files on the media (missing:$missing)" test -z "$missing"
+fi
 # neuron-tui --demo finds the installed demo machine: its first screen names the demo GPU.
 if [ -x "$BUILD/neuron-tui" ] && command -v tmux >/dev/null 2>&1; then
 	sock=$tmp/tmux

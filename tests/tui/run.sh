@@ -67,6 +67,8 @@ for name in $names; do
 		(cd "$scratch" && env $envs_x LC_ALL=$loc timeout 300 "$TUI" $expanded --test-size "$size" \
 			--test-script "$script" --test-dump "$got") 2>"$err"
 		rc=$?
+		# a certificate made during the run (vm create makes the VM's) has a fresh fingerprint
+		[ -f "$got" ] && sed -i 's/SHA256:[0-9A-F:]*/SHA256:<fingerprint>/g' "$got"
 		if [ -n "$daemon_pid" ]; then
 			kill "$daemon_pid" 2>/dev/null
 			wait "$daemon_pid" 2>/dev/null

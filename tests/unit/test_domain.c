@@ -287,14 +287,24 @@ static void test_boot_and_devices(void **state)
 	assert_null(strstr(xml, "<console"));
 	assert_non_null(strstr(xml, "<on_reboot>destroy</on_reboot>"));
 	free(xml);
-	/* disks: system disk at its default path, both ISOs as CD-ROMs */
+	/* disks: system disk at its default path, both ISOs and the guest-tools media as
+	 * CD-ROMs, the media on SATA (and not a disk that vm delete --remove-disk removes) */
 	xml = build(&e, "name: d\ntemplate: windows10\ngpu: none\niso: /i/win.iso\nvirtio_iso: /i/virtio.iso\n");
 	info = inspect(xml);
 	assert_int_equal(info->n_disks, 1);
 	assert_string_equal(info->disks[0], "/var/lib/libvirt/images/d.qcow2");
-	assert_int_equal(count(xml, "device=\"cdrom\""), 2);
+	assert_int_equal(count(xml, "device=\"cdrom\""), 3);
+	assert_non_null(strstr(xml, "<source file=\"/var/lib/neuron/vm/d/guest-tools.iso\"/>\n"
+				    "      <target dev=\"sdd\" bus=\"sata\"/>\n      <readonly/>"));
 	assert_non_null(strstr(xml, "<boot dev=\"cdrom\"/>"));
 	nr_domain_info_free(info);
+	free(xml);
+	/* no media without guest_tools, nor without the agent it carries */
+	xml = build(&e, "name: d\ntemplate: windows10\ngpu: none\nguest_tools: false\n");
+	assert_null(strstr(xml, "guest-tools.iso"));
+	free(xml);
+	xml = build(&e, "name: d\ntemplate: windows10\ngpu: none\nagent: false\n");
+	assert_null(strstr(xml, "guest-tools.iso"));
 	free(xml);
 	env_done(&e);
 }

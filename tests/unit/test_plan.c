@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "neuron/clock.h"
 #include "neuron/plan.h"
 #include "neuron/util.h"
 #include "unit.h"
@@ -787,6 +788,34 @@ static void test_journal_leaving_the_root(void **state)
 	free(outside);
 }
 
+/* The host runner (the guest-tools media's xorriso): output through the callback, the
+ * status, and a bound that kills the command and what it started (its process group). */
+static void test_run_host_bounded(void **state)
+{
+	struct captured cap = { 0 };
+	struct nr_error err = { 0 };
+	int status = 0;
+	long long t0;
+
+	(void)state;
+	nr_buf_init(&cap.out);
+	static const char *const say[] = { "sh", "-c", "echo out; echo err >&2; exit 4", NULL };
+	assert_int_equal(nr_plan_run_host(say, 10000, capture, &cap, &status, &err), 0);
+	assert_int_equal(status, 4);
+	assert_non_null(strstr(cap.out.data, "out\n"));
+	assert_non_null(strstr(cap.out.data, "err\n"));
+	/* a child that holds the pipe open is killed too: the call returns at the bound */
+	static const char *const hang[] = { "sh", "-c", "sleep 30 & sleep 30", NULL };
+	t0 = nr_now_ms();
+	assert_int_equal(nr_plan_run_host(hang, 300, capture, &cap, &status, &err), -NR_E_TIMEOUT);
+	assert_true(nr_now_ms() - t0 < 5000);
+	assert_non_null(strstr(err.msg, "did not finish"));
+	static const char *const missing[] = { "no-such-tool", NULL };
+	assert_int_equal(nr_plan_run_host(missing, 1000, capture, &cap, &status, &err), 0);
+	assert_int_equal(status, 127);
+	nr_buf_done(&cap.out);
+}
+
 static void capture_notes(void *ud, enum nr_plan_event ev, const char *text)
 {
 	if (ev == NR_PLAN_EV_NOTE) {
@@ -932,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_journal_leaving_the_root),
 		cmocka_unit_test(test_finish_as_recorded),
 		cmocka_unit_test(test_dirs_ignore_umask),
+		cmocka_unit_test(test_run_host_bounded),
 	};
 
 	unsetenv("NEURON_FAULT_AFTER");

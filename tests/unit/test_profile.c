@@ -295,10 +295,11 @@ static void test_yaml_forms(void **state)
 static void test_yaml_round_trip(void **state)
 {
 	static const char *files[] = { "config/profiles/windows11.yaml", "config/profiles/windows10.yaml",
-				       "config/profiles/linux.yaml" };
+				       "config/profiles/linux.yaml", "tests/unattend/windows11.yaml",
+				       "tests/unattend/windows10.yaml" };
 	struct nr_error err = { 0 };
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct nr_profile *p = NULL, *q = NULL;
 		char *y1 = NULL, *y2 = NULL;
 		if (nr_profile_load(files[i], &p, &err) < 0)

@@ -68,13 +68,15 @@ bound=
 # 3. VMs on the libvirt test driver. test:///default starts afresh for each process, so
 #    create --start does both in one run; node.xml is a driver state with running VMs.
 nodes="test://$here/node.xml"
-golden vm.create-start --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+# vm create makes the VM's guest-tools media and credentials under the state directory
+st="--param state_dir=$tmp/state"
+golden vm.create-start $st --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
 	--profile config/profiles/linux.yaml --start
-golden vm.create-disk-in-pool --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+golden vm.create-disk-in-pool $st --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
 	--profile config/profiles/windows11.yaml --set disk.path=/default-pool/win11.qcow2 --set disk.size=40G --start
-golden vm.create-no-room --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
+golden vm.create-no-room $st --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create \
 	--profile config/profiles/windows11.yaml --set disk.path=/default-pool/win11.qcow2
-golden vm.create-exists --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm create \
+golden vm.create-exists $st --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm create \
 	--profile config/profiles/windows10.yaml --set disk=none
 golden vm.list --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list
 golden vm.list.json --connect "$nodes" --sysroot "$SYSROOTS/intel-nvidia" vm list --json

@@ -46,14 +46,23 @@ grep '^note:' "$T/out"
 [ "$st" -eq 0 ] && ok "a fresh prefix (wineboot), a private X server, the port as a pty pair" ||
 	{ bad "a fresh prefix (wineboot), a private X server, the port as a pty pair"; finish; }
 
-# ---- credentials (the host's, and the guest bundle the MSI takes from CERTS=)
+# ---- credentials (the host's, and the guest bundle the MSI takes from CERTS=): vm1's come
+# on its guest-tools media (the default bundle), as vm create makes it
 N="$NEURONCTL --param state_dir=$T/state"
-expect "certs for vm1" 0 $N agent certs vm1 --bundle "$T/bundle"
+expect "certs for vm1" 0 $N agent certs vm1
+ln -s "$T/state/agent/vm1/bundle" "$T/bundle"
 expect "certs for another VM" 0 $N agent certs vm2 --bundle "$T/bundle2"
 HC=$T/state/agent/vm1
 mkdir -p "$C/neuron-certs"
 for f in ca.pem guest.pem guest.key host.pem; do cp "$T/bundle/$f" "$C/neuron-certs/"; done
 [ -n "$as" ] && chown -R 65534:65534 "$C/neuron-certs"
+expect "agent media vm1: the guest-tools media with the MSI" 0 $N agent media vm1
+has "the media has the Windows agent" "guest tools"
+mkdir -p "$T/media"
+expect "the media extracted (xorriso)" 0 xorriso -no_rc -osirrox on -indev "$T/state/vm/vm1/guest-tools.iso" \
+	-extract / "$T/media"
+chmod -R u+rwX,go+rX "$T/media"
+[ -n "$as" ] && chown -R 65534:65534 "$T/media"
 
 # ---- a test program, cross-built here: the launch marker
 cat >"$T/marker.c" <<'EOF'
@@ -76,9 +85,25 @@ EOF
 expect "the launch test program cross-built" 0 sh -c "x86_64-w64-mingw32-gcc -O2 -mwindows -o '$T/marker.exe' '$T/marker.c' &&
 	cp '$T/marker.exe' '$C/'"
 
-# ---- install: msiexec /qn with CERTS=, the service RUNNING
+# ---- install: the first-logon command of an unattended install (the autounattend.xml of
+# tests/unattend's profile) finds the media on its drive (E: here) and runs its setup.cmd: msiexec
+# /qn with CERTS=E:\certs; the service RUNNING with the bundle's credentials
 cp "$W/neuron-agent.msi" "$C/neuron-agent.msi"
-expect "msiexec /i /qn with CERTS" 0 wine_ msiexec /i 'C:\neuron-agent.msi' /qn 'CERTS=C:\neuron-certs'
+rm -f "$WINEPREFIX/dosdevices/e:"
+ln -s "$T/media" "$WINEPREFIX/dosdevices/e:"
+printf 'pw\n' >"$T/pw"
+chmod 600 "$T/pw"
+(cd "$top" && $N --sysroot "${SYSROOTS:-$BUILD/sysroots}/intel-nvidia" vm unattend \
+	--profile tests/unattend/windows11.yaml --set "unattended.password_file=$T/pw") >"$T/unattend.xml" 2>"$T/out"
+first_logon=$(xmllint --xpath "string(//*[local-name()='SynchronousCommand'][*[local-name()='Order']='2']/*[local-name()='CommandLine'])" \
+	"$T/unattend.xml" 2>/dev/null)
+case $first_logon in
+"cmd /c "*) ok "the first-logon command from autounattend.xml" ;;
+*) bad "the first-logon command from autounattend.xml ('$first_logon')" ;;
+esac
+# shellcheck disable=SC2086
+expect "the first logon runs E:\setup.cmd: msiexec /i /qn with CERTS" 0 wine_ cmd /c "${first_logon#cmd /c }"
+has "setup.cmd says it is installed" "The NeuronOS agent is installed"
 PF="$C/Program Files/NeuronOS/Agent"
 for f in neuron-agent.exe neuron-session.exe; do
 	same "installed: $f" "$W/$f" "$PF/$f"

@@ -19,6 +19,9 @@
 	/* vm, profile, domain */ \
 	X("templates", "", "domain XML templates (empty: templates/ beside the program, then /usr/share/neuron/templates)") \
 	X("run.standins", "", "run plan commands from this directory, unchrooted (tests)") \
+	/* guest-tools media */ \
+	X("media.xorriso", "xorriso", "the ISO tool that makes each VM's guest-tools media") \
+	X("media.files", "", "the agent files for the media (empty: the build beside the program, then PREFIX/share/neuron/guest)") \
 	/* looking glass */ \
 	X("lg.shm", "/dev/shm/looking-glass", "Looking Glass shared memory, under the sysroot") \
 	X("lg.watch_ms", "200", "lg status: time between two reads of the shared memory") \

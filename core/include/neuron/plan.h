@@ -242,5 +242,11 @@ const char *nr_plan_state_name(enum nr_plan_state s);   /* "none", "applied", ..
  * when it could not be started. */
 int nr_plan_run(const struct nr_ctx *ctx, const char *const *argv, nr_plan_output_fn output,
 		void *userdata, int *status, struct nr_error *err);
+/* The same runner for a tool of this machine (xorriso making a VM's guest-tools media):
+ * never chrooted, no stand-ins, the same PATH, locale and output handling, and bounded:
+ * still running after timeout_ms, it is killed with its process group (-NR_E_TIMEOUT).
+ * A program that cannot be started exits 127 with the reason in its output. */
+int nr_plan_run_host(const char *const *argv, unsigned timeout_ms, nr_plan_output_fn output, void *userdata,
+		     int *status, struct nr_error *err);
 
 #endif

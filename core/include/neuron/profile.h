@@ -39,6 +39,18 @@ struct nr_profile_lg {
 	char *kvmfr_device;         /* "/dev/kvmfr0" for the kvmfr backend */
 };
 
+/* An unattended Windows install (autounattend.xml on the guest-tools media). No password
+ * here: it comes from password_file (a file the user points to) or a prompt. */
+struct nr_profile_unattended {
+	bool enabled;
+	char *user;                 /* the local administrator account, logged on once */
+	char *locale;               /* "en-US" */
+	char *timezone;             /* Windows time zone name: "UTC", "W. Europe Standard Time" */
+	char *product_key;          /* NULL: none (the edition by name) */
+	char *edition;              /* image name on the ISO; NULL: "Windows 11 Pro" / "Windows 10 Pro" */
+	char *password_file;        /* the password's file (its first line); NULL: asked */
+};
+
 struct nr_profile_boot {
 	char *kernel;               /* direct kernel boot; NULL: boot from the disks */
 	char *initrd;
@@ -75,6 +87,8 @@ struct nr_profile {
 	size_t n_usb;
 	struct nr_profile_lg lg;
 	bool agent;
+	bool guest_tools;           /* the guest-tools media (STATE/vm/NAME/guest-tools.iso) as a CD-ROM */
+	struct nr_profile_unattended unattended;
 	enum nr_tristate tpm;       /* auto: on for Windows 11 */
 	bool secure_boot;
 	bool hyperv;                /* Hyper-V enlightenments */
@@ -135,6 +149,8 @@ void nr_profile_locate(const struct nr_profile *p, const char *key, struct nr_er
 const struct nr_gpu *nr_profile_gpu(const struct nr_profile *p, const struct nr_scan *scan);
 /* Whether the TPM / the NVIDIA workaround are on once auto is resolved. */
 bool nr_profile_tpm(const struct nr_profile *p);
+/* Whether the VM gets its guest-tools media: guest_tools with the agent's channel. */
+bool nr_profile_guest_tools(const struct nr_profile *p);
 bool nr_profile_nvidia_workaround(const struct nr_profile *p, const struct nr_scan *scan);
 
 /* Size text: "16G", "512M", "1T", "16GiB" (binary units). Returns 0 or -NR_E_INVAL with

@@ -11,6 +11,8 @@
 #include "neuron/host.h"
 #include "neuron/pci.h"
 
+struct nr_pci_names;
+
 struct nr_iommu_group {
 	int id;
 	size_t *devices;            /* indices into devices[], sorted by address */
@@ -26,6 +28,7 @@ struct nr_scan {
 	struct nr_gpu *gpus;        /* sorted by address */
 	size_t n_gpus;
 	struct nr_host host;
+	struct nr_pci_names *names; /* private: the devices' names, looked up on first use */
 };
 
 /* Observe the machine under the ctx's sysroot. */
