@@ -322,6 +322,22 @@ static int add_args(char ***v, size_t *n, const char *const *args)
 	return 0;
 }
 
+/* xorriso's "-map SRC DST" for each of n names, from the folder src into the ISO's dst. */
+static int add_maps(char ***v, size_t *n, const char *src, const char *dst, const char *const *names,
+		    size_t count)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		char *from = nr_path_join(src, names[i]), *to = nr_path_join(dst, names[i]);
+		const char *map[] = { "-map", from, to, NULL };
+		rc = from && to ? add_args(v, n, map) : -NR_E_NOMEM;
+		free(from);
+		free(to);
+	}
+	return rc;
+}
+
 /* ---- making it -------------------------------------------------------------------------- */
 
 static int check_bundle(const char *bundle, const char *host_dir, const char *vm, struct nr_error *err)
@@ -504,24 +520,10 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 	}
 	{
 		static const char *const texts[] = { "README.txt", "setup.cmd", "setup.sh" };
-		for (size_t i = 0; i < 3; i++) {
-			char *src = nr_path_join(staging, texts[i]), *dst = nr_path_join("/", texts[i]);
-			const char *map[] = { "-map", src, dst, NULL };
-			rc = src && dst ? add_args(&argv, &argc, map) : -NR_E_NOMEM;
-			free(src);
-			free(dst);
-			if (rc < 0)
-				goto nomem;
-		}
-		for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++) {
-			char *src = nr_path_join(bundle, bundle_files[i]), *dst = nr_path_join("/certs", bundle_files[i]);
-			const char *map[] = { "-map", src, dst, NULL };
-			rc = src && dst ? add_args(&argv, &argc, map) : -NR_E_NOMEM;
-			free(src);
-			free(dst);
-			if (rc < 0)
-				goto nomem;
-		}
+		if (add_maps(&argv, &argc, staging, "/", texts, sizeof(texts) / sizeof(texts[0])) < 0 ||
+		    add_maps(&argv, &argc, bundle, "/certs", bundle_files,
+			     sizeof(bundle_files) / sizeof(bundle_files[0])) < 0)
+			goto nomem;
 		if (info->has_unattend) {
 			char *answers = nr_path_join(dir, UNATTEND_FILE);
 			const char *map[] = { "-map", answers, "/" UNATTEND_FILE, NULL };
