@@ -27,6 +27,9 @@
 #   golden NAME ARGS...  neuronctl ARGS run from $top: its outcome, with $SYSROOTS, $tmp and
 #                        $top masked, against the golden file NAME
 #   summary [NAME]       "NAME: N passed, M failed"; its status is 1 when something failed
+#   xvfb_start DIR GEOMETRY
+#                        a private Xvfb on a free display (its files in DIR); sets xvfb_display
+#                        (":N") and adds its pid to $pids; status 1 when none started
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -106,4 +109,31 @@ golden() {
 summary() {
 	echo "${1:+$1: }$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
+}
+
+# A display number nobody uses: no lock file, no socket; Xvfb reports it once it listens
+# (-displayfd), and a number it cannot take (another namespace's abstract socket) makes it
+# exit, so the next one is tried.
+xvfb_start() {
+	_n=$((100 + $$ % 800)) _tries=0 xvfb_display=
+	while [ $_tries -lt 20 ]; do
+		if [ ! -e "/tmp/.X$_n-lock" ] && [ ! -e "/tmp/.X11-unix/X$_n" ]; then
+			: >"$1/displayfd"
+			Xvfb ":$_n" -screen 0 "$2" -nolisten tcp -displayfd 3 3>"$1/displayfd" >"$1/xvfb.log" 2>&1 &
+			_xvfb=$!
+			_i=0
+			while [ ! -s "$1/displayfd" ] && kill -0 $_xvfb 2>/dev/null && [ $_i -lt 100 ]; do
+				sleep 0.05
+				_i=$((_i + 1))
+			done
+			if [ -s "$1/displayfd" ]; then
+				xvfb_display=":$_n"
+				pids="${pids:-} $_xvfb"
+				return 0
+			fi
+			kill $_xvfb 2>/dev/null
+		fi
+		_n=$((_n + 1)) _tries=$((_tries + 1))
+	done
+	return 1
 }

@@ -136,39 +136,13 @@ while True:
 open('$T/big.txt', 'wb').write(b)"
 
 # ============================================================ X11 (Xvfb)
-# A display number nobody uses: no lock file, no socket; Xvfb reports it once ready.
-start_xvfb() { # sets X (":N") and xvfb (pid)
-	n=$((100 + $$ % 800))
-	tries=0
-	while [ $tries -lt 20 ]; do
-		if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then
-			: >"$T/displayfd"
-			Xvfb ":$n" -screen 0 1920x1080x24 -nolisten tcp -displayfd 3 3>"$T/displayfd" \
-				>"$T/xvfb.log" 2>&1 &
-			xvfb=$!
-			i=0
-			while [ ! -s "$T/displayfd" ] && kill -0 $xvfb 2>/dev/null && [ $i -lt 100 ]; do
-				sleep 0.05
-				i=$((i + 1))
-			done
-			if [ -s "$T/displayfd" ]; then
-				X=":$n"
-				pids="$pids $xvfb"
-				return 0
-			fi
-			kill $xvfb 2>/dev/null
-		fi
-		n=$((n + 1))
-		tries=$((tries + 1))
-	done
-	return 1
-}
-if ! start_xvfb; then
+if ! xvfb_start "$T" 1920x1080x24; then
 	bad "Xvfb starts on a free display"
 	cat "$T/xvfb.log"
 	summary agent-desktop
 	exit 1
 fi
+X=$xvfb_display
 ok "Xvfb runs on $X"
 xu() { env DISPLAY="$X" "$@"; } # the "user" side of the X session
 

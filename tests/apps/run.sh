@@ -177,36 +177,12 @@ if cmp -s "$T/before" "$T/after"; then ok "the tree is byte-identical again"; el
 unset XDG_DATA_HOME
 
 # ============================================================ 3. the Linux platform
-start_xvfb() { # sets X11 (":N") and xvfb (pid)
-	n=$((100 + ($$ + 37) % 800))
-	tries=0
-	while [ $tries -lt 20 ]; do
-		if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then
-			: >"$T/displayfd"
-			Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp -displayfd 3 3>"$T/displayfd" >"$T/xvfb.log" 2>&1 &
-			xvfb=$!
-			i=0
-			while [ ! -s "$T/displayfd" ] && kill -0 $xvfb 2>/dev/null && [ $i -lt 100 ]; do
-				sleep 0.05
-				i=$((i + 1))
-			done
-			if [ -s "$T/displayfd" ]; then
-				X11=":$n"
-				pids="$pids $xvfb"
-				return 0
-			fi
-			kill $xvfb 2>/dev/null
-		fi
-		n=$((n + 1))
-		tries=$((tries + 1))
-	done
-	return 1
-}
-if ! start_xvfb; then
+if ! xvfb_start "$T" 1280x800x24; then
 	bad "Xvfb starts on a free display"
 	summary apps
 	exit 1
 fi
+X11=$xvfb_display
 ok "Xvfb runs on $X11"
 HOME=$T/home DISPLAY=$X11 openbox --sm-disable >"$T/openbox.log" 2>&1 &
 pids="$pids $!"
