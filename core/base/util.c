@@ -6,6 +6,17 @@
 
 #include "base/internal.h"
 
+int nr_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *nr_path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb;

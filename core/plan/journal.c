@@ -131,17 +131,6 @@ static void put_word(struct nr_buf *b, const char *s)
 	put_escaped(b, s, strlen(s));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The inverse of put_escaped: %XX to its byte, a lone "%" to "". *len (may be NULL) gets
  * the length (the text may hold any byte but NUL: file contents pass the text check). */
 static char *unescape(const char *s, size_t n, size_t *len)
@@ -152,8 +141,8 @@ static char *unescape(const char *s, size_t n, size_t *len)
 		return NULL;
 	if (!(n == 1 && s[0] == '%')) {
 		for (size_t i = 0; i < n; i++) {
-			if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-				*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			if (s[i] == '%' && i + 2 < n && nr_hex_digit(s[i + 1]) >= 0 && nr_hex_digit(s[i + 2]) >= 0) {
+				*o++ = (char)(nr_hex_digit(s[i + 1]) * 16 + nr_hex_digit(s[i + 2]));
 				i += 2;
 				continue;
 			}

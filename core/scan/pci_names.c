@@ -101,17 +101,6 @@ static struct pci_access *names_pa(struct nr_pci_names *db)
 	return pa;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* n hex digits at p (libpci's id_hex), -1 when they are not. */
 static long id_hex(const char *p, const char *end, int n)
 {
@@ -120,7 +109,7 @@ static long id_hex(const char *p, const char *end, int n)
 	if (end - p < n)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		int d = hex_digit(p[i]);
+		int d = nr_hex_digit(p[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;

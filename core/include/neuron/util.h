@@ -16,6 +16,8 @@ struct nr_buf {
 	bool oom;
 };
 
+/* The value of a hexadecimal digit, or -1 when c is none. */
+int nr_hex_digit(char c);
 void nr_buf_init(struct nr_buf *b);
 void nr_buf_done(struct nr_buf *b);
 void nr_buf_append(struct nr_buf *b, const char *s, size_t n);
