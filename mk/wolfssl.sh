@@ -6,7 +6,7 @@
 #   MODE asm     the same wolfSSL version as the installed libwolfssl-dev, from Debian's own
 #                source package (its patches included), configured with Debian's flags plus
 #                --enable-aesni --enable-intelasm --enable-sp=ec256 --enable-sp-asm
-#                --disable-sakke, linked statically.
+#                --disable-sakke and -DLARGE_STATIC_BUFFERS, linked statically.
 #
 # Why: Debian builds wolfSSL portable (no AES-NI, no AVX2). There its fastest TLS 1.3 cipher,
 # ChaCha20-Poly1305, does about 290 MB/s on one core and table AES-GCM about 140 MB/s, so a
@@ -17,7 +17,11 @@
 # assembly, several times faster. P-256 only: each other curve's (and SAKKE's 1024-bit)
 # single-precision code brings a per-thread point cache (FP_ECC, thread-local), 1.3 MiB
 # in every thread of every program for curves the agent never uses; SAKKE, which nothing
-# here uses, is what pulls the 1024-bit one in. Where the assembly build is impossible
+# here uses, is what pulls the 1024-bit one in. LARGE_STATIC_BUFFERS: each session's
+# input and output buffers hold a whole 16 KiB record; without it wolfSSL allocated a
+# buffer for every record it read, and zeroed and freed it again once it was read, more
+# instructions than the copy of the record itself (issue 20); keys and secrets are still
+# zeroed when a session ends. Where the assembly build is impossible
 # (not x86-64, no Debian source, offline), this says why and falls back to the system library.
 set -u
 mode=${1:?usage: mk/wolfssl.sh system|asm DIR}
@@ -67,7 +71,8 @@ echo "wolfssl: building wolfSSL $ver with AES-NI, AVX2 and single-precision ECC 
 why=$(debsrc_get wolfssl "$ver" "$src" "$log") || fallback "$why (see $log)"
 # Debian's configure flags (debian/rules), plus the assembly; static, no tests or examples.
 (
-	cd "$src" && ./autogen.sh && ./configure --prefix="$dir/inst" --enable-distro --enable-pkcs11 \
+	cd "$src" && ./autogen.sh && ./configure --prefix="$dir/inst" CPPFLAGS="-DLARGE_STATIC_BUFFERS" \
+		--enable-distro --enable-pkcs11 \
 		--disable-examples --disable-crypttests --disable-benchmark --enable-static \
 		--enable-aesni --enable-intelasm --enable-sp=ec256 --enable-sp-asm --disable-sakke &&
 		make -j"$(nproc 2>/dev/null || echo 2)" && make install &&
