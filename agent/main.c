@@ -26,13 +26,15 @@ struct agent {
 	struct nr_tls_link *link;
 	bool verbose;
 	bool exit_after_reply;
-	/* The chunked upload in progress (clipboard-set of an image). */
+	int max_version;            /* the newest protocol version to agree on (--protocol) */
+	bool binary;                /* this session agreed on version 2: binary chunk frames */
+	/* The chunked upload in progress (clipboard-set of an image). Its buffer is freed when
+	 * it ends: an idle agent holds no transfer (issue 20). */
 	long long up_id, up_seq;
 	struct nr_buf up;
 	const char *up_code;
-	/* the clipboard being sent (clipboard-get): kept between requests, so that a big image
-	 * does not fault in fresh pages every time before its first chunk can go */
-	struct nr_buf down;
+	bool up_taking;             /* a binary chunk's bytes are being appended ... */
+	size_t up_mark;             /* ... from here (taken back if the chunk turns out bad) */
 	char up_why[256];
 };
 
@@ -97,7 +99,8 @@ static void upload_reset(struct agent *ag, long long id)
 {
 	ag->up_id = id;
 	ag->up_seq = 0;
-	ag->up.len = 0;
+	nr_buf_done(&ag->up);
+	ag->up_taking = false;
 	ag->up_code = NULL;
 	ag->up_why[0] = '\0';
 }
@@ -128,6 +131,54 @@ static void on_chunk(struct agent *ag, const struct nr_msg *m)
 	ag->up_seq++;
 }
 
+/* The header of a binary chunk (version 2): its bytes follow as pieces (on_bin_data),
+ * appended straight to the upload when it is the one due, and its ETX (on_bin_end). The
+ * first chunk's total reserves the whole transfer at once. */
+static void on_bin_chunk(struct agent *ag, const struct nr_chunk_header *h)
+{
+	if (h->id != ag->up_id)
+		upload_reset(ag, h->id);
+	ag->up_taking = false;
+	if (ag->up_code)
+		return;
+	if (h->seq != ag->up_seq) {
+		ag->up_code = "bad-request";
+		snprintf(ag->up_why, sizeof(ag->up_why), "chunk %lld came where %lld was due", h->seq, ag->up_seq);
+		return;
+	}
+	if (h->total > NR_AGENT_TRANSFER_MAX || ag->up.len + h->len > NR_AGENT_TRANSFER_MAX) {
+		ag->up_code = "too-large";
+		snprintf(ag->up_why, sizeof(ag->up_why), "the transfer passed 64 MiB");
+		nr_buf_done(&ag->up);
+		return;
+	}
+	if (!nr_buf_reserve(&ag->up, h->seq == 0 && h->total > h->len ? (size_t)h->total : h->len)) {
+		ag->up_code = "failed";
+		snprintf(ag->up_why, sizeof(ag->up_why), "out of memory");
+		nr_buf_done(&ag->up);
+		return;
+	}
+	ag->up_mark = ag->up.len;
+	ag->up_taking = true;
+}
+
+static void on_bin_data(struct agent *ag, const char *data, size_t len)
+{
+	if (ag->up_taking)
+		nr_buf_append(&ag->up, data, len); /* reserved by on_bin_chunk: no reallocation */
+}
+
+static void on_bin_end(struct agent *ag, bool good)
+{
+	if (!ag->up_taking)
+		return;
+	ag->up_taking = false;
+	if (good)
+		ag->up_seq++;
+	else
+		ag->up.len = ag->up_mark; /* as if it had not come (PROTOCOL.md 6) */
+}
+
 static bool is_text(const char *mime)
 {
 	return strcmp(mime, "text/plain") == 0;
@@ -136,17 +187,27 @@ static bool is_text(const char *mime)
 static int op_hello(struct agent *ag, const struct nr_msg *m)
 {
 	json_object *versions, *res, *caps;
-	bool ok = false;
+	long long version = 0;
+	char why[128];
 
+	/* the newest version both sides speak (PROTOCOL.md 8) */
 	if (m->body && json_object_object_get_ex(m->body, "versions", &versions) &&
 	    json_object_is_type(versions, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(versions); i++) {
 			json_object *v = json_object_array_get_idx(versions, i);
-			if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) == NR_AGENT_VERSION)
-				ok = true;
+			long long n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+			if (n >= NR_AGENT_VERSION_MIN && n <= ag->max_version && n > version)
+				version = n;
 		}
-	if (!ok)
-		return reply_error(ag, m->id, "version", "this agent speaks protocol version 1 only");
+	if (!version) {
+		snprintf(why, sizeof(why), "this agent speaks protocol versions %d to %d", NR_AGENT_VERSION_MIN,
+			 ag->max_version);
+		return reply_error(ag, m->id, "version", why);
+	}
+	/* version 2: binary chunks from here on, both ways (the host sends none before this
+	 * reply, which is the last frame of ours it reads as version 1) */
+	ag->binary = version >= 2;
+	nr_tls_link_set_binary(ag->link, ag->binary);
 	logmsg(ag, "hello from %s", nr_msg_str(m->body, "host", "?"));
 	res = json_object_new_object();
 	caps = json_object_new_array();
@@ -159,7 +220,7 @@ static int op_hello(struct agent *ag, const struct nr_msg *m)
 		json_object_array_add(caps, json_object_new_string("apps"));
 	if (ag->platform->windows)
 		json_object_array_add(caps, json_object_new_string("windows"));
-	json_object_object_add(res, "version", json_object_new_int(NR_AGENT_VERSION));
+	json_object_object_add(res, "version", json_object_new_int((int)version));
 	json_object_object_add(res, "agent", json_object_new_string("neuron-agent " AGENT_VERSION));
 	json_object_object_add(res, "platform", json_object_new_string(ag->platform->name));
 	json_object_object_add(res, "capabilities", caps);
@@ -238,22 +299,32 @@ static bool text_fits(const char *text, size_t len)
 	return fits;
 }
 
-/* Send data as chunks of request id (PROTOCOL.md 6), and add its size and chunk count to
- * the reply res that completes it. */
-static int send_chunks(struct agent *ag, long long id, const struct nr_buf *data, json_object *res)
+/* Send data as chunks of request id (PROTOCOL.md 6): binary frames straight from data
+ * (version 2), else base64 in JSON; and add its size and chunk count to the reply res
+ * that completes it. */
+static int send_chunks(struct agent *ag, long long id, const void *bytes, size_t len, json_object *res)
 {
+	const char *data = bytes;
+	size_t step = ag->binary ? NR_AGENT_BIN_CHUNK_MAX : NR_AGENT_CHUNK_MAX;
+	struct nr_error err = { 0 };
 	struct nr_buf out;
 	long long chunks = 0;
 	int rc = 0;
 
 	nr_buf_init(&out);
-	for (size_t off = 0; off < data->len && rc == 0; off += NR_AGENT_CHUNK_MAX, chunks++) {
-		size_t n = data->len - off < NR_AGENT_CHUNK_MAX ? data->len - off : NR_AGENT_CHUNK_MAX;
-		nr_msg_put_chunk(&out, id, chunks, data->data + off, n);
+	for (size_t off = 0; off < len && rc == 0; off += step, chunks++) {
+		size_t n = len - off < step ? len - off : step;
+		if (ag->binary) {
+			rc = nr_tls_link_write_chunk(ag->link, id, chunks, len, data + off, n, WRITE_TIMEOUT_MS, &err);
+			if (rc < 0)
+				logmsg(ag, "write: %s", err.msg);
+			continue;
+		}
+		nr_msg_put_chunk(&out, id, chunks, data + off, n);
 		rc = send_buf(ag, &out);
 	}
 	nr_buf_done(&out);
-	json_object_object_add(res, "size", json_object_new_int64((long long)data->len));
+	json_object_object_add(res, "size", json_object_new_int64((long long)len));
 	json_object_object_add(res, "chunks", json_object_new_int64(chunks));
 	return rc;
 }
@@ -261,37 +332,47 @@ static int send_chunks(struct agent *ag, long long id, const struct nr_buf *data
 static int op_clipboard_get(struct agent *ag, const struct nr_msg *m)
 {
 	const char *mime = nr_msg_str(m->body, "mime", "text/plain"), *code = "failed";
-	struct nr_buf *data = &ag->down;
+	struct nr_buf own, *data = &own;
+	const void *lent = NULL;
+	size_t len = 0;
 	json_object *res;
 	char why[256] = "";
 	int rc = 0;
 
-	data->len = 0;
-	data->oom = false;
-	if (ag->platform->clipboard_get(ag->platform, mime, data, &code, why) < 0)
-		return reply_error(ag, m->id, code, why);
-	if (data->oom || data->len > NR_AGENT_TRANSFER_MAX) {
+	nr_buf_init(&own);
+	/* an image the platform holds itself goes out from there, not copied first */
+	if (!is_text(mime) && ag->platform->clipboard_peek) {
+		if (ag->platform->clipboard_peek(ag->platform, mime, &lent, &len, &code, why) < 0)
+			return reply_error(ag, m->id, code, why);
+	} else {
+		if (ag->platform->clipboard_get(ag->platform, mime, data, &code, why) < 0) {
+			nr_buf_done(data);
+			return reply_error(ag, m->id, code, why);
+		}
+		lent = data->data ? data->data : "";
+		len = data->len;
+	}
+	if (data->oom || len > NR_AGENT_TRANSFER_MAX) {
 		nr_buf_done(data);
 		return reply_error(ag, m->id, "too-large", "the clipboard holds more than 64 MiB");
 	}
 	res = json_object_new_object();
 	json_object_object_add(res, "mime", json_object_new_string(mime));
 	if (is_text(mime)) {
-		if (!nr_utf8_valid(data->data ? data->data : "", data->len)) {
+		if (!nr_utf8_valid(lent, len)) {
 			json_object_put(res);
+			nr_buf_done(data);
 			return reply_error(ag, m->id, "failed", "the clipboard text is not UTF-8");
 		}
-		if (data->len > NR_AGENT_TEXT_MAX) {
+		if (len > NR_AGENT_TEXT_MAX) {
 			json_object_put(res);
+			nr_buf_done(data);
 			return reply_error(ag, m->id, "too-large", "the clipboard text is over 512 KiB");
 		}
-		json_object_object_add(res, "text", json_object_new_string_len(data->data ? data->data : "",
-										(int)data->len));
+		json_object_object_add(res, "text", json_object_new_string_len(lent, (int)len));
 	} else
-		rc = send_chunks(ag, m->id, data, res);
-	/* kept for the next request, unless a very large image made it grow past 32 MiB */
-	if (data->cap > (32u << 20))
-		nr_buf_done(data);
+		rc = send_chunks(ag, m->id, lent, len, res);
+	nr_buf_done(data); /* an idle agent keeps no copy of the clipboard */
 	if (rc < 0) {
 		json_object_put(res);
 		return rc;
@@ -328,8 +409,11 @@ static int op_clipboard_set(struct agent *ag, const struct nr_msg *m)
 				 ag->up.len, ag->up_seq);
 			return reply_error(ag, m->id, "bad-request", why);
 		}
-		rc = ag->platform->clipboard_set(ag->platform, mime, ag->up.data ? ag->up.data : "", ag->up.len,
-						 &code, why);
+		if (ag->platform->clipboard_take)
+			rc = ag->platform->clipboard_take(ag->platform, mime, &ag->up, &code, why);
+		else
+			rc = ag->platform->clipboard_set(ag->platform, mime, ag->up.data ? ag->up.data : "",
+							 ag->up.len, &code, why);
 	}
 	if (rc < 0)
 		return reply_error(ag, m->id, code, why);
@@ -518,7 +602,7 @@ static int op_app_icon(struct agent *ag, const struct nr_msg *m)
 	}
 	res = json_object_new_object();
 	json_object_object_add(res, "mime", json_object_new_string("image/png"));
-	rc = send_chunks(ag, m->id, &png, res);
+	rc = send_chunks(ag, m->id, png.data, png.len, res);
 	nr_buf_done(&png);
 	if (rc < 0) {
 		json_object_put(res);
@@ -720,12 +804,11 @@ static int send_events(struct agent *ag)
 static int serve_session(struct agent *ag)
 {
 	struct nr_error err = { 0 };
-	const char *text;
-	size_t len;
+	struct nr_tls_frame f;
 	int rc;
 
 	for (;;) {
-		rc = nr_tls_link_recv(ag->link, &text, &len, IDLE_POLL_MS, &err);
+		rc = nr_tls_link_recv_frame(ag->link, &f, IDLE_POLL_MS, &err);
 		if (rc == -NR_E_TIMEOUT) {
 			/* idle: launched programs that ended (spawn_detached leaves none of its
 			 * own, but a port's may), then what changed in the guest */
@@ -735,6 +818,7 @@ static int serve_session(struct agent *ag)
 			continue;
 		}
 		if (rc == -NR_E_AGENT_FRAME) {
+			on_bin_end(ag, false);
 			if (reply_error(ag, -1, "bad-request", err.msg) < 0)
 				return 0;
 			continue;
@@ -743,8 +827,20 @@ static int serve_session(struct agent *ag)
 			logmsg(ag, "session ended: %s", err.msg);
 			return 0;
 		}
+		if (f.kind == NR_FRAME_CHUNK) {
+			on_bin_chunk(ag, &f.chunk);
+			continue;
+		}
+		if (f.kind == NR_FRAME_DATA) {
+			on_bin_data(ag, f.text, f.len);
+			continue;
+		}
+		if (f.kind == NR_FRAME_CHUNK_END) {
+			on_bin_end(ag, true);
+			continue;
+		}
 		struct nr_msg m;
-		if (nr_msg_decode(text, len, &m, &err) < 0) {
+		if (nr_msg_decode(f.text, f.len, &m, &err) < 0) {
 			/* with the id when the frame had one: the host waits for it (PROTOCOL.md 5) */
 			if (reply_error(ag, m.id, "bad-request", err.msg) < 0)
 				return 0;
@@ -804,6 +900,8 @@ static int serve_stream(struct agent *ag, const struct nr_tls_creds *creds, stru
 			continue; /* back to scanning the same stream */
 		}
 		logmsg(ag, "session with host %s", nr_tls_link_peer_fingerprint(ag->link));
+		ag->binary = false; /* until this session's hello agrees on version 2 */
+		upload_reset(ag, 0);
 		if ((rc = serve_session(ag)) == 1 || connection)
 			break; /* a host on a socket connects again for its next session */
 	}
@@ -816,7 +914,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: neuron-agent [--port PATH | --listen PATH | --stdio] [--certs DIR]\n"
-		"                    [--platform %s|memory] [--verbose]\n\n"
+		"                    [--platform %s|memory] [--protocol N] [--verbose]\n\n"
 		"The NeuronOS guest agent (docs/PROTOCOL.md): serves the host over the virtio-serial\n"
 		"port, TLS 1.3 with the certificates from `neuronctl agent certs VM --bundle DIR`.\n\n"
 		"  --port PATH      the virtio-serial port (default %s)\n"
@@ -826,9 +924,12 @@ static void usage(FILE *f)
 		"  --platform P     %s (default: %s)\n"
 		"                   or memory (clipboard and resolution in memory, for tests;\n"
 		"                   SIGUSR1 plays a copy in the guest, SIGUSR2 a resolution change)\n"
+		"  --protocol N     agree on protocol version N at most (1: base64 chunks only,\n"
+		"                   as an older agent; default %d)\n"
 		"  --verbose        log sessions and refusals to stderr\n"
 		"  --version        print the version\n",
-		sys_desktop_name, sys_default_port, sys_default_certs, sys_desktop_name, sys_desktop_help);
+		sys_desktop_name, sys_default_port, sys_default_certs, sys_desktop_name, sys_desktop_help,
+		NR_AGENT_VERSION);
 }
 
 int main(int argc, char **argv)
@@ -838,11 +939,12 @@ int main(int argc, char **argv)
 		{ "stdio", no_argument, NULL, 's' },      { "certs", required_argument, NULL, 'c' },
 		{ "platform", required_argument, NULL, 'P' }, { "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },    { "help", no_argument, NULL, 'h' },
+		{ "protocol", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *port = sys_default_port, *listen_path = NULL, *certs = sys_default_certs;
 	const char *platform = sys_desktop_name;
-	struct agent ag = { 0 };
+	struct agent ag = { .max_version = NR_AGENT_VERSION };
 	struct nr_tls_creds *creds = NULL;
 	struct nr_error err = { 0 };
 	struct sys_stream *stream;
@@ -858,6 +960,14 @@ int main(int argc, char **argv)
 		case 'c': certs = optarg; break;
 		case 'P': platform = optarg; break;
 		case 'v': ag.verbose = true; break;
+		case 'r':
+			ag.max_version = atoi(optarg);
+			if (ag.max_version < NR_AGENT_VERSION_MIN || ag.max_version > NR_AGENT_VERSION) {
+				fprintf(stderr, "neuron-agent: --protocol is %d to %d\n", NR_AGENT_VERSION_MIN,
+					NR_AGENT_VERSION);
+				return 2;
+			}
+			break;
 		case 'V': printf("neuron-agent %s (protocol %d)\n", AGENT_VERSION, NR_AGENT_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -881,7 +991,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nr_buf_init(&ag.up);
-	nr_buf_init(&ag.down);
 	if (nr_tls_creds_load(certs, NR_TLS_GUEST, &creds, &err) < 0) {
 		fprintf(stderr, "neuron-agent: %s\n", err.msg);
 		rc = 1;
@@ -934,7 +1043,6 @@ int main(int argc, char **argv)
 out:
 	nr_tls_creds_free(creds);
 	nr_buf_done(&ag.up);
-	nr_buf_done(&ag.down);
 	ag.platform->free(ag.platform);
 	return rc;
 }

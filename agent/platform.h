@@ -128,6 +128,14 @@ struct agent_platform {
 			     const char **code, char *why);
 	int (*clipboard_set)(struct agent_platform *p, const char *mime, const void *data, size_t len,
 			     const char **code, char *why);
+	/* Optional (NULL: clipboard_get and clipboard_set do it): a platform that holds the
+	 * clipboard's bytes itself lends them (valid until its next call), or takes a received
+	 * buffer as it is, so that a big image is not copied once more on its way (issue 20);
+	 * take leaves in *data what the caller frees (empty, or the platform's old bytes). */
+	int (*clipboard_peek)(struct agent_platform *p, const char *mime, const void **data, size_t *len,
+			      const char **code, char *why);
+	int (*clipboard_take)(struct agent_platform *p, const char *mime, struct nr_buf *data, const char **code,
+			      char *why);
 	int (*launch)(struct agent_platform *p, const char *program, const char *const *argv, long long *pid,
 		      const char **code, char *why);
 	int (*get_resolution)(struct agent_platform *p, int *width, int *height, const char **code, char *why);

@@ -94,7 +94,7 @@ static int mem_clipboard_set(struct agent_platform *p, const char *mime, const v
 	struct memory *m = p->state;
 
 	snprintf(m->mime, sizeof(m->mime), "%s", mime);
-	m->clip.len = 0;
+	nr_buf_done(&m->clip); /* a big image before gives its memory back */
 	nr_buf_append(&m->clip, data, len);
 	if (m->clip.oom) {
 		nr_buf_done(&m->clip);
@@ -102,6 +102,36 @@ static int mem_clipboard_set(struct agent_platform *p, const char *mime, const v
 		snprintf(why, 256, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+static int mem_clipboard_peek(struct agent_platform *p, const char *mime, const void **data, size_t *len,
+			      const char **code, char *why)
+{
+	struct memory *m = p->state;
+
+	if (strcmp(mime, m->mime) != 0) {
+		*code = "failed";
+		snprintf(why, 256, "the clipboard holds %s, not %.100s", m->mime[0] ? m->mime : "nothing", mime);
+		return -1;
+	}
+	*data = m->clip.data ? m->clip.data : "";
+	*len = m->clip.len;
+	return 0;
+}
+
+/* The received buffer becomes the clipboard; the old one goes back to be freed. */
+static int mem_clipboard_take(struct agent_platform *p, const char *mime, struct nr_buf *data, const char **code,
+			      char *why)
+{
+	struct memory *m = p->state;
+	struct nr_buf old = m->clip;
+
+	(void)code;
+	(void)why;
+	snprintf(m->mime, sizeof(m->mime), "%s", mime);
+	m->clip = *data;
+	*data = old;
 	return 0;
 }
 
@@ -155,7 +185,7 @@ static int mem_poll_changes(struct agent_platform *p, char *mime, size_t mime_si
 		char text[64];
 		int n = snprintf(text, sizeof(text), "guest copy %d", ++m->copies);
 		snprintf(m->mime, sizeof(m->mime), "text/plain");
-		m->clip.len = 0;
+		nr_buf_done(&m->clip);
 		nr_buf_append(&m->clip, text, (size_t)n);
 		snprintf(mime, mime_size, "%s", m->mime);
 		*size = n;
@@ -358,6 +388,7 @@ struct agent_platform *platform_memory_new(void)
 	*p = (struct agent_platform){
 		.name = "memory", .state = m,
 		.clipboard_get = mem_clipboard_get, .clipboard_set = mem_clipboard_set,
+		.clipboard_peek = mem_clipboard_peek, .clipboard_take = mem_clipboard_take,
 		.launch = mem_launch, .get_resolution = mem_get_resolution,
 		.set_resolution = mem_set_resolution, .shutdown = mem_shutdown,
 		.apps = mem_apps_list, .app_icon = mem_app_icon, .open = mem_open, .windows = mem_windows,

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,13 @@ struct agent_platform *sys_desktop_new(void)
 void sys_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/* A transfer's buffers (up to 64 MiB) come from mmap and go back to the system once
+	 * freed. Left to itself, glibc raises this threshold to the size of the first such
+	 * buffer freed and serves the next ones from its heap, which it keeps: an idle agent
+	 * held tens of MiB after a few images (issue 20). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
 }
 
 static int stream_new(int rfd, int wfd, bool owned, struct sys_stream **out, char *why)

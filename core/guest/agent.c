@@ -33,6 +33,8 @@ struct nr_agent {
 	struct nr_agent_event events[EVENT_QUEUE];
 	size_t ev_head, ev_count;
 	bool cap_apps, cap_windows; /* what the agent's hello offered (issue 17) */
+	int max_version;            /* the newest protocol version offered (nr_agent_set_protocol) */
+	int version;                /* the one agreed in this session's hello; 0 before */
 };
 
 static int agent_new(const char *cred_dir, struct nr_agent **out, struct nr_error *err)
@@ -44,6 +46,7 @@ static int agent_new(const char *cred_dir, struct nr_agent **out, struct nr_erro
 	if (!a)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	a->rfd = a->wfd = -1;
+	a->max_version = NR_AGENT_VERSION;
 	a->timeout_ms = NR_AGENT_TIMEOUT_MS;
 	a->connect_timeout_ms = NR_AGENT_CONNECT_TIMEOUT_MS;
 	if ((rc = nr_tls_creds_load(cred_dir, NR_TLS_HOST, &a->creds, err)) < 0) {
@@ -109,6 +112,7 @@ void nr_agent_disconnect(struct nr_agent *a)
 {
 	a->connected = false;
 	a->st.connected = false;
+	a->version = 0;
 	if (a->socket_path) {
 		nr_tls_link_free(a->link);
 		a->link = NULL;
@@ -127,6 +131,12 @@ void nr_agent_free(struct nr_agent *a)
 	nr_tls_creds_free(a->creds);
 	free(a->socket_path);
 	free(a);
+}
+
+void nr_agent_set_protocol(struct nr_agent *a, int max_version)
+{
+	if (max_version >= NR_AGENT_VERSION_MIN && max_version <= NR_AGENT_VERSION)
+		a->max_version = max_version;
 }
 
 void nr_agent_set_timeout(struct nr_agent *a, int request_ms, int connect_ms)
@@ -206,9 +216,32 @@ static int send_all(struct nr_agent *a, struct nr_buf *out, struct nr_error *err
 	return rc;
 }
 
-/* One request on a live session: chunks of upload first, then the request; the reply's
- * result (a new reference) in *result, chunks of a download appended to down. Transport
- * failures and protocol violations end the session. */
+/* Send upload as chunks of request id: binary frames straight from the caller's buffer
+ * (version 2), else base64 in JSON; their count in *chunks. */
+static int send_upload(struct nr_agent *a, long long id, const unsigned char *upload, size_t upload_len,
+		       long long *chunks, struct nr_buf *out, struct nr_error *err)
+{
+	size_t step = a->version >= 2 ? NR_AGENT_BIN_CHUNK_MAX : NR_AGENT_CHUNK_MAX;
+	long long seq = 0;
+	int rc = 0;
+
+	for (size_t off = 0; off < upload_len && rc == 0; off += step, seq++) {
+		size_t n = upload_len - off < step ? upload_len - off : step;
+		if (a->version >= 2) {
+			rc = nr_tls_link_write_chunk(a->link, id, seq, upload_len, upload + off, n, a->timeout_ms, err);
+			continue;
+		}
+		nr_msg_put_chunk(out, id, seq, upload + off, n);
+		rc = send_all(a, out, err);
+	}
+	*chunks = seq;
+	return rc;
+}
+
+/* One request on a live session: chunks of upload first, then the request (its args get
+ * the upload's size and chunk count); the reply's result (a new reference) in *result,
+ * chunks of a download appended to down. Transport failures and protocol violations end
+ * the session. */
 static int raw_call(struct nr_agent *a, const char *op, json_object *args, const unsigned char *upload,
 		    size_t upload_len, int timeout_ms, json_object **result, struct nr_buf *down,
 		    struct nr_error *err)
@@ -216,15 +249,19 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 	long long id = ++a->next_id, deadline, seq = 0;
 	struct nr_buf out;
 	struct nr_msg m;
+	bool taking = false; /* a binary chunk's bytes are going into down ... */
+	size_t mark = 0;     /* ... from here (taken back if it turns out bad) */
 	int rc = 0;
 
 	*result = NULL;
 	nr_buf_init(&out);
-	for (size_t off = 0; upload && off < upload_len; off += NR_AGENT_CHUNK_MAX, seq++) {
-		size_t n = upload_len - off < NR_AGENT_CHUNK_MAX ? upload_len - off : NR_AGENT_CHUNK_MAX;
-		nr_msg_put_chunk(&out, id, seq, upload + off, n);
-		if ((rc = send_all(a, &out, err)) < 0)
+	if (upload) {
+		if ((rc = send_upload(a, id, upload, upload_len, &seq, &out, err)) < 0)
 			goto broken;
+		if (!args)
+			args = json_object_new_object();
+		json_object_object_add(args, "size", json_object_new_int64((long long)upload_len));
+		json_object_object_add(args, "chunks", json_object_new_int64(seq));
 	}
 	nr_msg_put_request(&out, id, op, args);
 	if (!out.oom && out.len - 2 > NR_AGENT_FRAME_MAX) {
@@ -241,12 +278,14 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 	seq = 0;
 	for (;;) {
 		long long left = deadline - nr_now_ms();
-		const char *text;
-		size_t len;
+		struct nr_tls_frame f;
 
 		/* a guest that keeps sending frames must not keep us past the deadline */
-		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv(a->link, &text, &len, (int)left, err);
+		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv_frame(a->link, &f, (int)left, err);
 		if (rc == -NR_E_AGENT_FRAME) {
+			if (taking)
+				buf_truncate(down, mark); /* a binary chunk whose length lied */
+			taking = false;
 			a->st.bad_frames++;
 			continue;
 		}
@@ -257,10 +296,48 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		}
 		if (rc < 0)
 			goto broken;
+		if (f.kind == NR_FRAME_CHUNK) {
+			/* version 2: a binary chunk; its bytes go straight into down */
+			const struct nr_chunk_header *h = &f.chunk;
+			taking = false;
+			if (h->id != id || !down) {
+				a->st.stray++;
+				continue;
+			}
+			if (h->seq != seq || h->total > NR_AGENT_TRANSFER_MAX ||
+			    down->len + h->len > NR_AGENT_TRANSFER_MAX) {
+				rc = nr_error_set(err, -NR_E_AGENT_PROTO, h->seq != seq ?
+						  "%s: the guest agent sent chunk %lld where %lld was due" :
+						  "%s: the guest agent's transfer passed 64 MiB (its chunk %lld, %lld taken)",
+						  op, h->seq, seq);
+				goto broken;
+			}
+			/* the first chunk announces the whole: one allocation for all of it */
+			if (!nr_buf_reserve(down, seq == 0 && h->total > h->len ? (size_t)h->total : h->len)) {
+				rc = nr_error_set(err, -NR_E_NOMEM, "%s: no memory for the guest agent's transfer", op);
+				goto broken;
+			}
+			mark = down->len;
+			taking = true;
+			continue;
+		}
+		if (f.kind == NR_FRAME_DATA) {
+			if (taking)
+				nr_buf_append(down, f.text, f.len); /* reserved above: no reallocation */
+			continue;
+		}
+		if (f.kind == NR_FRAME_CHUNK_END) {
+			if (taking) {
+				taking = false;
+				seq++;
+				deadline = nr_now_ms() + timeout_ms; /* progress, as for a JSON chunk */
+			}
+			continue;
+		}
 		/* a download's chunks are decoded straight into down, and taken back below
 		 * when they are not the ones due */
 		size_t before = down ? down->len : 0;
-		if (nr_msg_decode_into(text, len, &m, down, NULL) < 0) {
+		if (nr_msg_decode_into(f.text, f.len, &m, down, NULL) < 0) {
 			if (down && down->oom) {
 				rc = nr_error_set(err, -NR_E_NOMEM, "%s: no memory for the guest agent's transfer", op);
 				goto broken;
@@ -406,7 +483,8 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 	snprintf(a->st.fingerprint, sizeof(a->st.fingerprint), "%s", nr_tls_link_peer_fingerprint(a->link));
 	args = json_object_new_object();
 	arr = json_object_new_array();
-	json_object_array_add(arr, json_object_new_int(NR_AGENT_VERSION));
+	for (int v = NR_AGENT_VERSION_MIN; v <= a->max_version; v++)
+		json_object_array_add(arr, json_object_new_int(v));
 	json_object_object_add(args, "versions", arr);
 	json_object_object_add(args, "host", json_object_new_string(HOST_NAME));
 	arr = json_object_new_array();
@@ -419,9 +497,10 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 		nr_agent_disconnect(a);
 		return fail(a, rc, err);
 	}
-	if (nr_msg_int(res, "version", 0) != NR_AGENT_VERSION) {
-		rc = nr_error_set(err, -NR_E_AGENT_PROTO, "the guest agent speaks protocol version %lld, we speak %d",
-				  nr_msg_int(res, "version", 0), NR_AGENT_VERSION);
+	long long version = nr_msg_int(res, "version", 0);
+	if (version < NR_AGENT_VERSION_MIN || version > a->max_version) {
+		rc = nr_error_set(err, -NR_E_AGENT_PROTO, "the guest agent speaks protocol version %lld, we speak %d "
+				  "to %d", version, NR_AGENT_VERSION_MIN, a->max_version);
 		json_object_put(res);
 		nr_agent_disconnect(a);
 		return fail(a, rc, err);
@@ -436,7 +515,10 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 				a->cap_windows |= strcmp(c, "windows") == 0;
 			}
 		}
-	a->st.protocol_version = NR_AGENT_VERSION;
+	/* version 2: binary chunks both ways from here (the agent reads them since its reply) */
+	a->version = (int)version;
+	nr_tls_link_set_binary(a->link, a->version >= 2);
+	a->st.protocol_version = a->version;
 	json_object_put(res);
 	a->connected = true;
 	a->st.connected = true;
@@ -580,10 +662,7 @@ int nr_agent_clipboard_set(struct nr_agent *a, const char *mime, const void *dat
 		json_object_object_add(o, "text", json_object_new_string_len(data, (int)len));
 		rc = call(a, "clipboard-set", o, NULL, 0, &res, NULL, err);
 	} else {
-		json_object_object_add(o, "size", json_object_new_int64((long long)len));
-		json_object_object_add(o, "chunks", json_object_new_int64(
-			(long long)((len + NR_AGENT_CHUNK_MAX - 1) / NR_AGENT_CHUNK_MAX)));
-		rc = call(a, "clipboard-set", o, data, len, &res, NULL, err);
+		rc = call(a, "clipboard-set", o, data ? data : "", len, &res, NULL, err); /* size and chunks added */
 	}
 	if (rc == 0)
 		json_object_put(res);

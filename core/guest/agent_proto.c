@@ -30,14 +30,106 @@ static const char *next_mark(const char *p, size_t n)
 	return stx ? stx : etx;
 }
 
+static unsigned long long get_be(const unsigned char *p, int n)
+{
+	unsigned long long v = 0;
+
+	while (n--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+static void put_be(unsigned char *p, unsigned long long v, int n)
+{
+	while (n--) {
+		p[n] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+/* One step of a binary chunk frame (r->bin set) over [*p, end): NR_FRAME_MORE when the
+ * input ran out (or the header is still being read), else the result to hand back. */
+static int binary_push(struct nr_frame_reader *r, const char **p, const char *end, const char **text,
+		       size_t *text_len, struct nr_error *err)
+{
+	size_t n;
+
+	switch (r->bin) {
+	case 1:
+		n = NR_AGENT_BIN_HEADER - r->hdr_have;
+		if (n > (size_t)(end - *p))
+			n = (size_t)(end - *p);
+		memcpy(r->hdr + r->hdr_have, *p, n);
+		r->hdr_have += n;
+		*p += n;
+		if (r->hdr_have < NR_AGENT_BIN_HEADER)
+			return NR_FRAME_MORE;
+		r->chunk.id = (long long)get_be(r->hdr, 8);
+		r->chunk.seq = (long long)get_be(r->hdr + 8, 4);
+		r->chunk.len = (size_t)get_be(r->hdr + 12, 4);
+		r->chunk.total = get_be(r->hdr + 16, 8);
+		if (get_be(r->hdr, 8) < 1 || get_be(r->hdr, 8) > (unsigned long long)NR_AGENT_ID_MAX ||
+		    r->chunk.len < 1 || r->chunk.len > NR_AGENT_BIN_CHUNK_MAX || r->chunk.total < r->chunk.len) {
+			/* its length cannot be trusted: what follows is scanned as bytes outside frames */
+			r->bin = 0;
+			r->bad++;
+			nr_error_set(err, -NR_E_AGENT_FRAME, "binary chunk header with a bad id or a length of %zu "
+				     "(1 to %u, at most its total)", r->chunk.len, NR_AGENT_BIN_CHUNK_MAX);
+			return NR_FRAME_BAD;
+		}
+		r->bin = 2;
+		r->bin_left = r->chunk.len;
+		return NR_FRAME_CHUNK;
+	case 2:
+		n = r->bin_left < (size_t)(end - *p) ? r->bin_left : (size_t)(end - *p);
+		*text = *p;
+		*text_len = n;
+		*p += n;
+		if (!(r->bin_left -= n))
+			r->bin = 3;
+		return NR_FRAME_DATA;
+	default:
+		r->bin = 0;
+		if (**p == NR_AGENT_ETX) {
+			(*p)++;
+			return NR_FRAME_CHUNK_END;
+		}
+		r->bad++; /* the byte is scanned again, outside a frame */
+		nr_error_set(err, -NR_E_AGENT_FRAME, "binary chunk of %zu bytes not ended by an ETX (a wrong length)",
+			     r->chunk.len);
+		return NR_FRAME_BAD;
+	}
+}
+
+bool nr_frame_reader_partial(const struct nr_frame_reader *r)
+{
+	return r->in_frame || r->bin;
+}
+
 int nr_frame_reader_push(struct nr_frame_reader *r, const void *data, size_t len, size_t *used,
 			 const char **text, size_t *text_len, struct nr_error *err)
 {
 	const char *p = data, *end = p + len;
 
 	while (p < end) {
+		if (r->bin) {
+			int rc = binary_push(r, &p, end, text, text_len, err);
+			if (rc != NR_FRAME_MORE) {
+				*used = (size_t)(p - (const char *)data);
+				return rc;
+			}
+			continue;
+		}
 		if (!r->in_frame) {
 			const char *stx = memchr(p, NR_AGENT_STX, (size_t)(end - p));
+			const char *soh = r->binary ? memchr(p, NR_AGENT_SOH, (size_t)((stx ? stx : end) - p)) : NULL;
+			if (soh) {
+				r->garbage += (unsigned long)(soh - p);
+				p = soh + 1;
+				r->bin = 1;
+				r->hdr_have = 0;
+				continue;
+			}
 			if (!stx) {
 				r->garbage += (unsigned long)(end - p);
 				p = end;
@@ -736,6 +828,27 @@ void nr_msg_put_chunk(struct nr_buf *out, long long id, long long seq, const voi
 	nr_base64_encode(out, data, len);
 	nr_buf_puts(out, "\"}");
 	c = NR_AGENT_ETX;
+	nr_buf_append(out, &c, 1);
+}
+
+void nr_chunk_header_put(unsigned char *out, long long id, long long seq, size_t len, unsigned long long total)
+{
+	out[0] = NR_AGENT_SOH;
+	put_be(out + 1, (unsigned long long)id, 8);
+	put_be(out + 9, (unsigned long long)seq, 4);
+	put_be(out + 13, len, 4);
+	put_be(out + 17, total, 8);
+}
+
+void nr_msg_put_chunk_bin(struct nr_buf *out, long long id, long long seq, unsigned long long total,
+			  const void *data, size_t len)
+{
+	unsigned char hdr[1 + NR_AGENT_BIN_HEADER];
+	char c = NR_AGENT_ETX;
+
+	nr_chunk_header_put(hdr, id, seq, len, total);
+	nr_buf_append(out, (const char *)hdr, sizeof(hdr));
+	nr_buf_append(out, data, len);
 	nr_buf_append(out, &c, 1);
 }
 

@@ -981,8 +981,26 @@ int nr_tls_link_write(struct nr_tls_link *l, const void *data, size_t len, int t
 	return 0;
 }
 
-int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int timeout_ms,
-		     struct nr_error *err)
+int nr_tls_link_write_chunk(struct nr_tls_link *l, long long id, long long seq, unsigned long long total,
+			    const void *data, size_t len, int timeout_ms, struct nr_error *err)
+{
+	unsigned char hdr[1 + NR_AGENT_BIN_HEADER];
+	int rc;
+
+	nr_chunk_header_put(hdr, id, seq, len, total);
+	/* the bytes go from the caller's buffer into wolfSSL's records, never copied here */
+	if ((rc = nr_tls_link_write(l, hdr, sizeof(hdr), timeout_ms, err)) < 0 ||
+	    (rc = nr_tls_link_write(l, data, len, timeout_ms, err)) < 0)
+		return rc;
+	return nr_tls_link_write(l, "\x03", 1, timeout_ms, err);
+}
+
+void nr_tls_link_set_binary(struct nr_tls_link *l, bool on)
+{
+	l->reader.binary = on;
+}
+
+int nr_tls_link_recv_frame(struct nr_tls_link *l, struct nr_tls_frame *f, int timeout_ms, struct nr_error *err)
 {
 	long long deadline = timeout_ms < 0 ? -1 : nr_now_ms() + timeout_ms;
 
@@ -993,17 +1011,20 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		if (l->ppos < l->plen) {
 			size_t used = 0;
 			int r = nr_frame_reader_push(&l->reader, l->plain + l->ppos, l->plen - l->ppos, &used,
-						     text, len, err);
+						     &f->text, &f->len, err);
 			l->ppos += used;
-			if (r == NR_FRAME_OK) {
-				l->partial_since = 0; /* progress: the next message has its own time */
-				return 0;
-			}
 			if (r == NR_FRAME_BAD)
 				return -NR_E_AGENT_FRAME;
 			if (r < 0)
 				return r;
-			continue;
+			if (r == NR_FRAME_MORE)
+				continue;
+			if (r == NR_FRAME_OK || r == NR_FRAME_CHUNK_END)
+				l->partial_since = 0; /* progress: the next message has its own time */
+			if (r == NR_FRAME_CHUNK)
+				f->chunk = l->reader.chunk;
+			f->kind = r;
+			return 0;
 		}
 		l->timed_out = false;
 		int n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
@@ -1015,7 +1036,7 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 		int e = wolfSSL_get_error(l->ssl, n);
 		wolfSSL_ERR_clear_error();
 		if (l->timed_out && e == WOLFSSL_ERROR_WANT_READ) {
-			if (l->rec_hdr_have || l->rec_left || l->reader.in_frame) {
+			if (l->rec_hdr_have || l->rec_left || nr_frame_reader_partial(&l->reader)) {
 				long long now = nr_now_ms();
 				if (!l->partial_since)
 					l->partial_since = now;
@@ -1038,12 +1059,33 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 					    "(the last one went away in the middle of a record)");
 		if (l->eof || e == WOLFSSL_ERROR_ZERO_RETURN) {
 			l->eof = true;
-			if (l->reader.in_frame)
+			if (nr_frame_reader_partial(&l->reader))
 				return nr_error_set(err, -NR_E_AGENT_CLOSED,
 						    "the peer closed the connection in the middle of a frame");
 			return nr_error_set(err, -NR_E_AGENT_CLOSED, NULL);
 		}
 		return nr_error_set(err, -NR_E_AGENT_TLS, "TLS record error (wolfSSL %d)", e);
+	}
+}
+
+int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int timeout_ms,
+		     struct nr_error *err)
+{
+	struct nr_tls_frame f;
+	int rc;
+
+	for (;;) {
+		if ((rc = nr_tls_link_recv_frame(l, &f, timeout_ms, err)) < 0)
+			return rc;
+		if (f.kind == NR_FRAME_OK) {
+			*text = f.text;
+			*len = f.len;
+			return 0;
+		}
+		/* binary chunks to a reader of text: dropped, their bytes skipped */
+		if (f.kind == NR_FRAME_CHUNK)
+			return nr_error_set(err, -NR_E_AGENT_FRAME, "a binary chunk (id %lld) where none was due",
+					    f.chunk.id);
 	}
 }
 

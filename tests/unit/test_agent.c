@@ -129,11 +129,15 @@ static int group_teardown(void **state)
 
 /* The reference agent with the memory platform, on fd (stdio) or listening on path;
  * with delay (a sleep(1) argument), through a shell that sleeps that long first. */
+/* The newest protocol version the agents spawned speak (--protocol): "1" plays an agent
+ * older than binary chunks. */
+static const char *agent_protocol = "2";
+
 static pid_t spawn_agent_after(int fd, const char *listen_path, const char *delay)
 {
 	const char *argv[] = { "/bin/sh", "-c", "sleep \"$0\" && exec \"$@\"", delay, fx.agent, "--certs",
-			       fx.bundle, "--platform", "memory", listen_path ? "--listen" : "--stdio",
-			       listen_path, NULL };
+			       fx.bundle, "--platform", "memory", "--protocol", agent_protocol,
+			       listen_path ? "--listen" : "--stdio", listen_path, NULL };
 	const char *const *args = delay ? argv : argv + 4;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -171,7 +175,7 @@ static int wait_exit(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void check_every_message(struct nr_agent *a, pid_t pid)
+static void check_every_message(struct nr_agent *a, pid_t pid, int version)
 {
 	struct nr_error err = { 0 };
 	struct nr_agent_info info;
@@ -188,7 +192,7 @@ static void check_every_message(struct nr_agent *a, pid_t pid)
 	assert_true(st.connected);
 	assert_string_equal(st.fingerprint, fx.guest_fp);
 	assert_string_equal(st.agent_version, "neuron-agent 0.1.0");
-	assert_int_equal(st.protocol_version, 1);
+	assert_int_equal(st.protocol_version, version);
 	assert_true(st.last_ping > 0);
 
 	assert_int_equal(nr_agent_info(a, &info, &err), 0);
@@ -293,7 +297,40 @@ static void test_round_trip_socketpair(void **state)
 	pid_t pid = spawn_agent(sv[1], NULL);
 	close(sv[1]);
 	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
-	check_every_message(a, pid);
+	check_every_message(a, pid, 2);
+	nr_agent_free(a);
+}
+
+/* Version negotiation (PROTOCOL.md 8): a version-1 agent (base64 chunks) with this host,
+ * and a version-1 host with this agent; the 16 MiB image both ways in either. */
+static void test_round_trip_version_1_agent(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	agent_protocol = "1";
+	pid_t pid = spawn_agent(sv[1], NULL);
+	agent_protocol = "2";
+	close(sv[1]);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	check_every_message(a, pid, 1);
+	nr_agent_free(a);
+}
+
+static void test_round_trip_version_1_host(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent *a;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid_t pid = spawn_agent(sv[1], NULL);
+	close(sv[1]);
+	assert_int_equal(nr_agent_open_fds(sv[0], sv[0], fx.host_dir, &a, &err), 0);
+	nr_agent_set_protocol(a, 1);
+	check_every_message(a, pid, 1);
 	nr_agent_free(a);
 }
 
@@ -314,7 +351,7 @@ static void test_round_trip_pty(void **state)
 	pid_t pid = spawn_agent(master, NULL);
 	close(master);
 	assert_int_equal(nr_agent_open_socket(slave, fx.host_dir, &a, &err), 0);
-	check_every_message(a, pid);
+	check_every_message(a, pid, 2);
 	nr_agent_free(a);
 }
 
@@ -361,7 +398,7 @@ static void test_round_trip_unix_socket_and_restart(void **state)
 	assert_false(st.connected);
 	unlink(path); /* the killed agent left its socket behind */
 	pid = spawn_agent(-1, path);
-	check_every_message(a, pid);
+	check_every_message(a, pid, 2);
 	nr_agent_get_status(a, &st);
 	assert_int_equal(st.connects, 2);
 	nr_agent_free(a);
@@ -417,6 +454,8 @@ static struct nr_agent *start_peer(struct peer *p, const char *bundle, void (*sc
 /* What the hostile peer's hello offers beyond the basics: "" (an agent older than
  * issue 17), or ",\"capabilities\":[...]". */
 static const char *hello_caps = "";
+/* The version its hello answers: 2 turns binary chunk frames on for its link. */
+static int hello_version = 1;
 
 /* The next request from the host (hello is answered on the way). */
 static long long next_request(struct nr_tls_link *l, char *op, size_t op_size)
@@ -436,8 +475,9 @@ static long long next_request(struct nr_tls_link *l, char *op, size_t op_size)
 		nr_msg_done(&m);
 		if (hello) {
 			char r[400];
-			int n = snprintf(r, sizeof(r), "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"version\":1,"
-					 "\"agent\":\"hostile 1\"%s}}\x03", id, hello_caps);
+			int n = snprintf(r, sizeof(r), "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"version\":%d,"
+					 "\"agent\":\"hostile 1\"%s}}\x03", id, hello_version, hello_caps);
+			nr_tls_link_set_binary(l, hello_version == 2);
 			nr_tls_link_write(l, r, (size_t)n, 5000, NULL);
 			continue;
 		}
@@ -688,6 +728,160 @@ static void test_hostile_interleaved_chunks(void **state)
 	assert_int_equal(st.bad_frames, 1);
 	nr_agent_free(a);
 	pthread_join(p.thread, NULL);
+}
+
+/* ---- binary chunk frames (version 2, issue 20) from a hostile guest ---- */
+
+/* One binary chunk frame as the peer writes it: header, data, then end (an ETX, or a
+ * lie: another byte). */
+static void put_bin(struct nr_tls_link *l, long long id, long long seq, size_t len, unsigned long long total,
+		    const char *data, size_t data_len)
+{
+	unsigned char h[1 + NR_AGENT_BIN_HEADER];
+
+	nr_chunk_header_put(h, id, seq, len, total);
+	nr_tls_link_write(l, h, sizeof(h), 5000, NULL);
+	nr_tls_link_write(l, data, data_len, 5000, NULL);
+}
+
+/* Binary chunks among JSON frames: a stray id, one whose length lies, a header over the
+ * 1 MiB cap, an event and a JSON chunk in between; the download holds exactly the good
+ * ones, in order, and the host counts what it dropped. */
+static void script_binary_interleaved(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put_bin(l, id, 0, 3, 9, "foo\x03", 4);                         /* foo */
+	put_bin(l, id + 1000, 0, 3, 3, "bad\x03", 4);                  /* stray */
+	put(l, "\x02{\"event\":\"resolution-changed\",\"data\":{\"width\":800,\"height\":600}}\x03");
+	put_bin(l, id, 1, 2, 9, "xyz\x03", 4);                         /* its length lies */
+	put_bin(l, id, 1, NR_AGENT_BIN_CHUNK_MAX + 1, 9, "", 0);        /* over the cap */
+	put(l, "\x02{\"id\":%lld,\"chunk\":1,\"data\":\"YmFy\"}\x03", id); /* bar, as JSON */
+	put_bin(l, id, 2, 3, 9, "\x02\x01\x03\x03", 4);                  /* marks as data */
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"mime\":\"image/png\",\"size\":9,\"chunks\":3}}\x03",
+	    id);
+	next_request(l, NULL, 0);
+}
+
+static void test_hostile_binary_chunks(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct nr_agent *a;
+
+	hello_version = 2;
+	a = start_peer(&p, fx.bundle, script_binary_interleaved, 2000);
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(data, "foobar\x02\x01\x03", 9);
+	free(data);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.protocol_version, 2);
+	assert_int_equal(st.stray, 1);
+	assert_int_equal(st.bad_frames, 2); /* the lying length and the header over the cap */
+	assert_int_equal(st.width, 800);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	hello_version = 1;
+}
+
+/* A gap in binary chunks, and a total over 64 MiB, end the session (AGENT_PROTO). */
+static void script_binary_gap(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put_bin(l, id, 1, 3, 3, "foo\x03", 4);
+	next_request(l, NULL, 0);
+}
+
+static void script_binary_over_transfer(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	put_bin(l, id, 0, 3, NR_AGENT_TRANSFER_MAX + 1ull, "foo\x03", 4);
+	next_request(l, NULL, 0);
+}
+
+static void test_hostile_binary_gap_and_size(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct nr_agent *a;
+
+	hello_version = 2;
+	a = start_peer(&p, fx.bundle, script_binary_gap, 2000);
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), -NR_E_AGENT_PROTO);
+	assert_non_null(strstr(err.msg, "chunk 1 where 0 was due"));
+	assert_null(data);
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+
+	a = start_peer(&p, fx.bundle, script_binary_over_transfer, 2000);
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), -NR_E_AGENT_PROTO);
+	assert_non_null(strstr(err.msg, "passed 64 MiB"));
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	hello_version = 1;
+}
+
+/* A version-1 guest never turned binary frames on: one it sends anyway is bytes outside
+ * a frame for this host too, and the JSON chunks around it make the download. */
+static void script_binary_from_version_1(struct nr_tls_link *l)
+{
+	long long id = next_request(l, NULL, 0);
+
+	nr_tls_link_set_binary(l, true); /* this peer writes them; the host must not read them */
+	put_bin(l, id, 0, 3, 3, "bad\x03", 4);
+	put(l, "\x02{\"id\":%lld,\"chunk\":0,\"data\":\"Zm9v\"}\x03", id);
+	put(l, "\x02{\"id\":%lld,\"ok\":true,\"result\":{\"mime\":\"image/png\",\"size\":3,\"chunks\":1}}\x03",
+	    id);
+	next_request(l, NULL, 0);
+}
+
+static void test_binary_not_read_from_version_1(void **state)
+{
+	struct nr_error err = { 0 };
+	struct nr_agent_status st;
+	struct peer p;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct nr_agent *a = start_peer(&p, fx.bundle, script_binary_from_version_1, 2000);
+
+	assert_int_equal(nr_agent_clipboard_get(a, "image/png", &data, &len, &err), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "foo", 3);
+	free(data);
+	nr_agent_get_status(a, &st);
+	assert_int_equal(st.protocol_version, 1);
+	assert_int_equal(st.stray, 0); /* its header (id 2 holds an STX) may make a bad JSON frame */
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+}
+
+/* A guest that answers a version the host did not offer is refused. */
+static void script_version_3(struct nr_tls_link *l)
+{
+	next_request(l, NULL, 0);
+}
+
+static void test_version_not_offered_refused(void **state)
+{
+	struct nr_error err = { 0 };
+	struct peer p;
+	struct nr_agent *a;
+
+	hello_version = 3;
+	a = start_peer(&p, fx.bundle, script_version_3, 2000);
+	assert_int_equal(nr_agent_ping(a, NULL, &err), -NR_E_AGENT_PROTO);
+	assert_non_null(strstr(err.msg, "protocol version 3"));
+	nr_agent_free(a);
+	pthread_join(p.thread, NULL);
+	hello_version = 1;
 }
 
 static void check_refused(const char *bundle, const char *why, bool guest_refuses)
@@ -1147,6 +1341,8 @@ int main(void)
 		cmocka_unit_test(test_channel_from_xml),
 		cmocka_unit_test(test_channel_from_libvirt),
 		cmocka_unit_test(test_round_trip_socketpair),
+		cmocka_unit_test(test_round_trip_version_1_agent),
+		cmocka_unit_test(test_round_trip_version_1_host),
 		cmocka_unit_test(test_round_trip_pty),
 		cmocka_unit_test(test_round_trip_agent_starts_late),
 		cmocka_unit_test(test_round_trip_unix_socket_and_restart),
@@ -1158,6 +1354,10 @@ int main(void)
 		cmocka_unit_test(test_hostile_chunk_gap),
 		cmocka_unit_test(test_hostile_interleaved_chunks),
 		cmocka_unit_test(test_hostile_size_mismatch),
+		cmocka_unit_test(test_hostile_binary_chunks),
+		cmocka_unit_test(test_hostile_binary_gap_and_size),
+		cmocka_unit_test(test_binary_not_read_from_version_1),
+		cmocka_unit_test(test_version_not_offered_refused),
 		cmocka_unit_test(test_hostile_certificates),
 		cmocka_unit_test(test_silent_peer_times_out),
 		cmocka_unit_test(test_resync_after_guest_restart),

@@ -392,12 +392,191 @@ static void test_encoders_round_trip(void **state)
 	nr_buf_done(&b);
 }
 
+/* Push data through r in steps of step bytes, logging what the reader gives: "F<text>"
+ * for a text frame, "C<id>/<seq>/<len>/<total>" for a binary chunk's header, "E" at its
+ * ETX, "B" for a dropped frame (","-joined); a binary chunk's bytes go to bytes. */
+static void push_log(struct nr_frame_reader *r, const char *data, size_t len, size_t step, struct nr_buf *log,
+		     struct nr_buf *bytes)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		size_t n = len - off < step ? len - off : step;
+		while (n) {
+			size_t used = 0, tl = 0;
+			const char *text = NULL;
+			struct nr_error err = { 0 };
+			int rc = nr_frame_reader_push(r, data + off, n, &used, &text, &tl, &err);
+			assert_true(used <= n);
+			off += used;
+			n -= used;
+			switch (rc) {
+			case NR_FRAME_OK:
+				nr_buf_printf(log, "F%.*s,", (int)tl, text);
+				break;
+			case NR_FRAME_CHUNK:
+				nr_buf_printf(log, "C%lld/%lld/%zu/%llu,", r->chunk.id, r->chunk.seq, r->chunk.len,
+					      r->chunk.total);
+				break;
+			case NR_FRAME_DATA:
+				/* the piece lies inside the input: no copy */
+				assert_true(text >= data && text + tl <= data + len);
+				nr_buf_append(bytes, text, tl);
+				break;
+			case NR_FRAME_CHUNK_END:
+				nr_buf_puts(log, "E,");
+				break;
+			case NR_FRAME_BAD:
+				assert_int_equal(err.code, -NR_E_AGENT_FRAME);
+				nr_buf_puts(log, "B,");
+				break;
+			default:
+				assert_int_equal(rc, NR_FRAME_MORE);
+				assert_int_equal(n, 0);
+			}
+		}
+	}
+}
+
+static void test_chunk_header_layout(void **state)
+{
+	unsigned char h[1 + NR_AGENT_BIN_HEADER];
+	static const unsigned char want[] = { 0x01, 0, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0, 0, 0x01, 0x00,
+					      0, 0x10, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0x05 };
+
+	nr_chunk_header_put(h, 0x10203, 256, 1u << 20, 0x4000005ull);
+	assert_memory_equal(h, want, sizeof(want));
+}
+
+/* A binary chunk whose bytes hold STX, ETX and SOH between JSON frames, at every step
+ * size from byte by byte to all at once: its bytes come out as they went in. */
+static void test_binary_frames_between_json(void **state)
+{
+	char payload[300];
+	struct nr_buf in, log, bytes;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (char)(i % 5); /* 0x00 .. 0x04: NUL, SOH, STX, ETX, 0x04 */
+	nr_buf_init(&in);
+	nr_buf_puts(&in, "\x02{\"a\":1}\x03");
+	nr_msg_put_chunk_bin(&in, 7, 0, 1000, payload, sizeof(payload));
+	nr_buf_puts(&in, "\x02{\"b\":2}\x03");
+	nr_msg_put_chunk_bin(&in, 7, 1, 1000, "xyz", 3);
+	for (size_t step = 1; step <= in.len; step = step < 8 ? step + 1 : step * 3) {
+		struct nr_frame_reader r;
+		nr_frame_reader_init(&r, 64);
+		r.binary = true;
+		nr_buf_init(&log);
+		nr_buf_init(&bytes);
+		push_log(&r, in.data, in.len, step, &log, &bytes);
+		assert_string_equal(log.data, "F{\"a\":1},C7/0/300/1000,E,F{\"b\":2},C7/1/3/1000,E,");
+		assert_int_equal(bytes.len, sizeof(payload) + 3);
+		assert_memory_equal(bytes.data, payload, sizeof(payload));
+		assert_memory_equal(bytes.data + sizeof(payload), "xyz", 3);
+		assert_false(nr_frame_reader_partial(&r));
+		assert_int_equal(r.bad, 0);
+		assert_int_equal(r.garbage, 0);
+		nr_buf_done(&log);
+		nr_buf_done(&bytes);
+		nr_frame_reader_done(&r);
+	}
+	nr_buf_done(&in);
+}
+
+/* A reader that did not agree on version 2 takes a SOH for a byte outside a frame: the
+ * binary frame is dropped as garbage and the JSON frames around it are read. */
+static void test_binary_frames_ignored_by_version_1(void **state)
+{
+	struct nr_frame_reader r;
+	struct nr_buf in, log, bytes;
+
+	nr_buf_init(&in);
+	nr_buf_init(&log);
+	nr_buf_init(&bytes);
+	nr_msg_put_chunk_bin(&in, 3, 0, 5, "hello", 5);
+	nr_buf_puts(&in, "\x02{\"id\":3,\"ok\":true}\x03");
+	nr_frame_reader_init(&r, 64);
+	push_log(&r, in.data, in.len, in.len, &log, &bytes);
+	assert_string_equal(log.data, "F{\"id\":3,\"ok\":true},");
+	assert_int_equal(bytes.len, 0);
+	assert_int_equal(r.garbage, 1 + NR_AGENT_BIN_HEADER + 5 + 1);
+	nr_frame_reader_done(&r);
+	nr_buf_done(&in);
+	nr_buf_done(&log);
+	nr_buf_done(&bytes);
+}
+
+/* Hostile binary headers: id 0, len 0, len over 1 MiB, total under len; each is dropped
+ * and the JSON frame after it read. A length that lies (no ETX after the bytes): the
+ * bytes were given, then the frame is dropped and the byte after them scanned again. */
+static void test_binary_frames_hostile(void **state)
+{
+	static const struct {
+		long long id;
+		size_t len;
+		unsigned long long total;
+	} bad[] = { { 0, 4, 4 }, { 5, 0, 4 }, { 5, NR_AGENT_BIN_CHUNK_MAX + 1, NR_AGENT_BIN_CHUNK_MAX + 1 },
+		    { 5, 4, 3 }, { NR_AGENT_ID_MAX + 1, 4, 4 } };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char h[1 + NR_AGENT_BIN_HEADER];
+		struct nr_frame_reader r;
+		struct nr_buf in, log, bytes;
+		nr_buf_init(&in);
+		nr_buf_init(&log);
+		nr_buf_init(&bytes);
+		nr_chunk_header_put(h, bad[i].id, 0, bad[i].len, bad[i].total);
+		nr_buf_append(&in, (const char *)h, sizeof(h));
+		nr_buf_puts(&in, "abcd\x03\x02{\"n\":1}\x03");
+		nr_frame_reader_init(&r, 64);
+		r.binary = true;
+		push_log(&r, in.data, in.len, 3, &log, &bytes);
+		assert_string_equal(log.data, "B,F{\"n\":1},");
+		assert_int_equal(bytes.len, 0);
+		assert_int_equal(r.bad, 1);
+		nr_frame_reader_done(&r);
+		nr_buf_done(&in);
+		nr_buf_done(&log);
+		nr_buf_done(&bytes);
+	}
+
+	/* len says 3, 4 bytes follow: the chunk is bad, "d" is garbage, the frame after read */
+	struct nr_frame_reader r;
+	struct nr_buf in, log, bytes;
+	unsigned char h[1 + NR_AGENT_BIN_HEADER];
+	nr_buf_init(&in);
+	nr_buf_init(&log);
+	nr_buf_init(&bytes);
+	nr_chunk_header_put(h, 9, 0, 3, 3);
+	nr_buf_append(&in, (const char *)h, sizeof(h));
+	nr_buf_puts(&in, "abcd\x03\x02{\"n\":2}\x03");
+	/* and one cut short by the end of the stream: still partial */
+	nr_chunk_header_put(h, 9, 1, 10, 13);
+	nr_buf_append(&in, (const char *)h, sizeof(h));
+	nr_buf_puts(&in, "abc");
+	nr_frame_reader_init(&r, 64);
+	r.binary = true;
+	push_log(&r, in.data, in.len, in.len, &log, &bytes);
+	assert_string_equal(log.data, "C9/0/3/3,B,F{\"n\":2},C9/1/10/13,");
+	assert_int_equal(bytes.len, 6); /* "abc" twice: the receiver takes the first back */
+	assert_int_equal(r.garbage, 2); /* "d" and the ETX after it */
+	assert_true(nr_frame_reader_partial(&r));
+	nr_frame_reader_done(&r);
+	nr_buf_done(&in);
+	nr_buf_done(&log);
+	nr_buf_done(&bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_garbage_and_cuts),
 		cmocka_unit_test(test_frames_byte_by_byte),
 		cmocka_unit_test(test_frames_oversize_dropped),
+		cmocka_unit_test(test_chunk_header_layout),
+		cmocka_unit_test(test_binary_frames_between_json),
+		cmocka_unit_test(test_binary_frames_ignored_by_version_1),
+		cmocka_unit_test(test_binary_frames_hostile),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_base64_tables),
 		cmocka_unit_test(test_decode_into_sink),

@@ -40,6 +40,9 @@ int nr_agent_open_fds(int rfd, int wfd, const char *cred_dir, struct nr_agent **
 void nr_agent_free(struct nr_agent *agent);
 
 void nr_agent_set_timeout(struct nr_agent *agent, int request_ms, int connect_ms);
+/* The newest protocol version to offer in hello (docs/PROTOCOL.md 8; default the newest
+ * this build speaks, NR_AGENT_VERSION): 1 makes this host an older one (tests, bench). */
+void nr_agent_set_protocol(struct nr_agent *agent, int max_version);
 
 /* Resync, handshake and hello now (requests do it when needed). */
 int nr_agent_connect(struct nr_agent *agent, struct nr_error *err);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "neuron/agent_proto.h"
 #include "neuron/clock.h"
 #include "neuron/error.h"
 
@@ -78,12 +79,35 @@ int nr_tls_link_accept(struct nr_tls_link *link, int timeout_ms, struct nr_error
 /* Write bytes that already hold whole frames. A timeout ends the session. */
 int nr_tls_link_write(struct nr_tls_link *link, const void *data, size_t len, int timeout_ms,
 		      struct nr_error *err);
-/* The next frame's text (borrowed until the next call). Returns 0; -NR_E_TIMEOUT when
+/* The next text frame (borrowed until the next call); a binary chunk is dropped (its
+ * header gives -NR_E_AGENT_FRAME). Returns 0; -NR_E_TIMEOUT when
  * none came in time (the session stays usable); -NR_E_AGENT_FRAME for a dropped frame
  * (the session goes on); -NR_E_AGENT_CLOSED / -NR_E_AGENT_TLS when the session ended, and
  * -NR_E_AGENT_PROTO when the peer stalled (nr_tls_link_set_stall). */
 int nr_tls_link_recv(struct nr_tls_link *link, const char **text, size_t *len, int timeout_ms,
 		     struct nr_error *err);
+
+/* Version 2 (docs/PROTOCOL.md 6): binary chunk frames. set_binary(true) once hello agreed
+ * on version 2 makes the reader take SOH frames (until the session ends; a new session
+ * starts without). write_chunk sends one: its header, then data straight from the
+ * caller's buffer, then the ETX. */
+void nr_tls_link_set_binary(struct nr_tls_link *link, bool on);
+int nr_tls_link_write_chunk(struct nr_tls_link *link, long long id, long long seq, unsigned long long total,
+			    const void *data, size_t len, int timeout_ms, struct nr_error *err);
+/* The next frame, or piece of one: kind NR_FRAME_OK (text, len: a text frame, borrowed
+ * until the next call), NR_FRAME_CHUNK (chunk: a binary chunk's header), NR_FRAME_DATA
+ * (text, len: the next piece of its bytes, borrowed), NR_FRAME_CHUNK_END (its ETX came:
+ * the chunk is whole). A binary chunk whose bytes do not end in an ETX gives
+ * -NR_E_AGENT_FRAME after its DATA: the receiver takes those bytes back. Errors as
+ * nr_tls_link_recv. */
+struct nr_tls_frame {
+	int kind;
+	const char *text;
+	size_t len;
+	struct nr_chunk_header chunk;
+};
+int nr_tls_link_recv_frame(struct nr_tls_link *link, struct nr_tls_frame *f, int timeout_ms,
+			   struct nr_error *err);
 
 /* A peer that stops in the middle of a message (a TLS record or a frame begun and not
  * finished) for stall_ms ends the session, however often recv is called meanwhile; an idle
