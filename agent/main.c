@@ -131,9 +131,9 @@ static void on_chunk(struct agent *ag, const struct nr_msg *m)
 	ag->up_seq++;
 }
 
-/* The header of a binary chunk (version 2): its bytes follow as pieces (on_bin_data),
- * appended straight to the upload when it is the one due, and its ETX (on_bin_end). The
- * first chunk's total reserves the whole transfer at once. */
+/* The header of a binary chunk (version 2): its bytes follow, read straight into the
+ * upload when it is the one due (recv_frame's sink), then its ETX (on_bin_end). The first
+ * chunk's total reserves the whole transfer at once. */
 static void on_bin_chunk(struct agent *ag, const struct nr_chunk_header *h)
 {
 	if (h->id != ag->up_id)
@@ -160,12 +160,6 @@ static void on_bin_chunk(struct agent *ag, const struct nr_chunk_header *h)
 	}
 	ag->up_mark = ag->up.len;
 	ag->up_taking = true;
-}
-
-static void on_bin_data(struct agent *ag, const char *data, size_t len)
-{
-	if (ag->up_taking)
-		nr_buf_append(&ag->up, data, len); /* reserved by on_bin_chunk: no reallocation */
 }
 
 static void on_bin_end(struct agent *ag, bool good)
@@ -808,7 +802,7 @@ static int serve_session(struct agent *ag)
 	int rc;
 
 	for (;;) {
-		rc = nr_tls_link_recv_frame(ag->link, &f, IDLE_POLL_MS, &err);
+		rc = nr_tls_link_recv_frame(ag->link, &f, ag->up_taking ? &ag->up : NULL, IDLE_POLL_MS, &err);
 		if (rc == -NR_E_TIMEOUT) {
 			/* idle: launched programs that ended (spawn_detached leaves none of its
 			 * own, but a port's may), then what changed in the guest */
@@ -831,10 +825,8 @@ static int serve_session(struct agent *ag)
 			on_bin_chunk(ag, &f.chunk);
 			continue;
 		}
-		if (f.kind == NR_FRAME_DATA) {
-			on_bin_data(ag, f.text, f.len);
-			continue;
-		}
+		if (f.kind == NR_FRAME_DATA)
+			continue; /* in the upload already when it was due; else dropped */
 		if (f.kind == NR_FRAME_CHUNK_END) {
 			on_bin_end(ag, true);
 			continue;

@@ -281,7 +281,7 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 		struct nr_tls_frame f;
 
 		/* a guest that keeps sending frames must not keep us past the deadline */
-		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv_frame(a->link, &f, (int)left, err);
+		rc = left < 0 ? -NR_E_TIMEOUT : nr_tls_link_recv_frame(a->link, &f, taking ? down : NULL, (int)left, err);
 		if (rc == -NR_E_AGENT_FRAME) {
 			if (taking)
 				buf_truncate(down, mark); /* a binary chunk whose length lied */
@@ -321,11 +321,8 @@ static int raw_call(struct nr_agent *a, const char *op, json_object *args, const
 			taking = true;
 			continue;
 		}
-		if (f.kind == NR_FRAME_DATA) {
-			if (taking)
-				nr_buf_append(down, f.text, f.len); /* reserved above: no reallocation */
-			continue;
-		}
+		if (f.kind == NR_FRAME_DATA)
+			continue; /* a wanted chunk's bytes went into down; others are dropped */
 		if (f.kind == NR_FRAME_CHUNK_END) {
 			if (taking) {
 				taking = false;

@@ -101,6 +101,15 @@ static int binary_push(struct nr_frame_reader *r, const char **p, const char *en
 	}
 }
 
+void nr_frame_reader_skip(struct nr_frame_reader *r, size_t n)
+{
+	if (r->bin != 2)
+		return;
+	r->bin_left -= n < r->bin_left ? n : r->bin_left;
+	if (!r->bin_left)
+		r->bin = 3;
+}
+
 bool nr_frame_reader_partial(const struct nr_frame_reader *r)
 {
 	return r->in_frame || r->bin;

@@ -1000,7 +1000,17 @@ void nr_tls_link_set_binary(struct nr_tls_link *l, bool on)
 	l->reader.binary = on;
 }
 
-int nr_tls_link_recv_frame(struct nr_tls_link *l, struct nr_tls_frame *f, int timeout_ms, struct nr_error *err)
+/* A piece of a binary chunk's bytes that went into sink (f->text NULL). */
+static int sunk(struct nr_tls_frame *f, size_t n)
+{
+	f->kind = NR_FRAME_DATA;
+	f->text = NULL;
+	f->len = n;
+	return 0;
+}
+
+int nr_tls_link_recv_frame(struct nr_tls_link *l, struct nr_tls_frame *f, struct nr_buf *sink, int timeout_ms,
+			   struct nr_error *err)
 {
 	long long deadline = timeout_ms < 0 ? -1 : nr_now_ms() + timeout_ms;
 
@@ -1023,15 +1033,33 @@ int nr_tls_link_recv_frame(struct nr_tls_link *l, struct nr_tls_frame *f, int ti
 				l->partial_since = 0; /* progress: the next message has its own time */
 			if (r == NR_FRAME_CHUNK)
 				f->chunk = l->reader.chunk;
+			if (r == NR_FRAME_DATA && sink) {
+				nr_buf_append(sink, f->text, f->len);
+				return sink->oom ? nr_error_set(err, -NR_E_NOMEM, NULL) : sunk(f, f->len);
+			}
 			f->kind = r;
 			return 0;
 		}
 		l->timed_out = false;
-		int n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
-		if (n > 0) {
-			l->ppos = 0;
-			l->plen = (size_t)n;
-			continue;
+		/* a binary chunk's bytes, when no decrypted ones wait: from wolfSSL's record
+		 * straight into the transfer (its room reserved by the caller) */
+		int n;
+		if (sink && l->reader.bin == 2 && sink->data && sink->cap - sink->len > l->reader.bin_left) {
+			size_t want = l->reader.bin_left < (1u << 30) ? l->reader.bin_left : (1u << 30);
+			n = wolfSSL_read(l->ssl, sink->data + sink->len, (int)want);
+			if (n > 0) {
+				sink->len += (size_t)n;
+				sink->data[sink->len] = '\0';
+				nr_frame_reader_skip(&l->reader, (size_t)n);
+				return sunk(f, (size_t)n);
+			}
+		} else {
+			n = wolfSSL_read(l->ssl, l->plain, (int)sizeof(l->plain));
+			if (n > 0) {
+				l->ppos = 0;
+				l->plen = (size_t)n;
+				continue;
+			}
 		}
 		int e = wolfSSL_get_error(l->ssl, n);
 		wolfSSL_ERR_clear_error();
@@ -1075,7 +1103,7 @@ int nr_tls_link_recv(struct nr_tls_link *l, const char **text, size_t *len, int 
 	int rc;
 
 	for (;;) {
-		if ((rc = nr_tls_link_recv_frame(l, &f, timeout_ms, err)) < 0)
+		if ((rc = nr_tls_link_recv_frame(l, &f, NULL, timeout_ms, err)) < 0)
 			return rc;
 		if (f.kind == NR_FRAME_OK) {
 			*text = f.text;

@@ -127,15 +127,67 @@ static double raw_round_trip(const char *path)
 	return now_us() - t0;
 }
 
+/* The best time of rounds clipboard-sets and -gets of img (us each way); -1 on failure. */
+static int transfer(struct nr_agent *a, const unsigned char *img, size_t size, int rounds, double *set_us,
+		    double *get_us)
+{
+	struct nr_error err = { 0 };
+	unsigned char *back;
+	size_t len;
+
+	*set_us = *get_us = 1e18;
+	for (int r = 0; r < rounds; r++) {
+		double t0 = now_us();
+		if (nr_agent_clipboard_set(a, "image/png", img, size, &err) < 0) {
+			fprintf(stderr, "clipboard-set: %s\n", err.msg);
+			return -1;
+		}
+		double t1 = now_us();
+		if (nr_agent_clipboard_get(a, "image/png", &back, &len, &err) < 0 || len != size) {
+			fprintf(stderr, "clipboard-get: %s\n", err.msg);
+			return -1;
+		}
+		double t2 = now_us();
+		free(back);
+		if (t1 - t0 < *set_us)
+			*set_us = t1 - t0;
+		if (t2 - t1 < *get_us)
+			*get_us = t2 - t1;
+	}
+	return 0;
+}
+
+/* The agent's VmRSS in KiB (NEURON_BENCH_AGENT_PID: bench-agent.sh's agent), or -1. */
+static long agent_rss_kib(void)
+{
+	const char *pid = getenv("NEURON_BENCH_AGENT_PID");
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	if (!pid)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 int main(int argc, char **argv)
 {
 	struct nr_error err = { 0 };
 	struct nr_agent *a;
-	int n = argc > 4 ? atoi(argv[4]) : 2000, rounds = 5;
+	int n = argc > 4 ? atoi(argv[4]) : 2000;
+	int rounds = getenv("NEURON_BENCH_ROUNDS") ? atoi(getenv("NEURON_BENCH_ROUNDS")) : 5;
 	double *t, *tq, ours, qga = 0;
-	size_t size = 16u << 20;
-	unsigned char *img, *back;
-	size_t len;
+	/* NEURON_BENCH_MIB, _ROUNDS: the image's size and the transfers each way (bench-agent.sh's
+	 * peak for one 64 MiB transfer) */
+	size_t size = (size_t)(getenv("NEURON_BENCH_MIB") ? atoi(getenv("NEURON_BENCH_MIB")) : 16) << 20;
+	unsigned char *img;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: agent_bench AGENT_SOCKET|PTY CERT_DIR QGA_SOCKET|- [PINGS [IMAGE]]\n");
@@ -208,24 +260,30 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < size; i++)
 			img[i] = (unsigned char)((i * 2654435761u) >> 11);
 	}
-	double set_us = 1e18, get_us = 1e18;
-	for (int r = 0; r < rounds; r++) {
-		double t0 = now_us();
-		if (nr_agent_clipboard_set(a, "image/png", img, size, &err) < 0) {
-			fprintf(stderr, "clipboard-set: %s\n", err.msg);
+	double set_us, get_us, set1_us = 0, get1_us = 0;
+	if (transfer(a, img, size, rounds, &set_us, &get_us) < 0)
+		return 1;
+	/* the agent as it stands idle with the image in its clipboard, then the same
+	 * transfers as a version-1 host makes them (base64 in JSON), for comparison */
+	long rss_image = agent_rss_kib();
+	if (rss_image >= 0)
+		printf("AGENT_RSS_IMAGE %ld\n", rss_image);
+	if (!getenv("NEURON_BENCH_NO_V1")) {
+		struct nr_agent *v1;
+		if (nr_agent_open_socket(argv[1], argv[2], &v1, &err) < 0) {
+			fprintf(stderr, "agent: %s\n", err.msg);
 			return 1;
 		}
-		double t1 = now_us();
-		if (nr_agent_clipboard_get(a, "image/png", &back, &len, &err) < 0 || len != size) {
-			fprintf(stderr, "clipboard-get: %s\n", err.msg);
+		nr_agent_free(a); /* the agent serves one host at a time */
+		a = v1;
+		nr_agent_set_protocol(a, 1);
+		if (transfer(a, img, size, 3, &set1_us, &get1_us) < 0)
 			return 1;
-		}
-		double t2 = now_us();
-		free(back);
-		if (t1 - t0 < set_us)
-			set_us = t1 - t0;
-		if (t2 - t1 < get_us)
-			get_us = t2 - t1;
+	}
+	/* a short text in its clipboard: what stays is the agent's own */
+	if (nr_agent_clipboard_set(a, "text/plain", "bench", 5, &err) < 0) {
+		fprintf(stderr, "clipboard-set: %s\n", err.msg);
+		return 1;
 	}
 	free(img);
 	nr_agent_free(a);
@@ -288,6 +346,10 @@ int main(int argc, char **argv)
 	}
 	printf("clipboard image %.1f MiB, host to guest: %7.1f MB/s (best of %d)\n", size / 1048576.0, size / set_us, rounds);
 	printf("clipboard image %.1f MiB, guest to host: %7.1f MB/s (best of %d)\n", size / 1048576.0, size / get_us, rounds);
-	printf("ratio to the 500 MB/s goal: set %.2f, get %.2f\n", size / set_us / 500, size / get_us / 500);
+	if (set1_us > 0) {
+		printf("protocol version 1 (base64 in JSON), the same image: host to guest %7.1f MB/s, guest to host "
+		       "%7.1f MB/s (best of 3); version 2 / version 1: set %.2f, get %.2f\n", size / set1_us,
+		       size / get1_us, set1_us / set_us, get1_us / get_us);
+	}
 	return 0;
 }

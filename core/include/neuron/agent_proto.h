@@ -73,6 +73,9 @@ void nr_frame_reader_done(struct nr_frame_reader *r);
 int nr_frame_reader_push(struct nr_frame_reader *r, const void *data, size_t len, size_t *used,
 			 const char **text, size_t *text_len, struct nr_error *err);
 
+/* n bytes of the binary chunk being read were taken past the reader (read straight into
+ * their destination): count them as its bytes. */
+void nr_frame_reader_skip(struct nr_frame_reader *r, size_t n);
 /* Whether a frame is begun and not finished (text or binary). */
 bool nr_frame_reader_partial(const struct nr_frame_reader *r);
 

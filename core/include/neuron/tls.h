@@ -97,8 +97,10 @@ int nr_tls_link_write_chunk(struct nr_tls_link *link, long long id, long long se
 /* The next frame, or piece of one: kind NR_FRAME_OK (text, len: a text frame, borrowed
  * until the next call), NR_FRAME_CHUNK (chunk: a binary chunk's header), NR_FRAME_DATA
  * (text, len: the next piece of its bytes, borrowed), NR_FRAME_CHUNK_END (its ETX came:
- * the chunk is whole). A binary chunk whose bytes do not end in an ETX gives
- * -NR_E_AGENT_FRAME after its DATA: the receiver takes those bytes back. Errors as
+ * the chunk is whole). With sink (a receiver that wants this chunk, having reserved room
+ * for it), the pieces are appended to sink instead (text NULL, len appended), read by
+ * wolfSSL straight into it where it can. A binary chunk whose bytes do not end in an ETX
+ * gives -NR_E_AGENT_FRAME after its DATA: the receiver takes those bytes back. Errors as
  * nr_tls_link_recv. */
 struct nr_tls_frame {
 	int kind;
@@ -106,8 +108,8 @@ struct nr_tls_frame {
 	size_t len;
 	struct nr_chunk_header chunk;
 };
-int nr_tls_link_recv_frame(struct nr_tls_link *link, struct nr_tls_frame *f, int timeout_ms,
-			   struct nr_error *err);
+int nr_tls_link_recv_frame(struct nr_tls_link *link, struct nr_tls_frame *f, struct nr_buf *sink,
+			   int timeout_ms, struct nr_error *err);
 
 /* A peer that stops in the middle of a message (a TLS record or a frame begun and not
  * finished) for stall_ms ends the session, however often recv is called meanwhile; an idle
