@@ -179,6 +179,58 @@ has "s_client: an op that is not a string is answered with its id" '{"id":12,"ok
 has "s_client: args that are not an object are answered with their id" '{"id":13,"ok":false,"error":{"code":"bad-request"'
 has "s_client: 600 KiB of clipboard text refused" '{"id":14,"ok":false,"error":{"code":"too-large"'
 has "s_client: the clipboard kept what it had (the copy played above)" '{"id":15,"ok":true,"result":{"mime":"text/plain","text":"guest copy 1"}}'
+# binary chunk frames (PROTOCOL.md 4, 6, 8): a host that offers version 2 gets it; its
+# binary chunks among JSON frames make the image, hostile ones (a length that lies, a
+# header over the 1 MiB cap, a total over 64 MiB, a gap) are refused as the JSON ones are,
+# and the image comes back as one binary chunk. Ids and sizes hold no 0x0a (s_client).
+cat >"$T/bin.py" <<'PY'
+import struct, sys
+f = lambda t: b"\x02" + t + b"\x03"
+hdr = lambda i, seq, n, total: b"\x01" + struct.pack(">QIIQ", i, seq, n, total)
+binc = lambda i, seq, data, total: hdr(i, seq, len(data), total) + data + b"\x03"
+if sys.argv[1] == "2":
+    out = (f(b'{"id":1,"op":"hello","args":{"versions":[1,2]}}')
+        + binc(20, 0, b"abc", 6) + f(b'{"id":21,"op":"ping"}')
+        + hdr(20, 1, 2, 6) + b"xyz"                              # its length lies
+        + hdr(20, 1, 2 << 20, 6 << 20)                           # over the 1 MiB cap
+        + binc(20, 1, b"def", 6)
+        + f(b'{"id":20,"op":"clipboard-set","args":{"mime":"image/png","size":6,"chunks":2}}')
+        + binc(30, 0, b"abc", 100 << 20)                         # a total over 64 MiB
+        + f(b'{"id":30,"op":"clipboard-set","args":{"mime":"image/png","size":3,"chunks":1}}')
+        + binc(31, 1, b"abc", 3)                                 # a gap
+        + f(b'{"id":31,"op":"clipboard-set","args":{"mime":"image/png","size":3,"chunks":1}}')
+        + f(b'{"id":32,"op":"clipboard-get","args":{"mime":"image/png"}}'))
+else:  # a version-1 host: its binary frame is bytes outside a frame, its image base64
+    out = (f(b'{"id":1,"op":"hello","args":{"versions":[1]}}')
+        + binc(4, 0, b"zzz", 3)
+        + f(b'{"id":4,"op":"clipboard-set","args":{"mime":"image/png","size":3,"chunks":1}}')
+        + f(b'{"id":5,"op":"clipboard-get","args":{"mime":"image/png"}}'))
+sys.stdout.buffer.write(out)
+PY
+"${PYTHON:-python3}" "$T/bin.py" 2 >"$T/req"
+(cat "$T/req"; sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
+	-cert "$T/state/agent/vm1/host.pem" -key "$T/state/agent/vm1/host.key" \
+	-CAfile "$T/state/agent/vm1/ca.pem" -verify_return_error >"$T/out" 2>&1
+has "binary: hello agrees on version 2" '{"id":1,"ok":true,"result":{"version":2,'
+has "binary: a JSON request between binary chunks answered" '{"id":21,"ok":true,"result":{}}'
+has "binary: a length that lies is a bad frame" '{"id":null,"ok":false,"error":{"code":"bad-request","message":"binary chunk of 2 bytes not ended by an ETX'
+has "binary: a header over the cap is a bad frame" '{"id":null,"ok":false,"error":{"code":"bad-request","message":"binary chunk header with a bad id or a length of 2097152'
+has "binary: the good chunks make the image" '{"id":20,"ok":true,"result":{}}'
+has "binary: a total over 64 MiB is too large" '{"id":30,"ok":false,"error":{"code":"too-large"'
+has "binary: a gap is refused" '{"id":31,"ok":false,"error":{"code":"bad-request","message":"chunk 1 came where 0 was due"'
+has "binary: the image comes back" '{"id":32,"ok":true,"result":{"mime":"image/png","size":6,"chunks":1}}'
+cp "$T/out" "$T/bin.out"
+expect "binary: as one binary chunk frame" 0 "${PYTHON:-python3}" -c "
+import struct, sys
+d = open('$T/bin.out', 'rb').read()
+sys.exit(0 if b'\x01' + struct.pack('>QIIQ', 32, 0, 6, 6) + b'abcdef\x03' in d else 1)"
+"${PYTHON:-python3}" "$T/bin.py" 1 >"$T/req"
+(cat "$T/req"; sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
+	-cert "$T/state/agent/vm1/host.pem" -key "$T/state/agent/vm1/host.key" \
+	-CAfile "$T/state/agent/vm1/ca.pem" -verify_return_error >"$T/out" 2>&1
+has "version 1 host: hello agrees on version 1" '{"id":1,"ok":true,"result":{"version":1,'
+has "version 1 host: its binary frame is not read" '{"id":4,"ok":false,"error":{"code":"bad-request","message":"announced 3 bytes in 1 chunks, got 0 in 0"'
+has "version 1 host: the image comes back as base64" '{"id":5,"chunk":0,"data":"YWJjZGVm"}'
 # and with a certificate from another VM, our agent refuses
 (sleep 1) | timeout 10 openssl s_client -unix "$T/sock" -tls1_3 -brief \
 	-cert "$T/state/agent/vm2/host.pem" -key "$T/state/agent/vm2/host.key" \
