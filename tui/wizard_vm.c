@@ -277,7 +277,7 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 	}
 	free(w->xml);
 	w->xml = NULL;
-	if (nr_domain_build(w->profile, t->ctx, t->scan, &w->xml, &err) < 0) {
+	if (nr_domain_build(w->profile, t->ctx, t->scan, &w->xml, &err) < 0 || nr_media_check(w->profile, &err) < 0) {
 		tui_dialog_error(t, "Cannot build the VM", &err);
 		return -1;
 	}
@@ -329,12 +329,12 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 			}
 		}
 		if (merr.code == 0)
-			nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr);
+			nr_media_for_profile(cj->ctx, cj->profile, answers, &media, &merr);
 		if (answers) {
 			memset(answers, 0, strlen(answers));
 			free(answers);
 		}
-		if (merr.code < 0 || nr_media_make(cj->ctx, cj->profile->name, &media, &merr) < 0) {
+		if (merr.code < 0) {
 			/* the VM is defined: the screen says so, and how to make the media */
 			tui_job_log(job, "guest-tools media not made: %s", merr.msg);
 			snprintf(cj->summary + o, sizeof(cj->summary) - o,
@@ -347,6 +347,9 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 			    media.certs_made ? " (agent credentials made)" : "");
 		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "Guest tools CD-ROM attached: %s.\n",
 				      media.path);
+		if (media.has_lg)
+			o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o,
+					      "It has the Looking Glass host installer (%s).\n", NR_MEDIA_LG_INSTALLER);
 		for (size_t i = 0; i < sizeof(media.missing) / sizeof(media.missing[0]); i++)
 			if (media.missing[i][0]) {
 				tui_job_log(job, "%s", media.missing[i]);
