@@ -71,6 +71,7 @@ struct vmwiz {
 	struct nr_error err;
 	char result[1024];
 	bool media;                     /* the guest-tools CD-ROM was made and attached */
+	bool media_unattend, media_lg;  /* with autounattend.xml, with the Looking Glass installer */
 };
 
 struct create_job {
@@ -80,7 +81,7 @@ struct create_job {
 	struct nr_profile *profile;
 	char *xml;
 	bool start;
-	bool media;
+	bool media, media_unattend, media_lg;
 	char *password;                 /* typed on the form (wiped and freed by the job), or NULL */
 	char summary[1024];
 };
@@ -402,6 +403,8 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 			return 0;
 		}
 		cj->media = true;
+		cj->media_unattend = media.has_unattend;
+		cj->media_lg = media.has_lg;
 		tui_job_log(job, "guest-tools media %s%s", media.path,
 			    media.certs_made ? " (agent credentials made)" : "");
 		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "Guest tools CD-ROM attached: %s.\n",
@@ -445,6 +448,8 @@ static void create_done(struct tui *t, int rc, const struct nr_error *err, void 
 	}
 	snprintf(w->result, sizeof(w->result), "%s", cj->summary);
 	w->media = cj->media;
+	w->media_unattend = cj->media_unattend;
+	w->media_lg = cj->media_lg;
 	if (rc == 0)
 		snprintf(t->want_vm, sizeof(t->want_vm), "%s", cj->profile->name);
 	nr_profile_free(cj->profile);
@@ -595,13 +600,22 @@ static void draw_create(struct tui *t, struct vmwiz *w, int y, int x, int h, int
 		tui_putf(t, y + line++, x + 1, width - 1, TUI_C_OK, "%s Done.", t->g->ok);
 		line += tui_wrap(t, y + line, x + 1, 8, width - 2, TUI_C_NORMAL, w->result);
 		line++;
-		if (w->media)
+		if (w->media_unattend)
+			line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL, w->media_lg ?
+					 "Windows installs itself from the ISO when the VM starts; its first logon "
+					 "installs virtio-win's tools, the NeuronOS agent and the Looking Glass host "
+					 "from the NEURON_TOOLS CD-ROM. The Agents panel (4) then shows it connected." :
+					 "Windows installs itself from the ISO when the VM starts; its first logon "
+					 "installs virtio-win's tools and the NeuronOS agent from the NEURON_TOOLS "
+					 "CD-ROM. The Agents panel (4) then shows it connected.");
+		else if (w->media)
 			line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
 					 "In the guest, from the NEURON_TOOLS CD-ROM: Windows: run D:\\setup.cmd as an "
 					 "administrator (the NeuronOS agent with this VM's credentials); Linux: "
 					 "sudo sh setup.sh USER. The Agents panel (4) then shows it connected.");
 		line++;
 		line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
+				 w->media_unattend ? "Next: the VMs panel (3) shows it live; s starts it, d shuts it down." :
 				 w->media ? "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. "
 					    "Install Windows from the ISO, then the Looking Glass host application."
 					  : "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. Install "
