@@ -130,7 +130,7 @@ XML
 		wait $agent_pid 2>/dev/null
 		pinned=$(sed -n 's/^guest: *//p' "$ag/certs.out")
 		for want in "agentvm           + connected   0.1.0" "1 of 1 agent connected" \
-			"+ The guest's certificate matches the pinned one" "Agent neuron-agent 0.1.0, protocol 1" "Guest resolution: 1920x1080" \
+			"+ The guest's certificate matches the pinned one" "Agent neuron-agent 0.1.0, protocol 2" "Guest resolution: 1920x1080" \
 			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
 			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else bad "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
 		done
