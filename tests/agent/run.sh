@@ -121,7 +121,9 @@ expect "clipboard set image" 0 $V agent clipboard vm1 --mime image/png --set-fil
 expect "clipboard get image" 0 $V agent clipboard vm1 --mime image/png --output "$T/back.png"
 expect "image identical" 0 cmp "$T/img.png" "$T/back.png"
 expect "launch" 0 $V agent launch vm1 sh -c "echo ran > '$T/launched'"
-wait_for "$T/launched"
+# the shell makes the file before echo writes to it: wait for the line, not the file
+i=0
+while [ "$(cat "$T/launched" 2>/dev/null)" != ran ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 [ "$(cat "$T/launched" 2>/dev/null)" = ran ] && ok "launched program ran" || bad "launched program ran"
 expect "launch of a missing program" 1 $V agent launch vm1 /nonexistent/prog
 has "names the guest's refusal" "[AGENT_REMOTE]"
