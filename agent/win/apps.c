@@ -458,7 +458,13 @@ out:
 
 static void collect(struct app_list *l)
 {
-	CoInitializeEx(NULL, COINIT_APARTMENTTHREADED);
+	static bool com;
+
+	/* once, on the thread that makes the calls (the helper's main thread) */
+	if (!com) {
+		CoInitializeEx(NULL, COINIT_APARTMENTTHREADED);
+		com = true;
+	}
 	add_start_menu(l, &FOLDERID_CommonPrograms, SRC_COMMON_LNK);
 	add_start_menu(l, &FOLDERID_Programs, SRC_USER_LNK);
 	add_app_paths(l, HKEY_LOCAL_MACHINE, SRC_HKLM_PATHS);
@@ -564,61 +570,84 @@ static void ext_add_exe(struct ext_type *t, const wchar_t *exe)
 	wcscpy(t->exe[t->n_exe++], exe);
 }
 
-/* Every registered extension with its type and the programs its ProgIDs open with. */
-static void types_load(struct types *t)
-{
-	size_t cap = 0;
-	wchar_t name[256], progid[256], exe[MAX_PATH];
+static const struct ext_type *types_find(const struct types *t, const wchar_t *ext);
 
-	memset(t, 0, sizeof(*t));
-	for (DWORD i = 0; i < 200000; i++) {
-		DWORD n = 256, size;
-		HKEY ek, ow;
-		LONG r = RegEnumKeyExW(HKEY_CLASSES_ROOT, i, name, &n, NULL, NULL, NULL, NULL);
-		if (r == ERROR_NO_MORE_ITEMS)
-			break;
-		if (r != ERROR_SUCCESS || name[0] != L'.' || !ext_ok(name))
-			continue;
-		if (RegOpenKeyExW(HKEY_CLASSES_ROOT, name, 0, KEY_READ, &ek))
-			continue;
-		if (t->n == cap) {
-			size_t c = cap ? cap * 2 : 256;
-			struct ext_type *v = realloc(t->v, c * sizeof(*v));
-			if (!v) {
-				RegCloseKey(ek);
+/* One extension (its key read through HKEY_CLASSES_ROOT, HKCU's over HKLM's). */
+static void type_add(struct types *t, size_t *cap, const wchar_t *name)
+{
+	wchar_t progid[256], exe[MAX_PATH];
+	DWORD size;
+	HKEY ek, ow;
+
+	if (!ext_ok(name) || types_find(t, name) || RegOpenKeyExW(HKEY_CLASSES_ROOT, name, 0, KEY_READ, &ek))
+		return;
+	if (t->n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct ext_type *v = realloc(t->v, c * sizeof(*v));
+		if (!v) {
+			RegCloseKey(ek);
+			return;
+		}
+		t->v = v;
+		*cap = c;
+	}
+	struct ext_type *e = &t->v[t->n++];
+	memset(e, 0, sizeof(*e));
+	wcscpy(e->ext, name);
+	_wcslwr(e->ext);
+	size = sizeof(progid);
+	if (RegGetValueW(ek, NULL, L"Content Type", RRF_RT_REG_SZ, NULL, progid, &size) == ERROR_SUCCESS) {
+		char *m = win_utf8(progid);
+		if (m && mime_ok(m))
+			snprintf(e->mime, sizeof(e->mime), "%s", m);
+		free(m);
+	}
+	size = sizeof(progid);
+	if (RegGetValueW(ek, NULL, NULL, RRF_RT_REG_SZ, NULL, progid, &size) == ERROR_SUCCESS && progid[0]) {
+		progid_program(progid, exe, MAX_PATH);
+		ext_add_exe(e, exe);
+	}
+	if (RegOpenKeyExW(ek, L"OpenWithProgids", 0, KEY_READ, &ow) == ERROR_SUCCESS) {
+		for (DWORD k = 0; k < 64; k++) {
+			DWORD pn = 256;
+			if (RegEnumValueW(ow, k, progid, &pn, NULL, NULL, NULL, NULL) != ERROR_SUCCESS)
 				break;
-			}
-			t->v = v;
-			cap = c;
-		}
-		struct ext_type *e = &t->v[t->n];
-		memset(e, 0, sizeof(*e));
-		wcscpy(e->ext, name);
-		_wcslwr(e->ext);
-		size = sizeof(progid);
-		if (RegGetValueW(ek, NULL, L"Content Type", RRF_RT_REG_SZ, NULL, progid, &size) == ERROR_SUCCESS) {
-			char *m = win_utf8(progid);
-			if (m && mime_ok(m))
-				snprintf(e->mime, sizeof(e->mime), "%s", m);
-			free(m);
-		}
-		size = sizeof(progid);
-		if (RegGetValueW(ek, NULL, NULL, RRF_RT_REG_SZ, NULL, progid, &size) == ERROR_SUCCESS && progid[0]) {
 			progid_program(progid, exe, MAX_PATH);
 			ext_add_exe(e, exe);
 		}
-		if (RegOpenKeyExW(ek, L"OpenWithProgids", 0, KEY_READ, &ow) == ERROR_SUCCESS) {
-			for (DWORD k = 0; k < 64; k++) {
-				DWORD pn = 256;
-				if (RegEnumValueW(ow, k, progid, &pn, NULL, NULL, NULL, NULL) != ERROR_SUCCESS)
-					break;
-				progid_program(progid, exe, MAX_PATH);
-				ext_add_exe(e, exe);
-			}
-			RegCloseKey(ow);
+		RegCloseKey(ow);
+	}
+	RegCloseKey(ek);
+}
+
+/* Every registered extension with its type and the programs its ProgIDs open with. The
+ * keys are enumerated in the user's and the machine's Classes (HKEY_CLASSES_ROOT merges
+ * them, and enumerating the merged view is slow); a hive's subkeys come sorted, so the
+ * walk ends after the run of names that start with a dot. */
+static void types_load(struct types *t)
+{
+	static const wchar_t *const classes = L"Software\\Classes";
+	HKEY hives[2] = { HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE };
+	size_t cap = 0;
+	wchar_t name[256];
+
+	memset(t, 0, sizeof(*t));
+	for (int h = 0; h < 2; h++) {
+		HKEY key;
+		bool dots = false;
+		if (RegOpenKeyExW(hives[h], classes, 0, KEY_READ, &key))
+			continue;
+		for (DWORD i = 0; i < 200000; i++) {
+			DWORD n = 256;
+			LONG r = RegEnumKeyExW(key, i, name, &n, NULL, NULL, NULL, NULL);
+			if (r == ERROR_NO_MORE_ITEMS || (dots && name[0] != L'.'))
+				break;
+			if (r != ERROR_SUCCESS || name[0] != L'.')
+				continue;
+			dots = true;
+			type_add(t, &cap, name);
 		}
-		RegCloseKey(ek);
-		t->n++;
+		RegCloseKey(key);
 	}
 }
 
