@@ -5,7 +5,9 @@
 # a pty channel through tests/agent/ptypair.py) the installed service answers hello, ping,
 # info, launch, clipboard text and PNG both ways (checked at the far end with xclip on a
 # private Xvfb, which Wine's clipboard is bridged to), resolution, watch events, and the
-# hostile-host, resync and reconnect cases of tests/agent/cases.sh.
+# hostile-host, resync and reconnect cases of tests/agent/cases.sh; and (tests/win/apps.sh)
+# the apps of shortcuts, App Paths and file types made in the prefix, their icons, open,
+# the windows ops on a test app, and the shares of the bundle's shares.conf.
 # The Wine environment (private prefix under $BUILD/win-test, Xvfb, nobody as root) is
 # tests/win/lib.sh's.
 set -u
