@@ -337,8 +337,11 @@ static int p_apps(struct agent_platform *p, agent_app_fn each, void *ctx, const 
 	struct win_msg r = { 0 };
 	int rc = call(p->state, WIN_OP_APPS, NULL, 0, NULL, 0, CALL_MS, &r, code, why);
 
-	if (rc == 0 && win_unpack_apps(r.data.data, r.data.len, each, ctx) < 0)
-		rc = -1, *code = "failed", snprintf(why, 256, "the session helper's list of apps is malformed");
+	if (rc == 0 && win_unpack_apps(r.data.data, r.data.len, each, ctx) < 0) {
+		*code = "failed";
+		snprintf(why, 256, "the session helper's list of apps is malformed");
+		rc = -1;
+	}
 	nr_buf_done(&r.data);
 	return rc;
 }
@@ -373,8 +376,11 @@ static int p_windows(struct agent_platform *p, agent_window_fn each, void *ctx, 
 	struct win_msg r = { 0 };
 	int rc = call(p->state, WIN_OP_WINDOWS, NULL, 0, NULL, 0, CALL_MS, &r, code, why);
 
-	if (rc == 0 && win_unpack_windows(r.data.data, r.data.len, each, ctx) < 0)
-		rc = -1, *code = "failed", snprintf(why, 256, "the session helper's list of windows is malformed");
+	if (rc == 0 && win_unpack_windows(r.data.data, r.data.len, each, ctx) < 0) {
+		*code = "failed";
+		snprintf(why, 256, "the session helper's list of windows is malformed");
+		rc = -1;
+	}
 	nr_buf_done(&r.data);
 	return rc;
 }
