@@ -20,7 +20,7 @@ WIN_HELPER_SRC := agent/win/helper.c agent/win/desktop.c agent/win/apps.c agent/
 WIN_CFLAGS = -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -Wno-format -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 \
 	-DWINVER=0x0A00 -Icore/include -Icore $(shell sed -n 1p $(WIN_FLAGS) 2>/dev/null)
 WIN_LIBS = $(shell sed -n 2p $(WIN_FLAGS) 2>/dev/null) -lwtsapi32 -luserenv -lwindowscodecs -lole32 -luuid \
-	-lshell32 -lversion -luser32 -lgdi32 -ladvapi32 -lcrypt32 -lws2_32 -lbcrypt -lpthread
+	-lshell32 -lversion -ldwmapi -luser32 -lgdi32 -ladvapi32 -lcrypt32 -lws2_32 -lbcrypt -lpthread
 winobj = $(1:%.c=$(WIN_OUT)/obj/%.o)
 WIN_PROGRAMS := $(WIN_OUT)/neuron-agent.exe $(WIN_OUT)/neuron-session.exe
 # tests/win's probe: the helper's own apps and shares code called in-process (not shipped)

@@ -19,7 +19,7 @@
  * - open: ShellExecuteExW with the app's program (its arguments, then the path), or the
  *   path itself with its default verb.
  * - windows: EnumWindows' visible, unowned top-level windows with a title (not tool
- *   windows); the id is the HWND as 0x and hex digits. Focus restores a minimised window
+ *   windows, not cloaked by DWM); the id is the HWND as 0x and hex digits. Focus restores a minimised window
  *   and brings it forward (AllowSetForegroundWindow, AttachThreadInput to the foreground
  *   window's thread, SetForegroundWindow); close posts WM_CLOSE. Only windows the list
  *   would show are taken.
@@ -38,6 +38,7 @@
 #include <shellapi.h>
 #include <shobjidl.h>
 #include <commoncontrols.h>
+#include <dwmapi.h>
 #include <knownfolders.h>
 #include <wincodec.h>
 
@@ -1000,12 +1001,22 @@ out:
 
 /* ---- windows */
 
+/* Whether the window manager hides the window although it is "visible": a suspended
+ * packaged app's frame, a window on another virtual desktop (DWMWA_CLOAKED; Alt+Tab leaves
+ * them out too). Where DWM cannot say (Wine), it is not cloaked. */
+static bool cloaked(HWND h)
+{
+	DWORD c = 0;
+
+	return SUCCEEDED(DwmGetWindowAttribute(h, DWMWA_CLOAKED, &c, sizeof(c))) && c;
+}
+
 static bool listed_window(HWND h)
 {
 	LONG_PTR ex = GetWindowLongPtrW(h, GWL_EXSTYLE);
 
 	return IsWindowVisible(h) && !GetWindow(h, GW_OWNER) && !(ex & WS_EX_TOOLWINDOW) &&
-	       GetWindowTextLengthW(h) > 0 && GetAncestor(h, GA_ROOT) == h;
+	       GetWindowTextLengthW(h) > 0 && GetAncestor(h, GA_ROOT) == h && !cloaked(h);
 }
 
 struct window_walk {
