@@ -1,0 +1,57 @@
+/* Single-GPU passthrough: the boot GPU lent to a VM while it runs, and always given back.
+ *
+ * The hand-off is a plan named "single" (plan.h) made only of actions, so that the plan
+ * engine's journal records every step before it acts, a crash in the middle is finished
+ * or rolled back from the journal, and the release is the exact reverse:
+ *   1. unit-stop     the display manager (read from the root: display-manager.service),
+ *                    nvidia-persistenced, and the user units a Wayland session keeps;
+ *   2. vtcon-unbind  each virtual console bound to a framebuffer (sys/class/vtconsole);
+ *   3. fb-release    the firmware framebuffer (efi-framebuffer, simple-framebuffer for
+ *                    simpledrm, vesa-framebuffer: whichever the sysroot has bound);
+ *   4. gpu-holders   what still has /dev/dri or /dev/nvidia* of the GPU open: the hand-off
+ *                    stops there, naming them;
+ *   5. pci-driver    every function of the GPU's passthrough set, from its driver to vfio-pci.
+ * Each release step checks its result (the unit is active, the console bound, the
+ * framebuffer back, the original driver holds the function). sysfs is written through
+ * nr_sysfs_write under the sysroot, commands run through nr_plan_run (run.standins in tests). */
+#ifndef NEURON_SINGLE_H
+#define NEURON_SINGLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "neuron/ctx.h"
+#include "neuron/error.h"
+#include "neuron/plan.h"
+#include "neuron/scan.h"
+
+#define NR_SINGLE_PLAN "single"
+
+/* The display manager the root starts: the unit display-manager.service names ("gdm.service");
+ * *known says whether it is one this program knows. -NR_E_NOTFOUND when the root has none. */
+int nr_single_display_manager(const struct nr_ctx *ctx, char **unit, bool *known, struct nr_error *err);
+
+/* Processes under the sysroot's proc/ that hold a device node of the GPU set addrs
+ * (/dev/dri nodes whose sys/class/drm entry is one of them, or unknown; /dev/nvidia* when
+ * nvidia): "1234 (Xorg) /dev/dri/card0" lines, appended. */
+int nr_single_holders(const struct nr_ctx *ctx, const char *const *addrs, size_t n_addrs, bool nvidia,
+		      char ***lines, size_t *n, struct nr_error *err);
+
+/* Plan the hand-off of gpu_addr (see above). Refuses what gpu bind refuses (not a GPU, the
+ * IOMMU off, not isolated, vfio-pci not loaded); the boot GPU is the point here. */
+int nr_single_plan(const struct nr_ctx *ctx, const struct nr_scan *scan, const char *gpu_addr,
+		   struct nr_plan **out, struct nr_error *err);
+
+/* Run the hand-off; when it fails part-way (a step refused, a command failed) the release
+ * runs at once and err says why the hand-off stopped (a release that fails too is added). */
+int nr_single_handoff(const struct nr_ctx *ctx, struct nr_plan *plan, const struct nr_plan_opts *opts,
+		      struct nr_error *err);
+
+/* Give the GPU back: the recorded hand-off undone in reverse (an interrupted one too, or an
+ * interrupted release finished). -NR_E_NOTFOUND when nothing is recorded. */
+int nr_single_release(const struct nr_ctx *ctx, const struct nr_plan_opts *opts, struct nr_error *err);
+
+/* The GPU a recorded hand-off holds (malloc'd), NULL when none is recorded. */
+char *nr_single_recorded(const struct nr_ctx *ctx);
+
+#endif
