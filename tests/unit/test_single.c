@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/input.h>
 
 #include "base/internal.h"
 #include "neuron/plan.h"
@@ -588,6 +589,219 @@ static void test_display_manager_reader(void **state)
 	env_done(&e);
 }
 
+/* ------------------------------------------------------------------ the watchdog -- */
+
+struct fake_vm {
+	int polls;
+	int runs_from, runs_until;  /* running for polls in [from, until); -1: never */
+	int destroyed;
+};
+
+static int fake_running(void *data, struct nr_error *err)
+{
+	struct fake_vm *v = data;
+	int p = v->polls++;
+
+	if (v->destroyed)
+		return 0;
+	return v->runs_from >= 0 && p >= v->runs_from && p < v->runs_until;
+}
+
+static int fake_destroy(void *data, struct nr_error *err)
+{
+	((struct fake_vm *)data)->destroyed++;
+	return 0;
+}
+
+struct fake_clock {
+	long long now;
+	int sleeps;
+};
+
+static long long fake_now(void *data)
+{
+	return ((struct fake_clock *)data)->now;
+}
+
+static void fake_sleep(void *data, long ms)
+{
+	struct fake_clock *c = data;
+	c->now += ms;
+	c->sleeps++;
+}
+
+static void handed_off(struct env *e)
+{
+	struct nr_error err = { 0 };
+	struct nr_plan *plan = plan_of(e);
+
+	if (nr_single_handoff(e->ctx, plan, NULL, &err) < 0)
+		fail_msg("hand-off: %s", err.msg);
+	nr_plan_free(plan);
+}
+
+static void after_watch(struct env *e, const char *before)
+{
+	char *after;
+
+	unlink(e->log);
+	after = snapshot(e);
+	assert_same_state(before, after);
+	assert_null(nr_single_recorded(e->ctx));
+	free(after);
+}
+
+/* A VM that never starts, with a limit of 0: the release runs at once. */
+static void test_watch_vm_never_starts(void **state)
+{
+	struct env e;
+	struct nr_error err = { 0 };
+	struct fake_vm v = { .runs_from = -1 };
+	struct nr_single_vm vm = { fake_running, fake_destroy, &v };
+	enum nr_single_end end = NR_SINGLE_STOPPED;
+	char *before;
+
+	env_init(&e);
+	before = snapshot(&e);
+	handed_off(&e);
+	assert_int_equal(nr_ctx_set(e.ctx, "single.start_s", "0", &err), 0);
+	if (nr_single_watch(e.ctx, &vm, NULL, NULL, &end, &err) < 0)
+		fail_msg("watch: %s", err.msg);
+	assert_int_equal(end, NR_SINGLE_NEVER_RAN);
+	assert_int_equal(v.polls, 1);
+	assert_int_equal(v.destroyed, 0);
+	after_watch(&e, before);
+	free(before);
+	env_done(&e);
+}
+
+/* On a clock the test moves: waited for until the limit, not a poll more. */
+static void test_watch_limit_on_clock(void **state)
+{
+	struct env e;
+	struct nr_error err = { 0 };
+	struct fake_vm v = { .runs_from = -1 };
+	struct nr_single_vm vm = { fake_running, fake_destroy, &v };
+	struct fake_clock c = { .now = 1000 };
+	struct nr_single_clock clock = { fake_now, fake_sleep, &c };
+	enum nr_single_end end = NR_SINGLE_STOPPED;
+	char *before;
+
+	env_init(&e);
+	before = snapshot(&e);
+	handed_off(&e);
+	assert_int_equal(nr_ctx_set(e.ctx, "single.start_s", "5", &err), 0);
+	assert_int_equal(nr_ctx_set(e.ctx, "single.poll_ms", "500", &err), 0);
+	assert_int_equal(nr_single_watch(e.ctx, &vm, &clock, NULL, &end, &err), 0);
+	assert_int_equal(end, NR_SINGLE_NEVER_RAN);
+	assert_int_equal(c.sleeps, 10);         /* 5 s in 500 ms polls */
+	assert_int_equal(v.polls, 11);
+	after_watch(&e, before);
+	free(before);
+	env_done(&e);
+}
+
+/* A VM that comes up, runs, then shuts down (or crashes): released when it is gone. */
+static void test_watch_vm_stops(void **state)
+{
+	struct env e;
+	struct nr_error err = { 0 };
+	struct fake_vm v = { .runs_from = 3, .runs_until = 40 };
+	struct nr_single_vm vm = { fake_running, fake_destroy, &v };
+	struct fake_clock c = { 0 };
+	struct nr_single_clock clock = { fake_now, fake_sleep, &c };
+	enum nr_single_end end = NR_SINGLE_NEVER_RAN;
+	char *before;
+
+	env_init(&e);
+	before = snapshot(&e);
+	handed_off(&e);
+	assert_int_equal(nr_single_watch(e.ctx, &vm, &clock, NULL, &end, &err), 0);
+	assert_int_equal(end, NR_SINGLE_STOPPED);
+	assert_int_equal(v.polls, 41);          /* the first poll that saw it gone */
+	assert_int_equal(v.destroyed, 0);
+	after_watch(&e, before);
+	free(before);
+	env_done(&e);
+}
+
+static void put_keys(struct env *e, const char *name, const unsigned short *codes, const int *values, size_t n)
+{
+	char dir[400], path[500];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/dev/input", e->sys);
+	assert_int_equal(nr_mkdir_p(dir, 0755, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "ab"));
+	for (size_t i = 0; i < n; i++) {
+		struct input_event ev = { .type = EV_KEY, .code = codes[i], .value = values[i] };
+		struct input_event syn = { .type = EV_SYN };
+		assert_int_equal(fwrite(&ev, sizeof(ev), 1, f), 1);
+		assert_int_equal(fwrite(&syn, sizeof(syn), 1, f), 1);
+	}
+	fclose(f);
+}
+
+/* The escape chord on a host keyboard: the VM is destroyed and the screen given back. */
+static void test_watch_escape_chord(void **state)
+{
+	static const unsigned short codes[] = { KEY_LEFTCTRL, KEY_LEFTALT, KEY_F12 };
+	static const int down[] = { 1, 1, 1 };
+	struct env e;
+	struct nr_error err = { 0 };
+	struct fake_vm v = { .runs_from = 0, .runs_until = 1000 };
+	struct nr_single_vm vm = { fake_running, fake_destroy, &v };
+	struct fake_clock c = { 0 };
+	struct nr_single_clock clock = { fake_now, fake_sleep, &c };
+	enum nr_single_end end = NR_SINGLE_NEVER_RAN;
+
+	env_init(&e);
+	handed_off(&e);
+	/* a mouse and a keyboard; the chord on the keyboard */
+	put_keys(&e, "event1", (const unsigned short[]){ BTN_LEFT }, (const int[]){ 1 }, 1);
+	put_keys(&e, "event3", codes, down, 3);
+	assert_int_equal(nr_single_watch(e.ctx, &vm, &clock, NULL, &end, &err), 0);
+	assert_int_equal(end, NR_SINGLE_CHORD);
+	assert_int_equal(v.destroyed, 1);
+	assert_int_equal(v.polls, 1);
+	assert_null(nr_single_recorded(e.ctx));
+	assert_file(&e, e.sys, "sys/class/vtconsole/vtcon1/bind", "1\n");
+	assert_link_base(e.sys, "sys/bus/pci/devices/0000:09:00.0/driver", "nvidia");
+	assert_file(&e, e.root, "run/units/gdm.service", "active\n");
+	env_done(&e);
+}
+
+/* Keys that were down, but never all at once, are no chord; a configured chord is read. */
+static void test_chord_keys(void **state)
+{
+	struct env e;
+	struct nr_error err = { 0 };
+	struct nr_single_chord chord;
+	struct nr_single_keys *keys = NULL;
+
+	env_init(&e);
+	assert_int_equal(nr_single_chord_parse("LeftCtrl+KEY_RIGHTALT+end", &chord, &err), 0);
+	assert_int_equal(chord.n, 3);
+	assert_int_equal(chord.keys[0], KEY_LEFTCTRL);
+	assert_int_equal(chord.keys[1], KEY_RIGHTALT);
+	assert_int_equal(chord.keys[2], KEY_END);
+	assert_int_equal(nr_single_chord_parse("leftctrl+hyper", &chord, &err), -NR_E_INVAL);
+	assert_non_null(strstr(err.msg, "'hyper'"));
+	assert_int_equal(nr_single_chord_parse("end", &chord, &err), -NR_E_INVAL);
+	assert_int_equal(nr_single_chord_parse("leftctrl+rightctrl+end", &chord, &err), 0);
+	put_keys(&e, "event0", (const unsigned short[]){ KEY_LEFTCTRL, KEY_RIGHTCTRL, KEY_LEFTCTRL, KEY_END },
+		 (const int[]){ 1, 1, 0, 1 }, 4);
+	assert_int_equal(nr_single_keys_open(e.ctx, &keys, &err), 0);
+	assert_int_equal(nr_single_keys_count(keys), 1);
+	assert_false(nr_single_keys_chord(keys, &chord));
+	/* more comes on the same device: held keys count */
+	put_keys(&e, "event0", (const unsigned short[]){ KEY_LEFTCTRL }, (const int[]){ 2 }, 1);
+	assert_true(nr_single_keys_chord(keys, &chord));
+	nr_single_keys_free(keys);
+	env_done(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +812,11 @@ int main(void)
 		cmocka_unit_test(test_holder_stops_handoff),
 		cmocka_unit_test(test_release_checks_display_manager),
 		cmocka_unit_test(test_display_manager_reader),
+		cmocka_unit_test(test_watch_vm_never_starts),
+		cmocka_unit_test(test_watch_limit_on_clock),
+		cmocka_unit_test(test_watch_vm_stops),
+		cmocka_unit_test(test_watch_escape_chord),
+		cmocka_unit_test(test_chord_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,4 +54,54 @@ int nr_single_release(const struct nr_ctx *ctx, const struct nr_plan_opts *opts,
 /* The GPU a recorded hand-off holds (malloc'd), NULL when none is recorded. */
 char *nr_single_recorded(const struct nr_ctx *ctx);
 
+/* --- the watchdog and the escape chord (watch.c) ---------------------------------- */
+
+#define NR_SINGLE_CHORD_MAX 6
+
+/* Keys pressed together: "leftctrl+leftalt+f12" (names as linux/input-event-codes.h
+ * spells them without KEY_, any case). */
+struct nr_single_chord {
+	unsigned short keys[NR_SINGLE_CHORD_MAX];
+	size_t n;
+};
+int nr_single_chord_parse(const char *text, struct nr_single_chord *chord, struct nr_error *err);
+
+/* The keyboards: every event device under the sysroot's single.input folder ("event*"),
+ * read without blocking (a device, a FIFO or a file of struct input_event records). */
+struct nr_single_keys;
+int nr_single_keys_open(const struct nr_ctx *ctx, struct nr_single_keys **out, struct nr_error *err);
+/* Read what has come; true when every key of the chord is down at once. */
+bool nr_single_keys_chord(struct nr_single_keys *keys, const struct nr_single_chord *chord);
+size_t nr_single_keys_count(const struct nr_single_keys *keys);
+void nr_single_keys_free(struct nr_single_keys *keys);
+
+/* How the watchdog sees the VM and stops it. */
+struct nr_single_vm {
+	/* 1 running, 0 not (not yet, shut off, crashed), negative NR_E_* when it cannot tell */
+	int (*running)(void *data, struct nr_error *err);
+	int (*destroy)(void *data, struct nr_error *err);
+	void *data;
+};
+
+/* The watchdog's time; NULL fields: the monotonic clock and a real sleep. */
+struct nr_single_clock {
+	long long (*now_ms)(void *data);
+	void (*sleep_ms)(void *data, long ms);
+	void *data;
+};
+
+enum nr_single_end {
+	NR_SINGLE_NEVER_RAN,    /* not running within single.start_s after the hand-off */
+	NR_SINGLE_STOPPED,      /* ran, then stopped (shut down, crashed, destroyed) */
+	NR_SINGLE_CHORD,        /* the escape chord: the VM was destroyed */
+};
+const char *nr_single_end_text(enum nr_single_end end);
+
+/* Watch the VM after a hand-off: it must be running within single.start_s; once it is not
+ * running any more, or the escape chord (single.chord) is typed, the VM is destroyed when
+ * it still runs and the release runs (with release_opts). *end says why. Returns the
+ * release's result. */
+int nr_single_watch(const struct nr_ctx *ctx, const struct nr_single_vm *vm, const struct nr_single_clock *clock,
+		    const struct nr_plan_opts *release_opts, enum nr_single_end *end, struct nr_error *err);
+
 #endif
