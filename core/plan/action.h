@@ -46,7 +46,8 @@ struct nr_action_type {
 	X(vtcon_unbind, "vtcon-unbind") /* single/handoff.c: a virtual console let go of the GPU */ \
 	X(fb_release, "fb-release")     /* single/handoff.c: the firmware framebuffer released */ \
 	X(gpu_holders, "gpu-holders")   /* single/handoff.c: nothing may hold the GPU any more */ \
-	X(pci_driver, "pci-driver")     /* single/handoff.c: one function moved to vfio-pci */
+	X(pci_driver, "pci-driver")     /* single/handoff.c: one function moved to vfio-pci */ \
+	X(file_mode, "file-mode")       /* single/hook.c: a file made executable (libvirt's hook) */
 
 #define NR_ACTION_DECLARE(id, word) \
 	char *nr_action_##id##_describe(const struct nr_action *a); \

@@ -26,6 +26,7 @@
 #include "neuron/scan.h"
 
 #define NR_SINGLE_PLAN "single"
+#define NR_SINGLE_HOOK_PLAN "single-hook"
 
 /* The display manager the root starts: the unit display-manager.service names ("gdm.service");
  * *known says whether it is one this program knows. -NR_E_NOTFOUND when the root has none. */
@@ -53,6 +54,19 @@ int nr_single_release(const struct nr_ctx *ctx, const struct nr_plan_opts *opts,
 
 /* The GPU a recorded hand-off holds (malloc'd), NULL when none is recorded. */
 char *nr_single_recorded(const struct nr_ctx *ctx);
+
+/* What the user must read before a hand-off: the screen goes dark, and the ways back
+ * (the chord from single.chord). malloc'd, NULL on OOM. */
+char *nr_single_warning(const struct nr_ctx *ctx);
+
+/* --- libvirt's hook (hook.c) ---------------------------------------------------------- */
+
+/* Plan /etc/libvirt/hooks/qemu (executable) under the root: a script that runs
+ * `neuronctl gpu hook run "$@"`. When qemu is another program's hook, ours goes to
+ * qemu.d/neuron-single beside it (a note says so). Revert with nr_plan_revert. */
+int nr_single_hook_plan(const struct nr_ctx *ctx, struct nr_plan **out, struct nr_error *err);
+/* Whether our hook is in place under the root. */
+bool nr_single_hook_installed(const struct nr_ctx *ctx);
 
 /* --- the watchdog and the escape chord (watch.c) ---------------------------------- */
 
