@@ -96,4 +96,21 @@ check "the console is bound again" test "$(cat "$sr/sys/class/vtconsole/vtcon1/b
 check "nothing is recorded" test ! -e "$root/var/lib/neuron/plans/single.journal"
 golden_check hook-run-prepare-commands "$tmp/commands.log" "the commands of a failed prepare"
 
+# ---- vm start of a VM that holds the boot GPU ---------------------------------------------------
+nodes="test://$here/node.xml"
+vopts="--sysroot $sr --root $root --connect $nodes --param run.standins=$tmp/standins --param runtime_dir=$tmp/run"
+golden vm-start-plain $vopts vm start plain
+golden vm-start-asks $vopts vm start single </dev/null
+snap >"$tmp/before"
+# without the hook the hand-off runs here: on these files it stops at the framebuffer, is
+# undone, and the VM is not started
+golden vm-start-handoff-fails $vopts vm start single --yes
+snap >"$tmp/after"
+# (the control files hold the same writes as after the failed prepare above)
+check "a failed hand-off at vm start leaves the tree as it was" cmp -s "$tmp/before" "$tmp/after"
+check "the VM did not start" sh -c "'$NEURONCTL' --connect '$nodes' vm list | grep -q '^single  *shut off'"
+# with the hook installed, libvirt's hook does it: vm start only asks and starts
+"$NEURONCTL" $opts gpu hook install --yes >/dev/null
+golden vm-start-hooked $vopts vm start single --yes
+
 summary single
