@@ -809,6 +809,22 @@ int nr_single_plan(const struct nr_ctx *ctx, const struct nr_scan *scan, const c
 	return 0;
 }
 
+const struct nr_gpu *nr_single_gpu_offer(const struct nr_scan *scan)
+{
+	const struct nr_gpu *boot = NULL;
+
+	if (!scan->iommu)
+		return NULL;
+	for (size_t i = 0; i < scan->n_gpus; i++) {
+		const struct nr_gpu *g = &scan->gpus[i];
+		if (g->boot_vga && !boot)
+			boot = g;
+		else if (nr_gpu_choosable(scan, g, false, false, NULL) == 0)
+			return NULL;    /* another GPU can go to the guest: no need to lend the screen's */
+	}
+	return boot && boot->isolated && boot->n_groups ? boot : NULL;
+}
+
 /* ------------------------------------------------------------------ run it -- */
 
 int nr_single_release(const struct nr_ctx *ctx, const struct nr_plan_opts *opts, struct nr_error *err)

@@ -18,6 +18,7 @@
 #include <linux/input.h>
 
 #include "base/internal.h"
+#include "neuron/check.h"
 #include "neuron/plan.h"
 #include "neuron/single.h"
 #include "neuron/util.h"
@@ -802,6 +803,105 @@ static void test_chord_keys(void **state)
 	env_done(&e);
 }
 
+/* ------------------------------------------------------------------ pre-flight -- */
+
+static const struct nr_check_item *item_of(const struct nr_check *c, enum nr_check_id id)
+{
+	for (size_t i = 0; i < c->n_items; i++)
+		if (c->items[i].id == id)
+			return &c->items[i];
+	fail_msg("no check item %d", (int)id);
+	return NULL;
+}
+
+static void preflight(struct env *e, struct nr_check *c)
+{
+	struct nr_scan *scan = unit_scan_ctx(e->ctx);
+
+	nr_check_run(scan, NULL, c);
+	nr_single_check_add(e->ctx, scan, c);
+	nr_scan_free(scan);
+}
+
+static void test_preflight_single(void **state)
+{
+	struct env e;
+	struct nr_check c;
+	const struct nr_check_item *it;
+
+	env_init(&e);
+	preflight(&e, &c);
+	it = item_of(&c, NR_CHECK_single_recovery);
+	assert_int_equal(it->status, NR_CHECK_WARN);
+	assert_non_null(strstr(it->hint, "SSH server"));
+	assert_non_null(strstr(it->hint, "console=ttyS0"));
+	it = item_of(&c, NR_CHECK_single_display);
+	assert_int_equal(it->status, NR_CHECK_PASS);
+	assert_string_equal(it->detail, "gdm.service, framebuffer efi-framebuffer.0");
+	assert_int_equal(item_of(&c, NR_CHECK_rebar)->status, NR_CHECK_PASS);
+	assert_int_equal(item_of(&c, NR_CHECK_gpu_reset)->status, NR_CHECK_PASS);
+	assert_false(c.blocked);
+
+	/* an SSH server enabled under the root; a display manager it does not know; ReBAR on */
+	unit_sh("cd '%s' && mkdir -p etc/systemd/system/multi-user.target.wants && "
+		"ln -s /usr/lib/systemd/system/sshd.service etc/systemd/system/multi-user.target.wants/sshd.service && "
+		": > usr/lib/systemd/system/sshd.service && : > usr/lib/systemd/system/mydm.service && "
+		"ln -sf /usr/lib/systemd/system/mydm.service etc/systemd/system/display-manager.service", e.root);
+	unit_sh("cd '%s/sys/bus/pci/devices/0000:09:00.0' && echo 0000000000003f00 > resource1_resize && "
+		"printf '0x00000000fb000000 0x00000000fbffffff 0x0000000000040200\n"
+		"0x0000007800000000 0x0000007bffffffff 0x000000000014220c\n' > resource", e.sys);
+	preflight(&e, &c);
+	it = item_of(&c, NR_CHECK_single_recovery);
+	assert_int_equal(it->status, NR_CHECK_PASS);
+	assert_string_equal(it->detail, "sshd.service");
+	it = item_of(&c, NR_CHECK_single_display);
+	assert_int_equal(it->status, NR_CHECK_WARN);
+	assert_string_equal(it->detail, "mydm.service (unknown), framebuffer efi-framebuffer.0");
+	it = item_of(&c, NR_CHECK_rebar);
+	assert_int_equal(it->status, NR_CHECK_WARN);
+	assert_string_equal(it->detail, "on: BAR 1 of 09:00.0 is 16384 MiB");
+	assert_non_null(strstr(it->hint, "Resizable BAR off"));
+	env_done(&e);
+}
+
+/* A machine with another GPU for the host: no single-GPU rows; an AMD guest GPU is told
+ * about vendor-reset until its reset method is device_specific. */
+static void test_preflight_amd_reset(void **state)
+{
+	struct nr_ctx *ctx = unit_machine_ctx("amd-navi-split-audio");
+	struct nr_scan *scan = unit_scan_ctx(ctx);
+	struct nr_check c;
+	const struct nr_check_item *it = NULL;
+	char *dir = unit_tmpdir("single-amd", false);
+	struct nr_error err = { 0 };
+
+	nr_check_run(scan, NULL, &c);
+	assert_non_null(c.guest_gpu);
+	nr_single_check_add(ctx, scan, &c);
+	for (size_t i = 0; i < c.n_items; i++) {
+		assert_true(c.items[i].id != NR_CHECK_single_recovery && c.items[i].id != NR_CHECK_single_display);
+		if (c.items[i].id == NR_CHECK_gpu_reset)
+			it = &c.items[i];
+	}
+	assert_non_null(it);
+	assert_int_equal(it->status, NR_CHECK_WARN);
+	assert_non_null(strstr(it->hint, "vendor-reset"));
+	assert_non_null(strstr(it->hint, "device_specific > /sys/bus/pci/devices/"));
+	/* the same machine with vendor-reset's method in place */
+	unit_sh("cp -a '%s' '%s/m'", nr_ctx_get(ctx, "sysroot"), dir);
+	unit_sh("echo device_specific > '%s/m/sys/bus/pci/devices/%s/reset_method'", dir,
+		scan->devices[c.guest_gpu->dev].addr);
+	assert_int_equal(nr_ctx_set(ctx, "sysroot", unit_path(dir, "m"), &err), 0);
+	nr_check_run(scan, NULL, &c);
+	nr_single_check_add(ctx, scan, &c);
+	for (size_t i = 0; i < c.n_items; i++)
+		if (c.items[i].id == NR_CHECK_gpu_reset)
+			assert_int_equal(c.items[i].status, NR_CHECK_PASS);
+	nr_scan_free(scan);
+	nr_ctx_free(ctx);
+	unit_rmtree_free(&dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,6 +917,8 @@ int main(void)
 		cmocka_unit_test(test_watch_vm_stops),
 		cmocka_unit_test(test_watch_escape_chord),
 		cmocka_unit_test(test_chord_keys),
+		cmocka_unit_test(test_preflight_single),
+		cmocka_unit_test(test_preflight_amd_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

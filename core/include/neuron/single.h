@@ -59,6 +59,20 @@ char *nr_single_recorded(const struct nr_ctx *ctx);
  * (the chord from single.chord). malloc'd, NULL on OOM. */
 char *nr_single_warning(const struct nr_ctx *ctx);
 
+/* The GPU single-GPU mode offers: the boot GPU, when no other GPU can be chosen and it is
+ * isolated under an IOMMU; NULL otherwise. */
+const struct nr_gpu *nr_single_gpu_offer(const struct nr_scan *scan);
+
+/* --- pre-flight checks (preflight.c) ------------------------------------------------- */
+
+struct nr_check;
+/* Add the checks a passthrough of the checklist's guest GPU needs beyond the scan, each with
+ * its way forward: Resizable BAR, the GPU's reset (AMD cards that need vendor-reset), and for
+ * the boot GPU (single-GPU mode) a way back (an SSH server enabled under the root, or a
+ * serial console on the kernel command line) and a display manager and framebuffer this
+ * program knows. */
+void nr_single_check_add(const struct nr_ctx *ctx, const struct nr_scan *scan, struct nr_check *c);
+
 /* --- libvirt's hook (hook.c) ---------------------------------------------------------- */
 
 /* Plan /etc/libvirt/hooks/qemu (executable) under the root: a script that runs
