@@ -96,6 +96,24 @@ check "the console is bound again" test "$(cat "$sr/sys/class/vtconsole/vtcon1/b
 check "nothing is recorded" test ! -e "$root/var/lib/neuron/plans/single.journal"
 golden_check hook-run-prepare-commands "$tmp/commands.log" "the commands of a failed prepare"
 
+# ---- a crash in the middle of a hand-off, then gpu restore (what the boot unit runs) -----------
+snap >"$tmp/before"
+# stopped right after the display manager went (journal, applying, the unit): as a power cut would
+NEURON_FAULT_AFTER=3 "$NEURONCTL" $opts gpu handoff 09:00.0 --yes >"$show" 2>&1
+check "the stopped hand-off says so" grep -q 'stopped by NEURON_FAULT_AFTER=3' "$show"
+check "the display manager stand-in is stopped" test "$(cat "$root/run/units/sddm.service")" = inactive
+golden restore-after-crash-dry-run $opts gpu restore --dry-run
+golden restore-after-crash $opts gpu restore
+snap >"$tmp/after"
+check "gpu restore after a crash: the tree is as it was" cmp -s "$tmp/before" "$tmp/after"
+golden restore-after-crash-again $opts gpu restore
+# the watchdog of a VM that never comes up (none of that name here), with a limit of 0 s
+NEURON_FAULT_AFTER=4 "$NEURONCTL" $opts gpu handoff 09:00.0 --yes >"$show" 2>&1
+check "the console is unbound before the watchdog" test "$(cat "$sr/sys/class/vtconsole/vtcon1/bind")" = 0
+golden watch-never-starts $opts --param single.start_s=0 gpu watch ghost
+snap >"$tmp/after"
+check "the watchdog gave everything back" cmp -s "$tmp/before" "$tmp/after"
+
 # ---- vm start of a VM that holds the boot GPU ---------------------------------------------------
 nodes="test://$here/node.xml"
 vopts="--sysroot $sr --root $root --connect $nodes --param run.standins=$tmp/standins --param runtime_dir=$tmp/run"
