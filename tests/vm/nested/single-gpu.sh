@@ -3,7 +3,8 @@
 # chrooted, on the guest's kernel with an emulated IOMMU): its only VGA, 00:02.0, is the boot
 # GPU and carries the console (bochs-drm's framebuffer, vtcon1). A display-manager stand-in
 # (display-manager.service under the root, a systemctl stand-in that runs a process holding
-# /dev/dri/card0) plays the desktop. The real kernel and libvirtd move the GPU.
+# /dev/dri/card0) plays the desktop. The real kernel and libvirtd move the GPU; the escape
+# chord comes from a uinput keyboard (keyboard.py).
 . "$(dirname "$0")/../lib.sh"
 vm_private_mounts "$@"
 vm_begin nested-single-gpu
@@ -47,6 +48,13 @@ start:neuron-lane-dm.service)
 esac
 SH
 chmod +x "$si/systemctl"
+# The watchdog's log (gpu watch, started by vm start): its Nth start, its Nth end.
+wlog=$VM_RUN/rt/single-watch.log
+lines() { n=$(grep -c -e "$1" "$wlog" 2>/dev/null); echo "${n:-0}"; }
+wait_lines() { # PATTERN N: up to 30 s
+	i=0
+	while [ "$(lines "$1")" -lt "$2" ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
+}
 dm_running() { [ -f "$VM_RUN/dm.pid" ] && [ -e "/proc/$(cat "$VM_RUN/dm.pid")/fd/3" ]; }
 cleanup_dm() { [ -f "$VM_RUN/dm.pid" ] && kill "$(cat "$VM_RUN/dm.pid")" 2>/dev/null; return 0; }
 vm_on_cleanup cleanup_dm
@@ -78,14 +86,36 @@ vm_check "the inner VM's QEMU holds /dev/vfio/$group open" \
 vm_check "the hand-off is journaled" [ -f /var/lib/neuron/plans/single.journal ]
 vm_check "vm stop stops it" "$NEURONCTL" vm stop --timeout 2 --force "$vm"
 # the watchdog (gpu watch, started by vm start) sees it gone and releases
-i=0
-while [ -f /var/lib/neuron/plans/single.journal ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
-sed 's/^/    watch| /' "$VM_RUN/rt/single-watch.log" 2>/dev/null
-vm_check "after: the watchdog released it (no journal)" [ ! -f /var/lib/neuron/plans/single.journal ]
+wait_lines 'the GPU was given back' 1
+sed 's/^/    watch| /' "$wlog" 2>/dev/null
+vm_check "after: the watchdog says the VM stopped" grep -q '^the VM stopped: the GPU was given back' "$wlog"
+vm_check "after: the watchdog released it (nothing recorded)" sh -c "! ls /var/lib/neuron/plans/single.* 2>/dev/null"
 vm_check "after: bochs-drm has the GPU again ($(driver))" [ "$(driver)" = bochs-drm ]
 vm_check "after: the console is bound again ($(fbcon))" [ "$(fbcon)" = 1 ]
 vm_check "after: /dev/fb0 is back" [ -c /dev/fb0 ]
 vm_check "after: the display-manager stand-in runs again" dm_running
+
+# The escape chord on a host keyboard (a uinput one): the VM is destroyed, the screen back.
+vm_check "uinput loads" modprobe uinput
+/usr/bin/python3 "$(dirname "$0")/keyboard.py" "$VM_RUN/kbd.ready" "$VM_RUN/kbd.type" >"$VM_RUN/kbd.log" 2>&1 &
+vm_track $!
+i=0
+while [ ! -f "$VM_RUN/kbd.ready" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+vm_check "a uinput keyboard is there" [ -f "$VM_RUN/kbd.ready" ]
+vm_check "vm start --yes hands the GPU over again" "$NEURONCTL" $P vm start --yes "$vm"
+vm_check "vfio-pci has the GPU ($(driver))" [ "$(driver)" = vfio-pci ]
+# the second watchdog has opened the keyboards once it says it watches
+wait_lines '^watching VM' 2
+vm_check "the second watchdog runs" [ "$(lines '^watching VM')" -ge 2 ]
+: >"$VM_RUN/kbd.type"
+wait_lines 'the GPU was given back' 2
+sed 's/^/    watch| /' "$wlog" 2>/dev/null
+vm_check "the chord: the watchdog says so" grep -q '^the escape chord was typed: the VM was destroyed: the GPU was given back' "$wlog"
+vm_check "the chord: the VM was destroyed" vm_list_state "$vm" "shut off"
+vm_check "the chord: released (nothing recorded)" sh -c "! ls /var/lib/neuron/plans/single.* 2>/dev/null"
+vm_check "the chord: bochs-drm has the GPU again ($(driver))" [ "$(driver)" = bochs-drm ]
+vm_check "the chord: the console is bound again ($(fbcon))" [ "$(fbcon)" = 1 ]
+vm_check "the chord: the display-manager stand-in runs again" dm_running
 
 # A VM that fails to start (its kernel is gone): the hand-off is undone at once.
 virsh -q dumpxml "$vm" | sed "s#<kernel>[^<]*</kernel>#<kernel>$VM_RUN/no-such-vmlinuz</kernel>#" >"$VM_RUN/broken.xml"
@@ -95,6 +125,6 @@ vm_check "vm start of a VM that cannot start fails" sh -c "! '$NEURONCTL' $P vm 
 vm_check "then: bochs-drm has the GPU ($(driver))" [ "$(driver)" = bochs-drm ]
 vm_check "then: the console is bound ($(fbcon))" [ "$(fbcon)" = 1 ]
 vm_check "then: the display-manager stand-in runs" dm_running
-vm_check "then: nothing is recorded" [ ! -f /var/lib/neuron/plans/single.journal ]
+vm_check "then: nothing is recorded" sh -c "! ls /var/lib/neuron/plans/single.* 2>/dev/null"
 vm_check "vm delete removes it" "$NEURONCTL" vm delete "$vm"
 vm_end

@@ -3,8 +3,9 @@
 # guest with an emulated Intel IOMMU and ONE VGA, its console on it through bochs-drm's
 # framebuffer, runs this machine's userland (as scenario 6) and in it tests/vm/nested/single-gpu.sh:
 # vm start hands the boot GPU to an inner VM (console unbound, display-manager stand-in stopped,
-# vfio-pci), vm stop gives it back (bochs-drm, console, /dev/fb0, the stand-in); then a VM that
-# fails to start is given up and everything is back at once.
+# vfio-pci), vm stop gives it back (bochs-drm, console, /dev/fb0, the stand-in); the escape
+# chord typed on a uinput keyboard destroys the VM and gives it back; a VM that fails to start
+# is given up and everything is back at once.
 . "$(dirname "$0")/../lib.sh"
 vm_begin single-gpu
 log=$VM_RUN/serial.log
