@@ -620,21 +620,32 @@ static int plan_unit(const struct nr_ctx *ctx, struct nr_plan *plan, const char 
 		   NULL }, err);
 }
 
+/* The root's passwd, read inside the root; NULL when it has none. */
+static char *root_passwd(const struct nr_ctx *ctx)
+{
+	struct nr_root r = { .fd = -1 };
+	char *text = NULL;
+
+	if (nr_root_open(&r, nr_ctx_get(ctx, "root"), NULL) == 0 &&
+	    nr_root_read(&r, "etc/passwd", 1 << 20, &text, NULL, NULL, NULL, NULL, NULL) < 0)
+		text = NULL;
+	nr_root_close(&r);
+	return text;
+}
+
 /* The users with a session (run/user/UID under the sysroot), by name from the root's passwd. */
 static int session_users(const struct nr_ctx *ctx, char ***names, size_t *n)
 {
-	char *dir = nr_ctx_sys_path(ctx, "run/user"), *passwd = NULL, *pw_path = NULL;
+	char *dir = nr_ctx_sys_path(ctx, "run/user"), *passwd = NULL;
 	DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *e;
-	const char *root = nr_ctx_get(ctx, "root");
 	int rc = 0;
 
-	pw_path = nr_path_join(root, "etc/passwd");
-	if (pw_path)
-		nr_read_file_max(pw_path, 1 << 20, &passwd, NULL, NULL);
-	while (d && rc == 0 && (e = readdir(d))) {
+	if (d)
+		passwd = root_passwd(ctx);
+	while (d && passwd && rc == 0 && (e = readdir(d))) {
 		char *line, *save = NULL, *copy;
-		if (!is_pid(e->d_name) || !passwd || !(copy = strdup(passwd)))
+		if (!is_pid(e->d_name) || !(copy = strdup(passwd)))
 			continue;
 		for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			char *f[4] = { 0 }, *s2 = NULL, *t = strtok_r(line, ":", &s2);
@@ -651,7 +662,6 @@ static int session_users(const struct nr_ctx *ctx, char ***names, size_t *n)
 		closedir(d);
 	free(dir);
 	free(passwd);
-	free(pw_path);
 	return rc;
 }
 
