@@ -847,7 +847,16 @@ int nr_single_handoff(const struct nr_ctx *ctx, struct nr_plan *plan, const stru
 {
 	struct nr_plan_opts release = { 0 };
 	struct nr_error why = { 0 }, rerr = { 0 };
-	int rc = nr_plan_apply(plan, opts, NULL, &why);
+	char *recorded = nr_single_recorded(ctx);
+	int rc;
+
+	if (recorded) {
+		rc = nr_error_set(err, -NR_E_BUSY, "a hand-off of %s is recorded already (a VM has it, or a "
+				  "crash left it): give it back first with 'neuronctl gpu restore'", recorded);
+		free(recorded);
+		return rc;
+	}
+	rc = nr_plan_apply(plan, opts, NULL, &why);
 
 	if (rc == 0 || rc == -NR_E_FAULT) {     /* a fault is a crash: the journal waits for restore */
 		if (err)

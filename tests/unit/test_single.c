@@ -410,6 +410,13 @@ static void test_handoff_and_release(void **state)
 	assert_link_base(e.sys, "sys/bus/pci/devices/0000:09:00.1/driver", "vfio-pci");
 	assert_string_equal(gpu = nr_single_recorded(e.ctx), "0000:09:00.0");
 	free(gpu);
+	/* one at a time: a second hand-off is refused while this one is recorded */
+	plan = plan_of(&e);
+	e.writes.len = 0;
+	assert_int_equal(nr_single_handoff(e.ctx, plan, NULL, &err), -NR_E_BUSY);
+	assert_non_null(strstr(err.msg, "gpu restore"));
+	assert_int_equal(e.writes.len, 0);
+	nr_plan_free(plan);
 	/* and back: the reverse, each step checked, to the same bytes */
 	unlink(e.log);
 	e.writes.len = 0;

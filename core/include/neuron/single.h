@@ -44,7 +44,8 @@ int nr_single_plan(const struct nr_ctx *ctx, const struct nr_scan *scan, const c
 		   struct nr_plan **out, struct nr_error *err);
 
 /* Run the hand-off; when it fails part-way (a step refused, a command failed) the release
- * runs at once and err says why the hand-off stopped (a release that fails too is added). */
+ * runs at once and err says why the hand-off stopped (a release that fails too is added).
+ * -NR_E_BUSY while a hand-off is recorded (one GPU lent at a time; restore first). */
 int nr_single_handoff(const struct nr_ctx *ctx, struct nr_plan *plan, const struct nr_plan_opts *opts,
 		      struct nr_error *err);
 
