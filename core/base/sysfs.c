@@ -37,21 +37,25 @@ static int write_file(const char *path, const char *value)
 	return close(fd) < 0 ? errno : 0;
 }
 
+int nr_sysfs_write_path(const char *path, const char *value, struct nr_error *err)
+{
+	int e = writer ? writer(writer_data, path, value) : write_file(path, value), code;
+
+	if (!e)
+		return 0;
+	code = e == EACCES || e == EPERM ? -NR_E_PERM : e == ENOENT ? -NR_E_NOTFOUND : -NR_E_IO;
+	return nr_error_set(err, code, "cannot write '%s' to %s: %s%s", strcmp(value, "\n") ? value : "\\n", path,
+			    strerror(e), code == -NR_E_PERM ? " (run as root)" : "");
+}
+
 int nr_sysfs_write(const struct nr_ctx *ctx, const char *rel, const char *value, struct nr_error *err)
 {
 	char *path = nr_ctx_sys_path(ctx, rel);
-	int e;
+	int rc;
 
 	if (!path)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	e = writer ? writer(writer_data, path, value) : write_file(path, value);
-	if (e) {
-		int code = e == EACCES || e == EPERM ? -NR_E_PERM : e == ENOENT ? -NR_E_NOTFOUND : -NR_E_IO;
-		nr_error_set(err, code, "writing '%s' to %s failed: %s%s", strcmp(value, "\n") ? value : "\\n", path,
-			     strerror(e), code == -NR_E_PERM ? " (run as root)" : "");
-		free(path);
-		return code;
-	}
+	rc = nr_sysfs_write_path(path, value, err);
 	free(path);
-	return 0;
+	return rc;
 }
