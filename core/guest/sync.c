@@ -109,6 +109,7 @@ static void status_write(struct sync *s)
 	json_object_object_add(j, "pid", json_object_new_int64(s->st.pid));
 	json_object_object_add(j, "state", json_object_new_string(s->st.state));
 	json_object_object_add(j, "why", json_object_new_string(s->st.why));
+	json_object_object_add(j, "agent_connected", json_object_new_boolean(s->connected));
 	json_object_object_add(j, "started", json_object_new_int64(s->st.started));
 	json_object_object_add(j, "transfers", json_object_new_int64((long long)s->st.transfers));
 	if (s->st.last_at) {
@@ -163,6 +164,8 @@ int nr_sync_status_parse(const char *text, struct nr_sync_status *st, struct nr_
 		snprintf(st->state, sizeof(st->state), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(j, "why", &v))
 		snprintf(st->why, sizeof(st->why), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(j, "agent_connected", &v))
+		st->agent_connected = json_object_get_boolean(v);
 	if (json_object_object_get_ex(j, "started", &v))
 		st->started = (time_t)json_object_get_int64(v);
 	if (json_object_object_get_ex(j, "transfers", &v))
@@ -477,6 +480,7 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 		if (!ast.connected && s.connected) {
 			s.connected = false;
 			next_try = now;
+			status_write(&s);
 		}
 		if (!s.connected && now >= next_try) {
 			if (nr_agent_connect(agent, &e) < 0) {
@@ -523,6 +527,7 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 		if (rc < 0 || !ast.connected) {
 			s.connected = false;
 			next_try = nr_now_ms();
+			status_write(&s);
 			continue;
 		}
 		if (ast.connects != s.connects) { /* it reconnected by itself */
@@ -534,6 +539,7 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 		if (rc == 1 && ev.type == NR_AGENT_EVENT_CLIPBOARD)
 			guest_changed(&s, &ev);
 	}
+	s.connected = false;
 	set_state(&s, "stopped", NULL);
 	free(s.status_path);
 	nr_desktop_free(s.desk);

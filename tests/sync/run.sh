@@ -176,6 +176,27 @@ assert d["transfers"] == int(sys.argv[3]), d
 assert d["last"]["direction"] == "to-guest" and d["last"]["mime"] == "text/plain" and d["last"]["size"] == 6, d
 PY
 
+# --- the TUI's Agents panel reads it: sync runs, its last transfer and size; the agent
+# that sync holds is not pinged (the channel takes one host at a time)
+cat >"$T/node.xml" <<XML
+<node><domain type='test'><name>vm1</name><memory>524288</memory><os><type>hvm</type></os>
+<devices><channel type='unix'><source mode='bind' path='$T/g.sock'/>
+<target type='virtio' name='org.neuronos.agent.0'/></channel></devices></domain></node>
+XML
+tui_agents() { # the Agents panel's screen into $show
+	printf 'key 4\ndump agents\n' >"$T/keys"
+	LC_ALL=C "$BUILD/neuron-tui" --sysroot "${SYSROOTS:-$BUILD/sysroots}/demo" --connect "test://$T/node.xml" \
+		--param state_dir="$T/state" --param runtime_dir="$T/run" \
+		--test-script "$T/keys" --test-dump "$T/screen" 2>"$T/tui.err"
+	cp "$T/screen" "$show"
+}
+tui_agents
+for want in "vm1               + connected   -         by sync    -          syncing" \
+	"+ Clipboard sync runs (pid $sync): syncing, $(transfers) transfers" \
+	"Last transfer host -> guest, " ": text/plain, 6 bytes" "1 of 1 agent connected"; do
+	output_has "tui: the Agents panel shows '$want'" "$want"
+done
+
 # --- the cap (1M here): refused both ways, with a message; nothing moved
 n=$(transfers)
 host_copy UTF8_STRING "$T/big.txt"
@@ -236,7 +257,12 @@ PY
 # the B7 header alone (no SPICE in a domain given by --socket) does not pause
 host_copy UTF8_STRING "$T/host.txt"
 until_true at_least transfer 2 && ok "lg: a B7 host without SPICE does not pause sync" || bad "lg: a B7 host without SPICE does not pause sync"
-stop_pid "$sync"
+# a sync killed without a word leaves its file saying "syncing": its dead pid tells the panel
+kill -KILL "$sync"
+wait "$sync" 2>/dev/null
+grep -q '"state":"syncing"' "$st" && ok "killed: the status file still says syncing" || bad "killed: the status file still says syncing"
+tui_agents
+output_has "tui: a killed sync is not shown as running" "Clipboard sync: off (neuronctl agent sync vm1"
 
 # ============================================================ Wayland (weston in the Xvfb)
 WL="wl-sync-$$"

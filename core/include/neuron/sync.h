@@ -72,7 +72,8 @@ const char *nr_sync_dir_name(enum nr_sync_dir d);
 struct nr_sync_status {
 	long long pid;
 	bool running;           /* that pid is alive (a sync that died is not shown as running) */
-	char state[16];         /* "syncing", "paused", "waiting" (for the agent) */
+	char state[16];         /* "syncing", "paused", "waiting" (for the agent), "stopped" */
+	bool agent_connected;   /* sync holds a session with the agent */
 	char why[256];          /* paused or waiting: why */
 	time_t started;
 	unsigned long transfers;
