@@ -507,7 +507,7 @@ static void sync_lg_of(struct cli *cli, const char *vm, char **shm, bool *spice)
 
 	if (nr_virt_open(cli->ctx, &virt, NULL) == 0 && nr_virt_domain_xml(virt, vm, &xml, NULL) == 0 &&
 	    nr_domain_inspect(xml, &info, NULL) == 0) {
-		*spice = info->spice;
+		*spice = nr_lg_spice_clipboard(cli->ctx, info);
 		if (nr_lg_shm_of(info, &path, &mib, NULL) == 0)
 			*shm = strdup(path);
 	}
