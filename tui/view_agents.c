@@ -350,9 +350,12 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 	pthread_mutex_lock(&p->lock);
 	r = p->rows[i];
 	pthread_mutex_unlock(&p->lock);
+	bool held = r.has_sync && r.sync.running; /* by agent sync: this panel does not ping it */
 	tui_clean(t, buf, sizeof(buf), r.name);
 	tui_putf(t, y + line++, x, w, TUI_C_INFO, "Agent of VM %s: %s", buf,
-		 r.st.connected ? "connected over TLS 1.3" : "not connected");
+		 held ? (r.sync.agent_connected ? "connected over TLS 1.3, held by agent sync"
+						: "held by agent sync, which waits for it")
+		      : r.st.connected ? "connected over TLS 1.3" : "not connected");
 	tui_clean(t, buf, sizeof(buf), r.socket[0] ? r.socket : "(none yet)");
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Channel socket: %s", buf);
 	tui_clean(t, buf, sizeof(buf), r.pinned[0] ? r.pinned : "none: neuronctl agent certs VM makes them");
@@ -363,12 +366,14 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 			 same ? "matches the pinned one" : "differs: not the guest this host made certificates for");
 	}
 	ago(r.st.last_ping, ping, sizeof(ping));
-	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
-		 r.st.agent_version[0] ? r.st.agent_version : "-", r.st.protocol_version, ping, r.st.last_rtt_ms,
-		 r.st.connects);
+	if (!held || r.st.last_ping)
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL,
+			 "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
+			 r.st.agent_version[0] ? r.st.agent_version : "-", r.st.protocol_version, ping,
+			 r.st.last_rtt_ms, r.st.connects);
 	if (r.st.width > 0)
 		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Guest resolution: %dx%d", r.st.width, r.st.height);
-	if (r.has_sync && r.sync.running) {
+	if (held) {
 		char when[32], why[300];
 		tui_putf(t, y + line++, x, w, TUI_C_OK, "%s Clipboard sync runs (pid %lld): %s, %lu transfer%s", t->g->ok,
 			 r.sync.pid, r.sync.state, r.sync.transfers, r.sync.transfers == 1 ? "" : "s");

@@ -193,7 +193,8 @@ tui_agents() { # the Agents panel's screen into $show
 tui_agents
 for want in "vm1               + connected   -         by sync    -          syncing" \
 	"+ Clipboard sync runs (pid $sync): syncing, $(transfers) transfers" \
-	"Last transfer host -> guest, " ": text/plain, 6 bytes" "1 of 1 agent connected"; do
+	"Last transfer host -> guest, " ": text/plain, 6 bytes" "1 of 1 agent connected" \
+	"Agent of VM vm1: connected over TLS 1.3, held by agent sync"; do
 	output_has "tui: the Agents panel shows '$want'" "$want"
 done
 
