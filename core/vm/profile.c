@@ -94,6 +94,7 @@ void nr_profile_free(struct nr_profile *p)
 	nr_strv_free(p->pci, p->n_pci);
 	nr_strv_free(p->usb, p->n_usb);
 	free(p->lg.kvmfr_device);
+	free(p->lg.installer);
 	free(p->network);
 	free(p->network_model);
 	free(p->serial_log);
