@@ -84,9 +84,15 @@ static void report(struct sync *s, enum nr_sync_report_kind kind, enum nr_sync_d
 
 /* ---- the status file */
 
+/* The VM's name is one file name there: never a path (NULL for one that is not). */
+static bool vm_name_ok(const char *vm)
+{
+	return vm && vm[0] && vm[0] != '.' && !strchr(vm, '/') && strlen(vm) < 200;
+}
+
 static char *status_path(const struct nr_ctx *ctx, const char *vm)
 {
-	char *dir = nr_ctx_runtime_dir(ctx), *path = NULL;
+	char *dir = vm_name_ok(vm) ? nr_ctx_runtime_dir(ctx) : NULL, *path = NULL;
 
 	if (dir && asprintf(&path, "%s/sync/%s.json", dir, vm) < 0)
 		path = NULL;
@@ -192,6 +198,8 @@ int nr_sync_status_read(const struct nr_ctx *ctx, const char *vm, struct nr_sync
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	if (!vm_name_ok(vm))
+		return nr_error_set(err, -NR_E_INVAL, "'%s' cannot name a sync status file", vm ? vm : "");
 	if (!path)
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
 	rc = nr_read_file_max(path, 65536, &text, &len, err);

@@ -109,6 +109,9 @@ static void test_status_read(void **state)
 	assert_int_equal(nr_sync_status_read(ctx, "dead", &st, &err), 0);
 	assert_false(st.running);
 	assert_string_equal(st.state, "syncing");
+	/* a VM name is never a path out of the directory */
+	assert_int_equal(nr_sync_status_read(ctx, "../alive", &st, &err), -NR_E_INVAL);
+	assert_int_equal(nr_sync_status_read(ctx, "..", &st, &err), -NR_E_INVAL);
 	nr_ctx_free(ctx);
 	unit_rmtree_free(&dir);
 }
