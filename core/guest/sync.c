@@ -493,7 +493,10 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 		if (!s.connected && now >= next_try) {
 			if (nr_agent_connect(agent, &e) < 0) {
 				if (!told_down) {
-					set_state(&s, "waiting", e.msg);
+					if (s.paused) /* paused says more; the file still tells the agent is gone */
+						status_write(&s);
+					else
+						set_state(&s, "waiting", e.msg);
 					report(&s, NR_SYNC_DISCONNECTED, NR_SYNC_NONE, NULL, 0, e.msg);
 					told_down = true;
 				}
