@@ -496,7 +496,8 @@ static void sync_report(void *userdata, const struct nr_sync_report *r)
 	fflush(stdout);
 }
 
-/* The VM's Looking Glass memory and whether it has SPICE, from its domain (the one reader). */
+/* The VM's Looking Glass memory (as seen under the sysroot) and whether its client may carry
+ * the clipboard over SPICE, from its domain (the one reader). */
 static void sync_lg_of(struct cli *cli, const char *vm, char **shm, bool *spice)
 {
 	struct nr_domain_info *info = NULL;
@@ -509,7 +510,7 @@ static void sync_lg_of(struct cli *cli, const char *vm, char **shm, bool *spice)
 	    nr_domain_inspect(xml, &info, NULL) == 0) {
 		*spice = nr_lg_spice_clipboard(cli->ctx, info);
 		if (nr_lg_shm_of(info, &path, &mib, NULL) == 0)
-			*shm = strdup(path);
+			*shm = nr_ctx_sys_path(cli->ctx, path);
 	}
 	nr_domain_info_free(info);
 	free(xml);

@@ -265,6 +265,41 @@ grep -q '"state":"syncing"' "$st" && ok "killed: the status file still says sync
 tui_agents
 output_has "tui: a killed sync is not shown as running" "Clipboard sync: off (neuronctl agent sync vm1"
 
+# --- the same decision from the VM's domain: its channel, its Looking Glass memory (under the
+# sysroot) and SPICE graphics, through libvirt's test driver. A B7 host carries the clipboard
+# over SPICE: sync pauses; with the client told not to use SPICE (lg.spice=no) it does not.
+mkdir -p "$T/sys/dev/shm"
+"$PY" "$top/tests/lg/shm.py" make b7 "$T/sys/dev/shm/looking-glass"
+cat >"$T/node-lg.xml" <<XML
+<node><domain type='test'><name>vm1</name><memory>524288</memory><os><type>hvm</type></os>
+<devices><channel type='unix'><source mode='bind' path='$T/g.sock'/>
+<target type='virtio' name='org.neuronos.agent.0'/></channel>
+<graphics type='spice' autoport='yes'/>
+<shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>
+</devices></domain></node>
+XML
+: >"$T/sync.out"
+env DISPLAY="$X" $N --connect "test://$T/node-lg.xml" --sysroot "$T/sys" agent sync --json vm1 \
+	>"$T/sync.out" 2>"$T/sync.err" &
+sync=$!
+pids="$pids $sync"
+until_true at_least paused 1 && ok "domain: a B7 host with SPICE in the domain pauses sync" ||
+	bad "domain: a B7 host with SPICE in the domain pauses sync ($(cat "$T/sync.err"))"
+grep '"paused"' "$T/sync.out" >"$show"
+output_has "domain: and says why" "B7 host in $T/sys/dev/shm/looking-glass carries the clipboard over the VM's SPICE channel"
+stop_pid "$sync"
+: >"$T/sync.out"
+env DISPLAY="$X" $N --connect "test://$T/node-lg.xml" --sysroot "$T/sys" --param lg.spice=no \
+	agent sync --json vm1 >"$T/sync.out" 2>"$T/sync.err" &
+sync=$!
+pids="$pids $sync"
+printf 'the client has no SPICE' >"$T/nospice.txt"
+host_copy UTF8_STRING "$T/nospice.txt"
+until_true cmp -s "$T/nospice.txt" "$G/clipboard"
+same "domain: with lg.spice=no the B7 host does not pause sync" "$T/nospice.txt" "$G/clipboard"
+[ "$(events paused)" = 0 ] && ok "domain: and it never said paused" || bad "domain: and it never said paused"
+stop_pid "$sync"
+
 # ============================================================ Wayland (weston in the Xvfb)
 WL="wl-sync-$$"
 env -u WAYLAND_DISPLAY DISPLAY="$X" XDG_RUNTIME_DIR="$T/xdg" XDG_CONFIG_HOME="$T/cfg" \
