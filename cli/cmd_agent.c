@@ -527,8 +527,8 @@ static int sub_sync(struct cli *cli, void *opts, int argc, char **argv)
 	char *shm = NULL;
 	int rc;
 
-	if (o->cap && nr_sync_parse_size(o->cap, &so.cap) < 0)
-		return cli_usage_error(cli, "--cap takes a size up to 64M: bytes, or with k, M or G (16M)");
+	if (o->cap && nr_sync_parse_size(o->cap, &so.cap, &err) < 0)
+		return cli_usage_error(cli, "--cap: %s", err.msg);
 	/* no desktop session: say so before anything else */
 	struct nr_desktop *desk = nr_desktop_new();
 	rc = desk ? nr_desktop_check(desk, &err) : nr_error_set(&err, -NR_E_NOMEM, NULL);
@@ -606,7 +606,7 @@ AGENT_SUB(sync, sub_sync, "agent sync [OPTIONS] [--cap SIZE] [--lg-shm PATH] VM"
 	  ((const struct cli_opt[]){
 		COMMON_OPTS,
 		CLI_VALUE("cap", "SIZE", struct agent_opts, cap,
-			  "the largest content copied, bytes or with k, M, G (default 16M, at most 64M)"),
+			  "the largest content copied: 16M (the default), 512K; at most 64M"),
 		CLI_VALUE("lg-shm", "PATH", struct agent_opts, lg_shm,
 			  "the VM's Looking Glass memory to watch (default: the one in its domain)"),
 		CLI_OPT_END,

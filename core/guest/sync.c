@@ -25,6 +25,7 @@
 #include "neuron/clock.h"
 #include "neuron/desktop.h"
 #include "neuron/lg.h"
+#include "neuron/profile.h"
 #include "neuron/sync.h"
 #include "base/internal.h"
 
@@ -216,29 +217,16 @@ int nr_sync_status_read(const struct nr_ctx *ctx, const char *vm, struct nr_sync
 	return rc;
 }
 
-int nr_sync_parse_size(const char *text, size_t *bytes)
+int nr_sync_parse_size(const char *text, size_t *bytes, struct nr_error *err)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v = 0;
+	int rc = nr_parse_size(text ? text : "", &v, err);
 
-	if (!text || !*text || *text == '-')
-		return -NR_E_INVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return -NR_E_INVAL;
-	unsigned long long mul = 1;
-	if (*end == 'k' || *end == 'K')
-		mul = 1024ull, end++;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1024ull * 1024, end++;
-	else if (*end == 'g' || *end == 'G')
-		mul = 1024ull * 1024 * 1024, end++;
-	if (mul > 1 && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
-		end += strlen(end);
-	if (*end || v == 0 || v > (unsigned long long)NR_AGENT_TRANSFER_MAX / mul)
-		return -NR_E_INVAL;
-	*bytes = (size_t)(v * mul);
+	if (rc < 0)
+		return rc;
+	if (v == 0 || v > NR_AGENT_TRANSFER_MAX)
+		return nr_error_set(err, -NR_E_INVAL, "%s is not a clipboard cap: 1K to 64M (one agent transfer)", text);
+	*bytes = (size_t)v;
 	return 0;
 }
 

@@ -85,7 +85,7 @@ head -c 2097152 /dev/zero | tr '\0' 'x' >"$T/big.txt"
 expect_exit "no desktop session: sync refuses to start" 1 $N agent sync --socket "$T/none.sock" vm1
 output_has "no desktop session: says what is missing" "no desktop session: neither WAYLAND_DISPLAY nor DISPLAY"
 expect_exit "--cap must be a size" 2 env DISPLAY=:0 $N agent sync --cap lots --socket "$T/none.sock" vm1
-output_has "--cap: the usage error says the form" "--cap takes a size"
+output_has "--cap: the usage error says the form" "--cap: 'lots' is not a size; write it like 16G or 512M"
 
 # ============================================================ X11
 if ! xvfb_start "$T" 1024x768x24; then
@@ -109,7 +109,8 @@ start_agent() {
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 start_sync() { # ENV... : sync on the X desktop (more environment words first)
 	: >"$T/sync.out"
-	env DISPLAY="$X" "$@" $N agent sync --socket "$T/g.sock" --cap 1M --json vm1 >"$T/sync.out" 2>"$T/sync.err" &
+	env DISPLAY="$X" "$@" $N agent sync --socket "$T/g.sock" --cap 1M --timeout 20000 --json vm1 \
+		>"$T/sync.out" 2>"$T/sync.err" &
 	sync=$!
 	pids="$pids $sync"
 }
@@ -162,8 +163,19 @@ wait_transfers $((n + 101))
 same "loop: the marker after 100 alternating copies reached the guest" "$T/marker.txt" "$G/clipboard"
 [ "$(transfers)" = $((n + 101)) ] && ok "loop: 100 copies and the marker made 101 transfers, no echo" ||
 	bad "loop: 101 transfers, no echo (got $(($(transfers) - n)))"
-[ "$(sets)" = $((s + 51)) ] && ok "loop: the guest was set 51 times (50 host copies and the marker)" ||
-	bad "loop: the guest was set 51 times (got $(($(sets) - s)))"
+# A request that timed out on a loaded machine is reported as failed and resynced after; if
+# the agent did take it late, the guest was set once more without an echo: counted apart.
+late=$(grep '"failed"' "$T/sync.out" | grep -c '"to-guest"')
+# what a failure shows: the events that are not transfers, then each set of the guest beside
+# the to-guest transfers sync reported, in order
+{
+	grep -v '"transfer"' "$T/sync.out"
+	sed -n 's/.*"to-guest","mime":"\([^"]*\)","size":\([0-9]*\).*/\1 \2/p' "$T/sync.out" >"$T/to-guest"
+	diff "$T/to-guest" "$G/sets.log" | head -n 12
+} >"$show" 2>&1
+[ "$(sets)" -ge $((s + 51)) ] && [ "$(sets)" -le $((s + 51 + late)) ] &&
+	ok "loop: the guest was set 51 times (50 host copies and the marker; $late late)" ||
+	bad "loop: the guest was set 51 times (got $(($(sets) - s)), $late failed sets)"
 
 # --- the status file the TUI's Agents panel reads
 st=$T/run/sync/vm1.json

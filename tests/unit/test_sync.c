@@ -21,22 +21,25 @@ static void test_parse_size(void **state)
 		const char *text;
 		size_t bytes; /* 0: refused */
 	} rows[] = {
-		{ "16M", 16u << 20 }, { "16MiB", 16u << 20 }, { "512k", 512u << 10 }, { "1048576", 1048576 },
-		{ "64M", 64u << 20 }, { "2MB", 2u << 20 },
+		{ "16M", 16u << 20 }, { "16MiB", 16u << 20 }, { "512K", 512u << 10 }, { "512k", 512u << 10 },
+		{ "64M", 64u << 20 }, { "1K", 1024 },
 		{ "65M", 0 },   /* over one agent transfer's 64 MiB */
-		{ "1G", 0 }, { "0", 0 }, { "-1", 0 }, { "", 0 }, { "M", 0 }, { "12Q", 0 }, { "3 M", 0 },
-		{ "99999999999999999999", 0 },
+		{ "1G", 0 }, { "0K", 0 }, { "-1M", 0 }, { "", 0 }, { "M", 0 }, { "12Q", 0 }, { "3 M", 0 },
+		{ "1048576", 0 }, /* no unit: nr_parse_size asks for one */
+		{ "2MB", 0 }, { "99999999999999999999M", 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		size_t got = 0;
-		int rc = nr_sync_parse_size(rows[i].text, &got);
+		struct nr_error err = { 0 };
+		int rc = nr_sync_parse_size(rows[i].text, &got, &err);
 		print_message("'%s'\n", rows[i].text);
 		if (rows[i].bytes) {
 			assert_int_equal(rc, 0);
 			assert_int_equal(got, rows[i].bytes);
 		} else {
 			assert_int_equal(rc, -NR_E_INVAL);
+			assert_true(err.msg[0] != '\0');
 		}
 	}
 }

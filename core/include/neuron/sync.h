@@ -89,7 +89,8 @@ int nr_sync_status_read(const struct nr_ctx *ctx, const char *vm, struct nr_sync
 /* Parse a status file's text (what nr_sync_status_read reads; unit tests). */
 int nr_sync_status_parse(const char *text, struct nr_sync_status *st, struct nr_error *err);
 
-/* Whether the SIZE text ("16M", "512k", "1048576", "2MiB") is a cap in bytes. */
-int nr_sync_parse_size(const char *text, size_t *bytes);
+/* A cap given as a size ("16M", "512K", "2MiB": nr_parse_size's spelling), at most one agent
+ * transfer (64M); -NR_E_INVAL with what is wrong otherwise. */
+int nr_sync_parse_size(const char *text, size_t *bytes, struct nr_error *err);
 
 #endif
