@@ -115,9 +115,14 @@ struct agent_window {
 	const char *id, *title, *app;
 	long long pid;                 /* 0 when unknown */
 };
-/* Called once per app or window; a nonzero return stops the walk (enough was taken). */
+/* A shared folder's place in the guest (the shares op): "Z:\\" on Windows. */
+struct agent_share {
+	const char *name, *path;
+};
+/* Called once per app, window or share; a nonzero return stops the walk (enough was taken). */
 typedef int (*agent_app_fn)(void *ctx, const struct agent_app *app);
 typedef int (*agent_window_fn)(void *ctx, const struct agent_window *win);
+typedef int (*agent_share_fn)(void *ctx, const struct agent_share *share);
 
 struct agent_platform {
 	const char *name;
@@ -146,6 +151,11 @@ struct agent_platform {
 	int (*windows)(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
 	int (*window_focus)(struct agent_platform *p, const char *id, const char **code, char *why);
 	int (*window_close)(struct agent_platform *p, const char *id, const char **code, char *why);
+	/* The shared folders (issue 17): the entries of shares.conf in the bundle directory
+	 * (the credentials', --certs; one NAME=GUESTPATH a line) whose place exists in the
+	 * guest, each with that place. NULL: not offered (hello lacks "shares"). */
+	int (*shares)(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx, const char **code,
+		      char *why);
 	/* "Debian GNU/Linux 12 (Linux 6.1.0)" */
 	void (*os_name)(struct agent_platform *p, char *out, size_t size);
 	/* What changed since the last call (PLATFORM_*_CHANGED bits); the mime and size
