@@ -352,21 +352,22 @@ static int to_host(struct sync *s, const struct content *c)
 	return 0;
 }
 
-/* The host's clipboard may have changed. */
-static void host_changed(struct sync *s)
+/* The host's clipboard may have changed. False, with why filled, when the desktop session
+ * is gone (its display server does not answer): sync ends then. */
+static bool host_changed(struct sync *s, char *why)
 {
 	struct content c;
-	char why[256] = "";
 	int rc = host_read(s, &c, why);
 
 	if (rc <= 0)
-		return;
+		return nr_desktop_answers(s->desk, why);
 	if (c.digest != s->host_digest) {
 		s->host_digest = c.digest;
 		if (!s->paused && s->connected && c.digest != s->guest_digest)
 			to_guest(s, &c);
 	}
 	content_done(&c);
+	return true;
 }
 
 static void guest_changed(struct sync *s, const struct nr_agent_event *ev)
@@ -447,8 +448,9 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 	struct sync s = { .ctx = ctx, .o = o, .agent = agent, .cap = o->cap ? o->cap : NR_SYNC_CAP_DEFAULT };
 	long long next_try = 0, next_lg = 0, next_poll = 0, backoff = BACKOFF_MIN_MS;
 	bool told_down = false;
+	struct nr_error ended = { 0 };
 	const char *how;
-	int wfd = -1, rc;
+	int wfd = -1, rc, end_rc = 0;
 
 	if (!(s.desk = nr_desktop_new()))
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
@@ -505,18 +507,24 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 		}
 		/* the host: its notification, or a look every POLL_HOST_MS where it gives none */
 		wfd = nr_desktop_watch_fd(s.desk);
+		char gone[256] = "";
+		bool alive = true;
 		if (wfd >= 0) {
 			struct pollfd pf = { .fd = wfd, .events = POLLIN };
 			if (poll(&pf, 1, s.connected ? 0 : WAIT_MS) > 0 && nr_desktop_watch_ack(s.desk))
-				host_changed(&s);
-			if (nr_desktop_watch_fd(s.desk) < 0)
+				alive = host_changed(&s, gone);
+			if (alive && nr_desktop_watch_fd(s.desk) < 0)
 				report(&s, NR_SYNC_WATCHING, NR_SYNC_NONE, NULL, 0,
 				       "polling: the desktop's change notification ended");
 		} else if (nr_now_ms() >= next_poll) {
-			host_changed(&s);
+			alive = host_changed(&s, gone);
 			next_poll = nr_now_ms() + POLL_HOST_MS;
 		} else if (!s.connected) {
 			nr_sleep_ms(WAIT_MS);
+		}
+		if (!alive) { /* the session ended: nothing left to sync with */
+			end_rc = nr_error_set(&ended, -NR_E_UNSUPPORTED, "the desktop session ended: %s", gone);
+			break;
 		}
 		if (!s.connected)
 			continue;
@@ -539,8 +547,10 @@ int nr_sync_run(const struct nr_ctx *ctx, struct nr_agent *agent, const struct n
 			guest_changed(&s, &ev);
 	}
 	s.connected = false;
-	set_state(&s, "stopped", NULL);
+	set_state(&s, "stopped", end_rc < 0 ? ended.msg : NULL);
 	free(s.status_path);
 	nr_desktop_free(s.desk);
-	return 0;
+	if (end_rc < 0 && err)
+		*err = ended;
+	return end_rc;
 }

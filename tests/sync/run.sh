@@ -324,7 +324,9 @@ wu() { env -u DISPLAY WAYLAND_DISPLAY="$WL" XDG_RUNTIME_DIR="$T/xdg" "$@"; } # t
 i=0
 until printf probe | wu wl-copy --type text/plain 2>/dev/null || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
 : >"$T/sync.out"
-wu $N agent sync --socket "$T/g.sock" --json vm1 >"$T/sync.out" 2>"$T/sync.err" &
+# (env itself in the background, not a function: $! is then the sync's own pid)
+env -u DISPLAY WAYLAND_DISPLAY="$WL" XDG_RUNTIME_DIR="$T/xdg" $N agent sync --socket "$T/g.sock" --json vm1 \
+	>"$T/sync.out" 2>"$T/sync.err" &
 sync=$!
 pids="$pids $sync"
 until_true at_least connected 1 && ok "wayland: sync connects" || bad "wayland: sync connects"
@@ -339,6 +341,11 @@ guest_copy "$T/small.png"
 wait_transfers $((n + 1))
 wu wl-paste --no-newline --type image/png >"$T/got.png" 2>/dev/null
 same "wayland: guest PNG reaches the host" "$T/small.png" "$T/got.png"
-stop_pid "$sync"
+# the session ends (the compositor goes): sync ends too, and says why
+stop_pid "$weston"
+wait "$sync"
+[ $? = 1 ] && ok "wayland: sync ends with the session (exit 1)" || bad "wayland: sync ends with the session (exit 1)"
+tail -n 3 "$T/sync.out" "$T/sync.err" >"$show"
+output_has "wayland: and says the session ended" "the desktop session ended: the Wayland display $WL does not answer"
 
 summary sync
