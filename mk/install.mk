@@ -18,6 +18,8 @@
 #                                                     a user unit template (VM = instance)
 #   /usr/lib/tmpfiles.d/neuron.conf                   neuron's state and runtime directories
 #   /usr/lib/udev/rules.d/70-neuron-kvmfr.rules       /dev/kvmfr* for the kvm group
+#   /usr/lib/systemd/system/neuron-gpu-restore.service at boot, finishes the release of an
+#                                                     interrupted single-GPU hand-off
 #   /usr/share/doc/neuron/                            README.md, PROTOCOL.md and the other docs
 #   /usr/share/man/man1, man8                         neuronctl(1), neuron-tui(1), neuron-agent(8)
 #   /usr/share/bash-completion/completions/neuronctl  bash completion
@@ -35,6 +37,7 @@ LIBDIR_SYS   ?= $(PREFIX)/lib
 TMPFILESDIR  ?= $(LIBDIR_SYS)/tmpfiles.d
 UDEVRULESDIR ?= $(LIBDIR_SYS)/udev/rules.d
 USERUNITDIR  ?= $(LIBDIR_SYS)/systemd/user
+UNITDIR      ?= $(LIBDIR_SYS)/systemd/system
 BASHCOMPDIR  ?= $(DATADIR)/bash-completion/completions
 NEURONDIR    ?= $(DATADIR)/neuron
 INSTALL      ?= install
@@ -71,6 +74,9 @@ install: all $(DEMO)/.stamp
 	$(INSTALL) -D -m 0644 config/tmpfiles/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
 	$(INSTALL) -D -m 0644 config/systemd/neuron-sync@.service $(DESTDIR)$(USERUNITDIR)/neuron-sync@.service
 	$(INSTALL) -D -m 0644 config/udev/70-neuron-kvmfr.rules $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' config/systemd/neuron-gpu-restore.service.in >$(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(if $(MAN8),$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8)
@@ -85,6 +91,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(NEURONDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(TMPFILESDIR)/neuron.conf $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
 	rm -f $(DESTDIR)$(USERUNITDIR)/neuron-sync@.service
+	rm -f $(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
 	rm -f $(DESTDIR)$(MANDIR)/man1/neuronctl.1 $(DESTDIR)$(MANDIR)/man1/neuron-tui.1 \
 		$(DESTDIR)$(MANDIR)/man8/neuron-agent.8
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/neuronctl
