@@ -213,6 +213,7 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	if (nr_profile_guest_tools(p)) {
 		struct nr_media_info media;
 		if (nr_media_set_unattend(cli->ctx, p->name, answers, &err) < 0 ||
+		    nr_media_set_shares(cli->ctx, p, &err) < 0 ||
 		    nr_media_make(cli->ctx, p->name, &media, &err) < 0) {
 			nr_error_prefix(&err, "VM %s is defined, but its guest-tools media is not (then: "
 					"neuronctl agent media '%s'): ", p->name, p->name);

@@ -328,8 +328,8 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 				free(password);
 			}
 		}
-		if (merr.code == 0)
-			nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr);
+		if (merr.code == 0 && nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr) == 0)
+			nr_media_set_shares(cj->ctx, cj->profile, &merr);
 		if (answers) {
 			memset(answers, 0, strlen(answers));
 			free(answers);
