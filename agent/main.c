@@ -159,6 +159,8 @@ static int op_hello(struct agent *ag, const struct nr_msg *m)
 		json_object_array_add(caps, json_object_new_string("apps"));
 	if (ag->platform->windows)
 		json_object_array_add(caps, json_object_new_string("windows"));
+	if (ag->platform->shares)
+		json_object_array_add(caps, json_object_new_string("shares"));
 	json_object_object_add(res, "version", json_object_new_int(NR_AGENT_VERSION));
 	json_object_object_add(res, "agent", json_object_new_string("neuron-agent " AGENT_VERSION));
 	json_object_object_add(res, "platform", json_object_new_string(ag->platform->name));
@@ -639,6 +641,41 @@ static int op_window(struct agent *ag, const struct nr_msg *m, bool closing)
 	return reply(ag, m->id, json_object_new_object());
 }
 
+static int add_share(void *ctx, const struct agent_share *share)
+{
+	struct list_walk *w = ctx;
+	json_object *o;
+
+	if (!utf8_ok(share->name) || !share->name[0] || !utf8_ok(share->path) || !share->path[0]) {
+		w->skipped++;
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(share->name));
+	json_object_object_add(o, "path", json_object_new_string(share->path));
+	return list_add(w, o);
+}
+
+static int op_shares(struct agent *ag, const struct nr_msg *m)
+{
+	struct list_walk w = { .items = json_object_new_array(), .max = NR_AGENT_SHARES_MAX };
+	const char *code = "failed";
+	char why[256] = "";
+	json_object *res;
+
+	if (!ag->platform->shares) {
+		json_object_put(w.items);
+		return unsupported_op(ag, m->id, "have shared folders");
+	}
+	if (ag->platform->shares(ag->platform, add_share, &w, &code, why) < 0) {
+		json_object_put(w.items);
+		return reply_error(ag, m->id, code, why);
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "shares", w.items);
+	return reply(ag, m->id, res);
+}
+
 static int handle_request(struct agent *ag, const struct nr_msg *m)
 {
 	int rc;
@@ -673,6 +710,8 @@ static int handle_request(struct agent *ag, const struct nr_msg *m)
 		rc = op_window(ag, m, false);
 	else if (strcmp(m->name, "window-close") == 0)
 		rc = op_window(ag, m, true);
+	else if (strcmp(m->name, "shares") == 0)
+		rc = op_shares(ag, m);
 	else
 		rc = reply_error(ag, m->id, "unknown-op", "this agent does not know that operation");
 	if (ag->up_id == m->id)

@@ -115,9 +115,15 @@ struct agent_window {
 	const char *id, *title, *app;
 	long long pid;                 /* 0 when unknown */
 };
-/* Called once per app or window; a nonzero return stops the walk (enough was taken). */
+/* A shared folder that is really there (the shares op): its name (the virtio-fs tag) and
+ * its place in the guest ("/mnt/neuron/Documents", "Z:\\"). */
+struct agent_share {
+	const char *name, *path;
+};
+/* Called once per app, window or share; a nonzero return stops the walk (enough was taken). */
 typedef int (*agent_app_fn)(void *ctx, const struct agent_app *app);
 typedef int (*agent_window_fn)(void *ctx, const struct agent_window *win);
+typedef int (*agent_share_fn)(void *ctx, const struct agent_share *share);
 
 struct agent_platform {
 	const char *name;
@@ -146,6 +152,9 @@ struct agent_platform {
 	int (*windows)(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
 	int (*window_focus)(struct agent_platform *p, const char *id, const char **code, char *why);
 	int (*window_close)(struct agent_platform *p, const char *id, const char **code, char *why);
+	/* The shared folders of shares.conf that are mounted now (mounting those that are not
+	 * first, where the platform can); NULL: the platform has none. */
+	int (*shares)(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why);
 	/* "Debian GNU/Linux 12 (Linux 6.1.0)" */
 	void (*os_name)(struct agent_platform *p, char *out, size_t size);
 	/* What changed since the last call (PLATFORM_*_CHANGED bits); the mime and size
@@ -169,6 +178,13 @@ int apps_linux_open(struct agent_platform *p, const char *path, const char *app,
 int apps_linux_windows(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
 int apps_linux_window_focus(struct agent_platform *p, const char *id, const char **code, char *why);
 int apps_linux_window_close(struct agent_platform *p, const char *id, const char **code, char *why);
+
+/* The Linux platform's shares (agent/shares_linux.c): the lines NAME=PATH of
+ * /etc/neuron-agent/shares.conf (NEURON_AGENT_SHARES names another file), each mounted when
+ * /proc/self/mountinfo (NEURON_AGENT_MOUNTINFO: another) has no virtiofs mount of tag NAME
+ * on PATH: `mount -t virtiofs NAME PATH` as root, else `mount PATH` (the fstab line setup.sh
+ * wrote); NEURON_AGENT_MOUNT names another mount program. Reported: those mounted. */
+int shares_linux_list(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */

@@ -11,10 +11,13 @@
 
 #include "cli.h"
 #include "neuron/agent.h"
+#include "neuron/apps.h"
+#include "neuron/certs.h"
 #include "neuron/util.h"
 
 struct app_opts {
-	const char *socket, *certs, *timeout, *category;
+	const char *socket, *certs, *timeout, *category, *wait;
+	bool no_lg;
 };
 
 static int open_agent(struct cli *cli, const struct app_opts *o, const char *vm, struct nr_agent **a)
@@ -111,75 +114,141 @@ static int sub_list(struct cli *cli, void *opts, int argc, char **argv)
 
 /* ---- run */
 
-/* The guest path a FILE operand names: guest:PATH, or a Windows path (C:\...). A host
- * file needs a shared folder to reach the guest, which is not there yet: refused. */
-static const char *guest_path(const char *file)
+struct run_ctx {
+	struct cli *cli;
+	const struct app_opts *o;
+	const char *vm;
+	int timeout_ms;
+};
+
+static int run_open_agent(void *userdata, struct nr_agent **a, struct nr_error *err)
 {
-	if (strncmp(file, "guest:", 6) == 0 && file[6])
-		return file + 6;
-	if (((file[0] | 32) >= 'a' && (file[0] | 32) <= 'z') && file[1] == ':' && (file[2] == '\\' || file[2] == '/'))
-		return file;
-	return NULL;
+	struct run_ctx *c = userdata;
+	char *path = NULL;
+	int rc;
+
+	/* as cli_agent_open, quietly: app run tries again while the VM boots */
+	if (c->o->socket && !c->o->certs) {
+		if ((rc = nr_certs_dir(c->cli->ctx, c->vm, &path, err)) < 0)
+			return rc;
+		rc = nr_agent_open_socket(c->o->socket, path, a, err);
+	} else if (c->o->socket) {
+		rc = nr_agent_open_socket(c->o->socket, c->o->certs, a, err);
+	} else if (c->o->certs) {
+		if ((rc = nr_agent_channel_path(c->cli->ctx, c->vm, &path, err)) == 0)
+			rc = nr_agent_open_socket(path, c->o->certs, a, err);
+	} else {
+		rc = nr_agent_open(c->cli->ctx, c->vm, a, err);
+	}
+	free(path);
+	if (rc == 0 && c->timeout_ms)
+		nr_agent_set_timeout(*a, c->timeout_ms, c->timeout_ms);
+	return rc;
+}
+
+/* Progress on stderr: stdout keeps the result (and JSON). */
+static void run_progress(void *userdata, enum nr_app_step step, const char *what)
+{
+	if (step == NR_APP_STEP_LG)
+		return; /* said with the result */
+	fputs("neuronctl: ", stderr);
+	cli_put_clean(stderr, what);
+	fputc('\n', stderr);
 }
 
 static int sub_run(struct cli *cli, void *opts, int argc, char **argv)
 {
+	const struct app_opts *o = opts;
+	struct run_ctx ctx = { .cli = cli, .o = o, .vm = argv[0] };
+	struct nr_app_run_opts ro = {
+		.vm = argv[0], .app = argv[1], .files = (const char *const *)argv + 2, .n_files = (size_t)(argc - 2),
+		.no_lg = o->no_lg, .open_agent = run_open_agent, .userdata = &ctx, .progress = run_progress,
+	};
+	struct nr_app_run_result res;
 	struct nr_error err = { 0 };
-	struct nr_agent_apps apps;
-	const struct nr_agent_app *app;
+
+	if (o->timeout) {
+		char *end;
+		long ms = strtol(o->timeout, &end, 10);
+		if (*end || ms < 1 || ms > 3600000)
+			return cli_usage_error(cli, "--timeout takes milliseconds, 1 to 3600000");
+		ctx.timeout_ms = (int)ms;
+	}
+	if (o->wait) {
+		char *end;
+		long s = strtol(o->wait, &end, 10);
+		if (*end || s < 1 || s > 3600)
+			return cli_usage_error(cli, "--wait takes seconds, 1 to 3600");
+		ro.wait_ms = (int)s * 1000;
+	}
+	if (nr_app_run(cli->ctx, &ro, &res, &err) < 0)
+		return cli_fail(cli, &err);
+	if (cli->json) {
+		static const char *const lg_names[] = { "skipped", "no-device", "started", "running", "failed" };
+		json_object *j = json_object_new_object(), *pids = json_object_new_array();
+		for (size_t i = 0; i < res.n_pids; i++)
+			json_object_array_add(pids, json_object_new_int64(res.pids[i]));
+		json_object_object_add(j, "app", json_object_new_string(argv[1]));
+		json_object_object_add(j, "pids", pids);
+		json_object_object_add(j, "vm_started", json_object_new_boolean(res.vm_started));
+		json_object_object_add(j, "looking_glass", json_object_new_string(lg_names[res.lg]));
+		json_object_object_add(j, "looking_glass_note", json_object_new_string(res.lg_note));
+		cli_json_print(cli, j);
+		return EXIT_OK;
+	}
+	fputs("started ", stdout);
+	cli_put_clean(stdout, res.app_name);
+	for (size_t i = 0; i < res.n_pids; i++)
+		printf("%s%lld", i ? ", " : " (pid ", res.pids[i]);
+	puts(res.n_pids ? ")" : "");
+	cli_put_clean(stdout, res.lg_note);
+	putchar('\n');
+	return EXIT_OK;
+}
+
+/* ---- shares */
+
+static int sub_shares(struct cli *cli, void *opts, int argc, char **argv)
+{
+	struct nr_app_shares shares;
+	struct nr_error err = { 0 };
 	struct nr_agent *a;
-	long long pid = 0;
 	int rc;
 
-	for (int i = 2; i < argc; i++)
-		if (!guest_path(argv[i])) {
-			char clean[512];
-			nr_text_sanitize(clean, sizeof(clean), argv[i], false);
-			nr_error_set(&err, -NR_E_UNSUPPORTED,
-				     "%s is a host file: opening host files in the guest needs shared folders, "
-				     "which are not there yet; name a file in the guest as guest:PATH or C:\\PATH", clean);
-			return cli_fail(cli, &err);
-		}
 	if ((rc = open_agent(cli, opts, argv[0], &a)) != EXIT_OK)
 		return rc;
-	if ((rc = nr_agent_apps(a, &apps, &err)) < 0) {
-		nr_agent_free(a);
-		return cli_fail(cli, &err);
-	}
-	if (!(app = find_app(&apps, argv[1]))) {
-		nr_agent_apps_done(&apps);
-		nr_agent_free(a);
-		return no_app(cli, argv[0], argv[1]);
-	}
-	json_object *pids = json_object_new_array();
-	if (argc == 2) {
-		rc = nr_agent_launch(a, app->program, (const char *const *)app->args, &pid, &err);
-		if (rc == 0)
-			json_object_array_add(pids, json_object_new_int64(pid));
-	}
-	for (int i = 2; i < argc && rc == 0; i++)
-		if ((rc = nr_agent_open_path(a, guest_path(argv[i]), app->id, &pid, &err)) == 0)
-			json_object_array_add(pids, json_object_new_int64(pid));
+	rc = nr_app_shares_of(cli->ctx, argv[0], a, &shares, &err);
 	nr_agent_free(a);
-	if (rc < 0) {
-		json_object_put(pids);
-		nr_agent_apps_done(&apps);
+	if (rc < 0)
 		return cli_fail(cli, &err);
-	}
 	if (cli->json) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "app", json_object_new_string(app->id));
-		json_object_object_add(j, "pids", pids);
+		json_object *j = json_object_new_object(), *arr = json_object_new_array();
+		for (size_t i = 0; i < shares.n; i++) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(shares.v[i].name));
+			json_object_object_add(o, "host", json_object_new_string(shares.v[i].host_dir));
+			json_object_object_add(o, "guest", shares.v[i].guest_path ?
+					       json_object_new_string(shares.v[i].guest_path) : NULL);
+			json_object_array_add(arr, o);
+		}
+		json_object_object_add(j, "shares", arr);
 		cli_json_print(cli, j);
 	} else {
-		fputs("started ", stdout);
-		cli_put_clean(stdout, app->name);
-		for (size_t i = 0; i < json_object_array_length(pids); i++)
-			printf("%s%lld", i ? ", " : " (pid ", (long long)json_object_get_int64(json_object_array_get_idx(pids, i)));
-		puts(json_object_array_length(pids) ? ")" : "");
-		json_object_put(pids);
+		for (size_t i = 0; i < shares.n; i++) {
+			cli_put_clean(stdout, shares.v[i].name);
+			putchar('\t');
+			cli_put_clean(stdout, shares.v[i].host_dir);
+			putchar('\t');
+			cli_put_clean(stdout, shares.v[i].guest_path ? shares.v[i].guest_path : "(not mounted in the guest)");
+			putchar('\n');
+		}
+		if (!shares.n) {
+			fputs("VM ", stdout);
+			cli_put_clean(stdout, argv[0]);
+			puts(" shares no folder (profile key shares)");
+		}
 	}
-	nr_agent_apps_done(&apps);
+	nr_app_shares_done(&shares);
 	return EXIT_OK;
 }
 
@@ -702,9 +771,16 @@ static const struct cli_opt app_options[] = { APP_AGENT_OPTS, CLI_JSON("print th
 
 APP_SUB(list, sub_list, "app list [OPTIONS] VM", "the guest's installed apps: id, name, file types",
 	app_options, 1, 1, "which VM?");
-APP_SUB(run, sub_run, "app run [OPTIONS] VM APP [FILE...]",
-	"start APP in the guest, or open guest files with it (guest:PATH or C:\\PATH)", app_options, 2, -1,
-	"which VM, and which app?");
+APP_SUB(run, sub_run, "app run [OPTIONS] [--wait S] [--no-lg] VM APP [FILE...]",
+	"start APP in the guest (the VM too when it is off), or open files with it", 
+	((const struct cli_opt[]){
+		APP_AGENT_OPTS,
+		CLI_VALUE("wait", "S", struct app_opts, wait,
+			  "after starting the VM, how long its agent may take to answer (default 180)"),
+		CLI_BOOL("no-lg", struct app_opts, no_lg, "do not start the VM's Looking Glass client"),
+		CLI_JSON("print the result as JSON"),
+		CLI_OPT_END,
+	}), 2, -1, "which VM, and which app?");
 APP_SUB(install, sub_install, "app install [OPTIONS] [--category NAME] VM [APP...]",
 	"put launchers for the guest's apps (all, or those named) in the host's menu",
 	((const struct cli_opt[]){
@@ -718,6 +794,9 @@ APP_SUB(uninstall, sub_uninstall, "app uninstall [--json] VM [APP...]",
 	"remove the launchers app install wrote for VM (all, or those of the apps named)",
 	((const struct cli_opt[]){ CLI_JSON("print what was removed as JSON"), CLI_OPT_END }), 1, -1,
 	"which VM?");
+APP_SUB(shares, sub_shares, "app shares [OPTIONS] VM",
+	"the folders VM shares with the host: name, host folder, where the guest has it", app_options, 1, 1,
+	"which VM?");
 APP_SUB(windows, sub_windows, "app windows [OPTIONS] VM", "the guest's top-level windows: id, pid, app, title",
 	app_options, 1, 1, "which VM?");
 APP_SUB(focus, sub_focus, "app focus [OPTIONS] VM WINDOW", "bring a guest window (an id from app windows) to the front",
@@ -727,15 +806,18 @@ APP_SUB(close, sub_close, "app close [OPTIONS] VM WINDOW", "ask a guest window (
 
 const struct cli_cmd cli_cmd_app = {
 	.name = "app",
-	.usage = "app list|run|install|uninstall|windows|focus|close ... VM",
+	.usage = "app list|run|install|uninstall|shares|windows|focus|close ... VM",
 	.help = "the guest's apps on the host: list, run, menu launchers, windows",
 	.subs = (const struct cli_cmd *const[]){
-		&app_list_cmd, &app_run_cmd, &app_install_cmd, &app_uninstall_cmd, &app_windows_cmd,
+		&app_list_cmd, &app_run_cmd, &app_install_cmd, &app_uninstall_cmd, &app_shares_cmd, &app_windows_cmd,
 		&app_focus_cmd, &app_close_cmd, NULL,
 	},
-	.more = "The VM must be running with its guest agent reachable (neuronctl agent ping VM).\n"
-		"app run takes files in the guest (guest:PATH, or C:\\PATH for Windows); host files\n"
-		"need shared folders, which are not there yet, and are refused. app install writes\n"
+	.more = "app run starts the VM when it is off and waits for its guest agent; the other\n"
+		"commands need the VM running with its agent reachable (neuronctl agent ping VM).\n"
+		"app run opens host files under a folder the VM shares (profile key shares), as the\n"
+		"guest sees them there; a file outside every share is refused, never copied. Files\n"
+		"in the guest are named guest:PATH (or C:\\PATH). With a Looking Glass device, app\n"
+		"run then starts the VM's Looking Glass client when none runs. app install writes\n"
 		"under XDG_DATA_HOME (~/.local/share): applications/neuron-VM-APP.desktop, the icons\n"
 		"in icons/hicolor/48x48 and 256x256, and neuron/apps-VM.list, the list app uninstall\n"
 		"removes again.\n",
