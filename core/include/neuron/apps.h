@@ -88,4 +88,32 @@ struct nr_app_run_result {
 int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *opts, struct nr_app_run_result *res,
 	       struct nr_error *err);
 
+/* ---- launchers in the host's menu: freedesktop desktop entries and hicolor icons under
+ * XDG_DATA_HOME (~/.local/share), and the list of what was written (neuron/apps-VM.list):
+ *   applications/neuron-VM-APP.desktop (Name, Icon, Exec=neuronctl app run VM APP %F,
+ *   MimeType, Categories), icons/hicolor/{48x48,256x256}/apps/neuron-VM-APP.png */
+
+enum nr_app_event {
+	NR_APP_INSTALLED,           /* text: the desktop entry written for app_id */
+	NR_APP_REMOVED,             /* text: a file removed */
+	NR_APP_NOTE,                /* text: something left out and why (an icon that is no PNG) */
+};
+typedef void (*nr_app_event_fn)(void *userdata, enum nr_app_event ev, const char *app_id, const char *text);
+
+/* XDG_DATA_HOME, else HOME/.local/share, into out; NULL when neither is set. */
+const char *nr_app_data_home(char *out, size_t size);
+/* Install launchers for the apps of apps named in ids (all when n_ids is 0; an id the
+ * guest does not have is -NR_E_NOTFOUND before anything is written); icons through agent.
+ * category NULL: Utility. The list is kept even after a failure, so that uninstall
+ * removes what was written. */
+int nr_app_install(const char *vm, struct nr_agent *agent, const struct nr_agent_apps *apps, const char *const *ids,
+		   size_t n_ids, const char *category, nr_app_event_fn fn, void *userdata, struct nr_error *err);
+/* Remove exactly what install wrote for vm (all, or the files of the apps in ids), and,
+ * once nothing of vm is left, its list and the directories install made when empty.
+ * -NR_E_NOTFOUND when none are installed. Needs no agent. */
+int nr_app_uninstall(const char *vm, const char *const *ids, size_t n_ids, nr_app_event_fn fn, void *userdata,
+		     struct nr_error *err);
+/* Whether install wrote a launcher for app id of vm. */
+bool nr_app_installed(const char *vm, const char *id);
+
 #endif
