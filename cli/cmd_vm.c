@@ -187,6 +187,7 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	/* everything that can be refused (the password too) before anything is defined */
 	if (load_profile(cli, file, sets, &p, &scan, &err) < 0 ||
 	    nr_domain_build(p, cli->ctx, scan, &xml, &err) < 0 ||
+	    nr_media_check(p, &err) < 0 ||
 	    (p->unattended.enabled && unattend_xml(cli, p, &answers, &err) < 0) ||
 	    nr_virt_open(cli->ctx, &virt, &err) < 0 ||
 	    nr_vm_create(virt, p, xml, &made, &err) < 0) {
@@ -212,9 +213,7 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 	/* after the define, which refuses a name in use: another VM's media is never remade */
 	if (nr_profile_guest_tools(p)) {
 		struct nr_media_info media;
-		if (nr_media_set_unattend(cli->ctx, p->name, answers, &err) < 0 ||
-		    nr_media_set_shares(cli->ctx, p, &err) < 0 ||
-		    nr_media_make(cli->ctx, p->name, &media, &err) < 0) {
+		if (nr_media_for_profile(cli->ctx, p, answers, &media, &err) < 0) {
 			nr_error_prefix(&err, "VM %s is defined, but its guest-tools media is not (then: "
 					"neuronctl agent media '%s'): ", p->name, p->name);
 			rc = cli_fail(cli, &err);
@@ -224,6 +223,10 @@ static int vm_create(struct cli *cli, void *opts, int argc, char **argv)
 		if (media.has_unattend)
 			printf("  autounattend.xml on it: Windows installs by itself from the ISO (account '%s')\n",
 			       p->unattended.user);
+		if (media.has_lg)
+			printf("  %s on it: %s\n", NR_MEDIA_LG_INSTALLER,
+			       media.has_unattend ? "the first logon installs the Looking Glass host"
+						  : "run it in Windows to install the Looking Glass host");
 	}
 	if (o->start) {
 		if (nr_vm_start(virt, p->name, &err) < 0) {

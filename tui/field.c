@@ -87,6 +87,14 @@ static int span_width(const char *s, size_t from, size_t to)
 
 void tui_field_draw(struct tui *t, struct tui_field *f, int y, int x, int w, bool active)
 {
+	if (f->secret) {
+		/* one '*' per byte, which is one per character: only ASCII is typed into a field */
+		struct tui_field m = { .cur = f->cur, .scroll = f->scroll };
+		memset(m.text, '*', strlen(f->text));
+		tui_field_draw(t, &m, y, x, w, active);
+		f->scroll = m.scroll;
+		return;
+	}
 	enum tui_color c = active ? TUI_C_FIELD_ACTIVE : TUI_C_FIELD;
 	size_t len = strlen(f->text), end;
 	char shown[sizeof(f->text)], clean[sizeof(f->text) * 2];

@@ -315,6 +315,7 @@ const char *tui_pane_range(const struct tui_pane *p, char *buf, size_t size);
 struct tui_field {
 	char text[256];
 	size_t cur, scroll;             /* byte offsets: the cursor, the first byte shown */
+	bool secret;                    /* drawn as '*' (its text is ASCII: see insert) */
 };
 /* The text, with the cursor at its end. */
 void tui_field_set(struct tui_field *f, const char *text);

@@ -25,24 +25,31 @@ static const char *const vstep_titles[VSTEP_COUNT] = {
 /* The form: profile keys in the user's words. A field with a group switches that group:
  * its off word there (disk: none, Looking Glass: off) turns it off, any other value on; a
  * field that needs a group is skipped while the group is off, so no value on the form is
- * ignored. "start" is the wizard's own. */
+ * ignored. "start" and the two passwords are the wizard's own: the passwords are asked for
+ * an unattended install whose profile names no unattended.password_file, go into the
+ * answers of the media and nowhere else (not the profile, not the log), and are wiped. */
 static const struct {
 	const char *key, *label;
 	const char *group, *off;        /* the group this field switches, and its word for off */
 	const char *off_help;
 	const char *needs;              /* shown and used only while this group is on */
+	bool secret;                    /* a password: see password_asked */
 } fields[] = {
-	{ "name", "Name", NULL, NULL, NULL, NULL },
-	{ "memory", "Memory", NULL, NULL, NULL, NULL },
-	{ "cpu.vcpus", "CPUs", NULL, NULL, NULL, NULL },
-	{ "disk.path", "Disk image", "disk", "none", "none: a VM without a disk", NULL },
-	{ "disk.size", "Disk size", NULL, NULL, NULL, "disk" },
-	{ "iso", "Install ISO", NULL, NULL, NULL, NULL },
-	{ "gpu", "GPU", NULL, NULL, NULL, NULL },
-	{ "looking_glass.resolution", "Looking Glass", "looking_glass", "off", "off: no Looking Glass device", NULL },
-	{ "start", "Start it now", NULL, NULL, NULL, NULL },
+	{ "name", "Name", NULL, NULL, NULL, NULL, false },
+	{ "memory", "Memory", NULL, NULL, NULL, NULL, false },
+	{ "cpu.vcpus", "CPUs", NULL, NULL, NULL, NULL, false },
+	{ "disk.path", "Disk image", "disk", "none", "none: a VM without a disk", NULL, false },
+	{ "disk.size", "Disk size", NULL, NULL, NULL, "disk", false },
+	{ "iso", "Install ISO", NULL, NULL, NULL, NULL, false },
+	{ "gpu", "GPU", NULL, NULL, NULL, NULL, false },
+	{ "looking_glass.resolution", "Looking Glass", "looking_glass", "off", "off: no Looking Glass device", NULL, false },
+	{ "password", "Win password", NULL, NULL, NULL, NULL, true },
+	{ "password2", "Password again", NULL, NULL, NULL, NULL, true },
+	{ "start", "Start it now", NULL, NULL, NULL, NULL, false },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+#define FIELD_PASSWORD (NFIELDS - 3)
+#define FIELD_START (NFIELDS - 1)
 
 #define MAX_PROFILES 32
 
@@ -64,6 +71,7 @@ struct vmwiz {
 	struct nr_error err;
 	char result[1024];
 	bool media;                     /* the guest-tools CD-ROM was made and attached */
+	bool media_unattend, media_lg;  /* with autounattend.xml, with the Looking Glass installer */
 };
 
 struct create_job {
@@ -73,13 +81,39 @@ struct create_job {
 	struct nr_profile *profile;
 	char *xml;
 	bool start;
-	bool media;
+	bool media, media_unattend, media_lg;
+	char *password;                 /* typed on the form (wiped and freed by the job), or NULL */
 	char summary[1024];
 };
 
 static struct vmwiz *W(struct tui_view *v)
 {
 	return v->priv;
+}
+
+static void wipe(char *s)
+{
+	if (s) {
+		volatile char *p = s;
+		while (*p)
+			*p++ = '\0';
+	}
+}
+
+static void wipe_passwords(struct vmwiz *w)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		if (fields[i].secret) {
+			wipe(w->values[i].text);
+			tui_field_set(&w->values[i], "");
+			w->loaded[i][0] = '\0';
+		}
+}
+
+/* The form asks the password: an unattended install without a password file. */
+static bool password_asked(const struct nr_profile *p)
+{
+	return p && p->unattended.enabled && !p->unattended.password_file;
 }
 
 /* profiles/ beside the program (build/neuron-tui -> config/profiles), then the system's */
@@ -160,6 +194,7 @@ static void vm_done(struct tui *t, struct tui_view *v)
 	nr_profile_free(w->profile);
 	free(w->xml);
 	tui_pane_done(&w->xml_pane);
+	wipe_passwords(w);
 	free(w);
 	v->priv = NULL;
 }
@@ -198,6 +233,13 @@ static int load_profile(struct tui *t, struct vmwiz *w)
 	if (open_profile(t, w) < 0)
 		return -1;
 	for (size_t i = 0; i < NFIELDS; i++) {
+		w->values[i].secret = fields[i].secret;
+		if (fields[i].secret) {
+			wipe(w->values[i].text);
+			tui_field_set(&w->values[i], "");
+			w->loaded[i][0] = '\0';
+			continue;
+		}
 		char *val = strcmp(fields[i].key, "start") == 0 ? tui_xstrdup("yes") :
 			    fields[i].group && !nr_profile_on(w->profile, fields[i].group) ? tui_xstrdup(fields[i].off) :
 			    nr_profile_get(w->profile, fields[i].key);
@@ -221,6 +263,8 @@ static enum tui_color xml_color(const char *line)
  * holds its off word. */
 static bool field_used(const struct vmwiz *w, size_t i)
 {
+	if (fields[i].secret)
+		return password_asked(w->profile);
 	if (!fields[i].needs)
 		return true;
 	for (size_t j = 0; j < NFIELDS; j++)
@@ -257,6 +301,19 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 	struct nr_error err = { 0 };
 
 	for (size_t i = 0; i < NFIELDS; i++) {
+		if (fields[i].secret) {
+			if (!field_used(w, i) || i != FIELD_PASSWORD)
+				continue;
+			if (!w->values[i].text[0] || strcmp(w->values[i].text, w->values[i + 1].text) != 0) {
+				nr_error_set(&err, -NR_E_INVAL, "the Windows account %s needs a password, typed twice the "
+					     "same (or set unattended.password_file in the profile)",
+					     w->profile->unattended.user ? w->profile->unattended.user : "");
+				w->field = w->values[i].text[0] ? i + 1 : i;
+				tui_dialog_error(t, "Check the form", &err);
+				return -1;
+			}
+			continue;
+		}
 		if (strcmp(fields[i].key, "start") == 0) {
 			if (strcmp(w->values[i].text, "yes") && strcmp(w->values[i].text, "no")) {
 				nr_error_set(&err, -NR_E_INVAL, "Start it now: yes or no, not '%s'", w->values[i].text);
@@ -277,7 +334,7 @@ static int build_xml(struct tui *t, struct vmwiz *w)
 	}
 	free(w->xml);
 	w->xml = NULL;
-	if (nr_domain_build(w->profile, t->ctx, t->scan, &w->xml, &err) < 0) {
+	if (nr_domain_build(w->profile, t->ctx, t->scan, &w->xml, &err) < 0 || nr_media_check(w->profile, &err) < 0) {
 		tui_dialog_error(t, "Cannot build the VM", &err);
 		return -1;
 	}
@@ -316,25 +373,28 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 		struct nr_media_info media;
 		struct nr_error merr = { 0 };
 		char *password = NULL, *answers = NULL;
-		/* an unattended install: the password from its file (the TUI asks for none) */
+		/* an unattended install: the password from its file, or as typed on the form */
 		if (cj->profile->unattended.enabled) {
-			if (!cj->profile->unattended.password_file)
-				nr_error_set(&merr, -NR_E_INVAL, "unattended: set unattended.password_file (mode 0600) "
-					     "for the TUI, or make the VM with neuronctl vm create, which asks");
-			else if (nr_unattend_read_password(cj->profile->unattended.password_file, &password, &merr) == 0)
+			if (cj->profile->unattended.password_file)
+				nr_unattend_read_password(cj->profile->unattended.password_file, &password, &merr);
+			else if (!cj->password)
+				nr_error_set(&merr, -NR_E_INVAL, "unattended: no password for the Windows account");
+			else
+				password = tui_xstrdup(cj->password);
+			if (merr.code == 0)
 				nr_unattend_build(cj->profile, password, &answers, &merr);
 			if (password) {
 				memset(password, 0, strlen(password));
 				free(password);
 			}
 		}
-		if (merr.code == 0 && nr_media_set_unattend(cj->ctx, cj->profile->name, answers, &merr) == 0)
-			nr_media_set_shares(cj->ctx, cj->profile, &merr);
+		if (merr.code == 0)
+			nr_media_for_profile(cj->ctx, cj->profile, answers, &media, &merr);
 		if (answers) {
 			memset(answers, 0, strlen(answers));
 			free(answers);
 		}
-		if (merr.code < 0 || nr_media_make(cj->ctx, cj->profile->name, &media, &merr) < 0) {
+		if (merr.code < 0) {
 			/* the VM is defined: the screen says so, and how to make the media */
 			tui_job_log(job, "guest-tools media not made: %s", merr.msg);
 			snprintf(cj->summary + o, sizeof(cj->summary) - o,
@@ -343,10 +403,19 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 			return 0;
 		}
 		cj->media = true;
+		cj->media_unattend = media.has_unattend;
+		cj->media_lg = media.has_lg;
 		tui_job_log(job, "guest-tools media %s%s", media.path,
 			    media.certs_made ? " (agent credentials made)" : "");
 		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o, "Guest tools CD-ROM attached: %s.\n",
 				      media.path);
+		if (media.has_unattend)
+			o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o,
+					      "It has autounattend.xml: Windows installs by itself (account %s).\n",
+					      cj->profile->unattended.user);
+		if (media.has_lg)
+			o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o,
+					      "It has the Looking Glass host installer (%s).\n", NR_MEDIA_LG_INSTALLER);
 		for (size_t i = 0; i < sizeof(media.missing) / sizeof(media.missing[0]); i++)
 			if (media.missing[i][0]) {
 				tui_job_log(job, "%s", media.missing[i]);
@@ -379,10 +448,14 @@ static void create_done(struct tui *t, int rc, const struct nr_error *err, void 
 	}
 	snprintf(w->result, sizeof(w->result), "%s", cj->summary);
 	w->media = cj->media;
+	w->media_unattend = cj->media_unattend;
+	w->media_lg = cj->media_lg;
 	if (rc == 0)
 		snprintf(t->want_vm, sizeof(t->want_vm), "%s", cj->profile->name);
 	nr_profile_free(cj->profile);
 	free(cj->xml);
+	wipe(cj->password);
+	free(cj->password);
 	free(cj);
 	tui_virt_refresh(t);
 }
@@ -396,8 +469,10 @@ static int create_confirmed(struct tui *t, void *opaque)
 	cj->w = w;
 	cj->virt = t->virt;
 	cj->ctx = t->ctx;
-	cj->start = strcmp(w->values[NFIELDS - 1].text, "yes") == 0;
+	cj->start = strcmp(w->values[FIELD_START].text, "yes") == 0;
 	cj->xml = tui_xstrdup(w->xml);
+	if (password_asked(w->profile))
+		cj->password = tui_xstrdup(w->values[FIELD_PASSWORD].text);
 	/* the job takes the profile: the form cannot change it under the job */
 	cj->profile = w->profile;
 	w->profile = NULL;
@@ -407,10 +482,13 @@ static int create_confirmed(struct tui *t, void *opaque)
 	w->result[0] = '\0';
 	char title[300];
 	snprintf(title, sizeof(title), "Creating VM %s", cj->profile->name);
+	wipe_passwords(w);  /* the job has its copy */
 	if (tui_job_start(t, title, create_run, create_done, cj) < 0) {
 		w->running = false;
 		w->profile = cj->profile;
 		free(cj->xml);
+		wipe(cj->password);
+		free(cj->password);
 		free(cj);
 		w->step = VSTEP_XML;
 	}
@@ -463,6 +541,8 @@ static void draw_form(struct tui *t, struct vmwiz *w, int y, int x, int h, int w
 		 "Settings (from %s): type to change; Left/Right move in a field", base_name(w->files[w->file_sel]));
 	line++;
 	for (size_t i = 0; i < NFIELDS && line < h - 4; i++) {
+		if (fields[i].secret && !field_used(w, i))
+			continue;   /* asked only for an unattended install */
 		bool sel = i == w->field;
 
 		tui_putf(t, y + line, x + 1, 17, sel ? TUI_C_INFO : field_used(w, i) ? TUI_C_NORMAL : TUI_C_DIM, "%s%-15s",
@@ -483,6 +563,9 @@ static void draw_form(struct tui *t, struct vmwiz *w, int y, int x, int h, int w
 				help = h0;
 		if (strcmp(fields[w->field].key, "start") == 0)
 			help = "yes: start the VM once it is defined; no: only define it";
+		if (fields[w->field].secret)
+			help = "the Windows account's password, for the unattended install's autounattend.xml only: "
+			       "never written to the profile or the log (or set unattended.password_file)";
 		if (t->opts.demo && strcmp(fields[w->field].key, "disk.path") == 0)
 			help = "demo: the image is made in the scratch root (a sparse file), never in /var/lib/libvirt";
 		snprintf(text, sizeof(text), "%s%s%s", help ? help : "", fields[w->field].off_help ? "; " : "",
@@ -517,13 +600,22 @@ static void draw_create(struct tui *t, struct vmwiz *w, int y, int x, int h, int
 		tui_putf(t, y + line++, x + 1, width - 1, TUI_C_OK, "%s Done.", t->g->ok);
 		line += tui_wrap(t, y + line, x + 1, 8, width - 2, TUI_C_NORMAL, w->result);
 		line++;
-		if (w->media)
+		if (w->media_unattend)
+			line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL, w->media_lg ?
+					 "Windows installs itself from the ISO when the VM starts; its first logon "
+					 "installs virtio-win's tools, the NeuronOS agent and the Looking Glass host "
+					 "from the NEURON_TOOLS CD-ROM. The Agents panel (4) then shows it connected." :
+					 "Windows installs itself from the ISO when the VM starts; its first logon "
+					 "installs virtio-win's tools and the NeuronOS agent from the NEURON_TOOLS "
+					 "CD-ROM. The Agents panel (4) then shows it connected.");
+		else if (w->media)
 			line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
 					 "In the guest, from the NEURON_TOOLS CD-ROM: Windows: run D:\\setup.cmd as an "
 					 "administrator (the NeuronOS agent with this VM's credentials); Linux: "
 					 "sudo sh setup.sh USER. The Agents panel (4) then shows it connected.");
 		line++;
 		line += tui_wrap(t, y + line, x + 1, 4, width - 2, TUI_C_NORMAL,
+				 w->media_unattend ? "Next: the VMs panel (3) shows it live; s starts it, d shuts it down." :
 				 w->media ? "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. "
 					    "Install Windows from the ISO, then the Looking Glass host application."
 					  : "Next: the VMs panel (3) shows it live; s starts it, d shuts it down. Install "
@@ -646,7 +738,7 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 			tui_dialog_confirm(t, "Define the VM", create_confirmed, v,
 					   "Define VM %s on %s%s? %s Nothing else on the host changes.", name,
 					   nr_virt_uri(t->virt),
-					   strcmp(w->values[NFIELDS - 1].text, "yes") == 0 ? " and start it" : "", disk);
+					   strcmp(w->values[FIELD_START].text, "yes") == 0 ? " and start it" : "", disk);
 			return TUI_HANDLED;
 		}
 		case TUI_ACT_BACK:

@@ -314,7 +314,7 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 	int ca_len, host_len, guest_len, cak_len, hostk_len, guestk_len;
 	int dir_fd = -1, bundle_fd = -1;
 	struct nr_root r;
-	bool have_root = false;
+	bool have_root = false, made_dir = false;
 	WC_RNG rng;
 	bool rng_ok = false;
 	int rc;
@@ -327,11 +327,12 @@ int nr_certs_generate(const struct nr_ctx *ctx, const char *vm, const char *bund
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
 		goto out;
 	}
+	struct stat st;
+	made_dir = lstat(dir, &st) < 0 && errno == ENOENT;
 	if ((dir_fd = open_certs_dir(&r, rel, err)) < 0) {
 		rc = dir_fd;
 		goto out;
 	}
-	struct stat st;
 	if (!force && fstatat(dir_fd, "ca.pem", &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		rc = nr_error_set(err, -NR_E_EXISTS,
 				  "%s already has agent credentials for %s; --force makes new ones (the guest "
@@ -404,6 +405,13 @@ out:
 	if (rng_ok)
 		wc_FreeRng(&rng);
 	wc_ecc_fp_free();
+	if (rc < 0 && made_dir && dir_fd >= 0) {
+		/* refused or failed in a folder made for it: nothing of it is left behind */
+		static const char *const mine[] = { "ca.key", "host.key", "host.pem", "guest.pem", "ca.pem" };
+		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+			unlinkat(dir_fd, mine[i], 0);
+		rmdir(dir);
+	}
 	if (dir_fd >= 0)
 		close(dir_fd);
 	if (bundle_fd >= 0)

@@ -15,12 +15,14 @@
 #include "neuron/certs.h"
 #include "neuron/media.h"
 #include "neuron/plan.h"
+#include "neuron/profile.h"
 
 #define XORRISO_TIMEOUT_MS 120000
 #define SHARE_GUEST "/usr/share/neuron/guest"
 #define QEMU_CONF "/etc/libvirt/qemu.conf"
 #define UNATTEND_FILE "autounattend.xml"
 #define SHARES_FILE "shares.conf"
+#define LG_INSTALLER_MAX (256LL << 20)
 
 /* The guest's half of the credentials, named one by one: nothing else of the bundle's
  * folder (nor of the host's, where ca.key and host.key live) can reach the media. */
@@ -281,7 +283,7 @@ static const char setup_sh[] =
 	"echo \"The NeuronOS agent is installed for $user: it starts at their next login\"\n"
 	"echo \"(now: systemctl --user start neuron-agent, as $user). On the host: neuronctl agent ping VM\"\n";
 
-static char *readme_text(const char *vm, bool has_msi, bool has_linux, bool has_unattend)
+static char *readme_text(const char *vm, const struct nr_media_info *info)
 {
 	struct nr_buf b;
 	char clean[256];
@@ -308,12 +310,15 @@ static char *readme_text(const char *vm, bool has_msi, bool has_linux, bool has_
 		      "%s"
 		      "\r\n"
 		      "Then, on the host: neuronctl agent ping VM\r\n"
-		      "%s",
+		      "%s%s",
 		      clean,
-		      has_msi ? "" : "  NOTE: this media has no Windows agent (the host had not built it).\r\n",
-		      has_linux ? "" : "  NOTE: this media has no Linux agent (the host had not built it).\r\n",
-		      has_unattend ? "\r\nautounattend.xml: Windows Setup reads it from this CD and installs by itself;\r\n"
-				     "the first logon runs virtio-win's guest tools, then setup.cmd.\r\n" : "");
+		      info->has_msi ? "" : "  NOTE: this media has no Windows agent (the host had not built it).\r\n",
+		      info->has_linux ? "" : "  NOTE: this media has no Linux agent (the host had not built it).\r\n",
+		      info->has_lg ? "\r\n" NR_MEDIA_LG_INSTALLER ": the Looking Glass host installer the VM's profile names;\r\n"
+				     "run it in Windows as an administrator (silently: " NR_MEDIA_LG_INSTALLER " /S).\r\n" : "",
+		      info->has_unattend ? "\r\nautounattend.xml: Windows Setup reads it from this CD and installs by itself;\r\n"
+					   "the first logon runs virtio-win's guest tools, then setup.cmd"
+					   "\r\n(and the Looking Glass installer when this CD has it).\r\n" : "");
 	return nr_buf_steal(&b);
 }
 
@@ -531,18 +536,21 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 		goto out;
 	}
 	{
-		char *answers = nr_path_join(dir, UNATTEND_FILE);
-		if (!answers)
-			goto nomem;
-		info->has_unattend = readable_file(answers);
+		char *answers = nr_path_join(dir, UNATTEND_FILE), *lg = nr_path_join(dir, NR_MEDIA_LG_INSTALLER);
+		if (answers && lg) {
+			info->has_unattend = readable_file(answers);
+			info->has_lg = readable_file(lg);
+		}
 		free(answers);
-		answers = nr_path_join(dir, SHARES_FILE);
-		if (!answers)
+		free(lg);
+		if (!answers || !lg)
+			goto nomem;
+		if (!(answers = nr_path_join(dir, SHARES_FILE)))
 			goto nomem;
 		info->has_shares = readable_file(answers);
 		free(answers);
 	}
-	readme = readme_text(vm, info->has_msi, info->has_linux, info->has_unattend);
+	readme = readme_text(vm, info);
 	if (!readme) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
 		goto out;
@@ -583,21 +591,16 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 			     sizeof(bundle_files) / sizeof(bundle_files[0])) < 0)
 			goto nomem;
 		if (info->has_shares) {
-			char *conf = nr_path_join(dir, SHARES_FILE);
-			const char *map[] = { "-map", conf, "/certs/" SHARES_FILE, NULL };
-			rc = conf ? add_args(&argv, &argc, map) : -NR_E_NOMEM;
-			free(conf);
-			if (rc < 0)
+			const char *conf[] = { SHARES_FILE };
+			if (add_maps(&argv, &argc, dir, "/certs", conf, 1) < 0)
 				goto nomem;
 		}
-		if (info->has_unattend) {
-			char *answers = nr_path_join(dir, UNATTEND_FILE);
-			const char *map[] = { "-map", answers, "/" UNATTEND_FILE, NULL };
-			rc = answers ? add_args(&argv, &argc, map) : -NR_E_NOMEM;
-			free(answers);
-			if (rc < 0)
+		/* what nr_media_set_unattend and nr_media_set_lg_installer kept, by the same names */
+		const char *kept[2] = { info->has_unattend ? UNATTEND_FILE : NULL,
+					info->has_lg ? NR_MEDIA_LG_INSTALLER : NULL };
+		for (size_t k = 0; k < 2; k++)
+			if (kept[k] && add_maps(&argv, &argc, dir, "/", &kept[k], 1) < 0)
 				goto nomem;
-		}
 		for (int i = 0; i < F_COUNT; i++) {
 			if (!found[i] || (i != F_MSI && !info->has_linux))
 				continue;
@@ -683,13 +686,113 @@ out:
 	return rc;
 }
 
-/* Keep text as STATE/vm/VM/NAME (0600), or remove it when text is NULL. */
-static int keep_file(const struct nr_ctx *ctx, const char *vm, const char *name, const char *xml,
-		     struct nr_error *err);
+/* Keep a file in STATE/vm/VM for every later nr_media_make: text (len bytes), or what can
+ * be read from src_fd; neither removes it. Written beside and renamed: a reader sees the
+ * old file or the new one. */
+static int keep_file(const struct nr_ctx *ctx, const char *vm, const char *name, unsigned mode, const char *text,
+		     size_t len, int src_fd, const char *src_shown, struct nr_error *err)
+{
+	char *top, *dir, *path = NULL, *tmp = NULL;
+	int rc = vm_dirs(ctx, vm, &top, &dir, err), fd = -1;
+
+	if (rc < 0)
+		return rc;
+	if (!(path = nr_path_join(dir, name)) || asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0) {
+		tmp = NULL;
+		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (!text && src_fd < 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((rc = nr_mkdir_p(dir, 0711, err)) < 0)
+		goto out;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0 || fchmod(fd, mode) < 0)
+		goto io;
+	if (text) {
+		if (write(fd, text, len) != (ssize_t)len)
+			goto io;
+	} else {
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(src_fd, buf, sizeof(buf))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = nr_error_set(err, -NR_E_IO, "cannot read %s: %s", src_shown, strerror(errno));
+				unlink(tmp);
+				goto out;
+			}
+			if (write(fd, buf, (size_t)n) != n)
+				goto io;
+		}
+	}
+	if (fsync(fd) < 0 || rename(tmp, path) < 0)
+		goto io;
+	goto out;
+io:
+	rc = nr_error_set(err, errno == EACCES ? -NR_E_PERM : errno == ENOSPC ? -NR_E_NOSPACE : -NR_E_IO,
+			  "cannot write %s: %s", path, strerror(errno));
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(path);
+	free(dir);
+	free(top);
+	return rc;
+}
 
 int nr_media_set_unattend(const struct nr_ctx *ctx, const char *vm, const char *xml, struct nr_error *err)
 {
-	return keep_file(ctx, vm, UNATTEND_FILE, xml, err);
+	return keep_file(ctx, vm, UNATTEND_FILE, 0600, xml, xml ? strlen(xml) : 0, -1, NULL, err);
+}
+
+/* The installer, open for reading: a regular file of a plausible size. */
+static int open_lg_installer(const char *installer, struct nr_error *err)
+{
+	struct stat st;
+	int fd = nr_open_kind(AT_FDCWD, installer, O_RDONLY, NR_OPEN_FILE, installer, &st, err);
+
+	if (fd < 0) {
+		nr_error_prefix(err, "looking_glass.installer: ");
+		return fd;
+	}
+	if (st.st_size > LG_INSTALLER_MAX) {
+		close(fd);
+		return nr_error_set(err, -NR_E_INVAL, "looking_glass.installer: %s is %lld MiB: is it the Looking "
+				    "Glass host installer? (it is a few MiB)", installer, (long long)(st.st_size >> 20));
+	}
+	return fd;
+}
+
+int nr_media_check(const struct nr_profile *p, struct nr_error *err)
+{
+	int fd;
+
+	if (!nr_profile_guest_tools(p) || !p->lg.enabled || !p->lg.installer)
+		return 0;
+	if ((fd = open_lg_installer(p->lg.installer, err)) < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int nr_media_set_lg_installer(const struct nr_ctx *ctx, const char *vm, const char *installer, struct nr_error *err)
+{
+	int fd = -1, rc;
+
+	if (installer && (fd = open_lg_installer(installer, err)) < 0)
+		return fd;
+	rc = keep_file(ctx, vm, NR_MEDIA_LG_INSTALLER, 0644, NULL, 0, fd, installer, err);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 bool nr_share_guest_path(const struct nr_profile *p, size_t i, char *out, size_t size)
@@ -711,7 +814,7 @@ int nr_media_set_shares(const struct nr_ctx *ctx, const struct nr_profile *p, st
 	int rc;
 
 	if (!p->n_shares)
-		return keep_file(ctx, p->name, SHARES_FILE, NULL, err);
+		return keep_file(ctx, p->name, SHARES_FILE, 0644, NULL, 0, -1, NULL, err);
 	nr_buf_init(&b);
 	for (size_t i = 0; i < p->n_shares; i++) {
 		char name[NR_SHARE_NAME_MAX + 1], dir[8], guest[128];
@@ -719,48 +822,23 @@ int nr_media_set_shares(const struct nr_ctx *ctx, const struct nr_profile *p, st
 		nr_share_guest_path(p, i, guest, sizeof(guest));
 		nr_buf_printf(&b, "%s=%s\n", name, guest);
 	}
-	rc = b.oom ? nr_error_set(err, -NR_E_NOMEM, NULL) : keep_file(ctx, p->name, SHARES_FILE, b.data, err);
+	rc = b.oom ? nr_error_set(err, -NR_E_NOMEM, NULL)
+		   : keep_file(ctx, p->name, SHARES_FILE, 0644, b.data, b.len, -1, NULL, err);
 	nr_buf_done(&b);
 	return rc;
 }
 
-static int keep_file(const struct nr_ctx *ctx, const char *vm, const char *name, const char *xml,
-		     struct nr_error *err)
+int nr_media_for_profile(const struct nr_ctx *ctx, const struct nr_profile *p, const char *answers,
+			 struct nr_media_info *info, struct nr_error *err)
 {
-	char *top, *dir, *path = NULL, *tmp = NULL;
-	int rc = vm_dirs(ctx, vm, &top, &dir, err), fd = -1;
-	size_t len = xml ? strlen(xml) : 0;
+	int rc;
 
-	if (rc < 0)
+	memset(info, 0, sizeof(*info));
+	if ((rc = nr_media_set_unattend(ctx, p->name, answers, err)) < 0 ||
+	    (rc = nr_media_set_lg_installer(ctx, p->name, p->lg.enabled ? p->lg.installer : NULL, err)) < 0 ||
+	    (rc = nr_media_set_shares(ctx, p, err)) < 0)
 		return rc;
-	if (!(path = nr_path_join(dir, name)) || asprintf(&tmp, "%s.tmp%d", path, (int)getpid()) < 0) {
-		tmp = NULL;
-		rc = nr_error_set(err, -NR_E_NOMEM, NULL);
-		goto out;
-	}
-	if (!xml) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			rc = nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if ((rc = nr_mkdir_p(dir, 0711, err)) < 0)
-		goto out;
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fchmod(fd, 0600) < 0 || write(fd, xml, len) != (ssize_t)len || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		rc = nr_error_set(err, errno == EACCES ? -NR_E_PERM : -NR_E_IO, "cannot write %s: %s", path,
-				  strerror(errno));
-		unlink(tmp);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	free(path);
-	free(dir);
-	free(top);
-	return rc;
+	return nr_media_make(ctx, p->name, info, err);
 }
 
 int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, struct nr_error *err)
@@ -772,7 +850,9 @@ int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, str
 		*removed = false;
 	if (rc < 0)
 		return rc;
-	if ((rc = nr_media_set_unattend(ctx, vm, NULL, err)) < 0 || (rc = keep_file(ctx, vm, SHARES_FILE, NULL, err)) < 0)
+	if ((rc = nr_media_set_unattend(ctx, vm, NULL, err)) < 0 ||
+	    (rc = nr_media_set_lg_installer(ctx, vm, NULL, err)) < 0 ||
+	    (rc = keep_file(ctx, vm, SHARES_FILE, 0644, NULL, 0, -1, NULL, err)) < 0)
 		goto done;
 	iso = nr_path_join(dir, NR_MEDIA_FILE);
 	if (!iso) {

@@ -95,6 +95,7 @@ void nr_profile_free(struct nr_profile *p)
 	nr_strv_free(p->usb, p->n_usb);
 	nr_strv_free(p->shares, p->n_shares);
 	free(p->lg.kvmfr_device);
+	free(p->lg.installer);
 	free(p->network);
 	free(p->network_model);
 	free(p->serial_log);

@@ -676,6 +676,18 @@ SETTER(set_lg_device)
 	return nr_profile_set_str(&p->lg.kvmfr_device, v, err);
 }
 GETTER(get_lg_device) { return dup_or_null(p->lg.kvmfr_device); }
+SETTER(set_lg_installer)
+{
+	size_t n = strlen(v);
+
+	if (is_none(v))
+		return nr_profile_set_str(&p->lg.installer, NULL, err);
+	if (n < 5 || strcasecmp(v + n - 4, ".exe") != 0)
+		return bad_value(err, key, v, "the path of the Looking Glass host installer, a Windows program "
+				 "(looking-glass-host-setup.exe), or none");
+	return set_path(key, v, &p->lg.installer, err);
+}
+GETTER(get_lg_installer) { return dup_or_null(p->lg.installer); }
 
 SETTER(set_agent) { return parse_bool(v, &p->agent) < 0 ? bad_value(err, key, v, "true or false") : 0; }
 GETTER(get_agent) { return bool_str(p->agent); }
@@ -855,6 +867,8 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	SCALAR("looking_glass.stack", 0, set_lg_stack, get_lg_stack, "guest side the size is for: b7, idd, auto"),
 	SCALAR("looking_glass.backend", 0, set_lg_backend, get_lg_backend, "shm (/dev/shm/looking-glass) or kvmfr"),
 	SCALAR("looking_glass.device", 0, set_lg_device, get_lg_device, "kvmfr device: /dev/kvmfr0"),
+	SCALAR("looking_glass.installer", 0, set_lg_installer, get_lg_installer,
+	       "host installer (.exe) put on the guest-tools media; an unattended install runs it"),
 	SCALAR("agent", 0, set_agent, get_agent, "virtio-serial channel org.neuronos.agent.0 for the guest agent"),
 	SCALAR("guest_tools", 0, set_guest_tools, get_guest_tools,
 	       "attach the guest-tools CD-ROM (agent, its credentials, setup) made by vm create"),

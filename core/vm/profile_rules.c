@@ -96,6 +96,21 @@ int nr_profile_rules(const struct nr_profile *p, struct nr_error *err)
 			return rc;
 		}
 	}
+	if (p->lg.installer) {
+		const char *why = NULL;
+		if (!p->lg.enabled)
+			why = "looking_glass.installer is for the Looking Glass device: turn looking_glass on";
+		else if (strncmp(p->template_name, "windows", 7) != 0)
+			why = "looking_glass.installer is a Windows program: template windows11 or windows10";
+		else if (!nr_profile_guest_tools(p))
+			why = "looking_glass.installer travels on the guest-tools media: it needs 'agent: true' and "
+			      "'guest_tools: true'";
+		if (why) {
+			rc = nr_error_set(err, -NR_E_INVAL, "%s", why);
+			nr_profile_locate(p, "looking_glass.installer", err);
+			return rc;
+		}
+	}
 	if (strcmp(p->template_name, "windows11") == 0 && strcmp(p->firmware, "efi") != 0) {
 		rc = nr_error_set(err, -NR_E_INVAL, "Windows 11 needs UEFI: set 'firmware: efi'");
 		nr_profile_locate(p, "firmware", err);

@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include "base/internal.h"
+#include "neuron/media.h"
 #include "neuron/unattend.h"
 
 #define X(s) ((const xmlChar *)(s))
@@ -366,6 +367,14 @@ int nr_unattend_build(const struct nr_profile *p, const char *password, char **x
 			 "cmd /c for %%d in (%s) do @if exist %%d:\\certs\\guest.pem if exist %%d:\\setup.cmd "
 			 "call %%d:\\setup.cmd", list);
 		first_logon(&b, l, "2", line, "NeuronOS agent (guest-tools media)");
+		/* the Looking Glass host the profile names, from the same media, silently (/S: the
+		 * switch of its NSIS installer); it installs Looking Glass's own service */
+		if (p->lg.enabled && p->lg.installer) {
+			snprintf(line, sizeof(line),
+				 "cmd /c for %%d in (%s) do @if exist %%d:\\certs\\guest.pem if exist %%d:\\%s "
+				 "start \"\" /wait %%d:\\%s /S", list, NR_MEDIA_LG_INSTALLER, NR_MEDIA_LG_INSTALLER);
+			first_logon(&b, l, "3", line, "Looking Glass host (guest-tools media)");
+		}
 	}
 	if (b.oom) {
 		rc = nr_error_set(err, -NR_E_NOMEM, NULL);

@@ -59,7 +59,12 @@ if [ "$(id -u)" = 0 ]; then
 	has "says whose it is and why" "is writable by everyone and belongs to another user (uid $(id -u nobody))"
 	has "as PERM" "[PERM]"
 	[ -z "$(ls -A "$T/their-bundle")" ] && ok "nothing written there" || bad "nothing written there"
+	[ ! -e "$T/state/agent/vm4" ] && ok "no empty credentials folder left for vm4" ||
+		bad "no empty credentials folder left for vm4 ($(ls -A "$T/state/agent/vm4"))"
 fi
+expect "certs with a bundle folder that cannot be made" 1 $N agent certs vm5 --bundle /proc/self/no-such/bundle
+[ ! -e "$T/state/agent/vm5" ] && ok "a refused certs run leaves no folder for the VM" ||
+	bad "a refused certs run leaves no folder for the VM"
 # --- under --root: the state directory is reached by the confined walk (core/root), as
 # vfio and lg reach it: a var/lib/neuron that links out of the root is refused
 mkdir -p "$T/root/var/lib" "$T/outside"

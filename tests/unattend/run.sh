@@ -7,7 +7,8 @@
 #    version (w11, w10), for the storage, network and serial drivers;
 #  - the password never in clear (only the encoded form, which decodes to it), from a file
 #    of mode 0600 or the terminal; no TPM or Secure Boot bypass for Windows 11;
-#  - vm create puts it on the guest-tools media, vm delete removes it.
+#  - vm create puts it on the guest-tools media, vm delete removes it;
+#  - looking_glass.installer: on the media, run silently at the first logon.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}" "${SYSROOTS:?}"
 . "$(dirname "$0")/../lib.sh"
@@ -111,6 +112,52 @@ check "kept 0600 beside the media" test "$(stat -c %a "$st/vm/win11/autounattend
 golden media-remade --param "state_dir=$st" agent media win11
 xorriso -no_rc -indev "$iso" -find /autounattend.xml 2>/dev/null >"$show"
 output_has "agent media keeps it on the media" "/autounattend.xml"
+# The Looking Glass host installer the profile names: kept beside the media, at its root,
+# run silently at the first logon; a file that is not there is refused before the define.
+printf 'MZ not a real installer %s\n' "$$" >"$tmp/lg-host-setup.exe"
+lgset="--set looking_glass.installer=$tmp/lg-host-setup.exe"
+check "without an installer: two first-logon commands" \
+	test "$(xp "$tmp/windows11.xml" "count(//*[local-name()='SynchronousCommand'])")" = 2
+(cd "$top" && "$NEURONCTL" $sr vm unattend --profile tests/unattend/windows11.yaml $pw $lgset) >"$tmp/lg.xml" 2>"$show"
+check "with one: a third" test "$(xp "$tmp/lg.xml" "count(//*[local-name()='SynchronousCommand'])")" = 3
+check "it runs the installer from the media with /S" test \
+	"$(xp "$tmp/lg.xml" "string(//*[local-name()='SynchronousCommand'][*[local-name()='Order']='3']/*[local-name()='CommandLine'])")" = \
+	'cmd /c for %d in (D E F G H) do @if exist %d:\certs\guest.pem if exist %d:\looking-glass-setup.exe start "" /wait %d:\looking-glass-setup.exe /S'
+golden lg-not-exe $sr vm unattend --profile tests/unattend/windows11.yaml $pw --set looking_glass.installer=/isos/lg.msi
+golden lg-no-lg $sr vm unattend --profile tests/unattend/windows11.yaml $pw $lgset --set looking_glass=false
+golden lg-missing $sr --connect test:///default --param "state_dir=$tmp/st-lg" vm create \
+	--profile tests/unattend/windows11.yaml $pw --set looking_glass.installer=$tmp/no-such-setup.exe \
+	--set disk.path=/default-pool/win11lg.qcow2 --set disk.size=1G
+check "a missing installer: nothing made" test ! -e "$tmp/st-lg/vm"
+(cd "$top" && "$NEURONCTL" $sr --connect test:///default --param "state_dir=$st" vm create --profile \
+	tests/unattend/windows11.yaml $pw $lgset --set name=win11lg --set disk.path=/default-pool/win11lg.qcow2 --set disk.size=1G) >"$show" 2>&1
+output_has "vm create says the installer is on the media" \
+	"looking-glass-setup.exe on it: the first logon installs the Looking Glass host"
+lgiso=$st/vm/win11lg/guest-tools.iso
+rm -f "$tmp/lg-on-media"
+xorriso -no_rc -osirrox on -indev "$lgiso" -extract /looking-glass-setup.exe "$tmp/lg-on-media" >/dev/null 2>&1
+check "the installer at the media's root, as given" cmp -s "$tmp/lg-on-media" "$tmp/lg-host-setup.exe"
+check "kept beside the media" cmp -s "$st/vm/win11lg/looking-glass-setup.exe" "$tmp/lg-host-setup.exe"
+xorriso -no_rc -osirrox on -indev "$lgiso" -extract /README.txt "$tmp/lg-readme" >/dev/null 2>&1
+check "README.txt names it" grep -q "^looking-glass-setup.exe: the Looking Glass host installer" "$tmp/lg-readme"
+rm -f "$tmp/lg-host-setup.exe"
+(cd "$top" && "$NEURONCTL" --param "state_dir=$st" agent media win11lg) >"$show" 2>&1
+rm -f "$tmp/lg-on-media"
+xorriso -no_rc -osirrox on -indev "$lgiso" -extract /looking-glass-setup.exe "$tmp/lg-on-media" >/dev/null 2>&1
+check "agent media keeps it (the user's file gone)" cmp -s "$tmp/lg-on-media" "$st/vm/win11lg/looking-glass-setup.exe"
+cat >"$tmp/node-lg.xml" <<'EOF'
+<node>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>win11lg</name>
+    <memory>1048576</memory>
+    <os><type>hvm</type></os>
+    <test:runstate>5</test:runstate>
+  </domain>
+</node>
+EOF
+(cd "$top" && "$NEURONCTL" --connect "test://$tmp/node-lg.xml" --param "state_dir=$st" vm delete win11lg) >"$show" 2>&1
+check "vm delete removed the installer with the media" test ! -e "$st/vm/win11lg"
+
 cat >"$tmp/node.xml" <<'EOF'
 <node>
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>

@@ -5,7 +5,8 @@
 # a pty channel through tests/agent/ptypair.py) the installed service answers hello, ping,
 # info, launch, clipboard text and PNG both ways (checked at the far end with xclip on a
 # private Xvfb, which Wine's clipboard is bridged to), resolution, watch events, and the
-# hostile-host, resync and reconnect cases of tests/agent/cases.sh.
+# hostile-host, resync and reconnect cases of tests/agent/cases.sh; the first-logon commands
+# of an unattended install run the media's setup.cmd and its Looking Glass installer.
 # The Wine environment (private prefix under $BUILD/win-test, Xvfb, nobody as root) is
 # tests/win/lib.sh's.
 set -u
@@ -56,6 +57,24 @@ HC=$T/state/agent/vm1
 mkdir -p "$C/neuron-certs"
 for f in ca.pem guest.pem guest.key host.pem; do cp "$T/bundle/$f" "$C/neuron-certs/"; done
 [ -n "$as" ] && chown -R 65534:65534 "$C/neuron-certs"
+# a stand-in for the Looking Glass host installer that vm create keeps beside the media
+# (profile key looking_glass.installer): it writes the arguments it was run with
+cat >"$T/lgsetup.c" <<'EOF'
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	FILE *f = fopen("C:\\lg-setup-args.txt", "w");
+	if (!f)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		fprintf(f, "%s%s", i > 1 ? " " : "", argv[i]);
+	fputc('\n', f);
+	return fclose(f) != 0;
+}
+EOF
+mkdir -p "$T/state/vm/vm1"
+expect "the installer stand-in cross-built" 0 x86_64-w64-mingw32-gcc -O2 -o "$T/state/vm/vm1/looking-glass-setup.exe" \
+	"$T/lgsetup.c"
 expect "agent media vm1: the guest-tools media with the MSI" 0 $N agent media vm1
 has "the media has the Windows agent" "guest tools"
 mkdir -p "$T/media"
@@ -104,6 +123,18 @@ esac
 # shellcheck disable=SC2086
 expect "the first logon runs E:\setup.cmd: msiexec /i /qn with CERTS" 0 wine_ cmd /c "${first_logon#cmd /c }"
 has "setup.cmd says it is installed" "The NeuronOS agent is installed"
+# the third first-logon command (a profile with looking_glass.installer): the installer
+# from the same media, silently
+(cd "$top" && $N --sysroot "${SYSROOTS:-$BUILD/sysroots}/intel-nvidia" vm unattend --profile \
+	tests/unattend/windows11.yaml --set "unattended.password_file=$T/pw" \
+	--set "looking_glass.installer=$T/state/vm/vm1/looking-glass-setup.exe") >"$T/unattend-lg.xml" 2>"$T/out"
+lg_logon=$(xmllint --xpath "string(//*[local-name()='SynchronousCommand'][*[local-name()='Order']='3']/*[local-name()='CommandLine'])" \
+	"$T/unattend-lg.xml" 2>/dev/null)
+rm -f "$C/lg-setup-args.txt"
+expect "the first logon runs the Looking Glass installer from the media" 0 wine_ cmd /c "${lg_logon#cmd /c }"
+wait_for "$C/lg-setup-args.txt" 100
+if [ "$(tr -d '\r' <"$C/lg-setup-args.txt" 2>/dev/null)" = /S ]; then ok "it ran with /S (silent)"; else
+	bad "it ran with /S (got '$(cat "$C/lg-setup-args.txt" 2>/dev/null)')"; fi
 PF="$C/Program Files/NeuronOS/Agent"
 for f in neuron-agent.exe neuron-session.exe; do
 	same "installed: $f" "$W/$f" "$PF/$f"

@@ -7,6 +7,8 @@
  *   autounattend.xml               with `unattended` (neuron/unattend.h): Windows Setup's answers
  *   setup.cmd                      Windows: msiexec /i neuron-agent.msi /qn CERTS=<drive>\certs
  *   setup.sh                       Linux: the agent, its user unit and udev rule, the bundle
+ *   looking-glass-setup.exe        with looking_glass.installer: the profile's Looking Glass host
+ *                                  installer (an unattended install runs it with /S)
  *   certs/                         ca.pem, guest.pem, guest.key (0600), host.pem
  *   certs/shares.conf              with `shares`: NAME=GUESTPATH per share, in profile order
  *   windows/neuron-agent.msi       the Windows agent (when it was built)
@@ -24,8 +26,12 @@
 #include "neuron/error.h"
 #include "neuron/profile.h"
 
+struct nr_profile;
+
 #define NR_MEDIA_LABEL "NEURON_TOOLS"
 #define NR_MEDIA_FILE "guest-tools.iso"
+/* The Looking Glass host installer, by this name in STATE/vm/VM and at the media's root */
+#define NR_MEDIA_LG_INSTALLER "looking-glass-setup.exe"
 
 /* STATE/vm/VM/guest-tools.iso (under root, like the credentials). malloc'd. vm must be a
  * plain name. */
@@ -38,6 +44,7 @@ struct nr_media_info {
 	bool has_msi, has_linux;     /* which agents it holds */
 	bool has_unattend;           /* autounattend.xml is on it */
 	bool has_shares;             /* certs/shares.conf is on it */
+	bool has_lg;                 /* the Looking Glass host installer is on it */
 	char missing[2][512];        /* what is not on it and why ("" when nothing) */
 };
 
@@ -64,6 +71,19 @@ int nr_media_set_unattend(const struct nr_ctx *ctx, const char *vm, const char *
 int nr_media_set_shares(const struct nr_ctx *ctx, const struct nr_profile *p, struct nr_error *err);
 /* Share i's place in the guest ("/mnt/neuron/Documents", "Z:"); false past the end. */
 bool nr_share_guest_path(const struct nr_profile *p, size_t i, char *out, size_t size);
+/* Keep a copy of installer (a regular file, the profile's looking_glass.installer) as
+ * STATE/vm/VM/looking-glass-setup.exe, which every later nr_media_make puts on the media;
+ * NULL removes it. */
+int nr_media_set_lg_installer(const struct nr_ctx *ctx, const char *vm, const char *installer, struct nr_error *err);
+
+/* What nr_media_for_profile would refuse for p that can be known before the VM is defined:
+ * its Looking Glass installer cannot be read. 0 when p has no guest-tools media. */
+int nr_media_check(const struct nr_profile *p, struct nr_error *err);
+
+/* What vm create does for a profile with guest_tools: keep answers (autounattend.xml, or
+ * NULL) and the profile's Looking Glass installer (or none) for the VM, then make its media. */
+int nr_media_for_profile(const struct nr_ctx *ctx, const struct nr_profile *p, const char *answers,
+			 struct nr_media_info *info, struct nr_error *err);
 
 /* Remove vm's media and its folder STATE/vm/VM (when nothing else is left in it).
  * *removed (may be NULL) says whether there was an ISO. No media is not an error. */

@@ -37,6 +37,7 @@ struct nr_profile_lg {
 	int stack;                  /* enum nr_lg_stack (lg.h): 0 auto, the installed client's */
 	enum nr_lg_backend backend; /* shm file (/dev/shm/looking-glass) or the kvmfr module */
 	char *kvmfr_device;         /* "/dev/kvmfr0" for the kvmfr backend */
+	char *installer;            /* the guest side's installer (.exe) for the guest-tools media */
 };
 
 /* An unattended Windows install (autounattend.xml on the guest-tools media). No password
