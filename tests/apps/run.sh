@@ -48,7 +48,9 @@ done
 # libvirt's test driver: vm1 runs and shares three host folders (Documents, through a
 # link in its path; music; Photos, which the guest does not report), vm2 is off; the
 # agent is reached by --socket
-mkdir -p "$T/home/Documents/sub" "$T/music" "$T/outside" "$T/links"
+mkdir -p "$T/home/Documents/sub" "$T/music" "$T/outside" "$T/links" "$T/climb" "$T/relative"
+echo c >"$T/climb/c.txt"
+echo r >"$T/relative/r.txt"
 echo "the file's content" >"$T/home/Documents/sub/a b.txt"
 echo outside >"$T/outside/x.txt"
 echo secret >"$T/secret.txt"
@@ -65,6 +67,10 @@ cat >"$T/node.xml" <<EOF
         <source dir='$T/music'/><target dir='music'/></filesystem>
       <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
         <source dir='$T/outside'/><target dir='Photos'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/climb'/><target dir='climb'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/relative'/><target dir='relative'/></filesystem>
     </devices>
   </domain>
   <domain type='test'>
@@ -143,13 +149,22 @@ has "no Looking Glass device: said" "no Looking Glass client: the VM has no Look
 expect "a Windows share: backslashes" 0 $N app windows $M vm1
 has "the drive path" 'Y:\song.txt - Notepad'
 expect "a host file outside every share is refused" 1 $N app run $M vm1 notepad "$T/bundle/ca.pem"
-has "listing the shares" "is outside the folders vm1 shares with the host: Documents ($T/links/home/Documents), music ($T/music), Photos ($T/outside, not mounted in the guest); put the file in one of them (it is never copied) [REFUSED]"
+has "listing the shares" "is outside the folders vm1 shares with the host: Documents ($T/links/home/Documents), music ($T/music), Photos ($T/outside, not mounted in the guest), climb ($T/climb, not mounted in the guest), relative ($T/relative, not mounted in the guest); put the file in one of them (it is never copied) [REFUSED]"
 expect "a symlink in a share that leads out is refused" 1 $N app run $M vm1 notepad "$T/home/Documents/escape.txt"
 has "as outside" "[REFUSED]"
 expect "a .. that leads out is refused" 1 $N app run $M vm1 notepad "$T/home/Documents/../../bundle/ca.pem"
 has "as outside" "[REFUSED]"
 expect "a share the guest has not mounted" 1 $N app run $M vm1 notepad "$T/outside/x.txt"
 has "says so" "is in the share Photos, which the guest of vm1 has not mounted"
+# the guest reports climb on a path with ".." and relative on one that is not absolute:
+# never used (the file is as good as in a share the guest has not mounted)
+expect "a guest path with .. from the guest is not used" 1 $N app run $M vm1 notepad "$T/climb/c.txt"
+has "says so" "is in the share climb, which the guest of vm1 has not mounted"
+expect "a relative guest path from the guest is not used" 1 $N app run $M vm1 notepad "$T/relative/r.txt"
+has "says so" "is in the share relative, which the guest of vm1 has not mounted"
+expect "app shares" 0 $N app shares $M vm1
+has "climb: not mounted" "$(printf 'climb\t%s/climb\t(not mounted in the guest)' "$T")"
+has "music: the drive" "$(printf 'music\t%s/music\tY:\\' "$T")"
 expect "a file that is not there" 1 $N app run $M vm1 notepad "$T/home/Documents/nope.txt"
 has "says so" "nope.txt: No such file or directory [NOTFOUND]"
 expect "a VM that shares nothing" 1 $NEURONCTL --param state_dir=$T/state --connect test:///default app run $M --certs "$T/state/agent/vm1" test notepad "$T/music/song.txt"
