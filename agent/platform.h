@@ -15,7 +15,8 @@
  *    name, changes; apps, open and windows where the platform has them), the system's
  *    own one from sys_desktop_new. Linux: agent/platform_linux.c (wl-copy/xclip, xrandr,
  *    posix_spawn, systemctl) and agent/apps_linux.c (XDG desktop entries, the hicolor
- *    icon theme, xdg-open, wmctrl for EWMH windows).
+ *    icon theme, xdg-open, wmctrl for EWMH windows) and agent/shares_linux.c (the shared
+ *    folders of shares.conf, mounted over virtio-fs).
  *
  * Windows: agent/win/ (agent/win/win.h says which file does what), built by mk/win.mk in
  * place of platform_posix.c, platform_linux.c, apps_linux.c, spawn.c, core/guest/tls_fd.c and
