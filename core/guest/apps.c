@@ -386,6 +386,12 @@ int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct
 			goto out;
 		res->n_pids = i + 1;
 	}
+	/* the channel and libvirt are let go first: the client's supervisor is a fork of this
+	 * process and would hold them open (the agent serves one host at a time) */
+	nr_agent_free(agent);
+	agent = NULL;
+	nr_virt_close(virt);
+	virt = NULL;
 	run_lg(ctx, o, vm->info, res);
 	say(o, NR_APP_STEP_LG, "%s", res->lg_note);
 	rc = 0;

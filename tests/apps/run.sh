@@ -24,7 +24,9 @@ T=$(mktemp -d /tmp/neuron-apps-XXXXXX)
 show=$T/out
 AGENT="$BUILD/neuron-agent"
 pids=""
+lg_stop=
 cleanup() {
+	[ -z "$lg_stop" ] || $lg_stop >/dev/null 2>&1
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	rm -rf "$T"
 }
@@ -71,6 +73,12 @@ cat >"$T/node.xml" <<EOF
         <source dir='$T/climb'/><target dir='climb'/></filesystem>
       <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
         <source dir='$T/relative'/><target dir='relative'/></filesystem>
+    </devices>
+  </domain>
+  <domain type='test'>
+    <name>vm3</name><memory>1048576</memory><os><type>hvm</type></os>
+    <devices>
+      <shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>
     </devices>
   </domain>
   <domain type='test'>
@@ -172,6 +180,21 @@ has "says how to share" "shares no folder with the host: add one to its profile"
 # an off VM: a file outside is refused before anything starts
 expect "outside: refused before starting the VM" 1 $N app run $M vm2 notepad "$T/outside/x.txt"
 lacks "nothing started" "starting VM"
+# a VM with a Looking Glass device: its client (tests/lg's stand-in) started, supervised,
+# then found running by the next app run; lg stop ends it
+mkdir -p "$T/sys/dev/shm" "$T/run"
+: >"$T/sys/dev/shm/looking-glass"
+chmod 0660 "$T/sys/dev/shm/looking-glass"
+LGP="--sysroot $T/sys --param runtime_dir=$T/run --param lg.client=$top/tests/lg/fake-client.sh --param lg.stop_ms=300"
+expect "Looking Glass: no graphical session is said, the app still runs" 0 $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says why there is no client" "no Looking Glass client: "
+lg_stop="$N $LGP lg stop vm3"   # cleanup() ends the stand-in should a check below fail
+expect "Looking Glass: started after the app" 0 env WAYLAND_DISPLAY=wayland-test $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says so" "started the Looking Glass client (pid "
+expect "Looking Glass: found running the next time" 0 env WAYLAND_DISPLAY=wayland-test $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says so" "the Looking Glass client of the VM runs (pid "
+expect "lg stop ends the client app run started" 0 $lg_stop
+lg_stop=
 expect "an off VM is started, then its agent answers" 0 $N app run $M --certs "$T/state/agent/vm1" vm2 true
 has "says it starts the VM" "neuronctl: starting VM vm2"
 has "then the app" "started True (pid "
