@@ -11,6 +11,7 @@
 #include "neuron/apps.h"
 #include "neuron/clock.h"
 #include "neuron/lg.h"
+#include "neuron/plan.h"
 #include "neuron/util.h"
 #include "neuron/vm.h"
 
@@ -188,6 +189,7 @@ int nr_app_translate(const struct nr_app_shares *shares, const char *vm, const c
 /* ---- app run ------------------------------------------------------------------------------ */
 
 #define WAIT_DEFAULT_MS 180000
+#define RAISE_MS 3000
 
 static void say(const struct nr_app_run_opts *o, enum nr_app_step step, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -244,9 +246,18 @@ static void run_lg(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, co
 		return;
 	}
 	if (nr_lg_client_info(ctx, o->vm, &sup, NULL) == 0 && (sup.state == NR_LG_SUP_RUNNING || sup.state == NR_LG_SUP_BACKOFF)) {
+		/* raised on X11 through the window manager (EWMH, wmctrl); Wayland lets no
+		 * program raise another's window */
+		const char *raise[] = { "wmctrl", "-x", "-a", "looking-glass-client", NULL };
+		const char *display = getenv("DISPLAY");
+		int status = -1;
+		if (display && display[0])
+			nr_plan_run_host(raise, RAISE_MS, NULL, NULL, &status, &err);
 		res->lg = NR_APP_LG_RUNNING;
-		snprintf(res->lg_note, sizeof(res->lg_note), "the Looking Glass client of the VM runs (pid %ld)",
-			 sup.client_pid);
+		snprintf(res->lg_note, sizeof(res->lg_note), "the Looking Glass client of the VM runs (pid %ld)%s",
+			 sup.client_pid, status == 0 ? ", raised" :
+			 display && display[0] ? "; not raised (wmctrl found no window of it)" :
+			 "; not raised (no X11 display: bring its window up yourself)");
 		nr_lg_sup_info_done(&sup);
 		return;
 	}

@@ -390,6 +390,25 @@ while [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 lacks "linux: the window closed" "neuron-test"
+# app run raises the Looking Glass client of a VM when it runs already (wmctrl, EWMH): a
+# window of its class under another one becomes the active window
+DISPLAY=$X11 xmessage -name looking-glass-client -title "the client" "frames" >/dev/null 2>&1 &
+pids="$pids $!"
+DISPLAY=$X11 xmessage -title "on top" "another window" >/dev/null 2>&1 &
+pids="$pids $!"
+i=0
+until DISPLAY=$X11 wmctrl -lx | grep -q 'on top' || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+lgwin=$(DISPLAY=$X11 wmctrl -lx | sed -n 's/^\(0x[0-9a-f]*\) .*looking-glass-client.*/\1/p' | head -n 1)
+lg_stop="$N $LGP lg stop vm3"
+expect "linux: lg start (the stand-in client)" 0 env -u WAYLAND_DISPLAY DISPLAY=$X11 $N $LGP lg start vm3
+expect "linux: app run with the client running" 0 env -u WAYLAND_DISPLAY DISPLAY=$X11 $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "linux: says the client was raised" "the Looking Glass client of the VM runs (pid "
+has "linux: raised" ", raised"
+active=$(DISPLAY=$X11 xprop -root _NET_ACTIVE_WINDOW | sed 's/.*# //')
+[ -n "$lgwin" ] && [ "$((active))" = "$((lgwin))" ] && ok "linux: the client's window is active" ||
+	bad "linux: the client's window is active ($active, not $lgwin)"
+expect "linux: lg stop" 0 $lg_stop
+lg_stop=
 expect "linux: a window id that is not one" 1 $N app focus $L vm1 'x;rm -rf /'
 has "linux: refused" "an X11 window id is 0x and hex digits"
 expect "linux: an app the guest does not have" 1 $N app run $L vm1 nosuch

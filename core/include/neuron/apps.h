@@ -83,7 +83,7 @@ struct nr_app_run_result {
 /* Start the VM when it is off, wait for its agent, turn host files into guest paths
  * (nr_app_translate: a file outside every share is refused before the VM is started),
  * launch the app or open each file with it, then start the VM's Looking Glass client
- * (supervised) when it has a Looking Glass device and none runs. Looking Glass failing
+ * (supervised) when it has a Looking Glass device, or raise it (X11: wmctrl) when it runs. Looking Glass failing
  * does not fail the run: res->lg and lg_note say what happened. */
 int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *opts, struct nr_app_run_result *res,
 	       struct nr_error *err);
