@@ -23,6 +23,7 @@
 
 struct agent {
 	struct agent_platform *platform;
+	const char *bundle; /* the credentials' directory (--certs): shares.conf is there */
 	struct nr_tls_link *link;
 	bool verbose;
 	bool exit_after_reply;
@@ -641,6 +642,10 @@ static int op_window(struct agent *ag, const struct nr_msg *m, bool closing)
 	return reply(ag, m->id, json_object_new_object());
 }
 
+/* ---- The shared folders (issue 17): {"shares":[{"name":"Documents","path":"Z:\\"}]} */
+
+#define SHARES_MAX 256
+
 static int add_share(void *ctx, const struct agent_share *share)
 {
 	struct list_walk *w = ctx;
@@ -658,16 +663,16 @@ static int add_share(void *ctx, const struct agent_share *share)
 
 static int op_shares(struct agent *ag, const struct nr_msg *m)
 {
-	struct list_walk w = { .items = json_object_new_array(), .max = NR_AGENT_SHARES_MAX };
+	struct list_walk w = { .items = json_object_new_array(), .max = SHARES_MAX };
 	const char *code = "failed";
 	char why[256] = "";
 	json_object *res;
 
 	if (!ag->platform->shares) {
 		json_object_put(w.items);
-		return unsupported_op(ag, m->id, "have shared folders");
+		return unsupported_op(ag, m->id, "report shared folders");
 	}
-	if (ag->platform->shares(ag->platform, add_share, &w, &code, why) < 0) {
+	if (ag->platform->shares(ag->platform, ag->bundle, add_share, &w, &code, why) < 0) {
 		json_object_put(w.items);
 		return reply_error(ag, m->id, code, why);
 	}
@@ -919,6 +924,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "neuron-agent: out of memory\n");
 		return 1;
 	}
+	ag.bundle = certs;
 	nr_buf_init(&ag.up);
 	nr_buf_init(&ag.down);
 	if (nr_tls_creds_load(certs, NR_TLS_GUEST, &creds, &err) < 0) {

@@ -116,8 +116,7 @@ struct agent_window {
 	const char *id, *title, *app;
 	long long pid;                 /* 0 when unknown */
 };
-/* A shared folder that is really there (the shares op): its name (the virtio-fs tag) and
- * its place in the guest ("/mnt/neuron/Documents", "Z:\\"). */
+/* A shared folder's place in the guest (the shares op): "Z:\\" on Windows. */
 struct agent_share {
 	const char *name, *path;
 };
@@ -153,9 +152,11 @@ struct agent_platform {
 	int (*windows)(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
 	int (*window_focus)(struct agent_platform *p, const char *id, const char **code, char *why);
 	int (*window_close)(struct agent_platform *p, const char *id, const char **code, char *why);
-	/* The shared folders of shares.conf that are mounted now (mounting those that are not
-	 * first, where the platform can); NULL: the platform has none. */
-	int (*shares)(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why);
+	/* The shared folders (issue 17): the entries of shares.conf in the bundle directory
+	 * (the credentials', --certs; one NAME=GUESTPATH a line) whose place exists in the
+	 * guest, each with that place. NULL: not offered (hello lacks "shares"). */
+	int (*shares)(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx, const char **code,
+		      char *why);
 	/* "Debian GNU/Linux 12 (Linux 6.1.0)" */
 	void (*os_name)(struct agent_platform *p, char *out, size_t size);
 	/* What changed since the last call (PLATFORM_*_CHANGED bits); the mime and size
@@ -180,12 +181,14 @@ int apps_linux_windows(struct agent_platform *p, agent_window_fn each, void *ctx
 int apps_linux_window_focus(struct agent_platform *p, const char *id, const char **code, char *why);
 int apps_linux_window_close(struct agent_platform *p, const char *id, const char **code, char *why);
 
-/* The Linux platform's shares (agent/shares_linux.c): the lines NAME=PATH of
- * /etc/neuron-agent/shares.conf (NEURON_AGENT_SHARES names another file), each mounted when
+/* The Linux platform's shares (agent/shares_linux.c): the lines NAME=PATH of shares.conf,
+ * read from NEURON_AGENT_SHARES when set, else from the bundle directory, else from
+ * /etc/neuron-agent/shares.conf (where setup.sh puts it), each mounted when
  * /proc/self/mountinfo (NEURON_AGENT_MOUNTINFO: another) has no virtiofs mount of tag NAME
  * on PATH: `mount -t virtiofs NAME PATH` as root, else `mount PATH` (the fstab line setup.sh
  * wrote); NEURON_AGENT_MOUNT names another mount program. Reported: those mounted. */
-int shares_linux_list(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why);
+int shares_linux_list(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx,
+		      const char **code, char *why);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */

@@ -75,7 +75,8 @@ static const struct agent_share mem_shares[] = {
 	{ "evil\x1b[31m", "/mnt/neuron/evil\n" },
 };
 
-static int mem_shares_list(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why)
+static int mem_shares_list(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx,
+			   const char **code, char *why)
 {
 	for (size_t i = 0; i < sizeof(mem_shares) / sizeof(mem_shares[0]); i++)
 		if (each(ctx, &mem_shares[i]))

@@ -84,11 +84,23 @@ static bool share_ok(const char *name, const char *path)
 	return true;
 }
 
-int shares_linux_list(struct agent_platform *p, agent_share_fn each, void *ctx, const char **code, char *why)
+int shares_linux_list(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx,
+		      const char **code, char *why)
 {
-	FILE *f = fopen(env_or("NEURON_AGENT_SHARES", SHARES_CONF), "r");
+	const char *env = getenv("NEURON_AGENT_SHARES");
 	char line[LINE_MAX_LEN];
+	FILE *f = NULL;
 
+	if (env && env[0]) {
+		f = fopen(env, "r");
+	} else {
+		if (bundle && bundle[0]) {
+			snprintf(line, sizeof(line), "%s/shares.conf", bundle);
+			f = fopen(line, "r");
+		}
+		if (!f)
+			f = fopen(SHARES_CONF, "r");
+	}
 	if (!f)
 		return 0; /* no shares.conf: the host shares nothing with this guest */
 	while (fgets(line, sizeof(line), f)) {

@@ -14,21 +14,23 @@ WIN_VERSION := $(shell sed -n 's/^\#define AGENT_VERSION "\(.*\)"/\1/p' agent/ma
 # agent/main.c and the core files it pulls in (tests/port/run.sh names the same set)
 WIN_PORTABLE := agent/main.c agent/platform_memory.c agent/platform_common.c core/guest/tls.c core/guest/agent_proto.c \
 	core/base/util.c core/base/error.c
-WIN_AGENT_SRC  := $(WIN_PORTABLE) agent/win/service.c agent/win/system.c agent/win/desktop.c \
-	agent/win/session.c agent/win/ipc.c
-WIN_HELPER_SRC := agent/win/helper.c agent/win/desktop.c agent/win/ipc.c agent/platform_common.c core/base/util.c
+WIN_AGENT_SRC  := $(WIN_PORTABLE) agent/win/service.c agent/win/system.c agent/win/desktop.c agent/win/apps.c \
+	agent/win/session.c agent/win/ipc.c agent/win/shares.c
+WIN_HELPER_SRC := agent/win/helper.c agent/win/desktop.c agent/win/apps.c agent/win/shares.c agent/win/ipc.c agent/platform_common.c core/base/util.c
 WIN_CFLAGS = -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -Wno-format -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 \
 	-DWINVER=0x0A00 -Icore/include -Icore $(shell sed -n 1p $(WIN_FLAGS) 2>/dev/null)
 WIN_LIBS = $(shell sed -n 2p $(WIN_FLAGS) 2>/dev/null) -lwtsapi32 -luserenv -lwindowscodecs -lole32 -luuid \
-	-lshell32 -luser32 -lgdi32 -ladvapi32 -lcrypt32 -lws2_32 -lbcrypt -lpthread
+	-lshell32 -lversion -ldwmapi -luser32 -lgdi32 -ladvapi32 -lcrypt32 -lws2_32 -lbcrypt -lpthread
 winobj = $(1:%.c=$(WIN_OUT)/obj/%.o)
 WIN_PROGRAMS := $(WIN_OUT)/neuron-agent.exe $(WIN_OUT)/neuron-session.exe
+# tests/win's probe: the helper's own apps and shares code called in-process (not shipped)
+WIN_PROBE_SRC := tests/win/probe.c $(filter-out agent/win/helper.c,$(WIN_HELPER_SRC))
 
 .PHONY: win
 ifeq ($(WIN_HAVE),yes)
 all: win
 endif
-win: $(WIN_OUT)/neuron-agent.msi
+win: $(WIN_OUT)/neuron-agent.msi $(WIN_OUT)/tests/probe.exe
 
 $(WIN_FLAGS): mk/wincross.sh mk/debsrc.sh $(WOLFSSL_WANT)
 	@sh mk/wincross.sh $(WIN_DEPS)
@@ -51,6 +53,10 @@ $(WIN_OUT)/neuron-agent.exe: $(call winobj,$(WIN_AGENT_SRC)) $(WIN_FLAGS)
 $(WIN_OUT)/neuron-session.exe: $(call winobj,$(WIN_HELPER_SRC)) $(WIN_FLAGS)
 	$(WIN_CC) -static -municode -mwindows -o $@ $(filter %.o,$^) $(WIN_LIBS)
 	$(call win_sign,$@)
+
+$(WIN_OUT)/tests/probe.exe: $(call winobj,$(WIN_PROBE_SRC)) $(WIN_FLAGS)
+	@mkdir -p $(dir $@)
+	$(WIN_CC) -static -o $@ $(filter %.o,$^) $(WIN_LIBS)
 
 # wixl takes the files' Source paths relative to where it runs (an absolute one fails)
 $(WIN_OUT)/neuron-agent.msi: agent/win/neuron-agent.wxs $(WIN_PROGRAMS)

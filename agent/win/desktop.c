@@ -120,12 +120,12 @@ static int encode_png(IWICImagingFactory *f, IWICBitmapSource *src, struct nr_bu
 	    FAILED(hr = IWICBitmapFrameEncode_WriteSource(frame, src, NULL)) ||
 	    FAILED(hr = IWICBitmapFrameEncode_Commit(frame)) || FAILED(hr = IWICBitmapEncoder_Commit(enc)) ||
 	    FAILED(hr = GetHGlobalFromStream(st, &mem))) {
-		fail_win(code, why, "encoding the clipboard image as PNG", (DWORD)hr);
+		fail_win(code, why, "encoding the image as PNG", (DWORD)hr);
 		goto out;
 	}
 	STATSTG stat;
 	if (FAILED(hr = IStream_Stat(st, &stat, STATFLAG_NONAME))) {
-		fail_win(code, why, "encoding the clipboard image as PNG", (DWORD)hr);
+		fail_win(code, why, "encoding the image as PNG", (DWORD)hr);
 		goto out;
 	}
 	void *p = GlobalLock(mem);
@@ -140,6 +140,16 @@ out:
 	if (st)
 		IStream_Release(st);
 	return rc;
+}
+
+IWICImagingFactory *win_wic(const char **code, char *why)
+{
+	return wic(code, why);
+}
+
+int win_encode_png(IWICImagingFactory *f, IWICBitmapSource *src, struct nr_buf *out, const char **code, char *why)
+{
+	return encode_png(f, src, out, code, why);
 }
 
 /* An image in memory (a BMP or PNG file's bytes) decoded by WIC as 32-bit BGRA. */
@@ -806,6 +816,38 @@ static int d_changes(struct agent_platform *p, char *mime, size_t mime_size, lon
 	return win_changes(mime, mime_size, size);
 }
 
+static int d_apps(struct agent_platform *p, agent_app_fn each, void *ctx, const char **code, char *why)
+{
+	return win_apps(each, ctx, code, why);
+}
+
+static int d_app_icon(struct agent_platform *p, const char *id, int size, struct nr_buf *out, const char **code,
+		      char *why)
+{
+	return win_app_icon(id, size, out, code, why);
+}
+
+static int d_open(struct agent_platform *p, const char *path, const char *app, long long *pid, const char **code,
+		  char *why)
+{
+	return win_open(path, app, pid, code, why);
+}
+
+static int d_windows(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why)
+{
+	return win_windows(each, ctx, code, why);
+}
+
+static int d_window_focus(struct agent_platform *p, const char *id, const char **code, char *why)
+{
+	return win_window_focus(id, code, why);
+}
+
+static int d_window_close(struct agent_platform *p, const char *id, const char **code, char *why)
+{
+	return win_window_close(id, code, why);
+}
+
 static void d_free(struct agent_platform *p)
 {
 	free(p);
@@ -821,6 +863,8 @@ struct agent_platform *win_direct_new(void)
 	*p = (struct agent_platform){
 		.name = "windows", .clipboard_get = d_clip_get, .clipboard_set = d_clip_set, .launch = d_launch,
 		.get_resolution = d_res_get, .set_resolution = d_res_set, .shutdown = d_shutdown,
+		.apps = d_apps, .app_icon = d_app_icon, .open = d_open, .windows = d_windows,
+		.window_focus = d_window_focus, .window_close = d_window_close, .shares = win_shares,
 		.os_name = d_os_name, .poll_changes = d_changes, .free = d_free,
 	};
 	return p;

@@ -71,6 +71,43 @@ static int serve(HANDLE pipe, struct win_msg *m)
 		rc = win_ipc_send(pipe, 0, out.data, out.len, NULL, 0, -1);
 		break;
 	}
+	case WIN_OP_APPS:
+		if (win_apps(win_pack_app, &out, &code, why) == 0)
+			rc = win_ipc_send(pipe, 0, out.data, out.len, NULL, 0, -1);
+		break;
+	case WIN_OP_APP_ICON: { /* {size, id\0} */
+		int size;
+		if (m->data.len > sizeof(size) && !m->data.data[m->data.len - 1]) {
+			memcpy(&size, s, sizeof(size));
+			if (win_app_icon(s + sizeof(size), size, &out, &code, why) == 0)
+				rc = win_ipc_send(pipe, 0, out.data, out.len, NULL, 0, -1);
+		} else
+			snprintf(why, sizeof(why), "a malformed call");
+		break;
+	}
+	case WIN_OP_OPEN: { /* path\0app\0 (app empty: the default) */
+		size_t n = strnlen(s, m->data.len);
+		long long pid = 0;
+		if (n + 1 < m->data.len && !m->data.data[m->data.len - 1]) {
+			const char *app = s + n + 1;
+			if (win_open(s, app[0] ? app : NULL, &pid, &code, why) == 0)
+				rc = win_ipc_send(pipe, 0, &pid, sizeof(pid), NULL, 0, -1);
+		} else
+			snprintf(why, sizeof(why), "a malformed call");
+		break;
+	}
+	case WIN_OP_WINDOWS:
+		if (win_windows(win_pack_window, &out, &code, why) == 0)
+			rc = win_ipc_send(pipe, 0, out.data, out.len, NULL, 0, -1);
+		break;
+	case WIN_OP_WINDOW_FOCUS:
+	case WIN_OP_WINDOW_CLOSE:
+		if (m->data.len && !m->data.data[m->data.len - 1] &&
+		    (m->kind == WIN_OP_WINDOW_FOCUS ? win_window_focus : win_window_close)(s, &code, why) == 0)
+			rc = win_ipc_send(pipe, 0, NULL, 0, NULL, 0, -1);
+		else if (!why[0])
+			snprintf(why, sizeof(why), "a malformed call");
+		break;
 	default:
 		snprintf(why, sizeof(why), "unknown call %d", m->kind);
 	}

@@ -139,6 +139,15 @@ static void import_credentials(const wchar_t *dir)
 		else
 			fprintf(stderr, "neuron-agent: cannot copy %ls (%lu)\n", src, GetLastError());
 	}
+	/* the shared folders' list comes in the same bundle (shares.conf, docs/PROTOCOL.md
+	 * "shares"); a bundle without one has no shares */
+	swprintf(src, MAX_PATH + 16, L"%ls\\%ls", from, WIN_SHARES_CONF);
+	swprintf(dst, MAX_PATH + 16, L"%ls\\%ls", dir, WIN_SHARES_CONF);
+	if (GetFileAttributesW(src) != INVALID_FILE_ATTRIBUTES) {
+		if (!CopyFileW(src, dst, FALSE))
+			fprintf(stderr, "neuron-agent: cannot copy %ls (%lu)\n", src, GetLastError());
+	} else
+		DeleteFileW(dst);
 	fprintf(stderr, "neuron-agent: imported %d credential files from %ls\n", copied, from);
 	secure_dir(dir); /* the copies take the directory's DACL */
 }

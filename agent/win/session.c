@@ -332,6 +332,78 @@ static int p_changes(struct agent_platform *p, char *mime, size_t mime_size, lon
 	return changed;
 }
 
+static int p_apps(struct agent_platform *p, agent_app_fn each, void *ctx, const char **code, char *why)
+{
+	struct win_msg r = { 0 };
+	int rc = call(p->state, WIN_OP_APPS, NULL, 0, NULL, 0, CALL_MS, &r, code, why);
+
+	if (rc == 0 && win_unpack_apps(r.data.data, r.data.len, each, ctx) < 0) {
+		*code = "failed";
+		snprintf(why, 256, "the session helper's list of apps is malformed");
+		rc = -1;
+	}
+	nr_buf_done(&r.data);
+	return rc;
+}
+
+static int p_app_icon(struct agent_platform *p, const char *id, int size, struct nr_buf *out, const char **code,
+		      char *why)
+{
+	struct win_msg r = { 0 };
+	int rc = call(p->state, WIN_OP_APP_ICON, &size, sizeof(size), id, strlen(id) + 1, CALL_MS, &r, code, why);
+
+	if (rc == 0)
+		nr_buf_append(out, r.data.data ? r.data.data : "", r.data.len);
+	nr_buf_done(&r.data);
+	return rc;
+}
+
+static int p_open(struct agent_platform *p, const char *path, const char *app, long long *pid, const char **code,
+		  char *why)
+{
+	struct win_msg r = { 0 };
+	int rc = call(p->state, WIN_OP_OPEN, path, strlen(path) + 1, app ? app : "", app ? strlen(app) + 1 : 1, CALL_MS,
+		      &r, code, why);
+
+	if (rc == 0 && r.data.len == sizeof(long long))
+		memcpy(pid, r.data.data, sizeof(long long));
+	nr_buf_done(&r.data);
+	return rc;
+}
+
+static int p_windows(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why)
+{
+	struct win_msg r = { 0 };
+	int rc = call(p->state, WIN_OP_WINDOWS, NULL, 0, NULL, 0, CALL_MS, &r, code, why);
+
+	if (rc == 0 && win_unpack_windows(r.data.data, r.data.len, each, ctx) < 0) {
+		*code = "failed";
+		snprintf(why, 256, "the session helper's list of windows is malformed");
+		rc = -1;
+	}
+	nr_buf_done(&r.data);
+	return rc;
+}
+
+static int p_window(struct agent_platform *p, int op, const char *id, const char **code, char *why)
+{
+	struct win_msg r = { 0 };
+	int rc = call(p->state, op, id, strlen(id) + 1, NULL, 0, CALL_MS, &r, code, why);
+
+	nr_buf_done(&r.data);
+	return rc;
+}
+
+static int p_window_focus(struct agent_platform *p, const char *id, const char **code, char *why)
+{
+	return p_window(p, WIN_OP_WINDOW_FOCUS, id, code, why);
+}
+
+static int p_window_close(struct agent_platform *p, const char *id, const char **code, char *why)
+{
+	return p_window(p, WIN_OP_WINDOW_CLOSE, id, code, why);
+}
+
 static int p_shutdown(struct agent_platform *p, const char *mode, const char **code, char *why)
 {
 	return win_shutdown(mode, code, why);
@@ -367,6 +439,8 @@ struct agent_platform *win_proxy_new(void)
 	*p = (struct agent_platform){
 		.name = "windows", .state = x, .clipboard_get = p_clip_get, .clipboard_set = p_clip_set,
 		.launch = p_launch, .get_resolution = p_res_get, .set_resolution = p_res_set, .shutdown = p_shutdown,
+		.apps = p_apps, .app_icon = p_app_icon, .open = p_open, .windows = p_windows,
+		.window_focus = p_window_focus, .window_close = p_window_close, .shares = win_shares,
 		.os_name = p_os_name, .poll_changes = p_changes, .free = p_free,
 	};
 	return p;

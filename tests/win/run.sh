@@ -6,7 +6,10 @@
 # info, launch, clipboard text and PNG both ways (checked at the far end with xclip on a
 # private Xvfb, which Wine's clipboard is bridged to), resolution, watch events, and the
 # hostile-host, resync and reconnect cases of tests/agent/cases.sh; the first-logon commands
-# of an unattended install run the media's setup.cmd and its Looking Glass installer.
+# of an unattended install run the media's setup.cmd and its Looking Glass installer; and
+# (tests/win/apps.sh) the apps of shortcuts, App Paths and file types made in the prefix,
+# their icons, open, the windows ops on a test app, and the shares of the bundle's
+# shares.conf.
 # The Wine environment (private prefix under $BUILD/win-test, Xvfb, nobody as root) is
 # tests/win/lib.sh's.
 set -u
@@ -35,7 +38,7 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; 
 for tool in wine wineserver Xvfb xclip x86_64-w64-mingw32-gcc wixl; do
 	command -v $tool >/dev/null 2>&1 || { bad "$tool is installed (make deps: mk/packages/win.txt)"; finish; }
 done
-for f in neuron-agent.exe neuron-session.exe neuron-agent.msi; do
+for f in neuron-agent.exe neuron-session.exe neuron-agent.msi tests/probe.exe; do
 	[ -f "$W/$f" ] || { bad "$W/$f was built (make)"; finish; }
 done
 start=$(date +%s)
@@ -80,6 +83,10 @@ has "the media has the Windows agent" "guest tools"
 mkdir -p "$T/media"
 expect "the media extracted (xorriso)" 0 xorriso -no_rc -osirrox on -indev "$T/state/vm/vm1/guest-tools.iso" \
 	-extract / "$T/media"
+# the shared folders' list in the bundle (shares.conf, imported with the credentials):
+# tests/win/apps.sh maps S: and not T:
+{ printf 'Documents=S:\n# a comment\n\nMissing=T:\nNotADrive=C:\\Users\n=S:\nBad\001Name=S:\n'
+  printf 'Lower=s:\\\r\n'; } >"$T/media/certs/shares.conf"
 chmod -R u+rwX,go+rX "$T/media"
 [ -n "$as" ] && chown -R 65534:65534 "$T/media"
 
@@ -251,6 +258,9 @@ import json; d=json.load(open('$T/launch.json')); pid, user = open('$C/marker.tx
 assert d['pid']==int(pid) and user.strip().upper()!='SYSTEM', (d, pid, user)"
 expect "launch of a missing program" 1 A launch 'C:\nonexistent.exe'
 has "the guest's refusal" "[AGENT_REMOTE]"
+
+# ---- apps, windows and shares (issue 17)
+. "$top/tests/win/apps.sh"
 
 # ---- a session helper that dies is started again (its pid: the process of this prefix
 # whose command line is neuron-session.exe --pipe)
