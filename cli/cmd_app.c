@@ -128,10 +128,13 @@ static int run_open_agent(void *userdata, struct nr_agent **a, struct nr_error *
 	return rc;
 }
 
-/* Progress on stderr: stdout keeps the result (and JSON). */
+/* Progress on stderr: stdout keeps the result; none under --json (a script's output stays
+ * one JSON object even with stderr joined to it). */
 static void run_progress(void *userdata, enum nr_app_step step, const char *what)
 {
-	if (step == NR_APP_STEP_LG)
+	struct run_ctx *c = userdata;
+
+	if (step == NR_APP_STEP_LG || c->cli->json)
 		return; /* said with the result */
 	fputs("neuronctl: ", stderr);
 	cli_put_clean(stderr, what);
@@ -144,7 +147,8 @@ static int sub_run(struct cli *cli, void *opts, int argc, char **argv)
 	struct run_ctx ctx = { .cli = cli, .o = o, .vm = argv[0] };
 	struct nr_app_run_opts ro = {
 		.vm = argv[0], .app = argv[1], .files = (const char *const *)argv + 2, .n_files = (size_t)(argc - 2),
-		.no_lg = o->no_lg, .open_agent = run_open_agent, .userdata = &ctx, .progress = run_progress,
+		.no_lg = o->no_lg, .direct = o->socket != NULL, .open_agent = run_open_agent, .userdata = &ctx,
+		.progress = run_progress,
 	};
 	struct nr_app_run_result res;
 	struct nr_error err = { 0 };

@@ -216,6 +216,16 @@ static const char *guest_file(const char *file)
 	return NULL;
 }
 
+/* The first FILE operand that is a host file. */
+static size_t i_host(const struct nr_app_run_opts *o)
+{
+	size_t i = 0;
+
+	while (i < o->n_files && guest_file(o->files[i]))
+		i++;
+	return i;
+}
+
 static int open_agent(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct nr_agent **a,
 		      struct nr_error *err)
 {
@@ -292,7 +302,7 @@ int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct
 	struct nr_agent_shares reported = { 0 };
 	struct nr_agent_apps apps = { 0 };
 	const struct nr_agent_app *app = NULL;
-	char **guest = NULL;
+	char **guest = NULL, no_virt[420] = "";
 	bool host_files = false;
 	int rc;
 
@@ -301,11 +311,29 @@ int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct
 		return nr_error_set(err, -NR_E_INVAL, "at most %zu files at once", sizeof(res->pids) / sizeof(res->pids[0]));
 	if (!(guest = calloc(o->n_files + 1, sizeof(*guest))))
 		return nr_error_set(err, -NR_E_NOMEM, NULL);
-	if ((rc = nr_virt_open(ctx, &virt, err)) < 0 || (rc = nr_vm_get(virt, o->vm, &vm, err)) < 0)
-		goto out;
+	if ((rc = nr_virt_open(ctx, &virt, err)) == 0)
+		rc = nr_vm_get(virt, o->vm, &vm, err);
+	if (rc < 0) {
+		if (!o->direct)
+			goto out;
+		/* a direct channel: the app runs without libvirt, which only the VM's start, its
+		 * shares and Looking Glass need */
+		snprintf(no_virt, sizeof(no_virt), "%.400s", err->msg);
+		nr_error_clear(err);
+		rc = 0;
+		nr_virt_close(virt);
+		virt = NULL;
+	}
 	/* a host file outside every share is refused before the VM is started */
 	for (size_t i = 0; i < o->n_files; i++)
 		host_files |= !guest_file(o->files[i]);
+	if (host_files && !vm) {
+		char clean[512];
+		nr_text_sanitize(clean, sizeof(clean), o->files[i_host(o)], false);
+		rc = nr_error_set(err, -NR_E_UNSUPPORTED, "%s is a host file: its place in the guest comes from "
+				  "the VM's shares, which libvirt did not give (%s)", clean, no_virt);
+		goto out;
+	}
 	if (host_files && vm->state != NR_VM_RUNNING) {
 		if ((rc = nr_app_shares_pair(vm->info, NULL, &shares, err)) < 0)
 			goto out;
@@ -322,7 +350,9 @@ int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct
 		}
 		nr_app_shares_done(&shares);
 	}
-	if (vm->state == NR_VM_OFF || vm->state == NR_VM_CRASHED) {
+	if (!vm) {
+		/* without libvirt: the agent answers, or the run fails below */
+	} else if (vm->state == NR_VM_OFF || vm->state == NR_VM_CRASHED) {
 		say(o, NR_APP_STEP_START, "starting VM %s", o->vm);
 		if ((rc = nr_vm_start(virt, o->vm, err)) < 0)
 			goto out;
@@ -403,7 +433,12 @@ int nr_app_run(const struct nr_ctx *ctx, const struct nr_app_run_opts *o, struct
 	agent = NULL;
 	nr_virt_close(virt);
 	virt = NULL;
-	run_lg(ctx, o, vm->info, res);
+	if (vm) {
+		run_lg(ctx, o, vm->info, res);
+	} else {
+		res->lg = NR_APP_LG_SKIPPED;
+		snprintf(res->lg_note, sizeof(res->lg_note), "Looking Glass left alone: %s", no_virt);
+	}
 	say(o, NR_APP_STEP_LG, "%s", res->lg_note);
 	rc = 0;
 out:

@@ -177,6 +177,12 @@ expect "a file that is not there" 1 $N app run $M vm1 notepad "$T/home/Documents
 has "says so" "nope.txt: No such file or directory [NOTFOUND]"
 expect "a VM that shares nothing" 1 $NEURONCTL --param state_dir=$T/state --connect test:///default app run $M --certs "$T/state/agent/vm1" test notepad "$T/music/song.txt"
 has "says how to share" "shares no folder with the host: add one to its profile"
+# a direct channel (--socket) needs no libvirt for a guest file; a host file needs its shares
+NL="$NEURONCTL --param state_dir=$T/state --connect test://$T/no-such-node.xml"
+expect "without libvirt: a guest file still opens (--socket)" 0 $NL app run $M vm1 notepad 'guest:C:\x.txt'
+has "Looking Glass left alone, saying why" "Looking Glass left alone: "
+expect "without libvirt: a host file is refused" 1 $NL app run $M vm1 notepad "$T/music/song.txt"
+has "saying that its place comes from the VM's shares" "is a host file: its place in the guest comes from the VM's shares, which libvirt did not give"
 # an off VM: a file outside is refused before anything starts
 expect "outside: refused before starting the VM" 1 $N app run $M vm2 notepad "$T/outside/x.txt"
 lacks "nothing started" "starting VM"

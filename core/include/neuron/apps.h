@@ -62,6 +62,9 @@ struct nr_app_run_opts {
 	size_t n_files;
 	int wait_ms;                /* how long the agent may take to answer after a start; 0: 180 s */
 	bool no_lg;                 /* leave Looking Glass alone */
+	bool direct;                /* open_agent reaches the agent without libvirt (a socket given):
+	                               libvirt is then optional; without it the VM is not started,
+	                               host files are refused and Looking Glass is left alone */
 	/* How to reach the agent (the VM's channel from libvirt when NULL): called once the VM
 	 * runs, then for every try while waiting. */
 	int (*open_agent)(void *userdata, struct nr_agent **agent, struct nr_error *err);
