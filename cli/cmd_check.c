@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "neuron/check.h"
 #include "neuron/lg.h"
+#include "neuron/single.h"
 #include "neuron/virt.h"
 
 struct check_opts {
@@ -42,6 +43,7 @@ static int check_run(struct cli *cli, void *opts, int argc, char **argv)
 	} else {
 		nr_lg_check_add(cli->ctx, NULL, 0, &c);
 	}
+	nr_single_check_add(cli->ctx, scan, &c);
 
 	if (cli->json) {
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "single.h"
 #include "neuron/domain.h"
 #include "neuron/lg.h"
 #include "neuron/media.h"
 #include "neuron/profile.h"
 #include "neuron/scan.h"
+#include "neuron/single.h"
 #include "neuron/unattend.h"
 #include "neuron/util.h"
 #include "neuron/vm.h"
@@ -136,7 +138,7 @@ static int unattend_xml(struct cli *cli, const struct nr_profile *p, char **xml,
 
 struct vm_opts {
 	const char *profile, **sets, *timeout;
-	bool start, force, remove_disk;
+	bool start, force, remove_disk, yes;
 };
 
 static int vm_xml(struct cli *cli, void *opts, int argc, char **argv)
@@ -397,9 +399,74 @@ static int name_action(struct cli *cli, const char *name,
 	return rc;
 }
 
+/* A VM that holds the boot GPU starts through the single-GPU hand-off: shown, asked, then
+ * run by libvirt's hook when it is installed, else here, with the watchdog apart. */
 static int vm_start(struct cli *cli, void *opts, int argc, char **argv)
 {
-	return name_action(cli, argv[0], nr_vm_start, "started");
+	const struct vm_opts *o = opts;
+	const char *name = argv[0], *gpu = NULL;
+	struct nr_error err = { 0 };
+	struct nr_virt *virt = NULL;
+	struct nr_domain_info *info = NULL;
+	struct nr_scan *scan = NULL;
+	struct nr_plan *plan = NULL;
+	char *xml = NULL;
+	bool hooked;
+	int rc;
+
+	if (nr_virt_open(cli->ctx, &virt, &err) < 0 || nr_virt_domain_xml(virt, name, &xml, &err) < 0 ||
+	    nr_domain_inspect(xml, &info, &err) < 0) {
+		rc = cli_fail(cli, &err);
+		goto out;
+	}
+	if (info->n_pci && nr_scan_new(cli->ctx, &scan, &err) == 0)
+		gpu = cli_single_gpu_of(scan, info->pci, info->n_pci);
+	nr_error_clear(&err);
+	if (!gpu) {
+		rc = name_action(cli, name, nr_vm_start, "started");
+		goto out;
+	}
+	if (nr_single_plan(cli->ctx, scan, gpu, &plan, &err) < 0) {
+		rc = cli_fail(cli, &err);
+		goto out;
+	}
+	hooked = nr_single_hook_installed(cli->ctx);
+	printf("VM ");
+	cli_put_clean(stdout, name);
+	printf(" holds the boot GPU: %s\n", hooked ? "libvirt's hook hands it over as it starts" :
+	       "it is handed over now, then the VM starts, and a watchdog gives it back after");
+	cli_single_show(cli, stdout, plan);
+	if (!cli_confirm(cli, o->yes, "Start it?", "nothing was changed")) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (!hooked) {
+		struct nr_plan_opts popts = { .output = cli_plan_progress, .userdata = stdout };
+		if (nr_single_handoff(cli->ctx, plan, &popts, &err) < 0) {
+			rc = cli_fail(cli, &err);
+			goto out;
+		}
+	}
+	if (nr_vm_start(virt, name, &err) < 0) {
+		struct nr_error rerr = { 0 };
+		if (!hooked && cli_single_release(cli, stdout, &rerr) < 0)
+			nr_error_prefix(&err, "the release failed too (%s); ", rerr.msg);
+		rc = cli_fail(cli, &err);
+		goto out;
+	}
+	if (!hooked && cli_single_spawn_watch(cli, name, &err) < 0)
+		cli_note(cli, "the watchdog did not start (%s): run 'neuronctl gpu watch %s'", err.msg, name);
+	printf("VM ");
+	cli_put_clean(stdout, name);
+	printf(" started\n");
+	rc = EXIT_OK;
+out:
+	nr_plan_free(plan);
+	nr_scan_free(scan);
+	nr_domain_info_free(info);
+	free(xml);
+	nr_virt_close(virt);
+	return rc;
 }
 
 static int vm_stop(struct cli *cli, void *opts, int argc, char **argv)
@@ -522,9 +589,14 @@ static const struct cli_cmd vm_list_cmd = {
 
 static const struct cli_cmd vm_start_cmd = {
 	.name = "start",
-	.usage = "vm start NAME",
-	.help = "start a VM",
+	.usage = "vm start NAME [--yes]",
+	.help = "start a VM (one that holds the boot GPU through the single-GPU hand-off, asked first)",
 	.run = vm_start,
+	.opts = (const struct cli_opt[]){
+		CLI_BOOL("yes", struct vm_opts, yes, "single-GPU: do not ask before the local screen goes dark"),
+		CLI_OPT_END,
+	},
+	.opts_size = sizeof(struct vm_opts),
 	WHICH_VM,
 };
 

@@ -16,6 +16,8 @@
 #                                                     its udev rule, neuron-agent.msi when built
 #   /usr/lib/tmpfiles.d/neuron.conf                   neuron's state and runtime directories
 #   /usr/lib/udev/rules.d/70-neuron-kvmfr.rules       /dev/kvmfr* for the kvm group
+#   /usr/lib/systemd/system/neuron-gpu-restore.service at boot, finishes the release of an
+#                                                     interrupted single-GPU hand-off
 #   /usr/share/doc/neuron/                            README.md, PROTOCOL.md and the other docs
 #   /usr/share/man/man1, man8                         neuronctl(1), neuron-tui(1), neuron-agent(8)
 #   /usr/share/bash-completion/completions/neuronctl  bash completion
@@ -32,6 +34,7 @@ SYSCONFDIR   ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 LIBDIR_SYS   ?= $(PREFIX)/lib
 TMPFILESDIR  ?= $(LIBDIR_SYS)/tmpfiles.d
 UDEVRULESDIR ?= $(LIBDIR_SYS)/udev/rules.d
+UNITDIR      ?= $(LIBDIR_SYS)/systemd/system
 BASHCOMPDIR  ?= $(DATADIR)/bash-completion/completions
 NEURONDIR    ?= $(DATADIR)/neuron
 INSTALL      ?= install
@@ -67,6 +70,9 @@ install: all $(DEMO)/.stamp
 	if [ -f $(GUEST_MSI) ]; then $(INSTALL) -D -m 0644 $(GUEST_MSI) $(DESTDIR)$(NEURONDIR)/guest/neuron-agent.msi; fi
 	$(INSTALL) -D -m 0644 config/tmpfiles/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
 	$(INSTALL) -D -m 0644 config/udev/70-neuron-kvmfr.rules $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' config/systemd/neuron-gpu-restore.service.in >$(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(if $(MAN8),$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8)
@@ -80,6 +86,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/neuronctl $(DESTDIR)$(BINDIR)/neuron-tui $(DESTDIR)$(BINDIR)/neuron-agent
 	rm -rf $(DESTDIR)$(NEURONDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(TMPFILESDIR)/neuron.conf $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
+	rm -f $(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
 	rm -f $(DESTDIR)$(MANDIR)/man1/neuronctl.1 $(DESTDIR)$(MANDIR)/man1/neuron-tui.1 \
 		$(DESTDIR)$(MANDIR)/man8/neuron-agent.8
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/neuronctl

@@ -10,6 +10,7 @@
 #include "tui.h"
 #include "neuron/check.h"
 #include "neuron/plan.h"
+#include "neuron/single.h"
 #include "neuron/util.h"
 #include "neuron/vfio.h"
 
@@ -87,8 +88,10 @@ static void setup_refresh(struct tui *t, struct tui_view *v)
 			}
 		}
 	}
-	if (t->scan)
+	if (t->scan) {
 		nr_check_run(t->scan, s->gpu_addr[0] ? s->gpu_addr : NULL, &s->check);
+		nr_single_check_add(t->ctx, t->scan, &s->check);
+	}
 	if (!s->have_status && !s->running) {
 		read_status(t, s);
 		/* an apply or a revert was cut short: that comes first */
@@ -226,6 +229,7 @@ static int pick_gpu(struct tui *t, struct setup *s)
 	}
 	snprintf(s->gpu_addr, sizeof(s->gpu_addr), "%s", d->addr);
 	nr_check_run(t->scan, s->gpu_addr, &s->check);
+	nr_single_check_add(t->ctx, t->scan, &s->check);
 	tui_log(t, "setup: GPU %s picked for the guest", d->addr);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "neuron/domain.h"
 #include "neuron/media.h"
 #include "neuron/profile.h"
+#include "neuron/single.h"
 #include "neuron/unattend.h"
 #include "neuron/vm.h"
 
@@ -81,6 +82,7 @@ struct create_job {
 	struct nr_profile *profile;
 	char *xml;
 	bool start;
+	bool single;                    /* it holds the boot GPU: single-GPU mode */
 	bool media, media_unattend, media_lg;
 	char *password;                 /* typed on the form (wiped and freed by the job), or NULL */
 	char summary[1024];
@@ -249,7 +251,30 @@ static int load_profile(struct tui *t, struct vmwiz *w)
 	}
 	w->field = 0;
 	tui_log(t, "new VM: profile %s", w->files[w->file_sel]);
+	/* the boot GPU alone: not a dead end, single-GPU mode is offered (the form says what it costs) */
+	for (size_t i = 0; i < NFIELDS && t->scan; i++) {
+		const struct nr_gpu *offer;
+		if (strcmp(fields[i].key, "gpu") || strcmp(w->values[i].text, "auto") || nr_scan_best_gpu(t->scan) ||
+		    !(offer = nr_single_gpu_offer(t->scan)))
+			continue;
+		tui_field_set(&w->values[i], t->scan->devices[offer->dev].addr);
+		tui_log(t, "new VM: the only GPU is the boot GPU %s: offered in single-GPU mode",
+			t->scan->devices[offer->dev].addr);
+	}
 	return 0;
+}
+
+/* The boot GPU when the form's GPU names it: the VM runs in single-GPU mode. */
+static const struct nr_gpu *single_gpu(struct tui *t, const struct vmwiz *w)
+{
+	for (size_t i = 0; i < NFIELDS && t->scan; i++)
+		if (strcmp(fields[i].key, "gpu") == 0) {
+			char addr[NR_ADDR_LEN];
+			const struct nr_gpu *g = nr_pci_parse_addr(w->values[i].text, addr) == 0 ?
+						 nr_scan_gpu(t->scan, addr) : NULL;
+			return g && g->boot_vga ? g : NULL;
+		}
+	return NULL;
 }
 
 /* The lines that pass something through to the VM stand out. */
@@ -424,6 +449,13 @@ static int create_run(struct tui_job *job, void *arg, struct nr_error *err)
 							     : "It has no Linux agent (not built; see the log)");
 			}
 	}
+	if (cj->single && !cj->start) {
+		o += (size_t)snprintf(cj->summary + o, sizeof(cj->summary) - o,
+				      "Not started: it holds the boot GPU. Start it with 'neuronctl vm start %s' "
+				      "over SSH or on a TTY (it shows the hand-off and asks), or install libvirt's "
+				      "hook ('neuronctl gpu hook install') so that every start hands the GPU over.\n",
+				      cj->profile->name);
+	}
 	if (cj->start) {
 		rc = nr_vm_start(cj->virt, cj->profile->name, err);
 		if (rc < 0)
@@ -470,6 +502,10 @@ static int create_confirmed(struct tui *t, void *opaque)
 	cj->virt = t->virt;
 	cj->ctx = t->ctx;
 	cj->start = strcmp(w->values[FIELD_START].text, "yes") == 0;
+	/* a single-GPU VM starts through the hand-off: here only when libvirt's hook runs it */
+	cj->single = single_gpu(t, w) != NULL;
+	if (cj->single && !nr_single_hook_installed(t->ctx))
+		cj->start = false;
 	cj->xml = tui_xstrdup(w->xml);
 	if (password_asked(w->profile))
 		cj->password = tui_xstrdup(w->values[FIELD_PASSWORD].text);
@@ -557,7 +593,7 @@ static void draw_form(struct tui *t, struct vmwiz *w, int y, int x, int h, int w
 	line++;
 	{
 		const char *help = NULL, *h0 = NULL;
-		char text[512];
+		char text[1024];
 		for (size_t i = 0; nr_profile_key(i, &h0); i++)
 			if (strcmp(nr_profile_key(i, &h0), fields[w->field].key) == 0)
 				help = h0;
@@ -570,6 +606,13 @@ static void draw_form(struct tui *t, struct vmwiz *w, int y, int x, int h, int w
 			help = "demo: the image is made in the scratch root (a sparse file), never in /var/lib/libvirt";
 		snprintf(text, sizeof(text), "%s%s%s", help ? help : "", fields[w->field].off_help ? "; " : "",
 			 fields[w->field].off_help ? fields[w->field].off_help : "");
+		if (strcmp(fields[w->field].key, "gpu") == 0 && single_gpu(t, w)) {
+			char *warning = nr_single_warning(t->ctx);
+			size_t n = strlen(text);
+			snprintf(text + n, sizeof(text) - n, ". This is the boot GPU, single-GPU mode: %s",
+				 warning ? warning : "the local screen goes dark while the VM runs");
+			free(warning);
+		}
 		tui_hline(t, y + line - 1, x, width, TUI_C_FRAME);
 		tui_wrap(t, y + line, x + 1, h - line - 1, width - 2, TUI_C_NORMAL, text);
 	}
@@ -735,6 +778,20 @@ static int vm_action(struct tui *t, struct tui_view *v, enum tui_action a)
 				snprintf(disk, sizeof(disk), "It has no disk.");
 			}
 			free(path);
+			if (single_gpu(t, w)) {
+				char *warning = nr_single_warning(t->ctx);
+				bool hooked = nr_single_hook_installed(t->ctx);
+				tui_dialog_confirm(t, "Define the VM", create_confirmed, v,
+						   "Define VM %s on %s%s? %s It holds the boot GPU (single-GPU mode). %s %s",
+						   name, nr_virt_uri(t->virt),
+						   hooked && strcmp(w->values[FIELD_START].text, "yes") == 0 ?
+						   " and start it" : "", disk, warning ? warning : "",
+						   hooked ? "libvirt's hook hands the GPU over as it starts." :
+						   "It is not started here: start it with 'neuronctl vm start' (it shows the "
+						   "steps and asks).");
+				free(warning);
+				return TUI_HANDLED;
+			}
 			tui_dialog_confirm(t, "Define the VM", create_confirmed, v,
 					   "Define VM %s on %s%s? %s Nothing else on the host changes.", name,
 					   nr_virt_uri(t->virt),

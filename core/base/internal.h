@@ -52,4 +52,16 @@ void nr_strv_free(char **v, size_t n);
 /* The same for a NULL-terminated list whose count is not at hand. */
 void nr_strv_free_null(char **v);
 
+/* --- sysfs.c: writes to the live machine's sysfs ---------------------------------------- */
+struct nr_ctx;
+/* Write value to the sysfs file rel under the ctx's sysroot ("sys/class/vtconsole/vtcon1/bind"),
+ * as the shell's "echo -n VALUE > FILE" does. Every runtime write to sysfs goes through here. */
+int nr_sysfs_write(const struct nr_ctx *ctx, const char *rel, const char *value, struct nr_error *err);
+/* The same for a path already under the sysroot (gpu bind's planned writes). */
+int nr_sysfs_write_path(const char *path, const char *value, struct nr_error *err);
+/* The unit tests' fake kernel: every nr_sysfs_write calls fn(data, path, value) instead of
+ * writing (path under the sysroot; fn returns 0 or an errno). NULL puts the real writer back. */
+typedef int (*nr_sysfs_writer_fn)(void *data, const char *path, const char *value);
+void nr_sysfs_set_writer(nr_sysfs_writer_fn fn, void *data);
+
 #endif

@@ -403,8 +403,8 @@ static int shm_parent(const struct nr_root *r, const char *path, char **rel, con
 	return rc;
 }
 
-int nr_action_shm_file_apply(const struct nr_root *r, const struct nr_action *a, char **done,
-			     struct nr_error *err)
+int nr_action_shm_file_apply(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a,
+			     char **done, struct nr_error *err)
 {
 	struct shm_args s;
 	const char *base;
@@ -445,8 +445,8 @@ out:
 	return rc;
 }
 
-int nr_action_shm_file_revert(const struct nr_root *r, const struct nr_action *a, char **done,
-			      struct nr_error *err)
+int nr_action_shm_file_revert(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a,
+			      char **done, struct nr_error *err)
 {
 	struct shm_args s;
 	const char *base;

@@ -11,6 +11,7 @@
 
 #include "neuron/error.h"
 
+struct nr_ctx;
 struct nr_plan;
 struct nr_root;
 
@@ -22,29 +23,38 @@ struct nr_action {
 };
 
 /* What an action type does. The functions may read and change only what is under the
- * root r; they are idempotent (a finish or a second revert runs them again). */
+ * root r, or (the single-GPU hand-off) the live machine under the ctx's sysroot and the
+ * commands the ctx's runner runs; they are idempotent (a finish or a second revert runs them again). */
 struct nr_action_type {
 	const char *name;       /* the journal's word: "shm-file" */
 	/* One line for the user: what apply will do. malloc'd, NULL on OOM. */
 	char *(*describe)(const struct nr_action *a);
 	/* Bring the target to the action's state. *done (malloc'd) says what changed, NULL when
 	 * nothing had to ("created /dev/shm/looking-glass ..."). */
-	int (*apply)(const struct nr_root *r, const struct nr_action *a, char **done, struct nr_error *err);
+	int (*apply)(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a, char **done,
+		     struct nr_error *err);
 	/* Undo it, from the arguments that say what the target had before. */
-	int (*revert)(const struct nr_root *r, const struct nr_action *a, char **done, struct nr_error *err);
+	int (*revert)(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a, char **done,
+		      struct nr_error *err);
 };
 
 /* X(id, journal word): the table. Each id has nr_action_<id>_describe, _apply and _revert,
  * defined beside the capability that plans it. */
 #define NR_PLAN_ACTIONS(X) \
-	X(shm_file, "shm-file")         /* lg/lg_setup.c: /dev/shm/looking-glass, made now */
+	X(shm_file, "shm-file")         /* lg/lg_setup.c: /dev/shm/looking-glass, made now */ \
+	X(unit_stop, "unit-stop")       /* single/handoff.c: a systemd unit stopped (display manager) */ \
+	X(vtcon_unbind, "vtcon-unbind") /* single/handoff.c: a virtual console let go of the GPU */ \
+	X(fb_release, "fb-release")     /* single/handoff.c: the firmware framebuffer released */ \
+	X(gpu_holders, "gpu-holders")   /* single/handoff.c: nothing may hold the GPU any more */ \
+	X(pci_driver, "pci-driver")     /* single/handoff.c: one function moved to vfio-pci */ \
+	X(file_mode, "file-mode")       /* single/hook.c: a file made executable (libvirt's hook) */
 
 #define NR_ACTION_DECLARE(id, word) \
 	char *nr_action_##id##_describe(const struct nr_action *a); \
-	int nr_action_##id##_apply(const struct nr_root *r, const struct nr_action *a, char **done, \
-				   struct nr_error *err); \
-	int nr_action_##id##_revert(const struct nr_root *r, const struct nr_action *a, char **done, \
-				    struct nr_error *err);
+	int nr_action_##id##_apply(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a, \
+				   char **done, struct nr_error *err); \
+	int nr_action_##id##_revert(const struct nr_ctx *ctx, const struct nr_root *r, const struct nr_action *a, \
+				    char **done, struct nr_error *err);
 NR_PLAN_ACTIONS(NR_ACTION_DECLARE)
 #undef NR_ACTION_DECLARE
 

@@ -230,7 +230,7 @@ static bool in_place(struct op *o, const struct jfile *f)
 static int run_action(struct op *o, const struct nr_action *a, bool undo)
 {
 	char *done = NULL;
-	int rc = (undo ? a->type->revert : a->type->apply)(&o->r, a, &done, o->err);
+	int rc = (undo ? a->type->revert : a->type->apply)(o->ctx, &o->r, a, &done, o->err);
 
 	if (rc == 0 && done) {
 		o->res->files_changed++;

@@ -160,15 +160,13 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL, "install a GPU for the guest",
 		     "the only display device is the BMC's %s", nr_pci_name(&scan->devices[boot->dev]));
 	} else if (non_boot == 0) {
-		/* Single-GPU mode (the GPU handed to the VM while it runs) is not built yet: say
-		 * what this machine needs instead of calling it ready. */
+		/* single-GPU mode: the GPU lent to the VM while it runs, the host's screen dark */
 		gpu = boot;
-		item(c, NR_CHECK_guest_gpu, NR_CHECK_FAIL,
-		     "single-GPU mode (the GPU handed to the VM while it runs) is not available yet. "
-		     "Options: add a second GPU for the host, or turn on the CPU's integrated graphics "
-		     "in the firmware setup and make it the primary display; or bind this GPU at boot "
-		     "('neuronctl vfio apply --force') and use the host without a display, over SSH",
-		     "only the boot GPU %s: the host would lose its display",
+		item(c, NR_CHECK_guest_gpu, NR_CHECK_WARN,
+		     "single-GPU mode lends it to the VM while the VM runs: the local screen goes dark until "
+		     "the VM stops ('neuronctl vm start' shows the steps and asks). To keep a screen: add a "
+		     "second GPU for the host, or turn on the CPU's integrated graphics in the firmware setup",
+		     "only the boot GPU %s: single-GPU mode",
 		     nr_pci_short_addr(&scan->devices[boot->dev]));
 	} else {
 		gpu = nr_scan_best_gpu(scan);
@@ -220,8 +218,8 @@ void nr_check_run(const struct nr_scan *scan, const char *gpu_addr, struct nr_ch
 		efifb_off = val && strstr(val, "efifb:off");
 		free(val);
 		item(c, NR_CHECK_boot_vga, NR_CHECK_WARN,
-		     "make another GPU primary in the firmware setup (single-GPU mode, which frees the console "
-		     "while the VM runs, is not available yet)",
+		     "single-GPU mode frees the console while the VM runs and gives it back after; never bind "
+		     "it at boot ('vfio apply' refuses it). Or make another GPU primary in the firmware setup",
 		     "the guest GPU is the boot GPU: the host console (efifb/simpledrm) holds it%s",
 		     efifb_off ? "; video=efifb:off is set" : "");
 	} else if (boot) {

@@ -232,10 +232,11 @@ int nr_gpu_choosable(const struct nr_scan *scan, const struct nr_gpu *g, bool fo
 	if (g->boot_vga && !force)
 		return nr_error_set(err, -NR_E_BOOTGPU,
 				    "%s drives the host console (boot VGA): binding it to vfio-pci at boot "
-				    "leaves the host without a display. Single-GPU mode (the GPU handed over "
-				    "while the VM runs) is not available yet: pick another GPU with --gpu, or "
-				    "pass --force if another GPU really drives your console (or to use the "
-				    "host without a display, over SSH)", d->addr);
+				    "leaves the host without a display. Lend it to a VM in single-GPU mode "
+				    "instead (a VM whose profile names it, started with 'neuronctl vm start': "
+				    "no binding at boot); or pick another GPU with --gpu, or pass --force if "
+				    "another GPU really drives your console (or to use the host without a "
+				    "display, over SSH)", d->addr);
 	if (!g->isolated && !include_group) {
 		nr_buf_init(&b);
 		for (size_t i = 0; i < g->n_blockers; i++)

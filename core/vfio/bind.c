@@ -265,28 +265,15 @@ int nr_bind_apply(const struct nr_ctx *ctx, const struct nr_bind_plan *plan, str
 		return rc;
 	for (size_t i = 0; i < plan->n_writes; i++) {
 		const struct nr_bind_write *w = &plan->writes[i];
-		size_t len = strlen(w->value);
-		/* O_TRUNC as the shell's "echo X > FILE" does: the same on sysfs, and whole values in a fake tree */
-		int fd = open(w->path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-		ssize_t n;
 
-		if (fd < 0)
-			return nr_error_set(err, errno == EACCES ? -NR_E_PERM : -NR_E_IO,
-					    "cannot open %s: %s%s", w->path, strerror(errno),
-					    errno == EACCES ? " (run as root)" : "");
-		do
-			n = write(fd, w->value, len);
-		while (n < 0 && errno == EINTR);
-		if (n != (ssize_t)len) {
-			int e = n < 0 ? errno : EIO;
-			close(fd);
-			/* the kernel answers a probe that found no driver with an error: harmless */
-			if (strstr(w->path, "drivers_probe"))
-				continue;
-			return nr_error_set(err, -NR_E_IO, "writing '%s' to %s failed: %s", strcmp(w->value, "\n") ?
-					    w->value : "\\n", w->path, strerror(e));
+		rc = nr_sysfs_write_path(w->path, w->value, err);
+		/* the kernel answers a probe that found no driver with an error: harmless */
+		if (rc == -NR_E_IO && strstr(w->path, "drivers_probe")) {
+			nr_error_clear(err);
+			continue;
 		}
-		close(fd);
+		if (rc < 0)
+			return rc;
 	}
 	if (!plan->to_vfio && unlink(plan->state_file) < 0 && errno != ENOENT)
 		return nr_error_set(err, -NR_E_IO, "cannot remove %s: %s", plan->state_file, strerror(errno));

@@ -180,6 +180,16 @@ PATH=$bin:$PATH bash -c '
 check "installed completion completes the demo's GPUs with the installed neuronctl" \
 	test "$(sort "$tmp/comp" | tr '\n' ' ')" = "0000:01:00.0 0000:05:00.0 0000:15:00.0 "
 
+# The boot unit that finishes an interrupted single-GPU release runs the installed neuronctl.
+unit=$d/usr/lib/systemd/system/neuron-gpu-restore.service
+check "the boot unit runs /usr/bin/neuronctl gpu restore" grep -qx 'ExecStart=/usr/bin/neuronctl gpu restore' "$unit"
+check "the boot unit is wanted by multi-user.target" grep -qx 'WantedBy=multi-user.target' "$unit"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# its ExecStart must exist for verify: point it at the staged program
+	sed "s#ExecStart=/usr/bin/#ExecStart=$d/usr/bin/#" "$unit" >"$tmp/neuron-gpu-restore.service"
+	check "systemd-analyze verify accepts the boot unit" systemd-analyze verify --man=no "$tmp/neuron-gpu-restore.service"
+fi
+
 # ---- make uninstall -----------------------------------------------------------------------------
 mk uninstall PREFIX=/usr DESTDIR="$d" >"$tmp/log" 2>&1
 check "make uninstall succeeds" test "$?" = 0
@@ -204,6 +214,8 @@ d3=$tmp/dirs
 mk install PREFIX=/opt/neuron BINDIR=/opt/bin MANDIR=/opt/man SYSCONFDIR=/opt/etc DESTDIR="$d3" >"$tmp/log" 2>&1 ||
 	{ cat "$tmp/log"; bad "make install with BINDIR, MANDIR, SYSCONFDIR failed"; }
 check "BINDIR is honoured" test -x "$d3/opt/bin/neuronctl" -a ! -e "$d3/opt/neuron/bin"
+check "BINDIR is honoured in the boot unit" grep -qx 'ExecStart=/opt/bin/neuronctl gpu restore' \
+	"$d3/opt/neuron/lib/systemd/system/neuron-gpu-restore.service"
 check "MANDIR is honoured" test -f "$d3/opt/man/man1/neuronctl.1" -a ! -e "$d3/opt/neuron/share/man"
 check "SYSCONFDIR is honoured" test -d "$d3/opt/etc/neuron"
 check "PREFIX is honoured for the data" test -d "$d3/opt/neuron/share/neuron/demo/sys"

@@ -25,7 +25,11 @@ enum nr_check_status { NR_CHECK_PASS, NR_CHECK_WARN, NR_CHECK_FAIL };
 	X(kvmfr_size, "kvmfr static_size_mb") \
 	X(kvmfr_udev, "kvmfr udev rule") \
 	X(kvmfr_acl, "kvmfr in libvirt's cgroup_device_acl") \
-	X(kvmfr_apparmor, "kvmfr allowed by AppArmor")
+	X(kvmfr_apparmor, "kvmfr allowed by AppArmor") \
+	X(rebar, "Resizable BAR") \
+	X(gpu_reset, "GPU reset between guest boots") \
+	X(single_recovery, "Single-GPU: a way back (SSH, serial)") \
+	X(single_display, "Single-GPU: display stack known")
 
 enum nr_check_id {
 #define NR_CHECK_ENUM(id, title) NR_CHECK_##id,

@@ -33,7 +33,12 @@
 	X("lg.backoff_ms", "1000", "first delay before restarting a crashed client; doubles each time") \
 	X("lg.give_up", "5", "quick crashes in a row after which the client is given up") \
 	X("lg.quick_ms", "10000", "a client that dies sooner than this after starting crashed quickly") \
-	X("lg.stop_ms", "3000", "how long stop waits after SIGTERM before SIGKILL")
+	X("lg.stop_ms", "3000", "how long stop waits after SIGTERM before SIGKILL") \
+	/* single-GPU passthrough */ \
+	X("single.chord", "leftctrl+leftalt+f12", "single-GPU: the keys that destroy the VM and give the screen back") \
+	X("single.input", "dev/input", "single-GPU: where the keyboards' event devices are, under the sysroot") \
+	X("single.start_s", "60", "single-GPU: a VM not running this long after the hand-off is given up") \
+	X("single.poll_ms", "250", "single-GPU: time between two looks at the VM and the keyboards")
 
 /* The options both front ends (neuronctl, neuron-tui) take to set parameters, one row each:
  * X(option, metavar, help). Each sets the parameter of its name; --param sets any. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Scenario 7: a host folder in the guest over virtio-fs (issue 17). The profile's shares
+# Scenario 8: a host folder in the guest over virtio-fs (issue 17). The profile's shares
 # become a <filesystem> with Debian's virtiofsd and memfd shared memory; the guest's agent
 # mounts the share by its tag (shares.conf) and reports it; `neuronctl app run` of a guest
 # test app with a host file under the share opens the translated guest path, and the app
