@@ -193,12 +193,20 @@ int shares_linux_list(struct agent_platform *p, const char *bundle, agent_share_
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */
 int spawn_detached(const char *const *argv, long long *pid, char *why);
-/* Run argv with input on stdin, collecting stdout into out (when not NULL), for at most
- * timeout_ms; the exit status, or -1 with why filled, -2 when it did not finish in time
- * (it is killed, with its process group). */
-int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out, int timeout_ms,
-	      char *why);
-/* True when name is an executable on PATH. */
-bool spawn_have(const char *name);
+/* Running a tool with its input and output in memory, bounded in time, and whether one
+ * is installed: core's nr_tool_run and nr_tool_have (neuron/tool.h), which the host's
+ * clipboard sync shares; these names are what the platform files call them. */
+#ifndef _WIN32
+#include "neuron/tool.h"
+static inline int spawn_run(const char *const *argv, const void *input, size_t input_len, struct nr_buf *out,
+			    int timeout_ms, char *why)
+{
+	return nr_tool_run(argv, input, input_len, out, timeout_ms, why);
+}
+static inline bool spawn_have(const char *name)
+{
+	return nr_tool_have(name);
+}
+#endif
 
 #endif

@@ -7,7 +7,11 @@
  * "PATH - NAME", window-close removes one, window-focus marks it as in front; a fixed list
  * of shares (two good ones, three a host must refuse). The system's test events (POSIX:
  * SIGUSR1, SIGUSR2) play a user copying text in the guest and a user changing the
- * resolution: both are reported as events. Portable C, for every system. */
+ * resolution: both are reported as events. With NEURON_AGENT_TEST_DIR=DIR in the
+ * environment the clipboard is also seen from outside (tests/sync): every set writes
+ * DIR/clipboard (renamed into place) and appends "MIME BYTES" to DIR/sets.log, and a user's
+ * copy takes DIR/copy when it is there (a PNG by its signature, else text). Portable C,
+ * for every system. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +112,52 @@ static int mem_clipboard_get(struct agent_platform *p, const char *mime, struct 
 	return 0;
 }
 
+/* The test directory's file name into buf, or false when there is none. */
+static bool test_file(const char *name, char *buf, size_t size)
+{
+	const char *dir = getenv("NEURON_AGENT_TEST_DIR");
+
+	return dir && dir[0] && snprintf(buf, size, "%s/%s", dir, name) < (int)size;
+}
+
+/* What a set put on the clipboard, for the test to compare at this end. */
+static void test_publish(const struct memory *m)
+{
+	char path[4096], tmp[4096];
+	FILE *f;
+
+	if (!test_file("clipboard", path, sizeof(path)) || !test_file("clipboard.tmp", tmp, sizeof(tmp)))
+		return;
+	if ((f = fopen(tmp, "wb"))) {
+		bool ok = fwrite(m->clip.data ? m->clip.data : "", 1, m->clip.len, f) == m->clip.len;
+		if (fclose(f) == 0 && ok)
+			rename(tmp, path);
+	}
+	if (test_file("sets.log", path, sizeof(path)) && (f = fopen(path, "a"))) {
+		fprintf(f, "%s %zu\n", m->mime, m->clip.len);
+		fclose(f);
+	}
+}
+
+/* The user copies DIR/copy: true when it was there and read. */
+static bool test_copy(struct memory *m)
+{
+	static const unsigned char png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	char path[4096], buf[65536];
+	size_t n;
+	FILE *f;
+
+	if (!test_file("copy", path, sizeof(path)) || !(f = fopen(path, "rb")))
+		return false;
+	m->clip.len = 0;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		nr_buf_append(&m->clip, buf, n);
+	fclose(f);
+	snprintf(m->mime, sizeof(m->mime), "%s",
+		 m->clip.len >= 8 && memcmp(m->clip.data, png_sig, 8) == 0 ? "image/png" : "text/plain");
+	return !m->clip.oom;
+}
+
 static int mem_clipboard_set(struct agent_platform *p, const char *mime, const void *data, size_t len,
 			     const char **code, char *why)
 {
@@ -122,6 +172,7 @@ static int mem_clipboard_set(struct agent_platform *p, const char *mime, const v
 		snprintf(why, 256, "out of memory");
 		return -1;
 	}
+	test_publish(m);
 	return 0;
 }
 
@@ -174,11 +225,13 @@ static int mem_poll_changes(struct agent_platform *p, char *mime, size_t mime_si
 		user_copied = 0;
 		char text[64];
 		int n = snprintf(text, sizeof(text), "guest copy %d", ++m->copies);
-		snprintf(m->mime, sizeof(m->mime), "text/plain");
-		m->clip.len = 0;
-		nr_buf_append(&m->clip, text, (size_t)n);
+		if (!test_copy(m)) {
+			snprintf(m->mime, sizeof(m->mime), "text/plain");
+			m->clip.len = 0;
+			nr_buf_append(&m->clip, text, (size_t)n);
+		}
 		snprintf(mime, mime_size, "%s", m->mime);
-		*size = n;
+		*size = (long long)m->clip.len;
 		changed |= PLATFORM_CLIPBOARD_CHANGED;
 	}
 	if (user_resized) {

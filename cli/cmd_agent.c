@@ -1,5 +1,6 @@
 /* neuronctl agent: the guest agent from the command line (docs/PROTOCOL.md). */
 #include <errno.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,15 @@
 #include "neuron/certs.h"
 #include "neuron/media.h"
 #include "neuron/clock.h"
+#include "neuron/desktop.h"
+#include "neuron/domain.h"
+#include "neuron/lg.h"
+#include "neuron/sync.h"
+#include "neuron/virt.h"
 
 struct agent_opts {
 	const char *socket, *certs, *timeout, *mime, *set, *set_file, *output, *bundle, *count, *for_ms;
+	const char *cap, *lg_shm;
 	bool reboot, force;
 };
 
@@ -421,6 +428,132 @@ static int sub_media(struct cli *cli, void *opts, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- agent sync */
+
+static volatile sig_atomic_t sync_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	sync_stop = 1;
+}
+
+static void sync_report(void *userdata, const struct nr_sync_report *r)
+{
+	static const char *const kinds[] = {
+		[NR_SYNC_WATCHING] = "watching", [NR_SYNC_CONNECTED] = "connected",
+		[NR_SYNC_DISCONNECTED] = "waiting", [NR_SYNC_PAUSED] = "paused", [NR_SYNC_RESUMED] = "resumed",
+		[NR_SYNC_TRANSFER] = "transfer", [NR_SYNC_REFUSED] = "refused", [NR_SYNC_FAILED] = "failed",
+	};
+	struct cli *cli = userdata;
+
+	if (cli->json) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "event", json_object_new_string(kinds[r->kind]));
+		if (r->dir != NR_SYNC_NONE)
+			json_object_object_add(j, "direction", json_object_new_string(r->dir == NR_SYNC_TO_GUEST
+										  ? "to-guest" : "to-host"));
+		if (r->mime)
+			json_object_object_add(j, "mime", json_object_new_string(r->mime));
+		if (r->kind == NR_SYNC_TRANSFER || r->kind == NR_SYNC_REFUSED)
+			json_object_object_add(j, "size", json_object_new_int64((long long)r->size));
+		if (r->text)
+			json_object_object_add(j, "message", json_object_new_string(r->text));
+		cli_json_print_line(cli, j);
+		fflush(stdout);
+		return;
+	}
+	switch (r->kind) {
+	case NR_SYNC_WATCHING:
+		printf("host clipboard: %s\n", r->text);
+		break;
+	case NR_SYNC_CONNECTED:
+		printf("connected to the agent: the clipboards are in sync\n");
+		break;
+	case NR_SYNC_DISCONNECTED:
+		printf("waiting for the agent (retrying): ");
+		cli_put_clean(stdout, r->text);
+		putchar('\n');
+		break;
+	case NR_SYNC_PAUSED:
+		printf("paused: %s; sync stands back until it goes away\n", r->text);
+		break;
+	case NR_SYNC_RESUMED:
+		printf("resumed: %s\n", r->text);
+		break;
+	case NR_SYNC_TRANSFER:
+		printf("%s: %s, %zu bytes\n", nr_sync_dir_name(r->dir), r->mime, r->size);
+		break;
+	case NR_SYNC_REFUSED:
+		printf("refused: %s\n", r->text);
+		break;
+	case NR_SYNC_FAILED:
+		printf("failed %s (%s, %zu bytes): ", nr_sync_dir_name(r->dir), r->mime, r->size);
+		cli_put_clean(stdout, r->text);
+		putchar('\n');
+		break;
+	}
+	fflush(stdout);
+}
+
+/* The VM's Looking Glass memory (as seen under the sysroot) and whether its client may carry
+ * the clipboard over SPICE, from its domain (the one reader). */
+static void sync_lg_of(struct cli *cli, const char *vm, char **shm, bool *spice)
+{
+	struct nr_domain_info *info = NULL;
+	struct nr_virt *virt = NULL;
+	const char *path;
+	char *xml = NULL;
+	unsigned mib;
+
+	if (nr_virt_open(cli->ctx, &virt, NULL) == 0 && nr_virt_domain_xml(virt, vm, &xml, NULL) == 0 &&
+	    nr_domain_inspect(xml, &info, NULL) == 0) {
+		*spice = nr_lg_spice_clipboard(cli->ctx, info);
+		if (nr_lg_shm_of(info, &path, &mib, NULL) == 0)
+			*shm = nr_ctx_sys_path(cli->ctx, path);
+	}
+	nr_domain_info_free(info);
+	free(xml);
+	nr_virt_close(virt);
+}
+
+static int sub_sync(struct cli *cli, void *opts, int argc, char **argv)
+{
+	const struct agent_opts *o = opts;
+	struct nr_error err = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop };
+	struct nr_sync_opts so = { .vm = argv[0], .stop = &sync_stop, .report = sync_report, .userdata = cli };
+	struct nr_agent *a;
+	char *shm = NULL;
+	int rc;
+
+	if (o->cap && nr_sync_parse_size(o->cap, &so.cap, &err) < 0)
+		return cli_usage_error(cli, "--cap: %s", err.msg);
+	/* no desktop session: say so before anything else */
+	struct nr_desktop *desk = nr_desktop_new();
+	rc = desk ? nr_desktop_check(desk, &err) : nr_error_set(&err, -NR_E_NOMEM, NULL);
+	nr_desktop_free(desk);
+	if (rc < 0)
+		return cli_fail(cli, &err);
+	if ((rc = open_agent(cli, o, argv[0], &a)) != EXIT_OK)
+		return rc;
+	if (o->lg_shm)
+		shm = strdup(o->lg_shm);
+	else
+		sync_lg_of(cli, argv[0], &shm, &so.spice);
+	so.lg_shm = shm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	rc = nr_sync_run(cli->ctx, a, &so, &err);
+	nr_agent_free(a);
+	free(shm);
+	if (rc < 0)
+		return cli_fail(cli, &err);
+	return EXIT_OK;
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 #define COMMON_OPTS \
@@ -468,6 +601,23 @@ AGENT_SUB(watch, sub_watch, "agent watch [OPTIONS] [--count N] [--for MS] VM",
 		CLI_VALUE("for", "MS", struct agent_opts, for_ms, "stop after MS milliseconds (exit 1 when no event came)"),
 		CLI_OPT_END,
 	  }), 1, 1);
+AGENT_SUB(sync, sub_sync, "agent sync [OPTIONS] [--cap SIZE] [--lg-shm PATH] VM",
+	  "keep the host desktop's clipboard and the guest's in sync, both ways, until stopped",
+	  ((const struct cli_opt[]){
+		COMMON_OPTS,
+		CLI_VALUE("cap", "SIZE", struct agent_opts, cap,
+			  "the largest content copied: 16M (the default), 512K; at most 64M"),
+		CLI_VALUE("lg-shm", "PATH", struct agent_opts, lg_shm,
+			  "the VM's Looking Glass memory to watch (default: the one in its domain)"),
+		CLI_OPT_END,
+	  }), 1, 1,
+	  .more = "Text and PNG images go from the host desktop (Wayland through wl-clipboard, X11 through\n"
+		  "xclip; changes come from XFixes events or wl-paste --watch) to the guest on every change,\n"
+		  "and from the guest on every clipboard-changed event. What sync gave a side is never sent\n"
+		  "back. When the agent goes away (the VM reboots) sync waits for it, then resyncs once.\n"
+		  "While Looking Glass carries the clipboard itself (a host that announces the clipboard\n"
+		  "feature, or the B7 host with SPICE) sync pauses and says so. Stop it with SIGINT or\n"
+		  "SIGTERM; the neuron-sync@VM.service user unit runs it in the graphical session.\n");
 AGENT_SUB(shutdown, sub_shutdown, "agent shutdown [OPTIONS] VM", "power the guest off (or --reboot)",
 	  ((const struct cli_opt[]){
 		COMMON_OPTS,
@@ -498,11 +648,11 @@ AGENT_SUB(media, sub_media, "agent media [--json] VM",
 
 const struct cli_cmd cli_cmd_agent = {
 	.name = "agent",
-	.usage = "agent ping|info|launch|clipboard|resolution|watch|shutdown|certs|media ... VM",
+	.usage = "agent ping|info|launch|clipboard|resolution|watch|sync|shutdown|certs|media ... VM",
 	.help = "talk to a VM's guest agent over TLS, or make its certificates and guest-tools media",
 	.subs = (const struct cli_cmd *const[]){
 		&agent_ping_cmd, &agent_info_cmd, &agent_launch_cmd, &agent_clipboard_cmd, &agent_resolution_cmd,
-		&agent_watch_cmd, &agent_shutdown_cmd, &agent_certs_cmd, &agent_media_cmd, NULL,
+		&agent_watch_cmd, &agent_sync_cmd, &agent_shutdown_cmd, &agent_certs_cmd, &agent_media_cmd, NULL,
 	},
 	.more = "Failures end with the error's name: TIMEOUT, AGENT_CLOSED, AGENT_CERT, AGENT_TLS,\n"
 		"AGENT_PROTO, AGENT_REMOTE, AGENT_NOCHANNEL, AGENT_NOCERTS (docs/PROTOCOL.md 7).\n",

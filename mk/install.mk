@@ -14,6 +14,8 @@
 #   /usr/share/neuron/guest/                          what each VM's guest-tools media carries
 #                                                     beside neuron-agent: its systemd user unit,
 #                                                     its udev rule, neuron-agent.msi when built
+#   /usr/lib/systemd/user/neuron-sync@.service        the clipboard sync of a VM (agent sync),
+#                                                     a user unit template (VM = instance)
 #   /usr/lib/tmpfiles.d/neuron.conf                   neuron's state and runtime directories
 #   /usr/lib/udev/rules.d/70-neuron-kvmfr.rules       /dev/kvmfr* for the kvm group
 #   /usr/lib/systemd/system/neuron-gpu-restore.service at boot, finishes the release of an
@@ -34,6 +36,7 @@ SYSCONFDIR   ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 LIBDIR_SYS   ?= $(PREFIX)/lib
 TMPFILESDIR  ?= $(LIBDIR_SYS)/tmpfiles.d
 UDEVRULESDIR ?= $(LIBDIR_SYS)/udev/rules.d
+USERUNITDIR  ?= $(LIBDIR_SYS)/systemd/user
 UNITDIR      ?= $(LIBDIR_SYS)/systemd/system
 BASHCOMPDIR  ?= $(DATADIR)/bash-completion/completions
 NEURONDIR    ?= $(DATADIR)/neuron
@@ -69,6 +72,7 @@ install: all $(DEMO)/.stamp
 	$(if $(GUEST),$(INSTALL) -m 0644 $(GUEST) $(DESTDIR)$(NEURONDIR)/guest/)
 	if [ -f $(GUEST_MSI) ]; then $(INSTALL) -D -m 0644 $(GUEST_MSI) $(DESTDIR)$(NEURONDIR)/guest/neuron-agent.msi; fi
 	$(INSTALL) -D -m 0644 config/tmpfiles/neuron.conf $(DESTDIR)$(TMPFILESDIR)/neuron.conf
+	$(INSTALL) -D -m 0644 config/systemd/neuron-sync@.service $(DESTDIR)$(USERUNITDIR)/neuron-sync@.service
 	$(INSTALL) -D -m 0644 config/udev/70-neuron-kvmfr.rules $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' config/systemd/neuron-gpu-restore.service.in >$(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
@@ -86,6 +90,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/neuronctl $(DESTDIR)$(BINDIR)/neuron-tui $(DESTDIR)$(BINDIR)/neuron-agent
 	rm -rf $(DESTDIR)$(NEURONDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(TMPFILESDIR)/neuron.conf $(DESTDIR)$(UDEVRULESDIR)/70-neuron-kvmfr.rules
+	rm -f $(DESTDIR)$(USERUNITDIR)/neuron-sync@.service
 	rm -f $(DESTDIR)$(UNITDIR)/neuron-gpu-restore.service
 	rm -f $(DESTDIR)$(MANDIR)/man1/neuronctl.1 $(DESTDIR)$(MANDIR)/man1/neuron-tui.1 \
 		$(DESTDIR)$(MANDIR)/man8/neuron-agent.8

@@ -1,10 +1,14 @@
 /* The agents panel: for every VM with the NeuronOS agent channel, whether the agent is
  * connected, its certificate fingerprint against the pinned one, its version, the last
- * ping, the guest's resolution and clipboard sync (core's nr_agent_* client).
+ * ping, the guest's resolution (core's nr_agent_* client), and the clipboard sync of
+ * `neuronctl agent sync` (its status file, nr_sync_status_read): whether it runs, its last
+ * transfer and its size.
  *
  * A worker thread talks to the agents so that a slow or silent guest never freezes the
  * screen: it pings the running VMs' agents every AGENT_PERIOD_S seconds, and sleeps
- * without a timeout while no VM with an agent runs (an idle TUI uses no CPU). */
+ * without a timeout while no VM with an agent runs (an idle TUI uses no CPU). A VM whose
+ * agent a running sync holds is not pinged: the channel takes one host at a time, and the
+ * sync's own status says whether the agent answers. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +17,7 @@
 #include "neuron/agent.h"
 #include "neuron/clock.h"
 #include "neuron/certs.h"
+#include "neuron/sync.h"
 #include "neuron/vm.h"
 
 #define AGENT_PERIOD_S 10
@@ -27,6 +32,8 @@ struct agent_row {
 	bool checked;
 	struct nr_agent_status st;
 	char pinned[104];               /* the guest certificate we expect (from our certs) */
+	bool has_sync;                  /* a clipboard sync ran for it (nr_sync_status_read) */
+	struct nr_sync_status sync;
 	char error[512];
 	struct nr_agent *client;        /* the worker's */
 };
@@ -60,6 +67,7 @@ static void round_once(struct agents_priv *p)
 		struct nr_agent *client;
 		struct nr_agent_status st;
 		struct nr_certs_info ci;
+		struct nr_sync_status sync;
 		struct nr_error err = { 0 };
 		char *dir = NULL;
 		bool running;
@@ -81,7 +89,11 @@ static void round_once(struct agents_priv *p)
 		memset(&st, 0, sizeof(st));
 		memset(&ci, 0, sizeof(ci));
 		nr_certs_info(t->ctx, name, &ci, NULL);
-		if (!running || !socket[0]) {
+		bool has_sync = nr_sync_status_read(t->ctx, name, &sync, NULL) == 0;
+		if (has_sync && sync.running) { /* sync holds the channel: its status tells */
+			nr_agent_free(client);
+			client = NULL;
+		} else if (!running || !socket[0]) {
 			nr_agent_free(client);
 			client = NULL;
 			snprintf(cred_dir_err, sizeof(cred_dir_err), "%s", !running ? "the VM is not running" : no_socket);
@@ -120,6 +132,8 @@ static void round_once(struct agents_priv *p)
 				r->checked = true;
 				snprintf(r->pinned, sizeof(r->pinned), "%s", ci.guest_fingerprint);
 				snprintf(r->error, sizeof(r->error), "%s", cred_dir_err);
+				r->has_sync = has_sync;
+				r->sync = sync;
 				break;
 			}
 		pthread_mutex_unlock(&p->lock);
@@ -225,6 +239,8 @@ static void agents_reload(struct tui *t, struct tui_view *v)
 				memcpy(r->error, old[k].error, sizeof(r->error));
 				r->client = old[k].client;
 				old[k].client = NULL;
+				r->has_sync = old[k].has_sync;
+				r->sync = old[k].sync;
 			}
 		p->n++;
 	}
@@ -281,6 +297,16 @@ static void ago(time_t when, char *buf, size_t size)
 		snprintf(buf, size, "%ldm ago", (long)(now - when) / 60);
 }
 
+/* The Clipboard column: what the sync of the VM is doing, "off" when none runs. */
+static const char *sync_word(const struct agent_row *r)
+{
+	if (!r->has_sync || !r->sync.running)
+		return r->st.connected || r->has_sync ? "sync off" : "-";
+	if (strcmp(r->sync.state, "syncing") == 0)
+		return "syncing";
+	return strcmp(r->sync.state, "paused") == 0 ? "sync paused" : "sync waits";
+}
+
 static void agents_row(struct tui *t, struct tui_view *v, size_t i, int y, int x, int w, bool sel)
 {
 	struct agents_priv *p = v->priv;
@@ -293,7 +319,8 @@ static void agents_row(struct tui *t, struct tui_view *v, size_t i, int y, int x
 	pthread_mutex_unlock(&p->lock);
 	tui_clean(t, name, sizeof(name), r.name);
 	tui_putf(t, y, x, w, base, " %-17.17s", name);
-	if (r.st.connected)
+	bool syncing = r.has_sync && r.sync.running;
+	if (r.st.connected || (syncing && r.sync.agent_connected))
 		tui_putf(t, y, x + 19, 14, sel ? base : TUI_C_OK, "%s connected", t->g->ok);
 	else if (!r.running)
 		tui_putf(t, y, x + 19, 14, sel ? base : TUI_C_DIM, "%s VM off", t->g->stopped);
@@ -309,8 +336,8 @@ static void agents_row(struct tui *t, struct tui_view *v, size_t i, int y, int x
 		snprintf(res, sizeof(res), "%dx%d", r.st.width, r.st.height);
 	else
 		snprintf(res, sizeof(res), "-");
-	tui_putf(t, y, x + 33, w - 33, base, "%-9.9s %-10s %-10s %s", ver, ping, res,
-		 r.st.clipboard_events ? "syncing" : r.st.connected ? "idle" : "-");
+	tui_putf(t, y, x + 33, w - 33, base, "%-9.9s %-10s %-10s %s", ver, syncing ? "by sync" : ping, res,
+		 sync_word(&r));
 }
 
 static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, int x, int h, int w)
@@ -323,9 +350,12 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 	pthread_mutex_lock(&p->lock);
 	r = p->rows[i];
 	pthread_mutex_unlock(&p->lock);
+	bool held = r.has_sync && r.sync.running; /* by agent sync: this panel does not ping it */
 	tui_clean(t, buf, sizeof(buf), r.name);
 	tui_putf(t, y + line++, x, w, TUI_C_INFO, "Agent of VM %s: %s", buf,
-		 r.st.connected ? "connected over TLS 1.3" : "not connected");
+		 held ? (r.sync.agent_connected ? "connected over TLS 1.3, held by agent sync"
+						: "held by agent sync, which waits for it")
+		      : r.st.connected ? "connected over TLS 1.3" : "not connected");
 	tui_clean(t, buf, sizeof(buf), r.socket[0] ? r.socket : "(none yet)");
 	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Channel socket: %s", buf);
 	tui_clean(t, buf, sizeof(buf), r.pinned[0] ? r.pinned : "none: neuronctl agent certs VM makes them");
@@ -336,11 +366,32 @@ static void agents_details(struct tui *t, struct tui_view *v, size_t i, int y, i
 			 same ? "matches the pinned one" : "differs: not the guest this host made certificates for");
 	}
 	ago(r.st.last_ping, ping, sizeof(ping));
-	tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
-		 r.st.agent_version[0] ? r.st.agent_version : "-", r.st.protocol_version, ping, r.st.last_rtt_ms,
-		 r.st.connects);
+	if (!held || r.st.last_ping)
+		tui_putf(t, y + line++, x, w, TUI_C_NORMAL,
+			 "Agent %s, protocol %d; last ping %s (%.2f ms); handshakes %lu",
+			 r.st.agent_version[0] ? r.st.agent_version : "-", r.st.protocol_version, ping,
+			 r.st.last_rtt_ms, r.st.connects);
 	if (r.st.width > 0)
 		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Guest resolution: %dx%d", r.st.width, r.st.height);
+	if (held) {
+		char when[32], why[300];
+		tui_putf(t, y + line++, x, w, TUI_C_OK, "%s Clipboard sync runs (pid %lld): %s, %lu transfer%s", t->g->ok,
+			 r.sync.pid, r.sync.state, r.sync.transfers, r.sync.transfers == 1 ? "" : "s");
+		if (r.sync.last_at) {
+			ago(r.sync.last_at, when, sizeof(when));
+			tui_clean(t, buf, sizeof(buf), r.sync.last_mime);
+			tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Last transfer %s, %s: %s, %lld bytes",
+				 nr_sync_dir_name(r.sync.last_dir), when, buf, r.sync.last_size);
+		}
+		if (r.sync.why[0]) {
+			tui_clean(t, why, sizeof(why), r.sync.why);
+			tui_putf(t, y + line++, x, w, TUI_C_WARN, "%s", why);
+		}
+	} else {
+		tui_clean(t, buf, sizeof(buf), r.name);
+		tui_putf(t, y + line++, x, w, TUI_C_DIM, "Clipboard sync: off (neuronctl agent sync %s, or neuron-sync@%s.service)",
+			 buf, buf);
+	}
 	if (r.st.clipboard_events) {
 		tui_clean(t, buf, sizeof(buf), r.st.clipboard_mime);
 		tui_putf(t, y + line++, x, w, TUI_C_NORMAL, "Clipboard: %lu changes, last %s", r.st.clipboard_events, buf);
@@ -364,7 +415,8 @@ static void agents_status(struct tui *t, struct tui_view *v, char *buf, size_t s
 	pthread_mutex_lock(&p->lock);
 	n = p->n;
 	for (size_t i = 0; i < p->n; i++)
-		up += p->rows[i].st.connected;
+		up += p->rows[i].st.connected ||
+		      (p->rows[i].has_sync && p->rows[i].sync.running && p->rows[i].sync.agent_connected);
 	pthread_mutex_unlock(&p->lock);
 	snprintf(buf, size, "%zu of %zu agent%s connected; checked every %d s while their VMs run", up, n,
 		 n == 1 ? "" : "s", AGENT_PERIOD_S);

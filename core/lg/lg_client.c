@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "neuron/domain.h"
 #include "neuron/lg.h"
 #include "neuron/plan.h"
 
@@ -66,6 +67,11 @@ void nr_lg_client_opts_defaults(const struct nr_ctx *ctx, struct nr_lg_client_op
 	opts->fullscreen = param_yes(ctx, "lg.fullscreen");
 	opts->escape_key = esc && *esc ? esc : NULL;
 	opts->no_spice = !param_yes(ctx, "lg.spice");
+}
+
+bool nr_lg_spice_clipboard(const struct nr_ctx *ctx, const struct nr_domain_info *info)
+{
+	return info && info->spice && param_yes(ctx, "lg.spice");
 }
 
 /* File names carry the VM name; keep them to one safe path component. */

@@ -128,3 +128,23 @@ int nr_lg_shm_check_access(const char *path, struct nr_error *err)
 		gids[k++] = (unsigned)groups[i];
 	return nr_lg_shm_access_as(path, (unsigned)geteuid(), gids, k, err);
 }
+
+bool nr_lg_carries_clipboard(const char *shm_path, bool spice, char *why, size_t size)
+{
+	struct nr_lg_snapshot snap;
+	struct nr_error err = { 0 };
+
+	if (!shm_path || nr_lg_read(shm_path, &snap, &err) < 0 || snap.kind != NR_LG_SHM_HEADER)
+		return false;
+	if (snap.kvmfr && (snap.features & NR_LG_FEATURE_CLIPBOARD)) {
+		snprintf(why, size, "the Looking Glass host %s in %s carries the clipboard itself (KVMFR feature clipboard)",
+			 snap.host_version[0] ? snap.host_version : "(no version)", shm_path);
+		return true;
+	}
+	if (spice && snap.layout && strcmp(snap.layout, "b7") == 0) {
+		snprintf(why, size, "the Looking Glass B7 host in %s carries the clipboard over the VM's SPICE channel",
+			 shm_path);
+		return true;
+	}
+	return false;
+}

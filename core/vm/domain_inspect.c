@@ -446,6 +446,12 @@ int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_er
 			read_channel(c, info);
 		else if (!xmlStrcmp(c->name, X("tpm")))
 			info->tpm = true;
+		else if (!xmlStrcmp(c->name, X("graphics"))) {
+			xmlChar *type = xmlGetProp(c, X("type"));
+			if (type && !xmlStrcmp(type, X("spice")))
+				info->spice = true;
+			xmlFree(type);
+		}
 		else if (!xmlStrcmp(c->name, X("disk")))
 			rc = read_disk(c, info);
 		else if (!xmlStrcmp(c->name, X("filesystem")))

@@ -66,6 +66,10 @@ for f in "$top"/config/profiles/*.yaml; do
 	[ -f "$f" ] || continue
 	check "config/profiles/$(basename "$f") installed as is" cmp -s "$f" "$d/usr/share/neuron/profiles/$(basename "$f")"
 done
+check "config/systemd/neuron-sync@.service installed as the user unit template" \
+	cmp -s "$top/config/systemd/neuron-sync@.service" "$d/usr/lib/systemd/user/neuron-sync@.service"
+check "neuron-sync@VM.service runs neuronctl agent sync VM" \
+	grep -qx 'ExecStart=/usr/bin/env neuronctl agent sync %i' "$d/usr/lib/systemd/user/neuron-sync@.service"
 check "completion installed as is" cmp -s "$top/completion/neuronctl.bash" "$d/usr/share/bash-completion/completions/neuronctl"
 # The demo machine is the generated sysroot of tests/fixtures/machines/demo.yaml, links and all.
 if diff -r --no-dereference -x .stamp "$SYSROOTS/demo" "$d/usr/share/neuron/demo" >"$tmp/diff" 2>&1; then

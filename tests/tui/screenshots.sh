@@ -69,6 +69,24 @@ if "$BUILD/neuronctl" --root "$ag/root" agent certs win11 --bundle "$ag/bundle" 
 	scene 06-agents "Agents panel: a live TLS session with the guest agent" 4 @wait || status=1
 	# the app list: Enter on the VM; Paint's launcher put in the host's menu (i)
 	scene 07-apps "A VM's app list: the guest's apps, a launcher in the host's menu" 4 @wait Enter @wait Down i @wait || status=1
+	# the same agent with neuronctl agent sync holding it, on a private X display: a copy on
+	# the host reaches the guest, and the panel shows the sync and its last transfer
+	if command -v Xvfb >/dev/null 2>&1 && command -v xclip >/dev/null 2>&1 &&
+		. "$top/tests/lib.sh" && xvfb_start "$work" 1024x768x24; then
+		sync_n="$BUILD/neuronctl --root $ag/root --param runtime_dir=$ag/run"
+		mkdir -p "$ag/run" && chmod 700 "$ag/run"
+		DISPLAY=$xvfb_display $sync_n agent sync win11 --socket "$ag/sock" --json >"$ag/sync.out" 2>&1 &
+		sync_pid=$!
+		i=0
+		until grep -q '"connected"' "$ag/sync.out" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+		printf 'Hello from the host desktop' | DISPLAY=$xvfb_display xclip -selection clipboard -i 2>/dev/null
+		i=0
+		until grep -q '"transfer"' "$ag/sync.out" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+		ARGS="$ARGS --param runtime_dir=$ag/run"
+		scene 07-agents-sync "Agents panel while neuronctl agent sync keeps the clipboard" 4 @wait || status=1
+		kill $sync_pid $pids 2>/dev/null
+		wait $sync_pid $pids 2>/dev/null
+	fi
 	ARGS=--demo
 	kill $agent_pid 2>/dev/null
 else

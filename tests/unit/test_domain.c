@@ -240,6 +240,13 @@ static void test_tcg(void **state)
 	assert_null(info->agent_socket); /* libvirt names it when the VM runs */
 	assert_int_equal(info->n_pci, 0);
 	assert_string_equal(info->type, "qemu");
+	/* the template's SPICE graphics: the Looking Glass B7 client's clipboard channel, unless
+	 * the client is told not to use SPICE */
+	assert_true(info->spice);
+	assert_true(nr_lg_spice_clipboard(e.ctx, info));
+	assert_int_equal(nr_ctx_set(e.ctx, "lg.spice", "no", NULL), 0);
+	assert_false(nr_lg_spice_clipboard(e.ctx, info));
+	assert_int_equal(nr_ctx_set(e.ctx, "lg.spice", "yes", NULL), 0);
 	nr_domain_info_free(info);
 	free(xml);
 	/* default kvm: host CPU, Hyper-V, Secure Boot firmware with SMM, TPM for Windows 11 */
@@ -382,6 +389,14 @@ static const struct lg_case {
 	{ "a shmem with its size in M",
 	  "<domain><devices><shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size>"
 	  "</shmem></devices></domain>", NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 32, NULL },
+	{ "a shmem beside SPICE graphics (the B7 client's clipboard channel)",
+	  "<domain><devices><graphics type='spice' autoport='yes'/><shmem name='looking-glass'>"
+	  "<model type='ivshmem-plain'/><size unit='M'>64</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 64, NULL },
+	{ "a shmem beside VNC graphics: no SPICE",
+	  "<domain><devices><graphics type='vnc'/><shmem name='looking-glass'>"
+	  "<model type='ivshmem-plain'/><size unit='M'>64</size></shmem></devices></domain>",
+	  NR_DOMAIN_LG_SHMEM, "/dev/shm/looking-glass", 64, NULL },
 	{ "<shmem name='lg0'>: IVSHMEM memory, but not named for Looking Glass",
 	  "<domain><devices><shmem name='lg0'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>"
 	  "</devices></domain>", NR_DOMAIN_LG_NONE, NULL, 0, "/dev/shm/lg0" },
@@ -453,6 +468,7 @@ static void test_inspect_lg_inputs(void **state)
 
 		print_message("%s\n", c->what);
 		assert_int_equal(info->lg, c->lg);
+		assert_int_equal(info->spice, strstr(c->xml, "<graphics type='spice'") != NULL);
 		if (c->path) {
 			assert_int_equal(rc, 0);
 			assert_string_equal(info->lg_path, c->path);

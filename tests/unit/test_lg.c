@@ -206,6 +206,49 @@ static void test_probe_layouts(void **state)
 	}
 }
 
+/* Whether Looking Glass carries the clipboard, so that agent sync stands back: a KVMFR
+ * record with the clipboard feature (0x10, KVMFR_FEATURE_CLIPBOARD in KVMFR.h) in any
+ * layout; a B7 host (no feature flags for it) only when the client has SPICE. */
+static void test_carries_clipboard(void **state)
+{
+	static const struct {
+		const struct hdr_layout *l;
+		uint32_t features;
+		bool spice, carries;
+		const char *why;
+	} rows[] = {
+		{ &LGMP10, 0x1f, false, true, "KVMFR feature clipboard" },
+		{ &LGMP10, 0x0f, true, false, NULL },
+		{ &LGMP9, 0x10, false, true, "KVMFR feature clipboard" },
+		{ &B7, 0x1, false, false, NULL },
+		{ &B7, 0x1, true, true, "SPICE" },
+		{ &LGMP8, 0x1, true, false, NULL },
+	};
+	char path[4096], why[512];
+
+	snprintf(path, sizeof(path), "%s/shm", tmpdir);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unsigned char *m = calloc(1, BUFSZ);
+		write_header(m, rows[i].l, 7, 1000, "B7-rc1", rows[i].features);
+		write_file(path, m, BUFSZ);
+		why[0] = '\0';
+		print_message("%s features %#x spice %d\n", rows[i].l->name, rows[i].features, rows[i].spice);
+		assert_int_equal(nr_lg_carries_clipboard(path, rows[i].spice, why, sizeof(why)), rows[i].carries);
+		if (rows[i].why)
+			assert_non_null(strstr(why, rows[i].why));
+		free(m);
+	}
+	/* no file, an empty one, zeros: nothing carries it */
+	assert_false(nr_lg_carries_clipboard(NULL, true, why, sizeof(why)));
+	snprintf(path, sizeof(path), "%s/none", tmpdir);
+	assert_false(nr_lg_carries_clipboard(path, true, why, sizeof(why)));
+	snprintf(path, sizeof(path), "%s/zeros", tmpdir);
+	unsigned char *z = calloc(1, BUFSZ);
+	write_file(path, z, BUFSZ);
+	free(z);
+	assert_false(nr_lg_carries_clipboard(path, true, why, sizeof(why)));
+}
+
 static void test_probe_lgmp10_sixth_queue(void **state)
 {
 	unsigned char *m = calloc(1, BUFSZ);
@@ -1043,6 +1086,7 @@ int main(void)
 		cmocka_unit_test(test_stack_names_and_versions),
 		cmocka_unit_test(test_probe_layouts),
 		cmocka_unit_test(test_probe_lgmp10_sixth_queue),
+		cmocka_unit_test(test_carries_clipboard),
 		cmocka_unit_test(test_probe_kvmfr),
 		cmocka_unit_test(test_probe_unknown),
 		cmocka_unit_test(test_probe_every_truncation),

@@ -58,6 +58,7 @@ struct nr_domain_info {
 	char *agent_type;           /* its type: "unix", "pty" ... */
 	char *agent_socket;         /* its host path; libvirt fills a unix socket's in when the VM runs */
 	bool tpm;
+	bool spice;                 /* SPICE graphics: the Looking Glass B7 client's clipboard channel */
 	char **disks;               /* disk image paths (device='disk'), not CD-ROMs */
 	size_t n_disks;
 	/* the virtio-fs shares: <filesystem> with driver virtiofs, its target (the tag, which

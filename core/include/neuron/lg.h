@@ -137,6 +137,14 @@ int nr_lg_shm_of(const struct nr_domain_info *info, const char **path, unsigned 
 /* The same for a defined VM, read through libvirt. *path malloc'd. */
 int nr_lg_vm_shm(struct nr_virt *virt, const char *vm, char **path, unsigned *size_mib,
 		 struct nr_error *err);
+/* Whether Looking Glass carries the clipboard itself for a VM, so that our agent's sync
+ * must stand back: the shared memory at shm_path holds a host application's header whose
+ * KVMFR features announce clipboard, or a B7 host (LGMP protocol 6, which carries it over
+ * SPICE) and the domain has SPICE graphics. why (size bytes) says which, for a person. */
+bool nr_lg_carries_clipboard(const char *shm_path, bool spice, char *why, size_t size);
+/* The spice argument for a domain: it has SPICE graphics and the client is let use SPICE
+ * (the lg.spice parameter, as nr_lg_client_opts_defaults reads it). */
+bool nr_lg_spice_clipboard(const struct nr_ctx *ctx, const struct nr_domain_info *info);
 /* Check that the current user can read and write path (under the ctx's sysroot);
  * the message names the group to join when not. */
 int nr_lg_shm_check_access(const char *path, struct nr_error *err);
