@@ -16,6 +16,7 @@
 #include "neuron/agent.h"
 #include "neuron/agent_proto.h"
 #include "neuron/certs.h"
+#include "neuron/sync.h"
 #include "neuron/tls.h"
 
 #define EVENT_QUEUE 64
@@ -87,7 +88,8 @@ int nr_agent_open(const struct nr_ctx *ctx, const char *vm, struct nr_agent **ou
 	int rc;
 
 	*out = NULL;
-	if ((rc = nr_certs_dir(ctx, vm, &dir, err)) < 0 || (rc = nr_agent_channel_path(ctx, vm, &path, err)) < 0)
+	if ((rc = nr_sync_check_free(ctx, vm, err)) < 0 || (rc = nr_certs_dir(ctx, vm, &dir, err)) < 0 ||
+	    (rc = nr_agent_channel_path(ctx, vm, &path, err)) < 0)
 		goto out;
 	rc = nr_agent_open_socket(path, dir, out, err);
 out:
