@@ -15,7 +15,8 @@
  *    name, changes; apps, open and windows where the platform has them), the system's
  *    own one from sys_desktop_new. Linux: agent/platform_linux.c (wl-copy/xclip, xrandr,
  *    posix_spawn, systemctl) and agent/apps_linux.c (XDG desktop entries, the hicolor
- *    icon theme, xdg-open, wmctrl for EWMH windows).
+ *    icon theme, xdg-open, wmctrl for EWMH windows) and agent/shares_linux.c (the shared
+ *    folders of shares.conf, mounted over virtio-fs).
  *
  * Windows: agent/win/ (agent/win/win.h says which file does what), built by mk/win.mk in
  * place of platform_posix.c, platform_linux.c, apps_linux.c, spawn.c, core/guest/tls_fd.c and
@@ -187,6 +188,15 @@ int apps_linux_open(struct agent_platform *p, const char *path, const char *app,
 int apps_linux_windows(struct agent_platform *p, agent_window_fn each, void *ctx, const char **code, char *why);
 int apps_linux_window_focus(struct agent_platform *p, const char *id, const char **code, char *why);
 int apps_linux_window_close(struct agent_platform *p, const char *id, const char **code, char *why);
+
+/* The Linux platform's shares (agent/shares_linux.c): the lines NAME=PATH of shares.conf,
+ * read from NEURON_AGENT_SHARES when set, else from the bundle directory, else from
+ * /etc/neuron-agent/shares.conf (where setup.sh puts it), each mounted when
+ * /proc/self/mountinfo (NEURON_AGENT_MOUNTINFO: another) has no virtiofs mount of tag NAME
+ * on PATH: `mount -t virtiofs NAME PATH` as root, else `mount PATH` (the fstab line setup.sh
+ * wrote); NEURON_AGENT_MOUNT names another mount program. Reported: those mounted. */
+int shares_linux_list(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx,
+		      const char **code, char *why);
 
 /* posix_spawn helpers shared by the POSIX platforms (agent/spawn.c). */
 /* Start argv[0] (PATH search), not waiting; its pid in *pid. */

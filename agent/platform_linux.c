@@ -281,6 +281,7 @@ struct agent_platform *platform_linux_new(void)
 		.apps = apps_linux_list, .app_icon = apps_linux_icon, .open = apps_linux_open,
 		.windows = apps_linux_windows, .window_focus = apps_linux_window_focus,
 		.window_close = apps_linux_window_close,
+		.shares = shares_linux_list,
 		.os_name = lx_os_name, .poll_changes = lx_poll_changes, .free = lx_free,
 	};
 	return p;

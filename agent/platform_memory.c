@@ -4,7 +4,8 @@
  * is not PNG, an id with "..", a name that is not UTF-8, 300 MIME types; "true", which
  * launch can start; with
  * NEURON_AGENT_HUGE_APPS=1 in the environment 10000 more apps): open adds a window
- * "PATH - NAME", window-close removes one, window-focus marks it as in front. The system's test events (POSIX:
+ * "PATH - NAME", window-close removes one, window-focus marks it as in front; a fixed list
+ * of shares (two good ones, three a host must refuse). The system's test events (POSIX:
  * SIGUSR1, SIGUSR2) play a user copying text in the guest and a user changing the
  * resolution: both are reported as events. With NEURON_AGENT_TEST_DIR=DIR in the
  * environment the clipboard is also seen from outside (tests/sync): every set writes
@@ -67,6 +68,25 @@ static const struct agent_app mem_apps[] = {
 	{ "true", "True", "true", NULL, NULL, NULL, 0 },
 };
 #define MEM_APPS (sizeof(mem_apps) / sizeof(mem_apps[0]))
+
+/* Shares as a guest may report them: a Linux mount point, a Windows drive, and hostile
+ * ones a host must not use (a path with "..", a relative one, control characters). */
+static const struct agent_share mem_shares[] = {
+	{ "Documents", "/mnt/neuron/Documents" },
+	{ "music", "Y:\\" },
+	{ "climb", "/mnt/neuron/../../etc" },
+	{ "relative", "mnt/neuron/relative" },
+	{ "evil\x1b[31m", "/mnt/neuron/evil\n" },
+};
+
+static int mem_shares_list(struct agent_platform *p, const char *bundle, agent_share_fn each, void *ctx,
+			   const char **code, char *why)
+{
+	for (size_t i = 0; i < sizeof(mem_shares) / sizeof(mem_shares[0]); i++)
+		if (each(ctx, &mem_shares[i]))
+			break;
+	return 0;
+}
 
 static volatile sig_atomic_t user_copied, user_resized;
 
@@ -447,6 +467,7 @@ struct agent_platform *platform_memory_new(void)
 		.set_resolution = mem_set_resolution, .shutdown = mem_shutdown,
 		.apps = mem_apps_list, .app_icon = mem_app_icon, .open = mem_open, .windows = mem_windows,
 		.window_focus = mem_window_focus, .window_close = mem_window_close,
+		.shares = mem_shares_list,
 		.os_name = mem_os_name, .poll_changes = mem_poll_changes, .free = mem_free,
 	};
 	return p;

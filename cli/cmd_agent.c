@@ -31,6 +31,8 @@ int cli_agent_open(struct cli *cli, const char *socket, const char *certs, const
 	char *dir = NULL;
 	int rc;
 
+	if ((socket || certs) && nr_sync_check_free(cli->ctx, vm, &err) < 0)
+		return cli_fail(cli, &err);
 	if (socket) {
 		if (!certs && (rc = nr_certs_dir(cli->ctx, vm, &dir, &err)) < 0)
 			return cli_fail(cli, &err);

@@ -31,6 +31,7 @@ enum {
 	X(GLOBAL, "Everywhere") \
 	X(LIST,   "Lists and panels") \
 	X(VMS,    "VMs panel") \
+	X(APPS,   "A VM's app list") \
 	X(WIZARD, "Wizards") \
 	X(FORM,   "Wizard forms") \
 	X(DIALOG, "Dialogs")
@@ -64,6 +65,7 @@ enum tui_scope {
 	X(PAGE_DOWN,  LIST,   "Page down") \
 	X(TOP,        LIST,   "First item") \
 	X(BOTTOM,     LIST,   "Last item") \
+	X(OPEN,       LIST,   "Agents panel: the app list of a VM whose agent is connected") \
 	X(VM_START,   VMS,    "Start the VM") \
 	X(VM_SHUTDOWN, VMS,   "Shut the VM down (ACPI, asks first)") \
 	X(VM_FORCEOFF, VMS,   "Force the VM off (asks first)") \
@@ -71,6 +73,10 @@ enum tui_scope {
 	X(VM_BIND,    VMS,    "Bind the VM's GPU to vfio-pci now (shows the writes, asks first)") \
 	X(VM_UNBIND,  VMS,    "Give the VM's GPU back to its host drivers (asks first)") \
 	X(VM_DELETE,  VMS,    "Delete the VM (asks first; its disk images stay)") \
+	X(APP_LAUNCH, APPS,   "Start the app in the guest, then the Looking Glass client") \
+	X(APP_INSTALL, APPS,  "Put a launcher of the app in the host's menu") \
+	X(APP_UNINSTALL, APPS, "Take the app's launcher out of the host's menu") \
+	X(APP_CLOSE,  APPS,   "Back to the panels") \
 	X(NEXT,       WIZARD, "Next step / choose") \
 	X(FINISH,     WIZARD, "Finish an interrupted apply") \
 	X(ROLLBACK,   WIZARD, "Roll back an interrupted apply or revert") \
@@ -171,7 +177,7 @@ struct tui_view {
 };
 
 extern const struct tui_view_ops tui_view_groups_ops, tui_view_gpus_ops, tui_view_vms_ops,
-	tui_view_agents_ops, tui_view_log_ops, tui_view_log_overlay_ops, tui_view_help_ops, tui_wizard_setup_ops,
+	tui_view_agents_ops, tui_view_apps_ops, tui_view_log_ops, tui_view_log_overlay_ops, tui_view_help_ops, tui_wizard_setup_ops,
 	tui_wizard_vm_ops;
 
 /* ---- dialogs ---- */
@@ -368,6 +374,8 @@ void tui_process_wakeups(struct tui *t);
 int tui_stderr_fd(void);
 /* view_agents.c: wait until the agents worker has done the round it was asked for */
 void tui_agents_settle(struct tui *t);
+/* view_apps.c: open the app list of vm, whose agent answers on socket */
+void tui_apps_open(struct tui *t, const char *vm, const char *socket);
 
 /* view_gpus.c: a GPU's verdict as one word with its colour ("READY", "SHARED" ...) */
 const char *tui_gpu_word(const struct nr_scan *scan, const struct nr_gpu *g, enum tui_color *c);

@@ -433,6 +433,31 @@ static void agents_draw(struct tui *t, struct tui_view *v, int y0, int x0, int h
 			 "No VM has the NeuronOS agent channel. The new-VM wizard (F3) adds it (agent: true).");
 }
 
+/* Enter: the app list of a VM whose agent is connected (view_apps.c). */
+static int agents_action(struct tui *t, struct tui_view *v, enum tui_action a)
+{
+	struct agents_priv *p = v->priv;
+	struct agent_row r;
+
+	if (a != TUI_ACT_OPEN || !p || v->sel >= v->n_rows)
+		return TUI_IGNORED;
+	pthread_mutex_lock(&p->lock);
+	r = p->rows[v->sel];
+	/* the channel takes one host at a time: the panel lets go of it for the app list
+	 * (its next round connects again) */
+	if (r.st.connected) {
+		nr_agent_free(p->rows[v->sel].client);
+		p->rows[v->sel].client = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!r.st.connected) {
+		tui_set_status(t, "the agent of that VM is not connected: its apps cannot be listed");
+		return TUI_HANDLED;
+	}
+	tui_apps_open(t, r.name, r.socket);
+	return TUI_HANDLED;
+}
+
 const struct tui_view_ops tui_view_agents_ops = {
 	.name = "agents",
 	.title = "Agents",
@@ -442,6 +467,7 @@ const struct tui_view_ops tui_view_agents_ops = {
 	.header = agents_header,
 	.draw_row = agents_row,
 	.details = agents_details,
+	.action = agents_action,
 	.status = agents_status,
 	.done = agents_done,
 };

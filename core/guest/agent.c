@@ -16,6 +16,7 @@
 #include "neuron/agent.h"
 #include "neuron/agent_proto.h"
 #include "neuron/certs.h"
+#include "neuron/sync.h"
 #include "neuron/tls.h"
 
 #define EVENT_QUEUE 64
@@ -32,7 +33,7 @@ struct nr_agent {
 	struct nr_agent_status st;
 	struct nr_agent_event events[EVENT_QUEUE];
 	size_t ev_head, ev_count;
-	bool cap_apps, cap_windows; /* what the agent's hello offered (issue 17) */
+	bool cap_apps, cap_windows, cap_shares; /* what the agent's hello offered (issue 17) */
 	int max_version;            /* the newest protocol version offered (nr_agent_set_protocol) */
 	int version;                /* the one agreed in this session's hello; 0 before */
 };
@@ -90,7 +91,8 @@ int nr_agent_open(const struct nr_ctx *ctx, const char *vm, struct nr_agent **ou
 	int rc;
 
 	*out = NULL;
-	if ((rc = nr_certs_dir(ctx, vm, &dir, err)) < 0 || (rc = nr_agent_channel_path(ctx, vm, &path, err)) < 0)
+	if ((rc = nr_sync_check_free(ctx, vm, err)) < 0 || (rc = nr_certs_dir(ctx, vm, &dir, err)) < 0 ||
+	    (rc = nr_agent_channel_path(ctx, vm, &path, err)) < 0)
 		goto out;
 	rc = nr_agent_open_socket(path, dir, out, err);
 out:
@@ -489,6 +491,7 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 	json_object_array_add(arr, json_object_new_string("resolution"));
 	json_object_array_add(arr, json_object_new_string("apps"));
 	json_object_array_add(arr, json_object_new_string("windows"));
+	json_object_array_add(arr, json_object_new_string("shares"));
 	json_object_object_add(args, "capabilities", arr);
 	if ((rc = raw_call(a, "hello", args, NULL, 0, a->connect_timeout_ms, &res, NULL, err)) < 0) {
 		nr_agent_disconnect(a);
@@ -503,13 +506,14 @@ int nr_agent_connect(struct nr_agent *a, struct nr_error *err)
 		return fail(a, rc, err);
 	}
 	snprintf(a->st.agent_version, sizeof(a->st.agent_version), "%s", nr_msg_str(res, "agent", ""));
-	a->cap_apps = a->cap_windows = false;
+	a->cap_apps = a->cap_windows = a->cap_shares = false;
 	if (json_object_object_get_ex(res, "capabilities", &arr) && json_object_is_type(arr, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arr) && i < 64; i++) {
 			const char *c = json_object_get_string(json_object_array_get_idx(arr, i));
 			if (json_object_is_type(json_object_array_get_idx(arr, i), json_type_string)) {
 				a->cap_apps |= strcmp(c, "apps") == 0;
 				a->cap_windows |= strcmp(c, "windows") == 0;
+				a->cap_shares |= strcmp(c, "shares") == 0;
 			}
 		}
 	/* version 2: binary chunks both ways from here (the agent reads them since its reply) */
@@ -772,7 +776,7 @@ static int need_capability(struct nr_agent *a, const char *cap, struct nr_error 
 	char version[64];
 	int rc = nr_agent_connect(a, err);
 
-	if (rc < 0 || (strcmp(cap, "apps") == 0 ? a->cap_apps : a->cap_windows))
+	if (rc < 0 || (strcmp(cap, "apps") == 0 ? a->cap_apps : strcmp(cap, "shares") == 0 ? a->cap_shares : a->cap_windows))
 		return rc;
 	nr_text_sanitize(version, sizeof(version), a->st.agent_version, false);
 	return fail(a, nr_error_set(err, -NR_E_UNSUPPORTED, "the guest agent (%s) does not offer %s: "
@@ -1039,4 +1043,57 @@ int nr_agent_window_focus(struct nr_agent *a, const char *id, struct nr_error *e
 int nr_agent_window_close(struct nr_agent *a, const char *id, struct nr_error *err)
 {
 	return window_op(a, "window-close", id, err);
+}
+
+void nr_agent_shares_done(struct nr_agent_shares *shares)
+{
+	for (size_t i = 0; shares && i < shares->n; i++) {
+		free(shares->v[i].name);
+		free(shares->v[i].path);
+	}
+	if (shares) {
+		free(shares->v);
+		memset(shares, 0, sizeof(*shares));
+	}
+}
+
+int nr_agent_shares(struct nr_agent *a, struct nr_agent_shares *shares, struct nr_error *err)
+{
+	json_object *res, *list;
+	size_t count;
+	int rc;
+
+	memset(shares, 0, sizeof(*shares));
+	if ((rc = need_capability(a, "shares", err)) < 0)
+		return rc;
+	if ((rc = call(a, "shares", json_object_new_object(), NULL, 0, &res, NULL, err)) < 0)
+		return rc;
+	if (!json_object_object_get_ex(res, "shares", &list) || !json_object_is_type(list, json_type_array)) {
+		json_object_put(res);
+		return fail(a, nr_error_set(err, -NR_E_AGENT_PROTO, "shares: the reply has no list of shares"), err);
+	}
+	count = json_object_array_length(list);
+	if (count > NR_AGENT_SHARES_MAX)
+		count = NR_AGENT_SHARES_MAX;
+	if (!(shares->v = calloc(count ? count : 1, sizeof(*shares->v)))) {
+		json_object_put(res);
+		return nr_error_set(err, -NR_E_NOMEM, NULL);
+	}
+	for (size_t i = 0; i < count; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		struct nr_agent_share *sh = &shares->v[shares->n];
+		if (!json_object_is_type(o, json_type_object))
+			continue;
+		sh->name = guest_string(o, "name", 255);
+		sh->path = guest_string(o, "path", NR_AGENT_PATH_MAX);
+		if (!sh->name || !sh->name[0] || !sh->path || !sh->path[0]) {
+			free(sh->name);
+			free(sh->path);
+			memset(sh, 0, sizeof(*sh));
+			continue;
+		}
+		shares->n++;
+	}
+	json_object_put(res);
+	return 0;
 }

@@ -21,6 +21,7 @@
 #define SHARE_GUEST "/usr/share/neuron/guest"
 #define QEMU_CONF "/etc/libvirt/qemu.conf"
 #define UNATTEND_FILE "autounattend.xml"
+#define SHARES_FILE "shares.conf"
 #define LG_INSTALLER_MAX (256LL << 20)
 
 /* The guest's half of the credentials, named one by one: nothing else of the bundle's
@@ -189,7 +190,47 @@ static const char setup_cmd[] =
 	"  echo The NeuronOS agent was not installed: msiexec failed, see %TEMP%\\neuron-agent-setup.log\r\n"
 	"  exit /b 1\r\n"
 	")\r\n"
-	"echo The NeuronOS agent is installed and running. On the host: neuronctl agent ping VM\r\n";
+	"rem The shared folders (certs\\shares.conf, NAME=DRIVE): the agent reports them; virtio-win's\r\n"
+	"rem virtiofs.exe with WinFsp mounts each as its own launcher instance, so that more than one works.\r\n"
+	"if exist \"%~d0\\certs\\shares.conf\" call :shares\r\n"
+	"echo The NeuronOS agent is installed and running. On the host: neuronctl agent ping VM\r\n"
+	"exit /b 0\r\n"
+	"\r\n"
+	":shares\r\n"
+	"set NEURON_DIR=%ProgramData%\\NeuronOS\\agent\r\n"
+	"if not exist \"%NEURON_DIR%\" mkdir \"%NEURON_DIR%\"\r\n"
+	"copy /y \"%~d0\\certs\\shares.conf\" \"%NEURON_DIR%\\shares.conf\" >nul\r\n"
+	"set VIOFS=%ProgramFiles%\\Virtio-Win\\VioFS\\virtiofs.exe\r\n"
+	"if not exist \"%VIOFS%\" for %%d in (D E F G H I J K L M N O P Q R S T U V W X Y) do (\r\n"
+	"  if exist \"%%d:\\viofs\\w11\\amd64\\virtiofs.exe\" if not exist \"%VIOFS%\" (\r\n"
+	"    mkdir \"%ProgramFiles%\\Virtio-Win\\VioFS\" 2>nul\r\n"
+	"    copy /y \"%%d:\\viofs\\w11\\amd64\\virtiofs.exe\" \"%VIOFS%\" >nul\r\n"
+	"  )\r\n"
+	")\r\n"
+	"set WINFSP=%ProgramFiles(x86)%\\WinFsp\\bin\r\n"
+	"if not exist \"%WINFSP%\\launchctl-x64.exe\" for %%d in (D E F G H I J K L M N O P Q R S T U V W X Y) do (\r\n"
+	"  if not exist \"%WINFSP%\\launchctl-x64.exe\" for %%m in (%%d:\\winfsp*.msi) do msiexec /i \"%%m\" /qn\r\n"
+	")\r\n"
+	"if not exist \"%VIOFS%\" (\r\n"
+	"  echo Shared folders: virtiofs.exe not found; install virtio-win's guest tools, then run this again.\r\n"
+	"  exit /b 0\r\n"
+	")\r\n"
+	"if not exist \"%WINFSP%\\launchctl-x64.exe\" (\r\n"
+	"  echo Shared folders: WinFsp is not installed; install it ^(winfsp.dev^), then run this again.\r\n"
+	"  exit /b 0\r\n"
+	")\r\n"
+	"rem one launcher instance per share, not virtio-win's single VirtioFsSvc\r\n"
+	"sc config VirtioFsSvc start= demand >nul 2>&1\r\n"
+	"sc stop VirtioFsSvc >nul 2>&1\r\n"
+	"call \"%WINFSP%\\fsreg.bat\" virtiofs \"%VIOFS%\" \"-t %%1 -m %%2\" >nul\r\n"
+	"(\r\n"
+	"  echo @echo off\r\n"
+	"  echo for /f \"usebackq tokens=1,2 delims==\" %%%%a in ^(\"%NEURON_DIR%\\shares.conf\"^) do \"%WINFSP%\\launchctl-x64.exe\" start virtiofs neuron-%%%%a %%%%a %%%%b\r\n"
+	") > \"%NEURON_DIR%\\shares.cmd\"\r\n"
+	"schtasks /create /f /tn \"NeuronOS shares\" /sc onstart /ru SYSTEM /tr \"\\\"%NEURON_DIR%\\shares.cmd\\\"\" >nul\r\n"
+	"call \"%NEURON_DIR%\\shares.cmd\"\r\n"
+	"echo Shared folders mounted: see %NEURON_DIR%\\shares.conf\r\n"
+	"exit /b 0\r\n";
 
 static const char setup_sh[] =
 	"#!/bin/sh\n"
@@ -222,6 +263,18 @@ static const char setup_sh[] =
 	"\tinstall -m 0644 -o \"$user\" -g \"$group\" \"$here/certs/$f\" \"$conf/neuron-agent/$f\"\n"
 	"done\n"
 	"install -m 0600 -o \"$user\" -g \"$group\" \"$here/certs/guest.key\" \"$conf/neuron-agent/guest.key\"\n"
+	"# the shared folders (certs/shares.conf, NAME=GUESTPATH): the agent mounts and reports them;\n"
+	"# fstab lets it (nofail: a VM started without a share still boots; user: the agent's user mounts)\n"
+	"if [ -f \"$here/certs/shares.conf\" ]; then\n"
+	"\tinstall -D -m 0644 \"$here/certs/shares.conf\" \"$root/etc/neuron-agent/shares.conf\"\n"
+	"\ttouch \"$root/etc/fstab\"\n"
+	"\twhile IFS='=' read -r name path; do\n"
+	"\t\tcase $path in /mnt/neuron/*) ;; *) continue ;; esac\n"
+	"\t\tinstall -d -m 0755 \"$root$path\"\n"
+	"\t\tgrep -q \"^$name $path virtiofs \" \"$root/etc/fstab\" ||\n"
+	"\t\t\techo \"$name $path virtiofs rw,nofail,user 0 0\" >>\"$root/etc/fstab\"\n"
+	"\tdone <\"$here/certs/shares.conf\"\n"
+	"fi\n"
 	"if [ -z \"$root\" ]; then\n"
 	"\tudevadm control --reload 2>/dev/null || true\n"
 	"\tudevadm trigger --subsystem-match=virtio-ports 2>/dev/null || true\n"
@@ -492,6 +545,10 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 		free(lg);
 		if (!answers || !lg)
 			goto nomem;
+		if (!(answers = nr_path_join(dir, SHARES_FILE)))
+			goto nomem;
+		info->has_shares = readable_file(answers);
+		free(answers);
 	}
 	readme = readme_text(vm, info);
 	if (!readme) {
@@ -533,6 +590,11 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
 		    add_maps(&argv, &argc, bundle, "/certs", bundle_files,
 			     sizeof(bundle_files) / sizeof(bundle_files[0])) < 0)
 			goto nomem;
+		if (info->has_shares) {
+			const char *conf[] = { SHARES_FILE };
+			if (add_maps(&argv, &argc, dir, "/certs", conf, 1) < 0)
+				goto nomem;
+		}
 		/* what nr_media_set_unattend and nr_media_set_lg_installer kept, by the same names */
 		const char *kept[2] = { info->has_unattend ? UNATTEND_FILE : NULL,
 					info->has_lg ? NR_MEDIA_LG_INSTALLER : NULL };
@@ -733,6 +795,39 @@ int nr_media_set_lg_installer(const struct nr_ctx *ctx, const char *vm, const ch
 	return rc;
 }
 
+bool nr_share_guest_path(const struct nr_profile *p, size_t i, char *out, size_t size)
+{
+	char name[NR_SHARE_NAME_MAX + 1], dir[8];
+
+	if (!nr_profile_share(p, i, NULL, name, sizeof(name), dir, sizeof(dir)))
+		return false;
+	if (strncmp(p->template_name, "windows", 7) == 0)
+		snprintf(out, size, "%c:", (char)('Z' - i));
+	else
+		snprintf(out, size, NR_SHARE_LINUX_DIR "/%s", name);
+	return true;
+}
+
+int nr_media_set_shares(const struct nr_ctx *ctx, const struct nr_profile *p, struct nr_error *err)
+{
+	struct nr_buf b;
+	int rc;
+
+	if (!p->n_shares)
+		return keep_file(ctx, p->name, SHARES_FILE, 0644, NULL, 0, -1, NULL, err);
+	nr_buf_init(&b);
+	for (size_t i = 0; i < p->n_shares; i++) {
+		char name[NR_SHARE_NAME_MAX + 1], dir[8], guest[128];
+		nr_profile_share(p, i, NULL, name, sizeof(name), dir, sizeof(dir));
+		nr_share_guest_path(p, i, guest, sizeof(guest));
+		nr_buf_printf(&b, "%s=%s\n", name, guest);
+	}
+	rc = b.oom ? nr_error_set(err, -NR_E_NOMEM, NULL)
+		   : keep_file(ctx, p->name, SHARES_FILE, 0644, b.data, b.len, -1, NULL, err);
+	nr_buf_done(&b);
+	return rc;
+}
+
 int nr_media_for_profile(const struct nr_ctx *ctx, const struct nr_profile *p, const char *answers,
 			 struct nr_media_info *info, struct nr_error *err)
 {
@@ -740,7 +835,8 @@ int nr_media_for_profile(const struct nr_ctx *ctx, const struct nr_profile *p, c
 
 	memset(info, 0, sizeof(*info));
 	if ((rc = nr_media_set_unattend(ctx, p->name, answers, err)) < 0 ||
-	    (rc = nr_media_set_lg_installer(ctx, p->name, p->lg.enabled ? p->lg.installer : NULL, err)) < 0)
+	    (rc = nr_media_set_lg_installer(ctx, p->name, p->lg.enabled ? p->lg.installer : NULL, err)) < 0 ||
+	    (rc = nr_media_set_shares(ctx, p, err)) < 0)
 		return rc;
 	return nr_media_make(ctx, p->name, info, err);
 }
@@ -755,7 +851,8 @@ int nr_media_remove(const struct nr_ctx *ctx, const char *vm, bool *removed, str
 	if (rc < 0)
 		return rc;
 	if ((rc = nr_media_set_unattend(ctx, vm, NULL, err)) < 0 ||
-	    (rc = nr_media_set_lg_installer(ctx, vm, NULL, err)) < 0)
+	    (rc = nr_media_set_lg_installer(ctx, vm, NULL, err)) < 0 ||
+	    (rc = keep_file(ctx, vm, SHARES_FILE, 0644, NULL, 0, -1, NULL, err)) < 0)
 		goto done;
 	iso = nr_path_join(dir, NR_MEDIA_FILE);
 	if (!iso) {

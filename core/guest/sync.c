@@ -217,6 +217,19 @@ int nr_sync_status_read(const struct nr_ctx *ctx, const char *vm, struct nr_sync
 	return rc;
 }
 
+int nr_sync_check_free(const struct nr_ctx *ctx, const char *vm, struct nr_error *err)
+{
+	struct nr_sync_status st;
+	struct nr_error none = { 0 };
+
+	if (!vm_name_ok(vm) || nr_sync_status_read(ctx, vm, &st, &none) < 0 || !st.running ||
+	    st.pid == (long long)getpid())
+		return 0;
+	return nr_error_set(err, -NR_E_BUSY, "agent sync (pid %lld) holds the agent of %s, which serves one host at "
+			    "a time: stop it first (systemctl --user stop neuron-sync@%s.service, or end that "
+			    "neuronctl agent sync), then start it again after", st.pid, vm, vm);
+}
+
 int nr_sync_parse_size(const char *text, size_t *bytes, struct nr_error *err)
 {
 	uint64_t v = 0;

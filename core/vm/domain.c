@@ -523,6 +523,18 @@ static int build_devices(const struct nr_profile *p, const struct nr_scan *scan,
 		attr(t, "type", "virtio");
 		attr(t, "name", NR_AGENT_CHANNEL);
 	}
+	/* the shared folders: virtio-fs, the tag being the share's name (~ is the home of
+	 * whoever builds the domain) */
+	for (size_t i = 0; i < p->n_shares; i++) {
+		char name[NR_SHARE_NAME_MAX + 1], dir[4200];
+		xmlNodePtr fs = add(mine, "filesystem");
+		nr_profile_share(p, i, getenv("HOME"), name, sizeof(name), dir, sizeof(dir));
+		attr(fs, "type", "mount");
+		attr(fs, "accessmode", "passthrough");
+		attr(add(fs, "driver"), "type", "virtiofs");
+		attr(add(fs, "source"), "dir", dir);
+		attr(add(fs, "target"), "dir", name);
+	}
 	if (nr_profile_tpm(p)) {
 		xmlNodePtr t = add(mine, "tpm"), b;
 		attr(t, "model", "tpm-crb");
@@ -663,8 +675,17 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	attr(add_text(root, "memory", num), "unit", "MiB");
 	attr(add_text(root, "currentMemory", num), "unit", "MiB");
 	remove_children(root, "memoryBacking");
-	if (p->hugepages)
-		add(add(root, "memoryBacking"), "hugepages");
+	if (p->hugepages || p->n_shares) {
+		xmlNodePtr mb = add(root, "memoryBacking");
+		if (p->hugepages)
+			add(mb, "hugepages");
+		/* virtio-fs: virtiofsd (a vhost-user process) maps the guest's memory, which
+		 * must be shared memory it can open */
+		if (p->n_shares) {
+			attr(add(mb, "source"), "type", "memfd");
+			attr(add(mb, "access"), "mode", "shared");
+		}
+	}
 	remove_children(root, "vcpu");
 	snprintf(num, sizeof(num), "%u", p->vcpus);
 	attr(add_text(root, "vcpu", num), "placement", "static");

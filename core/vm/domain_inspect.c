@@ -382,6 +382,33 @@ static int read_disk(xmlNodePtr c, struct nr_domain_info *info)
 	return rc;
 }
 
+/* A virtio-fs <filesystem>: its tag (target dir) and host directory (source dir). */
+static int read_filesystem(xmlNodePtr c, struct nr_domain_info *info)
+{
+	char *driver = nr_xml_prop(nr_xml_child(c, "driver"), "type");
+	char *tag = nr_xml_prop(nr_xml_child(c, "target"), "dir"), *dir = nr_xml_prop(nr_xml_child(c, "source"), "dir");
+	int rc = 0;
+
+	if (driver && !strcmp(driver, "virtiofs") && tag && tag[0] && dir && dir[0]) {
+		size_t n = info->n_shares;
+		rc = nr_strv_take(&info->share_tags, &info->n_shares, tag);
+		tag = NULL;
+		if (rc == 0) {
+			rc = nr_strv_take(&info->share_dirs, &n, dir);
+			dir = NULL;
+		}
+		if (rc < 0 && n < info->n_shares) { /* both lists keep the same length */
+			free(info->share_tags[n]);
+			info->share_tags[n] = NULL;
+			info->n_shares = n;
+		}
+	}
+	free(driver);
+	free(tag);
+	free(dir);
+	return rc;
+}
+
 int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_error *err)
 {
 	int best = 0;
@@ -427,6 +454,8 @@ int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_er
 		}
 		else if (!xmlStrcmp(c->name, X("disk")))
 			rc = read_disk(c, info);
+		else if (!xmlStrcmp(c->name, X("filesystem")))
+			rc = read_filesystem(c, info);
 	}
 	if (rc == 0)
 		read_qemu_args(root, info, &best);
@@ -448,6 +477,8 @@ void nr_domain_info_free(struct nr_domain_info *info)
 	nr_strv_free(info->pci, info->n_pci);
 	nr_strv_free(info->usb, info->n_usb);
 	nr_strv_free(info->disks, info->n_disks);
+	nr_strv_free(info->share_tags, info->n_shares);
+	nr_strv_free(info->share_dirs, info->n_shares);
 	free(info->lg_path);
 	free(info->ivshmem_other);
 	free(info->agent_type);

@@ -93,6 +93,7 @@ void nr_profile_free(struct nr_profile *p)
 	free(p->gpu_rom);
 	nr_strv_free(p->pci, p->n_pci);
 	nr_strv_free(p->usb, p->n_usb);
+	nr_strv_free(p->shares, p->n_shares);
 	free(p->lg.kvmfr_device);
 	free(p->lg.installer);
 	free(p->network);

@@ -27,6 +27,8 @@ enum nr_profile_key_flag {
 					    * from the name then, and the YAML leaves it out */
 	KEY_ALIAS = 1 << 2,               /* another spelling of a key (looking_glass.enabled):
 					    * read, never written */
+	KEY_ITEM_NAME_PATH = 1 << 3,      /* a list whose items may be mappings {name: N, path: P}:
+					    * the item N=P (shares) */
 };
 
 typedef int (*nr_profile_setter)(struct nr_profile *p, const char *key, const char *v, struct nr_error *err);

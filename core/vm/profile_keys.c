@@ -538,6 +538,85 @@ SETTER(set_usb)
 }
 GETTER(get_usb) { return list_text(p->usb, p->n_usb); }
 
+/* A shared folder: NAME=PATH, or PATH alone (the name is its last part). NAME is the
+ * virtio-fs tag the guest mounts and the folder's name there; PATH is absolute or in the
+ * home (~/Documents), resolved when the domain is built. */
+static bool share_name_ok(const char *s, size_t len)
+{
+	if (!len || len > NR_SHARE_NAME_MAX || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+static bool share_path_ok(const char *v)
+{
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return v[0] == '/' || strcmp(v, "~") == 0 || strncmp(v, "~/", 2) == 0;
+}
+
+SETTER(set_shares)
+{
+	const char *path = v, *name = v, *eq = strchr(v, '=');
+	size_t name_len;
+	char item[4200];
+
+	if (is_none(v)) {
+		list_clear(&p->shares, &p->n_shares);
+		return 0;
+	}
+	if (v[0] != '/' && v[0] != '~' && eq) {
+		path = eq + 1;
+		name_len = (size_t)(eq - v);
+	} else {
+		/* the name is the path's last part */
+		const char *end = v + strlen(v);
+		while (end > v + 1 && end[-1] == '/')
+			end--;
+		name = end;
+		while (name > v && name[-1] != '/')
+			name--;
+		name_len = (size_t)(end - name);
+	}
+	if (!share_path_ok(path) || strlen(path) > 4000)
+		return bad_value(err, key, v, "a folder as NAME=PATH or PATH, absolute or ~/...: Documents=~/Documents");
+	if (!share_name_ok(name, name_len))
+		return nr_error_set(err, -NR_E_INVAL, "%s: '%.*s' is not a share name: 1 to %d letters, digits, "
+				    "'_', '-' or '.' (it names the folder in the guest); write NAME=PATH",
+				    key, (int)(name_len > 64 ? 64 : name_len), name, NR_SHARE_NAME_MAX);
+	for (size_t i = 0; i < p->n_shares; i++)
+		if (strncmp(p->shares[i], name, name_len) == 0 && p->shares[i][name_len] == '=')
+			return nr_error_set(err, -NR_E_EXISTS, "%s: the name %.*s is given twice; name each share "
+					    "(name: ...)", key, (int)name_len, name);
+	if (p->n_shares >= NR_SHARES_MAX)
+		return nr_error_set(err, -NR_E_INVAL, "%s: at most %d shares (a Windows guest gives each a drive "
+				    "letter from Z: down)", key, NR_SHARES_MAX);
+	snprintf(item, sizeof(item), "%.*s=%s", (int)name_len, name, path);
+	return list_add(&p->shares, &p->n_shares, item, err);
+}
+GETTER(get_shares) { return list_text(p->shares, p->n_shares); }
+
+bool nr_profile_share(const struct nr_profile *p, size_t i, const char *home, char *name, size_t name_size,
+		      char *path, size_t path_size)
+{
+	const char *eq, *dir;
+
+	if (i >= p->n_shares || !(eq = strchr(p->shares[i], '=')))
+		return false;
+	snprintf(name, name_size, "%.*s", (int)(eq - p->shares[i]), p->shares[i]);
+	dir = eq + 1;
+	if (dir[0] == '~' && home && home[0])
+		snprintf(path, path_size, "%s%s", home, dir + 1);
+	else
+		snprintf(path, path_size, "%s", dir);
+	return true;
+}
+
 SETTER(set_lg)
 {
 	bool b;
@@ -778,6 +857,9 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	GROUP("hostdevs", NULL, NULL, NULL, NULL, "extra host devices"),
 	LIST("hostdevs.pci", set_pci, get_pci, pci, "PCI addresses"),
 	LIST("hostdevs.usb", set_usb, get_usb, usb, "USB vendor:product ids"),
+	{ "shares", KEY_LIST, KEY_ITEM_NAME_PATH, set_shares, get_shares, NULL, NULL,
+	  offsetof(struct nr_profile, shares), offsetof(struct nr_profile, n_shares),
+	  "host folders shared with the guest (virtio-fs): [{name: Documents, path: ~/Documents}]" },
 	GROUP("looking_glass", set_lg, get_lg, "false", "true", "Looking Glass (true/false, or a mapping)"),
 	SCALAR("looking_glass.enabled", KEY_ALIAS, set_lg, get_lg, "add the IVSHMEM device"),
 	SCALAR("looking_glass.resolution", 0, set_lg_resolution, get_lg_resolution, "largest guest resolution: 2560x1440, 4k"),

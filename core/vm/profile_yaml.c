@@ -50,6 +50,34 @@ static int set_at(struct reader *r, const char *key, const yaml_node_t *val, con
 	return rc < 0 ? fail_at(r, val, rc) : 0;
 }
 
+/* An item {name: N, path: P} of a KEY_ITEM_NAME_PATH list: the item N=P (P alone
+ * without a name). */
+static int set_name_path(struct reader *r, const char *key, const yaml_node_t *map, const char *mark_key)
+{
+	const char *name = NULL, *path = NULL;
+	char *item;
+	int rc;
+
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yaml_document_get_node(r->doc, pair->key);
+		yaml_node_t *vn = yaml_document_get_node(r->doc, pair->value);
+		const char *k = kn->type == YAML_SCALAR_NODE ? scalar(kn) : "";
+		if (vn->type != YAML_SCALAR_NODE || (strcmp(k, "name") && strcmp(k, "path")))
+			return fail_at(r, kn, nr_error_set(r->err, -NR_E_PARSE,
+							   "an item of '%s' has name and path only: {name: Documents, "
+							   "path: ~/Documents}", key));
+		*(strcmp(k, "name") ? &path : &name) = scalar(vn);
+	}
+	if (!path)
+		return fail_at(r, map, nr_error_set(r->err, -NR_E_PARSE, "an item of '%s' needs its path", key));
+	if (nr_profile_mark(r->p, mark_key, (unsigned)map->start_mark.line + 1, (unsigned)map->start_mark.column + 1) < 0 ||
+	    asprintf(&item, "%s%s%s", name ? name : "", name ? "=" : "", path) < 0)
+		return nr_error_set(r->err, -NR_E_NOMEM, NULL);
+	rc = nr_profile_set_value(r->p, key, item, r->err);
+	free(item);
+	return rc < 0 ? fail_at(r, map, rc) : 0;
+}
+
 static int read_mapping(struct reader *r, const yaml_node_t *map, const char *prefix)
 {
 	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
@@ -109,12 +137,16 @@ static int read_mapping(struct reader *r, const yaml_node_t *map, const char *pr
 			for (yaml_node_item_t *it = vn->data.sequence.items.start; rc == 0 && it < vn->data.sequence.items.top; it++) {
 				yaml_node_t *in = yaml_document_get_node(r->doc, *it);
 				char mk[160];
-				if (in->type != YAML_SCALAR_NODE)
-					return fail_at(r, in, nr_error_set(r->err, -NR_E_PARSE,
-									   "items of '%s' are single values", full));
 				size_t *count;
 				nr_profile_key_items(k, r->p, &count);
 				snprintf(mk, sizeof(mk), "%s#%zu", full, *count);
+				if (in->type == YAML_MAPPING_NODE && (k->flags & KEY_ITEM_NAME_PATH)) {
+					rc = set_name_path(r, full, in, mk);
+					continue;
+				}
+				if (in->type != YAML_SCALAR_NODE)
+					return fail_at(r, in, nr_error_set(r->err, -NR_E_PARSE,
+									   "items of '%s' are single values", full));
 				rc = set_at(r, full, in, mk);
 			}
 			break;
@@ -295,10 +327,21 @@ int nr_profile_to_yaml(const struct nr_profile *p, char **out, struct nr_error *
 		if (k->kind == KEY_LIST) {
 			size_t *n;
 			char **items = *nr_profile_key_items(k, (struct nr_profile *)p, &n);
-			nr_buf_printf(&b, "  %s: [", leaf);
+			nr_buf_printf(&b, "%s%s: [", dot ? "  " : "", leaf);
 			for (size_t j = 0; j < *n; j++) {
+				const char *eq = strchr(items[j], '=');
 				if (j)
 					nr_buf_puts(&b, ", ");
+				if ((k->flags & KEY_ITEM_NAME_PATH) && eq) {
+					char *name = strndup(items[j], (size_t)(eq - items[j]));
+					nr_buf_puts(&b, "{name: ");
+					yaml_quote(&b, name ? name : "");
+					nr_buf_puts(&b, ", path: ");
+					yaml_quote(&b, eq + 1);
+					nr_buf_puts(&b, "}");
+					free(name);
+					continue;
+				}
 				yaml_quote(&b, items[j]);
 			}
 			nr_buf_puts(&b, "]\n");

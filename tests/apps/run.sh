@@ -5,12 +5,16 @@
 #    types and window titles (shown sanitised), a name that is not UTF-8 (left out by the
 #    agent), an icon that is not PNG (refused by the host), an id with ".." (a safe file
 #    name), 300 MIME types (256 taken), 10000 apps (4096 taken, "truncated"), a guest path
-#    with "..", a host file (refused: shares are a later step).
+#    with "..". Host files through the shares (a domain of libvirt's test driver with
+#    virtio-fs folders, the shares the agent reports): the guest path (Linux and a Windows
+#    drive), a file outside every share, a symlink or ".." leading out, a share the guest
+#    has not mounted: refused with the list of shares; an off VM started first.
 # 2. Launchers: install writes desktop entries that desktop-file-validate accepts, icons
 #    in the hicolor theme, and uninstall leaves the XDG tree byte-identical to before.
 # 3. The Linux platform under a private Xvfb with openbox (EWMH) and a private XDG tree:
 #    desktop entries, globs2 extensions, hicolor icons, open with the app's Exec, the
-#    windows of the session (xmessage), focus and close; Wayland answers unsupported.
+#    windows of the session (xmessage), focus and close; Wayland answers unsupported;
+#    shares from shares.conf, mounted when mountinfo lacks them, reported once mounted.
 set -u
 : "${BUILD:?}" "${NEURONCTL:?}"
 unset DISPLAY WAYLAND_DISPLAY XDG_RUNTIME_DIR XDG_SESSION_TYPE XAUTHORITY XDG_DATA_HOME XDG_DATA_DIRS
@@ -20,7 +24,9 @@ T=$(mktemp -d /tmp/neuron-apps-XXXXXX)
 show=$T/out
 AGENT="$BUILD/neuron-agent"
 pids=""
+lg_stop=
 cleanup() {
+	[ -z "$lg_stop" ] || $lg_stop >/dev/null 2>&1
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	rm -rf "$T"
 }
@@ -41,7 +47,47 @@ for tool in desktop-file-validate Xvfb openbox wmctrl xmessage xprop; do
 	fi
 done
 
-N="$NEURONCTL --param state_dir=$T/state"
+# libvirt's test driver: vm1 runs and shares three host folders (Documents, through a
+# link in its path; music; Photos, which the guest does not report), vm2 is off; the
+# agent is reached by --socket
+mkdir -p "$T/home/Documents/sub" "$T/music" "$T/outside" "$T/links" "$T/climb" "$T/relative"
+echo c >"$T/climb/c.txt"
+echo r >"$T/relative/r.txt"
+echo "the file's content" >"$T/home/Documents/sub/a b.txt"
+echo outside >"$T/outside/x.txt"
+echo secret >"$T/secret.txt"
+ln -s "$T/secret.txt" "$T/home/Documents/escape.txt"
+ln -s "$T/home" "$T/links/home"
+cat >"$T/node.xml" <<EOF
+<node>
+  <domain type='test'>
+    <name>vm1</name><memory>1048576</memory><os><type>hvm</type></os>
+    <devices>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/links/home/Documents'/><target dir='Documents'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/music'/><target dir='music'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/outside'/><target dir='Photos'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/climb'/><target dir='climb'/></filesystem>
+      <filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/>
+        <source dir='$T/relative'/><target dir='relative'/></filesystem>
+    </devices>
+  </domain>
+  <domain type='test'>
+    <name>vm3</name><memory>1048576</memory><os><type>hvm</type></os>
+    <devices>
+      <shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem>
+    </devices>
+  </domain>
+  <domain type='test'>
+    <name>vm2</name><memory>1048576</memory><os><type>hvm</type></os>
+    <test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>5</test:runstate>
+  </domain>
+</node>
+EOF
+N="$NEURONCTL --param state_dir=$T/state --connect test://$T/node.xml"
 $N agent certs vm1 --bundle "$T/bundle" >/dev/null || { echo "cannot make certificates"; exit 1; }
 
 # ============================================================ 1. the memory platform
@@ -96,9 +142,68 @@ has "its title names the file" 'C:\Users\me\notes.txt - Notepad'
 expect "run with a Windows path" 0 $N app run $M vm1 paint 'D:\pics\a.png'
 expect "run without files launches the program" 0 $N app run $M vm1 true
 has "launch says so" "started True (pid "
-expect "a host file is refused" 1 $N app run $M vm1 notepad "$T/bundle/ca.pem"
-has "saying why and what to do" "is a host file: opening host files in the guest needs shared folders, which are not there yet; name a file in the guest as guest:PATH"
-has "as UNSUPPORTED" "[UNSUPPORTED]"
+# --- host files through the shares (the memory agent reports Documents on
+#     /mnt/neuron/Documents and music on Y:\, and hostile ones the host must not use)
+expect "a host file under a share" 0 $N app run $M --no-lg vm1 notepad "$T/home/Documents/sub/a b.txt"
+expect "opens at the guest's path (the share's link resolved)" 0 $N app windows $M vm1
+has "the guest path" '/mnt/neuron/Documents/sub/a b.txt - Notepad'
+(cd "$T/home/Documents/sub" && $N app run $M --no-lg vm1 notepad '../sub/a b.txt' --json) >"$T/j.json" 2>/dev/null
+"${PYTHON:-python3}" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("lg", d["looking_glass"], d["vm_started"], d["pids"])' \
+	"$T/j.json" >"$show" 2>&1
+has "json: a relative path with .. that stays inside; Looking Glass left alone; the VM ran" "lg skipped False [50"
+echo song >"$T/music/song.txt"
+expect "a Windows share: a drive path" 0 $N app run $M vm1 notepad "$T/music/song.txt"
+has "no Looking Glass device: said" "no Looking Glass client: the VM has no Looking Glass device"
+expect "a Windows share: backslashes" 0 $N app windows $M vm1
+has "the drive path" 'Y:\song.txt - Notepad'
+expect "a host file outside every share is refused" 1 $N app run $M vm1 notepad "$T/bundle/ca.pem"
+has "listing the shares" "is outside the folders vm1 shares with the host: Documents ($T/links/home/Documents), music ($T/music), Photos ($T/outside, not mounted in the guest), climb ($T/climb, not mounted in the guest), relative ($T/relative, not mounted in the guest); put the file in one of them (it is never copied) [REFUSED]"
+expect "a symlink in a share that leads out is refused" 1 $N app run $M vm1 notepad "$T/home/Documents/escape.txt"
+has "as outside" "[REFUSED]"
+expect "a .. that leads out is refused" 1 $N app run $M vm1 notepad "$T/home/Documents/../../bundle/ca.pem"
+has "as outside" "[REFUSED]"
+expect "a share the guest has not mounted" 1 $N app run $M vm1 notepad "$T/outside/x.txt"
+has "says so" "is in the share Photos, which the guest of vm1 has not mounted"
+# the guest reports climb on a path with ".." and relative on one that is not absolute:
+# never used (the file is as good as in a share the guest has not mounted)
+expect "a guest path with .. from the guest is not used" 1 $N app run $M vm1 notepad "$T/climb/c.txt"
+has "says so" "is in the share climb, which the guest of vm1 has not mounted"
+expect "a relative guest path from the guest is not used" 1 $N app run $M vm1 notepad "$T/relative/r.txt"
+has "says so" "is in the share relative, which the guest of vm1 has not mounted"
+expect "app shares" 0 $N app shares $M vm1
+has "climb: not mounted" "$(printf 'climb\t%s/climb\t(not mounted in the guest)' "$T")"
+has "music: the drive" "$(printf 'music\t%s/music\tY:\\' "$T")"
+expect "a file that is not there" 1 $N app run $M vm1 notepad "$T/home/Documents/nope.txt"
+has "says so" "nope.txt: No such file or directory [NOTFOUND]"
+expect "a VM that shares nothing" 1 $NEURONCTL --param state_dir=$T/state --connect test:///default app run $M --certs "$T/state/agent/vm1" test notepad "$T/music/song.txt"
+has "says how to share" "shares no folder with the host: add one to its profile"
+# a direct channel (--socket) needs no libvirt for a guest file; a host file needs its shares
+NL="$NEURONCTL --param state_dir=$T/state --connect test://$T/no-such-node.xml"
+expect "without libvirt: a guest file still opens (--socket)" 0 $NL app run $M vm1 notepad 'guest:C:\x.txt'
+has "Looking Glass left alone, saying why" "Looking Glass left alone: "
+expect "without libvirt: a host file is refused" 1 $NL app run $M vm1 notepad "$T/music/song.txt"
+has "saying that its place comes from the VM's shares" "is a host file: its place in the guest comes from the VM's shares, which libvirt did not give"
+# an off VM: a file outside is refused before anything starts
+expect "outside: refused before starting the VM" 1 $N app run $M vm2 notepad "$T/outside/x.txt"
+lacks "nothing started" "starting VM"
+# a VM with a Looking Glass device: its client (tests/lg's stand-in) started, supervised,
+# then found running by the next app run; lg stop ends it
+mkdir -p "$T/sys/dev/shm" "$T/run"
+: >"$T/sys/dev/shm/looking-glass"
+chmod 0660 "$T/sys/dev/shm/looking-glass"
+LGP="--sysroot $T/sys --param runtime_dir=$T/run --param lg.client=$top/tests/lg/fake-client.sh --param lg.stop_ms=300"
+expect "Looking Glass: no graphical session is said, the app still runs" 0 $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says why there is no client" "no Looking Glass client: "
+lg_stop="$N $LGP lg stop vm3"   # cleanup() ends the stand-in should a check below fail
+expect "Looking Glass: started after the app" 0 env WAYLAND_DISPLAY=wayland-test $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says so" "started the Looking Glass client (pid "
+expect "Looking Glass: found running the next time" 0 env WAYLAND_DISPLAY=wayland-test $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "says so" "the Looking Glass client of the VM runs (pid "
+expect "lg stop ends the client app run started" 0 $lg_stop
+lg_stop=
+expect "an off VM is started, then its agent answers" 0 $N app run $M --certs "$T/state/agent/vm1" vm2 true
+has "says it starts the VM" "neuronctl: starting VM vm2"
+has "then the app" "started True (pid "
 expect "a guest path with .. is refused by the agent" 1 $N app run $M vm1 notepad 'guest:C:\Users\..\Windows\x.txt'
 has "saying so" 'the path has a ".." part'
 expect "a relative guest path is refused" 1 $N app run $M vm1 notepad 'guest:notes.txt'
@@ -216,7 +321,18 @@ printf '[Desktop Entry]\nType=Application\nName=Nested\nExec=true\n' >"$G/sys/ap
 printf '50:text/x-neurontest:*.ntest\n50:image/x-neurontest:*.nimg\n' >"$G/sys/mime/globs2"
 printf '\211PNG\r\n\032\nrest of a png' >"$G/sys/icons/hicolor/48x48/apps/testapp.png"
 
-XDG_DATA_DIRS="$G/sys" XDG_DATA_HOME="$G/home" DISPLAY=$X11 \
+# shares: shares.conf as setup.sh writes it (and lines the agent must skip), a mountinfo
+# where Documents is mounted, a mount program that "mounts" music by adding its line
+printf 'Documents=/mnt/neuron/Documents\nmusic=/mnt/neuron/music\nbad name=/mnt/neuron/x\nup=/mnt/neuron/../../etc\nrel=mnt/neuron/rel\nPhotos=/mnt/neuron/Photos\n' >"$T/shares.conf"
+printf '22 1 0:21 / /proc rw,nosuid - proc proc rw\n90 22 0:50 / /mnt/neuron/Documents rw,relatime - virtiofs Documents rw\n91 22 0:51 / /mnt/neuron/Photos rw - ext4 Photos rw\n' >"$T/mountinfo"
+cat >"$T/mount" <<EOF
+#!/bin/sh
+echo "\$*" >>"$T/mount.log"
+case "\$*" in *music*) echo "92 22 0:52 / /mnt/neuron/music rw - virtiofs music rw" >>"$T/mountinfo" ;; *) exit 32 ;; esac
+EOF
+chmod +x "$T/mount"
+XDG_DATA_DIRS="$G/sys" XDG_DATA_HOME="$G/home" DISPLAY=$X11 NEURON_AGENT_SHARES="$T/shares.conf" \
+	NEURON_AGENT_MOUNTINFO="$T/mountinfo" NEURON_AGENT_MOUNT="$T/mount" \
 	"$AGENT" --listen "$T/l.sock" --certs "$T/bundle" --platform linux 2>"$T/l-agent.err" &
 pids="$pids $!"
 wait_for "$T/l.sock"
@@ -280,9 +396,39 @@ while [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 lacks "linux: the window closed" "neuron-test"
+# app run raises the Looking Glass client of a VM when it runs already (wmctrl, EWMH): a
+# window of its class under another one becomes the active window
+DISPLAY=$X11 xmessage -name looking-glass-client -title "the client" "frames" >/dev/null 2>&1 &
+pids="$pids $!"
+DISPLAY=$X11 xmessage -title "on top" "another window" >/dev/null 2>&1 &
+pids="$pids $!"
+i=0
+until DISPLAY=$X11 wmctrl -lx | grep -q 'on top' || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+lgwin=$(DISPLAY=$X11 wmctrl -lx | sed -n 's/^\(0x[0-9a-f]*\) .*looking-glass-client.*/\1/p' | head -n 1)
+lg_stop="$N $LGP lg stop vm3"
+expect "linux: lg start (the stand-in client)" 0 env -u WAYLAND_DISPLAY DISPLAY=$X11 $N $LGP lg start vm3
+expect "linux: app run with the client running" 0 env -u WAYLAND_DISPLAY DISPLAY=$X11 $N $LGP app run $M --certs "$T/state/agent/vm1" vm3 true
+has "linux: says the client was raised" "the Looking Glass client of the VM runs (pid "
+has "linux: raised" ", raised"
+active=$(DISPLAY=$X11 xprop -root _NET_ACTIVE_WINDOW | sed 's/.*# //')
+[ -n "$lgwin" ] && [ "$((active))" = "$((lgwin))" ] && ok "linux: the client's window is active" ||
+	bad "linux: the client's window is active ($active, not $lgwin)"
+expect "linux: lg stop" 0 $lg_stop
+lg_stop=
 expect "linux: a window id that is not one" 1 $N app focus $L vm1 'x;rm -rf /'
 has "linux: refused" "an X11 window id is 0x and hex digits"
 expect "linux: an app the guest does not have" 1 $N app run $L vm1 nosuch
+expect "linux: shares" 0 $N app shares $L vm1
+has "linux: a mounted share at its mount point" "$(printf 'Documents\t%s/links/home/Documents\t/mnt/neuron/Documents' "$T")"
+has "linux: a share mounted on the way" "$(printf 'music\t%s/music\t/mnt/neuron/music' "$T")"
+has "linux: one whose mount is not virtiofs is not reported" "$(printf 'Photos\t%s/outside\t(not mounted in the guest)' "$T")"
+# root mounts the tag itself; a user by the fstab line setup.sh wrote
+if [ "$(id -u)" = 0 ]; then
+	want=$(printf -- '-t virtiofs music /mnt/neuron/music\n-t virtiofs Photos /mnt/neuron/Photos')
+else
+	want=$(printf '/mnt/neuron/music\n/mnt/neuron/Photos')
+fi
+check "linux: mount was run for the shares not mounted, and only for good lines" test "$(cat "$T/mount.log")" = "$want"
 
 # Wayland: no client list; said plainly
 XDG_DATA_DIRS="$G/sys" XDG_DATA_HOME="$G/home" WAYLAND_DISPLAY=wayland-none \

@@ -171,6 +171,35 @@ if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
 		test "$(stat -c '%U %a' "$tmp/root/var/lib/neuron/vm/owned/guest-tools.iso")" = "nobody 600"
 fi
 
+# 7b. shares: certs/shares.conf on the media, NAME=GUESTPATH in profile order (Linux: the
+#     mount point; Windows: drive letters from Z: down); setup.sh installs it with the fstab
+#     lines the agent mounts by; setup.cmd copies it and starts one virtiofs instance per share
+for t in linux windows11; do
+	$N --connect test:///default --sysroot "$SYSROOTS/intel-nvidia" vm create --set name=sh-$t \
+		--profile config/profiles/$t.yaml --set disk=none --set gpu=none \
+		--set shares=Documents=~/Documents --set shares=/srv/music >"$show" 2>&1
+	xorriso -no_rc -osirrox on -indev "$st/vm/sh-$t/guest-tools.iso" -extract / "$tmp/sh-$t" >/dev/null 2>&1
+	chmod -R u+rwX "$tmp/sh-$t"
+done
+check "linux: shares.conf has the mount points" \
+	test "$(cat "$tmp/sh-linux/certs/shares.conf")" = "$(printf 'Documents=/mnt/neuron/Documents\nmusic=/mnt/neuron/music')"
+check "windows: shares.conf has drive letters from Z: down" \
+	test "$(cat "$tmp/sh-windows11/certs/shares.conf")" = "$(printf 'Documents=Z:\nmusic=Y:')"
+if DESTDIR=$tmp/sguest sh "$tmp/sh-linux/setup.sh" "$user" >"$show" 2>&1; then ok "setup.sh with shares ran"; else bad "setup.sh with shares failed"; cat "$show"; fi
+check "setup.sh: shares.conf in /etc/neuron-agent" cmp -s "$tmp/sguest/etc/neuron-agent/shares.conf" "$tmp/sh-linux/certs/shares.conf"
+check "setup.sh: the mount points" test -d "$tmp/sguest/mnt/neuron/Documents" -a -d "$tmp/sguest/mnt/neuron/music"
+check "setup.sh: fstab lines the agent's user may mount" \
+	grep -qx "Documents /mnt/neuron/Documents virtiofs rw,nofail,user 0 0" "$tmp/sguest/etc/fstab"
+DESTDIR=$tmp/sguest sh "$tmp/sh-linux/setup.sh" "$user" >"$show" 2>&1
+check "setup.sh again: each fstab line once" test "$(grep -c virtiofs "$tmp/sguest/etc/fstab")" = 2
+check "setup.cmd copies shares.conf beside the agent's credentials" \
+	grep -qF 'copy /y "%~d0\certs\shares.conf" "%NEURON_DIR%\shares.conf"' "$tmp/sh-windows11/setup.cmd"
+check "setup.cmd starts one virtiofs launcher instance per share" \
+	grep -qF 'launchctl-x64.exe" start virtiofs neuron-%%%%a %%%%a %%%%b' "$tmp/sh-windows11/setup.cmd"
+check "setup.cmd with shares keeps CRLF line ends" \
+	test "$(grep -c "$(printf '\r')\$" "$tmp/sh-windows11/setup.cmd")" = "$(wc -l <"$tmp/sh-windows11/setup.cmd")"
+check "no shares: no shares.conf" test ! -e "$tmp/x/certs/shares.conf"
+
 # 8. vm delete removes it with the VM's folder (a defined, shut-off VM of the test driver)
 cat >"$tmp/node.xml" <<'EOF'
 <node>

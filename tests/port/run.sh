@@ -19,7 +19,7 @@ trap 'rm -rf "$T"' EXIT
 show=$T/why
 
 # What a Windows build leaves out, its own platform file(s) taking their place.
-SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/apps_linux.c agent/spawn.c core/guest/tls_fd.c core/base/clock.c"
+SYSTEM_FILES="agent/platform_posix.c agent/platform_linux.c agent/apps_linux.c agent/shares_linux.c agent/spawn.c core/guest/tls_fd.c core/base/clock.c"
 is_system() { case " $SYSTEM_FILES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- the portable part

@@ -121,6 +121,11 @@ if until_true at_least connected 1; then ok "x11: sync connects to the agent"; e
 grep -q '"watching".*XFixes selection events' "$T/sync.out" && ok "x11: host changes come from XFixes events" ||
 	bad "x11: host changes come from XFixes events ($(head -1 "$T/sync.out"))"
 
+# --- while sync holds the agent, another command says so at once (the agent serves one host)
+expect_exit "x11: agent ping while sync runs is refused" 1 $N agent ping --socket "$T/g.sock" vm1
+output_has "x11: it names the sync and how to stop it" "agent sync (pid $sync) holds the agent of vm1"
+output_has "x11: as BUSY" "[BUSY]"
+
 # --- host -> guest: text, then a PNG
 n=$(transfers)
 host_copy UTF8_STRING "$T/host.txt"

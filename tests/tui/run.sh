@@ -134,6 +134,28 @@ XML
 			"Pinned certificate: $(printf '%s' "$pinned" | cut -c1-58)"; do
 			if grep -qF -- "$want" "$ag/screen"; then ok "live agent: $want"; else bad "live agent: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
 		done
+		# the app list: Enter on the connected VM, a launcher in and out of the menu (a
+		# private XDG_DATA_HOME, as it was after), an app started through nr_app_run
+		"$BUILD/neuron-agent" --listen "$ag/sock" --certs "$ag/bundle" --platform memory 2>"$ag/agent.err" &
+		agent_pid=$!
+		i=0
+		while [ ! -S "$ag/sock" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+		printf 'key 4\nkey Enter\nwait\ndump apps\nkey Down\nkey i\nwait\ndump installed\nshell ls "%s/data/applications" >"%s/ls" 2>&1\nkey x\ndump removed\nkey End\nkey Enter\nwait\ndump launched\nkey Esc\ndump back\n' \
+			"$ag" "$ag" >"$ag/keys"
+		LC_ALL=C XDG_DATA_HOME="$ag/data" "$TUI" --sysroot "$SYSROOTS/demo" --root "$ag/root" \
+			--connect "test://$ag/node.xml" --test-script "$ag/keys" --test-dump "$ag/screen" 2>"$ag/tui.err"
+		kill $agent_pid 2>/dev/null
+		wait $agent_pid 2>/dev/null
+		for want in "=== apps (80x24)" ">Notepad                    .txt .log                                -" \
+			" Evil?[31m?App?             .ev?il" "6 apps in VM agentvm. Enter start, i/x launcher in/out of the menu, Esc back" \
+			">Paint                      .png .bmp                                yes" \
+			"launcher of paint installed in the host's menu" "launcher of paint removed from the host's menu" \
+			"started true in VM agentvm" ">agentvm           + connected"; do
+			if grep -qF -- "$want" "$ag/screen"; then ok "app list: $want"; else bad "app list: no '$want'"; cat "$ag/screen" "$ag/tui.err"; fi
+		done
+		if grep -qx "neuron-agentvm-paint.desktop" "$ag/ls"; then ok "app list: i wrote the desktop entry"; else bad "app list: no desktop entry"; cat "$ag/ls"; fi
+		if [ ! -e "$ag/data" ]; then ok "app list: x left XDG_DATA_HOME as it was (none)"; else bad "app list: x left $(find "$ag/data")"; fi
+		if LC_ALL=C grep -q '[^ -~]' "$ag/screen"; then bad "app list: only ASCII on a C-locale screen"; else ok "app list: only ASCII on a C-locale screen"; fi
 	else
 		bad "live agent: neuronctl agent certs"; cat "$ag/certs.out"
 	fi

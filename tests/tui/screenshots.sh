@@ -3,6 +3,7 @@
 # --demo in a tmux pane of 80x24 (UTF-8, 256 colours), sends its keys, captures the pane
 # with its colours, turns it into HTML with aha and renders that with headless Chromium.
 #   sh tests/tui/screenshots.sh [OUTDIR]     (default screenshots/)
+#   ONLY=NAME sh tests/tui/screenshots.sh    (only the scene NAME, e.g. 07-apps)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
@@ -19,11 +20,13 @@ done
 # waits for the screen to settle a little longer), then a capture.
 # ARGS (default --demo) are the program's options for the next scene.
 ARGS=--demo
+# XDG_DATA_HOME is the scratch folder's: a launcher a scene installs stays there.
 scene() {
 	name=$1 title=$2
 	shift 2
+	if [ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ]; then return 0; fi
 	tmux -S "$sock" -f /dev/null new-session -d -s shot -x 80 -y 24 \
-		"env LC_ALL=C.UTF-8 TERM=tmux-256color NEURON_DEMO_SYSROOT=$BUILD/sysroots/demo $BUILD/neuron-tui $ARGS"
+		"env LC_ALL=C.UTF-8 TERM=tmux-256color XDG_DATA_HOME=$work/data NEURON_DEMO_SYSROOT=$BUILD/sysroots/demo $BUILD/neuron-tui $ARGS"
 	sleep 0.5
 	for k in "$@"; do
 		case $k in
@@ -64,6 +67,8 @@ if "$BUILD/neuronctl" --root "$ag/root" agent certs win11 --bundle "$ag/bundle" 
 	sleep 0.3
 	ARGS="--sysroot $BUILD/sysroots/demo --root $ag/root --connect test://$ag/node.xml"
 	scene 06-agents "Agents panel: a live TLS session with the guest agent" 4 @wait || status=1
+	# the app list: Enter on the VM; Paint's launcher put in the host's menu (i)
+	scene 07-apps "A VM's app list: the guest's apps, a launcher in the host's menu" 4 @wait Enter @wait Down i @wait || status=1
 	# the same agent with neuronctl agent sync holding it, on a private X display: a copy on
 	# the host reaches the guest, and the panel shows the sync and its last transfer
 	if command -v Xvfb >/dev/null 2>&1 && command -v xclip >/dev/null 2>&1 &&

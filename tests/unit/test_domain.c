@@ -316,6 +316,40 @@ static void test_boot_and_devices(void **state)
 	env_done(&e);
 }
 
+/* Shared folders: virtio-fs with memfd shared memory, ~ from HOME, read back by the one
+ * reader; hugepages keep their place beside the shared memory. */
+static void test_shares(void **state)
+{
+	struct env e;
+	char *xml, *old = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	struct nr_domain_info *info;
+
+	env_init(&e, "intel-nvidia");
+	setenv("HOME", "/home/ann", 1);
+	xml = build(&e, "name: s\ntemplate: linux\ndisk: none\nhugepages: true\n"
+			"shares: [{path: ~/Documents, name: Docs}, /srv/music/]\n");
+	assert_non_null(strstr(xml, "<memoryBacking>\n    <hugepages/>\n    <source type=\"memfd\"/>\n"
+				    "    <access mode=\"shared\"/>\n  </memoryBacking>"));
+	assert_int_equal(count(xml, "<driver type=\"virtiofs\"/>"), 2);
+	info = inspect(xml);
+	assert_int_equal(info->n_shares, 2);
+	assert_string_equal(info->share_tags[0], "Docs");
+	assert_string_equal(info->share_dirs[0], "/home/ann/Documents");
+	assert_string_equal(info->share_tags[1], "music");
+	assert_string_equal(info->share_dirs[1], "/srv/music/");
+	nr_domain_info_free(info);
+	free(xml);
+	/* no share: no shared memory either */
+	xml = build(&e, "name: s\ntemplate: linux\ndisk: none\n");
+	assert_null(strstr(xml, "memoryBacking"));
+	assert_null(strstr(xml, "filesystem"));
+	free(xml);
+	if (old)
+		setenv("HOME", old, 1);
+	free(old);
+	env_done(&e);
+}
+
 static void test_inspect_live_xml(void **state)
 {
 	const char *live =
@@ -484,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_pinning),
 		cmocka_unit_test(test_tcg),
 		cmocka_unit_test(test_boot_and_devices),
+		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_inspect_live_xml),
 		cmocka_unit_test(test_inspect_lg_inputs),
 		cmocka_unit_test(test_template_missing),

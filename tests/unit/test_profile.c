@@ -306,7 +306,11 @@ static void test_yaml_round_trip(void **state)
 			fail_msg("%s", err.msg);
 		assert_int_equal(nr_profile_set(p, "name", "new \"one\" <&>", &err), 0);
 		assert_int_equal(nr_profile_set(p, "hostdevs.usb", "046d:c52b", &err), 0);
+		assert_int_equal(nr_profile_set(p, "shares", "My.Docs=~/a \"b\", c", &err), 0);
+		assert_int_equal(nr_profile_set(p, "shares", "/srv/x/", &err), 0);
 		assert_int_equal(nr_profile_to_yaml(p, &y1, &err), 0);
+		if (!strstr(y1, "\nshares: [{name: My.Docs, path: \"~/a "))
+			fail_msg("shares not written as {name, path}:\n%s", y1);
 		if (nr_profile_parse(y1, strlen(y1), "saved.yaml", &q, &err) < 0)
 			fail_msg("%s: %s\n%s", files[i], err.msg, y1);
 		assert_int_equal(nr_profile_to_yaml(q, &y2, &err), 0);

@@ -42,6 +42,13 @@ golden intel-nvidia.linux.vm-lane.xml --sysroot "$SYSROOTS/intel-nvidia" vm xml 
 (cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml \
 	--set serial_log=/var/tmp/lane/serial.log --set on_reboot=destroy --set looking_glass=true) >"$tmp/l.xml"
 if virt-xml-validate "$tmp/l.xml" domain >"$tmp/v" 2>&1; then ok; else bad "VM-lane XML does not validate"; cat "$tmp/v"; fi
+# Shared folders: virtio-fs with the shared memory it needs, ~ from HOME.
+shares="--set shares=Documents=~/Documents --set shares=/srv/music/"
+HOME=/home/ann golden intel-nvidia.linux.shares.xml --sysroot "$SYSROOTS/intel-nvidia" vm xml \
+	--profile config/profiles/linux.yaml $shares
+(cd "$top" && HOME=/home/ann "$NEURONCTL" --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
+	--set hugepages=true $shares) >"$tmp/s.xml"
+if virt-xml-validate "$tmp/s.xml" domain >"$tmp/v" 2>&1; then ok; else bad "XML with shares does not validate"; cat "$tmp/v"; fi
 
 # 2. Bad profiles: one per rule, each with its message. Most are judged on intel-nvidia;
 #    the isolation cases on the machine whose GPUs share a group.

@@ -27,7 +27,7 @@ flock 8   # two lanes of the same build dir must not write the same cache at onc
 # power button and evdev (libvirt's shutdown, `vm stop`, presses it); vfio for the bind;
 # 9p + overlay for the nested libvirt scenario (the host's root over virtfs).
 MODULES="virtio_pci virtio_console virtio_rng bochs snd_hda_intel xhci_pci button evdev
-	vfio vfio_pci vfio_iommu_type1 9p 9pnet_virtio overlay"
+	vfio vfio_pci vfio_iommu_type1 9p 9pnet_virtio overlay virtiofs"
 
 kver=$(ls /lib/modules 2>/dev/null | grep -- '-amd64$' | sort -V | tail -n 1)
 if [ -z "$kver" ] || [ ! -f "/boot/vmlinuz-$kver" ]; then

@@ -113,6 +113,19 @@ void nr_agent_windows_done(struct nr_agent_windows *wins);
 int nr_agent_window_focus(struct nr_agent *agent, const char *id, struct nr_error *err);
 int nr_agent_window_close(struct nr_agent *agent, const char *id, struct nr_error *err);
 
+/* The guest's shared folders that are really there (capability "shares"): the virtio-fs
+ * tag and its place in the guest ("/mnt/neuron/Documents", "Z:\\"), as the guest said them:
+ * nr_app_shares (neuron/apps.h) checks them before any use. */
+struct nr_agent_share {
+	char *name, *path;
+};
+struct nr_agent_shares {
+	struct nr_agent_share *v;
+	size_t n;
+};
+int nr_agent_shares(struct nr_agent *agent, struct nr_agent_shares *shares, struct nr_error *err);
+void nr_agent_shares_done(struct nr_agent_shares *shares);
+
 enum nr_agent_event_type {
 	NR_AGENT_EVENT_CLIPBOARD,   /* the guest's clipboard changed */
 	NR_AGENT_EVENT_RESOLUTION,  /* the guest's resolution changed */

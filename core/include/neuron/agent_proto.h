@@ -25,6 +25,7 @@
 #define NR_AGENT_TEXT_MAX     (512u * 1024u)       /* a text clipboard, in one frame */
 #define NR_AGENT_APPS_MAX     4096                 /* apps in one apps reply (issue 17) */
 #define NR_AGENT_WINDOWS_MAX  1024                 /* windows in one windows reply */
+#define NR_AGENT_SHARES_MAX   64                   /* shares in one shares reply */
 #define NR_AGENT_ICON_MAX     (4u * 1024u * 1024u) /* one app icon (PNG) */
 #define NR_AGENT_PATH_MAX     4096                 /* a guest path (open) */
 #define NR_AGENT_ID_MAX       9007199254740991LL   /* ids are 1 .. 2^53 - 1 */

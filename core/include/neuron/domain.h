@@ -61,6 +61,10 @@ struct nr_domain_info {
 	bool spice;                 /* SPICE graphics: the Looking Glass B7 client's clipboard channel */
 	char **disks;               /* disk image paths (device='disk'), not CD-ROMs */
 	size_t n_disks;
+	/* the virtio-fs shares: <filesystem> with driver virtiofs, its target (the tag, which
+	 * the guest mounts) and its source directory on the host, in XML order */
+	char **share_tags, **share_dirs;
+	size_t n_shares;
 };
 
 /* The one reader of a domain's XML, for every fact the program takes from it. Looking Glass

@@ -10,6 +10,7 @@
  *   looking-glass-setup.exe        with looking_glass.installer: the profile's Looking Glass host
  *                                  installer (an unattended install runs it with /S)
  *   certs/                         ca.pem, guest.pem, guest.key (0600), host.pem
+ *   certs/shares.conf              with `shares`: NAME=GUESTPATH per share, in profile order
  *   windows/neuron-agent.msi       the Windows agent (when it was built)
  *   linux/neuron-agent             the Linux agent as built
  *   linux/neuron-agent.service     its systemd user unit
@@ -23,6 +24,7 @@
 
 #include "neuron/ctx.h"
 #include "neuron/error.h"
+#include "neuron/profile.h"
 
 struct nr_profile;
 
@@ -41,6 +43,7 @@ struct nr_media_info {
 	bool certs_made;             /* the VM had no credentials: made now */
 	bool has_msi, has_linux;     /* which agents it holds */
 	bool has_unattend;           /* autounattend.xml is on it */
+	bool has_shares;             /* certs/shares.conf is on it */
 	bool has_lg;                 /* the Looking Glass host installer is on it */
 	char missing[2][512];        /* what is not on it and why ("" when nothing) */
 };
@@ -58,6 +61,16 @@ int nr_media_make(const struct nr_ctx *ctx, const char *vm, struct nr_media_info
  * later nr_media_make puts on the media; NULL removes it. */
 int nr_media_set_unattend(const struct nr_ctx *ctx, const char *vm, const char *xml, struct nr_error *err);
 
+/* The shared folders' guest configuration (docs/PROTOCOL.md, "shares"), one line per share
+ * of the profile, NAME=GUESTPATH: a Linux guest mounts NAME on NR_SHARE_LINUX_DIR/NAME, a
+ * Windows guest gets drive letters from Z: down in profile order. Kept as
+ * STATE/vm/VM/shares.conf (removed when the profile has none), which every later
+ * nr_media_make puts on the media as certs/shares.conf, beside the credentials that
+ * setup.sh and setup.cmd install. */
+#define NR_SHARE_LINUX_DIR "/mnt/neuron"
+int nr_media_set_shares(const struct nr_ctx *ctx, const struct nr_profile *p, struct nr_error *err);
+/* Share i's place in the guest ("/mnt/neuron/Documents", "Z:"); false past the end. */
+bool nr_share_guest_path(const struct nr_profile *p, size_t i, char *out, size_t size);
 /* Keep a copy of installer (a regular file, the profile's looking_glass.installer) as
  * STATE/vm/VM/looking-glass-setup.exe, which every later nr_media_make puts on the media;
  * NULL removes it. */

@@ -87,6 +87,8 @@ struct nr_profile {
 	char **usb;                 /* extra USB host devices, "046d:c52b" */
 	size_t n_usb;
 	struct nr_profile_lg lg;
+	char **shares;              /* shared folders (virtio-fs), "NAME=PATH": PATH absolute or ~/... */
+	size_t n_shares;
 	bool agent;
 	bool guest_tools;           /* the guest-tools media (STATE/vm/NAME/guest-tools.iso) as a CD-ROM */
 	struct nr_profile_unattended unattended;
@@ -153,6 +155,14 @@ bool nr_profile_tpm(const struct nr_profile *p);
 /* Whether the VM gets its guest-tools media: guest_tools with the agent's channel. */
 bool nr_profile_guest_tools(const struct nr_profile *p);
 bool nr_profile_nvidia_workaround(const struct nr_profile *p, const struct nr_scan *scan);
+
+/* A shared folder of the profile (item i of shares): its tag in the guest and the host
+ * directory (~ resolved with home, which may be NULL: the text as written). false past
+ * the end. */
+#define NR_SHARES_MAX 20            /* Windows: drive letters Z: down to G: */
+#define NR_SHARE_NAME_MAX 36        /* a virtio-fs tag */
+bool nr_profile_share(const struct nr_profile *p, size_t i, const char *home, char *name, size_t name_size,
+		      char *path, size_t path_size);
 
 /* Size text: "16G", "512M", "1T", "16GiB" (binary units). Returns 0 or -NR_E_INVAL with
  * a message that suggests the right spelling ("16 GB" -> "16G"). */

@@ -86,6 +86,9 @@ struct nr_sync_status {
 /* The sync status of vm: -NR_E_NOTFOUND when no sync ever ran for it (in this session's
  * runtime directory). */
 int nr_sync_status_read(const struct nr_ctx *ctx, const char *vm, struct nr_sync_status *st, struct nr_error *err);
+/* 0 when no other live process runs agent sync for vm; else -NR_E_BUSY naming it: the
+ * agent serves one host at a time, so another connection would only wait. */
+int nr_sync_check_free(const struct nr_ctx *ctx, const char *vm, struct nr_error *err);
 /* Parse a status file's text (what nr_sync_status_read reads; unit tests). */
 int nr_sync_status_parse(const char *text, struct nr_sync_status *st, struct nr_error *err);
 
