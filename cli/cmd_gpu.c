@@ -275,7 +275,7 @@ static int gpu_hook_run(struct cli *cli, void *opts, int argc, char **argv)
 		rc = cli_fail(cli, &err);
 		goto out;
 	}
-	gpu = cli_single_gpu_of(scan, info->pci, info->n_pci);
+	gpu = nr_single_gpu_of(scan, info);
 	recorded = nr_single_recorded(cli->ctx);
 	if (prepare && gpu) {
 		if (recorded) {

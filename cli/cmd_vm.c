@@ -399,8 +399,9 @@ static int name_action(struct cli *cli, const char *name,
 	return rc;
 }
 
-/* A VM that holds the boot GPU starts through the single-GPU hand-off: shown, asked, then
- * run by libvirt's hook when it is installed, else here, with the watchdog apart. */
+/* A VM in single-GPU mode (nr_single_gpu_of: the boot GPU in use by the host, or profile key
+ * gpu_mode single) starts through the hand-off: shown, asked, then run by libvirt's hook when
+ * it is installed, else here, with the watchdog apart. */
 static int vm_start(struct cli *cli, void *opts, int argc, char **argv)
 {
 	const struct vm_opts *o = opts;
@@ -420,7 +421,7 @@ static int vm_start(struct cli *cli, void *opts, int argc, char **argv)
 		goto out;
 	}
 	if (info->n_pci && nr_scan_new(cli->ctx, &scan, &err) == 0)
-		gpu = cli_single_gpu_of(scan, info->pci, info->n_pci);
+		gpu = nr_single_gpu_of(scan, info);
 	nr_error_clear(&err);
 	if (!gpu) {
 		rc = name_action(cli, name, nr_vm_start, "started");
@@ -433,7 +434,7 @@ static int vm_start(struct cli *cli, void *opts, int argc, char **argv)
 	hooked = nr_single_hook_installed(cli->ctx);
 	printf("VM ");
 	cli_put_clean(stdout, name);
-	printf(" holds the boot GPU: %s\n", hooked ? "libvirt's hook hands it over as it starts" :
+	printf(" lends the GPU the host shows on (single-GPU mode): %s\n", hooked ? "libvirt's hook hands it over as it starts" :
 	       "it is handed over now, then the VM starts, and a watchdog gives it back after");
 	cli_single_show(cli, stdout, plan);
 	if (!cli_confirm(cli, o->yes, "Start it?", "nothing was changed")) {
@@ -590,7 +591,7 @@ static const struct cli_cmd vm_list_cmd = {
 static const struct cli_cmd vm_start_cmd = {
 	.name = "start",
 	.usage = "vm start NAME [--yes]",
-	.help = "start a VM (one that holds the boot GPU through the single-GPU hand-off, asked first)",
+	.help = "start a VM (one in single-GPU mode through the hand-off, shown and asked first)",
 	.run = vm_start,
 	.opts = (const struct cli_opt[]){
 		CLI_BOOL("yes", struct vm_opts, yes, "single-GPU: do not ask before the local screen goes dark"),

@@ -12,16 +12,6 @@
 #include "neuron/single.h"
 #include "neuron/util.h"
 
-const char *cli_single_gpu_of(const struct nr_scan *scan, char *const *addrs, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct nr_gpu *g = nr_scan_gpu(scan, addrs[i]);
-		if (g && g->boot_vga)
-			return scan->devices[g->dev].addr;
-	}
-	return NULL;
-}
-
 void cli_single_show(struct cli *cli, FILE *f, const struct nr_plan *plan)
 {
 	char *warning = nr_single_warning(cli->ctx);

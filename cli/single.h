@@ -10,8 +10,6 @@
 #include "neuron/plan.h"
 #include "neuron/scan.h"
 
-/* The boot GPU among a VM's PCI devices (addrs), NULL when it has none. */
-const char *cli_single_gpu_of(const struct nr_scan *scan, char *const *addrs, size_t n);
 /* Print the hand-off plan of gpu and the warning (the screen goes dark, the ways back) to f. */
 void cli_single_show(struct cli *cli, FILE *f, const struct nr_plan *plan);
 /* Plan and run the hand-off of gpu; progress to f. EXIT_OK, or what cli_fail returned. */

@@ -819,6 +819,25 @@ int nr_single_plan(const struct nr_ctx *ctx, const struct nr_scan *scan, const c
 	return 0;
 }
 
+const char *nr_single_gpu_of(const struct nr_scan *scan, const struct nr_domain_info *info)
+{
+	if (info->gpu_mode == NR_GPU_MODE_DEDICATED)
+		return NULL;
+	for (size_t i = 0; i < info->n_pci; i++) {
+		const struct nr_gpu *g = nr_scan_gpu(scan, info->pci[i]);
+		const struct nr_pci_dev *d = g ? &scan->devices[g->dev] : NULL;
+		if (!g)
+			continue;
+		if (info->gpu_mode == NR_GPU_MODE_SINGLE)
+			return d->addr;
+		/* auto: the boot GPU, unless vfio-pci has it already (a dedicated one: the host
+		 * shows on another GPU, and stopping its desktop would only lose the user's work) */
+		if (g->boot_vga && !(d->driver && strcmp(d->driver, NR_VFIO_DRIVER) == 0))
+			return d->addr;
+	}
+	return NULL;
+}
+
 const struct nr_gpu *nr_single_gpu_offer(const struct nr_scan *scan)
 {
 	const struct nr_gpu *boot = NULL;

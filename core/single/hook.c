@@ -22,7 +22,7 @@ static const char hook_text[] =
 	"#!/bin/sh\n"
 	HOOK_MARK " (neuronctl gpu hook install; removed by neuronctl gpu hook revert).\n"
 	"# libvirt runs it as: qemu VM OPERATION SUB-OPERATION EXTRA, with the domain's XML on stdin.\n"
-	"# A VM that holds the boot GPU gets the hand-off on prepare and the release on release;\n"
+	"# A VM in single-GPU mode gets the hand-off on prepare and the release on release;\n"
 	"# other VMs pass through untouched.\n"
 	"PATH=/usr/local/bin:/usr/bin:/bin:$PATH\n"
 	"exec neuronctl gpu hook run \"$@\"\n";

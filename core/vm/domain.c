@@ -669,6 +669,13 @@ static int build(const struct nr_profile *p, const struct nr_ctx *ctx, const str
 	remove_children(root, "name");
 	add_text(root, "name", p->name);
 	remove_children(root, "uuid");
+	if (p->gpu_mode != NR_GPU_MODE_AUTO) {
+		/* how the GPU is lent, for vm start and libvirt's hook, which read the domain */
+		xmlNodePtr vm = xmlNewChild(add(root, "metadata"), NULL, X("vm"), NULL);
+		xmlNsPtr ns = xmlNewNs(vm, X(NR_DOMAIN_NS), X("neuron"));
+		xmlSetNs(vm, ns);
+		xmlNewTextChild(vm, ns, X("gpu_mode"), X(p->gpu_mode == NR_GPU_MODE_SINGLE ? "single" : "dedicated"));
+	}
 	remove_children(root, "memory");
 	remove_children(root, "currentMemory");
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)(p->memory >> 20));

@@ -434,6 +434,20 @@ int nr_domain_inspect(const char *xml, struct nr_domain_info **out, struct nr_er
 	}
 	info->type = nr_xml_prop(root, "type");
 	info->name = text(nr_xml_child(root, "name"), false);
+	for (xmlNodePtr m = nr_xml_child(root, "metadata") ? nr_xml_child(root, "metadata")->children : NULL; m;
+	     m = m->next) {
+		if (m->type != XML_ELEMENT_NODE || !m->ns || xmlStrcmp(m->ns->href, X(NR_DOMAIN_NS)) ||
+		    xmlStrcmp(m->name, X("vm")))
+			continue;
+		for (xmlNodePtr g = m->children; g; g = g->next) {
+			if (g->type != XML_ELEMENT_NODE || xmlStrcmp(g->name, X("gpu_mode")))
+				continue;
+			char *mode = text(g, true);
+			info->gpu_mode = !mode ? NR_GPU_MODE_AUTO : !strcmp(mode, "single") ? NR_GPU_MODE_SINGLE :
+					 !strcmp(mode, "dedicated") ? NR_GPU_MODE_DEDICATED : NR_GPU_MODE_AUTO;
+			free(mode);
+		}
+	}
 	for (xmlNodePtr c = nr_xml_child(root, "devices") ? nr_xml_child(root, "devices")->children : NULL;
 	     c && rc == 0; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)

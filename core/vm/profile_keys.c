@@ -473,6 +473,20 @@ GETTER(get_gpu)
 	return strdup(p->gpu == NR_PROFILE_GPU_AUTO ? "auto" : p->gpu == NR_PROFILE_GPU_NONE ? "none" : p->gpu_addr);
 }
 
+static const char *const gpu_modes[] = { "auto", "single", "dedicated" };
+
+SETTER(set_gpu_mode)
+{
+	for (size_t i = 0; i < sizeof(gpu_modes) / sizeof(gpu_modes[0]); i++)
+		if (strcmp(v, gpu_modes[i]) == 0) {
+			p->gpu_mode = (enum nr_gpu_mode)i;
+			return 0;
+		}
+	return bad_value(err, key, v, "auto (single-GPU hand-off when the GPU is the boot GPU and the only one), "
+			 "single (always: the host's screen is on it) or dedicated (never)");
+}
+GETTER(get_gpu_mode) { return strdup(gpu_modes[p->gpu_mode]); }
+
 SETTER(set_gpu_rom)
 {
 	return is_none(v) ? nr_profile_set_str(&p->gpu_rom, NULL, err) : set_path(key, v, &p->gpu_rom, err);
@@ -854,6 +868,8 @@ const struct nr_profile_key_row nr_profile_keys[] = {
 	SCALAR("virtio_iso", 0, set_virtio_iso, get_virtio_iso, "virtio-win drivers ISO"),
 	SCALAR("gpu", 0, set_gpu, get_gpu, "auto, none, or the GPU's PCI address; every function goes in"),
 	SCALAR("gpu_rom", 0, set_gpu_rom, get_gpu_rom, "ROM file for the GPU"),
+	SCALAR("gpu_mode", 0, set_gpu_mode, get_gpu_mode,
+	       "auto, single (the GPU the host shows on, lent while the VM runs) or dedicated"),
 	GROUP("hostdevs", NULL, NULL, NULL, NULL, "extra host devices"),
 	LIST("hostdevs.pci", set_pci, get_pci, pci, "PCI addresses"),
 	LIST("hostdevs.usb", set_usb, get_usb, usb, "USB vendor:product ids"),

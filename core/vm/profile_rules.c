@@ -96,6 +96,12 @@ int nr_profile_rules(const struct nr_profile *p, struct nr_error *err)
 			return rc;
 		}
 	}
+	if (p->gpu_mode == NR_GPU_MODE_SINGLE && p->gpu == NR_PROFILE_GPU_NONE) {
+		rc = nr_error_set(err, -NR_E_INVAL, "gpu_mode single lends the VM's GPU: give it one (gpu: auto or "
+				  "its address)");
+		nr_profile_locate(p, "gpu_mode", err);
+		return rc;
+	}
 	if (p->lg.installer) {
 		const char *why = NULL;
 		if (!p->lg.enabled)

@@ -19,6 +19,7 @@
 
 #include "base/internal.h"
 #include "neuron/check.h"
+#include "neuron/domain.h"
 #include "neuron/plan.h"
 #include "neuron/single.h"
 #include "neuron/util.h"
@@ -909,6 +910,68 @@ static void test_preflight_amd_reset(void **state)
 	unit_rmtree_free(&dir);
 }
 
+/* Which VM starts through the hand-off: the domain's GPU and its gpu_mode (metadata). */
+static const char *gpu_of_on(const char *machine, bool on_vfio, const char *addr, const char *mode)
+{
+	static char got[32];
+	struct nr_ctx *ctx = unit_machine_ctx(machine);
+	struct nr_scan *scan;
+	struct nr_domain_info *info = NULL;
+	struct nr_error err = { 0 };
+	char xml[1024], *dir = NULL;
+	const char *gpu;
+	unsigned b, d, f;
+
+	if (on_vfio) {
+		/* the same machine with vfio-pci holding addr (bound at boot, a dedicated GPU) */
+		dir = unit_tmpdir("single-gpu-of", false);
+		unit_sh("cp -a '%s' '%s/m' && mkdir -p '%s/m/sys/bus/pci/drivers/vfio-pci' && "
+			"ln -sfn ../../../bus/pci/drivers/vfio-pci '%s/m/sys/bus/pci/devices/%s/driver'",
+			nr_ctx_get(ctx, "sysroot"), dir, dir, dir, addr);
+		assert_int_equal(nr_ctx_set(ctx, "sysroot", unit_path(dir, "m"), &err), 0);
+	}
+	scan = unit_scan_ctx(ctx);
+
+	assert_int_equal(sscanf(addr, "0000:%x:%x.%x", &b, &d, &f), 3);
+	snprintf(xml, sizeof(xml),
+		 "<domain type='kvm'><name>v</name>%s%s%s<devices><hostdev mode='subsystem' type='pci' "
+		 "managed='yes'><source><address domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x%x'/>"
+		 "</source></hostdev></devices></domain>",
+		 mode ? "<metadata><neuron:vm xmlns:neuron='" NR_DOMAIN_NS "'><neuron:gpu_mode>" : "",
+		 mode ? mode : "", mode ? "</neuron:gpu_mode></neuron:vm></metadata>" : "", b, d, f);
+	assert_int_equal(nr_domain_inspect(xml, &info, &err), 0);
+	gpu = nr_single_gpu_of(scan, info);
+	snprintf(got, sizeof(got), "%s", gpu ? gpu : "-");
+	nr_domain_info_free(info);
+	nr_scan_free(scan);
+	nr_ctx_free(ctx);
+	if (dir)
+		unit_rmtree_free(&dir);
+	return got;
+}
+
+static const char *gpu_of(const char *machine, const char *addr, const char *mode)
+{
+	return gpu_of_on(machine, false, addr, mode);
+}
+
+static void test_gpu_of(void **state)
+{
+	/* auto: the boot GPU the host shows on */
+	assert_string_equal(gpu_of("single-gpu", "0000:09:00.0", NULL), "0000:09:00.0");
+	assert_string_equal(gpu_of("amd-two-dgpu", "0000:0b:00.0", NULL), "0000:0b:00.0");
+	/* auto: a GPU the host does not show on, or one vfio-pci holds, starts as it is */
+	assert_string_equal(gpu_of("intel-nvidia", "0000:01:00.0", NULL), "-");
+	assert_string_equal(gpu_of("vfio-bound", "0000:01:00.0", NULL), "-");
+	assert_string_equal(gpu_of_on("single-gpu", true, "0000:09:00.0", NULL), "-");
+	assert_string_equal(gpu_of_on("single-gpu", true, "0000:09:00.0", "single"), "0000:09:00.0");
+	/* single: the host shows on that GPU though it is not the boot GPU */
+	assert_string_equal(gpu_of("intel-nvidia", "0000:01:00.0", "single"), "0000:01:00.0");
+	/* dedicated: never, the boot GPU either; an unknown word is auto */
+	assert_string_equal(gpu_of("single-gpu", "0000:09:00.0", "dedicated"), "-");
+	assert_string_equal(gpu_of("single-gpu", "0000:09:00.0", "sometimes"), "0000:09:00.0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_chord_keys),
 		cmocka_unit_test(test_preflight_single),
 		cmocka_unit_test(test_preflight_amd_reset),
+		cmocka_unit_test(test_gpu_of),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

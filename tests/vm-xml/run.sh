@@ -36,6 +36,15 @@ golden demo.windows11.edited.xml --sysroot "$SYSROOTS/demo" vm xml --profile con
 (cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/demo" vm xml --profile config/profiles/windows11.yaml \
 	--set name=gaming --set looking_glass.hdr=true --set hostdevs.usb=046d:c52b --set network=default) >"$tmp/e.xml"
 if virt-xml-validate "$tmp/e.xml" domain >"$tmp/v" 2>&1; then ok; else bad "edited XML does not validate"; cat "$tmp/v"; fi
+# gpu_mode single (the host shows on the VM's GPU though it is not the boot GPU): kept in the
+# domain's <metadata>, which libvirt's schema allows, for vm start and the hook to read.
+golden intel-nvidia.windows11.single.xml --sysroot "$SYSROOTS/intel-nvidia" vm xml \
+	--profile config/profiles/windows11.yaml --set gpu_mode=single
+(cd "$top" && "$NEURONCTL" --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/windows11.yaml \
+	--set gpu_mode=single) >"$tmp/s.xml"
+if virt-xml-validate "$tmp/s.xml" domain >"$tmp/v" 2>&1; then ok; else bad "gpu_mode single does not validate"; cat "$tmp/v"; fi
+golden single-no-gpu --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/windows11.yaml \
+	--set gpu_mode=single --set gpu=none
 # The VM lane's form of the Linux profile: a kernel, TCG, the console into a file.
 golden intel-nvidia.linux.vm-lane.xml --sysroot "$SYSROOTS/intel-nvidia" vm xml --profile config/profiles/linux.yaml \
 	--set serial_log=/var/tmp/lane/serial.log --set on_reboot=destroy --set looking_glass=true

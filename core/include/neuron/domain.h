@@ -42,6 +42,9 @@ enum nr_domain_lg {
 const char *nr_domain_lg_name(enum nr_domain_lg lg);
 
 /* What a domain's XML says about passthrough. Paths are NULL when absent. */
+/* The namespace of what the program keeps in a domain's <metadata>. */
+#define NR_DOMAIN_NS "https://neuronos.org/xmlns/domain/1.0"
+
 struct nr_domain_info {
 	char *name;
 	char *type;                 /* "kvm", "qemu", "test" */
@@ -59,6 +62,7 @@ struct nr_domain_info {
 	char *agent_socket;         /* its host path; libvirt fills a unix socket's in when the VM runs */
 	bool tpm;
 	bool spice;                 /* SPICE graphics: the Looking Glass B7 client's clipboard channel */
+	enum nr_gpu_mode gpu_mode;  /* the profile's, from <metadata> (NR_DOMAIN_NS); auto without */
 	char **disks;               /* disk image paths (device='disk'), not CD-ROMs */
 	size_t n_disks;
 	/* the virtio-fs shares: <filesystem> with driver virtiofs, its target (the tag, which

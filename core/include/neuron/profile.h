@@ -30,6 +30,13 @@ struct nr_profile_disk {
 	char *bus;                  /* "virtio", "sata", "scsi" */
 };
 
+/* How the VM's GPU is lent when it starts (single-GPU mode, neuron/single.h). */
+enum nr_gpu_mode {
+	NR_GPU_MODE_AUTO,           /* hand it off when it is the boot GPU, the machine's only one, in use */
+	NR_GPU_MODE_SINGLE,         /* always hand it off: the host's screen is on it */
+	NR_GPU_MODE_DEDICATED,      /* never: the host does not show on it */
+};
+
 struct nr_profile_lg {
 	bool enabled;
 	unsigned width, height;     /* guest resolution the shm is sized for */
@@ -89,6 +96,7 @@ struct nr_profile {
 	struct nr_profile_lg lg;
 	char **shares;              /* shared folders (virtio-fs), "NAME=PATH": PATH absolute or ~/... */
 	size_t n_shares;
+	enum nr_gpu_mode gpu_mode;
 	bool agent;
 	bool guest_tools;           /* the guest-tools media (STATE/vm/NAME/guest-tools.iso) as a CD-ROM */
 	struct nr_profile_unattended unattended;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "neuron/ctx.h"
+#include "neuron/domain.h"
 #include "neuron/error.h"
 #include "neuron/plan.h"
 #include "neuron/scan.h"
@@ -63,6 +64,11 @@ char *nr_single_warning(const struct nr_ctx *ctx);
 /* The GPU single-GPU mode offers: the boot GPU, when no other GPU can be chosen and it is
  * isolated under an IOMMU; NULL otherwise. */
 const struct nr_gpu *nr_single_gpu_offer(const struct nr_scan *scan);
+
+/* The GPU among a domain's PCI devices that starts through the hand-off, NULL when none:
+ * with gpu_mode auto the boot GPU unless vfio-pci holds it already, with single its GPU
+ * whichever it is, with dedicated none. */
+const char *nr_single_gpu_of(const struct nr_scan *scan, const struct nr_domain_info *info);
 
 /* --- pre-flight checks (preflight.c) ------------------------------------------------- */
 
