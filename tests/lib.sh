@@ -111,6 +111,21 @@ summary() {
 	[ "$fail" -eq 0 ]
 }
 
+# shut_off_node NAME FILE: a libvirt test-driver node file with one shut-off VM NAME (for
+# test:///FILE), as a VM that vm create defined looks to the next process
+shut_off_node() {
+	cat >"$2" <<EOF
+<node>
+  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+    <name>$1</name>
+    <memory>1048576</memory>
+    <os><type>hvm</type></os>
+    <test:runstate>5</test:runstate>
+  </domain>
+</node>
+EOF
+}
+
 # A display number nobody uses: no lock file, no socket; Xvfb reports it once it listens
 # (-displayfd), and a number it cannot take (another namespace's abstract socket) makes it
 # exit, so the next one is tried.

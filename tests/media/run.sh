@@ -201,16 +201,7 @@ check "setup.cmd with shares keeps CRLF line ends" \
 check "no shares: no shares.conf" test ! -e "$tmp/x/certs/shares.conf"
 
 # 8. vm delete removes it with the VM's folder (a defined, shut-off VM of the test driver)
-cat >"$tmp/node.xml" <<'EOF'
-<node>
-  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>win11</name>
-    <memory>1048576</memory>
-    <os><type>hvm</type></os>
-    <test:runstate>5</test:runstate>
-  </domain>
-</node>
-EOF
+shut_off_node win11 "$tmp/node.xml"
 $N agent media win11 >/dev/null 2>&1
 golden delete --connect "test://$tmp/node.xml" --param "state_dir=$tmp/state" vm delete win11
 check "vm delete removed the media and STATE/vm/win11" test ! -e "$st/vm/win11"

@@ -145,29 +145,11 @@ rm -f "$tmp/lg-host-setup.exe"
 rm -f "$tmp/lg-on-media"
 xorriso -no_rc -osirrox on -indev "$lgiso" -extract /looking-glass-setup.exe "$tmp/lg-on-media" >/dev/null 2>&1
 check "agent media keeps it (the user's file gone)" cmp -s "$tmp/lg-on-media" "$st/vm/win11lg/looking-glass-setup.exe"
-cat >"$tmp/node-lg.xml" <<'EOF'
-<node>
-  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>win11lg</name>
-    <memory>1048576</memory>
-    <os><type>hvm</type></os>
-    <test:runstate>5</test:runstate>
-  </domain>
-</node>
-EOF
+shut_off_node win11lg "$tmp/node-lg.xml"
 (cd "$top" && "$NEURONCTL" --connect "test://$tmp/node-lg.xml" --param "state_dir=$st" vm delete win11lg) >"$show" 2>&1
 check "vm delete removed the installer with the media" test ! -e "$st/vm/win11lg"
 
-cat >"$tmp/node.xml" <<'EOF'
-<node>
-  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-    <name>win11</name>
-    <memory>1048576</memory>
-    <os><type>hvm</type></os>
-    <test:runstate>5</test:runstate>
-  </domain>
-</node>
-EOF
+shut_off_node win11 "$tmp/node.xml"
 golden delete --connect "test://$tmp/node.xml" --param "state_dir=$st" vm delete win11
 check "vm delete removed the answers and the media" test ! -e "$st/vm/win11"
 
