@@ -105,11 +105,13 @@ golden() {
 	_st=$?
 	# Under ASan, LeakSanitizer's own tracer thread can crash at exit ("Tracer caught signal
 	# 11", "LeakSanitizer has encountered a fatal error"): a fault of the tool, not a leak
-	# found (those say "detected memory leaks"); seen once in a fresh Debian 12 chroot and
-	# not reproduced in 30 runs. The command runs once more, and says so.
+	# found (those say "detected memory leaks"). In a fresh Debian 12 chroot it does so every
+	# time for vm create's no-room case (tests/vm-xml), never here in 40 runs. That run is
+	# made again without the leak check (ASan's other checks stay on), and says so.
 	if grep -q "LeakSanitizer has encountered a fatal error" "$tmp/err" 2>/dev/null; then
-		echo "note: $_name: LeakSanitizer's tracer crashed (a fault of the tool): run again"
-		(cd "$top" && ${bound:+timeout "$bound"} "$NEURONCTL" "$@") >"$tmp/out" 2>"$tmp/err"
+		echo "note: $_name: LeakSanitizer's tracer crashed (a fault of the tool): run again without the leak check"
+		(cd "$top" && ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" ${bound:+timeout "$bound"} "$NEURONCTL" "$@") \
+			>"$tmp/out" 2>"$tmp/err"
 		_st=$?
 	fi
 	outcome "$tmp/out" "$tmp/err" $_st | sed "s#$SYSROOTS#SYSROOTS#g; s#$tmp#TMP#g; s#$top#TOP#g" >"$tmp/got"
